@@ -1,0 +1,6 @@
+"""``python -m amber``: the same as the ``amber`` command."""
+
+from amber.cli import main
+
+if __name__ == "__main__":
+    raise SystemExit(main())

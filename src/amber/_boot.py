@@ -1,0 +1,48 @@
+"""The first code that runs in a snapshotting or restoring interpreter.
+
+The ``amber`` command re-executes the interpreter on this file:
+
+* ``python -I -S _boot.py restore IMAGE ARGS...``: isolated, no ``site``: the restoring
+  interpreter starts from the base set only, and takes ``sys.path`` and the site set-up from
+  the image;
+* ``python -S _boot.py snapshot ...``: the user's environment applies (``PYTHONPATH``...),
+  ``site`` runs only after Amber has taken its baseline of the base set.
+
+Both sides import exactly the same modules before the program's state is touched (Amber's
+restore path: ``amber``, ``amber.restore.loader`` and what they import), so the base set is the
+same on both sides. Only names from that set may be imported here.
+"""
+
+import sys
+
+
+def _dirname(path: str) -> str:
+    cut = max(path.rfind("/"), path.rfind("\\"))
+    return path[:cut] if cut > 0 else path
+
+
+def main() -> None:
+    amber_dir = _dirname(__file__)
+    # Never leave amber/ itself on sys.path: its modules would shadow the standard library's.
+    sys.path[:] = [p for p in sys.path if p != amber_dir]
+    here = _dirname(amber_dir)
+    sys.path.insert(0, here)
+    from amber.restore import loader
+
+    command, args = sys.argv[1], sys.argv[2:]
+    if command == "restore":
+        del sys.path[0]
+        loader.main(args)
+    elif command == "snapshot":
+        from amber.capture.interpreter import Baseline
+
+        baseline = Baseline()
+        del sys.path[0]
+        from amber.capture import runner
+
+        runner.main(args, baseline)
+    else:  # pragma: no cover - only the amber command runs this file
+        raise SystemExit(f"amber: error: unknown boot command {command!r}")
+
+
+main()

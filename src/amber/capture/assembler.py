@@ -1,0 +1,172 @@
+"""A writer of pickle programs: the lowest layer of capture.
+
+Amber does not use ``pickle.Pickler``: the C pickler recurses on nested objects (so deep graphs
+overflow), never calls ``reducer_override`` for exact dicts, lists and tuples, and decides on its
+own in which order objects are created. Amber plans the order itself (see
+:mod:`amber.capture.planner`) and this module writes the opcodes; the C unpickler then executes
+them at restore, so the bulk of a restore runs at C speed.
+
+Every opcode is standard protocol 5, so ``python -m pickletools`` can disassemble a heap section.
+The assembler keeps the memo: the position of every object already on the unpickler's memo, so
+that later references are a ``BINGET``/``LONG_BINGET``.
+"""
+
+from __future__ import annotations
+
+import pickle as P
+from struct import pack
+
+_pack_i = __import__("struct").Struct("<i").pack
+_pack_I = __import__("struct").Struct("<I").pack
+_pack_Q = __import__("struct").Struct("<Q").pack
+_pack_d = __import__("struct").Struct(">d").pack
+
+
+class Assembler:
+    """Appends opcodes to ``self.out``; ``memo`` maps id(obj) to its memo index."""
+
+    def __init__(self) -> None:
+        self.out = bytearray(P.PROTO + bytes([5]))
+        self.memo: dict[int, int] = {}
+        self._alive: list = []  # keeps memoized objects alive so their ids stay unique
+
+    # -- the memo -------------------------------------------------------------------------------
+    def memoize(self, obj) -> None:
+        """Record the object on top of the unpickler's stack as ``obj``."""
+        self.memo[id(obj)] = len(self.memo)
+        self._alive.append(obj)
+        self.out += P.MEMOIZE
+
+    def get(self, obj) -> bool:
+        """Push ``obj`` from the memo if it is there; say whether it was."""
+        idx = self.memo.get(id(obj))
+        if idx is None:
+            return False
+        if idx < 256:
+            self.out += P.BINGET + bytes([idx])
+        else:
+            self.out += P.LONG_BINGET + _pack_I(idx)
+        return True
+
+    # -- atoms: values written inline ---------------------------------------------------------
+    def none(self) -> None:
+        self.out += P.NONE
+
+    def bool(self, v: bool) -> None:
+        self.out += P.NEWTRUE if v else P.NEWFALSE
+
+    def int(self, v: int) -> None:
+        out = self.out
+        if 0 <= v < 256:
+            out += P.BININT1 + bytes([v])
+        elif 0 <= v < 65536:
+            out += P.BININT2 + pack("<H", v)
+        elif -0x80000000 <= v <= 0x7FFFFFFF:
+            out += P.BININT + _pack_i(v)
+        else:
+            enc = pickle_long(v)
+            if len(enc) < 256:
+                out += P.LONG1 + bytes([len(enc)]) + enc
+            else:
+                out += P.LONG4 + _pack_i(len(enc)) + enc
+
+    def float(self, v: float) -> None:
+        self.out += P.BINFLOAT + _pack_d(v)
+
+    def str(self, v: str) -> None:
+        """Write a str and memoize it (repeated strings then cost a memo get)."""
+        if self.get(v):
+            return
+        enc = v.encode("utf-8", "surrogatepass")
+        n = len(enc)
+        if n < 256:
+            self.out += P.SHORT_BINUNICODE + bytes([n]) + enc
+        elif n <= 0xFFFFFFFF:
+            self.out += P.BINUNICODE + _pack_I(n) + enc
+        else:
+            self.out += P.BINUNICODE8 + _pack_Q(n) + enc
+        self.memoize(v)
+
+    def bytes(self, v: bytes) -> None:
+        if self.get(v):
+            return
+        n = len(v)
+        if n < 256:
+            self.out += P.SHORT_BINBYTES + bytes([n]) + v
+        elif n <= 0xFFFFFFFF:
+            self.out += P.BINBYTES + _pack_I(n) + v
+        else:
+            self.out += P.BINBYTES8 + _pack_Q(n) + v
+        self.memoize(v)
+
+    def bytearray(self, v) -> None:
+        self.out += P.BYTEARRAY8 + _pack_Q(len(v)) + bytes(v)
+
+    # -- structure --------------------------------------------------------------------------------
+    def mark(self) -> None:
+        self.out += P.MARK
+
+    def pop(self) -> None:
+        self.out += P.POP
+
+    def tuple_of(self, n: int) -> None:
+        """Build a tuple from the last ``n`` values (after a mark if n > 3)."""
+        if n == 0:
+            self.out += P.EMPTY_TUPLE
+        elif n == 1:
+            self.out += P.TUPLE1
+        elif n == 2:
+            self.out += P.TUPLE2
+        elif n == 3:
+            self.out += P.TUPLE3
+        else:
+            self.out += P.TUPLE
+
+    def empty_list(self) -> None:
+        self.out += P.EMPTY_LIST
+
+    def empty_dict(self) -> None:
+        self.out += P.EMPTY_DICT
+
+    def empty_set(self) -> None:
+        self.out += P.EMPTY_SET
+
+    def appends(self) -> None:
+        self.out += P.APPENDS
+
+    def setitems(self) -> None:
+        self.out += P.SETITEMS
+
+    def additems(self) -> None:
+        self.out += P.ADDITEMS
+
+    def frozenset(self) -> None:
+        self.out += P.FROZENSET
+
+    def global_(self, module: str, qualname: str) -> None:
+        """Push ``module.qualname``, found by import and attribute lookup at restore."""
+        self.str(module)
+        self.str(qualname)
+        self.out += P.STACK_GLOBAL
+
+    def reduce(self) -> None:
+        """Call the callable below the top with the tuple on top."""
+        self.out += P.REDUCE
+
+    def build(self) -> None:
+        """Apply the state on top to the object below it (``__setstate__`` or ``__dict__``/setattr)."""
+        self.out += P.BUILD
+
+    def stop(self) -> None:
+        self.out += P.STOP
+
+
+def pickle_long(v: int) -> bytes:
+    """Two's complement little-endian encoding, as LONG1/LONG4 expect."""
+    if v == 0:
+        return b""
+    n = (v.bit_length() >> 3) + 1
+    enc = v.to_bytes(n, "little", signed=True)
+    if v < 0 and n > 1 and enc[-1] == 0xFF and (enc[-2] & 0x80):
+        enc = enc[:-1]
+    return enc

@@ -1,0 +1,139 @@
+"""Turn the state at the snapshot point into an image file (plan, compile, write)."""
+
+from __future__ import annotations
+
+import marshal
+import sys
+import time
+
+import amber
+from amber.capture.planner import Heap, Planner, _Unplannable, stats, type_name
+from amber.capture.recipes import REBUILD, _global
+from amber.capture.reducers import Reducers
+from amber.capture.world import World, is_extension
+from amber.errors import CaptureError
+from amber.image import format as fmt
+
+
+def write_snapshot(path, modules, main, rest_code, baseline, ext_deps, atexit_calls, reimport, point,
+                   startup_seconds) -> None:
+    started = time.perf_counter()
+    world = World(modules, {name: ids for name, (_mod, ids, _copies) in baseline.modules.items()}, ext_deps,
+                  set(reimport) | set(amber._state["reimport"]))
+    module_dicts: dict = {}
+    reducers = Reducers(world, module_dicts)
+    planner = Planner(reducers)
+
+    by_value = [(name, mod) for name, mod in modules.items() if name not in world.by_ref]
+    early, late, replay_roots = baseline.replay()
+    manifest = {
+        "main": main,
+        "rest": rest_code,
+        "order": tuple(modules),
+        "atexit": tuple(atexit_calls),
+        "by_ref": tuple(name for name in modules if name in world.by_ref),
+        "argv0": point["argv0"],
+    }
+    roots = [("__main__", main)]
+    roots += [(name, mod) for name, mod in modules.items() if name != "__main__"]
+    registration = [(_global(REBUILD, "register_modules"), (tuple(by_value),))]
+    roots += [("<replay>", args) for _func, args in registration + early + late]
+    roots += [("<amber manifest>", manifest)]
+    planner.walk(roots)
+    if planner.offenders:
+        raise CaptureError(_offender_report(planner))
+    planner.classify()
+    try:
+        program = planner.compile(manifest, registration, early)
+    except _Unplannable as e:
+        import os
+        if os.environ.get("AMBER_DEBUG"):
+            raise
+        raise CaptureError(f"cannot capture {type_name(e.obj)} object") from None
+    # Late replay steps (ABC registrations) need the complete heap: append them before STOP.
+    if late:
+        program = _append_late(planner, program, late)
+
+    heap = Heap()
+    stats(planner, heap)
+    by_module = _by_module(planner, modules, world)
+    env = baseline.environ_changes()
+    stats_blob = marshal.dumps({
+        "objects": heap.count,
+        "by_type": {k: tuple(v) for k, v in heap.by_type.items()},
+        "largest": heap.largest,
+        "by_module": by_module,
+        "modules_by_value": [name for name, _ in by_value],
+        "modules_by_ref": {name: world.by_ref[name] for name in modules if name in world.by_ref},
+        "startup_seconds": startup_seconds,
+        "capture_seconds": time.perf_counter() - started,
+        "environ_changed": sorted(k.decode("utf-8", "replace") for k in env),
+    })
+    extensions = []
+    for name, mod in modules.items():
+        if is_extension(mod):
+            file = getattr(mod, "__file__", None)
+            st = None
+            if file:
+                try:
+                    import os
+
+                    st = os.stat(file)
+                except OSError:
+                    st = None
+            extensions.append((name, file or "", st.st_size if st else 0, st.st_mtime_ns if st else 0))
+    header = {
+        "amber": amber.__version__,
+        "created": time.time(),
+        "python": fmt.interpreter_identity(),
+        "extensions": extensions,
+        "snapshot_point": point,
+    }
+    prelude = marshal.dumps({"environ": env, "path": list(sys.path)})
+    sections = [("prelude", prelude, 8), ("heap", program, 8), ("stats", stats_blob, 8)]
+    fmt.write_image(path, header, sections)
+
+
+def _append_late(planner, program: bytes, late) -> bytes:
+    # The program ends with the manifest push and STOP; re-emit those after the late steps.
+    asm = planner.asm
+    del asm.out[-1:]  # STOP
+    asm.pop()  # the manifest pushed before STOP
+    for func, args in late:
+        planner.emit_call(func, args)
+    planner.ref(planner.nodes[next(iter(k for k, v in planner.root_label.items()
+                                        if v == "<amber manifest>"))])
+    asm.stop()
+    return bytes(asm.out)
+
+
+def _by_module(planner, modules, world) -> dict:
+    """Objects and bytes attributed to the module through which the walk first reached them."""
+    owner: dict[int, str] = {}
+    for oid, label in planner.root_label.items():
+        owner[oid] = label
+    counts: dict[str, list] = {}
+    for oid, obj in planner.nodes.items():
+        root = owner.get(oid)
+        if root is None:
+            parent = planner.parent.get(oid)
+            root = owner.get(parent, "?") if parent is not None else "?"
+            owner[oid] = root
+        entry = counts.setdefault(root, [0, 0])
+        entry[0] += 1
+        try:
+            entry[1] += sys.getsizeof(obj)
+        except Exception:
+            pass
+    return {k: tuple(v) for k, v in counts.items()}
+
+
+def _offender_report(planner) -> str:
+    lines = [f"cannot capture {len(planner.offenders)} object(s); no image was written:"]
+    for oid, off in list(planner.offenders.items())[:50]:
+        obj = planner.nodes[oid]
+        lines.append(f"  {planner.path_to(oid)} -> {type_name(obj)}: {off.reason}")
+        lines.append(f"      hint: {off.hint}")
+    if len(planner.offenders) > 50:
+        lines.append(f"  ... and {len(planner.offenders) - 50} more")
+    return "\n".join(lines)

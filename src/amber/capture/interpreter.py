@@ -1,0 +1,175 @@
+"""Interpreter state outside the heap: what start-up changed in modules held by reference.
+
+A baseline is taken when the snapshotting interpreter starts, before ``site`` and the program
+run. At the snapshot point the difference is turned into replay steps run at restore:
+
+* attributes of base-set modules that the program rebound (``sys.excepthook``, ``builtins.help``
+  from ``site``, ``sys.ps1``...) are set again;
+* lists, dicts and sets held by those modules whose contents changed (``sys.path``,
+  ``sys.meta_path``, ``sys.path_hooks``, ``warnings`` filters, ``copyreg.dispatch_table``) are
+  refilled in place;
+* virtual subclasses registered on ABCs of the base set (``Mapping.register(X)``) are registered
+  again;
+* the environment: variables the program set or removed are applied over the restoring process's
+  environment before anything else (see the ``environ`` image section);
+* recursion limit, gc thresholds, switch interval, int-to-str digit limit, signal handlers and
+  ``atexit`` handlers registered during start-up.
+"""
+
+
+
+import _signal
+import gc
+import sys
+
+from amber.capture.recipes import REBUILD, _global
+
+# Attributes that describe this process, not the program's set-up: never replayed.
+NEVER_REPLAY = {
+    "sys": {"argv", "orig_argv", "modules", "path_importer_cache", "last_type", "last_value",
+            "last_traceback", "last_exc", "__stdin__", "__stdout__", "__stderr__", "flags", "_git",
+            "warnoptions", "_xoptions", "executable", "_base_executable", "exec_prefix", "prefix",
+            "base_prefix", "base_exec_prefix", "platlibdir", "_stdlib_dir"},
+    "builtins": {"_", "__build_class__", "__import__"},
+    "posix": {"environ"},
+}
+SKIP_MODULES = {"__main__", "_frozen_importlib", "_frozen_importlib_external", "zipimport", "amber"}
+
+
+class Baseline:
+    def __init__(self) -> None:
+        import posix
+
+        self.environ = dict(posix.environ)
+        self.modules = {}
+        for name, mod in list(sys.modules.items()):
+            if name in SKIP_MODULES or name.startswith("amber."):
+                continue
+            try:
+                d = vars(mod)
+            except TypeError:
+                continue
+            ids = {k: id(v) for k, v in d.items()}
+            copies = {k: _copy(v) for k, v in d.items() if type(v) in (list, dict, set)}
+            self.modules[name] = (mod, ids, copies)
+        self.abc_registries = _abc_registries(self.modules)
+        self.settings = _settings()
+        self.signals = _signals()
+
+    def environ_changes(self) -> dict:
+        import posix
+
+        now = posix.environ
+        changes = {k: v for k, v in now.items() if self.environ.get(k) != v}
+        changes.update({k: None for k in self.environ if k not in now})
+        return changes
+
+    def replay(self) -> tuple:
+        """(early steps, late steps, roots) to restore what start-up did to the base set."""
+        early: list = []
+        late: list = []
+        for name, (mod, ids, copies) in self.modules.items():
+            if sys.modules.get(name) is not mod:
+                continue
+            never = NEVER_REPLAY.get(name, ())
+            for attr, value in list(vars(mod).items()):
+                if attr in never or attr.startswith("__") and attr.endswith("__") and name != "builtins":
+                    continue
+                if ids.get(attr) != id(value):
+                    early.append((_global("builtins", "setattr"), (mod, attr, value)))
+                elif attr in copies and _changed(copies[attr], value):
+                    kind = {list: "set_list", dict: "set_dict", set: "set_set"}[type(value)]
+                    early.append((_global(REBUILD, kind), (value, _copy(value))))
+        for cls, before in self.abc_registries.items():
+            now = _registry(cls)
+            added = tuple(c for c in now if id(c) not in before)
+            if added:
+                late.append((_global(REBUILD, "register_abc"), (cls, added)))
+        settings = _settings()
+        for key, value in settings.items():
+            if self.settings.get(key) != value:
+                early.append((_global(REBUILD, "apply_setting"), (key, value)))
+        for signum, handler in _signals().items():
+            if self.signals.get(signum) is not handler:
+                early.append((_global("_signal", "signal"), (signum, handler)))
+        return early, late, [step for step in early + late]
+
+
+def _copy(v):
+    return {list: list, dict: dict, set: set}[type(v)](v)
+
+
+def _changed(before, now) -> bool:
+    if len(before) != len(now):
+        return True
+    if type(now) is list:
+        return any(a is not b for a, b in zip(before, now, strict=True))
+    if type(now) is dict:
+        return any(k not in before or before[k] is not v for k, v in now.items())
+    return before != now
+
+
+def _abc_registries(modules) -> dict:
+    from _abc import _get_dump  # noqa: F401 (fails loudly if the interpreter lacks it)
+
+    out = {}
+    for _name, (mod, _ids, _copies) in modules.items():
+        for value in list(vars(mod).values()):
+            if isinstance(value, type) and "_abc_impl" in value.__dict__ and id(value) not in out:
+                out[value] = {id(c) for c in _registry(value)}
+    return out
+
+
+def _registry(cls) -> tuple:
+    from _abc import _get_dump
+
+    return tuple(r() for r in _get_dump(cls)[0] if r() is not None)
+
+
+def _settings() -> dict:
+    out = {"recursionlimit": sys.getrecursionlimit(), "gc_threshold": gc.get_threshold(),
+           "gc_enabled": gc.isenabled(), "switchinterval": sys.getswitchinterval()}
+    if hasattr(sys, "get_int_max_str_digits"):
+        out["int_max_str_digits"] = sys.get_int_max_str_digits()
+    return out
+
+
+def _signals() -> dict:
+    out = {}
+    for signum in range(1, _signal.NSIG):
+        try:
+            out[signum] = _signal.getsignal(signum)
+        except (ValueError, OSError):
+            continue
+    return out
+
+
+class AtexitRecorder:
+    """Records ``atexit`` registrations during start-up (the module cannot list them)."""
+
+    def __init__(self) -> None:
+        import atexit
+
+        self.atexit = atexit
+        self.calls: list = []
+        self._register = atexit.register
+        self._unregister = atexit.unregister
+        calls = self.calls
+        register, unregister = self._register, self._unregister
+
+        def recording_register(func, *args, **kwargs):
+            calls.append((func, args, kwargs))
+            return register(func, *args, **kwargs)
+
+        def recording_unregister(func):
+            calls[:] = [c for c in calls if c[0] != func]
+            return unregister(func)
+
+        recording_register.__doc__ = register.__doc__
+        atexit.register = recording_register
+        atexit.unregister = recording_unregister
+
+    def stop(self) -> list:
+        self.atexit.register = self._register
+        self.atexit.unregister = self._unregister
+        return list(self.calls)

@@ -1,0 +1,103 @@
+"""Find the snapshot point in the main script and split its module body there.
+
+The snapshot point is the first of:
+
+1. a bare top-level expression statement ``amber.snapshot()`` (or ``snapshot()`` imported from
+   amber): the body above it runs before the snapshot, the body below it after restore;
+2. the top-level ``if __name__ == "__main__":`` statement: it and everything after it run after
+   restore, so unmodified programs work;
+3. the end of the script: nothing is left to run after restore.
+
+A call of ``amber.snapshot()`` anywhere else in the script (inside a function, or nested in an
+``if``/``for``/``with``/``try``) is refused until execution-state capture exists.
+"""
+
+from __future__ import annotations
+import __future__
+
+import ast
+
+from amber.errors import UsageError
+
+
+class Split:
+    def __init__(self, first, rest, kind: str, line: int):
+        self.first = first  # code object: the body up to the snapshot point
+        self.rest = rest  # code object: the body after it
+        self.kind = kind  # "call", "main-guard" or "end"
+        self.line = line
+
+
+def split_source(source: str | bytes, filename: str) -> Split:
+    try:
+        tree = ast.parse(source, filename)
+    except SyntaxError as e:
+        raise UsageError(f"{filename}:{e.lineno}: syntax error: {e.msg}") from None
+    modules, functions = _amber_names(tree)
+    body = tree.body
+    top_calls = set()
+    for stmt in body:
+        if isinstance(stmt, ast.Expr) and _is_snapshot_call(stmt.value, modules, functions):
+            top_calls.add(id(stmt.value))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and id(node) not in top_calls and \
+                _is_snapshot_call(node, modules, functions):
+            raise UsageError(
+                f"{filename}:{node.lineno}: amber.snapshot() must be a statement of its own at the top "
+                f"level of the main script (capturing a snapshot inside a function, if, for, with or "
+                f"try needs execution-state capture, which Amber does not have yet)")
+    last_line = body[-1].end_lineno if body else 0
+    kind, line, cut, rest_from = "end", last_line, len(body), len(body)
+    for i, stmt in enumerate(body):
+        if isinstance(stmt, ast.Expr) and id(stmt.value) in top_calls:
+            kind, line, cut, rest_from = "call", stmt.lineno, i, i + 1
+            break
+        if _is_main_guard(stmt):
+            kind, line, cut, rest_from = "main-guard", stmt.lineno, i, i
+            break
+    flags = 0
+    for stmt in body[:cut]:
+        if isinstance(stmt, ast.ImportFrom) and stmt.module == "__future__":
+            for alias in stmt.names:
+                feature = getattr(__future__, alias.name, None)
+                if feature is not None:
+                    flags |= feature.compiler_flag
+    first = compile(ast.Module(body=body[:cut], type_ignores=[]), filename, "exec", dont_inherit=True)
+    rest = compile(ast.Module(body=body[rest_from:], type_ignores=[]), filename, "exec", flags=flags,
+                   dont_inherit=True)
+    return Split(first, rest, kind, line)
+
+
+def _amber_names(tree) -> tuple[set, set]:
+    modules, functions = {"amber"}, set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name == "amber":
+                    modules.add(alias.asname or "amber")
+        elif isinstance(node, ast.ImportFrom) and node.module == "amber":
+            for alias in node.names:
+                if alias.name == "snapshot":
+                    functions.add(alias.asname or "snapshot")
+    return modules, functions
+
+
+def _is_snapshot_call(node, modules, functions) -> bool:
+    if not isinstance(node, ast.Call):
+        return False
+    f = node.func
+    if isinstance(f, ast.Attribute) and f.attr == "snapshot" and isinstance(f.value, ast.Name):
+        return f.value.id in modules
+    return isinstance(f, ast.Name) and f.id in functions
+
+
+def _is_main_guard(stmt) -> bool:
+    if not isinstance(stmt, ast.If):
+        return False
+    t = stmt.test
+    if not (isinstance(t, ast.Compare) and len(t.ops) == 1 and isinstance(t.ops[0], ast.Eq)):
+        return False
+    sides = [t.left, t.comparators[0]]
+    names = [s for s in sides if isinstance(s, ast.Name) and s.id == "__name__"]
+    consts = [s for s in sides if isinstance(s, ast.Constant) and s.value == "__main__"]
+    return len(names) == 1 and len(consts) == 1

@@ -1,0 +1,573 @@
+"""Plan the heap: walk the object graph once, then compile it into a pickle program in stages.
+
+Walk
+    Breadth-first from the roots, so that the path reported for an object that cannot be
+    captured is a shortest one. Every object gets a recipe (:mod:`amber.capture.reducers`);
+    every offender is collected, so one failed snapshot lists them all. Weak references are
+    reduced last: their referents are kept only if something else holds them strongly.
+
+Compile, in stages (each stage only refers to objects the earlier ones made):
+
+A. *Shells*: every object Amber makes itself (modules, classes without their attributes,
+   functions, cells, empty containers, instances via their base ``__new__``), depth-first on
+   what each make needs. Nothing here runs the program's code.
+B. *Plain fills*: module dicts, class attributes, function attributes, instance ``__dict__``s,
+   container items. A value that is made late (below) is left out and patched in when made.
+C. *Registration*: the captured modules enter ``sys.modules``; state the program set on modules
+   held by reference (``sys.path``, ``sys.excepthook``...) is put back.
+D. *Late steps*, in depth-first post-order of the whole graph: objects made by their own
+   ``__reduce__`` or a foreign constructor, fills that run the program's code (``__setstate__``,
+   dict keys hashed by a Python ``__hash__``), ABC registries. The heap is complete around them.
+E. Dicts that were filled in two passes get their key order back; the manifest is returned.
+
+Nothing recurses on the graph's depth: a linked list of a million nodes is fine.
+"""
+
+from __future__ import annotations
+
+import sys
+import types
+from collections import deque
+
+from amber.capture.assembler import Assembler
+from amber.capture.recipes import REBUILD, Offender, Recipe, _Global, _global
+
+_ATOMS = frozenset({type(None), bool, int, float, str, bytes})
+_PATCH_HOW = {"build": ("dict", "setattr"), "inst": ("dict", "object"), "class": ("type", "type")}
+
+
+class Heap:
+    """The result of planning: the program bytes plus what inspect and errors need."""
+
+    def __init__(self):
+        self.program = b""
+        self.offenders: list[tuple[str, str, Offender]] = []  # (path, type name, offender)
+        self.count = 0
+        self.by_type: dict[str, list] = {}
+        self.largest: list = []
+
+
+class Planner:
+    def __init__(self, reducers):
+        self.reducers = reducers
+        self.nodes: dict[int, object] = {}
+        self.recipes: dict[int, Recipe] = {}
+        self.parent: dict[int, int | None] = {}
+        self.root_label: dict[int, str] = {}
+        self.offenders: dict[int, Offender] = {}
+        self.late: dict[int, bool] = {}
+        self._hash_code_types: dict[type, bool] = {}
+
+    # == walk =======================================================================================
+    def walk(self, roots: list) -> None:
+        """``roots`` is a list of (label, object); labels start the paths in error messages."""
+        queue: deque = deque()
+        weak: list = []
+        for label, obj in roots:
+            if type(obj) in _ATOMS or isinstance(obj, _Global) or id(obj) in self.nodes:
+                continue
+            self.nodes[id(obj)] = obj
+            self.parent[id(obj)] = None
+            self.root_label[id(obj)] = label
+            queue.append(obj)
+        reduce = self.reducers.reduce
+        while True:
+            while queue:
+                obj = queue.popleft()
+                if isinstance(obj, __import__("weakref").ref) and id(obj) not in self.recipes:
+                    weak.append(obj)
+                    continue
+                recipe = reduce(obj)
+                self._add(obj, recipe, queue)
+            if not weak:
+                break
+            # Referents that nothing holds strongly are gone at restore, as after a collection.
+            self.reducers.strong_ids = set(self.nodes)
+            for ref in weak:
+                self._add(ref, reduce(ref), queue)
+            weak = []
+
+    def _add(self, obj, recipe, queue) -> None:
+        oid = id(obj)
+        if isinstance(recipe, Offender):
+            self.offenders[oid] = recipe
+            return
+        self.recipes[oid] = recipe
+        nodes = self.nodes
+        parent = self.parent
+        for child in _refs(recipe):
+            if type(child) in _ATOMS or isinstance(child, _Global):
+                continue
+            cid = id(child)
+            if cid not in nodes:
+                nodes[cid] = child
+                parent[cid] = oid
+                queue.append(child)
+
+    # == classification ===========================================================================
+    def classify(self) -> None:
+        """Mark every object whose make must wait for stage D (its own, or through what it needs)."""
+        late = self.late
+        recipes = self.recipes
+        for oid in recipes:
+            if oid in late:
+                continue
+            stack = [(oid, False)]
+            while stack:
+                cur, done = stack.pop()
+                if done:
+                    r = recipes[cur]
+                    flag = r.late
+                    if not flag:
+                        for child in r.make_refs():
+                            cid = id(child)
+                            if late.get(cid):
+                                flag = True
+                                break
+                        if not flag and r.make[0] == "frozenset":
+                            flag = any(self.hash_by_code(x) for x in r.make[1])
+                    late[cur] = flag
+                    continue
+                if cur in late:
+                    continue
+                late[cur] = False  # provisional: breaks cycles through makes
+                stack.append((cur, True))
+                for child in recipes[cur].make_refs():
+                    cid = id(child)
+                    if cid in recipes and cid not in late:
+                        stack.append((cid, False))
+
+    def hash_by_code(self, key) -> bool:
+        """Does hashing ``key`` run Python code of the program (so it must wait for stage D)?"""
+        cls = type(key)
+        if cls in _ATOMS or cls is complex:
+            return False
+        if cls is tuple or cls is frozenset:
+            return any(self.hash_by_code(x) for x in key)
+        if isinstance(key, (type, types.FunctionType, types.ModuleType)):
+            return False
+        if self.late.get(id(key)):
+            return True
+        if isinstance(key, __import__("weakref").ref):
+            target = key()
+            return target is not None and self.hash_by_code(target)
+        known = self._hash_code_types.get(cls)
+        if known is None:
+            known = False
+            world = self.reducers.world
+            for name in ("__hash__", "__eq__"):
+                for klass in cls.__mro__:
+                    if name in klass.__dict__:
+                        if world.global_name(klass) is None:
+                            known = True
+                        break
+            self._hash_code_types[cls] = known
+        return known
+
+    # == compile ====================================================================================
+    def compile(self, manifest, registration: list, replay: list) -> bytes:
+        """Emit the stages. ``registration`` and ``replay`` are (callable, args) steps for stage C."""
+        asm = self.asm = Assembler()
+        recipes = self.recipes
+        late = self.late
+        self.patches: dict[int, list] = {}
+        self.reorders: list = []
+        deferred_fills: dict[int, list] = {}
+
+        # A. shells
+        for oid, obj in self.nodes.items():
+            if oid in recipes and not late[oid]:
+                self.ensure_made(obj)
+        # B. plain fills
+        for oid, obj in self.nodes.items():
+            r = recipes.get(oid)
+            if r is None or late[oid] or not r.fills:
+                continue
+            if r.fill_late:
+                deferred_fills[oid] = r.fills
+                continue
+            rest = self.emit_fills(obj, r.fills, partial=True)
+            if rest:
+                deferred_fills[oid] = rest
+        # C. registration, state of modules held by reference
+        for func, args in registration + replay:
+            self.emit_call(func, args)
+        # D. late steps, in post-order of the whole graph
+        for obj in self.post_order():
+            oid = id(obj)
+            r = recipes[oid]
+            if late[oid]:
+                self.ensure_made(obj)
+                if r.fills:
+                    self.emit_fills(obj, r.fills, partial=False)
+            elif oid in deferred_fills:
+                self.emit_fills(obj, deferred_fills[oid], partial=False)
+        # E. key order, manifest
+        for d, keys in self.reorders:
+            self.emit_call(_global(REBUILD, "reorder"), (d, keys))
+        self.ref(manifest)
+        asm.stop()
+        return bytes(asm.out)
+
+    def post_order(self):
+        recipes = self.recipes
+        seen: set[int] = set()
+        for root_id in self.root_label:
+            if root_id not in recipes or root_id in seen:
+                continue
+            stack = [(self.nodes[root_id], iter(list(_refs(recipes[root_id]))))]
+            seen.add(root_id)
+            while stack:
+                obj, it = stack[-1]
+                for child in it:
+                    cid = id(child)
+                    if cid in recipes and cid not in seen:
+                        seen.add(cid)
+                        stack.append((child, iter(list(_refs(recipes[cid])))))
+                        break
+                else:
+                    stack.pop()
+                    yield obj
+
+    # -- making objects -------------------------------------------------------------------------
+    def is_made(self, value) -> bool:
+        return type(value) in _ATOMS or isinstance(value, _Global) or id(value) in self.asm.memo
+
+    def ensure_made(self, obj) -> None:
+        """Make ``obj`` (and, first, whatever its make needs), leaving the stack as it was."""
+        if self.is_made(obj):
+            return
+        recipes = self.recipes
+        stack = [(obj, False)]
+        while stack:
+            cur, ready = stack.pop()
+            if self.is_made(cur):
+                continue
+            r = recipes.get(id(cur))
+            if r is None:
+                raise _Unplannable(cur)
+            if ready:
+                self.emit_make(cur, r)
+                self.asm.pop()
+                continue
+            stack.append((cur, True))
+            for child in r.make_refs():
+                if not self.is_made(child):
+                    stack.append((child, False))
+
+    def emit_make(self, obj, r: Recipe) -> None:
+        asm = self.asm
+        m = r.make
+        kind = m[0]
+        if kind == "global":
+            asm.global_(m[1], m[2])
+        elif kind == "module":
+            self.ref(_global(REBUILD, "module_by_name"))
+            asm.str(m[1])
+            asm.tuple_of(1)
+            asm.reduce()
+        elif kind == "call":
+            self.ref(m[1])
+            self.push_tuple(m[2])
+            asm.reduce()
+        elif kind == "tuple":
+            items = m[1]
+            if len(items) > 3:
+                asm.mark()
+            for item in items:
+                self.ref(item)
+            asm.tuple_of(len(items))
+            if id(obj) in asm.memo:  # a tuple that contains itself through a back reference
+                asm.pop()
+                asm.get(obj)
+                return
+        elif kind == "frozenset":
+            asm.mark()
+            for item in m[1]:
+                self.ref(item)
+            asm.frozenset()
+        elif kind == "list":
+            asm.empty_list()
+        elif kind == "dict":
+            asm.empty_dict()
+        elif kind == "set":
+            asm.empty_set()
+        elif kind == "bytearray":
+            asm.bytearray(m[1])
+        else:  # pragma: no cover - reducers only produce the kinds above
+            raise AssertionError(kind)
+        asm.memoize(obj)
+        # A late object is now available: put it where stage B had to leave it out.
+        for target, how, key in self.patches.pop(id(obj), ()):
+            if how == "setitem":
+                asm.get(target)
+                asm.mark()
+                self.ref(key)
+                asm.get(obj)
+                asm.setitems()
+                asm.pop()
+            else:
+                self.emit_call(_global(REBUILD, "patch"), (target, how, key, obj))
+
+    def push_tuple(self, items) -> None:
+        asm = self.asm
+        if len(items) > 3:
+            asm.mark()
+        for item in items:
+            self.ref(item)
+        asm.tuple_of(len(items))
+
+    def ref(self, value) -> None:
+        """Push ``value``: inline if an atom, from the memo otherwise (making it first if needed)."""
+        asm = self.asm
+        cls = type(value)
+        if cls is str:
+            asm.str(value)
+        elif value is None:
+            asm.none()
+        elif cls is bool:
+            asm.bool(value)
+        elif cls is int:
+            asm.int(value)
+        elif cls is float:
+            asm.float(value)
+        elif cls is bytes:
+            asm.bytes(value)
+        elif asm.get(value):
+            pass
+        elif cls is _Global:
+            asm.global_(value.module, value.qualname)
+            asm.memoize(value)
+        elif cls is tuple and id(value) not in self.recipes:
+            self.push_tuple(value)  # Amber's own argument tuples: not part of the heap
+        else:
+            self.ensure_made(value)
+            asm.get(value)
+
+    def emit_call(self, func, args) -> None:
+        self.ref(func)
+        self.push_tuple(args)
+        self.asm.reduce()
+        self.asm.pop()
+
+    # -- filling objects ------------------------------------------------------------------------
+    def emit_fills(self, obj, fills, partial: bool) -> list:
+        """Emit ``fills`` on ``obj``; with ``partial``, return the ops that must wait for stage D."""
+        asm = self.asm
+        rest = []
+        for op in fills:
+            kind = op[0]
+            if kind == "touch":
+                continue
+            if partial and not self._fill_ready(op):
+                rest.append(op)
+                continue
+            if kind == "setitems":
+                pairs = self._split(obj, op[1], "setitem", partial)
+                if pairs:
+                    asm.get(obj)
+                    self._emit_pairs_dict(pairs)
+                    asm.pop()
+            elif kind in ("build", "inst", "class"):
+                how = _PATCH_HOW[kind]
+                if kind == "class":
+                    parts = [self._split(obj, op[1], how[0], partial)]
+                else:
+                    parts = [self._split(obj, op[1], how[0], partial) if op[1] else None,
+                             self._split(obj, op[2], how[1], partial) if op[2] else None]
+                if kind == "build":
+                    asm.get(obj)
+                    if parts[1]:
+                        self._emit_state_dict(parts[0])
+                        self._emit_state_dict(parts[1])
+                        asm.tuple_of(2)
+                    else:
+                        self._emit_state_dict(parts[0])
+                    asm.build()
+                    asm.pop()
+                else:
+                    func = "class_setstate" if kind == "class" else "instance_setstate"
+                    self.ref(_global(REBUILD, func))
+                    asm.get(obj)
+                    for part in parts:
+                        self._emit_state_dict(part)
+                    asm.tuple_of(1 + len(parts))
+                    asm.reduce()
+                    asm.pop()
+            elif kind in ("appends", "obj_appends"):
+                asm.get(obj)
+                asm.mark()
+                for item in op[1]:
+                    self.ref(item)
+                asm.appends()
+                asm.pop()
+            elif kind == "additems":
+                asm.get(obj)
+                asm.mark()
+                for item in op[1]:
+                    self.ref(item)
+                asm.additems()
+                asm.pop()
+            elif kind == "obj_setitems":
+                asm.get(obj)
+                self._emit_pairs_dict(op[1], existing=True)
+                asm.pop()
+            elif kind == "state":
+                asm.get(obj)
+                self.ref(op[1])
+                asm.build()
+                asm.pop()
+            elif kind == "call":
+                self.ref(op[1])
+                self.push_tuple((obj,) + tuple(op[2]))
+                asm.reduce()
+                asm.pop()
+            else:  # pragma: no cover
+                raise AssertionError(kind)
+        return rest
+
+    def _fill_ready(self, op) -> bool:
+        """Can this fill run in stage B? Values made late are patched in later, but keys and
+        whole-container items are needed at once, and hashing may run the program's code."""
+        kind = op[0]
+        late = self.late
+        if kind in ("setitems",):
+            return not any(self.hash_by_code(k) or late.get(id(k)) for k, _ in op[1])
+        if kind in ("build", "inst", "class"):
+            return True
+        if kind == "additems":
+            return not any(self.hash_by_code(x) or late.get(id(x)) for x in op[1])
+        if kind == "appends":
+            return not any(late.get(id(x)) for x in op[1])
+        if kind == "call" and op[1] is _global(REBUILD, "finish_abc"):
+            return False
+        refs = list(Recipe(("list",), [op]).fill_refs())
+        return not any(late.get(id(x)) for x in refs)
+
+    def _split(self, obj, pairs, how, partial):
+        if not partial:
+            return pairs
+        late = self.late
+        ready = []
+        skipped = False
+        for k, v in pairs:
+            if late.get(id(v)) and id(v) not in self.asm.memo:
+                self.patches.setdefault(id(v), []).append((obj, how, k))
+                skipped = True
+            else:
+                ready.append((k, v))
+        if skipped and how == "setitem":
+            self.reorders.append((obj, tuple(k for k, _ in pairs)))
+        return ready
+
+    def _emit_pairs_dict(self, pairs, existing=False) -> None:
+        asm = self.asm
+        for start in range(0, len(pairs), 1000):
+            asm.mark()
+            for k, v in pairs[start:start + 1000]:
+                self.ref(k)
+                self.ref(v)
+            asm.setitems()
+
+    def _emit_state_dict(self, pairs) -> None:
+        if pairs is None:
+            self.asm.none()
+            return
+        self.asm.empty_dict()
+        if pairs:
+            self._emit_pairs_dict(pairs)
+
+    # == reporting ==================================================================================
+    def path_to(self, oid: int) -> str:
+        chain = []
+        cur = oid
+        while cur is not None:
+            chain.append(cur)
+            cur = self.parent.get(cur)
+        chain.reverse()
+        out = self.root_label.get(chain[0], "?")
+        for parent_id, child_id in zip(chain, chain[1:], strict=False):
+            out += _edge_label(self.nodes[parent_id], self.nodes[child_id])
+        return out
+
+
+class _Unplannable(Exception):
+    def __init__(self, obj):
+        super().__init__(f"no recipe for {type(obj).__name__} object")
+        self.obj = obj
+
+
+def _refs(recipe):
+    yield from recipe.make_refs()
+    yield from recipe.fill_refs()
+
+
+def _edge_label(parent, child) -> str:
+    """How ``parent`` refers to ``child``, written as Python would access it."""
+    if isinstance(parent, types.ModuleType):
+        return ""
+    if isinstance(parent, dict):
+        for k, v in parent.items():
+            if v is child:
+                if isinstance(k, str) and k.isidentifier() and _is_module_dict(parent):
+                    return f".{k}"
+                return f"[{k!r}]"
+            if k is child:
+                return f" (key {k!r})"
+    if isinstance(parent, (list, tuple)):
+        for i, v in enumerate(parent):
+            if v is child:
+                return f"[{i}]"
+    if isinstance(parent, types.FunctionType):
+        if parent.__globals__ is child:
+            return ".__globals__"
+        if parent.__closure__ and child in parent.__closure__:
+            return f".__closure__[{parent.__closure__.index(child)}]"
+    if isinstance(parent, types.CellType):
+        return ".cell_contents"
+    d = getattr(parent, "__dict__", None)
+    if isinstance(d, (dict, types.MappingProxyType)):
+        for k, v in d.items():
+            if v is child:
+                return f".{k}"
+    for name in dir(type(parent)):
+        try:
+            if getattr(parent, name) is child:
+                return f".{name}"
+        except Exception:
+            continue
+    return " -> "
+
+
+def _is_module_dict(d) -> bool:
+    return "__name__" in d and "__builtins__" in d or "__spec__" in d
+
+
+def type_name(obj) -> str:
+    cls = type(obj)
+    mod = getattr(cls, "__module__", "builtins")
+    return cls.__qualname__ if mod == "builtins" else f"{mod}.{cls.__qualname__}"
+
+
+def stats(planner: Planner, heap: Heap, limit: int = 15) -> None:
+    by_type: dict[str, list] = {}
+    largest = []
+    getsizeof = sys.getsizeof
+    for oid, obj in planner.nodes.items():
+        try:
+            size = getsizeof(obj)
+        except Exception:
+            size = 0
+        name = type_name(obj)
+        entry = by_type.get(name)
+        if entry is None:
+            by_type[name] = [1, size]
+        else:
+            entry[0] += 1
+            entry[1] += size
+        largest.append((size, oid))
+    largest.sort(reverse=True)
+    heap.count = len(planner.nodes)
+    heap.by_type = by_type
+    heap.largest = [(planner.path_to(oid), type_name(planner.nodes[oid]), size)
+                    for size, oid in largest[:limit]]

@@ -1,0 +1,112 @@
+"""What a reducer returns: a :class:`Recipe`, Amber's plan for re-making one object.
+
+A recipe has two halves, so that cycles never need recursion and the program's own code runs
+only once the heap is complete:
+
+``make``
+    how the object comes to exist. One of::
+
+        ("global", module, qualname)   found by name in a module held by reference
+        ("module", name)               a whole module held by reference
+        ("call", func, args)           func(*args)
+        ("tuple", items) / ("frozenset", items)
+        ("list",) / ("dict",) / ("set",)   empty, filled later
+        ("bytearray", data)
+
+``fills``
+    a list of operations applied once the object exists::
+
+        ("appends", items)             list items          (APPENDS)
+        ("setitems", pairs)            dict items          (SETITEMS)
+        ("additems", items)            set items           (ADDITEMS)
+        ("build", dict_pairs, slot_pairs)   BUILD: into __dict__, then setattr (functions, cells)
+        ("inst", dict_pairs, slot_pairs)    rebuild.instance_setstate (bypasses __setattr__)
+        ("class", pairs)               rebuild.class_setstate (bypasses a metaclass __setattr__)
+        ("state", state)               BUILD with the object's own __getstate__ result
+        ("call", func, args)           func(obj, *args)
+        ("obj_appends", items) / ("obj_setitems", pairs)   a reduce's list/dict items
+        ("touch", obj)                 nothing to do; only makes ``obj`` part of the heap
+
+``late`` says the make runs code that needs a complete heap (a foreign constructor, the
+program's ``__reduce__``); ``fill_late`` the same of the fills. Late steps run after every plain
+step, in dependency order (see :mod:`amber.capture.planner`).
+"""
+
+
+
+REBUILD = "amber.restore.rebuild"
+
+
+class Recipe:
+    __slots__ = ("make", "fills", "late", "fill_late", "hash_by_code")
+
+    def __init__(self, make, fills=None, late=False, fill_late=False):
+        self.make = make
+        self.fills = fills or []
+        self.late = late
+        self.fill_late = fill_late
+        self.hash_by_code = False
+
+    def make_refs(self):
+        """The objects the make step refers to."""
+        m = self.make
+        kind = m[0]
+        if kind == "call":
+            yield m[1]
+            yield from m[2]
+        elif kind in ("tuple", "frozenset"):
+            yield from m[1]
+
+    def fill_refs(self):
+        for op in self.fills:
+            kind = op[0]
+            if kind in ("appends", "additems", "obj_appends"):
+                yield from op[1]
+            elif kind in ("setitems", "obj_setitems", "class"):
+                for k, v in op[1]:
+                    yield k
+                    yield v
+            elif kind in ("build", "inst"):
+                for part in (op[1], op[2]):
+                    if part:
+                        for k, v in part:
+                            yield k
+                            yield v
+            elif kind == "state":
+                yield op[1]
+            elif kind == "call":
+                yield op[1]
+                yield from op[2]
+            elif kind == "touch":
+                yield op[1]
+
+
+class Offender:
+    """An object that cannot be captured, with the reason and what the user can do."""
+
+    __slots__ = ("reason", "hint")
+
+    def __init__(self, reason: str, hint: str):
+        self.reason = reason
+        self.hint = hint
+
+
+class _Global:
+    """A reference to module.qualname that is not an object in the snapshotting process."""
+
+    __slots__ = ("module", "qualname")
+
+    def __init__(self, module: str, qualname: str):
+        self.module = module
+        self.qualname = qualname
+
+
+_GLOBALS: dict = {}
+
+
+def _global(module: str, qualname: str) -> _Global:
+    key = (module, qualname)
+    g = _GLOBALS.get(key)
+    if g is None:
+        g = _GLOBALS[key] = _Global(module, qualname)
+    return g

@@ -1,0 +1,411 @@
+"""The saving side: one reduce function per kind of object, chosen through a dispatch table.
+
+Each reducer returns a :class:`~amber.capture.recipes.Recipe` (how to re-make the object, see that
+module) or an :class:`~amber.capture.recipes.Offender` (why it cannot be captured and what to do).
+The matching reconstructors live in :mod:`amber.restore.rebuild`.
+
+Kinds Amber rebuilds itself, whatever the object's own pickling hooks say: modules, functions,
+classes, code, cells, bound methods, weak references, locks, enum members, typing aliases, and
+instances of classes captured by value that do not customise pickling. Every other object's own
+``__reduce_ex__``/``__getstate__``/``__setstate__`` (or a ``copyreg`` registration) is honoured.
+"""
+
+from __future__ import annotations
+
+import copyreg
+import io
+import marshal
+import types
+import weakref
+from _thread import LockType, RLock
+
+from amber._compat import is_python_class, known_type_key
+from amber.capture.recipes import REBUILD, Offender, Recipe, _global
+from amber.capture.world import is_extension
+
+_PICKLE_HOOKS = ("__reduce_ex__", "__reduce__", "__getstate__", "__setstate__", "__getnewargs__",
+                 "__getnewargs_ex__")
+# Builtin bases whose instance data Amber passes to the base's __new__ itself.
+_VALUE_BASES = {int: int.__new__, float: float.__new__, str: str.__new__, bytes: bytes.__new__,
+                tuple: tuple.__new__, complex: complex.__new__, frozenset: frozenset.__new__}
+_FILLED_BASES = (list, dict, set, bytearray)
+_RLockType = type(RLock())
+_lru_cache_wrapper = __import__("functools")._lru_cache_wrapper
+_NEVER_GLOBAL = frozenset({tuple, list, dict, set, frozenset, str, bytes, types.CodeType, types.CellType})
+
+
+class Reducers:
+    """Holds the dispatch table and what reducers need to know about the world."""
+
+    def __init__(self, world, module_dicts: dict):
+        self.world = world
+        self.module_dicts = module_dicts  # id(dict) -> module captured by value
+        self.dispatch = {
+            tuple: self.reduce_tuple,
+            list: self.reduce_list,
+            dict: self.reduce_dict,
+            set: self.reduce_set,
+            frozenset: self.reduce_frozenset,
+            bytearray: lambda o: Recipe(("bytearray", bytes(o))),
+            complex: lambda o: Recipe(("call", complex, (o.real, o.imag))),
+            types.ModuleType: self.reduce_module,
+            types.FunctionType: self.reduce_function,
+            types.CodeType: self.reduce_code,
+            types.CellType: self.reduce_cell,
+            types.MethodType: lambda o: Recipe(("call", types.MethodType, (o.__func__, o.__self__))),
+            staticmethod: self.reduce_wrapper_descriptor,
+            classmethod: self.reduce_wrapper_descriptor,
+            property: self.reduce_property,
+            weakref.ref: self.reduce_weakref,
+            LockType: self.reduce_lock,
+            _RLockType: self.reduce_rlock,
+            types.GeneratorType: self.offend_running,
+            types.CoroutineType: self.offend_running,
+            types.AsyncGeneratorType: self.offend_running,
+            types.FrameType: lambda o: Offender("a frame", "drop the reference before the snapshot point"),
+            types.TracebackType: lambda o: Offender(
+                "a traceback", "keep the exception, not its traceback (exceptions lose theirs)"),
+            types.MappingProxyType: self.reduce_mappingproxy,
+            _lru_cache_wrapper: self.reduce_lru_cache,
+        }
+        self._add_stdlib_c_objects()
+        self.strong_ids: set[int] | None = None  # set by the planner before weak refs are made
+
+    # -- entry point --------------------------------------------------------------------------
+    def reduce(self, obj):
+        cls = type(obj)
+        name = self.world.global_name(obj) if cls not in _NEVER_GLOBAL else None
+        if name is not None:
+            if name[1] == "":
+                return Recipe(("module", name[0]))
+            return Recipe(("global", name[0], name[1]))
+        if cls is dict and id(obj) in self.module_dicts:
+            return self.reduce_module_dict(obj)
+        fn = self.dispatch.get(cls)
+        if fn is not None:
+            return fn(obj)
+        if isinstance(obj, type):
+            return self.reduce_class(obj)
+        if isinstance(obj, types.ModuleType):
+            return self.reduce_module(obj)
+        if isinstance(obj, weakref.ref):
+            return self.reduce_weakref(obj)
+        if isinstance(obj, io.IOBase) and not _closed(obj):
+            return Offender(f"an open file ({_describe_file(obj)})",
+                            "close it before the snapshot point and reopen it in an amber.after_restore hook")
+        return self.reduce_instance(obj, cls)
+
+    # -- containers ---------------------------------------------------------------------------
+    def reduce_tuple(self, obj):
+        return Recipe(("tuple", obj))
+
+    def reduce_list(self, obj):
+        return Recipe(("list",), [("appends", list(obj))] if obj else None)
+
+    def reduce_dict(self, obj):
+        r = Recipe(("dict",), [("setitems", list(obj.items()))] if obj else None)
+        return r
+
+    def reduce_set(self, obj):
+        return Recipe(("set",), [("additems", list(obj))] if obj else None)
+
+    def reduce_frozenset(self, obj):
+        return Recipe(("frozenset", tuple(obj)))
+
+    # -- modules ------------------------------------------------------------------------------
+    def reduce_module(self, mod):
+        if self.world.is_by_ref_module(getattr(mod, "__name__", None) or ""):
+            return Recipe(("module", mod.__name__))
+        # The module's dict is its own node (functions share it as their globals); the fill makes
+        # sure it is reached even when nothing else refers to it.
+        self.module_dicts.setdefault(id(mod.__dict__), mod)
+        return Recipe(("call", _global(REBUILD, "make_module"), (mod.__name__,)), [("touch", mod.__dict__)])
+
+    def reduce_module_dict(self, d):
+        mod = self.module_dicts[id(d)]
+        return Recipe(("call", _global("builtins", "getattr"), (mod, "__dict__")),
+                      [("setitems", list(d.items()))] if d else None)
+
+    def reduce_mappingproxy(self, proxy):
+        import gc
+
+        (target,) = gc.get_referents(proxy)
+        if isinstance(target, dict):
+            return Recipe(("call", types.MappingProxyType, (target,)))
+        return Recipe(("call", _global("builtins", "getattr"), (target, "__dict__")))
+
+    # -- code ---------------------------------------------------------------------------------
+    def reduce_code(self, code):
+        return Recipe(("call", _global("marshal", "loads"), (marshal.dumps(code),)))
+
+    def reduce_function(self, fn):
+        closure = fn.__closure__
+        make = ("call", types.FunctionType, (fn.__code__, fn.__globals__, fn.__name__, None, closure))
+        slots = [("__module__", fn.__module__)]
+        if fn.__qualname__ != fn.__name__:
+            slots.append(("__qualname__", fn.__qualname__))
+        if fn.__defaults__ is not None:
+            slots.append(("__defaults__", fn.__defaults__))
+        if fn.__kwdefaults__ is not None:
+            slots.append(("__kwdefaults__", fn.__kwdefaults__))
+        if fn.__annotations__:
+            slots.append(("__annotations__", fn.__annotations__))
+        co_consts = fn.__code__.co_consts
+        if fn.__doc__ is not (co_consts[0] if co_consts and isinstance(co_consts[0], str) else None):
+            slots.append(("__doc__", fn.__doc__))
+        attrs = list(fn.__dict__.items()) or None
+        return Recipe(make, [("build", attrs, slots)])
+
+    def reduce_cell(self, cell):
+        r = Recipe(("call", types.CellType, ()))
+        try:
+            r.fills.append(("build", None, [("cell_contents", cell.cell_contents)]))
+        except ValueError:  # an empty cell: a name not yet bound
+            pass
+        return r
+
+    def reduce_wrapper_descriptor(self, obj):
+        attrs = list(vars(obj).items())
+        return Recipe(("call", type(obj), (obj.__func__,)), [("build", attrs, None)] if attrs else None)
+
+    def reduce_property(self, prop):
+        args = (prop.fget, prop.fset, prop.fdel, prop.__doc__)
+        if type(prop) is property:
+            r = Recipe(("call", property, args))
+        else:
+            r = Recipe(("call", _global(REBUILD, "make_property"), (type(prop),) + args))
+        attrs = list(getattr(prop, "__dict__", {}).items())
+        if attrs:
+            r.fills.append(("build", attrs, None))
+        return r
+
+    def reduce_lru_cache(self, wrapper):
+        # Rebuilt empty around the captured function: the cache's contents live in C with no API
+        # to read them back in order, so a restored process starts with a cold cache (as after
+        # cache_clear()). Attributes set by update_wrapper (__wrapped__, __doc__...) are kept.
+        params = wrapper.cache_parameters()
+        attrs = list(vars(wrapper).items())
+        return Recipe(("call", _global(REBUILD, "make_lru_cache"),
+                       (wrapper.__wrapped__, params["maxsize"], params["typed"])),
+                      [("build", attrs, None)] if attrs else None)
+
+    # -- classes ------------------------------------------------------------------------------
+    def is_c_type(self, cls) -> bool:
+        """Implemented in C (state Amber cannot see), as opposed to made by a class statement."""
+        if not is_python_class(cls):
+            return True
+        mod = self.world.modules.get(getattr(cls, "__module__", None))
+        return mod is not None and is_extension(mod)
+
+    def reduce_class(self, cls):
+        if self.is_c_type(cls):
+            key = known_type_key(cls)
+            if key is not None:
+                return Recipe(("call", _global(REBUILD, "known_type"), key), late=True)
+            return Offender(f"a type implemented in C that no module exports "
+                            f"({cls.__module__}.{cls.__qualname__})",
+                            "keep a reference to an object of that type instead of the type")
+        ns = {"__module__": cls.__module__, "__qualname__": cls.__qualname__}
+        d = cls.__dict__
+        slot_names = set()
+        if "__slots__" in d:
+            ns["__slots__"] = d["__slots__"]
+            slots = d["__slots__"]
+            slot_names = {slots} if isinstance(slots, str) else set(slots)
+        skip = {"__dict__", "__weakref__", "__module__", "__qualname__", "__slots__", "_abc_impl"}
+        attrs = [(k, v) for k, v in d.items() if k not in skip and not
+                 (k in slot_names and type(v) is types.MemberDescriptorType)]
+        meta = type(cls)
+        r = Recipe(("call", _global(REBUILD, "make_class"), (meta, cls.__name__, cls.__bases__, ns)),
+                   [("class", attrs)] if attrs else None)
+        if "_abc_impl" in d:
+            from _abc import _get_dump
+
+            registry = tuple(sorted((ref() for ref in _get_dump(cls)[0] if ref() is not None),
+                                    key=lambda c: (c.__module__, c.__qualname__)))
+            r.fills.append(("call", _global(REBUILD, "finish_abc"), (registry,)))
+            r.fill_late = True  # after every function's __isabstractmethod__ is set
+        return r
+
+    # -- instances ----------------------------------------------------------------------------
+    def reduce_instance(self, obj, cls):
+        reducer = copyreg.dispatch_table.get(cls)
+        if reducer is not None:
+            return self.honour(obj, reducer(obj))
+        if self._rebuild_by_value(obj, cls):
+            return self.instance_by_value(obj, cls)
+        try:
+            rv = obj.__reduce_ex__(5)
+        except Exception as e:
+            return Offender(f"cannot be saved ({type(e).__name__}: {e})",
+                            "make it picklable, drop it before the snapshot point, or use amber.transient")
+        return self.honour(obj, rv)
+
+    def _rebuild_by_value(self, obj, cls) -> bool:
+        """Instances of classes captured by value are copied field by field unless the class
+        customises pickling; enum members and typing aliases always are."""
+        members = cls.__dict__.get("_member_map_") if isinstance(cls, type) else None
+        if isinstance(members, dict) and getattr(obj, "_name_", None) in members:
+            return True
+        if cls.__module__ == "typing" and self.world.global_name(cls) is None:
+            return True
+        for klass in cls.__mro__:
+            if klass is object or klass in _VALUE_BASES or klass in _FILLED_BASES or \
+                    (klass.__module__ == "builtins" and issubclass(klass, BaseException)):
+                continue
+            if self.is_c_type(klass):
+                return False  # a C base type keeps state Amber cannot see
+            # A hook set to None only forbids pickling (identity constants such as re's opcodes);
+            # Amber keeps identity, so it copies those by value.
+            if any(klass.__dict__.get(h) is not None for h in _PICKLE_HOOKS):
+                return False
+        return True
+
+    def instance_by_value(self, obj, cls):
+        base_new, newargs = _base_construction(obj, cls)
+        r = Recipe(("call", base_new, (cls,) + newargs))
+        attrs = None
+        try:
+            d = object.__getattribute__(obj, "__dict__")
+            attrs = list(d.items()) or None
+        except AttributeError:
+            pass
+        slots = _slot_values(obj, cls)
+        if isinstance(obj, BaseException):
+            slots = slots or []
+            for name in ("__cause__", "__context__"):
+                if getattr(obj, name) is not None:
+                    slots.append((name, getattr(obj, name)))
+            if obj.__suppress_context__:
+                slots.append(("__suppress_context__", True))
+        if slots:
+            r.fills.append(("inst", attrs, slots))
+        elif attrs:
+            r.fills.append(("build", attrs, None))
+        if isinstance(obj, list):
+            r.fills.append(("call", _global("builtins", "list.extend"), (list.copy(obj),)))
+        elif isinstance(obj, dict):
+            r.fills.append(("call", _global("builtins", "dict.update"), (dict(dict.items(obj)),)))
+        elif isinstance(obj, set):
+            r.fills.append(("call", _global("builtins", "set.update"), (list(set.__iter__(obj)),)))
+        elif isinstance(obj, bytearray):
+            r.fills.append(("call", _global("builtins", "bytearray.extend"), (bytes(obj),)))
+        return r
+
+    def honour(self, obj, rv):
+        """Follow the object's own reduce value, as pickle would."""
+        if isinstance(rv, str):
+            return Offender(f"reduces to the name {rv!r}, which is not importable at restore",
+                            "define it at module level in a module held by reference")
+        if not isinstance(rv, tuple) or not 2 <= len(rv) <= 6:
+            return Offender("has a __reduce__ that returns a malformed value", "fix its __reduce__")
+        func, args, state, listitems, dictitems, setter = (tuple(rv) + (None,) * 4)[:6]
+        args = tuple(args)
+        if func is copyreg.__newobj__ and args and self._new_is_by_ref(args[0]):
+            func = args[0].__new__
+        r = Recipe(("call", func, args), late=True)
+        if listitems is not None:
+            r.fills.append(("obj_appends", list(listitems)))
+        if dictitems is not None:
+            r.fills.append(("obj_setitems", list(dictitems)))
+        if state is not None:
+            if setter is not None:
+                r.fills.append(("call", setter, (state,)))
+            else:
+                r.fills.append(("state", state))
+        r.fill_late = True
+        return r
+
+    def _new_is_by_ref(self, cls) -> bool:
+        if not isinstance(cls, type):
+            return False
+        for klass in cls.__mro__:
+            if "__new__" in klass.__dict__:
+                return self.world.global_name(klass) is not None or not is_python_class(klass)
+        return True
+
+    # -- C objects of the standard library that cannot be pickled but can be rebuilt ---------
+    def _add_stdlib_c_objects(self) -> None:
+        import sys
+
+        json_c = sys.modules.get("_json")
+        if json_c is not None and hasattr(json_c, "make_scanner"):
+            self.dispatch[json_c.make_scanner] = self.reduce_json_scanner
+
+    def reduce_json_scanner(self, scanner):
+        # c_make_scanner(context) only reads these attributes of its context.
+        ctx = types.SimpleNamespace(**{name: getattr(scanner, name) for name in (
+            "strict", "object_hook", "object_pairs_hook", "parse_float", "parse_int",
+            "parse_constant")}, memo={})
+        return Recipe(("call", _global("_json", "make_scanner"), (ctx,)), late=True)
+
+    # -- weak references, locks, running things -----------------------------------------------
+    def reduce_weakref(self, ref):
+        target = ref()
+        cls = type(ref)
+        if target is None or self.strong_ids is not None and id(target) not in self.strong_ids:
+            r = Recipe(("call", _global(REBUILD, "dead_ref"), (cls,)))
+        else:
+            r = Recipe(("call", _global("_weakref", "ref.__new__"), (cls, target, ref.__callback__)))
+        slots = _slot_values(ref, cls)
+        if slots:
+            r.fills.append(("inst", None, slots))
+        return r
+
+    def reduce_lock(self, lock):
+        if lock.locked():
+            return Offender("a lock that is held", "release it before the snapshot point")
+        return Recipe(("call", _global("_thread", "allocate_lock"), ()))
+
+    def reduce_rlock(self, lock):
+        if lock._is_owned():
+            return Offender("a reentrant lock that is held", "release it before the snapshot point")
+        return Recipe(("call", _global("_thread", "RLock"), ()))
+
+    def offend_running(self, obj):
+        return Offender(f"a {type(obj).__name__} in progress (its frame cannot be captured yet)",
+                        "finish or drop it before the snapshot point, or create it after restore")
+
+
+def _base_construction(obj, cls):
+    """The ``__new__`` of the nearest builtin base, and the instance data it needs."""
+    for klass in cls.__mro__:
+        if klass in _VALUE_BASES:
+            if klass is frozenset:
+                return _global("builtins", "frozenset.__new__"), (tuple(frozenset.__iter__(obj)),)
+            return _global("builtins", f"{klass.__name__}.__new__"), klass.__getnewargs__(obj)
+        if klass is BaseException or (not is_python_class(klass) and issubclass(klass, BaseException)):
+            return _global("builtins", "BaseException.__new__"), tuple(obj.args)
+        if klass in _FILLED_BASES:
+            return _global("builtins", f"{klass.__name__}.__new__"), ()
+    return _global("builtins", "object.__new__"), ()
+
+
+def _slot_values(obj, cls):
+    out = []
+    for klass in cls.__mro__:
+        slots = klass.__dict__.get("__slots__")
+        if slots is None:
+            continue
+        for name in (slots,) if isinstance(slots, str) else slots:
+            if name in ("__dict__", "__weakref__"):
+                continue
+            if name.startswith("__") and not name.endswith("__"):
+                name = f"_{klass.__name__.lstrip('_')}{name}"
+            try:
+                out.append((name, object.__getattribute__(obj, name)))
+            except AttributeError:
+                pass
+    return out or None
+
+
+def _closed(f) -> bool:
+    try:
+        return bool(f.closed)
+    except Exception:
+        return True
+
+
+def _describe_file(f) -> str:
+    name = getattr(f, "name", None)
+    return repr(name) if name is not None else type(f).__name__

@@ -1,0 +1,207 @@
+"""Run the program as ``__main__`` up to its snapshot point, then write the image.
+
+This runs inside the snapshotting interpreter started by :mod:`amber._boot` with ``-S``: the
+baseline of the base set is taken first, then ``site`` runs as it would have, then the program.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+import types
+
+import amber
+from amber.capture.interpreter import AtexitRecorder, Baseline
+from amber.errors import CaptureError, UsageError
+
+
+class ExtensionTracer:
+    """Notes which modules each extension module imports while it initialises.
+
+    Those modules (and their packages) are imported again at restore, before the extension,
+    so that the extension and the restored heap agree on them.
+    """
+
+    def __init__(self) -> None:
+        import builtins
+        from _frozen_importlib import BuiltinImporter
+        from _frozen_importlib_external import ExtensionFileLoader
+
+        self.deps: dict[str, set] = {}
+        self._stack: list[str] = []
+        self._patched = []
+        tracer = self
+
+        def wrap(owner, attr, is_classmethod=False):
+            original = owner.__dict__[attr]
+            func = original.__func__ if is_classmethod else original
+
+            def traced(self_or_cls, spec_or_module, *a):
+                name = getattr(spec_or_module, "name", None) or getattr(spec_or_module, "__name__", "?")
+                before = set(sys.modules)
+                tracer._stack.append(name)
+                try:
+                    return func(self_or_cls, spec_or_module, *a)
+                finally:
+                    tracer._stack.pop()
+                    new = set(sys.modules) - before - {name}
+                    if new:
+                        tracer.deps.setdefault(name, set()).update(new)
+
+            setattr(owner, attr, classmethod(traced) if is_classmethod else traced)
+            self._patched.append((owner, attr, original))
+
+        wrap(ExtensionFileLoader, "create_module")
+        wrap(ExtensionFileLoader, "exec_module")
+        self._builtins = builtins
+        self._import = builtins.__import__
+
+        def traced_import(name, globals=None, locals=None, fromlist=(), level=0):
+            if tracer._stack and level == 0:
+                tracer.deps.setdefault(tracer._stack[-1], set()).add(name)
+            return tracer._import(name, globals, locals, fromlist, level)
+
+        builtins.__import__ = traced_import
+        del BuiltinImporter
+
+    def stop(self) -> dict:
+        self._builtins.__import__ = self._import
+        for owner, attr, original in self._patched:
+            setattr(owner, attr, original)
+        return self.deps
+
+
+def main(argv: list, baseline: Baseline) -> None:
+    """``_boot.py snapshot IMAGE (-m MODULE | SCRIPT) [--reimport PKG]... -- ARGS``"""
+    try:
+        image_path, is_module, target, reimport, args = _parse(argv)
+        run_snapshot(image_path, target, args, is_module, reimport, baseline)
+    except (UsageError, CaptureError) as e:
+        print(f"amber: error: {e}", file=sys.stderr)
+        _flush()
+        os._exit(2)
+
+
+def _parse(argv: list):
+    image_path, mode, target = argv[0], argv[1], argv[2]
+    reimport = []
+    i = 3
+    while argv[i] != "--":
+        reimport.append(argv[i + 1])
+        i += 2
+    return image_path, mode == "-m", target, reimport, argv[i + 1:]
+
+
+def run_snapshot(image_path: str, target: str, args: list, is_module: bool, reimport: list,
+                 baseline: Baseline) -> None:
+    atexit_recorder = AtexitRecorder()
+    tracer = ExtensionTracer()
+    import site
+
+    site.main()
+    from amber.capture import mainsplit
+
+    main = types.ModuleType("__main__")
+    main.__dict__["__builtins__"] = sys.modules["builtins"]
+    if is_module:
+        import importlib.util
+
+        sys.path[0] = os.getcwd()
+        spec = _module_spec(target)
+        source = spec.loader.get_source(spec.name)
+        filename = spec.origin
+        main.__spec__ = spec
+        main.__file__ = spec.origin
+        main.__loader__ = spec.loader
+        main.__package__ = spec.parent
+        del importlib
+    else:
+        filename = os.path.abspath(target)
+        try:
+            with open(filename, "rb") as f:
+                source = f.read()
+        except OSError as e:
+            raise UsageError(f"cannot open script {target!r}: {e.strerror}") from None
+        sys.path[0] = os.path.dirname(filename)
+        main.__file__ = target
+        main.__cached__ = None
+        from _frozen_importlib_external import SourceFileLoader
+
+        main.__loader__ = SourceFileLoader("__main__", filename)
+    sys.argv = [filename if is_module else target, *args]
+    split = mainsplit.split_source(source, filename)
+    sys.modules["__main__"] = main
+    amber._state["mode"] = "snapshotting"
+    started = time.perf_counter()
+    try:
+        exec(split.first, main.__dict__)
+    except SystemExit as e:
+        code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+        if e.code is not None and not isinstance(e.code, int):
+            print(e.code, file=sys.stderr)
+        print(f"amber: error: the program exited (code {code}) before its snapshot point; no image "
+              f"was written", file=sys.stderr)
+        _flush()
+        os._exit(code or 1)
+    except BaseException:
+        import traceback
+
+        traceback.print_exc()
+        print("amber: error: the program raised before its snapshot point; no image was written",
+              file=sys.stderr)
+        _flush()
+        os._exit(1)
+    startup_seconds = time.perf_counter() - started
+    amber._state["mode"] = None
+    modules = {name: mod for name, mod in list(sys.modules.items())
+               if mod is not None and not _is_amber_machinery(name)}
+    deps = tracer.stop()
+    atexit_calls = atexit_recorder.stop()
+    if split.kind == "end":
+        print("amber: note: no snapshot point found (no amber.snapshot() and no "
+              "`if __name__ == \"__main__\":`): captured the end of the script; nothing is left to run "
+              "after restore", file=sys.stderr)
+    _flush()
+    from amber.capture.image_writer import write_snapshot
+
+    point = {"kind": split.kind, "line": split.line, "script": filename,
+             "module": target if is_module else "", "argv0": sys.argv[0]}
+    try:
+        write_snapshot(image_path, modules, main, split.rest, baseline, deps, atexit_calls, reimport,
+                       point, startup_seconds)
+    except CaptureError as e:
+        print(f"amber: error: {e}", file=sys.stderr)
+        _flush()
+        os._exit(2)
+    _flush()
+    os._exit(0)
+
+
+def _is_amber_machinery(name: str) -> bool:
+    """Amber's capture side is not part of the program (its restore side is in the base set)."""
+    return name.startswith(("amber.capture", "amber.cli", "amber.inspector"))
+
+
+def _module_spec(name: str):
+    import importlib.util
+
+    try:
+        spec = importlib.util.find_spec(name)
+    except (ImportError, ValueError) as e:
+        raise UsageError(f"cannot find module {name!r}: {e}") from None
+    if spec is None:
+        raise UsageError(f"no module named {name!r}")
+    if spec.submodule_search_locations is not None:
+        return _module_spec(name + ".__main__")
+    if spec.loader is None or not hasattr(spec.loader, "get_source"):
+        raise UsageError(f"module {name!r} has no Python source to run")
+    return spec
+
+
+def _flush() -> None:
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except Exception:
+            pass

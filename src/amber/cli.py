@@ -1,0 +1,130 @@
+"""The ``amber`` command: parse Amber's own options, then hand over to a fresh interpreter.
+
+``snapshot`` and ``restore`` re-execute the interpreter on :mod:`amber._boot` (see there for
+why); ``inspect`` runs here. Amber's options come before SCRIPT/IMAGE; everything after them
+belongs to the program. Errors are one ``amber: error: ...`` line and exit code 2.
+"""
+
+import os
+import sys
+
+USAGE = """\
+usage: amber snapshot [-o IMAGE] [--reimport PKG]... SCRIPT [ARGS...]
+       amber snapshot [-o IMAGE] [--reimport PKG]... -m MODULE [ARGS...]
+       amber restore IMAGE [ARGS...]
+       amber inspect IMAGE [--json]
+       amber --version
+
+  snapshot   run SCRIPT (or MODULE) as __main__ up to its snapshot point and write IMAGE
+             (default: SCRIPT's name with .amber, in the current directory)
+  restore    restore a fresh process from IMAGE and resume right after the snapshot point
+  inspect    show what IMAGE holds
+
+The snapshot point is the first top-level `amber.snapshot()` statement of the main script, else
+its top-level `if __name__ == "__main__":`, else its end.
+"""
+
+BOOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_boot.py")
+
+
+class _Usage(Exception):
+    pass
+
+
+def main(argv: list | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        if not argv or argv[0] in ("-h", "--help", "help"):
+            sys.stdout.write(USAGE)
+            return 0 if argv else 2
+        command, rest = argv[0], argv[1:]
+        if command == "--version":
+            from amber import __version__
+
+            print(f"amber {__version__}")
+            return 0
+        if command == "restore":
+            return _restore(rest)
+        if command == "snapshot":
+            return _snapshot(rest)
+        if command == "inspect":
+            from amber.inspector import main as inspect_main
+
+            return inspect_main(rest)
+        raise _Usage(f"unknown command {command!r} (expected snapshot, restore or inspect)")
+    except _Usage as e:
+        sys.stderr.write(f"amber: error: {e}\n")
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def _restore(args: list) -> int:
+    if not args or args[0].startswith("-") and args[0] not in ("-",):
+        if args and args[0] in ("-h", "--help"):
+            sys.stdout.write(USAGE)
+            return 0
+        raise _Usage("restore needs an image: amber restore IMAGE [ARGS...]")
+    _exec([sys.executable, "-I", "-S", BOOT, "restore", *args])
+    return 0  # not reached
+
+
+def _snapshot(args: list) -> int:
+    output = None
+    reimport: list[str] = []
+    i = 0
+    while i < len(args):
+        a = args[i]
+        if a in ("-o", "--output"):
+            if i + 1 >= len(args):
+                raise _Usage(f"{a} needs a file name")
+            output = args[i + 1]
+            i += 2
+        elif a.startswith("--output="):
+            output = a.split("=", 1)[1]
+            i += 1
+        elif a == "--reimport":
+            if i + 1 >= len(args):
+                raise _Usage("--reimport needs a package name")
+            reimport.append(args[i + 1])
+            i += 2
+        elif a in ("-h", "--help"):
+            sys.stdout.write(USAGE)
+            return 0
+        elif a == "-m":
+            if i + 1 >= len(args):
+                raise _Usage("-m needs a module name")
+            mode, target, program_args = "-m", args[i + 1], args[i + 2:]
+            break
+        elif a.startswith("-"):
+            raise _Usage(f"unknown option {a!r} for snapshot")
+        else:
+            mode, target, program_args = "-s", a, args[i + 1:]
+            break
+    else:
+        raise _Usage("snapshot needs a script or -m MODULE")
+    if mode == "-s" and not os.path.isfile(target):
+        raise _Usage(f"no such script: {target}")
+    if output is None:
+        stem = os.path.basename(target)
+        stem = stem[:-3] if stem.endswith(".py") else stem
+        output = f"{stem}.amber"
+    out_dir = os.path.dirname(os.path.abspath(output))
+    if not os.path.isdir(out_dir):
+        raise _Usage(f"cannot write {output}: no such directory {out_dir}")
+    cmd = [sys.executable, "-S", BOOT, "snapshot", os.path.abspath(output), mode, target]
+    for pkg in reimport:
+        cmd += ["--reimport", pkg]
+    cmd += ["--", *program_args]
+    _exec(cmd)
+    return 0  # not reached
+
+
+def _exec(cmd: list) -> None:
+    sys.stdout.flush()
+    sys.stderr.flush()
+    if os.name == "nt":  # pragma: no cover - no exec on Windows: run and pass the code on
+        import subprocess
+
+        raise SystemExit(subprocess.call(cmd))
+    os.execv(cmd[0], cmd)

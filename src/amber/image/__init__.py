@@ -1,0 +1,1 @@
+"""The image file: its layout is declared in :mod:`amber.image.format`."""

@@ -1,0 +1,214 @@
+"""The Amber image format, declared in one place.
+
+An image is one file, written once (to a temporary name, then renamed) and never modified::
+
+    offset  size  field
+    0       8     MAGIC  b"\\x89AMB\\r\\n\\x1a\\n"  (the CR LF and ^Z catch text-mode copies)
+    8       2     FORMAT_VERSION, little-endian unsigned
+    10      2     flags (0; reserved)
+    12      4     H = length of the header, little-endian unsigned
+    16      32    BLAKE2b-256 digest of the header bytes
+    48      H     header: a ``marshal``-encoded dict (only str, int, float, bytes, tuple, list, dict)
+    ...           sections, each starting at the offset the header gives, aligned to SECTION_ALIGN
+
+The header says who made the image and where its sections are::
+
+    {"format": 1, "amber": "0.1.0", "created": 1764050000.0,
+     "python": {...interpreter identity, see interpreter_identity()...},
+     "extensions": [(module name, file, size, mtime_ns), ...],
+     "snapshot_point": {"kind": "call" | "main-guard" | "end", "line": 12, "script": "app.py"},
+     "sections": [(name, offset, length, digest), ...]}
+
+Sections (their digests are checked before they are decoded):
+
+``prelude``
+    ``marshal``: ``{"environ": {name: value or None}, "path": [...]}``: the changes the program
+    made to its environment during start-up (bytes, applied over the restoring process's
+    environment) and ``sys.path``; both are applied before the heap is rebuilt.
+``heap``
+    A pickle (protocol 5) program compiled by :mod:`amber.capture.assembler`. Running it with the
+    C unpickler rebuilds every captured object and returns the manifest (see
+    :mod:`amber.restore.loader`). ``python -m pickletools`` disassembles it.
+``stats``
+    ``marshal``: counts and sizes for ``amber inspect``; never read by a restore.
+
+The header's digest is verified before the header is decoded, and each section's digest before
+that section is decoded, so a damaged or truncated file is refused before any of it is used.
+An image is code: restoring one runs code it contains. Only restore images you trust.
+
+This module is on the restore path: it imports only the base set (see amber.restore.loader).
+"""
+
+import marshal
+import sys
+from _blake2 import blake2b
+
+from amber.errors import ImageError
+
+MAGIC = b"\x89AMB\r\n\x1a\n"
+FORMAT_VERSION = 1
+PREFIX_SIZE = 48
+DIGEST_SIZE = 32
+SECTION_ALIGN = 64
+PAGE_SIZE = 4096
+
+
+def digest(data) -> bytes:
+    return blake2b(data, digest_size=DIGEST_SIZE).digest()
+
+
+def interpreter_identity() -> dict:
+    """What must match between the snapshotting and the restoring interpreter."""
+    import _frozen_importlib_external  # in every interpreter from start-up
+
+    return {
+        "implementation": sys.implementation.name,
+        "version": sys.version,
+        "hexversion": sys.hexversion,
+        "cache_tag": sys.implementation.cache_tag,
+        "bytecode_magic": bytes(_frozen_importlib_external.MAGIC_NUMBER),
+        "platform": sys.platform,
+        "abiflags": getattr(sys, "abiflags", ""),
+        "maxsize": sys.maxsize,
+        "byteorder": sys.byteorder,
+        "executable": sys.executable,
+    }
+
+
+_MUST_MATCH = ("implementation", "version", "hexversion", "cache_tag", "bytecode_magic", "platform",
+               "abiflags", "maxsize", "byteorder")
+
+
+def _align(n: int, to: int) -> int:
+    return (n + to - 1) // to * to
+
+
+def write_image(path: str, header: dict, sections: list) -> int:
+    """Write ``sections`` (a list of (name, bytes-like, alignment)) atomically to ``path``.
+
+    Returns the size of the file. The file appears under its name only when complete.
+    """
+    import os
+
+    # Lay the sections out first: their offsets go into the header, whose length shifts them.
+    # Iterate until the header length is stable (it grows only by the width of the offsets).
+    table: list = []
+    header_len = 0
+    for _ in range(4):
+        pos = _align(PREFIX_SIZE + header_len, SECTION_ALIGN)
+        table = []
+        for name, data, align in sections:
+            pos = _align(pos, max(align, SECTION_ALIGN))
+            table.append((name, pos, len(data), digest(data)))
+            pos += len(data)
+        full = dict(header, format=FORMAT_VERSION, sections=table)
+        blob = marshal.dumps(full)
+        if len(blob) == header_len:
+            break
+        header_len = len(blob)
+    else:  # pragma: no cover - the header length converges in two rounds
+        raise AssertionError("image header did not converge")
+
+    directory = os.path.dirname(os.path.abspath(path))
+    tmp = os.path.join(directory, f".{os.path.basename(path)}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "wb") as f:
+            f.write(MAGIC)
+            f.write(FORMAT_VERSION.to_bytes(2, "little"))
+            f.write((0).to_bytes(2, "little"))
+            f.write(len(blob).to_bytes(4, "little"))
+            f.write(digest(blob))
+            f.write(blob)
+            for (_name, offset, _length, _digest), (_, data, _) in zip(table, sections, strict=True):
+                f.write(b"\0" * (offset - f.tell()))
+                f.write(data)
+            size = f.tell()
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    return size
+
+
+class Image:
+    """A verified view of an image file. Sections are checked when first asked for."""
+
+    def __init__(self, path: str, data: bytes, header: dict):
+        self.path = path
+        self.data = data
+        self.header = header
+        self._sections = {name: (off, length, dig) for name, off, length, dig in header["sections"]}
+
+    def section(self, name: str) -> memoryview:
+        try:
+            off, length, dig = self._sections[name]
+        except KeyError:
+            raise ImageError(f"{self.path}: image has no {name!r} section") from None
+        view = memoryview(self.data)[off:off + length]
+        if len(view) != length:
+            raise ImageError(f"{self.path}: image is truncated (section {name!r} is cut short)")
+        if digest(view) != dig:
+            raise ImageError(f"{self.path}: image is damaged (section {name!r} fails its checksum)")
+        return view
+
+    def has_section(self, name: str) -> bool:
+        return name in self._sections
+
+
+def read_image(path: str, check_interpreter: bool = True) -> Image:
+    """Open and verify ``path``; raise ImageError with a one-line reason if it cannot be used."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except FileNotFoundError:
+        raise ImageError(f"{path}: no such image file") from None
+    except IsADirectoryError:
+        raise ImageError(f"{path}: is a directory, not an image") from None
+    except OSError as e:
+        raise ImageError(f"{path}: cannot read image: {e.strerror or e}") from None
+    if data[:8] != MAGIC:
+        raise ImageError(f"{path}: not an Amber image (bad magic)")
+    if len(data) < PREFIX_SIZE:
+        raise ImageError(f"{path}: image is truncated (incomplete prefix)")
+    version = int.from_bytes(data[8:10], "little")
+    if version != FORMAT_VERSION:
+        raise ImageError(f"{path}: image format {version} is not supported (this Amber reads "
+                         f"format {FORMAT_VERSION})")
+    hlen = int.from_bytes(data[12:16], "little")
+    blob = data[PREFIX_SIZE:PREFIX_SIZE + hlen]
+    if len(blob) != hlen:
+        raise ImageError(f"{path}: image is truncated (incomplete header)")
+    if digest(blob) != data[16:48]:
+        raise ImageError(f"{path}: image is damaged (header fails its checksum)")
+    try:
+        header = marshal.loads(blob)
+    except (ValueError, EOFError, TypeError):
+        raise ImageError(f"{path}: image is damaged (header cannot be decoded)") from None
+    if not isinstance(header, dict) or not isinstance(header.get("sections"), list):
+        raise ImageError(f"{path}: image is damaged (header has the wrong shape)")
+    image = Image(path, data, header)
+    if check_interpreter:
+        check_compatible(image)
+    return image
+
+
+def check_compatible(image: Image) -> None:
+    from amber import __version__
+
+    made_by = image.header.get("amber")
+    if made_by != __version__:
+        raise ImageError(f"{image.path}: image was made by Amber {made_by}, this is Amber {__version__}; "
+                         f"snapshot again")
+    theirs = image.header.get("python", {})
+    ours = interpreter_identity()
+    for key in _MUST_MATCH:
+        if theirs.get(key) != ours[key]:
+            want = str(theirs.get(key)).split()[0]
+            have = str(ours[key]).split()[0]
+            raise ImageError(f"{image.path}: image was made by another interpreter ({key} {want}, this "
+                             f"one has {have}); restore it with {theirs.get('executable', 'that python')}")

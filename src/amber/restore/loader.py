@@ -1,0 +1,104 @@
+"""Restore a process from an image: the whole restore path.
+
+The restoring interpreter is started as ``python -I -S amber/_boot.py restore IMAGE ARGS``:
+isolated (no ``PYTHON*`` variables, no user site, no script directory on ``sys.path``) and
+without ``site``, so every restore starts from the same **base set** of modules:
+
+* what the interpreter loads before any code runs (``sys``, ``builtins``, ``_io``, ``io``,
+  ``abc``, ``codecs``, ``encodings``, ``posix``, ``time``, ``_frozen_importlib``...);
+* what this path needs: ``_pickle`` and the modules it imports while initialising (``copyreg``,
+  ``_compat_pickle``, ``functools``, ``collections``, ``operator``, ``keyword``, ``reprlib``,
+  ``types``, ``itertools``...), ``marshal``, ``gc``, ``_blake2``, ``_weakref``, and Amber's own
+  ``amber``, ``amber.errors``, ``amber.image.format``, ``amber.restore.loader`` and
+  ``amber.restore.rebuild``.
+
+``amber inspect --base-set`` prints the exact list for this interpreter. The snapshotting side
+imports the same set before taking its baseline, so modules of the base set are held by
+reference; everything else comes from the image.
+
+Steps: verify the header and each section's digest; apply the environment changes the program
+made during start-up over this process's environment, and ``sys.path``, before any extension
+module is imported again; run the heap program with the C unpickler (garbage collection paused:
+the heap is rebuilt, not churned); put ``sys.modules`` in the order the program had; set
+``sys.argv``; run ``atexit`` registrations; resume ``__main__`` after the snapshot point.
+"""
+
+import _pickle
+import gc
+import marshal
+import posix
+import sys
+
+import amber
+from amber.errors import AmberError
+from amber.image import format as fmt
+from amber.restore import rebuild  # noqa: F401 (the heap program calls into it by name)
+
+
+def main(argv: list) -> None:
+    if not argv:
+        _fail("restore needs an image: amber restore IMAGE [ARGS...]")
+    path, args = argv[0], argv[1:]
+    try:
+        manifest = load(path)
+    except AmberError as e:
+        _fail(str(e))
+    resume(manifest, args)
+
+
+def load(path: str) -> dict:
+    image = fmt.read_image(path)
+    prelude = marshal.loads(image.section("prelude"))
+    apply_environ(prelude["environ"])
+    sys.path[:] = prelude["path"]
+    heap = image.section("heap")
+    amber._state["mode"] = "restoring"
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        manifest = _pickle.loads(heap)
+    except AmberError:
+        raise
+    except Exception as e:
+        raise AmberError(f"{path}: restore failed while rebuilding the heap: {type(e).__name__}: {e}") from e
+    finally:
+        if enabled:
+            gc.enable()
+    return manifest
+
+
+def apply_environ(changes: dict) -> None:
+    environ = posix.environ
+    for key, value in changes.items():
+        if value is None:
+            environ.pop(key, None)
+            posix.unsetenv(key)
+        else:
+            environ[key] = value
+            posix.putenv(key, value)
+
+
+def resume(manifest: dict, args: list) -> None:
+    modules = sys.modules
+    order = manifest["order"]
+    main = manifest["main"]
+    ordered = {}
+    for name in order:
+        mod = main if name == "__main__" else modules.get(name)
+        if mod is not None:
+            ordered[name] = mod
+    for name, mod in list(modules.items()):
+        if name not in ordered:
+            ordered[name] = mod
+    modules.clear()
+    modules.update(ordered)
+    sys.argv[:] = [manifest["argv0"], *args]
+    amber._state["mode"] = "restored"
+    rebuild.register_atexit(manifest["atexit"])
+    exec(manifest["rest"], main.__dict__)
+
+
+def _fail(message: str) -> None:
+    sys.stderr.write(f"amber: error: {message}\n")
+    sys.stderr.flush()
+    raise SystemExit(2)

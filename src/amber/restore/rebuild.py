@@ -1,0 +1,193 @@
+"""Reconstructors: the loading side of every recipe in :mod:`amber.capture.reducers`.
+
+The heap section of an image calls these by name (``amber.restore.rebuild.make_class`` ...), so
+their names and signatures are part of the image format: change one and bump FORMAT_VERSION.
+Each one builds an object *without running the program's code*: no module body, class body,
+metaclass, ``__init_subclass__``, ``__set_name__`` or ``__init__`` runs again at restore.
+Imports only the base set.
+"""
+
+import sys
+from _weakref import ref as _ref
+
+_type_setattr = type.__setattr__
+_object_setattr = object.__setattr__
+
+
+def make_module(name: str):
+    """An empty module object; its ``__dict__`` is filled by the heap program afterwards."""
+    return type(sys)(name)
+
+
+def module_by_name(name: str):
+    """A module held by reference: already loaded in this process, or imported now."""
+    mod = sys.modules.get(name)
+    if mod is None:
+        __import__(name)
+        mod = sys.modules[name]
+    return mod
+
+
+def _noop_init_subclass(cls, **kwargs):
+    pass
+
+
+def make_class(metaclass, name: str, bases: tuple, namespace: dict):
+    """Create a class with only its layout-defining entries (``__slots__``, ``__module__``...).
+
+    ``type.__new__`` calls ``__set_name__`` on the namespace's values (the namespace holds
+    only strings here) and the nearest base's ``__init_subclass__``; that hook is swapped for a
+    no-op while the class is made, because its effects (registries, attributes) are already
+    captured in the heap. The metaclass's own ``__new__``/``__init__`` never run.
+    """
+    hook_owner = None
+    for base in _mro_after(bases):
+        if "__init_subclass__" in base.__dict__:
+            hook_owner = base
+            break
+    if hook_owner is None or hook_owner is object:
+        return type.__new__(metaclass, name, bases, namespace)
+    saved = hook_owner.__dict__["__init_subclass__"]
+    try:
+        _type_setattr(hook_owner, "__init_subclass__", classmethod(_noop_init_subclass))
+    except TypeError:  # a static (C) type: its hook is C code, let it run
+        return type.__new__(metaclass, name, bases, namespace)
+    try:
+        return type.__new__(metaclass, name, bases, namespace)
+    finally:
+        _type_setattr(hook_owner, "__init_subclass__", saved)
+
+
+def _mro_after(bases):
+    seen = set()
+    for base in bases:
+        for klass in base.__mro__:
+            if id(klass) not in seen:
+                seen.add(id(klass))
+                yield klass
+
+
+def class_setstate(cls, attrs: dict) -> None:
+    """Set a class's attributes as they were, bypassing any metaclass ``__setattr__``."""
+    for key, value in attrs.items():
+        _type_setattr(cls, key, value)
+
+
+def finish_abc(cls, registered: tuple) -> None:
+    """Rebuild an ABC's opaque ``_abc_impl`` (never copied: it holds caches) and its registry."""
+    from _abc import _abc_init, _abc_register
+
+    _abc_init(cls)
+    for sub in registered:
+        _abc_register(cls, sub)
+
+
+def register_abc(cls, registered: tuple) -> None:
+    """Replay ``ABC.register(sub)`` calls made during start-up on ABCs held by reference."""
+    from _abc import _abc_register
+
+    for sub in registered:
+        _abc_register(cls, sub)
+
+
+def instance_setstate(obj, attrs, slots) -> None:
+    """Fill an instance that has slots (or a ``__setattr__`` of its own) without calling it."""
+    if attrs:
+        obj.__dict__.update(attrs)
+    if slots:
+        for key, value in slots.items():
+            _object_setattr(obj, key, value)
+
+
+def patch(obj, how: str, key, value) -> None:
+    """Put a value made late (by the program's own code) into an object filled earlier."""
+    if how == "dict":
+        obj.__dict__[key] = value
+    elif how == "type":
+        _type_setattr(obj, key, value)
+    elif how == "object":
+        _object_setattr(obj, key, value)
+    else:
+        setattr(obj, key, value)
+
+
+def reorder(d: dict, keys: tuple) -> None:
+    """Give a dict that was filled in two passes its original key order back."""
+    items = [(k, d[k]) for k in keys if k in d]
+    rest = [(k, v) for k, v in d.items() if k not in set(keys)]
+    d.clear()
+    d.update(items)
+    d.update(rest)
+
+
+def make_property(cls, fget, fset, fdel, doc):
+    obj = property.__new__(cls)
+    property.__init__(obj, fget, fset, fdel, doc)
+    return obj
+
+
+class _Gone:
+    """Stands for an object that was only weakly reachable: it dies as soon as it is made."""
+
+
+def dead_ref(cls, callback=None):
+    """A weak reference whose referent is gone, as it would be after the next collection."""
+    r = cls.__new__(cls, _Gone()) if cls is not _ref else _ref(_Gone())
+    return r
+
+
+def set_list(target: list, items: list) -> None:
+    target[:] = items
+
+
+def set_dict(target: dict, items: dict) -> None:
+    target.clear()
+    target.update(items)
+
+
+def set_set(target: set, items: set) -> None:
+    target.clear()
+    target.update(items)
+
+
+def apply_setting(key: str, value) -> None:
+    """Interpreter settings outside the heap, as start-up left them."""
+    import gc
+
+    if key == "recursionlimit":
+        sys.setrecursionlimit(value)
+    elif key == "gc_threshold":
+        gc.set_threshold(*value)
+    elif key == "gc_enabled":
+        (gc.enable if value else gc.disable)()
+    elif key == "switchinterval":
+        sys.setswitchinterval(value)
+    elif key == "int_max_str_digits":
+        sys.set_int_max_str_digits(value)
+
+
+def register_modules(pairs: tuple) -> None:
+    """Captured modules enter ``sys.modules`` once their dicts are filled (stage C)."""
+    modules = sys.modules
+    for name, mod in pairs:
+        modules[name] = mod
+
+
+def register_atexit(calls: tuple) -> None:
+    import atexit
+
+    for func, args, kwargs in calls:
+        atexit.register(func, *args, **kwargs)
+
+
+def known_type(module: str, qualname: str):
+    """A type no module exports by name, re-derived from the restored heap (see amber._compat)."""
+    from amber._compat import UNEXPORTED_TYPES
+
+    return eval(UNEXPORTED_TYPES[(module, qualname)], {"__builtins__": __builtins__})
+
+
+def make_lru_cache(func, maxsize, typed):
+    from functools import _CacheInfo, _lru_cache_wrapper
+
+    return _lru_cache_wrapper(func, maxsize, typed, _CacheInfo)
