@@ -15,8 +15,8 @@ from amber.errors import CaptureError
 from amber.image import format as fmt
 
 
-def write_snapshot(path, modules, main, rest_code, baseline, ext_deps, atexit_calls, reimport, point,
-                   startup_seconds) -> None:
+def write_snapshot(path, modules, main, rest_code, baseline, replay, env, ext_deps, atexit_calls, reimport,
+                   point, startup_seconds) -> None:
     started = time.perf_counter()
     world = World(modules, {name: ids for name, (_mod, ids, _copies) in baseline.modules.items()}, ext_deps,
                   set(reimport) | set(amber._state["reimport"]))
@@ -25,7 +25,7 @@ def write_snapshot(path, modules, main, rest_code, baseline, ext_deps, atexit_ca
     planner = Planner(reducers)
 
     by_value = [(name, mod) for name, mod in modules.items() if name not in world.by_ref]
-    early, late, replay_roots = baseline.replay()
+    early, late = replay
     manifest = {
         "main": main,
         "rest": rest_code,
@@ -57,7 +57,6 @@ def write_snapshot(path, modules, main, rest_code, baseline, ext_deps, atexit_ca
     heap = Heap()
     stats(planner, heap)
     by_module = _by_module(planner, modules, world)
-    env = baseline.environ_changes()
     stats_blob = marshal.dumps({
         "objects": heap.count,
         "by_type": {k: tuple(v) for k, v in heap.by_type.items()},

@@ -30,7 +30,7 @@ import types
 from collections import deque
 
 from amber.capture.assembler import Assembler
-from amber.capture.recipes import REBUILD, Offender, Recipe, _Global, _global
+from amber.capture.recipes import REBUILD, Inline, Offender, Recipe, _Global, _global
 
 _ATOMS = frozenset({type(None), bool, int, float, str, bytes})
 _PATCH_HOW = {"build": ("dict", "setattr"), "inst": ("dict", "object"), "class": ("type", "type")}
@@ -340,6 +340,14 @@ class Planner:
             asm.memoize(value)
         elif cls is tuple and id(value) not in self.recipes:
             self.push_tuple(value)  # Amber's own argument tuples: not part of the heap
+        elif cls is Inline:
+            v = value.value
+            if type(v) is dict:
+                asm.empty_dict()
+                if v:
+                    self._emit_pairs_dict(list(v.items()))
+            else:
+                self.push_tuple(v)
         else:
             self.ensure_made(value)
             asm.get(value)

@@ -53,7 +53,11 @@ class Recipe:
         kind = m[0]
         if kind == "call":
             yield m[1]
-            yield from m[2]
+            for arg in m[2]:
+                if type(arg) is Inline:
+                    yield from arg.refs()
+                else:
+                    yield arg
         elif kind in ("tuple", "frozenset"):
             yield from m[1]
 
@@ -79,6 +83,29 @@ class Recipe:
                 yield from op[2]
             elif kind == "touch":
                 yield op[1]
+
+
+class Inline:
+    """An argument written out in full where it is used (a fresh dict or tuple), not shared.
+
+    For arguments a reconstructor reads at once, such as the namespace ``make_class`` passes to
+    ``type.__new__``: a heap dict would still be an empty shell at that point.
+    """
+
+    __slots__ = ("value",)
+
+    def __init__(self, value):
+        self.value = value
+
+    def refs(self):
+        v = self.value
+        if type(v) is dict:
+            for k, x in v.items():
+                yield k
+                yield from (x.refs() if type(x) is Inline else (x,))
+        else:
+            for x in v:
+                yield from (x.refs() if type(x) is Inline else (x,))
 
 
 class Offender:

@@ -20,7 +20,7 @@ import weakref
 from _thread import LockType, RLock
 
 from amber._compat import is_python_class, known_type_key
-from amber.capture.recipes import REBUILD, Offender, Recipe, _global
+from amber.capture.recipes import REBUILD, Inline, Offender, Recipe, _global
 from amber.capture.world import is_extension
 
 _PICKLE_HOOKS = ("__reduce_ex__", "__reduce__", "__getstate__", "__setstate__", "__getnewargs__",
@@ -31,7 +31,9 @@ _VALUE_BASES = {int: int.__new__, float: float.__new__, str: str.__new__, bytes:
 _FILLED_BASES = (list, dict, set, bytearray)
 _RLockType = type(RLock())
 _lru_cache_wrapper = __import__("functools")._lru_cache_wrapper
-_NEVER_GLOBAL = frozenset({tuple, list, dict, set, frozenset, str, bytes, types.CodeType, types.CellType})
+# Never found by name: immutable values are cheaper to write than to look up, and equal ones
+# from another module must not be confused with them.
+_NEVER_GLOBAL = frozenset({tuple, frozenset, str, bytes, types.CodeType, types.CellType})
 
 
 class Reducers:
@@ -209,14 +211,14 @@ class Reducers:
         d = cls.__dict__
         slot_names = set()
         if "__slots__" in d:
-            ns["__slots__"] = d["__slots__"]
             slots = d["__slots__"]
+            ns["__slots__"] = Inline((slots,) if isinstance(slots, str) else tuple(slots))
             slot_names = {slots} if isinstance(slots, str) else set(slots)
-        skip = {"__dict__", "__weakref__", "__module__", "__qualname__", "__slots__", "_abc_impl"}
+        skip = {"__dict__", "__weakref__", "__module__", "__qualname__", "_abc_impl"}
         attrs = [(k, v) for k, v in d.items() if k not in skip and not
                  (k in slot_names and type(v) is types.MemberDescriptorType)]
         meta = type(cls)
-        r = Recipe(("call", _global(REBUILD, "make_class"), (meta, cls.__name__, cls.__bases__, ns)),
+        r = Recipe(("call", _global(REBUILD, "make_class"), (meta, cls.__name__, cls.__bases__, Inline(ns))),
                    [("class", attrs)] if attrs else None)
         if "_abc_impl" in d:
             from _abc import _get_dump

@@ -154,8 +154,11 @@ def run_snapshot(image_path: str, target: str, args: list, is_module: bool, reim
         os._exit(1)
     startup_seconds = time.perf_counter() - started
     amber._state["mode"] = None
+    # Freeze what the program did before Amber's capture side imports anything more.
     modules = {name: mod for name, mod in list(sys.modules.items())
                if mod is not None and not _is_amber_machinery(name)}
+    replay = baseline.replay()
+    environ_changes = baseline.environ_changes()
     deps = tracer.stop()
     atexit_calls = atexit_recorder.stop()
     if split.kind == "end":
@@ -168,8 +171,8 @@ def run_snapshot(image_path: str, target: str, args: list, is_module: bool, reim
     point = {"kind": split.kind, "line": split.line, "script": filename,
              "module": target if is_module else "", "argv0": sys.argv[0]}
     try:
-        write_snapshot(image_path, modules, main, split.rest, baseline, deps, atexit_calls, reimport,
-                       point, startup_seconds)
+        write_snapshot(image_path, modules, main, split.rest, baseline, replay, environ_changes, deps,
+                       atexit_calls, reimport, point, startup_seconds)
     except CaptureError as e:
         print(f"amber: error: {e}", file=sys.stderr)
         _flush()

@@ -1,0 +1,98 @@
+"""``amber inspect IMAGE [--json]``: what an image holds, for people and for tools."""
+
+import json
+import marshal
+import sys
+import time
+
+from amber.errors import AmberError
+from amber.image import format as fmt
+
+
+def describe(path: str) -> dict:
+    image = fmt.read_image(path, check_interpreter=False)
+    h = image.header
+    stats = marshal.loads(image.section("stats"))
+    by_value = stats["modules_by_value"]
+    by_ref = stats["modules_by_ref"]
+    total = len(by_value) + len(by_ref)
+    sections = {name: length for name, _off, length, _dig in h["sections"]}
+    return {
+        "image": path,
+        "amber": h["amber"],
+        "format": h["format"],
+        "created": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(h["created"])),
+        "python": {k: (v.hex() if isinstance(v, bytes) else v) for k, v in h["python"].items()},
+        "snapshot_point": h["snapshot_point"],
+        "sections": sections,
+        "objects": stats["objects"],
+        "modules": {"by_value": by_value, "by_reference": by_ref,
+                    "share_by_value": round(len(by_value) / total, 4) if total else 0.0},
+        "by_type": dict(sorted(((k, {"count": c, "bytes": b}) for k, (c, b) in stats["by_type"].items()),
+                               key=lambda kv: -kv[1]["bytes"])),
+        "by_module": dict(sorted(((k, {"count": c, "bytes": b}) for k, (c, b) in stats["by_module"].items()),
+                                 key=lambda kv: -kv[1]["bytes"])),
+        "largest": [{"path": p, "type": t, "bytes": b} for p, t, b in stats["largest"]],
+        "extensions": [{"module": n, "file": f, "size": s} for n, f, s, _m in h["extensions"]],
+        "environ_changed": stats["environ_changed"],
+        "startup_seconds": stats["startup_seconds"],
+        "capture_seconds": stats["capture_seconds"],
+    }
+
+
+def render(d: dict, top: int = 12) -> str:
+    p = d["python"]
+    sp = d["snapshot_point"]
+    where = {"call": "amber.snapshot() at line", "main-guard": 'if __name__ == "__main__": at line',
+             "end": "end of script, line"}[sp["kind"]]
+    lines = [
+        f"image        {d['image']}  ({sum(d['sections'].values()) / 1e6:.2f} MB in sections)",
+        f"made by      Amber {d['amber']} (format {d['format']}) on {d['created']}",
+        f"interpreter  {p['implementation']} {p['version'].split()[0]} ({p['platform']}, {p['cache_tag']}) "
+        f"{p['executable']}",
+        f"snapshot at  {sp['module'] or sp['script']}: {where} {sp['line']}",
+        f"start-up     {d['startup_seconds'] * 1000:.0f} ms ran before the snapshot; capture took "
+        f"{d['capture_seconds'] * 1000:.0f} ms",
+        f"objects      {d['objects']:,}",
+        f"modules      {len(d['modules']['by_value'])} captured by value, "
+        f"{len(d['modules']['by_reference'])} imported again "
+        f"({d['modules']['share_by_value']:.0%} by value)",
+        "",
+        "imported again at restore (and why):",
+    ]
+    reasons: dict = {}
+    for name, why in d["modules"]["by_reference"].items():
+        reasons.setdefault(why, []).append(name)
+    for why, names in sorted(reasons.items(), key=lambda kv: -len(kv[1])):
+        shown = ", ".join(names[:8]) + (f", ... ({len(names)} in all)" if len(names) > 8 else "")
+        lines.append(f"  {why}: {shown}")
+    lines += ["", "bytes by type (top):"]
+    for name, v in list(d["by_type"].items())[:top]:
+        lines.append(f"  {v['bytes']:>12,}  {v['count']:>9,}  {name}")
+    lines += ["", "bytes by module (top):"]
+    for name, v in list(d["by_module"].items())[:top]:
+        lines.append(f"  {v['bytes']:>12,}  {v['count']:>9,}  {name}")
+    lines += ["", "largest objects:"]
+    for item in d["largest"][:top]:
+        lines.append(f"  {item['bytes']:>12,}  {item['path']}  ({item['type']})")
+    if d["environ_changed"]:
+        lines += ["", "environment variables set during start-up: " + ", ".join(d["environ_changed"])]
+    return "\n".join(lines) + "\n"
+
+
+def main(args: list) -> int:
+    as_json = "--json" in args
+    rest = [a for a in args if a != "--json"]
+    if len(rest) != 1 or rest[0].startswith("-"):
+        sys.stderr.write("amber: error: usage: amber inspect IMAGE [--json]\n")
+        return 2
+    try:
+        d = describe(rest[0])
+    except AmberError as e:
+        sys.stderr.write(f"amber: error: {e}\n")
+        return 2
+    except (KeyError, TypeError, ValueError, EOFError):
+        sys.stderr.write(f"amber: error: {rest[0]}: image is damaged (its statistics cannot be read)\n")
+        return 2
+    sys.stdout.write(json.dumps(d, indent=2) + "\n" if as_json else render(d))
+    return 0

@@ -1,0 +1,222 @@
+"""Each kind of object survives a snapshot and a restore in a fresh process, exactly as a cold run
+computes it. The programs print what they see after the snapshot point; cold output must equal
+restored output."""
+
+import pytest
+
+KINDS = r'''
+import abc, collections, dataclasses, enum, functools, re, typing, weakref
+from typing import Generic, NamedTuple, Protocol, TypeVar
+
+# functions: closures, defaults, keyword defaults, annotations, attributes, qualnames
+def outer(a, b=2, *, c=3) -> int:
+    x = [a]
+    def inner(d: int = 4):
+        x.append(d)
+        return sum(x) + b + c
+    return inner
+closure = outer(1)
+closure(10)
+outer.tag = "tagged"
+lam = lambda y=5: y * 2
+gen_code = eval("lambda q: q + 1000")
+
+# classes of every common shape
+class Slotted:
+    __slots__ = ("a", "b")
+    def __init__(self): self.a = 1
+class WithProps:
+    count = 0
+    def __init__(self, v): self._v = v
+    @property
+    def v(self): return self._v
+    @v.setter
+    def v(self, val): self._v = val
+    @classmethod
+    def make(cls): return cls(7)
+    @staticmethod
+    def twice(x): return 2 * x
+WithProps.count = 41  # mutated after creation
+class Meta(type):
+    def __new__(mcs, name, bases, ns):
+        ns["made_by_meta"] = True
+        return super().__new__(mcs, name, bases, ns)
+class UsesMeta(metaclass=Meta): pass
+class Shape(abc.ABC):
+    @abc.abstractmethod
+    def area(self): ...
+class Square(Shape):
+    def __init__(self, s): self.s = s
+    def area(self): return self.s ** 2
+class Virtual: pass
+Shape.register(Virtual)
+collections.abc.Sized.register(Virtual)
+class Color(enum.Enum):
+    RED = 1
+    BLUE = 2
+class Perm(enum.IntFlag):
+    R = 4
+    W = 2
+@dataclasses.dataclass(frozen=True, order=True)
+class FrozenPoint:
+    x: int
+    y: int = 0
+@dataclasses.dataclass(slots=True)
+class SlotPoint:
+    x: int
+    tags: list = dataclasses.field(default_factory=list)
+class NT(NamedTuple):
+    a: int
+    b: str = "b"
+T = TypeVar("T")
+class Box(Generic[T]):
+    def __init__(self, item: T): self.item = item
+@typing.runtime_checkable
+class Greets(Protocol):
+    def greet(self) -> str: ...
+Pair = collections.namedtuple("Pair", "left right")
+
+# instances, containers, cycles, shared references
+shared = [1, 2]
+graph = {"a": shared, "b": shared, "t": (shared, "x"), "fs": frozenset({1, 2}), "s": {3, 4}}
+graph["self"] = graph
+node = {"next": None}; node["next"] = {"prev": node}
+ws = weakref.WeakValueDictionary(); keep = Square(3); ws["k"] = keep
+wk = weakref.WeakKeyDictionary(); wk[keep] = "v"
+wref = weakref.ref(keep)
+part = functools.partial(outer, 5, c=6)
+bound = keep.area
+@functools.lru_cache(maxsize=32)
+def fib(n): return n if n < 2 else fib(n - 1) + fib(n - 2)
+fib(20)
+pattern = re.compile(r"(?P<w>\w+)@(?P<d>\w+)", re.I)
+err = ValueError("bad", 1)
+class MyErr(Exception):
+    def __init__(self, msg, code): super().__init__(msg); self.code = code
+myerr = MyErr("boom", 7)
+od = collections.OrderedDict([("z", 1), ("a", 2)])
+dd = collections.defaultdict(list); dd["k"].append(1)
+dq = collections.deque([1, 2, 3], maxlen=5)
+cnt = collections.Counter("hello")
+big = 2 ** 100
+objs = [Slotted(), WithProps(3), UsesMeta(), FrozenPoint(1, 2), SlotPoint(3, ["t"]), NT(1), Box(9), Pair(1, 2)]
+
+if __name__ == "__main__":
+    print(closure(0), outer.tag, outer.__qualname__, outer.__defaults__, outer.__kwdefaults__, outer.__annotations__)
+    print(lam(), gen_code(1), closure.__closure__[0].cell_contents)
+    s = objs[0]; print(s.a, hasattr(s, "b"), Slotted.__slots__)
+    w = objs[1]; w.v = 11; print(w.v, WithProps.count, WithProps.make().v, WithProps.twice(4))
+    print(UsesMeta.made_by_meta, type(UsesMeta).__name__)
+    print(Square(4).area(), isinstance(Virtual(), Shape), issubclass(Virtual, collections.abc.Sized))
+    try:
+        Shape()
+    except TypeError as e:
+        print("abstract:", e)
+    print(Color.RED is Color(1), Color["BLUE"], list(Color), Perm.R | Perm.W, Perm(6))
+    print(FrozenPoint(1, 2) == objs[3], FrozenPoint(0) < objs[3], hash(objs[3]) == hash(FrozenPoint(1, 2)))
+    try:
+        objs[3].x = 5
+    except dataclasses.FrozenInstanceError:
+        print("frozen")
+    print(objs[4], objs[5], objs[5]._asdict(), objs[6].item, objs[7], Pair._fields)
+    print(Box[int], typing.get_type_hints(FrozenPoint), isinstance(objs[1], Greets))
+    print(graph["a"] is graph["b"], graph["self"] is graph, graph["t"][0] is shared, node["next"]["prev"] is node)
+    print(sorted(graph["fs"]), sorted(graph["s"]), graph["t"])
+    print(ws["k"].area(), wk[keep], wref() is keep, part().__qualname__, part()(1), bound())
+    print(fib(25), fib.cache_info().maxsize, fib.__wrapped__.__name__)
+    print(pattern.match("Ann@Example").groupdict(), pattern.flags & re.I)
+    print(repr(err), err.args, repr(myerr), myerr.code, myerr.args)
+    print(od, dict(dd), dq, cnt.most_common(2), big)
+'''
+
+
+def test_every_kind_round_trips(program):
+    p = program(KINDS)
+    cold = p.cold()
+    assert cold.returncode == 0, cold.stderr
+    p.snapshot()
+    restored = p.restore()
+    assert restored.stdout == cold.stdout
+    assert restored.stdout.count("\n") == 19
+
+
+def test_restore_twice_from_one_image(program):
+    p = program("import json\nDATA = json.loads('[1, 2, 3]')\nif __name__ == '__main__':\n    DATA.append(4)\n    print(DATA)\n")
+    p.snapshot()
+    assert p.restore().stdout == "[1, 2, 3, 4]\n"
+    assert p.restore().stdout == "[1, 2, 3, 4]\n"
+
+
+def test_deep_linked_list(program):
+    """A million nodes deep: no recursion on the graph's depth, neither saving nor restoring."""
+    p = program('''
+        class Node:
+            __slots__ = ("value", "next", "prev")
+        head = None
+        for i in range(1_000_000):
+            n = Node(); n.value = i; n.next = head; n.prev = None
+            if head is not None:
+                head.prev = n
+            head = n
+        nested = []
+        for _ in range(100_000):
+            nested = [nested]
+        if __name__ == "__main__":
+            count, cur, last = 0, head, None
+            while cur is not None:
+                count += 1; last = cur; cur = cur.next
+            depth, cur = 0, nested
+            while cur:
+                depth += 1; cur = cur[0]
+            print(count, last.value, last.prev.value, head.value, depth)
+    ''')
+    p.snapshot(timeout=600)
+    assert p.restore(timeout=300).stdout == "1000000 0 1 999999 100000\n"
+
+
+@pytest.mark.parametrize("point", ["call", "end"])
+def test_snapshot_points(program, point):
+    body = "import amber\nA = [1]\namber.snapshot()\nA.append(2)\nprint(A, amber.is_restored())\n"
+    if point == "end":
+        body = "import amber\nA = [1]\nprint('cold', A)\n"
+    p = program(body)
+    snap = p.snapshot()
+    restored = p.restore()
+    if point == "call":
+        assert restored.stdout == "[1, 2] True\n"
+        assert p.cold().stdout == "[1, 2] False\n"  # under plain python amber.snapshot() does nothing
+    else:
+        assert "nothing is left to run after restore" in snap.stderr
+        assert restored.stdout == ""
+
+
+def test_argv_environ_and_cwd(program, tmp_path):
+    p = program('''
+        import os, sys
+        os.environ.setdefault("SETTINGS_MODULE", "app.settings")
+        os.environ.pop("GONE_AT_START", None)
+        START_ARGV = list(sys.argv)
+        if __name__ == "__main__":
+            print(sys.argv[1:], START_ARGV[1:], os.environ.get("SETTINGS_MODULE"), os.environ.get("GONE_AT_START"),
+                  os.environ.get("ONLY_AT_RESTORE"), os.getcwd() == os.path.realpath("."))
+            import subprocess
+            print(subprocess.run([sys.executable, "-c", "import os; print(os.environ.get('SETTINGS_MODULE'))"],
+                                 capture_output=True, text=True).stdout.strip())
+    ''')
+    p.snapshot("snap-arg", env={"GONE_AT_START": "1"})
+    out = p.restore("a", "b", env={"ONLY_AT_RESTORE": "yes", "GONE_AT_START": "back"}).stdout
+    assert out == "['a', 'b'] ['snap-arg'] app.settings None yes True\napp.settings\n"
+
+
+def test_module_mode(program, tmp_path):
+    pkg = tmp_path / "mypkg"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("VALUE = 40\n")
+    (pkg / "__main__.py").write_text("import sys\nfrom mypkg import VALUE\nTOTAL = VALUE + 2\n"
+                                     "if __name__ == '__main__':\n    print(TOTAL, __package__, sys.argv[1:])\n")
+    from conftest import AMBER, run
+
+    image = tmp_path / "m.amber"
+    run([*AMBER, "snapshot", "-o", str(image), "-m", "mypkg"], cwd=tmp_path, check=True)
+    out = run([*AMBER, "restore", str(image), "x"], cwd=tmp_path, check=True).stdout
+    assert out == "42 mypkg ['x']\n"
