@@ -14,10 +14,13 @@ from __future__ import annotations
 
 import copyreg
 import io
+import sys
 import marshal
 import types
 import weakref
 from _thread import LockType, RLock
+
+import _socket
 
 from amber._compat import is_python_class, known_type_key
 from amber.capture.recipes import REBUILD, Inline, Offender, Recipe, _global
@@ -92,6 +95,14 @@ class Reducers:
             return self.reduce_module(obj)
         if isinstance(obj, weakref.ref):
             return self.reduce_weakref(obj)
+        if isinstance(obj, _socket.socket):
+            return Offender("an open socket" if obj.fileno() != -1 else "a socket",
+                            "close it before the snapshot point and connect again after restore")
+        threading = sys.modules.get("threading")
+        if threading is not None and isinstance(obj, threading.Thread) and obj.is_alive() and \
+                obj is not threading.main_thread():
+            return Offender(f"a running thread ({obj.name})",
+                            "start threads after restore (after the snapshot point), or stop this one first")
         if isinstance(obj, io.IOBase) and not _closed(obj):
             return Offender(f"an open file ({_describe_file(obj)})",
                             "close it before the snapshot point and reopen it in an amber.after_restore hook")
