@@ -6,7 +6,9 @@ The ``amber`` command re-executes the interpreter on this file:
   interpreter starts from the base set only, and takes ``sys.path`` and the site set-up from
   the image;
 * ``python -S _boot.py snapshot ...``: the user's environment applies (``PYTHONPATH``...),
-  ``site`` runs only after Amber has taken its baseline of the base set.
+  ``site`` runs only after Amber has taken its baseline of the base set;
+* ``python -I -S _boot.py probe``: started like a restore, imports what the snapshot holds by
+  reference and reports what that pulls in (:mod:`amber.capture.probe`).
 
 Both sides import exactly the same modules before the program's state is touched (Amber's
 restore path: ``amber``, ``amber.restore.loader`` and what they import), so the base set is the
@@ -37,10 +39,18 @@ def main() -> None:
         from amber.capture.interpreter import Baseline
 
         baseline = Baseline()
+        from amber.capture.imports import ImportRecorder
+
+        imports = ImportRecorder()
         del sys.path[0]
         from amber.capture import runner
 
-        runner.main(args, baseline)
+        runner.main(args, baseline, imports)
+    elif command == "probe":
+        del sys.path[0]
+        from amber.capture import probe
+
+        probe.child_main()
     else:  # pragma: no cover - only the amber command runs this file
         raise SystemExit(f"amber: error: unknown boot command {command!r}")
 

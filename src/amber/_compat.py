@@ -33,3 +33,99 @@ def is_python_class(cls) -> bool:
 def known_type_key(cls):
     key = (getattr(cls, "__module__", None), getattr(cls, "__qualname__", None))
     return key if UNEXPORTED_TYPES.get(key) else None
+
+
+def c_metaclass(meta: type) -> type | None:
+    """The C-implemented metaclass in ``meta``'s MRO other than ``type`` (``_ctypes.PyCSimpleType``),
+    if any: a class made by it cannot be rebuilt with ``type.__new__`` alone."""
+    for klass in meta.__mro__:
+        if klass is not type and klass is not object and not is_python_class(klass):
+            return klass
+    return None
+
+
+# -- C objects read through gc.get_referents (their tp_traverse order); checked on 3.11-3.13 ------
+NOTHING = object()
+
+
+def unbounded_lru_entries(wrapper) -> list | None:
+    """[(key, kwd_mark positions, result)] of an unbounded ``lru_cache``, or None if unreadable.
+
+    The C wrapper traverses its cache dict (key -> result when unbounded) and the marker object
+    that separates positional from keyword arguments in keys; the marker is per interpreter, so
+    keys record where it stood and the restore side puts its own marker back there.
+    """
+    import gc
+
+    own = getattr(wrapper, "__dict__", None)
+    refs = gc.get_referents(wrapper)
+    dicts = [r for r in refs if type(r) is dict and r is not own]
+    marks = [r for r in refs if type(r) is object]
+    if len(dicts) != 1 or len(marks) > 1:
+        return None
+    mark = marks[0] if marks else NOTHING
+    out = []
+    for key, result in dicts[0].items():
+        if type(key) is tuple and mark is not NOTHING and any(x is mark for x in key):
+            where = tuple(i for i, x in enumerate(key) if x is mark)
+            key = tuple(None if x is mark else x for x in key)
+        else:
+            where = ()
+        out.append((key, where, result))
+    return out
+
+
+def lru_cache_dict_and_mark(wrapper):
+    """The restore side of :func:`unbounded_lru_entries`: the wrapper's cache dict and marker."""
+    import gc
+
+    own = getattr(wrapper, "__dict__", None)
+    refs = gc.get_referents(wrapper)
+    dicts = [r for r in refs if type(r) is dict and r is not own]
+    marks = [r for r in refs if type(r) is object]
+    return (dicts[0] if len(dicts) == 1 else None), (marks[0] if len(marks) == 1 else None)
+
+
+def key_wrapper_parts(key) -> tuple:
+    """(cmp, wrapped object or NOTHING) of a ``functools.cmp_to_key`` object."""
+    import gc
+
+    refs = [r for r in gc.get_referents(key) if r is not type(key)]
+    return refs[0], (refs[1] if len(refs) > 1 else NOTHING)
+
+
+def thread_local_args(local) -> tuple:
+    """The (args, kwargs) a ``threading.local`` passes to ``__init__`` in each new thread."""
+    import gc
+
+    args: tuple = ()
+    kwargs: dict = {}
+    for r in gc.get_referents(local):
+        if type(r) is tuple and not args:
+            args = r
+        elif type(r) is dict and r and all(type(k) is str for k in r):
+            kwargs = r
+    return args, kwargs
+
+
+def wrap_module_loading(started, finished):
+    """Call ``started(name)`` when a module's loading begins and ``finished(name)`` when it
+    succeeded. Every import that runs a loader goes through ``_bootstrap._load_unlocked(spec)``
+    (3.11-3.13), which the import system looks up as a module global at each call. Returns a
+    function that removes the hook."""
+    import _frozen_importlib as bootstrap
+
+    original = bootstrap._load_unlocked
+
+    def _load_unlocked(spec):
+        started(spec.name)
+        module = original(spec)
+        finished(spec.name)
+        return module
+
+    bootstrap._load_unlocked = _load_unlocked
+
+    def undo() -> None:
+        bootstrap._load_unlocked = original
+
+    return undo

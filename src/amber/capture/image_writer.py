@@ -15,17 +15,24 @@ from amber.errors import CaptureError
 from amber.image import format as fmt
 
 
-def write_snapshot(path, modules, main, rest_code, baseline, replay, env, ext_deps, atexit_calls, reimport,
+def write_snapshot(path, modules, main, rest_code, baseline, imports, replay, env, atexit_calls, reimport,
                    point, startup_seconds) -> None:
     started = time.perf_counter()
-    world = World(modules, {name: ids for name, (_mod, ids, _copies) in baseline.modules.items()}, ext_deps,
-                  set(reimport) | set(amber._state["reimport"]))
+    world = World(modules, baseline.names,
+                  {name: ids for name, (_mod, ids, _copies) in baseline.modules.items()},
+                  set(reimport) | set(amber._state["reimport"]), imports, _probe)
+    if world.failed:
+        raise CaptureError(_failed_report(world.failed))
+    for note in world.notes:
+        print(f"amber: note: {note}", file=sys.stderr)
     module_dicts: dict = {}
     reducers = Reducers(world, module_dicts)
     planner = Planner(reducers)
 
     by_value = [(name, mod) for name, mod in modules.items() if name not in world.by_ref]
     early, late = replay
+    early = early + [(_global("builtins", "setattr") if fn == "setattr" else _global(REBUILD, fn), args)
+                     for fn, args in world.replay_steps()]
     manifest = {
         "main": main,
         "rest": rest_code,
@@ -88,9 +95,31 @@ def write_snapshot(path, modules, main, rest_code, baseline, replay, env, ext_de
         "extensions": extensions,
         "snapshot_point": point,
     }
-    prelude = marshal.dumps({"environ": env, "path": list(sys.path)})
+    prelude = marshal.dumps({"environ": env, "path": list(sys.path), "imports": world.import_order()})
     sections = [("prelude", prelude, 8), ("heap", program, 8), ("stats", stats_blob, 8)]
     fmt.write_image(path, header, sections)
+
+
+def _probe(seeds: list) -> dict:
+    import os
+
+    from amber.capture.probe import probe_fresh_imports
+
+    boot = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "_boot.py")
+    try:
+        return probe_fresh_imports(seeds, sys.path, boot)
+    except RuntimeError as e:
+        raise CaptureError(str(e)) from None
+
+
+def _failed_report(failed: dict) -> str:
+    lines = [f"{len(failed)} module(s) held by reference cannot be imported again in a fresh "
+             f"interpreter, so a restore could not either; no image was written:"]
+    for name, why in failed.items():
+        lines.append(f"  {name}: {why}")
+    lines.append("      hint: import it in a way that works under `python -I` with the same sys.path "
+                 "and environment, or stop importing it before the snapshot point")
+    return "\n".join(lines)
 
 
 def _append_late(planner, program: bytes, late) -> bytes:

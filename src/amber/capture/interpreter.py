@@ -41,6 +41,8 @@ class Baseline:
         import posix
 
         self.environ = dict(posix.environ)
+        # Every module present before the program runs is the base set, held by reference.
+        self.names = set(sys.modules) - {"__main__"}
         self.modules = {}
         for name, mod in list(sys.modules.items()):
             if name in SKIP_MODULES or name.startswith("amber."):

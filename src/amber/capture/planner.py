@@ -192,22 +192,47 @@ class Planner:
         # C. registration, state of modules held by reference
         for func, args in registration + replay:
             self.emit_call(func, args)
-        # D. late steps, in post-order of the whole graph
+        # D. late steps, in post-order of the whole graph. Filling a dict or set whose keys hash
+        # by the program's code waits for D2: in a cycle, post-order cannot promise that a key's
+        # own state (its memoised hash, its fields) is complete when the container is filled.
+        # A container that a late make reads at once is filled in D1 all the same.
+        read_by_makes = {id(x) for oid, r in recipes.items() if late[oid] for x in r.make_refs()}
+        hashing_fills: list = []
         for obj in self.post_order():
             oid = id(obj)
             r = recipes[oid]
             if late[oid]:
                 self.ensure_made(obj)
-                if r.fills:
-                    self.emit_fills(obj, r.fills, partial=False)
-            elif oid in deferred_fills:
-                self.emit_fills(obj, deferred_fills[oid], partial=False)
+                fills = r.fills
+            else:
+                fills = deferred_fills.get(oid)
+            if not fills:
+                continue
+            if oid not in read_by_makes:
+                hashing = [op for op in fills if self._hashes_keys(op)]
+                if hashing:
+                    hashing_fills.append((obj, hashing))
+                    fills = [op for op in fills if not self._hashes_keys(op)]
+            self.emit_fills(obj, fills, partial=False)
+        # D2. containers whose keys hash by the program's code
+        for obj, fills in hashing_fills:
+            self.emit_fills(obj, fills, partial=False)
         # E. key order, manifest
         for d, keys in self.reorders:
             self.emit_call(_global(REBUILD, "reorder"), (d, keys))
         self.ref(manifest)
         asm.stop()
         return bytes(asm.out)
+
+    def _hashes_keys(self, op) -> bool:
+        kind = op[0]
+        if kind in ("setitems", "obj_setitems"):
+            return any(self.hash_by_code(k) for k, _ in op[1])
+        if kind == "additems":
+            return any(self.hash_by_code(x) for x in op[1])
+        if kind == "call" and op[1] is _global(REBUILD, "fill_lru_cache"):
+            return True
+        return False
 
     def post_order(self):
         recipes = self.recipes

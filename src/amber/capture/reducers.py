@@ -12,17 +12,17 @@ instances of classes captured by value that do not customise pickling. Every oth
 
 from __future__ import annotations
 
+import _socket
 import copyreg
 import io
-import sys
 import marshal
+import sys
 import types
 import weakref
-from _thread import LockType, RLock
-
-import _socket
 
 from amber._compat import is_python_class, known_type_key
+from amber.capture import c_objects
+from amber.capture.hash_memos import HashMemos
 from amber.capture.recipes import REBUILD, Inline, Offender, Recipe, _global
 from amber.capture.world import is_extension
 
@@ -32,8 +32,6 @@ _PICKLE_HOOKS = ("__reduce_ex__", "__reduce__", "__getstate__", "__setstate__", 
 _VALUE_BASES = {int: int.__new__, float: float.__new__, str: str.__new__, bytes: bytes.__new__,
                 tuple: tuple.__new__, complex: complex.__new__, frozenset: frozenset.__new__}
 _FILLED_BASES = (list, dict, set, bytearray)
-_RLockType = type(RLock())
-_lru_cache_wrapper = __import__("functools")._lru_cache_wrapper
 # Never found by name: immutable values are cheaper to write than to look up, and equal ones
 # from another module must not be confused with them.
 _NEVER_GLOBAL = frozenset({tuple, frozenset, str, bytes, types.CodeType, types.CellType})
@@ -62,8 +60,6 @@ class Reducers:
             classmethod: self.reduce_wrapper_descriptor,
             property: self.reduce_property,
             weakref.ref: self.reduce_weakref,
-            LockType: self.reduce_lock,
-            _RLockType: self.reduce_rlock,
             types.GeneratorType: self.offend_running,
             types.CoroutineType: self.offend_running,
             types.AsyncGeneratorType: self.offend_running,
@@ -71,9 +67,11 @@ class Reducers:
             types.TracebackType: lambda o: Offender(
                 "a traceback", "keep the exception, not its traceback (exceptions lose theirs)"),
             types.MappingProxyType: self.reduce_mappingproxy,
-            _lru_cache_wrapper: self.reduce_lru_cache,
         }
-        self._add_stdlib_c_objects()
+        self._hooks_work: dict[type, bool] = {}
+        self.hash_memos = HashMemos()
+        self.by_base: list = []  # (base class, reducer(obj, cls)) for subclasses of C types
+        c_objects.register(self)
         self.strong_ids: set[int] | None = None  # set by the planner before weak refs are made
 
     # -- entry point --------------------------------------------------------------------------
@@ -106,6 +104,9 @@ class Reducers:
         if isinstance(obj, io.IOBase) and not _closed(obj):
             return Offender(f"an open file ({_describe_file(obj)})",
                             "close it before the snapshot point and reopen it in an amber.after_restore hook")
+        for base, reducer in self.by_base:
+            if isinstance(obj, base):
+                return reducer(obj, cls)
         return self.reduce_instance(obj, cls)
 
     # -- containers ---------------------------------------------------------------------------
@@ -192,16 +193,6 @@ class Reducers:
             r.fills.append(("build", attrs, None))
         return r
 
-    def reduce_lru_cache(self, wrapper):
-        # Rebuilt empty around the captured function: the cache's contents live in C with no API
-        # to read them back in order, so a restored process starts with a cold cache (as after
-        # cache_clear()). Attributes set by update_wrapper (__wrapped__, __doc__...) are kept.
-        params = wrapper.cache_parameters()
-        attrs = list(vars(wrapper).items())
-        return Recipe(("call", _global(REBUILD, "make_lru_cache"),
-                       (wrapper.__wrapped__, params["maxsize"], params["typed"])),
-                      [("build", attrs, None)] if attrs else None)
-
     # -- classes ------------------------------------------------------------------------------
     def is_c_type(self, cls) -> bool:
         """Implemented in C (state Amber cannot see), as opposed to made by a class statement."""
@@ -247,16 +238,33 @@ class Reducers:
             return self.honour(obj, reducer(obj))
         if self._rebuild_by_value(obj, cls):
             return self.instance_by_value(obj, cls)
+        pure = _only_c_base_is_object(cls)
         try:
             rv = obj.__reduce_ex__(5)
         except Exception as e:
+            if pure:
+                return self.instance_by_value(obj, cls)
             return Offender(f"cannot be saved ({type(e).__name__}: {e})",
                             "make it picklable, drop it before the snapshot point, or use amber.transient")
+        if pure and not self._hooks_rebuild(obj, cls, rv):
+            # The class's own hooks cannot rebuild its instances (pickle would fail too), or
+            # hand back the object itself (a singleton, whose class must exist first); all its
+            # state is in Python, so a field-by-field copy is faithful.
+            return self.instance_by_value(obj, cls)
         return self.honour(obj, rv)
 
-    def _rebuild_by_value(self, obj, cls) -> bool:
+    def _hooks_rebuild(self, obj, cls, rv) -> bool:
+        """Do ``cls``'s pickling hooks rebuild an instance? Tried once per class, in this process,
+        by making a copy the way an unpickler would."""
+        known = self._hooks_work.get(cls)
+        if known is None:
+            known = self._hooks_work[cls] = _copy_by_reduce(obj, rv)
+        return known
+
+    def _rebuild_by_value(self, obj, cls, honour_hooks: bool = True) -> bool:
         """Instances of classes captured by value are copied field by field unless the class
-        customises pickling; enum members and typing aliases always are."""
+        customises pickling (or ``honour_hooks`` is false); enum members and typing aliases
+        always are."""
         members = cls.__dict__.get("_member_map_") if isinstance(cls, type) else None
         if isinstance(members, dict) and getattr(obj, "_name_", None) in members:
             return True
@@ -270,7 +278,7 @@ class Reducers:
                 return False  # a C base type keeps state Amber cannot see
             # A hook set to None only forbids pickling (identity constants such as re's opcodes);
             # Amber keeps identity, so it copies those by value.
-            if any(klass.__dict__.get(h) is not None for h in _PICKLE_HOOKS):
+            if honour_hooks and any(klass.__dict__.get(h) is not None for h in _PICKLE_HOOKS):
                 return False
         return True
 
@@ -283,7 +291,8 @@ class Reducers:
             attrs = list(d.items()) or None
         except AttributeError:
             pass
-        slots = _slot_values(obj, cls)
+        slots = slot_values(obj, cls)
+        attrs, slots = self.hash_memos.reset(obj, cls, attrs, slots)
         if isinstance(obj, BaseException):
             slots = slots or []
             for name in ("__cause__", "__context__"):
@@ -308,8 +317,15 @@ class Reducers:
     def honour(self, obj, rv):
         """Follow the object's own reduce value, as pickle would."""
         if isinstance(rv, str):
-            return Offender(f"reduces to the name {rv!r}, which is not importable at restore",
-                            "define it at module level in a module held by reference")
+            # "Save me by name": a singleton. Amber keeps identity anyway, so one captured by
+            # value is copied field by field; one in a module held by reference is looked up.
+            modname = getattr(obj, "__module__", None)
+            if self.world.is_by_ref_module(modname or ""):
+                return Recipe(("global", modname, rv))
+            if self._rebuild_by_value(obj, type(obj), honour_hooks=False):
+                return self.instance_by_value(obj, type(obj))
+            return Offender(f"reduces to the name {rv!r} but its class keeps state in C",
+                            "define it in a module held by reference (amber.reimport)")
         if not isinstance(rv, tuple) or not 2 <= len(rv) <= 6:
             return Offender("has a __reduce__ that returns a malformed value", "fix its __reduce__")
         func, args, state, listitems, dictitems, setter = (tuple(rv) + (None,) * 4)[:6]
@@ -324,6 +340,13 @@ class Reducers:
         if state is not None:
             if setter is not None:
                 r.fills.append(("call", setter, (state,)))
+            elif _default_state(obj, state):
+                # What object.__getstate__ returns: applied as pickle would, but slots are set
+                # through their own descriptors (a subclass may shadow one with a property).
+                attrs, slots = state if type(state) is tuple else (state, None)
+                attrs, slots = self.hash_memos.reset(obj, type(obj), list(attrs.items()) if attrs else None,
+                                                     list(slots.items()) if slots else None)
+                r.fills.append(("inst", attrs, slots))
             else:
                 r.fills.append(("state", state))
         r.fill_late = True
@@ -337,43 +360,8 @@ class Reducers:
                 return self.world.global_name(klass) is not None or not is_python_class(klass)
         return True
 
-    # -- C objects of the standard library that cannot be pickled but can be rebuilt ---------
-    def _add_stdlib_c_objects(self) -> None:
-        import sys
-
-        json_c = sys.modules.get("_json")
-        if json_c is not None and hasattr(json_c, "make_scanner"):
-            self.dispatch[json_c.make_scanner] = self.reduce_json_scanner
-
-    def reduce_json_scanner(self, scanner):
-        # c_make_scanner(context) only reads these attributes of its context.
-        ctx = types.SimpleNamespace(**{name: getattr(scanner, name) for name in (
-            "strict", "object_hook", "object_pairs_hook", "parse_float", "parse_int",
-            "parse_constant")}, memo={})
-        return Recipe(("call", _global("_json", "make_scanner"), (ctx,)), late=True)
-
-    # -- weak references, locks, running things -----------------------------------------------
     def reduce_weakref(self, ref):
-        target = ref()
-        cls = type(ref)
-        if target is None or self.strong_ids is not None and id(target) not in self.strong_ids:
-            r = Recipe(("call", _global(REBUILD, "dead_ref"), (cls,)))
-        else:
-            r = Recipe(("call", _global("_weakref", "ref.__new__"), (cls, target, ref.__callback__)))
-        slots = _slot_values(ref, cls)
-        if slots:
-            r.fills.append(("inst", None, slots))
-        return r
-
-    def reduce_lock(self, lock):
-        if lock.locked():
-            return Offender("a lock that is held", "release it before the snapshot point")
-        return Recipe(("call", _global("_thread", "allocate_lock"), ()))
-
-    def reduce_rlock(self, lock):
-        if lock._is_owned():
-            return Offender("a reentrant lock that is held", "release it before the snapshot point")
-        return Recipe(("call", _global("_thread", "RLock"), ()))
+        return c_objects.reduce_weakref(ref, self.strong_ids)
 
     def offend_running(self, obj):
         return Offender(f"a {type(obj).__name__} in progress (its frame cannot be captured yet)",
@@ -394,7 +382,53 @@ def _base_construction(obj, cls):
     return _global("builtins", "object.__new__"), ()
 
 
-def _slot_values(obj, cls):
+def _copy_by_reduce(obj, rv) -> bool:
+    """Rebuild an object from its reduce value as an unpickler would; say whether that made a
+    new object."""
+    if isinstance(rv, str):
+        return True
+    try:
+        func, args, state, listitems, dictitems, setter = (tuple(rv) + (None,) * 4)[:6]
+        new = func(*args)
+        if new is obj:
+            return False
+        if listitems is not None:
+            for item in listitems:
+                new.append(item)
+        if dictitems is not None:
+            for key, value in dictitems:
+                new[key] = value
+        if state is not None:
+            if setter is not None:
+                setter(new, state)
+            elif getattr(new, "__setstate__", None) is not None:
+                new.__setstate__(state)
+            else:
+                attrs, slots = state if type(state) is tuple else (state, None)
+                if attrs:
+                    new.__dict__.update(attrs)
+                for key, value in (slots or {}).items():
+                    setattr(new, key, value)
+        return True
+    except Exception:
+        return False
+
+
+def _default_state(obj, state) -> bool:
+    """Is ``state`` the (dict, slots) shape that BUILD applies itself (no ``__setstate__``)?"""
+    if getattr(type(obj), "__setstate__", None) is not None:
+        return False
+    if type(state) is dict:
+        return all(type(k) is str for k in state)
+    return type(state) is tuple and len(state) == 2 and \
+        all(part is None or type(part) is dict and all(type(k) is str for k in part) for part in state)
+
+
+def _only_c_base_is_object(cls) -> bool:
+    return isinstance(cls, type) and all(k is object or is_python_class(k) for k in cls.__mro__)
+
+
+def slot_values(obj, cls):
     out = []
     for klass in cls.__mro__:
         slots = klass.__dict__.get("__slots__")

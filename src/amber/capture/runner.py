@@ -16,67 +16,11 @@ from amber.capture.interpreter import AtexitRecorder, Baseline
 from amber.errors import CaptureError, UsageError
 
 
-class ExtensionTracer:
-    """Notes which modules each extension module imports while it initialises.
-
-    Those modules (and their packages) are imported again at restore, before the extension,
-    so that the extension and the restored heap agree on them.
-    """
-
-    def __init__(self) -> None:
-        import builtins
-        from _frozen_importlib import BuiltinImporter
-        from _frozen_importlib_external import ExtensionFileLoader
-
-        self.deps: dict[str, set] = {}
-        self._stack: list[str] = []
-        self._patched = []
-        tracer = self
-
-        def wrap(owner, attr, is_classmethod=False):
-            original = owner.__dict__[attr]
-            func = original.__func__ if is_classmethod else original
-
-            def traced(self_or_cls, spec_or_module, *a):
-                name = getattr(spec_or_module, "name", None) or getattr(spec_or_module, "__name__", "?")
-                before = set(sys.modules)
-                tracer._stack.append(name)
-                try:
-                    return func(self_or_cls, spec_or_module, *a)
-                finally:
-                    tracer._stack.pop()
-                    new = set(sys.modules) - before - {name}
-                    if new:
-                        tracer.deps.setdefault(name, set()).update(new)
-
-            setattr(owner, attr, classmethod(traced) if is_classmethod else traced)
-            self._patched.append((owner, attr, original))
-
-        wrap(ExtensionFileLoader, "create_module")
-        wrap(ExtensionFileLoader, "exec_module")
-        self._builtins = builtins
-        self._import = builtins.__import__
-
-        def traced_import(name, globals=None, locals=None, fromlist=(), level=0):
-            if tracer._stack and level == 0:
-                tracer.deps.setdefault(tracer._stack[-1], set()).add(name)
-            return tracer._import(name, globals, locals, fromlist, level)
-
-        builtins.__import__ = traced_import
-        del BuiltinImporter
-
-    def stop(self) -> dict:
-        self._builtins.__import__ = self._import
-        for owner, attr, original in self._patched:
-            setattr(owner, attr, original)
-        return self.deps
-
-
-def main(argv: list, baseline: Baseline) -> None:
+def main(argv: list, baseline: Baseline, imports) -> None:
     """``_boot.py snapshot IMAGE (-m MODULE | SCRIPT) [--reimport PKG]... -- ARGS``"""
     try:
         image_path, is_module, target, reimport, args = _parse(argv)
-        run_snapshot(image_path, target, args, is_module, reimport, baseline)
+        run_snapshot(image_path, target, args, is_module, reimport, baseline, imports)
     except (UsageError, CaptureError) as e:
         print(f"amber: error: {e}", file=sys.stderr)
         _flush()
@@ -94,9 +38,8 @@ def _parse(argv: list):
 
 
 def run_snapshot(image_path: str, target: str, args: list, is_module: bool, reimport: list,
-                 baseline: Baseline) -> None:
+                 baseline: Baseline, imports) -> None:
     atexit_recorder = AtexitRecorder()
-    tracer = ExtensionTracer()
     import site
 
     site.main()
@@ -159,8 +102,8 @@ def run_snapshot(image_path: str, target: str, args: list, is_module: bool, reim
                if mod is not None and not _is_amber_machinery(name)}
     replay = baseline.replay()
     environ_changes = baseline.environ_changes()
-    deps = tracer.stop()
     atexit_calls = atexit_recorder.stop()
+    imports.stop()
     if split.kind == "end":
         print("amber: note: no snapshot point found (no amber.snapshot() and no "
               "`if __name__ == \"__main__\":`): captured the end of the script; nothing is left to run "
@@ -171,7 +114,7 @@ def run_snapshot(image_path: str, target: str, args: list, is_module: bool, reim
     point = {"kind": split.kind, "line": split.line, "script": filename,
              "module": target if is_module else "", "argv0": sys.argv[0]}
     try:
-        write_snapshot(image_path, modules, main, split.rest, baseline, replay, environ_changes, deps,
+        write_snapshot(image_path, modules, main, split.rest, baseline, imports, replay, environ_changes,
                        atexit_calls, reimport, point, startup_seconds)
     except CaptureError as e:
         print(f"amber: error: {e}", file=sys.stderr)

@@ -1,24 +1,43 @@
-"""Which modules are captured by value and which are held by reference.
+"""Which modules are captured by value and which are held by reference (imported again).
 
-Held by reference (imported again at restore, objects in them found by name):
+The rule, in one sentence: *a module is imported again at restore when it cannot be captured by
+value, or when importing such a module again would import it anyway.* In detail:
 
-* the **base set**: every module loaded before the program's code starts (the interpreter's own
-  start-up under ``-I -S``, plus what Amber's restore path needs: ``_pickle`` and its imports).
-  The restoring interpreter has exactly these before it reads the image;
-* **extension and builtin modules** (``.so``/``.pyd``): they cannot be captured by value;
-* **entangled packages**: a top-level package that contains an extension module, or whose Python
-  modules an extension module imported while it initialised, is imported again as a whole
-  (numpy, pandas...). ``amber.reimport("pkg")`` and ``--reimport pkg`` add more;
-* modules that describe the running process itself: ``threading`` (its main-thread object);
-* Amber itself.
+1. **The base set** is held by reference: every module the restoring interpreter has before it
+   reads the image (its own start-up under ``-I -S`` plus Amber's restore path). Submodules of a
+   base-set package loaded later (``collections.abc``, ``encodings.idna``) are imported again.
+2. **Seeds** cannot be captured by value:
+
+   * extension and builtin modules (``.so``/``.pyd``): their state lives in C;
+   * modules that define a class whose metaclass is implemented in C (``ctypes``): such a class
+     cannot be made without running that metaclass again;
+   * ``threading``, which describes the running process (its main-thread object);
+   * packages the program or the user asked for (``amber.reimport()``, ``--reimport``).
+3. **The closure**: a fresh interpreter started as a restore starts imports the seeds and
+   reports what each import pulled in (:mod:`amber.capture.probe`). All of that is imported
+   again at restore, so none of it may also be captured by value. This is how the Python parts
+   that an extension uses while it initialises (``copyreg`` for ``_pickle``, ``numbers`` for
+   ``_decimal``, a package's ``__init__`` for its ``.so``) end up on the same side as it.
+4. **Whole packages**: a package with any module imported again is imported again whole, so a
+   package's modules never mix captured and fresh state. A package whose extension only sits
+   beside pure-Python modules that do not import it (``pydantic`` beside ``pydantic_core``) is
+   not entangled and stays captured by value.
 
 Everything else reachable from ``sys.modules`` and ``__main__`` is captured by value.
+
+State the program set on a module that is imported again (an attribute rebound, a registry
+filled, ``pd.set_option``) would be lost: it is detected by comparing the module's namespace at
+the snapshot point with what a fresh import leaves (the probe's fingerprints). Rebound
+attributes are set again and changed containers refilled at restore, and a note says so.
 """
 
 from __future__ import annotations
 
 import sys
 import types
+
+from amber._compat import c_metaclass
+from amber.capture.probe import namespace_fingerprint
 
 PER_PROCESS_MODULES = ("threading",)
 ATOMS = (type(None), bool, int, float, str, bytes)
@@ -40,43 +59,97 @@ def is_extension(mod: types.ModuleType) -> bool:
     return file.endswith((".so", ".pyd", ".dylib"))
 
 
+def _top(name: str) -> str:
+    return name.partition(".")[0]
+
+
 class World:
     """The by-reference side of the heap, and the reverse index used to find objects by name."""
 
-    def __init__(self, modules: dict, baseline: dict, ext_deps: dict, reimport: set):
-        """``baseline`` maps each base-set module name to {attribute: id(value)} at start-up."""
+    def __init__(self, modules: dict, base: set, baseline: dict, reimport: set, imports, probe) -> None:
+        """``base`` names the base set; ``baseline`` maps base-set modules to {attribute: id(value)}
+        at start-up; ``imports`` is the :class:`~amber.capture.imports.ImportRecorder`;
+        ``probe(seeds)`` answers as :func:`amber.capture.probe.probe_fresh_imports`."""
+        self.base = base
+        self.imports = imports
+        self._ranks = {n: i for i, n in enumerate(reversed(imports.order))}
+        self._ranks = {n: len(self._ranks) - 1 - i for n, i in self._ranks.items()}  # first start wins
         self.baseline = baseline
-        baseline_names = set(baseline) | {"builtins", "sys"}
         self.modules = modules  # name -> module, in sys.modules order at the snapshot point
         self.by_ref: dict[str, str] = {}  # module name -> reason
-        tops_by_ref: dict[str, str] = {}
-        for name, mod in modules.items():
-            top = name.partition(".")[0]
-            if name in baseline_names:
-                self.by_ref[name] = "base set"
-            elif name == "amber" or name.startswith("amber."):
-                self.by_ref[name] = "Amber itself"
-            elif name in PER_PROCESS_MODULES:
-                self.by_ref[name] = "describes the running process"
-            elif top in reimport or name in reimport:
-                tops_by_ref.setdefault(top, "asked to (reimport)")
-            elif is_extension(mod):
-                if "." in name:
-                    tops_by_ref.setdefault(top, f"package holds extension module {name}")
-                else:
-                    self.by_ref[name] = "extension module"
-        for ext, deps in ext_deps.items():
-            for dep in deps:
-                if dep in modules and dep not in self.by_ref and not is_extension(modules[dep]):
-                    top = dep.partition(".")[0]
-                    tops_by_ref.setdefault(top, f"extension {ext} imports it while initialising")
-        for name in modules:
-            top = name.partition(".")[0]
-            if name not in self.by_ref and top in tops_by_ref:
-                self.by_ref[name] = tops_by_ref[top] if top == name else f"part of {top}: {tops_by_ref[top]}"
+        self.failed: dict[str, str] = {}  # seed -> why it cannot be imported again
+        self.changed: dict[str, list] = {}  # module imported again -> attributes the program changed
+        self.notes: list[str] = []
+        self._classify(reimport, probe)
         self.names: dict[int, tuple[str, str]] = {}
+        self._types_by_instance: dict | None = None
         self._index()
 
+    # == which modules are imported again ===========================================================
+    def _classify(self, reimport: set, probe) -> None:
+        by_ref = self.by_ref
+        base = self.base
+        base_tops = {_top(name) for name in base}
+        for name in self.modules:
+            if name == "amber" or name.startswith("amber."):
+                by_ref[name] = "Amber itself"
+            elif name in base:
+                by_ref[name] = "base set"
+            elif _top(name) in base_tops and name != "__main__":
+                by_ref[name] = f"part of the base-set package {_top(name)}"
+        seeds: dict[str, str] = {}
+        for name, mod in self.modules.items():
+            if name in by_ref or name == "__main__":
+                continue
+            if _top(name) in reimport or name in reimport:
+                seeds[name] = "asked to (reimport)"
+            elif name in PER_PROCESS_MODULES:
+                seeds[name] = "describes the running process"
+            elif is_extension(mod):
+                seeds[name] = "extension module"
+            else:
+                why = _c_metaclass_reason(name, mod)
+                if why:
+                    seeds[name] = why
+        if not seeds:
+            return
+        answer = probe(sorted(seeds, key=self._import_rank))
+        self.failed = dict(answer["failed"])
+        for seed, why in seeds.items():
+            by_ref.setdefault(seed, why)
+        for seed, loaded in answer["loaded"].items():
+            for name in loaded:
+                if name in self.modules and name != "__main__":
+                    by_ref.setdefault(name, f"imported by {seed} when that is imported again")
+        tops = {_top(name) for name, why in by_ref.items() if why != "Amber itself"} - {"__main__"}
+        for name in self.modules:
+            if name not in by_ref and name != "__main__" and _top(name) in tops:
+                by_ref[name] = f"part of the package {_top(name)}, which is imported again"
+        self._compare_with_fresh(answer["fingerprints"])
+
+    def _compare_with_fresh(self, fresh: dict) -> None:
+        """Find state the program set on modules that a fresh import would not reproduce."""
+        for name, fresh_ns in fresh.items():
+            mod = self.modules.get(name)
+            if mod is None or name not in self.by_ref or name in self.base:
+                continue
+            if self.by_ref[name] == "describes the running process":
+                continue
+            ours = namespace_fingerprint(mod)
+            # Changed by the program: differs from a fresh import *and* from this process's own
+            # state right after the import (values that differ from process to process, such
+            # as addresses, are set anew by the fresh import and must never be replayed).
+            diff = [attr for attr, fp in ours.items() if fresh_ns.get(attr) != fp and fp[0] != "o"]
+            diff = self.imports.changed_since_import(name, diff) if name in self.imports.after_import \
+                else diff
+            if diff:
+                self.changed[name] = diff
+                shown = ", ".join(diff[:6]) + (f" and {len(diff) - 6} more" if len(diff) > 6 else "")
+                self.notes.append(f"{name} is imported again at restore, but the program changed its "
+                                  f"state after importing it ({shown}): Amber sets it again after the "
+                                  f"import")
+
+    # == finding objects by name ===================================================================
     def _index(self) -> None:
         names = self.names
         for modname in self.by_ref:
@@ -92,23 +165,67 @@ class World:
             # A base-set module is found at restore as start-up left it: attributes the program
             # set or rebound later are captured by value and set again (amber.capture.interpreter).
             at_start = self.baseline.get(modname)
+            rebound = self._rebound(modname)
             for attr, value in items:
-                if at_start is not None and at_start.get(attr) != id(value):
+                if at_start is not None and at_start.get(attr) != id(value) or attr in rebound:
                     continue
                 if type(value) in ATOMS or isinstance(value, types.ModuleType) or \
                         attr.startswith("__") and attr.endswith("__") and \
                         attr not in ("__import__", "__build_class__"):
                     continue
-                key = id(value)
-                prev = names.get(key)
-                # Prefer the module an object says it belongs to (collections.OrderedDict, not
-                # some module that imported it).
-                if prev is None or (getattr(value, "__module__", None) == modname and
-                                    getattr(value, "__module__", None) != prev[0]):
-                    names[key] = (modname, attr)
+                self._name(value, modname, attr)
+                # Objects kept on a module's own classes (defaults, registries, descriptors).
+                if isinstance(value, type) and value.__module__ == modname and value.__qualname__ == attr:
+                    for key, member in list(value.__dict__.items()):
+                        if type(member) not in ATOMS and not (key.startswith("__") and key.endswith("__")):
+                            names.setdefault(id(member), (modname, f"{attr}.{key}"))
         # Objects every interpreter has under a stable name though no module exports them.
         for obj in (object.__new__, type.__new__):
             names.setdefault(id(obj), ("builtins", f"{obj.__self__.__name__}.__new__"))
+
+    def _name(self, value, modname: str, attr: str) -> None:
+        key = id(value)
+        prev = self.names.get(key)
+        # Prefer the module an object says it belongs to (collections.OrderedDict, not some
+        # module that imported it).
+        if prev is None or (getattr(value, "__module__", None) == modname and
+                            getattr(value, "__module__", None) != prev[0]):
+            self.names[key] = (modname, attr)
+
+    def _rebound(self, modname: str) -> set:
+        """Attributes of a module imported again that must be captured by value and set again:
+        rebound ones. Containers changed in place stay found by name and are refilled."""
+        changed = self.changed.get(modname)
+        if not changed:
+            return set()
+        mod = self.modules[modname]
+        return {attr for attr in changed if type(getattr(mod, attr, None)) not in (list, dict, set)}
+
+    def replay_steps(self) -> list:
+        """(function name, args) steps that put back what the program changed on modules that are
+        imported again: the values are captured by value with the rest of the heap."""
+        steps = []
+        for modname, attrs in self.changed.items():
+            mod = self.modules[modname]
+            rebound = self._rebound(modname)
+            for attr in attrs:
+                value = getattr(mod, attr, None)
+                if attr in rebound:
+                    steps.append(("setattr", (mod, attr, value)))
+                else:
+                    kind = {list: "set_list", dict: "set_dict", set: "set_set"}[type(value)]
+                    steps.append((kind, (value, type(value)(value))))
+        return steps
+
+    def _import_rank(self, name: str) -> int:
+        return self._ranks.get(name, len(self._ranks))
+
+    def import_order(self) -> list:
+        """The modules a restore imports again before it rebuilds the heap, in the order their
+        imports first started (see :mod:`amber.capture.imports`); the base set is already there."""
+        names = [n for n in self.by_ref if n not in self.base and n in self.modules
+                 and self.by_ref[n] != "Amber itself"]
+        return sorted(names, key=self._import_rank)
 
     def is_by_ref_module(self, name: str) -> bool:
         return name in self.by_ref
@@ -122,13 +239,52 @@ class World:
             return None
         modname = getattr(obj, "__module__", None)
         qualname = getattr(obj, "__qualname__", None)
-        if not isinstance(modname, str) or not isinstance(qualname, str) or modname not in self.by_ref:
-            return None
-        if "<locals>" in qualname:
-            return None
-        target = self.modules.get(modname) or sys.modules.get(modname)
-        for part in qualname.split("."):
-            target = getattr(target, part, None)
-            if target is None:
-                return None
-        return (modname, qualname) if target is obj else None
+        if isinstance(modname, str) and isinstance(qualname, str) and modname in self.by_ref and \
+                "<locals>" not in qualname:
+            target = self.modules.get(modname) or sys.modules.get(modname)
+            for part in qualname.split("."):
+                target = getattr(target, part, None)
+                if target is None:
+                    break
+            if target is obj:
+                return (modname, qualname)
+        if isinstance(obj, type):
+            return self._type_of_named_instance(obj)
+        return None
+
+    def _type_of_named_instance(self, cls: type) -> tuple[str, str] | None:
+        """A type no module exports (``_ctypes.PyCStructType``, ``functools.KeyWrapper``) is
+        still found as the ``__class__`` of an object that is found by name."""
+        table = self._types_by_instance
+        if table is None:
+            table = self._types_by_instance = {}
+            objects = {id(v): v for mod in (self.modules.get(m) for m in self.by_ref) if mod is not None
+                       for v in _values(mod)}
+            for oid, (modname, attr) in self.names.items():
+                value = objects.get(oid)
+                if value is not None and attr:
+                    table.setdefault(type(value), (modname, f"{attr}.__class__"))
+        return table.get(cls)
+
+
+def _values(mod) -> list:
+    try:
+        return list(vars(mod).values())
+    except TypeError:
+        return []
+
+
+def _c_metaclass_reason(name: str, mod) -> str | None:
+    try:
+        items = list(vars(mod).items())
+    except TypeError:
+        return None
+    for attr, value in items:
+        if isinstance(value, type) and getattr(value, "__module__", None) == name:
+            meta = c_metaclass(type(value))
+            if meta is not None:
+                return (f"defines {attr} with a metaclass implemented in C "
+                        f"({meta.__module__}.{meta.__qualname__})")
+    return None
+
+

@@ -17,10 +17,11 @@ imports the same set before taking its baseline, so modules of the base set are 
 reference; everything else comes from the image.
 
 Steps: verify the header and each section's digest; apply the environment changes the program
-made during start-up over this process's environment, and ``sys.path``, before any extension
-module is imported again; run the heap program with the C unpickler (garbage collection paused:
-the heap is rebuilt, not churned); put ``sys.modules`` in the order the program had; set
-``sys.argv``; run ``atexit`` registrations; resume ``__main__`` after the snapshot point.
+made during start-up over this process's environment, and ``sys.path``; import the modules held
+by reference again, in the order the program first imported them; run the heap program with
+the C unpickler (garbage collection paused: the heap is rebuilt, not churned); put
+``sys.modules`` in the order the program had; set ``sys.argv``; run ``atexit`` registrations;
+resume ``__main__`` after the snapshot point.
 """
 
 import _pickle
@@ -51,6 +52,7 @@ def load(path: str) -> dict:
     prelude = marshal.loads(image.section("prelude"))
     apply_environ(prelude["environ"])
     sys.path[:] = prelude["path"]
+    import_again(prelude["imports"])
     heap = image.section("heap")
     amber._state["mode"] = "restoring"
     enabled = gc.isenabled()
@@ -65,6 +67,18 @@ def load(path: str) -> dict:
         if enabled:
             gc.enable()
     return manifest
+
+
+def import_again(names: list) -> None:
+    """Import the modules held by reference, in the order the program first imported them."""
+    modules = sys.modules
+    for name in names:
+        if name in modules:
+            continue
+        try:
+            __import__(name)
+        except Exception as e:
+            raise AmberError(f"importing {name} again failed: {type(e).__name__}: {e}") from e
 
 
 def apply_environ(changes: dict) -> None:

@@ -69,8 +69,39 @@ def _mro_after(bases):
 
 def class_setstate(cls, attrs: dict) -> None:
     """Set a class's attributes as they were, bypassing any metaclass ``__setattr__``."""
+    meta = type(cls)
+    shadowing = _metaclass_data_descriptors(meta) if meta is not type else {}
     for key, value in attrs.items():
+        owner = shadowing.get(key)
+        if owner is None:
+            _type_setattr(cls, key, value)
+        else:
+            _set_class_attr_under(owner, cls, key, value)
+
+
+def _metaclass_data_descriptors(meta) -> dict:
+    """{name: metaclass that defines it} for data descriptors (properties) of Python metaclasses:
+    ``type.__setattr__`` would call their setter instead of storing into the class."""
+    out: dict = {}
+    for klass in meta.__mro__:
+        if klass is type or klass is object:
+            continue
+        for name, value in klass.__dict__.items():
+            if name not in out and hasattr(type(value), "__set__"):
+                out[name] = klass
+    return out
+
+
+def _set_class_attr_under(owner, cls, key, value) -> None:
+    # No API stores into a class's namespace past a metaclass descriptor of the same name, so
+    # the descriptor is replaced by a plain value on the metaclass for the moment of the store
+    # (replaced, not deleted: type refuses to delete __doc__).
+    saved = owner.__dict__[key]
+    _type_setattr(owner, key, None)
+    try:
         _type_setattr(cls, key, value)
+    finally:
+        _type_setattr(owner, key, saved)
 
 
 def finish_abc(cls, registered: tuple) -> None:
@@ -90,13 +121,30 @@ def register_abc(cls, registered: tuple) -> None:
         _abc_register(cls, sub)
 
 
+class _Slotted:
+    __slots__ = ("slot",)
+
+
+_MemberDescriptor = type(_Slotted.__dict__["slot"])
+
+
 def instance_setstate(obj, attrs, slots) -> None:
-    """Fill an instance that has slots (or a ``__setattr__`` of its own) without calling it."""
+    """Fill an instance that has slots (or a ``__setattr__`` of its own) without calling it.
+
+    Slots are set through their own member descriptors, so a property of the same name on a
+    subclass (which would refuse, or run code) is passed by."""
     if attrs:
         obj.__dict__.update(attrs)
     if slots:
+        mro = type(obj).__mro__
         for key, value in slots.items():
-            _object_setattr(obj, key, value)
+            for klass in mro:
+                member = klass.__dict__.get(key)
+                if type(member) is _MemberDescriptor:
+                    member.__set__(obj, value)
+                    break
+            else:
+                _object_setattr(obj, key, value)
 
 
 def patch(obj, how: str, key, value) -> None:
@@ -104,7 +152,7 @@ def patch(obj, how: str, key, value) -> None:
     if how == "dict":
         obj.__dict__[key] = value
     elif how == "type":
-        _type_setattr(obj, key, value)
+        class_setstate(obj, {key: value})
     elif how == "object":
         _object_setattr(obj, key, value)
     else:
@@ -191,3 +239,39 @@ def make_lru_cache(func, maxsize, typed):
     from functools import _CacheInfo, _lru_cache_wrapper
 
     return _lru_cache_wrapper(func, maxsize, typed, _CacheInfo)
+
+
+def fill_lru_cache(wrapper, entries: list) -> None:
+    """Refill an unbounded cache; keys are hashed anew, with this interpreter's key marker."""
+    from amber._compat import lru_cache_dict_and_mark
+
+    cache, mark = lru_cache_dict_and_mark(wrapper)
+    if cache is None:
+        return  # unreadable on this interpreter: the cache starts empty
+    for key, where, result in entries:
+        if where:
+            key = tuple(mark if i in where else x for i, x in enumerate(key))
+        cache[key] = result
+
+
+def make_key(cmp, wrapped):
+    """An object of ``functools.cmp_to_key(cmp)`` wrapping ``wrapped``."""
+    from functools import cmp_to_key
+
+    return cmp_to_key(cmp)(wrapped)
+
+
+def make_thread_local(cls, args: tuple, kwargs: dict):
+    """A ``threading.local``: this (main) thread's attributes are filled afterwards; other
+    threads call ``__init__`` with the original arguments, as before the snapshot."""
+    from _thread import _local
+
+    return _local.__new__(cls, *args, **kwargs)
+
+
+def make_json_scanner(context: dict):
+    from _json import make_scanner
+
+    ns = type(sys.implementation)(**context)
+    ns.memo = {}
+    return make_scanner(ns)

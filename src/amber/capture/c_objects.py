@@ -1,0 +1,111 @@
+"""The saving side for objects the standard library implements in C and pickle refuses.
+
+Each of these is rebuilt from the few values that define it, read through a public attribute
+where there is one and through ``gc.get_referents`` where there is not (that knowledge is
+version-specific and lives in :mod:`amber._compat`). The matching reconstructors are in
+:mod:`amber.restore.rebuild`.
+
+* ``functools.lru_cache``/``cache`` wrappers: rebuilt around the captured function. An
+  unbounded cache (``maxsize=None``, ``functools.cache``) keeps its contents: its C dict is
+  refilled at restore. A bounded cache is restored *empty* (as after ``cache_clear()``): its
+  entries live in a C linked list that Python code cannot fill without calling the function.
+* ``threading.local`` (and subclasses): the main thread's attributes and the arguments that
+  each new thread's ``__init__`` is called with.
+* ``functools.cmp_to_key`` wrappers, ``json`` scanners.
+* locks (only when not held), weak references (dead when nothing else holds the referent).
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from _thread import LockType, RLock
+from _thread import _local as ThreadLocal
+
+from amber import _compat
+from amber.capture.recipes import REBUILD, Offender, Recipe, _global
+
+_RLockType = type(RLock())
+_KeyWrapper = type(functools.cmp_to_key(lambda a, b: 0))
+
+
+def register(reducers) -> None:
+    """Add this module's reducers to ``reducers.dispatch`` (exact types) and ``reducers.by_base``."""
+    d = reducers.dispatch
+    d[functools._lru_cache_wrapper] = reduce_lru_cache
+    d[_KeyWrapper] = reduce_key_wrapper
+    d[LockType] = reduce_lock
+    d[_RLockType] = reduce_rlock
+    json_c = sys.modules.get("_json")
+    if json_c is not None and hasattr(json_c, "make_scanner"):
+        d[json_c.make_scanner] = reduce_json_scanner
+    reducers.by_base.append((ThreadLocal, reduce_thread_local))
+
+
+def reduce_lru_cache(wrapper):
+    params = wrapper.cache_parameters()
+    attrs = list(vars(wrapper).items())
+    r = Recipe(("call", _global(REBUILD, "make_lru_cache"),
+                (wrapper.__wrapped__, params["maxsize"], params["typed"])),
+               [("build", attrs, None)] if attrs else None)
+    if params["maxsize"] is None:
+        entries = _compat.unbounded_lru_entries(wrapper)
+        if entries:
+            # Keys are hashed again when the cache is refilled, so a key made of restored objects
+            # must be complete first: this fill waits for the late stage.
+            r.fills.append(("call", _global(REBUILD, "fill_lru_cache"), (entries,)))
+            r.fill_late = True
+    return r
+
+
+def reduce_key_wrapper(key):
+    cmp, wrapped = _compat.key_wrapper_parts(key)
+    if wrapped is _compat.NOTHING:
+        return Recipe(("call", _global("functools", "cmp_to_key"), (cmp,)))
+    return Recipe(("call", _global(REBUILD, "make_key"), (cmp, wrapped)), late=True)
+
+
+def reduce_thread_local(local, cls):
+    args, kwargs = _compat.thread_local_args(local)
+    # Late: _local.__new__ accepts arguments only once the class's own __init__ is in place.
+    r = Recipe(("call", _global(REBUILD, "make_thread_local"), (cls, args, kwargs)), late=True)
+    attrs = list(ThreadLocal.__getattribute__(local, "__dict__").items())  # this thread's
+    if attrs:
+        r.fills.append(("inst", attrs, None))
+    return r
+
+
+def reduce_json_scanner(scanner):
+    # c_make_scanner(context) only reads these attributes of its context.
+    ctx = {name: getattr(scanner, name) for name in (
+        "strict", "object_hook", "object_pairs_hook", "parse_float", "parse_int", "parse_constant")}
+    return Recipe(("call", _global(REBUILD, "make_json_scanner"), (ctx,)), late=True)
+
+
+def reduce_lock(lock):
+    if lock.locked():
+        return Offender("a lock that is held", "release it before the snapshot point")
+    return Recipe(("call", _global("_thread", "allocate_lock"), ()))
+
+
+def reduce_rlock(lock):
+    if lock._is_owned():
+        return Offender("a reentrant lock that is held", "release it before the snapshot point")
+    return Recipe(("call", _global("_thread", "RLock"), ()))
+
+
+def reduce_weakref(ref, strong_ids):
+    """A weak reference; its referent is kept only if something holds it strongly."""
+    from amber.capture.reducers import slot_values
+
+    target = ref()
+    cls = type(ref)
+    if target is None or strong_ids is not None and id(target) not in strong_ids:
+        r = Recipe(("call", _global(REBUILD, "dead_ref"), (cls,)))
+    else:
+        r = Recipe(("call", _global("_weakref", "ref.__new__"), (cls, target, ref.__callback__)))
+    slots = slot_values(ref, cls)
+    if slots:
+        r.fills.append(("inst", None, slots))
+    return r
+
