@@ -129,3 +129,22 @@ def wrap_module_loading(started, finished):
         bootstrap._load_unlocked = original
 
     return undo
+
+
+def context_var_parts(var) -> tuple:
+    """(name, default or NOTHING) of a ``contextvars.ContextVar``."""
+    import gc
+
+    refs = gc.get_referents(var)
+    return var.name, (refs[1] if len(refs) > 1 else NOTHING)
+
+
+def simple_queue_items(queue) -> list | None:
+    """The items waiting in a ``queue.SimpleQueue``, oldest first (its list, past its head)."""
+    import gc
+
+    lists = [r for r in gc.get_referents(queue) if type(r) is list]
+    if len(lists) != 1:
+        return None
+    size = queue.qsize()
+    return list(lists[0][len(lists[0]) - size:]) if size <= len(lists[0]) else None

@@ -37,6 +37,8 @@ def describe(path: str) -> dict:
         "largest": [{"path": p, "type": t, "bytes": b} for p, t, b in stats["largest"]],
         "extensions": [{"module": n, "file": f, "size": s} for n, f, s, _m in h["extensions"]],
         "environ_changed": stats["environ_changed"],
+        "replayed": stats.get("replayed", []),
+        "hash_memos_kept": stats.get("hash_memos_kept", []),
         "startup_seconds": stats["startup_seconds"],
         "capture_seconds": stats["capture_seconds"],
     }
@@ -77,6 +79,12 @@ def render(d: dict, top: int = 12) -> str:
     lines += ["", "largest objects:"]
     for item in d["largest"][:top]:
         lines.append(f"  {item['bytes']:>12,}  {item['path']}  ({item['type']})")
+    if d["replayed"]:
+        lines += ["", "state the program changed on modules imported again (set again at restore):"]
+        lines += [f"  {line}" for line in d["replayed"]]
+    if d["hash_memos_kept"]:
+        lines += ["", "memoised hashes that could not be reset (stale under a new hash seed):"]
+        lines += [f"  {line}" for line in d["hash_memos_kept"]]
     if d["environ_changed"]:
         lines += ["", "environment variables set during start-up: " + ", ".join(d["environ_changed"])]
     return "\n".join(lines) + "\n"

@@ -122,6 +122,10 @@ class Assembler:
         else:
             self.out += P.TUPLE
 
+    def tuple_from_mark(self) -> None:
+        """Build a tuple from everything pushed since the last mark."""
+        self.out += P.TUPLE
+
     def empty_list(self) -> None:
         self.out += P.EMPTY_LIST
 

@@ -11,7 +11,11 @@ version-specific and lives in :mod:`amber._compat`). The matching reconstructors
   entries live in a C linked list that Python code cannot fill without calling the function.
 * ``threading.local`` (and subclasses): the main thread's attributes and the arguments that
   each new thread's ``__init__`` is called with.
-* ``functools.cmp_to_key`` wrappers, ``json`` scanners.
+* ``contextvars.ContextVar``: its name and default, and the value it has in the main context at
+  the snapshot point, which is set again in the restored main context;
+* ``queue.SimpleQueue`` with its items; ``functools.cmp_to_key`` wrappers, ``json`` scanners;
+* ``random.SystemRandom``: stateless, so made anew;
+* subclasses of ``classmethod``, ``staticmethod`` and ``property`` (``classonlymethod``).
 * locks (only when not held), weak references (dead when nothing else holds the referent).
 """
 
@@ -21,6 +25,9 @@ import functools
 import sys
 from _thread import LockType, RLock
 from _thread import _local as ThreadLocal
+from contextvars import ContextVar, copy_context
+
+from _queue import SimpleQueue
 
 from amber import _compat
 from amber.capture.recipes import REBUILD, Offender, Recipe, _global
@@ -39,7 +46,15 @@ def register(reducers) -> None:
     json_c = sys.modules.get("_json")
     if json_c is not None and hasattr(json_c, "make_scanner"):
         d[json_c.make_scanner] = reduce_json_scanner
+    d[ContextVar] = reduce_context_var
+    d[SimpleQueue] = reduce_simple_queue
     reducers.by_base.append((ThreadLocal, reduce_thread_local))
+    random = sys.modules.get("random")
+    if random is not None:
+        reducers.by_base.append((random.SystemRandom, reduce_system_random))
+    for base in (classmethod, staticmethod):
+        reducers.by_base.append((base, lambda obj, cls: reducers.reduce_wrapper_descriptor(obj)))
+    reducers.by_base.append((property, lambda obj, cls: reducers.reduce_property(obj)))
 
 
 def reduce_lru_cache(wrapper):
@@ -67,12 +82,42 @@ def reduce_key_wrapper(key):
 
 def reduce_thread_local(local, cls):
     args, kwargs = _compat.thread_local_args(local)
-    # Late: _local.__new__ accepts arguments only once the class's own __init__ is in place.
-    r = Recipe(("call", _global(REBUILD, "make_thread_local"), (cls, args, kwargs)), late=True)
+    # The class is made with its __init__ (see reduce_class), so _local.__new__ takes the
+    # arguments at once.
+    # Keyword arguments as a tuple of pairs: a dict would still be an empty shell when the
+    # make runs (stage A), a tuple is complete as soon as it exists.
+    r = Recipe(("call", _global(REBUILD, "make_thread_local"), (cls, args, tuple(kwargs.items()))))
     attrs = list(ThreadLocal.__getattribute__(local, "__dict__").items())  # this thread's
     if attrs:
         r.fills.append(("inst", attrs, None))
     return r
+
+
+def reduce_context_var(var):
+    name, default = _compat.context_var_parts(var)
+    args = (name,) if default is _compat.NOTHING else (name, default)
+    r = Recipe(("call", _global(REBUILD, "make_context_var"), args))
+    context = copy_context()
+    if var in context:
+        r.fills.append(("call", _global("_contextvars", "ContextVar.set"), (context[var],)))
+        r.fill_late = True
+    return r
+
+
+def reduce_simple_queue(queue):
+    items = _compat.simple_queue_items(queue)
+    if items is None:
+        return Offender("a queue whose items cannot be read", "empty it before the snapshot point")
+    r = Recipe(("call", _global("_queue", "SimpleQueue"), ()))
+    if items:
+        r.fills.append(("call", _global(REBUILD, "put_all"), (items,)))
+    return r
+
+
+def reduce_system_random(rng, cls):
+    # It has no state (it reads the OS's entropy), so pickle refuses it; a new one is the same.
+    attrs = [(k, v) for k, v in vars(rng).items() if k != "gauss_next"]
+    return Recipe(("call", cls, ()), [("build", attrs, None)] if attrs else None, late=True)
 
 
 def reduce_json_scanner(scanner):

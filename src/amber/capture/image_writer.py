@@ -23,8 +23,10 @@ def write_snapshot(path, modules, main, rest_code, baseline, imports, replay, en
                   set(reimport) | set(amber._state["reimport"]), imports, _probe)
     if world.failed:
         raise CaptureError(_failed_report(world.failed))
-    for note in world.notes:
-        print(f"amber: note: {note}", file=sys.stderr)
+    if world.notes:
+        print(f"amber: note: the program changed state of {len(world.notes)} module(s) that are imported "
+              f"again at restore; Amber sets it again after the import (amber inspect lists it)",
+              file=sys.stderr)
     module_dicts: dict = {}
     reducers = Reducers(world, module_dicts)
     planner = Planner(reducers)
@@ -74,6 +76,8 @@ def write_snapshot(path, modules, main, rest_code, baseline, imports, replay, en
         "startup_seconds": startup_seconds,
         "capture_seconds": time.perf_counter() - started,
         "environ_changed": sorted(k.decode("utf-8", "replace") for k in env),
+        "replayed": world.notes,
+        "hash_memos_kept": sorted(reducers.hash_memos.unresettable),
     })
     extensions = []
     for name, mod in modules.items():

@@ -25,6 +25,7 @@ Nothing recurses on the graph's depth: a linked list of a million nodes is fine.
 
 from __future__ import annotations
 
+import os
 import sys
 import types
 from collections import deque
@@ -33,6 +34,9 @@ from amber.capture.assembler import Assembler
 from amber.capture.recipes import REBUILD, Inline, Offender, Recipe, _Global, _global
 
 _ATOMS = frozenset({type(None), bool, int, float, str, bytes})
+_MAIN_THREAD_IDENT = __import__("_thread").get_ident()  # the snapshot runs in the main thread
+_MAIN_THREAD_IDENT_MARK = object()
+_BASE_METHODS = {"base_extend": "list.extend", "base_update": "dict.update", "base_add": "set.update"}
 _PATCH_HOW = {"build": ("dict", "setattr"), "inst": ("dict", "object"), "class": ("type", "type")}
 
 
@@ -70,22 +74,31 @@ class Planner:
             self.parent[id(obj)] = None
             self.root_label[id(obj)] = label
             queue.append(obj)
-        reduce = self.reducers.reduce
         while True:
             while queue:
                 obj = queue.popleft()
                 if isinstance(obj, __import__("weakref").ref) and id(obj) not in self.recipes:
                     weak.append(obj)
                     continue
-                recipe = reduce(obj)
-                self._add(obj, recipe, queue)
+                self._add(obj, self._reduce(obj), queue)
             if not weak:
                 break
             # Referents that nothing holds strongly are gone at restore, as after a collection.
             self.reducers.strong_ids = set(self.nodes)
             for ref in weak:
-                self._add(ref, reduce(ref), queue)
+                self._add(ref, self._reduce(ref), queue)
             weak = []
+
+    def _reduce(self, obj):
+        try:
+            return self.reducers.reduce(obj)
+        except Exception as e:
+            if os.environ.get("AMBER_DEBUG"):
+                raise
+            # A bug in Amber or an object that misbehaves when looked at: reported with its path
+            # like any other offender, so one run lists every problem.
+            return Offender(f"Amber could not capture it ({type(e).__name__}: {e})",
+                            "report this to Amber's developers; AMBER_DEBUG=1 shows where it failed")
 
     def _add(self, obj, recipe, queue) -> None:
         oid = id(obj)
@@ -226,9 +239,9 @@ class Planner:
 
     def _hashes_keys(self, op) -> bool:
         kind = op[0]
-        if kind in ("setitems", "obj_setitems"):
+        if kind in ("setitems", "obj_setitems", "base_update"):
             return any(self.hash_by_code(k) for k, _ in op[1])
-        if kind == "additems":
+        if kind in ("additems", "base_add"):
             return any(self.hash_by_code(x) for x in op[1])
         if kind == "call" and op[1] is _global(REBUILD, "fill_lru_cache"):
             return True
@@ -353,7 +366,10 @@ class Planner:
         elif cls is bool:
             asm.bool(value)
         elif cls is int:
-            asm.int(value)
+            if value == _MAIN_THREAD_IDENT:
+                self._push_main_thread_ident()
+            else:
+                asm.int(value)
         elif cls is float:
             asm.float(value)
         elif cls is bytes:
@@ -376,6 +392,16 @@ class Planner:
         else:
             self.ensure_made(value)
             asm.get(value)
+
+    def _push_main_thread_ident(self) -> None:
+        # An object that recorded which thread made it (a database connection that refuses to
+        # be used from another thread) sees the restored main thread as that thread. Thread
+        # identities are addresses, so an unrelated int with this value does not occur.
+        if not self.asm.get(_MAIN_THREAD_IDENT_MARK):
+            self.ref(_global("_thread", "get_ident"))
+            self.asm.tuple_of(0)
+            self.asm.reduce()
+            self.asm.memoize(_MAIN_THREAD_IDENT_MARK)
 
     def emit_call(self, func, args) -> None:
         self.ref(func)
@@ -445,6 +471,21 @@ class Planner:
                 asm.get(obj)
                 self._emit_pairs_dict(op[1], existing=True)
                 asm.pop()
+            elif kind in _BASE_METHODS:
+                self.ref(_global("builtins", _BASE_METHODS[kind]))
+                asm.get(obj)
+                asm.mark()
+                for item in op[1]:
+                    if kind == "base_update":
+                        self.ref(item[0])
+                        self.ref(item[1])
+                        asm.tuple_of(2)
+                    else:
+                        self.ref(item)
+                asm.tuple_from_mark()
+                asm.tuple_of(2)
+                asm.reduce()
+                asm.pop()
             elif kind == "state":
                 asm.get(obj)
                 self.ref(op[1])
@@ -464,13 +505,13 @@ class Planner:
         whole-container items are needed at once, and hashing may run the program's code."""
         kind = op[0]
         late = self.late
-        if kind in ("setitems",):
+        if kind in ("setitems", "base_update"):
             return not any(self.hash_by_code(k) or late.get(id(k)) for k, _ in op[1])
         if kind in ("build", "inst", "class"):
             return True
-        if kind == "additems":
+        if kind in ("additems", "base_add"):
             return not any(self.hash_by_code(x) or late.get(id(x)) for x in op[1])
-        if kind == "appends":
+        if kind in ("appends", "base_extend"):
             return not any(late.get(id(x)) for x in op[1])
         if kind == "call" and op[1] is _global(REBUILD, "finish_abc"):
             return False

@@ -25,6 +25,8 @@ only once the heap is complete:
         ("state", state)               BUILD with the object's own __getstate__ result
         ("call", func, args)           func(obj, *args)
         ("obj_appends", items) / ("obj_setitems", pairs)   a reduce's list/dict items
+        ("base_extend", items) / ("base_update", pairs) / ("base_add", items)
+                                       contents of a list/dict/set subclass, through the base's method
         ("touch", obj)                 nothing to do; only makes ``obj`` part of the heap
 
 ``late`` says the make runs code that needs a complete heap (a foreign constructor, the
@@ -64,9 +66,9 @@ class Recipe:
     def fill_refs(self):
         for op in self.fills:
             kind = op[0]
-            if kind in ("appends", "additems", "obj_appends"):
+            if kind in ("appends", "additems", "obj_appends", "base_extend", "base_add"):
                 yield from op[1]
-            elif kind in ("setitems", "obj_setitems", "class"):
+            elif kind in ("setitems", "obj_setitems", "class", "base_update"):
                 for k, v in op[1]:
                     yield k
                     yield v

@@ -12,6 +12,8 @@ instances of classes captured by value that do not customise pickling. Every oth
 
 from __future__ import annotations
 
+from _thread import _local as ThreadLocal
+
 import _socket
 import copyreg
 import io
@@ -68,7 +70,6 @@ class Reducers:
                 "a traceback", "keep the exception, not its traceback (exceptions lose theirs)"),
             types.MappingProxyType: self.reduce_mappingproxy,
         }
-        self._hooks_work: dict[type, bool] = {}
         self.hash_memos = HashMemos()
         self.by_base: list = []  # (base class, reducer(obj, cls)) for subclasses of C types
         c_objects.register(self)
@@ -212,11 +213,19 @@ class Reducers:
         ns = {"__module__": cls.__module__, "__qualname__": cls.__qualname__}
         d = cls.__dict__
         slot_names = set()
-        if "__slots__" in d:
-            slots = d["__slots__"]
-            ns["__slots__"] = Inline((slots,) if isinstance(slots, str) else tuple(slots))
-            slot_names = {slots} if isinstance(slots, str) else set(slots)
-        skip = {"__dict__", "__weakref__", "__module__", "__qualname__", "_abc_impl"}
+        slots = _class_slots(cls)
+        if slots is not None:
+            ns["__slots__"] = Inline(slots)
+            slot_names = set(slots)
+        if "__init__" in d and issubclass(cls, ThreadLocal):
+            # _local.__new__ accepts the arguments a thread-local was made with only when its
+            # class has an __init__: present from the start, its instances need no late stage.
+            ns["__init__"] = d["__init__"]
+        if "__class__" in d:
+            # Only a class body can put __class__ in a class's namespace (LazyObject's proxy
+            # property): setting it afterwards would try to change the class's own class.
+            ns["__class__"] = d["__class__"]
+        skip = {"__dict__", "__weakref__", "__module__", "__qualname__", "_abc_impl", *ns}
         attrs = [(k, v) for k, v in d.items() if k not in skip and not
                  (k in slot_names and type(v) is types.MemberDescriptorType)]
         meta = type(cls)
@@ -238,7 +247,7 @@ class Reducers:
             return self.honour(obj, reducer(obj))
         if self._rebuild_by_value(obj, cls):
             return self.instance_by_value(obj, cls)
-        pure = _only_c_base_is_object(cls)
+        pure = self.only_python_bases(cls)
         try:
             rv = obj.__reduce_ex__(5)
         except Exception as e:
@@ -247,19 +256,22 @@ class Reducers:
             return Offender(f"cannot be saved ({type(e).__name__}: {e})",
                             "make it picklable, drop it before the snapshot point, or use amber.transient")
         if pure and not self._hooks_rebuild(obj, cls, rv):
-            # The class's own hooks cannot rebuild its instances (pickle would fail too), or
-            # hand back the object itself (a singleton, whose class must exist first); all its
-            # state is in Python, so a field-by-field copy is faithful.
+            # The class's own hooks cannot rebuild this instance (pickle would fail too), hand
+            # back the object itself (a singleton, whose class must exist first) or another
+            # kind of object; all its state is in Python, so a field-by-field copy is faithful.
             return self.instance_by_value(obj, cls)
         return self.honour(obj, rv)
 
+    def only_python_bases(self, cls) -> bool:
+        """Does ``cls`` keep all of its instances' state in Python (no C base but object)?"""
+        return all(k is object or not self.is_c_type(k) for k in cls.__mro__)
+
     def _hooks_rebuild(self, obj, cls, rv) -> bool:
-        """Do ``cls``'s pickling hooks rebuild an instance? Tried once per class, in this process,
-        by making a copy the way an unpickler would."""
-        known = self._hooks_work.get(cls)
-        if known is None:
-            known = self._hooks_work[cls] = _copy_by_reduce(obj, rv)
-        return known
+        """Do ``cls``'s pickling hooks rebuild this instance as a new object of its type? Tried on each
+        instance (what a reduce returns can depend on the instance: a Django field of an
+        abstract model cannot be found in the registry its concrete fields are), in this
+        process, by making a copy the way an unpickler would."""
+        return _copy_by_reduce(obj, rv)
 
     def _rebuild_by_value(self, obj, cls, honour_hooks: bool = True) -> bool:
         """Instances of classes captured by value are copied field by field unless the class
@@ -300,16 +312,18 @@ class Reducers:
                     slots.append((name, getattr(obj, name)))
             if obj.__suppress_context__:
                 slots.append(("__suppress_context__", True))
-        if slots:
+        if slots or attrs and _intercepts_attributes(cls):
             r.fills.append(("inst", attrs, slots))
         elif attrs:
-            r.fills.append(("build", attrs, None))
+            r.fills.append(("build", attrs, None))  # the unpickler's BUILD: fastest
+        # Contents of a builtin container base go in through the base's own method, never the
+        # subclass's (an overridden append or __setitem__ would run the program's code).
         if isinstance(obj, list):
-            r.fills.append(("call", _global("builtins", "list.extend"), (list.copy(obj),)))
+            r.fills.append(("base_extend", list.copy(obj)))
         elif isinstance(obj, dict):
-            r.fills.append(("call", _global("builtins", "dict.update"), (dict(dict.items(obj)),)))
+            r.fills.append(("base_update", list(dict.items(obj))))
         elif isinstance(obj, set):
-            r.fills.append(("call", _global("builtins", "set.update"), (list(set.__iter__(obj)),)))
+            r.fills.append(("base_add", list(set.__iter__(obj))))
         elif isinstance(obj, bytearray):
             r.fills.append(("call", _global("builtins", "bytearray.extend"), (bytes(obj),)))
         return r
@@ -390,8 +404,8 @@ def _copy_by_reduce(obj, rv) -> bool:
     try:
         func, args, state, listitems, dictitems, setter = (tuple(rv) + (None,) * 4)[:6]
         new = func(*args)
-        if new is obj:
-            return False
+        if new is obj or type(new) is not type(obj):
+            return False  # a singleton, or a stand-in (a lazy proxy pickles as its target)
         if listitems is not None:
             for item in listitems:
                 new.append(item)
@@ -414,6 +428,31 @@ def _copy_by_reduce(obj, rv) -> bool:
         return False
 
 
+def _intercepts_attributes(cls) -> bool:
+    """Would the unpickler's BUILD run the program's code (it looks ``__setstate__`` up on the
+    instance, so a ``__getattr__`` proxy answers)?"""
+    return hasattr(cls, "__getattr__") or cls.__getattribute__ is not object.__getattribute__
+
+
+def _class_slots(cls) -> tuple | None:
+    """The ``__slots__`` that made ``cls``'s layout, as type.__new__ needs them again."""
+    d = cls.__dict__
+    if "__slots__" not in d:
+        return None
+    slots = d["__slots__"]
+    if isinstance(slots, str):
+        return (slots,)
+    try:
+        names = tuple(slots)
+        if all(isinstance(n, str) for n in names):
+            return names
+    except TypeError:
+        pass
+    # __slots__ was rebound after the class was made: read the layout off its descriptors.
+    names = [k for k, v in d.items() if type(v) is types.MemberDescriptorType and v.__objclass__ is cls]
+    return tuple(names + [k for k in ("__dict__", "__weakref__") if k in d])
+
+
 def _default_state(obj, state) -> bool:
     """Is ``state`` the (dict, slots) shape that BUILD applies itself (no ``__setstate__``)?"""
     if getattr(type(obj), "__setstate__", None) is not None:
@@ -422,10 +461,6 @@ def _default_state(obj, state) -> bool:
         return all(type(k) is str for k in state)
     return type(state) is tuple and len(state) == 2 and \
         all(part is None or type(part) is dict and all(type(k) is str for k in part) for part in state)
-
-
-def _only_c_base_is_object(cls) -> bool:
-    return isinstance(cls, type) and all(k is object or is_python_class(k) for k in cls.__mro__)
 
 
 def slot_values(obj, cls):

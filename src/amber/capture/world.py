@@ -11,7 +11,8 @@ value, or when importing such a module again would import it anyway.* In detail:
    * extension and builtin modules (``.so``/``.pyd``): their state lives in C;
    * modules that define a class whose metaclass is implemented in C (``ctypes``): such a class
      cannot be made without running that metaclass again;
-   * ``threading``, which describes the running process (its main-thread object);
+   * modules whose state describes the running process: ``os`` (``os.environ``), ``threading``
+     (the main-thread object), ``random`` (its seed), ``tempfile``, ``multiprocessing.process``;
    * packages the program or the user asked for (``amber.reimport()``, ``--reimport``).
 3. **The closure**: a fresh interpreter started as a restore starts imports the seeds and
    reports what each import pulled in (:mod:`amber.capture.probe`). All of that is imported
@@ -39,7 +40,10 @@ import types
 from amber._compat import c_metaclass
 from amber.capture.probe import namespace_fingerprint
 
-PER_PROCESS_MODULES = ("threading",)
+# Modules whose state describes the running process rather than the program: each restored
+# process imports them afresh (its own environment, main thread, random seed, temporary names,
+# multiprocessing authentication key).
+PER_PROCESS_MODULES = ("os", "threading", "random", "tempfile", "multiprocessing.process")
 ATOMS = (type(None), bool, int, float, str, bytes)
 _NAMED_KINDS = (type, types.FunctionType, types.BuiltinFunctionType, types.MethodDescriptorType,
                 types.WrapperDescriptorType, types.ClassMethodDescriptorType)
@@ -97,9 +101,13 @@ class World:
                 by_ref[name] = "base set"
             elif _top(name) in base_tops and name != "__main__":
                 by_ref[name] = f"part of the base-set package {_top(name)}"
+        # Names under which the main module is also registered (multiprocessing's __mp_main__)
+        # are captured with it, never imported again.
+        main = self.modules.get("__main__")
+        self.main_names = {name for name, mod in self.modules.items() if mod is main and main is not None}
         seeds: dict[str, str] = {}
         for name, mod in self.modules.items():
-            if name in by_ref or name == "__main__":
+            if name in by_ref or name in self.main_names:
                 continue
             if _top(name) in reimport or name in reimport:
                 seeds[name] = "asked to (reimport)"
@@ -119,11 +127,11 @@ class World:
             by_ref.setdefault(seed, why)
         for seed, loaded in answer["loaded"].items():
             for name in loaded:
-                if name in self.modules and name != "__main__":
+                if name in self.modules and name not in self.main_names:
                     by_ref.setdefault(name, f"imported by {seed} when that is imported again")
-        tops = {_top(name) for name, why in by_ref.items() if why != "Amber itself"} - {"__main__"}
+        tops = {_top(name) for name, why in by_ref.items() if why != "Amber itself"}
         for name in self.modules:
-            if name not in by_ref and name != "__main__" and _top(name) in tops:
+            if name not in by_ref and name not in self.main_names and _top(name) in tops:
                 by_ref[name] = f"part of the package {_top(name)}, which is imported again"
         self._compare_with_fresh(answer["fingerprints"])
 
@@ -144,10 +152,7 @@ class World:
                 else diff
             if diff:
                 self.changed[name] = diff
-                shown = ", ".join(diff[:6]) + (f" and {len(diff) - 6} more" if len(diff) > 6 else "")
-                self.notes.append(f"{name} is imported again at restore, but the program changed its "
-                                  f"state after importing it ({shown}): Amber sets it again after the "
-                                  f"import")
+                self.notes.append(f"{name}: {', '.join(diff)}")
 
     # == finding objects by name ===================================================================
     def _index(self) -> None:

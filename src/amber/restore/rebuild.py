@@ -8,10 +8,13 @@ Imports only the base set.
 """
 
 import sys
+from _thread import _local as _thread_local
 from _weakref import ref as _ref
 
 _type_setattr = type.__setattr__
 _object_setattr = object.__setattr__
+_object_getattribute = object.__getattribute__
+_local_getattribute = _thread_local.__getattribute__
 
 
 def make_module(name: str):
@@ -134,7 +137,10 @@ def instance_setstate(obj, attrs, slots) -> None:
     Slots are set through their own member descriptors, so a property of the same name on a
     subclass (which would refuse, or run code) is passed by."""
     if attrs:
-        obj.__dict__.update(attrs)
+        # Past any __getattribute__ of the program's (it may need state not yet set); a
+        # thread-local's __dict__ is its per-thread one, which only _local's own lookup finds.
+        getter = _local_getattribute if issubclass(type(obj), _thread_local) else _object_getattribute
+        getter(obj, "__dict__").update(attrs)
     if slots:
         mro = type(obj).__mro__
         for key, value in slots.items():
@@ -180,8 +186,9 @@ class _Gone:
 
 def dead_ref(cls, callback=None):
     """A weak reference whose referent is gone, as it would be after the next collection."""
-    r = cls.__new__(cls, _Gone()) if cls is not _ref else _ref(_Gone())
-    return r
+    # ref's own __new__, not a subclass's (WeakMethod's wants a bound method); no callback, so
+    # nothing runs when the stand-in dies at once.
+    return _ref.__new__(cls, _Gone())
 
 
 def set_list(target: list, items: list) -> None:
@@ -261,12 +268,12 @@ def make_key(cmp, wrapped):
     return cmp_to_key(cmp)(wrapped)
 
 
-def make_thread_local(cls, args: tuple, kwargs: dict):
+def make_thread_local(cls, args: tuple, kwargs: tuple):
     """A ``threading.local``: this (main) thread's attributes are filled afterwards; other
     threads call ``__init__`` with the original arguments, as before the snapshot."""
     from _thread import _local
 
-    return _local.__new__(cls, *args, **kwargs)
+    return _local.__new__(cls, *args, **dict(kwargs))
 
 
 def make_json_scanner(context: dict):
@@ -275,3 +282,14 @@ def make_json_scanner(context: dict):
     ns = type(sys.implementation)(**context)
     ns.memo = {}
     return make_scanner(ns)
+
+
+def make_context_var(name, *default):
+    from _contextvars import ContextVar
+
+    return ContextVar(name, *default)
+
+
+def put_all(queue, items: list) -> None:
+    for item in items:
+        queue.put(item)
