@@ -23,11 +23,10 @@ from __future__ import annotations
 
 import functools
 import sys
+from _queue import SimpleQueue
 from _thread import LockType, RLock
 from _thread import _local as ThreadLocal
 from contextvars import ContextVar, copy_context
-
-from _queue import SimpleQueue
 
 from amber import _compat
 from amber.capture.recipes import REBUILD, Offender, Recipe, _global

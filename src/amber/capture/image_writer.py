@@ -33,6 +33,10 @@ def write_snapshot(path, modules, main, rest_code, baseline, imports, replay, en
 
     by_value = [(name, mod) for name, mod in modules.items() if name not in world.by_ref]
     early, late = replay
+    # A class of a module imported again is registered on its ABCs again by that import.
+    late = [(fn, (abc_cls, tuple(c for c in added if not world.is_by_ref_module(c.__module__))))
+            for fn, (abc_cls, added) in late]
+    late = [(fn, args) for fn, args in late if args[1]]
     early = early + [(_global("builtins", "setattr") if fn == "setattr" else _global(REBUILD, fn), args)
                      for fn, args in world.replay_steps()]
     manifest = {

@@ -332,6 +332,8 @@ class Planner:
             asm.empty_set()
         elif kind == "bytearray":
             asm.bytearray(m[1])
+        elif kind == "bytes":
+            asm.bytes(m[1])
         else:  # pragma: no cover - reducers only produce the kinds above
             raise AssertionError(kind)
         asm.memoize(obj)

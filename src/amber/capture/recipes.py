@@ -11,7 +11,7 @@ only once the heap is complete:
         ("call", func, args)           func(*args)
         ("tuple", items) / ("frozenset", items)
         ("list",) / ("dict",) / ("set",)   empty, filled later
-        ("bytearray", data)
+        ("bytearray", data) / ("bytes", data)
 
 ``fills``
     a list of operations applied once the object exists::

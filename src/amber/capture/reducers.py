@@ -12,15 +12,15 @@ instances of classes captured by value that do not customise pickling. Every oth
 
 from __future__ import annotations
 
-from _thread import _local as ThreadLocal
-
 import _socket
 import copyreg
 import io
 import marshal
 import sys
+from pickle import PickleBuffer
 import types
 import weakref
+from _thread import _local as ThreadLocal
 
 from amber._compat import is_python_class, known_type_key
 from amber.capture import c_objects
@@ -58,6 +58,8 @@ class Reducers:
             types.CodeType: self.reduce_code,
             types.CellType: self.reduce_cell,
             types.MethodType: lambda o: Recipe(("call", types.MethodType, (o.__func__, o.__self__))),
+            types.BuiltinMethodType: self.reduce_builtin,
+            PickleBuffer: reduce_pickle_buffer,
             staticmethod: self.reduce_wrapper_descriptor,
             classmethod: self.reduce_wrapper_descriptor,
             property: self.reduce_property,
@@ -129,8 +131,13 @@ class Reducers:
 
     # -- modules ------------------------------------------------------------------------------
     def reduce_module(self, mod):
-        if self.world.is_by_ref_module(getattr(mod, "__name__", None) or ""):
-            return Recipe(("module", mod.__name__))
+        # The name it is registered under (_decimal calls itself "decimal").
+        name = self.world.registered_name(mod) or getattr(mod, "__name__", None) or ""
+        if self.world.is_by_ref_module(name) and sys.modules.get(name) is mod:
+            return Recipe(("module", name))
+        if is_extension(mod):
+            return Offender(f"an extension module that cannot be imported by its name ({name})",
+                            "reach it through the package that creates it, or after the snapshot point")
         # The module's dict is its own node (functions share it as their globals); the fill makes
         # sure it is reached even when nothing else refers to it.
         self.module_dicts.setdefault(id(mod.__dict__), mod)
@@ -140,6 +147,20 @@ class Reducers:
         mod = self.module_dicts[id(d)]
         return Recipe(("call", _global("builtins", "getattr"), (mod, "__dict__")),
                       [("setitems", list(d.items()))] if d else None)
+
+    def reduce_builtin(self, fn):
+        """A C function not found by name: looked up again on what it is bound to (a bound
+        method of a captured object, ``cache.get``; a function of an extension submodule)."""
+        owner = getattr(fn, "__self__", None)
+        name = fn.__name__
+        try:
+            same = owner is not None and getattr(owner, name) == fn
+        except Exception:
+            same = False
+        if not same:
+            return Offender(f"a built-in function that cannot be found again ({name})",
+                            "keep a reference to the object or module it belongs to instead")
+        return Recipe(("call", _global("builtins", "getattr"), (owner, name)))
 
     def reduce_mappingproxy(self, proxy):
         import gc
@@ -199,8 +220,19 @@ class Reducers:
         """Implemented in C (state Amber cannot see), as opposed to made by a class statement."""
         if not is_python_class(cls):
             return True
-        mod = self.world.modules.get(getattr(cls, "__module__", None))
-        return mod is not None and is_extension(mod)
+        d = cls.__dict__
+        if "__slots__" not in d and any(type(v) is types.MemberDescriptorType for v in d.values()):
+            return True  # members without __slots__: made from a C type spec (PyType_FromSpec)
+        # Its module, or the nearest registered package of an unregistered extension submodule.
+        modname = getattr(cls, "__module__", None)
+        while isinstance(modname, str):
+            mod = self.world.modules.get(modname)
+            if mod is not None:
+                return is_extension(mod)
+            if "." not in modname:
+                return False
+            modname = modname.rpartition(".")[0]
+        return False
 
     def reduce_class(self, cls):
         if self.is_c_type(cls):
@@ -380,6 +412,14 @@ class Reducers:
     def offend_running(self, obj):
         return Offender(f"a {type(obj).__name__} in progress (its frame cannot be captured yet)",
                         "finish or drop it before the snapshot point, or create it after restore")
+
+
+def reduce_pickle_buffer(buf):
+    """A buffer handed out by a protocol-5 ``__reduce_ex__`` (numpy arrays): written in band,
+    as bytes when read-only and as a bytearray the new object may write into otherwise."""
+    with buf.raw() as view:
+        data, readonly = view.tobytes(), view.readonly
+    return Recipe(("bytes", data)) if readonly else Recipe(("bytearray", data))
 
 
 def _base_construction(obj, cls):

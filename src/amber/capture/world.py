@@ -87,6 +87,7 @@ class World:
         self._classify(reimport, probe)
         self.names: dict[int, tuple[str, str]] = {}
         self._types_by_instance: dict | None = None
+        self._registered: dict | None = None
         self._index()
 
     # == which modules are imported again ===========================================================
@@ -174,6 +175,11 @@ class World:
             for attr, value in items:
                 if at_start is not None and at_start.get(attr) != id(value) or attr in rebound:
                     continue
+                if isinstance(value, types.ModuleType) and sys.modules.get(value.__name__) is not value:
+                    # A submodule an extension made without registering it (PyO3's pattern):
+                    # found again as this attribute.
+                    names.setdefault(id(value), (modname, attr))
+                    continue
                 if type(value) in ATOMS or isinstance(value, types.ModuleType) or \
                         attr.startswith("__") and attr.endswith("__") and \
                         attr not in ("__import__", "__build_class__"):
@@ -232,6 +238,14 @@ class World:
                  and self.by_ref[n] != "Amber itself"]
         return sorted(names, key=self._import_rank)
 
+    def registered_name(self, mod) -> str | None:
+        """The name ``mod`` is registered under in sys.modules (None if it is not)."""
+        if self._registered is None:
+            self._registered = {}
+            for name, m in self.modules.items():
+                self._registered.setdefault(id(m), name)
+        return self._registered.get(id(mod))
+
     def is_by_ref_module(self, name: str) -> bool:
         return name in self.by_ref
 
@@ -244,15 +258,21 @@ class World:
             return None
         modname = getattr(obj, "__module__", None)
         qualname = getattr(obj, "__qualname__", None)
-        if isinstance(modname, str) and isinstance(qualname, str) and modname in self.by_ref and \
-                "<locals>" not in qualname:
-            target = self.modules.get(modname) or sys.modules.get(modname)
-            for part in qualname.split("."):
-                target = getattr(target, part, None)
-                if target is None:
-                    break
-            if target is obj:
-                return (modname, qualname)
+        if isinstance(modname, str) and isinstance(qualname, str) and "<locals>" not in qualname:
+            # The module itself, or the nearest registered package of an unregistered extension
+            # submodule (pydantic_core._pydantic_core._schema_gather): the rest is attributes.
+            head, rest = modname, qualname
+            while head not in self.by_ref and "." in head:
+                head, _, tail = head.rpartition(".")
+                rest = f"{tail}.{rest}"
+            if head in self.by_ref:
+                target = self.modules.get(head) or sys.modules.get(head)
+                for part in rest.split("."):
+                    target = getattr(target, part, None)
+                    if target is None:
+                        break
+                if target is obj:
+                    return (head, rest)
         if isinstance(obj, type):
             return self._type_of_named_instance(obj)
         return None

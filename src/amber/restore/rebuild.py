@@ -287,7 +287,7 @@ def make_json_scanner(context: dict):
 def make_context_var(name, *default):
     from _contextvars import ContextVar
 
-    return ContextVar(name, *default)
+    return ContextVar(name, default=default[0]) if default else ContextVar(name)
 
 
 def put_all(queue, items: list) -> None:
