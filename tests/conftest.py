@@ -10,10 +10,11 @@ import pytest
 AMBER = [sys.executable, "-m", "amber"]
 
 
-def run(cmd, cwd=None, env=None, check=False, timeout=300):
+def run(cmd, cwd=None, env=None, check=False, timeout=300, input=None):
     full_env = dict(os.environ)
     full_env.update(env or {})
-    p = subprocess.run(cmd, cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout)
+    p = subprocess.run(cmd, cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout,
+                       input=input, stdin=None if input is not None else subprocess.DEVNULL)
     if check and p.returncode != 0:
         raise AssertionError(f"{cmd} failed ({p.returncode}):\n{p.stdout}\n{p.stderr}")
     return p

@@ -17,10 +17,10 @@ import copyreg
 import io
 import marshal
 import sys
-from pickle import PickleBuffer
 import types
 import weakref
 from _thread import _local as ThreadLocal
+from pickle import PickleBuffer
 
 from amber._compat import is_python_class, known_type_key
 from amber.capture import c_objects

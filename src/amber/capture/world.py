@@ -299,6 +299,12 @@ def _values(mod) -> list:
         return []
 
 
+def _qualified(cls) -> str:
+    module, name = getattr(cls, "__module__", None), getattr(cls, "__qualname__", None)
+    name = name if isinstance(name, str) else getattr(cls, "__name__", "?")
+    return f"{module}.{name}" if isinstance(module, str) else name
+
+
 def _c_metaclass_reason(name: str, mod) -> str | None:
     try:
         items = list(vars(mod).items())
@@ -308,8 +314,7 @@ def _c_metaclass_reason(name: str, mod) -> str | None:
         if isinstance(value, type) and getattr(value, "__module__", None) == name:
             meta = c_metaclass(type(value))
             if meta is not None:
-                return (f"defines {attr} with a metaclass implemented in C "
-                        f"({meta.__module__}.{meta.__qualname__})")
+                return f"defines {attr} with a metaclass implemented in C ({_qualified(meta)})"
     return None
 
 

@@ -1,0 +1,128 @@
+"""The world stays open after restore: new imports, pdb, cProfile and coverage work inside a
+restored process, and capture is by value (no module body, class body, decorator, metaclass or
+``__init_subclass__`` runs again)."""
+
+import pytest
+
+WORK = '''
+import collections
+def fib(n):
+    return n if n < 2 else fib(n - 1) + fib(n - 2)
+TABLE = collections.Counter("mississippi")
+'''
+
+
+def test_pdb_in_a_restored_process(program):
+    p = program(WORK + '''
+if __name__ == "__main__":
+    secret_value = fib(10) * 2
+    breakpoint()
+    print("after", secret_value)
+''')
+    p.snapshot()
+    r = p.restore(input="p secret_value\np TABLE.most_common(1)\nc\n", check=False)
+    assert r.returncode == 0, r.stderr
+    assert "(Pdb) 110" in r.stdout and "[('i', 4)]" in r.stdout and "after 110" in r.stdout
+
+
+def test_cprofile_in_a_restored_process(program):
+    p = program(WORK + '''
+if __name__ == "__main__":
+    import cProfile, pstats, io
+    prof = cProfile.Profile()
+    prof.runcall(fib, 15)
+    out = io.StringIO()
+    pstats.Stats(prof, stream=out).sort_stats("ncalls").print_stats(3)
+    print(out.getvalue())
+''')
+    p.snapshot()
+    out = p.restore().stdout
+    assert "1973/1" in out and "prog.py" in out and "(fib)" in out
+
+
+def test_coverage_in_a_restored_process(program):
+    pytest.importorskip("coverage")
+    p = program(WORK + '''
+def unused():
+    return "never called"
+
+if __name__ == "__main__":
+    import coverage, io
+    cov = coverage.Coverage(data_file=None)
+    cov.start()
+    fib(5)
+    cov.stop()
+    out = io.StringIO()
+    cov.report(file=out, show_missing=True)
+    print(out.getvalue())
+''')
+    p.snapshot()
+    out = p.restore().stdout
+    assert out == p.cold().stdout
+    line = next(x for x in out.splitlines() if x.startswith("prog.py"))
+    assert line.split()[-2:] == ["2-3,", "5-18"]  # fib's body (line 4) ran under coverage
+
+
+def test_capture_is_by_value(program, tmp_path):
+    """Module bodies, class bodies, decorators, metaclasses, __set_name__ and __init_subclass__
+    log while they build; restoring adds nothing to the log."""
+    log = tmp_path / "build.log"
+    pkg = tmp_path / "sentinel"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text(f'''
+LOG = {str(log)!r}
+def note(what):
+    with open(LOG, "a") as f:
+        f.write(what + "\\n")
+note("module body sentinel")
+from sentinel import parts
+''')
+    (pkg / "parts.py").write_text('''
+from sentinel import note
+note("module body sentinel.parts")
+
+def decorate(fn):
+    note(f"decorator {fn.__name__}")
+    return fn
+
+class Meta(type):
+    def __new__(mcs, name, bases, ns):
+        note(f"metaclass new {name}")
+        return super().__new__(mcs, name, bases, ns)
+    def __init__(cls, name, bases, ns):
+        note(f"metaclass init {name}")
+        super().__init__(name, bases, ns)
+
+class Named:
+    def __set_name__(self, owner, name):
+        note(f"set_name {owner.__name__}.{name}")
+
+class Base(metaclass=Meta):
+    registry = []
+    def __init_subclass__(cls, **kw):
+        note(f"init_subclass {cls.__name__}")
+        Base.registry.append(cls.__name__)
+
+class Child(Base):
+    note("class body Child")
+    field = Named()
+    @decorate
+    def method(self):
+        return "child method"
+''')
+    p = program('''
+        import sentinel
+        from sentinel.parts import Base, Child
+        if __name__ == "__main__":
+            print(Base.registry, Child().method(), type(Child).__name__, Child.__mro__[1].__name__)
+    ''')
+    cold = p.cold()
+    built = log.read_text()
+    assert built.count("\n") == 10, built
+    log.write_text("")
+    p.snapshot()
+    assert log.read_text() == built
+    log.write_text("")
+    restored = p.restore()
+    assert restored.stdout == cold.stdout == "['Child'] child method Meta Base\n"
+    assert log.read_text() == ""
