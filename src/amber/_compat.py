@@ -148,3 +148,27 @@ def simple_queue_items(queue) -> list | None:
         return None
     size = queue.qsize()
     return list(lists[0][len(lists[0]) - size:]) if size <= len(lists[0]) else None
+
+
+def pattern_parts(pattern) -> tuple | None:
+    """The arguments ``re._compiler.compile`` passed to ``_sre.compile`` for ``pattern`` (3.11-3.13),
+    so a restore makes the pattern without compiling it again; None if they do not reproduce it
+    exactly (``Pattern.__eq__`` compares the compiled code)."""
+    import _sre
+    from re import _compiler, _parser
+
+    try:
+        source, flags = pattern.pattern, pattern.flags
+        parsed = _parser.parse(source, flags)
+        code = _compiler._code(parsed, flags)
+        groupindex = parsed.state.groupdict
+        indexgroup = [None] * parsed.state.groups
+        for name, index in groupindex.items():
+            indexgroup[index] = name
+        parts = (source, flags | parsed.state.flags, code, parsed.state.groups - 1, dict(groupindex),
+                 tuple(indexgroup))
+        if _sre.compile(*parts) != pattern:
+            return None
+    except Exception:
+        return None
+    return parts

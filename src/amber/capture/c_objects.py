@@ -14,6 +14,7 @@ version-specific and lives in :mod:`amber._compat`). The matching reconstructors
 * ``contextvars.ContextVar``: its name and default, and the value it has in the main context at
   the snapshot point, which is set again in the restored main context;
 * ``queue.SimpleQueue`` with its items; ``functools.cmp_to_key`` wrappers, ``json`` scanners;
+* ``re.Pattern``: with its compiled code, so a restore does not compile it again;
 * ``random.SystemRandom``: stateless, so made anew;
 * subclasses of ``classmethod``, ``staticmethod`` and ``property`` (``classonlymethod``).
 * locks (only when not held), weak references (dead when nothing else holds the referent).
@@ -46,6 +47,7 @@ def register(reducers) -> None:
     if json_c is not None and hasattr(json_c, "make_scanner"):
         d[json_c.make_scanner] = reduce_json_scanner
     d[ContextVar] = reduce_context_var
+    d[type(_sre_compile_probe())] = reduce_pattern
     d[SimpleQueue] = reduce_simple_queue
     reducers.by_base.append((ThreadLocal, reduce_thread_local))
     random = sys.modules.get("random")
@@ -90,6 +92,24 @@ def reduce_thread_local(local, cls):
     if attrs:
         r.fills.append(("inst", attrs, None))
     return r
+
+
+def _sre_compile_probe():
+    import re
+
+    return re.compile("")
+
+
+def reduce_pattern(pattern):
+    # Compiling is what regular expressions cost at start-up (Django's URL patterns, parsers'
+    # token tables): the image keeps the compiled code and a restore hands it straight to
+    # _sre.compile. When that cannot be reproduced exactly, the pattern is compiled again.
+    parts = _compat.pattern_parts(pattern)
+    if parts is None:
+        return Recipe(("call", _global("re", "_compile"), (pattern.pattern, pattern.flags)), late=True)
+    source, flags, code, groups, groupindex, indexgroup = parts
+    return Recipe(("call", _global(REBUILD, "make_pattern"),
+                   (source, flags, tuple(code), groups, tuple(groupindex.items()), indexgroup)))
 
 
 def reduce_context_var(var):

@@ -293,3 +293,10 @@ def make_context_var(name, *default):
 def put_all(queue, items: list) -> None:
     for item in items:
         queue.put(item)
+
+
+def make_pattern(source, flags, code: tuple, groups, groupindex: tuple, indexgroup):
+    """A compiled regular expression from its compiled code (see amber._compat.pattern_parts)."""
+    from _sre import compile
+
+    return compile(source, flags, list(code), groups, dict(groupindex), indexgroup)
