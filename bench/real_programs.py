@@ -62,7 +62,7 @@ def main() -> None:
             rows.append((name, cold, restored, snap_ms, os.path.getsize(image), same))
             print(f"measured {name}", file=sys.stderr)
     print(f"{args.runs} interleaved runs each; median [min-max] in ms, whole processes\n")
-    print(f"| program | cold | amber restore | restored/cold | snapshot | image | same output |")
+    print("| program | cold | amber restore | restored/cold | snapshot | image | same output |")
     print("|---|---|---|---|---|---|---|")
     for name, cold, restored, snap_ms, size, same in rows:
         c, r = statistics.median(cold), statistics.median(restored)

@@ -109,8 +109,8 @@ def thread_local_args(local) -> tuple:
 
 
 def wrap_module_loading(started, finished):
-    """Call ``started(name)`` when a module's loading begins and ``finished(name)`` when it
-    succeeded. Every import that runs a loader goes through ``_bootstrap._load_unlocked(spec)``
+    """Call ``started(name)`` when a module's loading begins and ``finished(name, ok)`` when it
+    ends. Every import that runs a loader goes through ``_bootstrap._load_unlocked(spec)``
     (3.11-3.13), which the import system looks up as a module global at each call. Returns a
     function that removes the hook."""
     import _frozen_importlib as bootstrap
@@ -119,8 +119,12 @@ def wrap_module_loading(started, finished):
 
     def _load_unlocked(spec):
         started(spec.name)
-        module = original(spec)
-        finished(spec.name)
+        ok = False
+        try:
+            module = original(spec)
+            ok = True
+        finally:
+            finished(spec.name, ok)
         return module
 
     bootstrap._load_unlocked = _load_unlocked

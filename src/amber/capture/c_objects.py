@@ -69,7 +69,7 @@ def reduce_lru_cache(wrapper):
         if entries:
             # Keys are hashed again when the cache is refilled, so a key made of restored objects
             # must be complete first: this fill waits for the late stage.
-            r.fills.append(("call", _global(REBUILD, "fill_lru_cache"), (entries,)))
+            r.fills.append(("call", _global(REBUILD, "fill_lru_cache"), (tuple(entries),)))
             r.fill_late = True
     return r
 
@@ -129,7 +129,7 @@ def reduce_simple_queue(queue):
         return Offender("a queue whose items cannot be read", "empty it before the snapshot point")
     r = Recipe(("call", _global("_queue", "SimpleQueue"), ()))
     if items:
-        r.fills.append(("call", _global(REBUILD, "put_all"), (items,)))
+        r.fills.append(("call", _global(REBUILD, "put_all"), (tuple(items),)))
     return r
 
 

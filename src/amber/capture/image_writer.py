@@ -15,7 +15,7 @@ from amber.errors import CaptureError
 from amber.image import format as fmt
 
 
-def write_snapshot(path, modules, main, rest_code, baseline, imports, replay, env, atexit_calls, reimport,
+def write_snapshot(path, modules, main, rest_code, baseline, imports, replay, env, registrations, reimport,
                    point, startup_seconds) -> None:
     started = time.perf_counter()
     world = World(modules, baseline.names,
@@ -43,7 +43,7 @@ def write_snapshot(path, modules, main, rest_code, baseline, imports, replay, en
         "main": main,
         "rest": rest_code,
         "order": tuple(modules),
-        "atexit": tuple(atexit_calls),
+        "registrations": registrations.kept(world.is_by_ref_module),
         "by_ref": tuple(name for name in modules if name in world.by_ref),
         "argv0": point["argv0"],
     }

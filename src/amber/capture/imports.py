@@ -26,13 +26,23 @@ from amber.capture.probe import fingerprint
 class ImportRecorder:
     def __init__(self) -> None:
         self.order: list[str] = []  # module names, in the order their imports started
+        self.stack: list[str] = []  # imports running now, innermost last
         self.after_import: dict[str, dict] = {}  # name -> {attr: (id, container fingerprint)}
         self._undo = _compat.wrap_module_loading(self._started, self._finished)
 
     def _started(self, name: str) -> None:
         self.order.append(name)
+        self.stack.append(name)
 
-    def _finished(self, name: str) -> None:
+    def importing(self) -> str | None:
+        """The module whose import is running now, if any."""
+        return self.stack[-1] if self.stack else None
+
+    def _finished(self, name: str, ok: bool) -> None:
+        if self.stack and self.stack[-1] == name:
+            self.stack.pop()
+        if not ok:
+            return
         mod = sys.modules.get(name)
         if mod is None:
             return

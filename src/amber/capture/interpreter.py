@@ -12,8 +12,10 @@ run. At the snapshot point the difference is turned into replay steps run at res
   again;
 * the environment: variables the program set or removed are applied over the restoring process's
   environment before anything else (see the ``environ`` image section);
-* recursion limit, gc thresholds, switch interval, int-to-str digit limit, signal handlers and
-  ``atexit`` handlers registered during start-up.
+* recursion limit, gc thresholds, switch interval, int-to-str digit limit, signal handlers.
+
+Callbacks kept inside the interpreter (atexit, codec search, at-fork) are recorded by
+:mod:`amber.capture.registrations`.
 """
 
 
@@ -81,7 +83,7 @@ class Baseline:
                     early.append((_global("builtins", "setattr"), (mod, attr, value)))
                 elif attr in copies and _changed(copies[attr], value):
                     kind = {list: "set_list", dict: "set_dict", set: "set_set"}[type(value)]
-                    early.append((_global(REBUILD, kind), (value, _copy(value))))
+                    early.append((_global(REBUILD, kind), (value, frozen_contents(value))))
         for cls, before in self.abc_registries.items():
             now = _registry(cls)
             added = tuple(c for c in now if id(c) not in before)
@@ -99,6 +101,11 @@ class Baseline:
 
 def _copy(v):
     return {list: list, dict: dict, set: set}[type(v)](v)
+
+
+def frozen_contents(v) -> tuple:
+    """Contents to refill a container with at restore, as a tuple (complete once it exists)."""
+    return tuple(v.items()) if type(v) is dict else tuple(v)
 
 
 def _changed(before, now) -> bool:
@@ -144,34 +151,3 @@ def _signals() -> dict:
         except (ValueError, OSError):
             continue
     return out
-
-
-class AtexitRecorder:
-    """Records ``atexit`` registrations during start-up (the module cannot list them)."""
-
-    def __init__(self) -> None:
-        import atexit
-
-        self.atexit = atexit
-        self.calls: list = []
-        self._register = atexit.register
-        self._unregister = atexit.unregister
-        calls = self.calls
-        register, unregister = self._register, self._unregister
-
-        def recording_register(func, *args, **kwargs):
-            calls.append((func, args, kwargs))
-            return register(func, *args, **kwargs)
-
-        def recording_unregister(func):
-            calls[:] = [c for c in calls if c[0] != func]
-            return unregister(func)
-
-        recording_register.__doc__ = register.__doc__
-        atexit.register = recording_register
-        atexit.unregister = recording_unregister
-
-    def stop(self) -> list:
-        self.atexit.register = self._register
-        self.atexit.unregister = self._unregister
-        return list(self.calls)

@@ -23,7 +23,8 @@ only once the heap is complete:
         ("inst", dict_pairs, slot_pairs)    rebuild.instance_setstate (bypasses __setattr__)
         ("class", pairs)               rebuild.class_setstate (bypasses a metaclass __setattr__)
         ("state", state)               BUILD with the object's own __getstate__ result
-        ("call", func, args)           func(obj, *args)
+        ("call", func, args)           func(obj, *args); pass contents as tuples, never as lists
+                                       or dicts: those may still be empty shells when it runs
         ("obj_appends", items) / ("obj_setitems", pairs)   a reduce's list/dict items
         ("base_extend", items) / ("base_update", pairs) / ("base_add", items)
                                        contents of a list/dict/set subclass, through the base's method

@@ -12,7 +12,8 @@ import time
 import types
 
 import amber
-from amber.capture.interpreter import AtexitRecorder, Baseline
+from amber.capture.interpreter import Baseline
+from amber.capture.registrations import RegistrationRecorder
 from amber.errors import CaptureError, UsageError
 
 
@@ -39,7 +40,7 @@ def _parse(argv: list):
 
 def run_snapshot(image_path: str, target: str, args: list, is_module: bool, reimport: list,
                  baseline: Baseline, imports) -> None:
-    atexit_recorder = AtexitRecorder()
+    registrations = RegistrationRecorder(imports.importing)
     import site
 
     site.main()
@@ -97,13 +98,14 @@ def run_snapshot(image_path: str, target: str, args: list, is_module: bool, reim
         os._exit(1)
     startup_seconds = time.perf_counter() - started
     amber._state["mode"] = None
-    # Freeze what the program did before Amber's capture side imports anything more.
+    # Take Amber's hooks out first (the base set's state must not show them), then freeze what
+    # the program did before Amber's capture side imports anything more.
+    imports.stop()
+    registrations.stop()
     modules = {name: mod for name, mod in list(sys.modules.items())
                if mod is not None and not _is_amber_machinery(name)}
     replay = baseline.replay()
     environ_changes = baseline.environ_changes()
-    atexit_calls = atexit_recorder.stop()
-    imports.stop()
     if split.kind == "end":
         print("amber: note: no snapshot point found (no amber.snapshot() and no "
               "`if __name__ == \"__main__\":`): captured the end of the script; nothing is left to run "
@@ -115,7 +117,7 @@ def run_snapshot(image_path: str, target: str, args: list, is_module: bool, reim
              "module": target if is_module else "", "argv0": sys.argv[0]}
     try:
         write_snapshot(image_path, modules, main, split.rest, baseline, imports, replay, environ_changes,
-                       atexit_calls, reimport, point, startup_seconds)
+                       registrations, reimport, point, startup_seconds)
     except CaptureError as e:
         print(f"amber: error: {e}", file=sys.stderr)
         _flush()

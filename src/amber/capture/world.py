@@ -38,6 +38,7 @@ import sys
 import types
 
 from amber._compat import c_metaclass
+from amber.capture.interpreter import frozen_contents
 from amber.capture.probe import namespace_fingerprint
 
 # Modules whose state describes the running process rather than the program: each restored
@@ -225,7 +226,7 @@ class World:
                     steps.append(("setattr", (mod, attr, value)))
                 else:
                     kind = {list: "set_list", dict: "set_dict", set: "set_set"}[type(value)]
-                    steps.append((kind, (value, type(value)(value))))
+                    steps.append((kind, (value, frozen_contents(value))))
         return steps
 
     def _import_rank(self, name: str) -> int:
@@ -262,7 +263,7 @@ class World:
             # The module itself, or the nearest registered package of an unregistered extension
             # submodule (pydantic_core._pydantic_core._schema_gather): the rest is attributes.
             head, rest = modname, qualname
-            while head not in self.by_ref and "." in head:
+            while head not in self.by_ref and "." in head and head not in sys.modules:
                 head, _, tail = head.rpartition(".")
                 rest = f"{tail}.{rest}"
             if head in self.by_ref:

@@ -191,16 +191,17 @@ def dead_ref(cls, callback=None):
     return _ref.__new__(cls, _Gone())
 
 
-def set_list(target: list, items: list) -> None:
+def set_list(target: list, items: tuple) -> None:
     target[:] = items
 
 
-def set_dict(target: dict, items: dict) -> None:
+def set_dict(target: dict, items: tuple) -> None:
+    """Refill with (key, value) pairs."""
     target.clear()
     target.update(items)
 
 
-def set_set(target: set, items: set) -> None:
+def set_set(target: set, items: tuple) -> None:
     target.clear()
     target.update(items)
 
@@ -228,11 +229,21 @@ def register_modules(pairs: tuple) -> None:
         modules[name] = mod
 
 
-def register_atexit(calls: tuple) -> None:
-    import atexit
+def replay_registrations(calls: tuple) -> None:
+    """Make the program's atexit, codec-search and at-fork registrations again, in order."""
+    for kind, func, args, kwargs in calls:
+        if kind == "atexit":
+            import atexit
 
-    for func, args, kwargs in calls:
-        atexit.register(func, *args, **kwargs)
+            atexit.register(func, *args, **kwargs)
+        elif kind == "codec":
+            import _codecs
+
+            _codecs.register(func)
+        elif kind == "at_fork":
+            import posix
+
+            posix.register_at_fork(**kwargs)
 
 
 def known_type(module: str, qualname: str):

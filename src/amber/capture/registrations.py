@@ -1,0 +1,81 @@
+"""Callbacks the program hands to the interpreter, which keeps them where Python cannot list them.
+
+``atexit.register``, ``codecs.register`` (codec search functions) and ``os.register_at_fork``
+store their callbacks inside the interpreter, so Amber records the calls while the program runs
+to its snapshot point and makes them again at restore, in the same order
+(:func:`amber.restore.rebuild.replay_registrations`). ``atexit.unregister`` and
+``codecs.unregister`` remove recorded calls.
+
+A call made while a module was being imported is left out when that module is imported again at
+restore: its import makes the call again (``logging`` registers its ``shutdown``).
+"""
+
+from __future__ import annotations
+
+import sys
+
+KINDS = ("atexit", "codec", "at_fork")
+
+
+class RegistrationRecorder:
+    def __init__(self, importing) -> None:
+        """``importing()`` names the module whose import is running, if any."""
+        import _codecs
+        import atexit
+        import posix
+
+        self.calls: list = []  # (kind, func, args, kwargs, module being imported or None)
+        self._undo: list = []
+        calls = self.calls
+
+        def record(kind):
+            def wrap(original):
+                def recording(*args, **kwargs):
+                    result = original(*args, **kwargs)
+                    func = args[0] if args else None
+                    calls.append((kind, func, args[1:], kwargs, importing()))
+                    return result
+
+                recording.__doc__ = original.__doc__
+                recording.__name__ = getattr(original, "__name__", "register")
+                return recording
+            return wrap
+
+        def forget(original):
+            def unregistering(func):
+                calls[:] = [c for c in calls if not (c[0] != "at_fork" and c[1] == func)]
+                return original(func)
+
+            unregistering.__doc__ = original.__doc__
+            return unregistering
+
+        self._patch(atexit, "register", record("atexit"))
+        self._patch(atexit, "unregister", forget)
+        self._patch(_codecs, "register", record("codec"), also=("codecs",))
+        if hasattr(_codecs, "unregister"):
+            self._patch(_codecs, "unregister", forget, also=("codecs",))
+        if hasattr(posix, "register_at_fork"):
+            self._patch(posix, "register_at_fork", record("at_fork"), also=("os",))
+
+    def _patch(self, module, name: str, make, also=()) -> None:
+        original = getattr(module, name)
+        replacement = make(original)
+        holders = [module] + [sys.modules[m] for m in also if m in sys.modules]
+        for holder in holders:
+            setattr(holder, name, replacement)
+        # Modules imported later (os copies posix's functions) are put right in stop().
+        self._undo.append((name, original, replacement, (module.__name__, *also)))
+
+    def stop(self) -> None:
+        """Undo the patches (at the snapshot point, before Amber's own capture code runs)."""
+        for name, original, replacement, holders in self._undo:
+            for holder in holders:
+                mod = sys.modules.get(holder)
+                if mod is not None and getattr(mod, name, None) is replacement:
+                    setattr(mod, name, original)
+
+    def kept(self, by_ref) -> tuple:
+        """The calls to make again at restore, in order; ``by_ref(module)`` says whether a
+        module is imported again (then the calls its import made are left out)."""
+        return tuple((kind, func, args, kwargs) for kind, func, args, kwargs, module in self.calls
+                     if module is None or not by_ref(module))

@@ -1,0 +1,199 @@
+"""State outside the heap, and kinds with special rules, restored in a fresh process."""
+
+import os
+import signal
+import sys
+
+import pytest
+
+
+def test_callbacks_kept_inside_the_interpreter(program):
+    p = program('''
+        import atexit, codecs, os, sys
+        def bye(tag):
+            print("atexit", tag, flush=True)
+        atexit.register(bye, "kept")
+        atexit.register(bye, "dropped"); atexit.unregister(bye); atexit.register(bye, "again")
+        def search(name):
+            if name == "rot13x":
+                return codecs.lookup("rot13")
+        codecs.register(search)
+        CHILD = []
+        os.register_at_fork(after_in_child=lambda: CHILD.append("forked"))
+        if __name__ == "__main__":
+            print(codecs.encode("abc", "rot13x"), flush=True)
+            pid = os.fork()
+            if pid == 0:
+                print("child sees", CHILD, flush=True)
+                os._exit(0)
+            os.waitpid(pid, 0)
+    ''')
+    cold = p.cold()
+    p.snapshot()
+    restored = p.restore()
+    assert restored.stdout == cold.stdout == "nop\nchild sees ['forked']\natexit again\n"
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGUSR1"), reason="no SIGUSR1")
+def test_signal_handlers_excepthook_limits_warnings(program):
+    p = program('''
+        import gc, os, signal, sys, warnings
+        signal.signal(signal.SIGUSR1, lambda signum, frame: print("got signal", signum == signal.SIGUSR1))
+        def hook(kind, value, tb):
+            print("custom excepthook:", kind.__name__, value)
+        sys.excepthook = hook
+        sys.setrecursionlimit(4321)
+        gc.set_threshold(1234, 11, 12)
+        warnings.simplefilter("error", DeprecationWarning)
+        if __name__ == "__main__":
+            os.kill(os.getpid(), signal.SIGUSR1)
+            print(sys.getrecursionlimit(), gc.get_threshold())
+            try:
+                warnings.warn("old", DeprecationWarning)
+            except DeprecationWarning as e:
+                print("warning raised:", e)
+            raise KeyError("uncaught")
+    ''')
+    cold = p.cold()
+    p.snapshot()
+    restored = p.restore(check=False)
+    assert restored.returncode == cold.returncode == 1
+    assert restored.stdout == cold.stdout
+    assert "got signal True\n4321 (1234, 11, 12)\nwarning raised: old\ncustom excepthook: KeyError 'uncaught'" \
+        in restored.stdout
+
+
+def test_streams_and_logging_handlers_use_the_restoring_process(program, tmp_path):
+    p = program('''
+        import logging, sys
+        OUT = sys.stdout
+        log = logging.getLogger("app")
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(name)s %(levelname)s %(message)s"))
+        log.addHandler(handler)
+        log.setLevel(logging.INFO)
+        if __name__ == "__main__":
+            print("to stdout", file=OUT)
+            log.info("to stderr")
+    ''')
+    p.snapshot()
+    r = p.restore()
+    assert r.stdout == "to stdout\n" and r.stderr == "app INFO to stderr\n"
+
+
+def test_lru_caches(program):
+    """An unbounded cache keeps its contents (keys hashed anew); a bounded one starts empty."""
+    p = program('''
+        import functools
+        CALLS = []
+        @functools.cache
+        def square(x, scale=1):
+            CALLS.append(x)
+            return x * x * scale if isinstance(x, int) else None
+        @functools.lru_cache(maxsize=8)
+        def bounded(x):
+            CALLS.append(("b", x))
+            return -x
+        for i in range(5):
+            square(i)
+        square(7, scale=2); square(("t", 1)); bounded(3)
+        CALLS.clear()
+        if __name__ == "__main__":
+            print(square(3), square(7, scale=2), square(("t", 1)), CALLS)
+            print(bounded(3), CALLS, square.cache_info().currsize)
+    ''')
+    p.snapshot()
+    assert p.restore().stdout == "9 98 None []\n-3 [('b', 3)] 7\n"
+
+
+def test_memoised_hashes_do_not_survive(program):
+    """A hash computed under the snapshot's hash seed is reset: sets and dicts made after restore
+    find restored objects, and equal objects hash equal."""
+    p = program('''
+        import pathlib
+        P = pathlib.PurePosixPath("alpha/beta")
+        hash(P)
+        S = {P}
+        D = {pathlib.PurePosixPath("gamma"): 1}
+        class Memo:
+            def __init__(self, s): self.s = s; self._hash = None
+            def __eq__(self, o): return self.s == o.s
+            def __hash__(self):
+                if self._hash is None:
+                    self._hash = hash(self.s)
+                return self._hash
+        M = Memo("delta"); hash(M)
+        if __name__ == "__main__":
+            Q = pathlib.PurePosixPath("alpha/beta")
+            print(hash(P) == hash(Q), Q in S, P in {Q}, D[pathlib.PurePosixPath("gamma")])
+            print(hash(M) == hash(Memo("delta")), Memo("delta") in {M})
+    ''')
+    p.snapshot()
+    for _ in range(2):  # each restore has its own hash seed
+        assert p.restore().stdout == "True True True 1\nTrue True\n"
+
+
+def test_special_kinds(program):
+    p = program('''
+        import re, weakref, sys, contextvars, queue
+        class Thing:
+            pass
+        A, B = Thing(), Thing()
+        WS = weakref.WeakSet([A, B, Thing()])
+        try:
+            raise ValueError("kept")
+        except ValueError as e:
+            ERR = e
+        PAT = re.compile(r"(?P<word>[a-z]+)-(\\d+)", re.I)
+        VAR = contextvars.ContextVar("var", default="dflt")
+        VAR2 = contextvars.ContextVar("var2")
+        VAR2.set("set at start")
+        Q = queue.SimpleQueue(); Q.put(1); Q.put("two")
+        if __name__ == "__main__":
+            print(len(WS), A in WS, ERR.__traceback__ is None, ERR.args)
+            print(PAT == re.compile(PAT.pattern, PAT.flags), PAT.match("Ab-12").groupdict(), PAT.groupindex)
+            print(VAR.get(), VAR2.get(), Q.get(), Q.get(), Q.empty())
+    ''')
+    p.snapshot()
+    assert p.restore(timeout=60).stdout == ("2 True True ('kept',)\nTrue {'word': 'Ab'} {'word': 1}\n"
+                                  "dflt set at start 1 two True\n")
+
+
+def test_reimport_on_request(program, tmp_path):
+    """amber.reimport("pkg") (and --reimport) imports a package again at restore instead of
+    capturing it: its module body runs again, and objects in it are found by name. (The
+    snapshot imports it once more in a fresh interpreter, to learn what that import does.)"""
+    log = tmp_path / "log"
+    (tmp_path / "plugin.py").write_text(f"open({str(log)!r}, 'a').write('body\\n')\nREG = {{}}\n"
+                                        "def get(): return REG\n")
+    for how in ("api", "cli"):
+        log.write_text("")
+        call = "amber.reimport('plugin')" if how == "api" else ""
+        p = program(f'''
+            import amber, plugin
+            {call}
+            F = plugin.get
+            if __name__ == "__main__":
+                print(F is plugin.get, F() is plugin.REG)
+        ''')
+        from conftest import AMBER, run
+
+        extra = ["--reimport", "plugin"] if how == "cli" else []
+        run([*AMBER, "snapshot", *extra, "-o", str(p.image), str(p.script)], cwd=tmp_path, check=True)
+        assert log.read_text() == "body\nbody\n"
+        log.write_text("")
+        assert p.restore().stdout == "True True\n"
+        assert log.read_text() == "body\n"
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="fork")
+def test_os_environ_is_the_restoring_processes(program):
+    p = program('''
+        import os
+        START = os.environ.get("AMBER_TEST_VAR")
+        if __name__ == "__main__":
+            print(START, os.environ.get("AMBER_TEST_VAR"), os.getenv("AMBER_TEST_VAR"))
+    ''')
+    p.snapshot(env={"AMBER_TEST_VAR": "at-snapshot"})
+    assert p.restore(env={"AMBER_TEST_VAR": "at-restore"}).stdout == "at-snapshot at-restore at-restore\n"
+    assert os.environ.get("AMBER_TEST_VAR") is None
