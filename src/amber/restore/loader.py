@@ -20,8 +20,8 @@ Steps: verify the header and each section's digest; apply the environment change
 made during start-up over this process's environment, and ``sys.path``; import the modules held
 by reference again, in the order the program first imported them; run the heap program with
 the C unpickler (garbage collection paused: the heap is rebuilt, not churned); put
-``sys.modules`` in the order the program had; set ``sys.argv``; make the atexit, codec and at-fork registrations again;
-resume ``__main__`` after the snapshot point.
+``sys.modules`` in the order the program had; set ``sys.argv``; make the atexit, codec and
+at-fork registrations again; resume ``__main__`` after the snapshot point.
 """
 
 import _pickle
