@@ -147,10 +147,13 @@ def simple_queue_items(queue) -> list | None:
     """The items waiting in a ``queue.SimpleQueue``, oldest first (its list, past its head)."""
     import gc
 
-    lists = [r for r in gc.get_referents(queue) if type(r) is list]
+    refs = [r for r in gc.get_referents(queue) if r is not type(queue)]
+    size = queue.qsize()
+    if PY_VERSION >= (3, 13):  # a ring buffer: its items, oldest first
+        return refs if len(refs) == size else None
+    lists = [r for r in refs if type(r) is list]  # a list and the index of its head
     if len(lists) != 1:
         return None
-    size = queue.qsize()
     return list(lists[0][len(lists[0]) - size:]) if size <= len(lists[0]) else None
 
 
@@ -176,3 +179,20 @@ def pattern_parts(pattern) -> tuple | None:
     except Exception:
         return None
     return parts
+
+
+def type_param_parts(param) -> tuple:
+    """(args, kwargs) that make a TypeVar, ParamSpec or TypeVarTuple like ``param`` (3.12+)."""
+    import typing
+
+    kwargs = {}
+    if isinstance(param, typing.TypeVarTuple):
+        args = (param.__name__,)
+    else:
+        args = (param.__name__, *getattr(param, "__constraints__", ()))
+        kwargs = {"bound": param.__bound__, "covariant": param.__covariant__,
+                  "contravariant": param.__contravariant__, "infer_variance": param.__infer_variance__}
+    default = getattr(param, "__default__", None)
+    if default is not None and default is not getattr(typing, "NoDefault", None):
+        kwargs["default"] = default
+    return args, kwargs

@@ -59,6 +59,9 @@ class Reducers:
             types.CellType: self.reduce_cell,
             types.MethodType: lambda o: Recipe(("call", types.MethodType, (o.__func__, o.__self__))),
             types.BuiltinMethodType: self.reduce_builtin,
+            types.MethodWrapperType: self.reduce_builtin,
+            types.GetSetDescriptorType: reduce_class_member,
+            types.MemberDescriptorType: reduce_class_member,
             PickleBuffer: reduce_pickle_buffer,
             staticmethod: self.reduce_wrapper_descriptor,
             classmethod: self.reduce_wrapper_descriptor,
@@ -412,6 +415,12 @@ class Reducers:
     def offend_running(self, obj):
         return Offender(f"a {type(obj).__name__} in progress (its frame cannot be captured yet)",
                         "finish or drop it before the snapshot point, or create it after restore")
+
+
+def reduce_class_member(descriptor):
+    """A descriptor a class made for itself (a slot, a C type's attribute): found again in the
+    class's namespace, which has it from the moment the class exists."""
+    return Recipe(("call", _global(REBUILD, "class_member"), (descriptor.__objclass__, descriptor.__name__)))
 
 
 def reduce_pickle_buffer(buf):

@@ -37,7 +37,7 @@ from __future__ import annotations
 import sys
 import types
 
-from amber._compat import c_metaclass
+from amber._compat import c_metaclass, is_python_class
 from amber.capture.interpreter import frozen_contents
 from amber.capture.probe import namespace_fingerprint
 
@@ -118,7 +118,7 @@ class World:
             elif is_extension(mod):
                 seeds[name] = "extension module"
             else:
-                why = _c_metaclass_reason(name, mod)
+                why = _c_metaclass_reason(name, mod) or _unnamed_c_types_reason(mod)
                 if why:
                     seeds[name] = why
         if not seeds:
@@ -304,6 +304,24 @@ def _qualified(cls) -> str:
     module, name = getattr(cls, "__module__", None), getattr(cls, "__qualname__", None)
     name = name if isinstance(name, str) else getattr(cls, "__name__", "?")
     return f"{module}.{name}" if isinstance(module, str) else name
+
+
+def _unnamed_c_types_reason(mod) -> str | None:
+    """A module that gives C types the only name they have (``types.CellType``): capturing it
+    would need them by name, so it is imported again instead."""
+    try:
+        items = list(vars(mod).items())
+    except TypeError:
+        return None
+    for attr, value in items:
+        if isinstance(value, type) and not is_python_class(value):
+            home = sys.modules.get(getattr(value, "__module__", None) or "")
+            target = home
+            for part in str(getattr(value, "__qualname__", "")).split("."):
+                target = getattr(target, part, None)
+            if target is not value:
+                return f"gives a C type its only name ({attr} = {_qualified(value)})"
+    return None
 
 
 def _c_metaclass_reason(name: str, mod) -> str | None:

@@ -311,3 +311,13 @@ def make_pattern(source, flags, code: tuple, groups, groupindex: tuple, indexgro
     from _sre import compile
 
     return compile(source, flags, list(code), groups, dict(groupindex), indexgroup)
+
+
+def make_type_param(cls, args: tuple, kwargs: tuple, module: str):
+    param = cls(*args, **dict(kwargs))
+    param.__module__ = module
+    return param
+
+
+def class_member(cls, name: str):
+    return cls.__dict__[name]
