@@ -182,10 +182,13 @@ def pattern_parts(pattern) -> tuple | None:
 
 
 def type_param_parts(param) -> tuple:
-    """(args, kwargs) that make a TypeVar, ParamSpec or TypeVarTuple like ``param`` (3.12+)."""
+    """(args, kwargs) that make a TypeVar, ParamSpec, TypeVarTuple or TypeAliasType like ``param``
+    (3.12+)."""
     import typing
 
     kwargs = {}
+    if isinstance(param, typing.TypeAliasType):  # its value, evaluated now (it is lazy)
+        return (param.__name__, param.__value__), {"type_params": param.__type_params__}
     if isinstance(param, typing.TypeVarTuple):
         args = (param.__name__,)
     else:
@@ -193,6 +196,8 @@ def type_param_parts(param) -> tuple:
         kwargs = {"bound": param.__bound__, "covariant": param.__covariant__,
                   "contravariant": param.__contravariant__, "infer_variance": param.__infer_variance__}
     default = getattr(param, "__default__", None)
-    if default is not None and default is not getattr(typing, "NoDefault", None):
+    # Defaults are a constructor argument from 3.13 on; NoDefault sentinels (typing's or
+    # typing_extensions') mean there is none.
+    if PY_VERSION >= (3, 13) and default is not None and "NoDefault" not in type(default).__name__:
         kwargs["default"] = default
     return args, kwargs

@@ -14,7 +14,7 @@ version-specific and lives in :mod:`amber._compat`). The matching reconstructors
 * ``contextvars.ContextVar``: its name and default, and the value it has in the main context at
   the snapshot point, which is set again in the restored main context;
 * ``queue.SimpleQueue`` with its items; ``functools.cmp_to_key`` wrappers, ``json`` scanners;
-* ``typing.TypeVar``/``ParamSpec``/``TypeVarTuple`` where they are C types (3.12+);
+* ``typing.TypeVar``/``ParamSpec``/``TypeVarTuple``/``TypeAliasType`` where they are C types (3.12+);
 * ``re.Pattern``: with its compiled code, so a restore does not compile it again;
 * ``random.SystemRandom``: stateless, so made anew;
 * subclasses of ``classmethod``, ``staticmethod`` and ``property`` (``classonlymethod``).
@@ -53,7 +53,7 @@ def register(reducers) -> None:
     reducers.by_base.append((ThreadLocal, reduce_thread_local))
     typing = sys.modules.get("typing")
     if typing is not None and not _compat.is_python_class(typing.TypeVar):
-        for cls in (typing.TypeVar, typing.ParamSpec, typing.TypeVarTuple):
+        for cls in (typing.TypeVar, typing.ParamSpec, typing.TypeVarTuple, typing.TypeAliasType):
             d[cls] = reduce_type_param
     random = sys.modules.get("random")
     if random is not None:
@@ -142,8 +142,9 @@ def reduce_type_param(param):
     # 3.12+: TypeVar, ParamSpec and TypeVarTuple are C types that pickle by name; they are
     # made again from what defines them, with the module they were made in.
     args, kwargs = _compat.type_param_parts(param)
+    # Late: the constructors check their bounds and constraints with typing's own code.
     return Recipe(("call", _global(REBUILD, "make_type_param"),
-                   (type(param), args, tuple(kwargs.items()), param.__module__)))
+                   (type(param), args, tuple(kwargs.items()), param.__module__)), late=True)
 
 
 def reduce_system_random(rng, cls):

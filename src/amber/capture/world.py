@@ -118,9 +118,10 @@ class World:
             elif is_extension(mod):
                 seeds[name] = "extension module"
             else:
-                why = _c_metaclass_reason(name, mod) or _unnamed_c_types_reason(mod)
+                why = _c_metaclass_reason(name, mod)
                 if why:
                     seeds[name] = why
+        seeds.update(self._unnamed_c_type_holders(seeds))
         if not seeds:
             return
         answer = probe(sorted(seeds, key=self._import_rank))
@@ -136,6 +137,25 @@ class World:
             if name not in by_ref and name not in self.main_names and _top(name) in tops:
                 by_ref[name] = f"part of the package {_top(name)}, which is imported again"
         self._compare_with_fresh(answer["fingerprints"])
+
+    def _unnamed_c_type_holders(self, seeds: dict) -> dict:
+        """C types that no module exports under their own name (``types.CellType``) are found
+        by the name a module gives them; the first module imported that gives one a name the
+        base set does not is imported again, so that the name exists at restore."""
+        named = set()
+        for name in self.by_ref:
+            for value in _values(self.modules.get(name)):
+                if isinstance(value, type):
+                    named.add(id(value))
+        out: dict = {}
+        for name in sorted(self.modules, key=self._import_rank):
+            if name in self.by_ref or name in seeds or name in self.main_names:
+                continue
+            for attr, value in _items(self.modules[name]):
+                if isinstance(value, type) and id(value) not in named and _is_unnamed_c_type(value):
+                    named.add(id(value))
+                    out.setdefault(name, f"gives a C type its only name ({attr} = {_qualified(value)})")
+        return out
 
     def _compare_with_fresh(self, fresh: dict) -> None:
         """Find state the program set on modules that a fresh import would not reproduce."""
@@ -294,10 +314,7 @@ class World:
 
 
 def _values(mod) -> list:
-    try:
-        return list(vars(mod).values())
-    except TypeError:
-        return []
+    return [value for _attr, value in _items(mod)]
 
 
 def _qualified(cls) -> str:
@@ -306,22 +323,20 @@ def _qualified(cls) -> str:
     return f"{module}.{name}" if isinstance(module, str) else name
 
 
-def _unnamed_c_types_reason(mod) -> str | None:
-    """A module that gives C types the only name they have (``types.CellType``): capturing it
-    would need them by name, so it is imported again instead."""
+def _items(mod) -> list:
     try:
-        items = list(vars(mod).items())
+        return list(vars(mod).items())
     except TypeError:
-        return None
-    for attr, value in items:
-        if isinstance(value, type) and not is_python_class(value):
-            home = sys.modules.get(getattr(value, "__module__", None) or "")
-            target = home
-            for part in str(getattr(value, "__qualname__", "")).split("."):
-                target = getattr(target, part, None)
-            if target is not value:
-                return f"gives a C type its only name ({attr} = {_qualified(value)})"
-    return None
+        return []
+
+
+def _is_unnamed_c_type(cls) -> bool:
+    if is_python_class(cls):
+        return False
+    target = sys.modules.get(getattr(cls, "__module__", None) or "")
+    for part in str(getattr(cls, "__qualname__", "")).split("."):
+        target = getattr(target, part, None)
+    return target is not cls
 
 
 def _c_metaclass_reason(name: str, mod) -> str | None:

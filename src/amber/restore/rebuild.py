@@ -314,9 +314,11 @@ def make_pattern(source, flags, code: tuple, groups, groupindex: tuple, indexgro
 
 
 def make_type_param(cls, args: tuple, kwargs: tuple, module: str):
-    param = cls(*args, **dict(kwargs))
-    param.__module__ = module
-    return param
+    """3.12+: these types take their ``__module__`` from the calling frame's globals (and
+    TypeAliasType's cannot be set afterwards), so the call is made from a frame of ``module``."""
+    make = eval("lambda: cls(*args, **kwargs)", {"__name__": module, "cls": cls, "args": args,
+                                                "kwargs": dict(kwargs)})
+    return make()
 
 
 def class_member(cls, name: str):
