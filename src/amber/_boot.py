@@ -46,6 +46,8 @@ def main() -> None:
         from amber.capture import runner
 
         runner.main(args, baseline, imports)
+    elif command == "base-set":
+        sys.stdout.write("\n".join(sorted(set(sys.modules) - {"__main__"})) + "\n")
     elif command == "probe":
         del sys.path[0]
         from amber.capture import probe

@@ -13,12 +13,13 @@ usage: amber snapshot [-o IMAGE] [--reimport PKG]... SCRIPT [ARGS...]
        amber snapshot [-o IMAGE] [--reimport PKG]... -m MODULE [ARGS...]
        amber restore IMAGE [ARGS...]
        amber inspect IMAGE [--json]
+       amber inspect --base-set
        amber --version
 
   snapshot   run SCRIPT (or MODULE) as __main__ up to its snapshot point and write IMAGE
              (default: SCRIPT's name with .amber, in the current directory)
   restore    restore a fresh process from IMAGE and resume right after the snapshot point
-  inspect    show what IMAGE holds
+  inspect    show what IMAGE holds; --base-set lists the modules every restore starts with
 
 The snapshot point is the first top-level `amber.snapshot()` statement of the main script, else
 its top-level `if __name__ == "__main__":`, else its end.

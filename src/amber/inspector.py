@@ -90,11 +90,22 @@ def render(d: dict, top: int = 12) -> str:
     return "\n".join(lines) + "\n"
 
 
+def base_set() -> int:
+    """Print the base set: the modules every restore starts with, held by reference."""
+    import os
+    import subprocess
+
+    boot = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_boot.py")
+    return subprocess.call([sys.executable, "-I", "-S", boot, "base-set"])
+
+
 def main(args: list) -> int:
+    if args == ["--base-set"]:
+        return base_set()
     as_json = "--json" in args
     rest = [a for a in args if a != "--json"]
     if len(rest) != 1 or rest[0].startswith("-"):
-        sys.stderr.write("amber: error: usage: amber inspect IMAGE [--json]\n")
+        sys.stderr.write("amber: error: usage: amber inspect IMAGE [--json] | amber inspect --base-set\n")
         return 2
     try:
         d = describe(rest[0])
