@@ -220,3 +220,54 @@ def test_module_mode(program, tmp_path):
     run([*AMBER, "snapshot", "-o", str(image), "-m", "mypkg"], cwd=tmp_path, check=True)
     out = run([*AMBER, "restore", str(image), "x"], cwd=tmp_path, check=True).stdout
     assert out == "42 mypkg ['x']\n"
+
+
+STDLIB_VALUES = r'''
+import datetime, decimal, fractions, uuid, pathlib, ipaddress, array, collections, enum, types, functools, operator, zoneinfo, io, string, struct, itertools, heapq, bisect, json, textwrap, email.message, urllib.parse, argparse, logging, dataclasses, inspect, typing
+VALS = dict(
+    dt=datetime.datetime(2024, 5, 6, 7, 8, 9, tzinfo=datetime.timezone(datetime.timedelta(hours=2))),
+    zdt=datetime.datetime(2024, 1, 1, tzinfo=zoneinfo.ZoneInfo("UTC")),
+    td=datetime.timedelta(days=3), dd=datetime.date(2020, 2, 29),
+    dec=decimal.Decimal("1.10"), ctx=decimal.getcontext().prec, fr=fractions.Fraction(3, 7),
+    uid=uuid.UUID("12345678-1234-5678-1234-567812345678"), path=pathlib.Path("/tmp/x.txt"),
+    ip=ipaddress.ip_network("10.0.0.0/8"), arr=array.array("d", [1.5, 2.5]),
+    ns=types.SimpleNamespace(a=1), chain=collections.ChainMap({"a": 1}, {"b": 2}),
+    ag=operator.attrgetter("real"), ig=operator.itemgetter(1), mc=operator.methodcaller("upper"),
+    part=functools.partial(int, base=2), tmpl=string.Template("$x!"), st=struct.Struct("<iH"),
+    bio=io.BytesIO(b"abc"), sio=io.StringIO("line"), msg=email.message.Message(),
+    parsed=urllib.parse.urlparse("http://h/p?q=1"), rng=range(2, 10, 3), sl=slice(1, 5),
+    cnt=itertools.count(5), mv=memoryview(b"xyz"), ell=..., ni=NotImplemented,
+)
+VALS["msg"]["Subject"] = "hi"
+next(VALS["cnt"])
+PARSER = argparse.ArgumentParser(prog="x"); PARSER.add_argument("--n", type=int, default=3)
+SIG = inspect.signature(lambda a, b=2: None)
+if __name__ == "__main__":
+    for k, v in VALS.items():
+        if k in ("bio", "sio"):
+            v = v.getvalue()
+        elif k == "cnt":
+            v = next(v)
+        elif k == "mv":
+            v = bytes(v)
+        elif k in ("ag", "ig", "mc"):
+            v = v("ab") if k != "ag" else v(3)
+        elif k == "st":
+            v = v.pack(1, 2)
+        elif k == "part":
+            v = v("101")
+        elif k == "msg":
+            v = v["Subject"]
+        elif k == "tmpl":
+            v = v.substitute(x=1)
+        print(k, repr(v))
+    print(PARSER.parse_args([]), SIG)
+'''
+
+
+def test_common_stdlib_values(program):
+    p = program(STDLIB_VALUES)
+    cold = p.cold()
+    assert cold.returncode == 0, cold.stderr
+    p.snapshot()
+    assert p.restore().stdout == cold.stdout

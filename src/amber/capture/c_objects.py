@@ -13,7 +13,7 @@ version-specific and lives in :mod:`amber._compat`). The matching reconstructors
   each new thread's ``__init__`` is called with.
 * ``contextvars.ContextVar``: its name and default, and the value it has in the main context at
   the snapshot point, which is set again in the restored main context;
-* ``queue.SimpleQueue`` with its items; ``functools.cmp_to_key`` wrappers, ``json`` scanners;
+* ``queue.SimpleQueue`` with its items; ``struct.Struct``; a ``memoryview`` of a whole buffer; ``functools.cmp_to_key`` wrappers, ``json`` scanners;
 * ``typing.TypeVar``/``ParamSpec``/``TypeVarTuple``/``TypeAliasType`` where they are C types (3.12+);
 * ``re.Pattern``: with its compiled code, so a restore does not compile it again;
 * ``random.SystemRandom``: stateless, so made anew;
@@ -26,6 +26,7 @@ from __future__ import annotations
 import functools
 import sys
 from _queue import SimpleQueue
+from _struct import Struct
 from _thread import LockType, RLock
 from _thread import _local as ThreadLocal
 from contextvars import ContextVar, copy_context
@@ -50,6 +51,8 @@ def register(reducers) -> None:
     d[ContextVar] = reduce_context_var
     d[type(_sre_compile_probe())] = reduce_pattern
     d[SimpleQueue] = reduce_simple_queue
+    d[Struct] = lambda st: Recipe(("call", _global("_struct", "Struct"), (st.format,)))
+    d[memoryview] = reduce_memoryview
     reducers.by_base.append((ThreadLocal, reduce_thread_local))
     typing = sys.modules.get("typing")
     if typing is not None and not _compat.is_python_class(typing.TypeVar):
@@ -151,6 +154,18 @@ def reduce_system_random(rng, cls):
     # It has no state (it reads the OS's entropy), so pickle refuses it; a new one is the same.
     attrs = [(k, v) for k, v in vars(rng).items() if k != "gauss_next"]
     return Recipe(("call", cls, ()), [("build", attrs, None)] if attrs else None, late=True)
+
+
+def reduce_memoryview(view):
+    target = view.obj
+    try:
+        whole = target is not None and memoryview(target) == view and \
+            memoryview(target).format == view.format and memoryview(target).shape == view.shape
+    except Exception:
+        whole = False
+    if not whole:
+        return Offender("a memoryview of part of a buffer", "keep the buffer itself, or bytes(view)")
+    return Recipe(("call", _global("builtins", "memoryview"), (target,)), late=True)
 
 
 def reduce_json_scanner(scanner):

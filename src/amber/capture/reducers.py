@@ -28,6 +28,7 @@ from amber.capture.hash_memos import HashMemos
 from amber.capture.recipes import REBUILD, Inline, Offender, Recipe, _global
 from amber.capture.world import is_extension
 
+_IN_MEMORY_FILES = (io.BytesIO, io.StringIO)  # buffers, not files: they pickle with their contents
 _PICKLE_HOOKS = ("__reduce_ex__", "__reduce__", "__getstate__", "__setstate__", "__getnewargs__",
                  "__getnewargs_ex__")
 # Builtin bases whose instance data Amber passes to the base's __new__ itself.
@@ -107,7 +108,7 @@ class Reducers:
                 obj is not threading.main_thread():
             return Offender(f"a running thread ({obj.name})",
                             "start threads after restore (after the snapshot point), or stop this one first")
-        if isinstance(obj, io.IOBase) and not _closed(obj):
+        if isinstance(obj, io.IOBase) and not isinstance(obj, _IN_MEMORY_FILES) and not _closed(obj):
             return Offender(f"an open file ({_describe_file(obj)})",
                             "close it before the snapshot point and reopen it in an amber.after_restore hook")
         for base, reducer in self.by_base:
