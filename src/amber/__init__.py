@@ -6,6 +6,8 @@ Command line (see ``amber --help``)::
     amber snapshot [-o IMAGE] -m MODULE [ARGS...]
     amber restore IMAGE [ARGS...]                   restore, resume after the snapshot point
     amber inspect IMAGE [--json]                    what an image holds
+    amber run [--rebuild] [-v] SCRIPT [ARGS...]     restore from the cache, or build the image
+    amber cache list | clear
 
 The public Python API is this module's handful of names:
 
@@ -18,6 +20,10 @@ The public Python API is this module's handful of names:
 ``reimport(*packages)``
     Ask that these packages be imported again at restore instead of captured by value (the
     analogue of a native-image build's run-time initialisation). Call it before the snapshot point.
+``startup_args(count)``
+    Tell ``amber run`` that start-up reads only the first ``count`` command-line arguments, so
+    its cached image serves any later arguments (by default every argument is part of the
+    cache key). Call it before the snapshot point.
 ``AmberError``
     The base of every error Amber raises on purpose.
 
@@ -27,7 +33,7 @@ This module imports nothing beyond the interpreter's start-up set: it is loaded 
 from amber.errors import AmberError
 
 __version__ = "0.1.0"
-__all__ = ["snapshot", "is_restored", "reimport", "AmberError", "__version__"]
+__all__ = ["snapshot", "is_restored", "reimport", "startup_args", "AmberError", "__version__"]
 
 # Process-wide state. ``mode`` is None under plain python, "snapshotting" while a snapshot run
 # executes the program, "restored" after a restore.
@@ -53,3 +59,10 @@ def reimport(*packages: str) -> None:
         if not isinstance(name, str) or not name:
             raise TypeError("amber.reimport() takes package names as strings")
         _state["reimport"].add(name.partition(".")[0])
+
+
+def startup_args(count: int) -> None:
+    """Start-up depends on the first ``count`` command-line arguments only (for ``amber run``)."""
+    if not isinstance(count, int) or isinstance(count, bool) or count < 0:
+        raise TypeError("amber.startup_args() takes a count of arguments, 0 or more")
+    _state["startup_args"] = count

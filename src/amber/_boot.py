@@ -7,6 +7,8 @@ The ``amber`` command re-executes the interpreter on this file:
   the image;
 * ``python -S _boot.py snapshot ...``: the user's environment applies (``PYTHONPATH``...),
   ``site`` runs only after Amber has taken its baseline of the base set;
+* ``python -I -S _boot.py run ...``: ``amber run``, which restores from the cache like a restore
+  or hands over to a snapshotting interpreter that builds the image (:mod:`amber.restore.run`);
 * ``python -I -S _boot.py probe``: started like a restore, imports what the snapshot holds by
   reference and reports what that pulls in (:mod:`amber.capture.probe`).
 
@@ -35,6 +37,11 @@ def main() -> None:
     if command == "restore":
         del sys.path[0]
         loader.main(args)
+    elif command == "run":
+        del sys.path[0]
+        from amber.restore import run
+
+        run.main(args)
     elif command == "snapshot":
         from amber.capture.interpreter import Baseline
 

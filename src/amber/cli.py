@@ -9,13 +9,19 @@ import os
 import sys
 
 USAGE = """\
-usage: amber snapshot [-o IMAGE] [--reimport PKG]... SCRIPT [ARGS...]
+usage: amber run [--rebuild] [-v] SCRIPT [ARGS...]
+       amber run [--rebuild] [-v] -m MODULE [ARGS...]
+       amber cache list | amber cache clear
+       amber snapshot [-o IMAGE] [--reimport PKG]... SCRIPT [ARGS...]
        amber snapshot [-o IMAGE] [--reimport PKG]... -m MODULE [ARGS...]
        amber restore IMAGE [ARGS...]
        amber inspect IMAGE [--json]
        amber inspect --base-set
        amber --version
 
+  run        run SCRIPT: restore it from the image cache when a fresh image is there, else run
+             it normally and build the image at its snapshot point (cache: $AMBER_CACHE)
+  cache      list or clear the image cache
   snapshot   run SCRIPT (or MODULE) as __main__ up to its snapshot point and write IMAGE
              (default: SCRIPT's name with .amber, in the current directory)
   restore    restore a fresh process from IMAGE and resume right after the snapshot point
@@ -52,12 +58,46 @@ def main(argv: list | None = None) -> int:
             from amber.inspector import main as inspect_main
 
             return inspect_main(rest)
-        raise _Usage(f"unknown command {command!r} (expected snapshot, restore or inspect)")
+        if command == "run":
+            return _run(rest)
+        if command == "cache":
+            from amber.cache import main as cache_main
+
+            return cache_main(rest)
+        raise _Usage(f"unknown command {command!r} (expected run, snapshot, restore, inspect or cache)")
     except _Usage as e:
         sys.stderr.write(f"amber: error: {e}\n")
         return 2
     except KeyboardInterrupt:
         return 130
+
+
+def _run(args: list) -> int:
+    flags = []
+    i = 0
+    while i < len(args) and args[i].startswith("-"):
+        a = args[i]
+        if a == "--rebuild":
+            flags.append("--rebuild")
+        elif a in ("-v", "--verbose"):
+            flags.append("--verbose")
+        elif a in ("-h", "--help"):
+            sys.stdout.write(USAGE)
+            return 0
+        elif a == "-m":
+            if i + 1 >= len(args):
+                raise _Usage("-m needs a module name")
+            _exec([sys.executable, "-I", "-S", BOOT, "run", *flags, "-m", args[i + 1], "--", *args[i + 2:]])
+        else:
+            raise _Usage(f"unknown option {a!r} for run")
+        i += 1
+    if i >= len(args):
+        raise _Usage("run needs a script or -m MODULE")
+    if not os.path.isfile(args[i]):
+        raise _Usage(f"no such script: {args[i]}")
+    script = os.path.abspath(args[i])
+    _exec([sys.executable, "-I", "-S", BOOT, "run", *flags, "-s", script, "--", *args[i + 1:]])
+    return 0  # not reached
 
 
 def _restore(args: list) -> int:

@@ -16,14 +16,14 @@ from amber.image import format as fmt
 
 
 def write_snapshot(path, modules, main, rest_code, baseline, imports, replay, env, registrations, reimport,
-                   point, startup_seconds) -> None:
+                   point, startup_seconds, inputs=None, run_info=None, quiet=False) -> None:
     started = time.perf_counter()
     world = World(modules, baseline.names,
                   {name: ids for name, (_mod, ids, _copies) in baseline.modules.items()},
                   set(reimport) | set(amber._state["reimport"]), imports, _probe)
     if world.failed:
         raise CaptureError(_failed_report(world.failed))
-    if world.notes:
+    if world.notes and not quiet:
         print(f"amber: note: the program changed state of {len(world.notes)} module(s) that are imported "
               f"again at restore; Amber sets it again after the import (amber inspect lists it)",
               file=sys.stderr)
@@ -105,6 +105,9 @@ def write_snapshot(path, modules, main, rest_code, baseline, imports, replay, en
     }
     prelude = marshal.dumps({"environ": env, "path": list(sys.path), "imports": world.import_order()})
     sections = [("prelude", prelude, 8), ("heap", program, 8), ("stats", stats_blob, 8)]
+    if inputs is not None:
+        sections.append(("inputs", marshal.dumps(inputs), 8))
+        header["run"] = run_info
     fmt.write_image(path, header, sections)
 
 

@@ -17,11 +17,27 @@ from amber.capture.registrations import RegistrationRecorder
 from amber.errors import CaptureError, UsageError
 
 
+class RunBuild:
+    """``amber run``'s first run: run the program normally, writing an image into the cache at
+    its snapshot point (unless ``build`` is off), and keep going."""
+
+    def __init__(self, root: str, entry: str) -> None:
+        self.root = root
+        self.entry = entry
+        self.build = True
+        self.verbose = False
+
+    def say(self, message: str) -> None:
+        if self.verbose:
+            print(f"amber: {message}", file=sys.stderr)
+
+
 def main(argv: list, baseline: Baseline, imports) -> None:
-    """``_boot.py snapshot IMAGE (-m MODULE | SCRIPT) [--reimport PKG]... -- ARGS``"""
+    """``_boot.py snapshot IMAGE (-m MODULE | -s SCRIPT) [--reimport PKG]...
+    [--run ROOT ENTRY [--no-build] [--verbose]] -- ARGS``"""
     try:
-        image_path, is_module, target, reimport, args = _parse(argv)
-        run_snapshot(image_path, target, args, is_module, reimport, baseline, imports)
+        image_path, is_module, target, reimport, run, args = _parse(argv)
+        run_snapshot(image_path, target, args, is_module, reimport, baseline, imports, run)
     except (UsageError, CaptureError) as e:
         print(f"amber: error: {e}", file=sys.stderr)
         _flush()
@@ -31,16 +47,34 @@ def main(argv: list, baseline: Baseline, imports) -> None:
 def _parse(argv: list):
     image_path, mode, target = argv[0], argv[1], argv[2]
     reimport = []
+    run = None
     i = 3
     while argv[i] != "--":
-        reimport.append(argv[i + 1])
-        i += 2
-    return image_path, mode == "-m", target, reimport, argv[i + 1:]
+        if argv[i] == "--reimport":
+            reimport.append(argv[i + 1])
+            i += 2
+        elif argv[i] == "--run":
+            run = RunBuild(argv[i + 1], argv[i + 2])
+            i += 3
+        elif argv[i] == "--no-build":
+            run.build = False
+            i += 1
+        elif argv[i] == "--verbose":
+            run.verbose = True
+            i += 1
+        else:  # pragma: no cover - only amber's own command line starts this
+            raise UsageError(f"unknown boot option {argv[i]!r}")
+    return image_path, mode == "-m", target, reimport, run, argv[i + 1:]
 
 
 def run_snapshot(image_path: str, target: str, args: list, is_module: bool, reimport: list,
-                 baseline: Baseline, imports) -> None:
+                 baseline: Baseline, imports, run: RunBuild | None = None) -> None:
     registrations = RegistrationRecorder(imports.importing)
+    inputs = None
+    if run is not None:
+        from amber.capture.inputs import InputRecorder
+
+        inputs = InputRecorder()
     import site
 
     site.main()
@@ -78,9 +112,13 @@ def run_snapshot(image_path: str, target: str, args: list, is_module: bool, reim
     sys.modules["__main__"] = main
     amber._state["mode"] = "snapshotting"
     started = time.perf_counter()
+    if run is not None:
+        amber._state["mode"] = None  # a normal run that happens to build an image
     try:
         exec(split.first, main.__dict__)
     except SystemExit as e:
+        if run is not None:
+            raise
         code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
         if e.code is not None and not isinstance(e.code, int):
             print(e.code, file=sys.stderr)
@@ -88,7 +126,9 @@ def run_snapshot(image_path: str, target: str, args: list, is_module: bool, reim
               f"was written", file=sys.stderr)
         _flush()
         os._exit(code or 1)
-    except BaseException:
+    except BaseException as e:
+        if run is not None:
+            _program_failed(e)
         import traceback
 
         traceback.print_exc()
@@ -102,10 +142,16 @@ def run_snapshot(image_path: str, target: str, args: list, is_module: bool, reim
     # the program did before Amber's capture side imports anything more.
     imports.stop()
     registrations.stop()
+    if inputs is not None:
+        inputs.stop()
     modules = {name: mod for name, mod in list(sys.modules.items())
                if mod is not None and not _is_amber_machinery(name)}
     replay = baseline.replay()
     environ_changes = baseline.environ_changes()
+    if run is not None:
+        _build_and_continue(run, inputs, split, main, target, args, is_module, reimport, baseline, imports,
+                            modules, replay, environ_changes, registrations, filename, startup_seconds)
+        return
     if split.kind == "end":
         print("amber: note: no snapshot point found (no amber.snapshot() and no "
               "`if __name__ == \"__main__\":`): captured the end of the script; nothing is left to run "
@@ -124,6 +170,106 @@ def run_snapshot(image_path: str, target: str, args: list, is_module: bool, reim
         os._exit(2)
     _flush()
     os._exit(0)
+
+
+def _build_and_continue(run: RunBuild, inputs, split, main, target, args, is_module, reimport, baseline,
+                        imports, modules, replay, environ_changes, registrations, filename,
+                        startup_seconds) -> None:
+    """``amber run``'s first run: write the image (under the cache's lock), then run the rest."""
+    if split.kind == "end":
+        run.say("the script has no snapshot point (no amber.snapshot(), no main guard): no image")
+    elif run.build:
+        _build(run, inputs, split, main, target, args, is_module, reimport, baseline, imports, modules,
+               replay, environ_changes, registrations, filename, startup_seconds)
+    _flush()
+    exec(split.rest, main.__dict__)
+
+
+def _build(run, inputs, split, main, target, args, is_module, reimport, baseline, imports, modules, replay,
+           environ_changes, registrations, filename, startup_seconds) -> None:
+    from amber import cache
+    from amber.capture.image_writer import write_snapshot
+    from amber.restore import freshness
+
+    key_args = amber._state.get("startup_args")
+    os.makedirs(run.entry, exist_ok=True)
+    image_path = os.path.join(run.entry, freshness.args_key(args, key_args) + ".amber")
+    lock = _lock(os.path.join(run.entry, "build.lock"))
+    if lock is None:
+        run.say("another process is building this image; running without one")
+        return
+    try:
+        secret = freshness.secret_key(run.root, create=True)
+        files = inputs.files(modules, exclude_under=run.root.rstrip(os.sep) + os.sep)
+        env, env_names = inputs.environment(secret)
+        recorded = {"files": files, "env": env, "env_names": env_names}
+        shown = args if key_args is None else args[:key_args]
+        point = {"kind": split.kind, "line": split.line, "script": filename,
+                 "module": target if is_module else "", "argv0": sys.argv[0]}
+        try:
+            write_snapshot(image_path, modules, main, split.rest, baseline, imports, replay, environ_changes,
+                           registrations, reimport, point, startup_seconds, inputs=recorded,
+                           run_info={"target": target, "args": list(shown), "key_args": key_args},
+                           quiet=not run.verbose)
+        except CaptureError as e:
+            first = str(e).splitlines()
+            print(f"amber: warning: no image was built, the program runs without one: {first[0]}"
+                  + (f" ({first[1].strip()} ...)" if len(first) > 1 else ""), file=sys.stderr)
+            _write_marker(image_path[:-len(".amber")] + ".failed", recorded)
+            return
+        cache.write_program_info(run.entry, target, key_args)
+        run.say(f"built {image_path} ({len(files)} files, {len(env)} variables watched)")
+        cache.evict(run.root, cache.cap(), keep=image_path)
+    finally:
+        _unlock(lock)
+
+
+def _lock(path: str):
+    """Create ``path`` exclusively; a lock left by a process that is gone is taken over."""
+    for _ in range(2):
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            os.write(fd, str(os.getpid()).encode())
+            os.close(fd)
+            return path
+        except FileExistsError:
+            try:
+                with open(path) as f:
+                    pid = int(f.read() or 0)
+                os.kill(pid, 0)
+                if time.time() - os.stat(path).st_mtime < 600:
+                    return None
+            except (OSError, ValueError):
+                pass
+            try:
+                os.unlink(path)
+            except OSError:
+                return None
+    return None
+
+
+def _unlock(path: str) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+
+
+def _write_marker(path: str, recorded: dict) -> None:
+    import marshal
+
+    tmp = f"{path}.{os.getpid()}.tmp"
+    with open(tmp, "wb") as f:
+        f.write(marshal.dumps(recorded))
+    os.replace(tmp, path)
+
+
+def _program_failed(error: BaseException) -> None:
+    """Under ``amber run`` a failing start-up is the program's own failure, shown as Python would."""
+    tb = error.__traceback__
+    sys.excepthook(type(error), error, tb.tb_next if tb is not None else None)
+    _flush()
+    os._exit(1)
 
 
 def _is_amber_machinery(name: str) -> bool:

@@ -31,6 +31,11 @@ Sections (their digests are checked before they are decoded):
     :mod:`amber.restore.loader`). ``python -m pickletools`` disassembles it.
 ``stats``
     ``marshal``: counts and sizes for ``amber inspect``; never read by a restore.
+``inputs`` (images built by ``amber run`` only)
+    ``marshal``: ``{"files": [(path, size, mtime_ns) or (path, -1, -1) if absent], "env": [(name,
+    keyed digest)], "env_names": keyed digest of the variable names or None}``: what start-up
+    depended on (see :mod:`amber.capture.inputs`, checked by :mod:`amber.restore.freshness`).
+    Such images also carry ``"run": {"target", "args", "key_args"}`` in the header.
 
 The header's digest is verified before the header is decoded, and each section's digest before
 that section is decoded, so a damaged or truncated file is refused before any of it is used.
@@ -112,7 +117,8 @@ def write_image(path: str, header: dict, sections: list) -> int:
     directory = os.path.dirname(os.path.abspath(path))
     tmp = os.path.join(directory, f".{os.path.basename(path)}.{os.getpid()}.tmp")
     try:
-        with open(tmp, "wb") as f:
+        # 0600: an image holds the program's whole state.
+        with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as f:
             f.write(MAGIC)
             f.write(FORMAT_VERSION.to_bytes(2, "little"))
             f.write((0).to_bytes(2, "little"))

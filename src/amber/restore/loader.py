@@ -38,17 +38,21 @@ from amber.restore import rebuild  # noqa: F401 (the heap program calls into it 
 
 def main(argv: list) -> None:
     if not argv:
-        _fail("restore needs an image: amber restore IMAGE [ARGS...]")
+        fail("restore needs an image: amber restore IMAGE [ARGS...]")
     path, args = argv[0], argv[1:]
     try:
         manifest = load(path)
     except AmberError as e:
-        _fail(str(e))
+        fail(str(e))
     resume(manifest, args)
 
 
 def load(path: str) -> dict:
-    image = fmt.read_image(path)
+    return load_image(fmt.read_image(path))
+
+
+def load_image(image) -> dict:
+    path = image.path
     prelude = marshal.loads(image.section("prelude"))
     apply_environ(prelude["environ"])
     sys.path[:] = prelude["path"]
@@ -112,7 +116,7 @@ def resume(manifest: dict, args: list) -> None:
     exec(manifest["rest"], main.__dict__)
 
 
-def _fail(message: str) -> None:
+def fail(message: str) -> None:
     sys.stderr.write(f"amber: error: {message}\n")
     sys.stderr.flush()
     raise SystemExit(2)
