@@ -201,3 +201,10 @@ def type_param_parts(param) -> tuple:
     if PY_VERSION >= (3, 13) and default is not None and "NoDefault" not in type(default).__name__:
         kwargs["default"] = default
     return args, kwargs
+
+
+# The identity of a live object, as id() gives it, but without raising the "builtins.id" audit
+# event: with any audit hook installed (amber run's input recorder, or the program's own), every
+# id() call runs Python code, and capture asks for identities millions of times. object.__hash__
+# is the object's address rotated by a few bits, so it is unique among live objects.
+ident = object.__hash__

@@ -16,6 +16,8 @@ from __future__ import annotations
 import pickle as P
 from struct import pack
 
+from amber._compat import ident
+
 _pack_i = __import__("struct").Struct("<i").pack
 _pack_I = __import__("struct").Struct("<I").pack
 _pack_Q = __import__("struct").Struct("<Q").pack
@@ -23,7 +25,7 @@ _pack_d = __import__("struct").Struct(">d").pack
 
 
 class Assembler:
-    """Appends opcodes to ``self.out``; ``memo`` maps id(obj) to its memo index."""
+    """Appends opcodes to ``self.out``; ``memo`` maps ident(obj) to its memo index."""
 
     def __init__(self) -> None:
         self.out = bytearray(P.PROTO + bytes([5]))
@@ -33,13 +35,13 @@ class Assembler:
     # -- the memo -------------------------------------------------------------------------------
     def memoize(self, obj) -> None:
         """Record the object on top of the unpickler's stack as ``obj``."""
-        self.memo[id(obj)] = len(self.memo)
+        self.memo[ident(obj)] = len(self.memo)
         self._alive.append(obj)
         self.out += P.MEMOIZE
 
     def get(self, obj) -> bool:
         """Push ``obj`` from the memo if it is there; say whether it was."""
-        idx = self.memo.get(id(obj))
+        idx = self.memo.get(ident(obj))
         if idx is None:
             return False
         if idx < 256:

@@ -33,6 +33,7 @@ from _thread import _local as ThreadLocal
 from contextvars import ContextVar, copy_context
 
 from amber import _compat
+from amber._compat import ident
 from amber.capture.recipes import REBUILD, Offender, Recipe, _global
 
 _RLockType = type(RLock())
@@ -194,7 +195,7 @@ def reduce_weakref(ref, strong_ids):
 
     target = ref()
     cls = type(ref)
-    if target is None or strong_ids is not None and id(target) not in strong_ids:
+    if target is None or strong_ids is not None and ident(target) not in strong_ids:
         r = Recipe(("call", _global(REBUILD, "dead_ref"), (cls,)))
     else:
         r = Recipe(("call", _global("_weakref", "ref.__new__"), (cls, target, ref.__callback__)))

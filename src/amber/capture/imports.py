@@ -20,6 +20,7 @@ from __future__ import annotations
 import sys
 
 from amber import _compat
+from amber._compat import ident
 from amber.capture.probe import fingerprint
 
 
@@ -58,7 +59,7 @@ class ImportRecorder:
                     fp = fingerprint(value)
                 except Exception:
                     fp = None
-            state[attr] = (id(value), fp)
+            state[attr] = (ident(value), fp)
         self.after_import[name] = state
 
     def stop(self) -> None:
@@ -77,7 +78,7 @@ class ImportRecorder:
                 continue
             value = getattr(mod, attr, None)
             oid, fp = state[attr]
-            if id(value) != oid:
+            if ident(value) != oid:
                 out.append(attr)
             elif fp is not None:
                 try:

@@ -24,6 +24,7 @@ import _signal
 import gc
 import sys
 
+from amber._compat import ident
 from amber.capture.recipes import REBUILD, _global
 
 # Attributes that describe this process, not the program's set-up: never replayed.
@@ -53,7 +54,7 @@ class Baseline:
                 d = vars(mod)
             except TypeError:
                 continue
-            ids = {k: id(v) for k, v in d.items()}
+            ids = {k: ident(v) for k, v in d.items()}
             copies = {k: _copy(v) for k, v in d.items() if type(v) in (list, dict, set)}
             self.modules[name] = (mod, ids, copies)
         self.abc_registries = _abc_registries(self.modules)
@@ -79,14 +80,14 @@ class Baseline:
             for attr, value in list(vars(mod).items()):
                 if attr in never or attr.startswith("__") and attr.endswith("__") and name != "builtins":
                     continue
-                if ids.get(attr) != id(value):
+                if ids.get(attr) != ident(value):
                     early.append((_global("builtins", "setattr"), (mod, attr, value)))
                 elif attr in copies and _changed(copies[attr], value):
                     kind = {list: "set_list", dict: "set_dict", set: "set_set"}[type(value)]
                     early.append((_global(REBUILD, kind), (value, frozen_contents(value))))
         for cls, before in self.abc_registries.items():
             now = _registry(cls)
-            added = tuple(c for c in now if id(c) not in before)
+            added = tuple(c for c in now if ident(c) not in before)
             if added:
                 late.append((_global(REBUILD, "register_abc"), (cls, added)))
         settings = _settings()
@@ -124,8 +125,8 @@ def _abc_registries(modules) -> dict:
     out = {}
     for _name, (mod, _ids, _copies) in modules.items():
         for value in list(vars(mod).values()):
-            if isinstance(value, type) and "_abc_impl" in value.__dict__ and id(value) not in out:
-                out[value] = {id(c) for c in _registry(value)}
+            if isinstance(value, type) and "_abc_impl" in value.__dict__ and ident(value) not in out:
+                out[value] = {ident(c) for c in _registry(value)}
     return out
 
 

@@ -17,6 +17,7 @@ import __future__
 
 import ast
 
+from amber._compat import ident
 from amber.errors import UsageError
 
 
@@ -38,9 +39,9 @@ def split_source(source: str | bytes, filename: str) -> Split:
     top_calls = set()
     for stmt in body:
         if isinstance(stmt, ast.Expr) and _is_snapshot_call(stmt.value, modules, functions):
-            top_calls.add(id(stmt.value))
+            top_calls.add(ident(stmt.value))
     for node in ast.walk(tree):
-        if isinstance(node, ast.Call) and id(node) not in top_calls and \
+        if isinstance(node, ast.Call) and ident(node) not in top_calls and \
                 _is_snapshot_call(node, modules, functions):
             raise UsageError(
                 f"{filename}:{node.lineno}: amber.snapshot() must be a statement of its own at the top "
@@ -49,7 +50,7 @@ def split_source(source: str | bytes, filename: str) -> Split:
     last_line = body[-1].end_lineno if body else 0
     kind, line, cut, rest_from = "end", last_line, len(body), len(body)
     for i, stmt in enumerate(body):
-        if isinstance(stmt, ast.Expr) and id(stmt.value) in top_calls:
+        if isinstance(stmt, ast.Expr) and ident(stmt.value) in top_calls:
             kind, line, cut, rest_from = "call", stmt.lineno, i, i + 1
             break
         if _is_main_guard(stmt):

@@ -30,6 +30,7 @@ import sys
 import types
 from collections import deque
 
+from amber._compat import ident
 from amber.capture.assembler import Assembler
 from amber.capture.recipes import REBUILD, Inline, Offender, Recipe, _Global, _global
 
@@ -68,16 +69,16 @@ class Planner:
         queue: deque = deque()
         weak: list = []
         for label, obj in roots:
-            if type(obj) in _ATOMS or isinstance(obj, _Global) or id(obj) in self.nodes:
+            if type(obj) in _ATOMS or isinstance(obj, _Global) or ident(obj) in self.nodes:
                 continue
-            self.nodes[id(obj)] = obj
-            self.parent[id(obj)] = None
-            self.root_label[id(obj)] = label
+            self.nodes[ident(obj)] = obj
+            self.parent[ident(obj)] = None
+            self.root_label[ident(obj)] = label
             queue.append(obj)
         while True:
             while queue:
                 obj = queue.popleft()
-                if isinstance(obj, __import__("weakref").ref) and id(obj) not in self.recipes:
+                if isinstance(obj, __import__("weakref").ref) and ident(obj) not in self.recipes:
                     weak.append(obj)
                     continue
                 self._add(obj, self._reduce(obj), queue)
@@ -101,7 +102,7 @@ class Planner:
                             "report this to Amber's developers; AMBER_DEBUG=1 shows where it failed")
 
     def _add(self, obj, recipe, queue) -> None:
-        oid = id(obj)
+        oid = ident(obj)
         if isinstance(recipe, Offender):
             self.offenders[oid] = recipe
             return
@@ -111,7 +112,7 @@ class Planner:
         for child in _refs(recipe):
             if type(child) in _ATOMS or isinstance(child, _Global):
                 continue
-            cid = id(child)
+            cid = ident(child)
             if cid not in nodes:
                 nodes[cid] = child
                 parent[cid] = oid
@@ -133,7 +134,7 @@ class Planner:
                     flag = r.late
                     if not flag:
                         for child in r.make_refs():
-                            cid = id(child)
+                            cid = ident(child)
                             if late.get(cid):
                                 flag = True
                                 break
@@ -146,7 +147,7 @@ class Planner:
                 late[cur] = False  # provisional: breaks cycles through makes
                 stack.append((cur, True))
                 for child in recipes[cur].make_refs():
-                    cid = id(child)
+                    cid = ident(child)
                     if cid in recipes and cid not in late:
                         stack.append((cid, False))
 
@@ -159,7 +160,7 @@ class Planner:
             return any(self.hash_by_code(x) for x in key)
         if isinstance(key, (type, types.FunctionType, types.ModuleType)):
             return False
-        if self.late.get(id(key)):
+        if self.late.get(ident(key)):
             return True
         if isinstance(key, __import__("weakref").ref):
             target = key()
@@ -209,10 +210,10 @@ class Planner:
         # by the program's code waits for D2: in a cycle, post-order cannot promise that a key's
         # own state (its memoised hash, its fields) is complete when the container is filled.
         # A container that a late make reads at once is filled in D1 all the same.
-        read_by_makes = {id(x) for oid, r in recipes.items() if late[oid] for x in r.make_refs()}
+        read_by_makes = {ident(x) for oid, r in recipes.items() if late[oid] for x in r.make_refs()}
         hashing_fills: list = []
         for obj in self.post_order():
-            oid = id(obj)
+            oid = ident(obj)
             r = recipes[oid]
             if late[oid]:
                 self.ensure_made(obj)
@@ -258,7 +259,7 @@ class Planner:
             while stack:
                 obj, it = stack[-1]
                 for child in it:
-                    cid = id(child)
+                    cid = ident(child)
                     if cid in recipes and cid not in seen:
                         seen.add(cid)
                         stack.append((child, iter(list(_refs(recipes[cid])))))
@@ -269,7 +270,7 @@ class Planner:
 
     # -- making objects -------------------------------------------------------------------------
     def is_made(self, value) -> bool:
-        return type(value) in _ATOMS or isinstance(value, _Global) or id(value) in self.asm.memo
+        return type(value) in _ATOMS or isinstance(value, _Global) or ident(value) in self.asm.memo
 
     def ensure_made(self, obj) -> None:
         """Make ``obj`` (and, first, whatever its make needs), leaving the stack as it was."""
@@ -281,7 +282,7 @@ class Planner:
             cur, ready = stack.pop()
             if self.is_made(cur):
                 continue
-            r = recipes.get(id(cur))
+            r = recipes.get(ident(cur))
             if r is None:
                 raise _Unplannable(cur)
             if ready:
@@ -315,7 +316,7 @@ class Planner:
             for item in items:
                 self.ref(item)
             asm.tuple_of(len(items))
-            if id(obj) in asm.memo:  # a tuple that contains itself through a back reference
+            if ident(obj) in asm.memo:  # a tuple that contains itself through a back reference
                 asm.pop()
                 asm.get(obj)
                 return
@@ -338,7 +339,7 @@ class Planner:
             raise AssertionError(kind)
         asm.memoize(obj)
         # A late object is now available: put it where stage B had to leave it out.
-        for target, how, key in self.patches.pop(id(obj), ()):
+        for target, how, key in self.patches.pop(ident(obj), ()):
             if how == "setitem":
                 asm.get(target)
                 asm.mark()
@@ -381,7 +382,7 @@ class Planner:
         elif cls is _Global:
             asm.global_(value.module, value.qualname)
             asm.memoize(value)
-        elif cls is tuple and id(value) not in self.recipes:
+        elif cls is tuple and ident(value) not in self.recipes:
             self.push_tuple(value)  # Amber's own argument tuples: not part of the heap
         elif cls is Inline:
             v = value.value
@@ -508,17 +509,17 @@ class Planner:
         kind = op[0]
         late = self.late
         if kind in ("setitems", "base_update"):
-            return not any(self.hash_by_code(k) or late.get(id(k)) for k, _ in op[1])
+            return not any(self.hash_by_code(k) or late.get(ident(k)) for k, _ in op[1])
         if kind in ("build", "inst", "class"):
             return True
         if kind in ("additems", "base_add"):
-            return not any(self.hash_by_code(x) or late.get(id(x)) for x in op[1])
+            return not any(self.hash_by_code(x) or late.get(ident(x)) for x in op[1])
         if kind in ("appends", "base_extend"):
-            return not any(late.get(id(x)) for x in op[1])
+            return not any(late.get(ident(x)) for x in op[1])
         if kind == "call" and op[1] is _global(REBUILD, "finish_abc"):
             return False
         refs = list(Recipe(("list",), [op]).fill_refs())
-        return not any(late.get(id(x)) for x in refs)
+        return not any(late.get(ident(x)) for x in refs)
 
     def _split(self, obj, pairs, how, partial):
         if not partial:
@@ -527,8 +528,8 @@ class Planner:
         ready = []
         skipped = False
         for k, v in pairs:
-            if late.get(id(v)) and id(v) not in self.asm.memo:
-                self.patches.setdefault(id(v), []).append((obj, how, k))
+            if late.get(ident(v)) and ident(v) not in self.asm.memo:
+                self.patches.setdefault(ident(v), []).append((obj, how, k))
                 skipped = True
             else:
                 ready.append((k, v))

@@ -22,13 +22,15 @@ import weakref
 from _thread import _local as ThreadLocal
 from pickle import PickleBuffer
 
-from amber._compat import is_python_class, known_type_key
+from amber._compat import ident, is_python_class, known_type_key
 from amber.capture import c_objects
 from amber.capture.hash_memos import HashMemos
 from amber.capture.recipes import REBUILD, Inline, Offender, Recipe, _global
 from amber.capture.world import is_extension
 
 _IN_MEMORY_FILES = (io.BytesIO, io.StringIO)  # buffers, not files: they pickle with their contents
+_FILE_TYPES = {io.TextIOWrapper: "text", io.BufferedReader: "rb", io.BufferedWriter: "wb",
+               io.BufferedRandom: "rb+", io.FileIO: "raw"}
 _PICKLE_HOOKS = ("__reduce_ex__", "__reduce__", "__getstate__", "__setstate__", "__getnewargs__",
                  "__getnewargs_ex__")
 # Builtin bases whose instance data Amber passes to the base's __new__ itself.
@@ -45,7 +47,7 @@ class Reducers:
 
     def __init__(self, world, module_dicts: dict):
         self.world = world
-        self.module_dicts = module_dicts  # id(dict) -> module captured by value
+        self.module_dicts = module_dicts  # ident(dict) -> module captured by value
         self.dispatch = {
             tuple: self.reduce_tuple,
             list: self.reduce_list,
@@ -89,7 +91,7 @@ class Reducers:
             if name[1] == "":
                 return Recipe(("module", name[0]))
             return Recipe(("global", name[0], name[1]))
-        if cls is dict and id(obj) in self.module_dicts:
+        if cls is dict and ident(obj) in self.module_dicts:
             return self.reduce_module_dict(obj)
         fn = self.dispatch.get(cls)
         if fn is not None:
@@ -111,6 +113,11 @@ class Reducers:
         if isinstance(obj, io.IOBase) and not isinstance(obj, _IN_MEMORY_FILES) and not _closed(obj):
             return Offender(f"an open file ({_describe_file(obj)})",
                             "close it before the snapshot point and reopen it in an amber.after_restore hook")
+        if type(obj) in _FILE_TYPES:
+            # A closed file (``with open(...) as f`` at module level leaves one): a closed file
+            # object of the same kind and name.
+            name, mode = str(getattr(obj, "name", "")), str(getattr(obj, "mode", ""))
+            return Recipe(("call", _global(REBUILD, "closed_file"), (_FILE_TYPES[type(obj)], name, mode)))
         for base, reducer in self.by_base:
             if isinstance(obj, base):
                 return reducer(obj, cls)
@@ -144,11 +151,11 @@ class Reducers:
                             "reach it through the package that creates it, or after the snapshot point")
         # The module's dict is its own node (functions share it as their globals); the fill makes
         # sure it is reached even when nothing else refers to it.
-        self.module_dicts.setdefault(id(mod.__dict__), mod)
+        self.module_dicts.setdefault(ident(mod.__dict__), mod)
         return Recipe(("call", _global(REBUILD, "make_module"), (mod.__name__,)), [("touch", mod.__dict__)])
 
     def reduce_module_dict(self, d):
-        mod = self.module_dicts[id(d)]
+        mod = self.module_dicts[ident(d)]
         return Recipe(("call", _global("builtins", "getattr"), (mod, "__dict__")),
                       [("setitems", list(d.items()))] if d else None)
 

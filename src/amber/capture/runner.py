@@ -267,7 +267,8 @@ def _write_marker(path: str, recorded: dict) -> None:
 def _program_failed(error: BaseException) -> None:
     """Under ``amber run`` a failing start-up is the program's own failure, shown as Python would."""
     tb = error.__traceback__
-    sys.excepthook(type(error), error, tb.tb_next if tb is not None else None)
+    error = error.with_traceback(tb.tb_next if tb is not None else None)  # from the program's frame
+    sys.excepthook(type(error), error, error.__traceback__)
     _flush()
     os._exit(1)
 

@@ -37,7 +37,7 @@ from __future__ import annotations
 import sys
 import types
 
-from amber._compat import c_metaclass, is_python_class
+from amber._compat import c_metaclass, ident, is_python_class
 from amber.capture.interpreter import frozen_contents
 from amber.capture.probe import namespace_fingerprint
 
@@ -146,14 +146,14 @@ class World:
         for name in self.by_ref:
             for value in _values(self.modules.get(name)):
                 if isinstance(value, type):
-                    named.add(id(value))
+                    named.add(ident(value))
         out: dict = {}
         for name in sorted(self.modules, key=self._import_rank):
             if name in self.by_ref or name in seeds or name in self.main_names:
                 continue
             for attr, value in _items(self.modules[name]):
-                if isinstance(value, type) and id(value) not in named and _is_unnamed_c_type(value):
-                    named.add(id(value))
+                if isinstance(value, type) and ident(value) not in named and _is_unnamed_c_type(value):
+                    named.add(ident(value))
                     out.setdefault(name, f"gives a C type its only name ({attr} = {_qualified(value)})")
         return out
 
@@ -184,7 +184,7 @@ class World:
             if mod is None:
                 continue
             if getattr(mod, "__name__", None) == modname:
-                names[id(mod)] = (modname, "")
+                names[ident(mod)] = (modname, "")
             try:
                 items = list(vars(mod).items())
             except TypeError:
@@ -194,12 +194,12 @@ class World:
             at_start = self.baseline.get(modname)
             rebound = self._rebound(modname)
             for attr, value in items:
-                if at_start is not None and at_start.get(attr) != id(value) or attr in rebound:
+                if at_start is not None and at_start.get(attr) != ident(value) or attr in rebound:
                     continue
                 if isinstance(value, types.ModuleType) and sys.modules.get(value.__name__) is not value:
                     # A submodule an extension made without registering it (PyO3's pattern):
                     # found again as this attribute.
-                    names.setdefault(id(value), (modname, attr))
+                    names.setdefault(ident(value), (modname, attr))
                     continue
                 if type(value) in ATOMS or isinstance(value, types.ModuleType) or \
                         attr.startswith("__") and attr.endswith("__") and \
@@ -210,13 +210,13 @@ class World:
                 if isinstance(value, type) and value.__module__ == modname and value.__qualname__ == attr:
                     for key, member in list(value.__dict__.items()):
                         if type(member) not in ATOMS and not (key.startswith("__") and key.endswith("__")):
-                            names.setdefault(id(member), (modname, f"{attr}.{key}"))
+                            names.setdefault(ident(member), (modname, f"{attr}.{key}"))
         # Objects every interpreter has under a stable name though no module exports them.
         for obj in (object.__new__, type.__new__):
-            names.setdefault(id(obj), ("builtins", f"{obj.__self__.__name__}.__new__"))
+            names.setdefault(ident(obj), ("builtins", f"{obj.__self__.__name__}.__new__"))
 
     def _name(self, value, modname: str, attr: str) -> None:
-        key = id(value)
+        key = ident(value)
         prev = self.names.get(key)
         # Prefer the module an object says it belongs to (collections.OrderedDict, not some
         # module that imported it).
@@ -264,15 +264,15 @@ class World:
         if self._registered is None:
             self._registered = {}
             for name, m in self.modules.items():
-                self._registered.setdefault(id(m), name)
-        return self._registered.get(id(mod))
+                self._registered.setdefault(ident(m), name)
+        return self._registered.get(ident(mod))
 
     def is_by_ref_module(self, name: str) -> bool:
         return name in self.by_ref
 
     def global_name(self, obj) -> tuple[str, str] | None:
         """Where ``obj`` can be found by name at restore, or None if it must be captured by value."""
-        hit = self.names.get(id(obj))
+        hit = self.names.get(ident(obj))
         if hit is not None:
             return hit if hit[1] else None
         if not isinstance(obj, _NAMED_KINDS):
@@ -304,7 +304,7 @@ class World:
         table = self._types_by_instance
         if table is None:
             table = self._types_by_instance = {}
-            objects = {id(v): v for mod in (self.modules.get(m) for m in self.by_ref) if mod is not None
+            objects = {ident(v): v for mod in (self.modules.get(m) for m in self.by_ref) if mod is not None
                        for v in _values(mod)}
             for oid, (modname, attr) in self.names.items():
                 value = objects.get(oid)

@@ -323,3 +323,24 @@ def make_type_param(cls, args: tuple, kwargs: tuple, module: str):
 
 def class_member(cls, name: str):
     return cls.__dict__[name]
+
+
+def closed_file(kind: str, name: str, mode: str):
+    """A closed file object of the kind a closed file in the heap was, under its name."""
+    import _io
+
+    devnull = "nul" if sys.platform == "win32" else "/dev/null"
+    if kind == "text":
+        f = _io.open(devnull, "w" if any(c in mode for c in "wax+") else "r")
+        raw = f.buffer.raw
+    elif kind == "raw":
+        f = raw = _io.FileIO(devnull, "r")
+    else:
+        f = _io.open(devnull, kind)
+        raw = f.raw
+    try:
+        raw.name = name
+    except (AttributeError, TypeError):
+        pass
+    f.close()
+    return f

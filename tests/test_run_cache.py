@@ -1,0 +1,164 @@
+"""``amber run``: the first run builds an image while the program runs normally; later runs
+restore from the cache, and any change to what start-up depended on rebuilds it."""
+
+import os
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+from conftest import AMBER, run
+
+APP = '''
+import json, os, sys
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
+import helper
+import amber
+with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "data.json")) as f:
+    DATA = json.load(f)
+MODE = os.environ.get("APP_MODE", "plain")
+STARTUP_ARGS = list(sys.argv[1:])
+with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "out.log"), "a") as f:
+    f.write("started\\n")
+if __name__ == "__main__":
+    print(helper.VALUE, DATA["n"], MODE, STARTUP_ARGS, sys.argv[1:], amber.is_restored())
+'''
+
+
+@pytest.fixture
+def app(tmp_path):
+    (tmp_path / "lib").mkdir()
+    (tmp_path / "lib" / "helper.py").write_text("VALUE = 'v1'\n")
+    (tmp_path / "data.json").write_text('{"n": 1}')
+    (tmp_path / "app.py").write_text(textwrap.dedent(APP))
+    cache = tmp_path / "cache"
+    env = {"AMBER_CACHE": str(cache)}
+
+    def amber_run(*args, extra_env=None):
+        r = run([*AMBER, "run", "-v", str(tmp_path / "app.py"), *args], cwd=tmp_path,
+                env={**env, **(extra_env or {})}, check=True)
+        how = "restored" if "amber: restoring" in r.stderr else "built" if "amber: built" in r.stderr else "cold"
+        return how, r.stdout
+
+    amber_run.dir = tmp_path
+    amber_run.cache = cache
+    return amber_run
+
+
+def bump(path):
+    """Change a file's modification time for sure (coarse clocks)."""
+    st = os.stat(path)
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 2_000_000_000))
+
+
+def test_first_run_builds_later_runs_restore(app):
+    assert app() == ("built", "v1 1 plain [] [] False\n")
+    assert app() == ("restored", "v1 1 plain [] [] True\n")
+    assert app() == ("restored", "v1 1 plain [] [] True\n")
+
+
+def test_each_input_rebuilds(app):
+    app()
+    assert app()[0] == "restored"
+    # a captured module is edited
+    (app.dir / "lib" / "helper.py").write_text("VALUE = 'v2'\n")
+    bump(app.dir / "lib" / "helper.py")
+    assert app() == ("built", "v2 1 plain [] [] False\n")
+    assert app()[0] == "restored"
+    # a file opened for reading during start-up is touched
+    (app.dir / "data.json").write_text('{"n": 2}')
+    bump(app.dir / "data.json")
+    assert app() == ("built", "v2 2 plain [] [] False\n")
+    assert app()[0] == "restored"
+    # an environment variable read during start-up changes (and only its digest is stored)
+    assert app(extra_env={"APP_MODE": "fast"}) == ("built", "v2 2 fast [] [] False\n")
+    assert app(extra_env={"APP_MODE": "fast"})[0] == "restored"
+    from amber.image.format import read_image
+
+    images = [read_image(str(p)) for p in app.cache.rglob("*.amber")]
+    assert images and all(b"fast" not in bytes(im.section("inputs")) for im in images)
+    assert all(b"APP_MODE" in bytes(im.section("inputs")) for im in images)
+    # a variable start-up did not read changes nothing
+    assert app(extra_env={"APP_MODE": "fast", "UNRELATED_VARIABLE": "x"})[0] == "restored"
+    # the arguments change
+    assert app("--flag", extra_env={"APP_MODE": "fast"}) == ("built", "v2 2 fast ['--flag'] ['--flag'] False\n")
+    assert app("--flag", extra_env={"APP_MODE": "fast"})[0] == "restored"
+    # the program's own output file (out.log, appended at every start) never triggers a rebuild
+    assert (app.dir / "out.log").read_text().count("started") == 5
+
+
+def test_startup_args_declared(app):
+    """A program that says start-up reads no arguments gets one image for all of them."""
+    (app.dir / "app.py").write_text(textwrap.dedent(APP).replace("import amber\n", "import amber\namber.startup_args(0)\n"))
+    assert app("a")[0] == "built"
+    assert app("b") == ("restored", "v1 1 plain ['a'] ['b'] True\n")
+
+
+def test_distribution_upgrade_rebuilds(app):
+    site = app.dir / "lib"
+    (site / "dep.py").write_text("WHO = 'dep'\n")
+    dist = site / "dep-1.0.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: dep\nVersion: 1.0\n")
+    (dist / "top_level.txt").write_text("dep\n")
+    (app.dir / "app.py").write_text(textwrap.dedent(APP).replace("import helper\n", "import helper, dep\n"))
+    assert app()[0] == "built"
+    assert app()[0] == "restored"
+    dist.rename(site / "dep-2.0.dist-info")  # what an upgrade does to the metadata
+    assert app()[0] == "built"
+
+
+def test_concurrent_first_runs_leave_one_valid_image(app):
+    procs = [subprocess.Popen([*AMBER, "run", str(app.dir / "app.py")], cwd=app.dir,
+                              env={**os.environ, "AMBER_CACHE": str(app.cache)},
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(4)]
+    outs = [p.communicate(timeout=300) for p in procs]
+    assert all(p.returncode == 0 for p in procs), outs
+    assert all(out == "v1 1 plain [] [] False\n" for out, _err in outs)
+    images = list(app.cache.rglob("*.amber"))
+    assert len(images) == 1
+    assert not list(app.cache.rglob("*.tmp")) and not list(app.cache.rglob("*.lock"))
+    assert app() == ("restored", "v1 1 plain [] [] True\n")
+    assert os.stat(images[0]).st_mode & 0o777 == 0o600
+
+
+def test_cache_list_clear_and_cap(app, tmp_path):
+    app()
+    app("x")
+    env = {"AMBER_CACHE": str(app.cache)}
+    listed = run([*AMBER, "cache", "list"], env=env, check=True).stdout
+    assert "2 image(s)" in listed and "app.py x" in listed
+    # a cap smaller than two images keeps only the newest
+    time.sleep(0.05)
+    app("y", extra_env={"AMBER_CACHE_SIZE": "1"})
+    assert len(list(app.cache.rglob("*.amber"))) == 1
+    assert "1 image(s)" in run([*AMBER, "cache", "clear"], env=env, check=True).stdout.replace("removed 1", "1 image(s)")
+    assert not list(app.cache.rglob("*.amber"))
+
+
+def test_program_that_cannot_be_captured_still_runs(program, tmp_path):
+    p = program('''
+        import threading, time
+        WORKER = threading.Thread(target=time.sleep, args=(5,), daemon=True)
+        WORKER.start()
+        if __name__ == "__main__":
+            print("ran", WORKER.is_alive())
+    ''')
+    env = {"AMBER_CACHE": str(tmp_path / "cache")}
+    first = run([*AMBER, "run", str(p.script)], env=env, check=True)
+    assert first.stdout == "ran True\n" and "amber: warning: no image was built" in first.stderr
+    second = run([*AMBER, "run", "-v", str(p.script)], env=env, check=True)
+    assert second.stdout == "ran True\n" and "running it cold" in second.stderr
+
+
+def test_run_failures_are_the_programs(program, tmp_path):
+    env = {"AMBER_CACHE": str(tmp_path / "cache")}
+    p = program("import sys\nsys.exit(3)\n")
+    assert run([*AMBER, "run", str(p.script)], env=env).returncode == 3
+    p = program("raise ValueError('boom')\n")
+    r = run([*AMBER, "run", str(p.script)], env=env)
+    assert r.returncode == 1 and "ValueError: boom" in r.stderr and "amber/capture" not in r.stderr
+    r = run([*AMBER, "run", str(tmp_path / "missing.py")], env=env)
+    assert r.returncode == 2 and r.stderr.startswith("amber: error: no such script")
+    assert sys.executable  # the interpreter that runs the tests runs amber too
