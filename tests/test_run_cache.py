@@ -162,3 +162,23 @@ def test_run_failures_are_the_programs(program, tmp_path):
     r = run([*AMBER, "run", str(tmp_path / "missing.py")], env=env)
     assert r.returncode == 2 and r.stderr.startswith("amber: error: no such script")
     assert sys.executable  # the interpreter that runs the tests runs amber too
+
+
+def test_iterating_the_environment_is_one_input(program, tmp_path):
+    p = program('''
+        import os
+        SNAPSHOT_OF_ENV = dict(os.environ)
+        if __name__ == "__main__":
+            print("EXTRA" in SNAPSHOT_OF_ENV)
+    ''')
+    env = {"AMBER_CACHE": str(tmp_path / "cache")}
+    assert run([*AMBER, "run", str(p.script)], env=env, check=True).stdout == "False\n"
+    again = run([*AMBER, "run", "-v", str(p.script)], env=env, check=True)
+    assert again.stdout == "False\n" and "restoring" in again.stderr
+    changed = run([*AMBER, "run", "-v", str(p.script)], env={**env, "EXTRA": "1"}, check=True)
+    assert changed.stdout == "True\n" and "the set of environment variables changed" in changed.stderr
+    import json
+
+    image = next((tmp_path / "cache").rglob("*.amber"))
+    info = json.loads(run([*AMBER, "inspect", "--json", str(image)], check=True).stdout)
+    assert info["inputs"]["iterated_environment"] is True

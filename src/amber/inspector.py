@@ -15,6 +15,7 @@ def describe(path: str) -> dict:
     for name, *_ in h["sections"]:
         image.section(name)  # inspect vouches for the whole file: every digest is checked
     stats = marshal.loads(image.section("stats"))
+    inputs = marshal.loads(image.section("inputs")) if image.has_section("inputs") else None
     by_value = stats["modules_by_value"]
     by_ref = stats["modules_by_ref"]
     total = len(by_value) + len(by_ref)
@@ -40,6 +41,13 @@ def describe(path: str) -> dict:
         "replayed": stats.get("replayed", []),
         "hash_memos_kept": stats.get("hash_memos_kept", []),
         "startup_seconds": stats["startup_seconds"],
+        "run": h.get("run"),
+        "inputs": None if inputs is None else {
+            "files": [path for path, _size, _mtime in inputs["files"]],
+            "absent_files": [path for path, size, _mtime in inputs["files"] if size == -1],
+            "environment_variables": [name for name, _digest in inputs["env"]],
+            "iterated_environment": inputs["env_names"] is not None,
+        },
         "capture_seconds": stats["capture_seconds"],
     }
 
@@ -85,6 +93,18 @@ def render(d: dict, top: int = 12) -> str:
     if d["hash_memos_kept"]:
         lines += ["", "memoised hashes that could not be reset (stale under a new hash seed):"]
         lines += [f"  {line}" for line in d["hash_memos_kept"]]
+    if d["inputs"] is not None:
+        i = d["inputs"]
+        lines += ["", f"amber run rebuilds this image when one of these changes ({len(i['files'])} files "
+                      f"and {len(i['environment_variables'])} variables; --json lists the files):"]
+        lines.append(f"  arguments in the key: {' '.join(d['run']['args']) or '(none)'}"
+                     + ("" if d["run"]["key_args"] is None else f" (start-up reads {d['run']['key_args']})"))
+        if i["absent_files"]:
+            lines.append(f"  files that must stay absent: {', '.join(i['absent_files'][:5])}")
+        lines.append(f"  environment variables: {', '.join(i['environment_variables']) or '(none)'}")
+        if i["iterated_environment"]:
+            lines.append("  the program iterated the whole environment: that is one input, the set of "
+                         "variable names (not their values)")
     if d["environ_changed"]:
         lines += ["", "environment variables set during start-up: " + ", ".join(d["environ_changed"])]
     return "\n".join(lines) + "\n"
