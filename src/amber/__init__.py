@@ -24,6 +24,21 @@ The public Python API is this module's handful of names:
     Tell ``amber run`` that start-up reads only the first ``count`` command-line arguments, so
     its cached image serves any later arguments (by default every argument is part of the
     cache key). Call it before the snapshot point.
+``before_snapshot(fn=None, *args, priority=0, **kwargs)`` / ``after_restore(...)``
+    Lifecycle hooks: decorators (``@amber.before_snapshot``, ``@amber.after_restore(priority=5)``)
+    or calls (``amber.after_restore(fn, *args)``). Before a snapshot: lower priority first,
+    reverse registration order within one. After a restore: higher priority first, registration
+    order within one. Amber's built-ins use priority 1000. Every hook runs even when one
+    raises; errors are reported together (see :mod:`amber.lifecycle`).
+``Resource`` / ``register(resource, priority=0)``
+    An object with ``before_snapshot()`` and ``after_restore()``; ``register`` holds it strongly.
+``transient(obj, factory)``
+    ``obj`` is not written; in the restored heap every reference to it is ``factory()``.
+``secret(name)``
+    The value of environment variable ``name``; an image records the name, never the value,
+    and the restored process reads its own environment (see :mod:`amber.secrecy`).
+``keep_state(obj)``
+    A random generator seeded on purpose: no warning that restored processes repeat it.
 ``AmberError``
     The base of every error Amber raises on purpose.
 
@@ -31,9 +46,12 @@ This module imports nothing beyond the interpreter's start-up set: it is loaded 
 """
 
 from amber.errors import AmberError
+from amber.lifecycle import Resource, after_restore, before_snapshot, keep_state, register, transient
+from amber.secrecy import secret
 
 __version__ = "0.1.0"
-__all__ = ["snapshot", "is_restored", "reimport", "startup_args", "AmberError", "__version__"]
+__all__ = ["snapshot", "is_restored", "reimport", "startup_args", "before_snapshot", "after_restore",
+           "Resource", "register", "transient", "secret", "keep_state", "AmberError", "__version__"]
 
 # Process-wide state. ``mode`` is None under plain python, "snapshotting" while a snapshot run
 # executes the program, "restored" after a restore.

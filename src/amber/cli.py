@@ -9,11 +9,11 @@ import os
 import sys
 
 USAGE = """\
-usage: amber run [--rebuild] [-v] SCRIPT [ARGS...]
-       amber run [--rebuild] [-v] -m MODULE [ARGS...]
+usage: amber run [--rebuild] [-v] [--allow-secret NAME]... SCRIPT [ARGS...]
+       amber run [--rebuild] [-v] [--allow-secret NAME]... -m MODULE [ARGS...]
        amber cache list | amber cache clear
-       amber snapshot [-o IMAGE] [--reimport PKG]... SCRIPT [ARGS...]
-       amber snapshot [-o IMAGE] [--reimport PKG]... -m MODULE [ARGS...]
+       amber snapshot [-o IMAGE] [--reimport PKG]... [--allow-secret NAME]... SCRIPT [ARGS...]
+       amber snapshot [-o IMAGE] [--reimport PKG]... [--allow-secret NAME]... -m MODULE [ARGS...]
        amber restore IMAGE [ARGS...]
        amber inspect IMAGE [--json]
        amber inspect --base-set
@@ -79,6 +79,11 @@ def _run(args: list) -> int:
         a = args[i]
         if a == "--rebuild":
             flags.append("--rebuild")
+        elif a == "--allow-secret":
+            if i + 1 >= len(args):
+                raise _Usage("--allow-secret needs a name")
+            flags += ["--allow-secret", args[i + 1]]
+            i += 1
         elif a in ("-v", "--verbose"):
             flags.append("--verbose")
         elif a in ("-h", "--help"):
@@ -113,6 +118,7 @@ def _restore(args: list) -> int:
 def _snapshot(args: list) -> int:
     output = None
     reimport: list[str] = []
+    allowed: list[str] = []
     i = 0
     while i < len(args):
         a = args[i]
@@ -124,10 +130,10 @@ def _snapshot(args: list) -> int:
         elif a.startswith("--output="):
             output = a.split("=", 1)[1]
             i += 1
-        elif a == "--reimport":
+        elif a in ("--reimport", "--allow-secret"):
             if i + 1 >= len(args):
-                raise _Usage("--reimport needs a package name")
-            reimport.append(args[i + 1])
+                raise _Usage(f"{a} needs a name")
+            (reimport if a == "--reimport" else allowed).append(args[i + 1])
             i += 2
         elif a in ("-h", "--help"):
             sys.stdout.write(USAGE)
@@ -156,6 +162,8 @@ def _snapshot(args: list) -> int:
     cmd = [sys.executable, "-S", BOOT, "snapshot", os.path.abspath(output), mode, target]
     for pkg in reimport:
         cmd += ["--reimport", pkg]
+    for name in allowed:
+        cmd += ["--allow-secret", name]
     cmd += ["--", *program_args]
     _exec(cmd)
     return 0  # not reached

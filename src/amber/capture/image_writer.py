@@ -7,16 +7,19 @@ import sys
 import time
 
 import amber
+from amber import lifecycle
 from amber.capture.planner import Heap, Planner, _Unplannable, stats, type_name
 from amber.capture.recipes import REBUILD, _global
 from amber.capture.reducers import Reducers
+from amber.capture.secret_scan import SecretScanner
 from amber.capture.world import World, is_extension
 from amber.errors import CaptureError
 from amber.image import format as fmt
 
 
 def write_snapshot(path, modules, main, rest_code, baseline, imports, replay, env, registrations, reimport,
-                   point, startup_seconds, inputs=None, run_info=None, quiet=False) -> None:
+                   point, startup_seconds, inputs=None, run_info=None, quiet=False,
+                   allowed_secrets=()) -> None:
     started = time.perf_counter()
     world = World(modules, baseline.names,
                   {name: ids for name, (_mod, ids, _copies) in baseline.modules.items()},
@@ -44,6 +47,7 @@ def write_snapshot(path, modules, main, rest_code, baseline, imports, replay, en
         "rest": rest_code,
         "order": tuple(modules),
         "registrations": registrations.kept(world.is_by_ref_module),
+        "lifecycle": lifecycle.registered(),
         "by_ref": tuple(name for name in modules if name in world.by_ref),
         "argv0": point["argv0"],
     }
@@ -52,9 +56,11 @@ def write_snapshot(path, modules, main, rest_code, baseline, imports, replay, en
     registration = [(_global(REBUILD, "register_modules"), (tuple(by_value),))]
     roots += [("<replay>", args) for _func, args in registration + early + late]
     roots += [("<amber manifest>", manifest)]
+    planner.scanner = SecretScanner(set(allowed_secrets))
     planner.walk(roots)
-    if planner.offenders:
-        raise CaptureError(_offender_report(planner))
+    secret_lines = _secret_report(planner, env, planner.scanner)
+    if planner.offenders or secret_lines:
+        raise CaptureError(_offender_report(planner, secret_lines))
     planner.classify()
     try:
         program = planner.compile(manifest, registration, early)
@@ -167,8 +173,23 @@ def _by_module(planner, modules, world) -> dict:
     return {k: tuple(v) for k, v in counts.items()}
 
 
-def _offender_report(planner) -> str:
-    lines = [f"cannot capture {len(planner.offenders)} object(s); no image was written:"]
+def _secret_report(planner, env: dict, scanner) -> list:
+    lines = []
+    for holder, value, why in planner.secret_hits:
+        lines.append(f"  {planner.path_to_value(holder, value)} -> {type(value).__name__}: {why}")
+    for name, value in env.items():
+        why = scanner.check(value) if value is not None else None
+        if why is not None:
+            lines.append(f"  os.environ[{name.decode('utf-8', 'replace')!r}] (set during start-up): {why}")
+    if lines:
+        lines.append("      hint: read secrets with amber.secret(NAME) and derive values from them after "
+                     "restore (an amber.after_restore hook); --allow-secret NAME if it is no secret")
+    return lines
+
+
+def _offender_report(planner, secret_lines=()) -> str:
+    count = len(planner.offenders) + max(len(secret_lines) - 1, 0)
+    lines = [f"cannot capture {count} object(s); no image was written:", *secret_lines]
     for oid, off in list(planner.offenders.items())[:50]:
         obj = planner.nodes[oid]
         lines.append(f"  {planner.path_to(oid)} -> {type_name(obj)}: {off.reason}")

@@ -62,6 +62,9 @@ class Planner:
         self.offenders: dict[int, Offender] = {}
         self.late: dict[int, bool] = {}
         self._hash_code_types: dict[type, bool] = {}
+        self.scanner = None  # a SecretScanner: every str and bytes written is checked
+        self._scanned: set[int] = set()
+        self.secret_hits: list = []  # (id of the holder, value, why)
 
     # == walk =======================================================================================
     def walk(self, roots: list) -> None:
@@ -109,8 +112,17 @@ class Planner:
         self.recipes[oid] = recipe
         nodes = self.nodes
         parent = self.parent
+        scanner = self.scanner
         for child in _refs(recipe):
-            if type(child) in _ATOMS or isinstance(child, _Global):
+            cls = type(child)
+            if cls in _ATOMS or cls is _Global:
+                if scanner is not None and (cls is str or cls is bytes):
+                    cid = ident(child)
+                    if cid not in self._scanned:
+                        self._scanned.add(cid)
+                        why = scanner.check(child)
+                        if why is not None:
+                            self.secret_hits.append((oid, child, why))
                 continue
             cid = ident(child)
             if cid not in nodes:
@@ -555,6 +567,9 @@ class Planner:
             self._emit_pairs_dict(pairs)
 
     # == reporting ==================================================================================
+    def path_to_value(self, holder: int, value) -> str:
+        return self.path_to(holder) + _edge_label(self.nodes[holder], value)
+
     def path_to(self, oid: int) -> str:
         chain = []
         cur = oid

@@ -22,11 +22,13 @@ import weakref
 from _thread import _local as ThreadLocal
 from pickle import PickleBuffer
 
+from amber import lifecycle
 from amber._compat import ident, is_python_class, known_type_key
 from amber.capture import c_objects
 from amber.capture.hash_memos import HashMemos
 from amber.capture.recipes import REBUILD, Inline, Offender, Recipe, _global
 from amber.capture.world import is_extension
+from amber.secrecy import SecretStr
 
 _IN_MEMORY_FILES = (io.BytesIO, io.StringIO)  # buffers, not files: they pickle with their contents
 _FILE_TYPES = {io.TextIOWrapper: "text", io.BufferedReader: "rb", io.BufferedWriter: "wb",
@@ -66,6 +68,7 @@ class Reducers:
             types.GetSetDescriptorType: reduce_class_member,
             types.MemberDescriptorType: reduce_class_member,
             PickleBuffer: reduce_pickle_buffer,
+            SecretStr: lambda o: Recipe(("call", _global("amber.secrecy", "read"), (o.variable,))),
             staticmethod: self.reduce_wrapper_descriptor,
             classmethod: self.reduce_wrapper_descriptor,
             property: self.reduce_property,
@@ -79,12 +82,18 @@ class Reducers:
             types.MappingProxyType: self.reduce_mappingproxy,
         }
         self.hash_memos = HashMemos()
+        self.transients = {ident(obj): factory for obj, factory in lifecycle._transients.values()}
         self.by_base: list = []  # (base class, reducer(obj, cls)) for subclasses of C types
         c_objects.register(self)
         self.strong_ids: set[int] | None = None  # set by the planner before weak refs are made
 
     # -- entry point --------------------------------------------------------------------------
     def reduce(self, obj):
+        if self.transients:
+            factory = self.transients.get(ident(obj))
+            if factory is not None:
+                # amber.transient: not written; made by its factory once the heap is complete.
+                return Recipe(("call", _global(REBUILD, "call_factory"), (factory,)), late=True)
         cls = type(obj)
         name = self.world.global_name(obj) if cls not in _NEVER_GLOBAL else None
         if name is not None:

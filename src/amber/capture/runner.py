@@ -12,9 +12,12 @@ import time
 import types
 
 import amber
+from amber import lifecycle
 from amber.capture.interpreter import Baseline
 from amber.capture.registrations import RegistrationRecorder
 from amber.errors import CaptureError, UsageError
+
+_state_allowed: list = []  # --allow-secret NAME...
 
 
 class RunBuild:
@@ -47,11 +50,15 @@ def main(argv: list, baseline: Baseline, imports) -> None:
 def _parse(argv: list):
     image_path, mode, target = argv[0], argv[1], argv[2]
     reimport = []
+    allowed: list = []
     run = None
     i = 3
     while argv[i] != "--":
         if argv[i] == "--reimport":
             reimport.append(argv[i + 1])
+            i += 2
+        elif argv[i] == "--allow-secret":
+            allowed.append(argv[i + 1])
             i += 2
         elif argv[i] == "--run":
             run = RunBuild(argv[i + 1], argv[i + 2])
@@ -64,6 +71,7 @@ def _parse(argv: list):
             i += 1
         else:  # pragma: no cover - only amber's own command line starts this
             raise UsageError(f"unknown boot option {argv[i]!r}")
+    _state_allowed[:] = allowed
     return image_path, mode == "-m", target, reimport, run, argv[i + 1:]
 
 
@@ -138,6 +146,7 @@ def run_snapshot(image_path: str, target: str, args: list, is_module: bool, reim
         os._exit(1)
     startup_seconds = time.perf_counter() - started
     amber._state["mode"] = None
+    hooks_failed = _run_before_snapshot(run)
     # Take Amber's hooks out first (the base set's state must not show them), then freeze what
     # the program did before Amber's capture side imports anything more.
     imports.stop()
@@ -149,6 +158,8 @@ def run_snapshot(image_path: str, target: str, args: list, is_module: bool, reim
     replay = baseline.replay()
     environ_changes = baseline.environ_changes()
     if run is not None:
+        if hooks_failed:
+            run.build = False
         _build_and_continue(run, inputs, split, main, target, args, is_module, reimport, baseline, imports,
                             modules, replay, environ_changes, registrations, filename, startup_seconds)
         return
@@ -163,7 +174,7 @@ def run_snapshot(image_path: str, target: str, args: list, is_module: bool, reim
              "module": target if is_module else "", "argv0": sys.argv[0]}
     try:
         write_snapshot(image_path, modules, main, split.rest, baseline, imports, replay, environ_changes,
-                       registrations, reimport, point, startup_seconds)
+                       registrations, reimport, point, startup_seconds, allowed_secrets=_state_allowed)
     except CaptureError as e:
         print(f"amber: error: {e}", file=sys.stderr)
         _flush()
@@ -181,6 +192,14 @@ def _build_and_continue(run: RunBuild, inputs, split, main, target, args, is_mod
     elif run.build:
         _build(run, inputs, split, main, target, args, is_module, reimport, baseline, imports, modules,
                replay, environ_changes, registrations, filename, startup_seconds)
+    if split.kind != "end":
+        # Both paths behave alike: the first run goes on as a restored process would.
+        try:
+            lifecycle.run_after_restore()
+        except lifecycle.HookErrors as e:
+            print(f"amber: error: {e}", file=sys.stderr)
+            _flush()
+            os._exit(1)
     _flush()
     exec(split.rest, main.__dict__)
 
@@ -210,7 +229,7 @@ def _build(run, inputs, split, main, target, args, is_module, reimport, baseline
             write_snapshot(image_path, modules, main, split.rest, baseline, imports, replay, environ_changes,
                            registrations, reimport, point, startup_seconds, inputs=recorded,
                            run_info={"target": target, "args": list(shown), "key_args": key_args},
-                           quiet=not run.verbose)
+                           quiet=not run.verbose, allowed_secrets=_state_allowed)
         except CaptureError as e:
             first = str(e).splitlines()
             print(f"amber: warning: no image was built, the program runs without one: {first[0]}"
@@ -222,6 +241,21 @@ def _build(run, inputs, split, main, target, args, is_module, reimport, baseline
         cache.evict(run.root, cache.cap(), keep=image_path)
     finally:
         _unlock(lock)
+
+
+def _run_before_snapshot(run: RunBuild | None) -> bool:
+    """Run the before-snapshot hooks; on failure, no image: ``amber snapshot`` stops, ``amber run``
+    goes on without building (the hooks' after_restore undid what they did)."""
+    try:
+        lifecycle.run_before_snapshot()
+    except lifecycle.HookErrors as e:
+        if run is None:
+            print(f"amber: error: {e}; no image was written", file=sys.stderr)
+            _flush()
+            os._exit(2)
+        print(f"amber: warning: {e}; no image was built", file=sys.stderr)
+        return True
+    return False
 
 
 def _lock(path: str):

@@ -21,7 +21,8 @@ made during start-up over this process's environment, and ``sys.path``; import t
 by reference again, in the order the program first imported them; run the heap program with
 the C unpickler (garbage collection paused: the heap is rebuilt, not churned); put
 ``sys.modules`` in the order the program had; set ``sys.argv``; make the atexit, codec and
-at-fork registrations again; resume ``__main__`` after the snapshot point.
+at-fork registrations again; run the after-restore hooks (:mod:`amber.lifecycle`); resume
+``__main__`` after the snapshot point.
 """
 
 import _pickle
@@ -31,6 +32,7 @@ import posix
 import sys
 
 import amber
+from amber import lifecycle
 from amber.errors import AmberError
 from amber.image import format as fmt
 from amber.restore import rebuild  # noqa: F401 (the heap program calls into it by name)
@@ -113,6 +115,13 @@ def resume(manifest: dict, args: list) -> None:
     sys.argv[:] = [manifest["argv0"], *args]
     amber._state["mode"] = "restored"
     rebuild.replay_registrations(manifest["registrations"])
+    lifecycle.install(manifest["lifecycle"])
+    try:
+        lifecycle.run_after_restore()
+    except lifecycle.HookErrors as e:
+        sys.stderr.write(f"amber: error: {e}\n")
+        sys.stderr.flush()
+        raise SystemExit(1) from None
     exec(manifest["rest"], main.__dict__)
 
 

@@ -17,10 +17,15 @@ from amber.restore import freshness, loader
 
 
 def main(argv: list) -> None:
-    """``_boot.py run [--rebuild] [--verbose] (-m MODULE | -s SCRIPT) -- ARGS``"""
+    """``_boot.py run [--rebuild] [--verbose] [--allow-secret NAME]... (-m MODULE | -s SCRIPT) -- ARGS``"""
     i = 0
     rebuild = verbose = False
-    while argv[i] in ("--rebuild", "--verbose"):
+    allowed: list = []
+    while argv[i] in ("--rebuild", "--verbose", "--allow-secret"):
+        if argv[i] == "--allow-secret":
+            allowed += ["--allow-secret", argv[i + 1]]
+            i += 2
+            continue
         rebuild = rebuild or argv[i] == "--rebuild"
         verbose = verbose or argv[i] == "--verbose"
         i += 1
@@ -44,7 +49,7 @@ def main(argv: list) -> None:
         hand_over = []
     boot = loader.__file__.rsplit("/", 2)[0] + "/_boot.py"
     cmd = [sys.executable, "-S", boot, "snapshot", image_path, "-m" if is_module else "-s", target,
-           "--run", root, entry, *hand_over, *(["--verbose"] if verbose else []), "--", *args]
+           *allowed, "--run", root, entry, *hand_over, *(["--verbose"] if verbose else []), "--", *args]
     sys.stdout.flush()
     sys.stderr.flush()
     posix.execv(cmd[0], cmd)

@@ -1,0 +1,172 @@
+"""The lifecycle API: what the application does around a snapshot and after a restore.
+
+The analogue of CRaC's ``Resource``, OpenJ9's checkpoint hooks and Lambda SnapStart's runtime
+hooks. Re-exported from :mod:`amber` (``amber.before_snapshot`` ...), documented there.
+
+Order. Hooks carry a priority (default 0). Before a snapshot, lower priorities run first and,
+within one priority, the hooks registered last run first (reverse order). After a restore,
+higher priorities run first and, within one priority, in registration order. So a hook
+registered after another (that depends on it) is torn down first and set up again last. Amber's
+own built-in handlers use ``BUILTIN_PRIORITY`` (1000): they run after the user's before a
+snapshot and before them after a restore.
+
+Errors. Every hook runs even when an earlier one raised (CRaC's rule); the errors are reported
+together, each with the hook that raised. An error before a snapshot means no image, and the
+``after_restore`` of every resource whose ``before_snapshot`` ran is called, so the program is
+left as it was.
+
+This module is on the restore path: it imports only the base set. The hooks the program
+registers during start-up are captured with the heap (``registered()``), and installed again in
+the restored process before its after-restore hooks run.
+"""
+
+BUILTIN_PRIORITY = 1000
+
+# (kind, priority, sequence, callable, args, kwargs); kind is "before", "after" or "resource"
+_hooks: list = []
+_transients: dict = {}  # id(obj) -> (obj, factory); the object is held so that its id stays its own
+_kept: dict = {}  # id(obj) -> obj: generators seeded on purpose (amber.keep_state)
+_sequence = [0]
+
+
+class Resource:
+    """What ``amber.register`` expects: an object with these two methods (subclassing this
+    class is optional, any object with them will do)."""
+
+    def before_snapshot(self) -> None:
+        """Close or release what cannot be captured (sockets, files, threads)."""
+
+    def after_restore(self) -> None:
+        """Open or re-create it in the restored process (and after a failed snapshot)."""
+
+
+class HookErrors(Exception):
+    """Several hooks raised; ``errors`` holds (hook description, exception) pairs."""
+
+    def __init__(self, when: str, errors: list) -> None:
+        self.errors = errors
+        parts = "; ".join(f"{name} raised {type(e).__name__}: {e}" for name, e in errors)
+        super().__init__(f"{len(errors)} {when} hook(s) failed: {parts}")
+
+
+def _add(kind: str, fn, args: tuple, kwargs: dict, priority: int) -> None:
+    if not isinstance(priority, int):
+        raise TypeError("priority must be an int")
+    _sequence[0] += 1
+    _hooks.append((kind, priority, _sequence[0], fn, args, kwargs))
+
+
+def _hook_decorator(kind: str):
+    def register_hook(fn=None, *args, priority: int = 0, **kwargs):
+        if fn is None:  # @amber.before_snapshot(priority=N)
+            def decorate(f):
+                _add(kind, f, (), {}, priority)
+                return f
+            return decorate
+        if not callable(fn):
+            raise TypeError(f"amber.{kind}_hook: {fn!r} is not callable")
+        _add(kind, fn, args, kwargs, priority)
+        return fn
+    return register_hook
+
+
+before_snapshot = _hook_decorator("before")
+before_snapshot.__name__ = "before_snapshot"
+before_snapshot.__doc__ = """Run ``fn(*args, **kwargs)`` before a snapshot is taken.
+
+Usable as ``@amber.before_snapshot``, ``@amber.before_snapshot(priority=N)`` or
+``amber.before_snapshot(fn, *args, priority=0, **kwargs)``."""
+after_restore = _hook_decorator("after")
+after_restore.__name__ = "after_restore"
+after_restore.__doc__ = """Run ``fn(*args, **kwargs)`` in every restored process before it
+resumes (and in ``amber run``'s first run once its image is written). Same forms as
+``before_snapshot``."""
+
+
+def register(resource, priority: int = 0):
+    """Register a :class:`Resource`; Amber holds it strongly until the process ends."""
+    for name in ("before_snapshot", "after_restore"):
+        if not callable(getattr(resource, name, None)):
+            raise TypeError(f"amber.register: {type(resource).__name__} has no {name}() method")
+    _add("resource", resource, (), {}, priority)
+    return resource
+
+
+def transient(obj, factory):
+    """Do not write ``obj``: every reference to it in the restored heap refers to ``factory()``,
+    called once after restore. Returns ``obj``."""
+    if not callable(factory):
+        raise TypeError("amber.transient: factory must be callable")
+    _transients[id(obj)] = (obj, factory)
+    return obj
+
+
+def keep_state(obj):
+    """Say that ``obj`` (a random generator) is seeded on purpose: no warning that every restored
+    process repeats its numbers. Returns ``obj``."""
+    _kept[id(obj)] = obj
+    return obj
+
+
+def _describe(fn) -> str:
+    name = getattr(fn, "__qualname__", None) or type(fn).__qualname__
+    module = getattr(fn, "__module__", None) or type(fn).__module__
+    return f"{module}.{name}"
+
+
+def run_before_snapshot() -> list:
+    """Run the before-snapshot side; return the resources whose before_snapshot ran. Raises
+    HookErrors (after undoing: see the module's docstring) if any hook raised."""
+    errors: list = []
+    ran: list = []
+    for kind, _priority, _seq, fn, args, kwargs in sorted(
+            (h for h in _hooks if h[0] in ("before", "resource")), key=lambda h: (h[1], -h[2])):
+        try:
+            if kind == "resource":
+                ran.append(fn)
+                fn.before_snapshot()
+            else:
+                fn(*args, **kwargs)
+        except Exception as e:
+            errors.append((_describe(fn) + (".before_snapshot" if kind == "resource" else ""), e))
+    if errors:
+        undo_errors = _call_after(ran)
+        raise HookErrors("before-snapshot", errors + undo_errors)
+    return ran
+
+
+def run_after_restore() -> None:
+    """Run every after-restore hook and resource; raise HookErrors naming each that raised."""
+    errors = []
+    for kind, _priority, _seq, fn, args, kwargs in sorted(
+            (h for h in _hooks if h[0] in ("after", "resource")), key=lambda h: (-h[1], h[2])):
+        try:
+            if kind == "resource":
+                fn.after_restore()
+            else:
+                fn(*args, **kwargs)
+        except Exception as e:
+            errors.append((_describe(fn) + (".after_restore" if kind == "resource" else ""), e))
+    if errors:
+        raise HookErrors("after-restore", errors)
+
+
+def _call_after(resources: list) -> list:
+    errors = []
+    for resource in reversed(resources):
+        try:
+            resource.after_restore()
+        except Exception as e:
+            errors.append((_describe(resource) + ".after_restore", e))
+    return errors
+
+
+def registered() -> tuple:
+    """The hooks registered so far, to be captured with the heap."""
+    return tuple(_hooks)
+
+
+def install(hooks: tuple) -> None:
+    """In a restored process: the captured hooks become this process's."""
+    _hooks[:] = list(hooks)
+    _sequence[0] = max((h[2] for h in _hooks), default=0)
