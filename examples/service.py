@@ -51,6 +51,7 @@ class Doc:
 
 
 DOCS = [Doc(i, list(Kind)[i % 3], rng.sample(WORDS, 5), rng.choices(WORDS, k=40)) for i in range(30000)]
+del rng  # only start-up draws from it (a generator kept in the heap would repeat after every restore)
 
 INDEX: dict = {}
 for doc in DOCS:

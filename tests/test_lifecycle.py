@@ -159,3 +159,23 @@ def test_each_restore_has_fresh_entropy(program):
     p.snapshot()
     outs = {p.restore().stdout for _ in range(3)}
     assert len(outs) == 3
+
+
+def test_log_files_are_closed_and_reopened(program, tmp_path):
+    log = tmp_path / "app.log"
+    p = program(f'''
+        import logging
+        logging.basicConfig(filename={str(log)!r}, filemode="a", level=logging.INFO, format="%(message)s")
+        logging.info("start-up")
+        if __name__ == "__main__":
+            logging.info("after the snapshot point")
+    ''')
+    p.snapshot()
+    assert log.read_text() == "start-up\n"
+    p.restore()
+    assert log.read_text() == "start-up\nafter the snapshot point\n"
+    from conftest import AMBER, run
+
+    log.write_text("")
+    run([*AMBER, "run", str(p.script)], env={"AMBER_CACHE": str(tmp_path / "cache")}, check=True)
+    assert log.read_text() == "start-up\nafter the snapshot point\n"

@@ -12,7 +12,7 @@ USAGE = """\
 usage: amber run [--rebuild] [-v] [--allow-secret NAME]... SCRIPT [ARGS...]
        amber run [--rebuild] [-v] [--allow-secret NAME]... -m MODULE [ARGS...]
        amber cache list | amber cache clear
-       amber snapshot [-o IMAGE] [--reimport PKG]... [--allow-secret NAME]... SCRIPT [ARGS...]
+       amber snapshot [-o IMAGE] [--reimport PKG]... [--allow-secret NAME]... [--strict] SCRIPT [ARGS...]
        amber snapshot [-o IMAGE] [--reimport PKG]... [--allow-secret NAME]... -m MODULE [ARGS...]
        amber restore IMAGE [ARGS...]
        amber inspect IMAGE [--json]
@@ -84,6 +84,8 @@ def _run(args: list) -> int:
                 raise _Usage("--allow-secret needs a name")
             flags += ["--allow-secret", args[i + 1]]
             i += 1
+        elif a == "--strict":
+            flags.append("--strict")
         elif a in ("-v", "--verbose"):
             flags.append("--verbose")
         elif a in ("-h", "--help"):
@@ -119,6 +121,7 @@ def _snapshot(args: list) -> int:
     output = None
     reimport: list[str] = []
     allowed: list[str] = []
+    strict = False
     i = 0
     while i < len(args):
         a = args[i]
@@ -135,6 +138,9 @@ def _snapshot(args: list) -> int:
                 raise _Usage(f"{a} needs a name")
             (reimport if a == "--reimport" else allowed).append(args[i + 1])
             i += 2
+        elif a == "--strict":
+            strict = True
+            i += 1
         elif a in ("-h", "--help"):
             sys.stdout.write(USAGE)
             return 0
@@ -164,6 +170,8 @@ def _snapshot(args: list) -> int:
         cmd += ["--reimport", pkg]
     for name in allowed:
         cmd += ["--allow-secret", name]
+    if strict:
+        cmd.append("--strict")
     cmd += ["--", *program_args]
     _exec(cmd)
     return 0  # not reached

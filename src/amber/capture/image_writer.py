@@ -19,7 +19,7 @@ from amber.image import format as fmt
 
 def write_snapshot(path, modules, main, rest_code, baseline, imports, replay, env, registrations, reimport,
                    point, startup_seconds, inputs=None, run_info=None, quiet=False,
-                   allowed_secrets=()) -> None:
+                   allowed_secrets=(), entropy=None, strict=False) -> None:
     started = time.perf_counter()
     world = World(modules, baseline.names,
                   {name: ids for name, (_mod, ids, _copies) in baseline.modules.items()},
@@ -61,6 +61,19 @@ def write_snapshot(path, modules, main, rest_code, baseline, imports, replay, en
     secret_lines = _secret_report(planner, env, planner.scanner)
     if planner.offenders or secret_lines:
         raise CaptureError(_offender_report(planner, secret_lines))
+    repeats = [f"{planner.path_to(oid)} is {kind}: every restored process repeats its numbers"
+               for oid, kind in reducers.generators]
+    repeats += entropy.warnings(world.is_by_ref_module) if entropy is not None else []
+    if repeats:
+        hint = ("reseed it in an amber.after_restore hook, or amber.keep_state(obj) if it is seeded on "
+                "purpose; draw random bytes after the snapshot point")
+        if strict:
+            raise CaptureError("\n".join([f"{len(repeats)} source(s) of randomness would repeat in every "
+                                          f"restored process (--strict); no image was written:",
+                                          *(f"  {w}" for w in repeats), f"      hint: {hint}"]))
+        for w in repeats:
+            print(f"amber: warning: {w}", file=sys.stderr)
+        print(f"amber: hint: {hint}", file=sys.stderr)
     planner.classify()
     try:
         program = planner.compile(manifest, registration, early)

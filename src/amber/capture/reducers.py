@@ -25,6 +25,7 @@ from pickle import PickleBuffer
 from amber import lifecycle
 from amber._compat import ident, is_python_class, known_type_key
 from amber.capture import c_objects
+from amber.capture.entropy import generator_kind
 from amber.capture.hash_memos import HashMemos
 from amber.capture.recipes import REBUILD, Inline, Offender, Recipe, _global
 from amber.capture.world import is_extension
@@ -83,6 +84,8 @@ class Reducers:
         }
         self.hash_memos = HashMemos()
         self.transients = {ident(obj): factory for obj, factory in lifecycle._transients.values()}
+        self.kept = {ident(obj) for obj in lifecycle._kept.values()}
+        self.generators: list = []  # (identity, kind): random generators that restores would repeat
         self.by_base: list = []  # (base class, reducer(obj, cls)) for subclasses of C types
         c_objects.register(self)
         self.strong_ids: set[int] | None = None  # set by the planner before weak refs are made
@@ -294,6 +297,9 @@ class Reducers:
 
     # -- instances ----------------------------------------------------------------------------
     def reduce_instance(self, obj, cls):
+        kind = generator_kind(obj)
+        if kind is not None and ident(obj) not in self.kept:
+            self.generators.append((ident(obj), kind))
         reducer = copyreg.dispatch_table.get(cls)
         if reducer is not None:
             return self.honour(obj, reducer(obj))

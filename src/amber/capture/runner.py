@@ -13,11 +13,12 @@ import types
 
 import amber
 from amber import lifecycle
+from amber.capture.entropy import EntropyRecorder
 from amber.capture.interpreter import Baseline
 from amber.capture.registrations import RegistrationRecorder
 from amber.errors import CaptureError, UsageError
 
-_state_allowed: list = []  # --allow-secret NAME...
+_options: dict = {"allowed": [], "strict": False}  # --allow-secret NAME..., --strict
 
 
 class RunBuild:
@@ -57,6 +58,9 @@ def _parse(argv: list):
         if argv[i] == "--reimport":
             reimport.append(argv[i + 1])
             i += 2
+        elif argv[i] == "--strict":
+            _options["strict"] = True
+            i += 1
         elif argv[i] == "--allow-secret":
             allowed.append(argv[i + 1])
             i += 2
@@ -71,13 +75,14 @@ def _parse(argv: list):
             i += 1
         else:  # pragma: no cover - only amber's own command line starts this
             raise UsageError(f"unknown boot option {argv[i]!r}")
-    _state_allowed[:] = allowed
+    _options["allowed"] = allowed
     return image_path, mode == "-m", target, reimport, run, argv[i + 1:]
 
 
 def run_snapshot(image_path: str, target: str, args: list, is_module: bool, reimport: list,
                  baseline: Baseline, imports, run: RunBuild | None = None) -> None:
     registrations = RegistrationRecorder(imports.importing)
+    entropy = EntropyRecorder(imports.importing)
     inputs = None
     if run is not None:
         from amber.capture.inputs import InputRecorder
@@ -151,6 +156,7 @@ def run_snapshot(image_path: str, target: str, args: list, is_module: bool, reim
     # the program did before Amber's capture side imports anything more.
     imports.stop()
     registrations.stop()
+    entropy.stop()
     if inputs is not None:
         inputs.stop()
     modules = {name: mod for name, mod in list(sys.modules.items())
@@ -161,7 +167,8 @@ def run_snapshot(image_path: str, target: str, args: list, is_module: bool, reim
         if hooks_failed:
             run.build = False
         _build_and_continue(run, inputs, split, main, target, args, is_module, reimport, baseline, imports,
-                            modules, replay, environ_changes, registrations, filename, startup_seconds)
+                            modules, replay, environ_changes, registrations, filename, startup_seconds,
+                            entropy)
         return
     if split.kind == "end":
         print("amber: note: no snapshot point found (no amber.snapshot() and no "
@@ -174,7 +181,8 @@ def run_snapshot(image_path: str, target: str, args: list, is_module: bool, reim
              "module": target if is_module else "", "argv0": sys.argv[0]}
     try:
         write_snapshot(image_path, modules, main, split.rest, baseline, imports, replay, environ_changes,
-                       registrations, reimport, point, startup_seconds, allowed_secrets=_state_allowed)
+                       registrations, reimport, point, startup_seconds, allowed_secrets=_options["allowed"],
+                       entropy=entropy, strict=_options["strict"])
     except CaptureError as e:
         print(f"amber: error: {e}", file=sys.stderr)
         _flush()
@@ -185,13 +193,13 @@ def run_snapshot(image_path: str, target: str, args: list, is_module: bool, reim
 
 def _build_and_continue(run: RunBuild, inputs, split, main, target, args, is_module, reimport, baseline,
                         imports, modules, replay, environ_changes, registrations, filename,
-                        startup_seconds) -> None:
+                        startup_seconds, entropy=None) -> None:
     """``amber run``'s first run: write the image (under the cache's lock), then run the rest."""
     if split.kind == "end":
         run.say("the script has no snapshot point (no amber.snapshot(), no main guard): no image")
     elif run.build:
         _build(run, inputs, split, main, target, args, is_module, reimport, baseline, imports, modules,
-               replay, environ_changes, registrations, filename, startup_seconds)
+               replay, environ_changes, registrations, filename, startup_seconds, entropy)
     if split.kind != "end":
         # Both paths behave alike: the first run goes on as a restored process would.
         try:
@@ -205,7 +213,7 @@ def _build_and_continue(run: RunBuild, inputs, split, main, target, args, is_mod
 
 
 def _build(run, inputs, split, main, target, args, is_module, reimport, baseline, imports, modules, replay,
-           environ_changes, registrations, filename, startup_seconds) -> None:
+           environ_changes, registrations, filename, startup_seconds, entropy=None) -> None:
     from amber import cache
     from amber.capture.image_writer import write_snapshot
     from amber.restore import freshness
@@ -229,7 +237,8 @@ def _build(run, inputs, split, main, target, args, is_module, reimport, baseline
             write_snapshot(image_path, modules, main, split.rest, baseline, imports, replay, environ_changes,
                            registrations, reimport, point, startup_seconds, inputs=recorded,
                            run_info={"target": target, "args": list(shown), "key_args": key_args},
-                           quiet=not run.verbose, allowed_secrets=_state_allowed)
+                           quiet=not run.verbose, allowed_secrets=_options["allowed"],
+                           entropy=entropy, strict=_options["strict"])
         except CaptureError as e:
             first = str(e).splitlines()
             print(f"amber: warning: no image was built, the program runs without one: {first[0]}"
@@ -246,6 +255,9 @@ def _build(run, inputs, split, main, target, args, is_module, reimport, baseline
 def _run_before_snapshot(run: RunBuild | None) -> bool:
     """Run the before-snapshot hooks; on failure, no image: ``amber snapshot`` stops, ``amber run``
     goes on without building (the hooks' after_restore undid what they did)."""
+    from amber import builtin_handlers
+
+    builtin_handlers.install()
     try:
         lifecycle.run_before_snapshot()
     except lifecycle.HookErrors as e:

@@ -21,10 +21,14 @@ def main(argv: list) -> None:
     i = 0
     rebuild = verbose = False
     allowed: list = []
-    while argv[i] in ("--rebuild", "--verbose", "--allow-secret"):
+    while argv[i] in ("--rebuild", "--verbose", "--allow-secret", "--strict"):
         if argv[i] == "--allow-secret":
             allowed += ["--allow-secret", argv[i + 1]]
             i += 2
+            continue
+        if argv[i] == "--strict":
+            allowed.append("--strict")
+            i += 1
             continue
         rebuild = rebuild or argv[i] == "--rebuild"
         verbose = verbose or argv[i] == "--verbose"
