@@ -3,11 +3,14 @@
 import os
 import subprocess
 import sys
+import tempfile
 import textwrap
 
 import pytest
 
 AMBER = [sys.executable, "-m", "amber"]
+# Signing keys made by the tests' snapshots go to a directory of their own, not the user's.
+os.environ.setdefault("XDG_CONFIG_HOME", tempfile.mkdtemp(prefix="amber-test-config-"))
 
 
 def run(cmd, cwd=None, env=None, check=False, timeout=300, input=None):

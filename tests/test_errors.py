@@ -136,3 +136,97 @@ def test_every_offender_is_listed_with_its_path(program):
     assert "Traceback" not in err
     assert not p.image.exists()
     assert not [f for f in os.listdir(p.dir) if f.endswith(".tmp")]  # no partial file
+
+
+def test_unsigned_foreign_and_forged_images_are_refused(program, tmp_path):
+    p = program(GOOD)
+    p.snapshot(env={"AMBER_KEY": "key-of-machine-one"})
+    data = p.image.read_bytes()
+    assert p.restore(env={"AMBER_KEY": "key-of-machine-one"}).stdout == "[1]\n"
+    # signed by another key
+    line = one_line_error(p.restore(check=False, env={"AMBER_KEY": "key-of-machine-two"}))
+    assert "signed by key" in line and "not by this machine's key" in line and "AMBER_KEY" in line
+    # unsigned: the signature block zeroed
+    unsigned = tmp_path / "unsigned.amber"
+    unsigned.write_bytes(data[:48] + bytes(80) + data[128:])
+    line = one_line_error(run([*AMBER, "restore", str(unsigned)], cwd=tmp_path,
+                              env={"AMBER_KEY": "key-of-machine-one"}))
+    assert "image is not signed" in line and "--insecure" in line
+    # forged: the header changed and its digest recomputed, the signature cannot be
+    from amber.image.format import digest
+
+    hlen = int.from_bytes(data[12:16], "little")
+    header = bytearray(data[128:128 + hlen])
+    at = header.find(b"prog.py")
+    header[at:at + 7] = b"evil.py"
+    forged = tmp_path / "forged.amber"
+    forged.write_bytes(data[:16] + digest(bytes(header)) + data[48:128] + bytes(header) + data[128 + hlen:])
+    line = one_line_error(run([*AMBER, "restore", str(forged)], cwd=tmp_path,
+                              env={"AMBER_KEY": "key-of-machine-one"}))
+    assert "forged" in line
+    # --insecure restores what the user vouches for
+    r = run([*AMBER, "restore", "--insecure", str(unsigned)], cwd=tmp_path, env={"AMBER_KEY": "x" * 9})
+    assert r.returncode == 0 and r.stdout == "[1]\n"
+
+
+def test_fuzzed_images_never_crash(program, tmp_path):
+    """Truncations, bit flips, random bytes and huge lengths, before authentication, and headers
+    mutated then given a valid digest (what gets past the signature only with --insecure or the
+    key): the reader answers ImageError every time, never another exception. A sample goes
+    through the command line too: one line, exit code 2."""
+    import marshal
+    import random
+
+    from amber.errors import ImageError
+    from amber.image import format as fmt
+
+    p = program(GOOD)
+    p.snapshot()
+    data = p.image.read_bytes()
+    hlen = int.from_bytes(data[12:16], "little")
+    rng = random.Random(20261125)
+
+    def with_header(blob: bytes) -> bytes:
+        return data[:12] + len(blob).to_bytes(4, "little") + fmt.digest(blob) + data[48:128] + blob + \
+            data[128 + hlen:]
+
+    def mutate(i: int) -> bytes:
+        kind = i % 6
+        if kind == 0:
+            return data[:rng.randrange(len(data))]
+        if kind == 1:
+            buf = bytearray(data)
+            for _ in range(rng.randint(1, 8)):
+                at = rng.randrange(min(len(buf), 128 + hlen + 64))
+                buf[at] ^= 1 << rng.randrange(8)
+            return bytes(buf)
+        if kind == 2:
+            return data[:rng.choice([8, 10, 16, 128])] + rng.randbytes(rng.randrange(1, 400))
+        if kind == 3:
+            return data[:12] + rng.choice([0xFFFFFFFF, 0x7FFFFFFF, len(data)]).to_bytes(4, "little") + data[16:]
+        blob = bytearray(data[128:128 + hlen])
+        if kind == 4:
+            for _ in range(rng.randint(1, 6)):
+                blob[rng.randrange(len(blob))] = rng.randrange(256)
+            return with_header(bytes(blob))
+        header = marshal.loads(bytes(blob))
+        header[rng.choice(["sections", "python", "amber", "snapshot_point", "extensions"])] = rng.choice(
+            [None, 7, "x", [], [("heap", -1, 2**40, b"")], [("heap", 10**12, 10**12, b"\0" * 32)], {}])
+        return with_header(marshal.dumps(header))
+
+    path = tmp_path / "fuzzed.amber"
+    outcomes = {"refused": 0, "read": 0}
+    for i in range(600):
+        path.write_bytes(mutate(i))
+        try:
+            image = fmt.read_image(str(path), insecure=True)
+            for name, *_ in image.header["sections"]:
+                image.section(name)
+            outcomes["read"] += 1
+        except ImageError:
+            outcomes["refused"] += 1
+        if i % 100 == 0:
+            r = run([*AMBER, "restore", "--insecure", str(path)], cwd=tmp_path, timeout=60)
+            if r.returncode != 0:
+                one_line_error(r)
+    assert outcomes["refused"] > 500

@@ -14,8 +14,8 @@ usage: amber run [--rebuild] [-v] [--allow-secret NAME]... SCRIPT [ARGS...]
        amber cache list | amber cache clear
        amber snapshot [-o IMAGE] [--reimport PKG]... [--allow-secret NAME]... [--strict] SCRIPT [ARGS...]
        amber snapshot [-o IMAGE] [--reimport PKG]... [--allow-secret NAME]... -m MODULE [ARGS...]
-       amber restore IMAGE [ARGS...]
-       amber inspect IMAGE [--json]
+       amber restore [--insecure] IMAGE [ARGS...]
+       amber inspect IMAGE [--json] [--insecure]
        amber inspect --base-set
        amber --version
 
@@ -24,7 +24,9 @@ usage: amber run [--rebuild] [-v] [--allow-secret NAME]... SCRIPT [ARGS...]
   cache      list or clear the image cache
   snapshot   run SCRIPT (or MODULE) as __main__ up to its snapshot point and write IMAGE
              (default: SCRIPT's name with .amber, in the current directory)
-  restore    restore a fresh process from IMAGE and resume right after the snapshot point
+  restore    restore a fresh process from IMAGE and resume right after the snapshot point;
+             IMAGE must be signed with this machine's key (AMBER_KEY or ~/.config/amber/hmac.key)
+             unless --insecure
   inspect    show what IMAGE holds; --base-set lists the modules every restore starts with
 
 The snapshot point is the first top-level `amber.snapshot()` statement of the main script, else
@@ -108,12 +110,15 @@ def _run(args: list) -> int:
 
 
 def _restore(args: list) -> int:
+    flags = []
+    while args and args[0] == "--insecure":
+        flags, args = ["--insecure"], args[1:]
     if not args or args[0].startswith("-") and args[0] not in ("-",):
         if args and args[0] in ("-h", "--help"):
             sys.stdout.write(USAGE)
             return 0
         raise _Usage("restore needs an image: amber restore IMAGE [ARGS...]")
-    _exec([sys.executable, "-I", "-S", BOOT, "restore", *args])
+    _exec([sys.executable, "-I", "-S", BOOT, "restore", *flags, *args])
     return 0  # not reached
 
 

@@ -9,8 +9,8 @@ from amber.errors import AmberError
 from amber.image import format as fmt
 
 
-def describe(path: str) -> dict:
-    image = fmt.read_image(path, check_interpreter=False)
+def describe(path: str, insecure: bool = False) -> dict:
+    image = fmt.read_image(path, check_interpreter=False, insecure=insecure)
     h = image.header
     for name, *_ in h["sections"]:
         image.section(name)  # inspect vouches for the whole file: every digest is checked
@@ -26,6 +26,7 @@ def describe(path: str) -> dict:
         "format": h["format"],
         "created": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(h["created"])),
         "python": {k: (v.hex() if isinstance(v, bytes) else v) for k, v in h["python"].items()},
+        "signed_by": h.get("key_id"),
         "snapshot_point": h["snapshot_point"],
         "sections": sections,
         "objects": stats["objects"],
@@ -123,12 +124,13 @@ def main(args: list) -> int:
     if args == ["--base-set"]:
         return base_set()
     as_json = "--json" in args
-    rest = [a for a in args if a != "--json"]
+    insecure = "--insecure" in args
+    rest = [a for a in args if a not in ("--json", "--insecure")]
     if len(rest) != 1 or rest[0].startswith("-"):
         sys.stderr.write("amber: error: usage: amber inspect IMAGE [--json] | amber inspect --base-set\n")
         return 2
     try:
-        d = describe(rest[0])
+        d = describe(rest[0], insecure)
     except AmberError as e:
         sys.stderr.write(f"amber: error: {e}\n")
         return 2

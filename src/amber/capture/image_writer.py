@@ -127,7 +127,14 @@ def write_snapshot(path, modules, main, rest_code, baseline, imports, replay, en
     if inputs is not None:
         sections.append(("inputs", marshal.dumps(inputs), 8))
         header["run"] = run_info
-    fmt.write_image(path, header, sections)
+    from amber.image import signing
+
+    key, where, created = signing.load_key(create=True)
+    if created:
+        print(f"amber: note: created a signing key in {where} (mode 0600): images made here restore where "
+              f"this key is (copy it, or set AMBER_KEY, to restore them elsewhere)", file=sys.stderr)
+    header["key_id"] = signing.key_id(key).hex()
+    fmt.write_image(path, header, sections, key)
 
 
 def _probe(seeds: list) -> dict:

@@ -8,7 +8,8 @@ An image is one file, written once (to a temporary name, then renamed) and never
     10      2     flags (0; reserved)
     12      4     H = length of the header, little-endian unsigned
     16      32    BLAKE2b-256 digest of the header bytes
-    48      H     header: a ``marshal``-encoded dict (only str, int, float, bytes, tuple, list, dict)
+    48      80    signature block over bytes 0-48 and the header (see amber.image.signing)
+    128     H     header: a ``marshal``-encoded dict (only str, int, float, bytes, tuple, list, dict)
     ...           sections, each starting at the offset the header gives, aligned to SECTION_ALIGN
 
 The header says who made the image and where its sections are::
@@ -37,8 +38,9 @@ Sections (their digests are checked before they are decoded):
     depended on (see :mod:`amber.capture.inputs`, checked by :mod:`amber.restore.freshness`).
     Such images also carry ``"run": {"target", "args", "key_args"}`` in the header.
 
-The header's digest is verified before the header is decoded, and each section's digest before
-that section is decoded, so a damaged or truncated file is refused before any of it is used.
+The signature and the header's digest are verified before the header is decoded, and each
+section's digest before that section is decoded, so a damaged, truncated or forged file is
+refused before any of it is used.
 An image is code: restoring one runs code it contains. Only restore images you trust.
 
 This module is on the restore path: it imports only the base set (see amber.restore.loader).
@@ -49,10 +51,12 @@ import sys
 from _blake2 import blake2b
 
 from amber.errors import ImageError
+from amber.image import signing
 
 MAGIC = b"\x89AMB\r\n\x1a\n"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 PREFIX_SIZE = 48
+HEADER_AT = PREFIX_SIZE + 80  # after the signature block
 DIGEST_SIZE = 32
 SECTION_ALIGN = 64
 PAGE_SIZE = 4096
@@ -88,8 +92,9 @@ def _align(n: int, to: int) -> int:
     return (n + to - 1) // to * to
 
 
-def write_image(path: str, header: dict, sections: list) -> int:
-    """Write ``sections`` (a list of (name, bytes-like, alignment)) atomically to ``path``.
+def write_image(path: str, header: dict, sections: list, key: bytes | None = None) -> int:
+    """Write ``sections`` (a list of (name, bytes-like, alignment)) atomically to ``path``,
+    signed with ``key`` (unsigned without one).
 
     Returns the size of the file. The file appears under its name only when complete.
     """
@@ -100,7 +105,7 @@ def write_image(path: str, header: dict, sections: list) -> int:
     table: list = []
     header_len = 0
     for _ in range(4):
-        pos = _align(PREFIX_SIZE + header_len, SECTION_ALIGN)
+        pos = _align(HEADER_AT + header_len, SECTION_ALIGN)
         table = []
         for name, data, align in sections:
             pos = _align(pos, max(align, SECTION_ALIGN))
@@ -119,11 +124,10 @@ def write_image(path: str, header: dict, sections: list) -> int:
     try:
         # 0600: an image holds the program's whole state.
         with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as f:
-            f.write(MAGIC)
-            f.write(FORMAT_VERSION.to_bytes(2, "little"))
-            f.write((0).to_bytes(2, "little"))
-            f.write(len(blob).to_bytes(4, "little"))
-            f.write(digest(blob))
+            prefix = MAGIC + FORMAT_VERSION.to_bytes(2, "little") + (0).to_bytes(2, "little") + \
+                len(blob).to_bytes(4, "little") + digest(blob)
+            f.write(prefix)
+            f.write(signing.sign_block(key, prefix + blob))
             f.write(blob)
             for (_name, offset, _length, _digest), (_, data, _) in zip(table, sections, strict=True):
                 f.write(b"\0" * (offset - f.tell()))
@@ -166,7 +170,7 @@ class Image:
         return name in self._sections
 
 
-def read_image(path: str, check_interpreter: bool = True) -> Image:
+def read_image(path: str, check_interpreter: bool = True, insecure: bool = False) -> Image:
     """Open and verify ``path``; raise ImageError with a one-line reason if it cannot be used."""
     try:
         with open(path, "rb") as f:
@@ -179,28 +183,44 @@ def read_image(path: str, check_interpreter: bool = True) -> Image:
         raise ImageError(f"{path}: cannot read image: {e.strerror or e}") from None
     if data[:8] != MAGIC:
         raise ImageError(f"{path}: not an Amber image (bad magic)")
-    if len(data) < PREFIX_SIZE:
+    if len(data) < HEADER_AT:
         raise ImageError(f"{path}: image is truncated (incomplete prefix)")
     version = int.from_bytes(data[8:10], "little")
     if version != FORMAT_VERSION:
         raise ImageError(f"{path}: image format {version} is not supported (this Amber reads "
                          f"format {FORMAT_VERSION})")
     hlen = int.from_bytes(data[12:16], "little")
-    blob = data[PREFIX_SIZE:PREFIX_SIZE + hlen]
+    blob = data[HEADER_AT:HEADER_AT + hlen]
     if len(blob) != hlen:
         raise ImageError(f"{path}: image is truncated (incomplete header)")
+    signing.verify(path, data, HEADER_AT + hlen, insecure)
     if digest(blob) != data[16:48]:
         raise ImageError(f"{path}: image is damaged (header fails its checksum)")
     try:
         header = marshal.loads(blob)
     except (ValueError, EOFError, TypeError):
         raise ImageError(f"{path}: image is damaged (header cannot be decoded)") from None
-    if not isinstance(header, dict) or not isinstance(header.get("sections"), list):
+    if not _well_formed(header, len(data)):
         raise ImageError(f"{path}: image is damaged (header has the wrong shape)")
     image = Image(path, data, header)
     if check_interpreter:
         check_compatible(image)
     return image
+
+
+def _well_formed(header, size: int) -> bool:
+    """The header's shape, checked before any of it is used (an image is untrusted input)."""
+    if not isinstance(header, dict) or not isinstance(header.get("sections"), list):
+        return False
+    for entry in header["sections"]:
+        if not (isinstance(entry, tuple) and len(entry) == 4):
+            return False
+        name, offset, length, dig = entry
+        if not (isinstance(name, str) and type(offset) is int and type(length) is int
+                and isinstance(dig, bytes) and 0 <= offset and 0 <= length):
+            return False
+    return all(isinstance(header.get(k), t) for k, t in
+               (("amber", str), ("python", dict), ("snapshot_point", dict), ("extensions", list)))
 
 
 def check_compatible(image: Image) -> None:
@@ -214,7 +234,7 @@ def check_compatible(image: Image) -> None:
     ours = interpreter_identity()
     for key in _MUST_MATCH:
         if theirs.get(key) != ours[key]:
-            want = str(theirs.get(key)).split()[0]
-            have = str(ours[key]).split()[0]
+            want = (str(theirs.get(key)).split() or ["?"])[0]
+            have = (str(ours[key]).split() or ["?"])[0]
             raise ImageError(f"{image.path}: image was made by another interpreter ({key} {want}, this "
                              f"one has {have}); restore it with {theirs.get('executable', 'that python')}")

@@ -39,18 +39,21 @@ from amber.restore import rebuild  # noqa: F401 (the heap program calls into it 
 
 
 def main(argv: list) -> None:
+    insecure = bool(argv) and argv[0] == "--insecure"
+    if insecure:
+        argv = argv[1:]
     if not argv:
         fail("restore needs an image: amber restore IMAGE [ARGS...]")
     path, args = argv[0], argv[1:]
     try:
-        manifest = load(path)
+        manifest = load(path, insecure)
     except AmberError as e:
         fail(str(e))
     resume(manifest, args)
 
 
-def load(path: str) -> dict:
-    return load_image(fmt.read_image(path))
+def load(path: str, insecure: bool = False) -> dict:
+    return load_image(fmt.read_image(path, insecure=insecure))
 
 
 def load_image(image) -> dict:
