@@ -230,3 +230,26 @@ def test_fuzzed_images_never_crash(program, tmp_path):
             if r.returncode != 0:
                 one_line_error(r)
     assert outcomes["refused"] > 500
+
+
+def test_ed25519_images_travel_between_machines(program, tmp_path):
+    """Machine A signs with its Ed25519 key; machine B restores only after trusting A's public
+    key, and holds no secret that could forge A's images."""
+    import pytest
+
+    pytest.importorskip("cryptography")
+    a, b = tmp_path / "machine-a", tmp_path / "machine-b"
+    p = program(GOOD)
+    r = run([*AMBER, "keygen"], env={"XDG_CONFIG_HOME": str(a)}, check=True)
+    assert "ed25519.pub" in r.stdout and oct(os.stat(a / "amber" / "ed25519.key").st_mode & 0o777) == "0o600"
+    assert "exists already" in one_line_error(run([*AMBER, "keygen"], env={"XDG_CONFIG_HOME": str(a)}))
+    run([*AMBER, "snapshot", "-o", str(p.image), str(p.script)], cwd=tmp_path, env={"XDG_CONFIG_HOME": str(a)},
+        check=True)
+    assert run([*AMBER, "restore", str(p.image)], env={"XDG_CONFIG_HOME": str(a)}, check=True).stdout == "[1]\n"
+    line = one_line_error(run([*AMBER, "restore", str(p.image)], env={"XDG_CONFIG_HOME": str(b)}))
+    assert "does not trust" in line and "amber trust" in line
+    run([*AMBER, "trust", str(a / "amber" / "ed25519.pub")], env={"XDG_CONFIG_HOME": str(b)}, check=True)
+    assert run([*AMBER, "restore", str(p.image)], env={"XDG_CONFIG_HOME": str(b)}, check=True).stdout == "[1]\n"
+    assert not (b / "amber" / "hmac.key").exists() and not (b / "amber" / "ed25519.key").exists()
+    assert "not an Amber public key" in one_line_error(
+        run([*AMBER, "trust", str(p.script)], env={"XDG_CONFIG_HOME": str(b)}))

@@ -12,6 +12,7 @@ USAGE = """\
 usage: amber run [--rebuild] [-v] [--allow-secret NAME]... SCRIPT [ARGS...]
        amber run [--rebuild] [-v] [--allow-secret NAME]... -m MODULE [ARGS...]
        amber cache list | amber cache clear
+       amber keygen [--force] | amber trust PUBLIC_KEY
        amber snapshot [-o IMAGE] [--reimport PKG]... [--allow-secret NAME]... [--strict] SCRIPT [ARGS...]
        amber snapshot [-o IMAGE] [--reimport PKG]... [--allow-secret NAME]... -m MODULE [ARGS...]
        amber restore [--insecure] IMAGE [ARGS...]
@@ -22,6 +23,8 @@ usage: amber run [--rebuild] [-v] [--allow-secret NAME]... SCRIPT [ARGS...]
   run        run SCRIPT: restore it from the image cache when a fresh image is there, else run
              it normally and build the image at its snapshot point (cache: $AMBER_CACHE)
   cache      list or clear the image cache
+  keygen     make an Ed25519 key pair: images made here are signed with it
+  trust      restore images signed by this public key (made by `amber keygen` elsewhere)
   snapshot   run SCRIPT (or MODULE) as __main__ up to its snapshot point and write IMAGE
              (default: SCRIPT's name with .amber, in the current directory)
   restore    restore a fresh process from IMAGE and resume right after the snapshot point;
@@ -62,11 +65,15 @@ def main(argv: list | None = None) -> int:
             return inspect_main(rest)
         if command == "run":
             return _run(rest)
+        if command in ("keygen", "trust"):
+            from amber import keys
+
+            return keys.keygen_main(rest) if command == "keygen" else keys.trust_main(rest)
         if command == "cache":
             from amber.cache import main as cache_main
 
             return cache_main(rest)
-        raise _Usage(f"unknown command {command!r} (expected run, snapshot, restore, inspect or cache)")
+        raise _Usage(f"unknown command {command!r} (expected run, snapshot, restore, inspect, cache, keygen or trust)")
     except _Usage as e:
         sys.stderr.write(f"amber: error: {e}\n")
         return 2

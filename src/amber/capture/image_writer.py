@@ -129,12 +129,12 @@ def write_snapshot(path, modules, main, rest_code, baseline, imports, replay, en
         header["run"] = run_info
     from amber.image import signing
 
-    key, where, created = signing.load_key(create=True)
+    scheme, kid, sign, where, created = signing.signer()
     if created:
         print(f"amber: note: created a signing key in {where} (mode 0600): images made here restore where "
-              f"this key is (copy it, or set AMBER_KEY, to restore them elsewhere)", file=sys.stderr)
-    header["key_id"] = signing.key_id(key).hex()
-    fmt.write_image(path, header, sections, key)
+              f"this key is (for other machines: amber keygen, then amber trust there)", file=sys.stderr)
+    header["key_id"] = f"{'ed25519' if scheme == signing.ED25519 else 'hmac'}:{kid.hex()}"
+    fmt.write_image(path, header, sections, (scheme, kid, sign))
 
 
 def _probe(seeds: list) -> dict:

@@ -92,9 +92,9 @@ def _align(n: int, to: int) -> int:
     return (n + to - 1) // to * to
 
 
-def write_image(path: str, header: dict, sections: list, key: bytes | None = None) -> int:
+def write_image(path: str, header: dict, sections: list, signature: tuple | None = None) -> int:
     """Write ``sections`` (a list of (name, bytes-like, alignment)) atomically to ``path``,
-    signed with ``key`` (unsigned without one).
+    signed by ``signature`` = (scheme, key id, sign) (unsigned without one).
 
     Returns the size of the file. The file appears under its name only when complete.
     """
@@ -127,7 +127,7 @@ def write_image(path: str, header: dict, sections: list, key: bytes | None = Non
             prefix = MAGIC + FORMAT_VERSION.to_bytes(2, "little") + (0).to_bytes(2, "little") + \
                 len(blob).to_bytes(4, "little") + digest(blob)
             f.write(prefix)
-            f.write(signing.sign_block(key, prefix + blob))
+            f.write(signing.sign_block(signature, prefix + blob))
             f.write(blob)
             for (_name, offset, _length, _digest), (_, data, _) in zip(table, sections, strict=True):
                 f.write(b"\0" * (offset - f.tell()))

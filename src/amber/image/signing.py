@@ -4,7 +4,7 @@ Every image carries, right after its fixed prefix, a signature block over the pr
 header (the header holds a digest of every section, so the whole file is covered)::
 
     offset  size  field
-    48      1     scheme: 0 unsigned, 1 HMAC-SHA256
+    48      1     scheme: 0 unsigned, 1 HMAC-SHA256, 2 Ed25519
     49      8     key id: the first 8 bytes of BLAKE2b-256 of the key
     57      1     signature length
     58      64    signature (zero-padded)
@@ -13,14 +13,22 @@ header (the header holds a digest of every section, so the whole file is covered
 A restore verifies the block *before* it decodes anything in the header, then each section's
 digest before using that section.
 
-Keys (HMAC-SHA256, a shared secret): ``$AMBER_KEY`` (its UTF-8 bytes), else the file
-``$AMBER_KEY_FILE``, else ``<config>/amber/hmac.key`` where ``<config>`` is
-``$XDG_CONFIG_HOME`` or ``~/.config``. ``amber snapshot`` (and ``amber run``'s builds) create that
-file, mode 0600, the first time none of these exists, and say so; a restore never creates a key.
-An image from another machine is restored with that machine's key (``AMBER_KEY``), or with
-``--insecure``.
+Keys. ``<config>`` is ``$XDG_CONFIG_HOME/amber`` or ``~/.config/amber``.
 
-On the restore path: imports only the base set and ``_sha256``.
+* **Ed25519** (for images that travel between machines; needs the ``cryptography`` package,
+  ``pip install amber-snapshot[sign]``): ``amber keygen`` writes ``<config>/ed25519.key``
+  (private, 0600) and ``<config>/ed25519.pub``. When the private key exists, images are signed
+  with it. A machine restores an Ed25519-signed image only if it trusts the public key: its own,
+  or one added with ``amber trust PUBLIC_KEY`` (kept in ``<config>/trusted/``). Verifiers hold
+  no secret, so they cannot forge images.
+* **HMAC-SHA256** (a shared secret, the default): ``$AMBER_KEY`` (its UTF-8 bytes), else the file
+  ``$AMBER_KEY_FILE``, else ``<config>/hmac.key``. ``amber snapshot`` (and ``amber run``'s
+  builds) create that file, mode 0600, the first time no key exists, and say so.
+
+A restore never creates a key. ``--insecure`` restores an image without checking who made it.
+
+On the restore path: imports only the base set and ``_sha256`` (and ``cryptography`` to check an
+Ed25519 signature).
 """
 
 import posix
@@ -35,7 +43,7 @@ except ImportError:  # pragma: no cover - 3.12+
 
 BLOCK_OFFSET = 48
 BLOCK_SIZE = 80
-UNSIGNED, HMAC_SHA256 = 0, 1
+UNSIGNED, HMAC_SHA256, ED25519 = 0, 1, 2
 
 
 def config_dir() -> str:
@@ -104,12 +112,51 @@ def hmac_sha256(key: bytes, message) -> bytes:
     return outer.digest()
 
 
-def sign_block(key: bytes | None, signed: bytes) -> bytes:
-    if key is None:
+def signer():
+    """(scheme, key id, sign(message) -> signature, where the key is, just created) for a snapshot:
+    the Ed25519 key if there is one, else the HMAC key (made now if there is none)."""
+    private = read_private_key()
+    if private is not None:
+        from cryptography.hazmat.primitives import serialization
+
+        public = private.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+        return ED25519, key_id(public), private.sign, config_dir() + "/ed25519.key", False
+    key, where, created = load_key(create=True)
+    return HMAC_SHA256, key_id(key), (lambda message: hmac_sha256(key, message)), where, created
+
+
+def read_private_key():
+    try:
+        with open(config_dir() + "/ed25519.key", "rb") as f:
+            pem = f.read()
+    except OSError:
+        return None
+    from cryptography.hazmat.primitives import serialization
+
+    return serialization.load_pem_private_key(pem, password=None)
+
+
+def sign_block(signature: tuple | None, signed: bytes) -> bytes:
+    """The signature block for ``signed``; ``signature`` is (scheme, key id, sign) or None."""
+    if signature is None:
         return bytes(BLOCK_SIZE)
-    sig = hmac_sha256(key, signed)
-    block = bytes([HMAC_SHA256]) + key_id(key) + bytes([len(sig)]) + sig.ljust(64, b"\0")
+    scheme, kid, sign = signature
+    sig = sign(signed)
+    block = bytes([scheme]) + kid + bytes([len(sig)]) + sig.ljust(64, b"\0")
     return block.ljust(BLOCK_SIZE, b"\0")
+
+
+def trusted_public_key(kid: bytes) -> bytes | None:
+    """The raw Ed25519 public key with this id that this machine trusts, if any."""
+    for path in (f"{config_dir()}/trusted/{kid.hex()}.pub", config_dir() + "/ed25519.pub"):
+        try:
+            with open(path) as f:
+                raw = bytes.fromhex(f.read().split()[0])
+        except (OSError, ValueError, IndexError):
+            continue
+        if key_id(raw) == kid:
+            return raw
+    return None
 
 
 def verify(path: str, data, signed_end: int, insecure: bool) -> None:
@@ -121,9 +168,14 @@ def verify(path: str, data, signed_end: int, insecure: bool) -> None:
     if scheme == UNSIGNED:
         raise ImageError(f"{path}: image is not signed; restore only images you trust (--insecure "
                          f"restores it anyway)")
+    kid = bytes(block[1:9])
+    length = block[9]
+    message = bytes(data[:BLOCK_OFFSET]) + bytes(data[BLOCK_OFFSET + BLOCK_SIZE:signed_end])
+    if scheme == ED25519:
+        _verify_ed25519(path, kid, bytes(block[10:10 + length]), message)
+        return
     if scheme != HMAC_SHA256:
         raise ImageError(f"{path}: image is signed with an unknown scheme ({scheme})")
-    kid = bytes(block[1:9])
     key, where, _ = load_key()
     if key is None:
         raise ImageError(f"{path}: image is signed by key {kid.hex()}, and this machine has no key "
@@ -132,8 +184,43 @@ def verify(path: str, data, signed_end: int, insecure: bool) -> None:
         raise ImageError(f"{path}: image is signed by key {kid.hex()}, not by this machine's key "
                          f"{key_id(key).hex()} ({where}); set AMBER_KEY to the key that made it, or "
                          f"--insecure")
-    length = block[9]
-    message = bytes(data[:BLOCK_OFFSET]) + bytes(data[BLOCK_OFFSET + BLOCK_SIZE:signed_end])
     if length != 32 or hmac_sha256(key, message) != bytes(block[10:10 + length]):
         raise ImageError(f"{path}: image is damaged or forged (its signature does not match)")
+
+
+def _cryptography():
+    """Import what checks Ed25519 signatures. A restore runs without ``site`` and takes
+    ``sys.path`` from the image only once it is verified, so this interpreter's own
+    site-packages are looked in for the moment of the import."""
+    import sys
+
+    saved = list(sys.path)
+    version = f"python{sys.version_info[0]}.{sys.version_info[1]}"
+    for prefix in dict.fromkeys((sys.prefix, sys.exec_prefix, sys.base_prefix)):
+        for lib in ("lib", "lib64"):
+            sys.path.append(f"{prefix}/{lib}/{version}/site-packages")
+        sys.path.append(f"{prefix}/Lib/site-packages")
+    try:
+        from cryptography.exceptions import InvalidSignature
+        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+    finally:
+        sys.path[:] = saved
+    return InvalidSignature, Ed25519PublicKey
+
+
+def _verify_ed25519(path: str, kid: bytes, signature: bytes, message: bytes) -> None:
+    raw = trusted_public_key(kid)
+    if raw is None:
+        raise ImageError(f"{path}: image is signed by Ed25519 key {kid.hex()}, which this machine does not "
+                         f"trust; trust it with `amber trust PUBLIC_KEY` (the .pub file of the machine that "
+                         f"made it), or --insecure")
+    try:
+        InvalidSignature, Ed25519PublicKey = _cryptography()
+    except ImportError:
+        raise ImageError(f"{path}: image is signed with Ed25519, which needs the cryptography package "
+                         f"(pip install 'amber-snapshot[sign]')") from None
+    try:
+        Ed25519PublicKey.from_public_bytes(raw).verify(signature, message)
+    except (InvalidSignature, ValueError):
+        raise ImageError(f"{path}: image is damaged or forged (its signature does not match)") from None
 

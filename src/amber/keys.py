@@ -1,0 +1,74 @@
+"""``amber keygen`` and ``amber trust``: Ed25519 keys for images that travel between machines.
+
+``amber keygen`` writes ``<config>/ed25519.key`` (the private key, mode 0600: images made on this
+machine are signed with it from now on) and ``<config>/ed25519.pub`` (the public key, hex, to
+hand to the machines that restore them). ``amber trust PUBLIC_KEY`` makes this machine restore
+images signed by that key. Layout and verification: :mod:`amber.image.signing`.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from amber.image import signing
+
+
+def _fail(message: str) -> int:
+    sys.stderr.write(f"amber: error: {message}\n")
+    return 2
+
+
+def keygen_main(args: list) -> int:
+    force = "--force" in args
+    if [a for a in args if a != "--force"]:
+        return _fail("usage: amber keygen [--force]")
+    try:
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    except ImportError:
+        return _fail("amber keygen needs the cryptography package: pip install 'amber-snapshot[sign]'")
+    directory = signing.config_dir()
+    private_path = os.path.join(directory, "ed25519.key")
+    if os.path.exists(private_path) and not force:
+        return _fail(f"{private_path} exists already (--force replaces it; images it signed then need "
+                     f"--insecure or the old public key)")
+    os.makedirs(directory, mode=0o700, exist_ok=True)
+    private = Ed25519PrivateKey.generate()
+    pem = private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                serialization.NoEncryption())
+    public = private.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    _write(private_path, pem, 0o600)
+    public_path = os.path.join(directory, "ed25519.pub")
+    _write(public_path, public.hex().encode() + b"\n", 0o644)
+    print(f"private key {private_path} (mode 0600): images made here are signed with it")
+    print(f"public key  {public_path} (id {signing.key_id(public).hex()}): on each machine that restores "
+          f"them, run `amber trust {public_path}`")
+    return 0
+
+
+def trust_main(args: list) -> int:
+    if len(args) != 1:
+        return _fail("usage: amber trust PUBLIC_KEY")
+    try:
+        with open(args[0]) as f:
+            raw = bytes.fromhex(f.read().split()[0])
+    except OSError as e:
+        return _fail(f"cannot read {args[0]}: {e.strerror}")
+    except (ValueError, IndexError):
+        return _fail(f"{args[0]} is not an Amber public key (expected 64 hex digits)")
+    if len(raw) != 32:
+        return _fail(f"{args[0]} is not an Ed25519 public key (expected 32 bytes)")
+    directory = os.path.join(signing.config_dir(), "trusted")
+    os.makedirs(directory, mode=0o700, exist_ok=True)
+    kid = signing.key_id(raw).hex()
+    _write(os.path.join(directory, f"{kid}.pub"), raw.hex().encode() + b"\n", 0o644)
+    print(f"trusted Ed25519 key {kid}: images it signed are restored here")
+    return 0
+
+
+def _write(path: str, data: bytes, mode: int) -> None:
+    tmp = f"{path}.{os.getpid()}.tmp"
+    with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode), "wb") as f:
+        f.write(data)
+    os.replace(tmp, path)
