@@ -73,7 +73,8 @@ def main(argv: list | None = None) -> int:
             from amber.cache import main as cache_main
 
             return cache_main(rest)
-        raise _Usage(f"unknown command {command!r} (expected run, snapshot, restore, inspect, cache, keygen or trust)")
+        raise _Usage(f"unknown command {command!r} (expected run, snapshot, restore, inspect, cache, "
+                     f"keygen or trust)")
     except _Usage as e:
         sys.stderr.write(f"amber: error: {e}\n")
         return 2
