@@ -179,3 +179,41 @@ def test_log_files_are_closed_and_reopened(program, tmp_path):
     log.write_text("")
     run([*AMBER, "run", str(p.script)], env={"AMBER_CACHE": str(tmp_path / "cache")}, check=True)
     assert log.read_text() == "start-up\nafter the snapshot point\n"
+
+
+def test_idle_http_connections_are_dropped(program, tmp_path):
+    import http.server
+    import threading
+
+    import pytest
+
+    pytest.importorskip("urllib3")
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"  # keep-alive: the connection stays in the client's pool
+
+        def do_GET(self):
+            body = b"pong"
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/"
+    try:
+        p = program(f'''
+            import urllib3
+            HTTP = urllib3.PoolManager()
+            FIRST = HTTP.request("GET", {url!r}).data.decode()
+            if __name__ == "__main__":
+                print(FIRST, HTTP.request("GET", {url!r}).data.decode())
+        ''')
+        p.snapshot()
+        assert p.restore().stdout == "pong pong\n"
+    finally:
+        server.shutdown()

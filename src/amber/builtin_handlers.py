@@ -6,6 +6,9 @@ restore). Each is small and fixes one thing that would otherwise stop a snapshot
   flushed and closed before the snapshot; after restore it is opened again with the handler's
   mode (a restored process starts its log as a cold start would). In ``amber run``'s first run,
   which keeps going in the same process, it is reopened for appending.
+* ``urllib3`` connection pools (and so ``requests.Session``): idle keep-alive connections are
+  dropped before the snapshot (``PoolManager.clear()``); the pools open new ones when next used.
+  A connection in use (a response still being read) cannot be captured and is reported as such.
 
 Installed at the snapshot point only when the module concerned is loaded, so a program that does
 not use it pays nothing. Imported by name at restore (the hooks are captured with the heap).
@@ -20,6 +23,20 @@ def install() -> None:
     if "logging" in sys.modules:
         lifecycle.before_snapshot(close_log_files, priority=lifecycle.BUILTIN_PRIORITY)
         lifecycle.after_restore(reopen_log_files, priority=lifecycle.BUILTIN_PRIORITY)
+    if "urllib3" in sys.modules:
+        lifecycle.before_snapshot(drop_idle_connections, priority=lifecycle.BUILTIN_PRIORITY)
+
+
+def drop_idle_connections() -> None:
+    import gc
+
+    urllib3 = sys.modules["urllib3"]
+    manager_type = getattr(urllib3, "PoolManager", None)
+    if manager_type is None:
+        return
+    for obj in gc.get_objects():
+        if isinstance(obj, manager_type):
+            obj.clear()
 
 
 def _file_handlers() -> list:

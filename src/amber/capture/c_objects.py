@@ -13,7 +13,7 @@ version-specific and lives in :mod:`amber._compat`). The matching reconstructors
   each new thread's ``__init__`` is called with.
 * ``contextvars.ContextVar``: its name and default, and the value it has in the main context at
   the snapshot point, which is set again in the restored main context;
-* ``queue.SimpleQueue`` with its items; ``struct.Struct``; a ``memoryview`` of a whole buffer;
+* ``csv`` dialects; ``queue.SimpleQueue`` with its items; ``struct.Struct``; a ``memoryview`` of a whole buffer;
   ``functools.cmp_to_key`` wrappers, ``json`` scanners;
 * ``typing.TypeVar``/``ParamSpec``/``TypeVarTuple``/``TypeAliasType`` where they are C types (3.12+);
 * ``re.Pattern``: with its compiled code, so a restore does not compile it again;
@@ -55,6 +55,9 @@ def register(reducers) -> None:
     d[SimpleQueue] = reduce_simple_queue
     d[Struct] = lambda st: Recipe(("call", _global("_struct", "Struct"), (st.format,)))
     d[memoryview] = reduce_memoryview
+    csv_c = sys.modules.get("_csv")
+    if csv_c is not None:
+        d[csv_c.Dialect] = reduce_csv_dialect
     reducers.by_base.append((ThreadLocal, reduce_thread_local))
     typing = sys.modules.get("typing")
     if typing is not None and not _compat.is_python_class(typing.TypeVar):
@@ -156,6 +159,16 @@ def reduce_system_random(rng, cls):
     # It has no state (it reads the OS's entropy), so pickle refuses it; a new one is the same.
     attrs = [(k, v) for k, v in vars(rng).items() if k != "gauss_next"]
     return Recipe(("call", cls, ()), [("build", attrs, None)] if attrs else None, late=True)
+
+
+_DIALECT_FIELDS = ("delimiter", "doublequote", "escapechar", "lineterminator", "quotechar", "quoting",
+                   "skipinitialspace", "strict")
+
+
+def reduce_csv_dialect(dialect):
+    # The dialects csv registers in _csv's registry when it is imported.
+    fields = tuple((name, getattr(dialect, name)) for name in _DIALECT_FIELDS if hasattr(dialect, name))
+    return Recipe(("call", _global(REBUILD, "make_csv_dialect"), (fields,)))
 
 
 def reduce_memoryview(view):

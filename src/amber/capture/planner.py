@@ -603,9 +603,9 @@ def _edge_label(parent, child) -> str:
             if v is child:
                 if isinstance(k, str) and k.isidentifier() and _is_module_dict(parent):
                     return f".{k}"
-                return f"[{k!r}]"
+                return f"[{_short_repr(k)}]"
             if k is child:
-                return f" (key {k!r})"
+                return f" (key {_short_repr(k)})"
     if isinstance(parent, (list, tuple)):
         for i, v in enumerate(parent):
             if v is child:
@@ -629,6 +629,14 @@ def _edge_label(parent, child) -> str:
         except Exception:
             continue
     return " -> "
+
+
+def _short_repr(value, limit: int = 60) -> str:
+    try:
+        text = repr(value)
+    except Exception:
+        text = f"<{type(value).__name__}>"
+    return text if len(text) <= limit else text[:limit - 5] + "...)"
 
 
 def _is_module_dict(d) -> bool:

@@ -321,8 +321,10 @@ class Reducers:
         return self.honour(obj, rv)
 
     def only_python_bases(self, cls) -> bool:
-        """Does ``cls`` keep all of its instances' state in Python (no C base but object)?"""
-        return all(k is object or not self.is_c_type(k) for k in cls.__mro__)
+        """Does ``cls`` keep all of its instances' state where Amber can copy it: in Python, or in
+        a builtin base Amber rebuilds itself (a namedtuple's tuple, a dict subclass's dict)?"""
+        return all(k is object or k in _VALUE_BASES or k in _FILLED_BASES or not self.is_c_type(k)
+                   for k in cls.__mro__)
 
     def _hooks_rebuild(self, obj, cls, rv) -> bool:
         """Do ``cls``'s pickling hooks rebuild this instance as a new object of its type? Tried on each

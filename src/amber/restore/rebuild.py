@@ -349,3 +349,9 @@ def closed_file(kind: str, name: str, mode: str):
 def call_factory(factory):
     """An ``amber.transient`` object: its factory's result stands for it in the restored heap."""
     return factory()
+
+
+def make_csv_dialect(fields: tuple):
+    from _csv import Dialect
+
+    return Dialect(**dict(fields))
