@@ -13,8 +13,8 @@ version-specific and lives in :mod:`amber._compat`). The matching reconstructors
   each new thread's ``__init__`` is called with.
 * ``contextvars.ContextVar``: its name and default, and the value it has in the main context at
   the snapshot point, which is set again in the restored main context;
-* ``csv`` dialects; ``queue.SimpleQueue`` with its items; ``struct.Struct``; a ``memoryview`` of a whole buffer;
-  ``functools.cmp_to_key`` wrappers, ``json`` scanners;
+* ``csv`` dialects; ``queue.SimpleQueue`` with its items; ``struct.Struct``; a ``memoryview`` of a
+  whole buffer; ``functools.cmp_to_key`` wrappers, ``json`` scanners;
 * ``typing.TypeVar``/``ParamSpec``/``TypeVarTuple``/``TypeAliasType`` where they are C types (3.12+);
 * ``re.Pattern``: with its compiled code, so a restore does not compile it again;
 * ``random.SystemRandom``: stateless, so made anew;
