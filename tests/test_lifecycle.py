@@ -217,3 +217,17 @@ def test_idle_http_connections_are_dropped(program, tmp_path):
         assert p.restore().stdout == "pong pong\n"
     finally:
         server.shutdown()
+
+
+def test_numpy_global_generator_is_fresh(program):
+    import pytest
+
+    pytest.importorskip("numpy")
+    p = program('''
+        import numpy as np
+        START = np.random.random()
+        if __name__ == "__main__":
+            print(np.random.random())
+    ''')
+    p.snapshot()
+    assert len({p.restore().stdout for _ in range(3)}) == 3
