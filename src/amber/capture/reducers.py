@@ -276,6 +276,9 @@ class Reducers:
             # _local.__new__ accepts the arguments a thread-local was made with only when its
             # class has an __init__: present from the start, its instances need no late stage.
             ns["__init__"] = d["__init__"]
+        if "__orig_bases__" in d:
+            # typing's __init_subclass__ (C-implemented from 3.12, so it runs) reads it at once.
+            ns["__orig_bases__"] = d["__orig_bases__"]
         if "__class__" in d:
             # Only a class body can put __class__ in a class's namespace (LazyObject's proxy
             # property): setting it afterwards would try to change the class's own class.

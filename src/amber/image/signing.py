@@ -196,7 +196,10 @@ def _cryptography():
 
     saved = list(sys.path)
     version = f"python{sys.version_info[0]}.{sys.version_info[1]}"
-    for prefix in dict.fromkeys((sys.prefix, sys.exec_prefix, sys.base_prefix)):
+    # Without site, 3.12+ do not set sys.prefix to a virtual environment: find its root too.
+    venv = sys.executable.rsplit("/", 2)[0]
+    prefixes = (venv, sys.prefix, sys.exec_prefix, sys.base_prefix)
+    for prefix in dict.fromkeys(prefixes):
         for lib in ("lib", "lib64"):
             sys.path.append(f"{prefix}/{lib}/{version}/site-packages")
         sys.path.append(f"{prefix}/Lib/site-packages")
