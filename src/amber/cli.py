@@ -82,38 +82,68 @@ def main(argv: list | None = None) -> int:
         return 130
 
 
-def _run(args: list) -> int:
-    flags = []
+# Amber's options before SCRIPT / -m MODULE: name -> (takes a value, boot flag, commands).
+_OPTIONS = {
+    "--rebuild": (False, "--rebuild", {"run"}),
+    "-v": (False, "--verbose", {"run"}),
+    "--verbose": (False, "--verbose", {"run"}),
+    "--reimport": (True, "--reimport", {"snapshot"}),
+    "--allow-secret": (True, "--allow-secret", {"run", "snapshot"}),
+    "--strict": (False, "--strict", {"run", "snapshot"}),
+    "-o": (True, None, {"snapshot"}),
+    "--output": (True, None, {"snapshot"}),
+}
+
+
+def _program_options(command: str, args: list):
+    """Split ``[OPTIONS] (SCRIPT | -m MODULE) [ARGS...]``: (boot flags, output, mode, target, args),
+    or None when help was asked for."""
+    flags: list = []
+    output = None
     i = 0
-    while i < len(args) and args[i].startswith("-"):
+    while i < len(args):
         a = args[i]
-        if a == "--rebuild":
-            flags.append("--rebuild")
-        elif a == "--allow-secret":
-            if i + 1 >= len(args):
-                raise _Usage("--allow-secret needs a name")
-            flags += ["--allow-secret", args[i + 1]]
-            i += 1
-        elif a == "--strict":
-            flags.append("--strict")
-        elif a in ("-v", "--verbose"):
-            flags.append("--verbose")
-        elif a in ("-h", "--help"):
+        name, _, inline = a.partition("=") if a.startswith("--") else (a, "", "")
+        if a in ("-h", "--help"):
             sys.stdout.write(USAGE)
-            return 0
-        elif a == "-m":
+            return None
+        if a == "-m":
             if i + 1 >= len(args):
                 raise _Usage("-m needs a module name")
-            _exec([sys.executable, "-I", "-S", BOOT, "run", *flags, "-m", args[i + 1], "--", *args[i + 2:]])
+            return flags, output, "-m", args[i + 1], args[i + 2:]
+        if not a.startswith("-"):
+            if not os.path.isfile(a):
+                raise _Usage(f"no such script: {a}")
+            return flags, output, "-s", a, args[i + 1:]
+        spec = _OPTIONS.get(name)
+        if spec is None or command not in spec[2]:
+            raise _Usage(f"unknown option {a!r} for {command}")
+        takes_value, boot_flag, _ = spec
+        value = None
+        if takes_value:
+            if inline:
+                value = inline
+            elif i + 1 < len(args):
+                i += 1
+                value = args[i]
+            else:
+                raise _Usage(f"{name} needs a {'file name' if boot_flag is None else 'name'}")
+        if boot_flag is None:
+            output = value
         else:
-            raise _Usage(f"unknown option {a!r} for run")
+            flags += [boot_flag] + ([value] if takes_value else [])
         i += 1
-    if i >= len(args):
-        raise _Usage("run needs a script or -m MODULE")
-    if not os.path.isfile(args[i]):
-        raise _Usage(f"no such script: {args[i]}")
-    script = os.path.abspath(args[i])
-    _exec([sys.executable, "-I", "-S", BOOT, "run", *flags, "-s", script, "--", *args[i + 1:]])
+    raise _Usage(f"{command} needs a script or -m MODULE")
+
+
+def _run(args: list) -> int:
+    parsed = _program_options("run", args)
+    if parsed is None:
+        return 0
+    flags, _output, mode, target, program_args = parsed
+    if mode == "-s":
+        target = os.path.abspath(target)  # the cache key names the script by its absolute path
+    _exec([sys.executable, "-I", "-S", BOOT, "run", *flags, mode, target, "--", *program_args])
     return 0  # not reached
 
 
@@ -131,46 +161,10 @@ def _restore(args: list) -> int:
 
 
 def _snapshot(args: list) -> int:
-    output = None
-    reimport: list[str] = []
-    allowed: list[str] = []
-    strict = False
-    i = 0
-    while i < len(args):
-        a = args[i]
-        if a in ("-o", "--output"):
-            if i + 1 >= len(args):
-                raise _Usage(f"{a} needs a file name")
-            output = args[i + 1]
-            i += 2
-        elif a.startswith("--output="):
-            output = a.split("=", 1)[1]
-            i += 1
-        elif a in ("--reimport", "--allow-secret"):
-            if i + 1 >= len(args):
-                raise _Usage(f"{a} needs a name")
-            (reimport if a == "--reimport" else allowed).append(args[i + 1])
-            i += 2
-        elif a == "--strict":
-            strict = True
-            i += 1
-        elif a in ("-h", "--help"):
-            sys.stdout.write(USAGE)
-            return 0
-        elif a == "-m":
-            if i + 1 >= len(args):
-                raise _Usage("-m needs a module name")
-            mode, target, program_args = "-m", args[i + 1], args[i + 2:]
-            break
-        elif a.startswith("-"):
-            raise _Usage(f"unknown option {a!r} for snapshot")
-        else:
-            mode, target, program_args = "-s", a, args[i + 1:]
-            break
-    else:
-        raise _Usage("snapshot needs a script or -m MODULE")
-    if mode == "-s" and not os.path.isfile(target):
-        raise _Usage(f"no such script: {target}")
+    parsed = _program_options("snapshot", args)
+    if parsed is None:
+        return 0
+    flags, output, mode, target, program_args = parsed
     if output is None:
         stem = os.path.basename(target)
         stem = stem[:-3] if stem.endswith(".py") else stem
@@ -178,15 +172,8 @@ def _snapshot(args: list) -> int:
     out_dir = os.path.dirname(os.path.abspath(output))
     if not os.path.isdir(out_dir):
         raise _Usage(f"cannot write {output}: no such directory {out_dir}")
-    cmd = [sys.executable, "-S", BOOT, "snapshot", os.path.abspath(output), mode, target]
-    for pkg in reimport:
-        cmd += ["--reimport", pkg]
-    for name in allowed:
-        cmd += ["--allow-secret", name]
-    if strict:
-        cmd.append("--strict")
-    cmd += ["--", *program_args]
-    _exec(cmd)
+    _exec([sys.executable, "-S", BOOT, "snapshot", os.path.abspath(output), mode, target, *flags,
+           "--", *program_args])
     return 0  # not reached
 
 

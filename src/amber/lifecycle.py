@@ -114,39 +114,38 @@ def _describe(fn) -> str:
     return f"{module}.{name}"
 
 
-def run_before_snapshot() -> list:
-    """Run the before-snapshot side; return the resources whose before_snapshot ran. Raises
-    HookErrors (after undoing: see the module's docstring) if any hook raised."""
-    errors: list = []
-    ran: list = []
-    for kind, _priority, _seq, fn, args, kwargs in sorted(
-            (h for h in _hooks if h[0] in ("before", "resource")), key=lambda h: (h[1], -h[2])):
+def _run(kinds: tuple, order, method: str, ran: list | None = None) -> list:
+    """Call the hooks of ``kinds`` in ``order``; return (hook description, error) for each that
+    raised. Resources whose method was called are appended to ``ran``."""
+    errors = []
+    for kind, _priority, _seq, fn, args, kwargs in sorted((h for h in _hooks if h[0] in kinds), key=order):
         try:
             if kind == "resource":
-                ran.append(fn)
-                fn.before_snapshot()
+                if ran is not None:
+                    ran.append(fn)
+                getattr(fn, method)()
             else:
                 fn(*args, **kwargs)
         except Exception as e:
-            errors.append((_describe(fn) + (".before_snapshot" if kind == "resource" else ""), e))
+            errors.append((_describe(fn) + (f".{method}" if kind == "resource" else ""), e))
+    return errors
+
+
+def run_before_snapshot() -> list:
+    """Run the before-snapshot side (lower priority first, last registered first); return the
+    resources whose before_snapshot ran. Raises HookErrors, after undoing (see the module's
+    docstring), if any hook raised."""
+    ran: list = []
+    errors = _run(("before", "resource"), lambda h: (h[1], -h[2]), "before_snapshot", ran)
     if errors:
-        undo_errors = _call_after(ran)
-        raise HookErrors("before-snapshot", errors + undo_errors)
+        raise HookErrors("before-snapshot", errors + _call_after(ran))
     return ran
 
 
 def run_after_restore() -> None:
-    """Run every after-restore hook and resource; raise HookErrors naming each that raised."""
-    errors = []
-    for kind, _priority, _seq, fn, args, kwargs in sorted(
-            (h for h in _hooks if h[0] in ("after", "resource")), key=lambda h: (-h[1], h[2])):
-        try:
-            if kind == "resource":
-                fn.after_restore()
-            else:
-                fn(*args, **kwargs)
-        except Exception as e:
-            errors.append((_describe(fn) + (".after_restore" if kind == "resource" else ""), e))
+    """Run every after-restore hook and resource (higher priority first, in registration order);
+    raise HookErrors naming each that raised."""
+    errors = _run(("after", "resource"), lambda h: (-h[1], h[2]), "after_restore")
     if errors:
         raise HookErrors("after-restore", errors)
 
