@@ -9,8 +9,8 @@ import os
 import sys
 
 USAGE = """\
-usage: amber run [--rebuild] [-v] [--allow-secret NAME]... SCRIPT [ARGS...]
-       amber run [--rebuild] [-v] [--allow-secret NAME]... -m MODULE [ARGS...]
+usage: amber run [--rebuild] [-v] [--reimport PKG]... [--allow-secret NAME]... [--strict] SCRIPT [ARGS...]
+       amber run [--rebuild] [-v] [--reimport PKG]... [--allow-secret NAME]... [--strict] -m MODULE [ARGS...]
        amber cache list | amber cache clear
        amber keygen [--force] | amber trust PUBLIC_KEY
        amber snapshot [-o IMAGE] [--reimport PKG]... [--allow-secret NAME]... [--strict] SCRIPT [ARGS...]
@@ -87,7 +87,7 @@ _OPTIONS = {
     "--rebuild": (False, "--rebuild", {"run"}),
     "-v": (False, "--verbose", {"run"}),
     "--verbose": (False, "--verbose", {"run"}),
-    "--reimport": (True, "--reimport", {"snapshot"}),
+    "--reimport": (True, "--reimport", {"run", "snapshot"}),
     "--allow-secret": (True, "--allow-secret", {"run", "snapshot"}),
     "--strict": (False, "--strict", {"run", "snapshot"}),
     "-o": (True, None, {"snapshot"}),

@@ -12,7 +12,8 @@ Layout of the cache directory (``$AMBER_CACHE``, else the platform's user cache 
 
 The **program key** covers the script's absolute path (or the module name and the working
 directory), the interpreter (version and build, executable, bytecode magic, platform), Amber's
-version and the ``PYTHON*`` variables that change what start-up imports. The **args key** covers
+version, the ``PYTHON*`` variables that change what start-up imports, and the options that change
+how the image is built (``--reimport``, ``--allow-secret``, ``--strict``). The **args key** covers
 the command-line arguments, all of them unless the program said that start-up reads only the
 first N (``amber.startup_args(N)``, remembered in ``program``).
 
@@ -54,14 +55,14 @@ def _digest(value) -> str:
     return blake2b(marshal.dumps(value), digest_size=16).hexdigest()
 
 
-def program_key(target: str, is_module: bool, cwd: str) -> str:
+def program_key(target: str, is_module: bool, cwd: str, build_flags: tuple = ()) -> str:
     from amber.image.format import interpreter_identity
 
     ident = interpreter_identity()
     env = posix.environ
     startup_env = tuple((name, env.get(name.encode(), b"")) for name in _STARTUP_VARIABLES)
     return _digest((amber.__version__, tuple(sorted((k, v) for k, v in ident.items())),
-                    is_module, target, cwd if is_module else "", startup_env))
+                    is_module, target, cwd if is_module else "", startup_env, build_flags))
 
 
 def args_key(args: list, key_args) -> str:

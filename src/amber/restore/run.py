@@ -17,13 +17,14 @@ from amber.restore import freshness, loader
 
 
 def main(argv: list) -> None:
-    """``_boot.py run [--rebuild] [--verbose] [--allow-secret NAME]... (-m MODULE | -s SCRIPT) -- ARGS``"""
+    """``_boot.py run [--rebuild] [--verbose] [--reimport PKG]... [--allow-secret NAME]... [--strict]
+    (-m MODULE | -s SCRIPT) -- ARGS``"""
     i = 0
     rebuild = verbose = False
     allowed: list = []
-    while argv[i] in ("--rebuild", "--verbose", "--allow-secret", "--strict"):
-        if argv[i] == "--allow-secret":
-            allowed += ["--allow-secret", argv[i + 1]]
+    while argv[i] in ("--rebuild", "--verbose", "--allow-secret", "--reimport", "--strict"):
+        if argv[i] in ("--allow-secret", "--reimport"):  # for the build
+            allowed += [argv[i], argv[i + 1]]
             i += 2
             continue
         if argv[i] == "--strict":
@@ -39,7 +40,7 @@ def main(argv: list) -> None:
     if not is_module and not target.startswith("/"):
         target = cwd.rstrip("/") + "/" + target
     root = freshness.cache_root()
-    entry = root.rstrip("/") + "/" + freshness.program_key(target, is_module, cwd)
+    entry = root.rstrip("/") + "/" + freshness.program_key(target, is_module, cwd, tuple(allowed))
     info = freshness.read_program(entry)
     image_path = f"{entry}/{freshness.args_key(args, info.get('key_args'))}.amber"
     reason = "asked to rebuild" if rebuild else _restore_if_fresh(image_path, root, args, verbose)
