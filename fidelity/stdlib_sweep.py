@@ -79,7 +79,8 @@ def check(name: str, tmp: str) -> tuple[str, str]:
     cold = subprocess.run([sys.executable, script], capture_output=True, text=True, timeout=300)
     if cold.returncode != 0:
         return "skipped", "does not run cold: " + (cold.stderr.strip().splitlines() or ["?"])[-1]
-    snap = subprocess.run([*amber, "snapshot", "-o", image, script], capture_output=True, text=True, timeout=600)
+    snap = subprocess.run([*amber, "snapshot", "-o", image, script], capture_output=True, text=True,
+                          timeout=600)
     if snap.returncode != 0:
         return "failed", "snapshot: " + _first_error(snap.stderr)
     rest = subprocess.run([*amber, "restore", image], capture_output=True, text=True, timeout=300)
@@ -89,7 +90,8 @@ def check(name: str, tmp: str) -> tuple[str, str]:
     diff = [n for n in want if want[n] != got.get(n)]
     if diff:
         return "failed", f"names differ: {', '.join(f'{n} ({want[n]} vs {got.get(n)})' for n in diff[:4])}"
-    info = json.loads(subprocess.run([*amber, "inspect", "--json", image], capture_output=True, text=True).stdout)
+    inspected = subprocess.run([*amber, "inspect", "--json", image], capture_output=True, text=True)
+    info = json.loads(inspected.stdout)
     how = "by value" if name in info["modules"]["by_value"] else "imported again"
     return "ok", how
 
@@ -109,11 +111,11 @@ def main() -> None:
     if args.limit:
         names = names[:args.limit]
     with ThreadPoolExecutor(args.jobs) as pool:
-        can = dict(zip(names, pool.map(importable, names)))
+        can = dict(zip(names, pool.map(importable, names), strict=True))
     skipped = [n for n in names if not can[n]]
     todo = [n for n in names if can[n]]
     with tempfile.TemporaryDirectory() as tmp, ThreadPoolExecutor(args.jobs) as pool:
-        results = dict(zip(todo, pool.map(lambda n: check(n, tmp), todo)))
+        results = dict(zip(todo, pool.map(lambda n: check(n, tmp), todo), strict=True))
     ok = [n for n, (status, _) in results.items() if status == "ok"]
     failed = {n: why for n, (status, why) in results.items() if status == "failed"}
     skipped += [n for n, (status, _) in results.items() if status == "skipped"]
