@@ -197,3 +197,18 @@ def test_os_environ_is_the_restoring_processes(program):
     p.snapshot(env={"AMBER_TEST_VAR": "at-snapshot"})
     assert p.restore(env={"AMBER_TEST_VAR": "at-restore"}).stdout == "at-snapshot at-restore at-restore\n"
     assert os.environ.get("AMBER_TEST_VAR") is None
+
+
+def test_documented_limit_hash_values_kept_as_numbers(program):
+    """A documented limit (README, "Decisions"): a hash value the program keeps as a plain number
+    (more-itertools' NumericRange._EMPTY_HASH = hash(range(0, 0))) is the snapshotting process's,
+    and a restored process, with its own hash seed, computes another. Amber cannot tell such an
+    int from any other. This reproducer shows the limit; if it fails, the limit is gone."""
+    p = program('''
+        KEPT = hash("amber")
+        if __name__ == "__main__":
+            print(KEPT == hash("amber"))
+    ''')
+    p.snapshot()
+    assert p.cold().stdout == "True\n"
+    assert p.restore().stdout == "False\n"

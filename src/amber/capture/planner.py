@@ -177,16 +177,17 @@ class Planner:
         if isinstance(key, __import__("weakref").ref):
             target = key()
             return target is not None and self.hash_by_code(target)
+        recipe = self.recipes.get(ident(key))
+        if recipe is not None and recipe.make[0] in ("global", "module"):
+            return False  # found by name: complete as soon as it exists
         known = self._hash_code_types.get(cls)
         if known is None:
-            known = False
-            world = self.reducers.world
-            for name in ("__hash__", "__eq__"):
-                for klass in cls.__mro__:
-                    if name in klass.__dict__:
-                        if world.global_name(klass) is None:
-                            known = True
-                        break
+            # A __hash__ written in Python reads the key's state (Enum's reads _name_), which is
+            # set only when the key is filled; a C __hash__ of a by-value class may too (it
+            # delegates to __eq__'s fields only in Python), so only the identity hash is safe.
+            hash_fn = getattr(cls, "__hash__", None)
+            known = hash_fn is not object.__hash__ and (
+                hasattr(hash_fn, "__code__") or self.reducers.world.global_name(cls) is None)
             self._hash_code_types[cls] = known
         return known
 

@@ -248,6 +248,8 @@ class Reducers:
             return True  # members without __slots__: made from a C type spec (PyType_FromSpec)
         # Its module, or the nearest registered package of an unregistered extension submodule.
         modname = getattr(cls, "__module__", None)
+        if modname == "builtins":
+            return False  # a class statement that calls itself builtin (pytest's Skipped)
         while isinstance(modname, str):
             mod = self.world.modules.get(modname)
             if mod is not None:
@@ -279,10 +281,12 @@ class Reducers:
         if "__orig_bases__" in d:
             # typing's __init_subclass__ (C-implemented from 3.12, so it runs) reads it at once.
             ns["__orig_bases__"] = d["__orig_bases__"]
-        if "__class__" in d:
-            # Only a class body can put __class__ in a class's namespace (LazyObject's proxy
-            # property): setting it afterwards would try to change the class's own class.
-            ns["__class__"] = d["__class__"]
+        for key in ("__class__", "__name__"):
+            if key in d:
+                # Only a class body can put these in a class's namespace (Django's LazyObject
+                # proxies __class__, toolz's Compose has a __name__ property): setting them
+                # afterwards would change the class's own class or name instead.
+                ns[key] = d[key]
         skip = {"__dict__", "__weakref__", "__module__", "__qualname__", "_abc_impl", *ns}
         attrs = [(k, v) for k, v in d.items() if k not in skip and not
                  (k in slot_names and type(v) is types.MemberDescriptorType)]

@@ -62,12 +62,23 @@ def make_class(metaclass, name: str, bases: tuple, namespace: dict):
 
 
 def _mro_after(bases):
-    seen = set()
-    for base in bases:
-        for klass in base.__mro__:
-            if id(klass) not in seen:
-                seen.add(id(klass))
-                yield klass
+    """The classes after the new class in its MRO: the C3 merge of the bases' MROs (the first
+    class with an ``__init_subclass__`` there is the one ``type.__new__`` will call)."""
+    sequences = [list(base.__mro__) for base in bases] + [list(bases)]
+    while True:
+        sequences = [seq for seq in sequences if seq]
+        if not sequences:
+            return
+        for seq in sequences:
+            head = seq[0]
+            if not any(head in other[1:] for other in sequences):
+                break
+        else:  # pragma: no cover - type.__new__ will report the inconsistent MRO itself
+            return
+        yield head
+        for seq in sequences:
+            if seq[0] is head:
+                del seq[0]
 
 
 def class_setstate(cls, attrs: dict) -> None:
