@@ -52,17 +52,21 @@ def fetch(name: str, version: str, cache: str) -> str:
     if r.returncode != 0:
         raise RuntimeError(f"pip install {name}=={version}: {r.stderr.strip()[-300:]}")
     os.makedirs(cache, exist_ok=True)
-    archives = [f for f in os.listdir(cache) if f.lower().replace("_", "-").startswith(f"{name}-{version}")]
+    archives = _archives(cache, name, version)
     if not archives:
         r = sh([*pip, "download", "--no-binary", ":all:", "--no-deps", "-d", cache, f"{name}=={version}"])
         if r.returncode != 0:
             raise RuntimeError(f"pip download {name}=={version}: {r.stderr.strip()[-300:]}")
-        archives = [f for f in os.listdir(cache) if f.lower().replace("_", "-").startswith(f"{name}-{version}")]
+        archives = _archives(cache, name, version)
     target = os.path.join(cache, "src")
     with tarfile.open(os.path.join(cache, archives[0])) as tar:
         top = tar.getnames()[0].split("/")[0]
         tar.extractall(target, filter="data")
     return os.path.join(target, top)
+
+
+def _archives(cache: str, name: str, version: str) -> list:
+    return [f for f in os.listdir(cache) if f.lower().replace("_", "-").startswith(f"{name}-{version}")]
 
 
 def outcomes(junit: str) -> dict:
@@ -102,7 +106,8 @@ def compare(name: str, version: str, tests: str, deps: list, cache: str) -> dict
     sh([sys.executable, "-m", "pytest", *args, f"--junitxml={cold_xml}"], cwd=src)
     driver = os.path.join(src, "amber_suite_driver.py")
     with open(driver, "w") as f:
-        f.write(DRIVER.format(modules=collected_modules(src, tests), args=[*args, f"--junitxml={restored_xml}"]))
+        f.write(DRIVER.format(modules=collected_modules(src, tests),
+                              args=[*args, f"--junitxml={restored_xml}"]))
     image = os.path.join(work, "suite.amber")
     amber = [sys.executable, "-m", "amber"]
     snap = sh([*amber, "snapshot", "-o", image, driver], cwd=src)
@@ -131,9 +136,10 @@ def main() -> None:
             print(f"| {row['name']} | {row['version']} | - | - | no: {row['error'].splitlines()[0]} |")
             continue
         c = row["cold"]
-        same = "yes" if not row["differ"] else f"no ({len(row['differ'])} differ: {', '.join(row['differ'][:3])})"
-        print(f"| {row['name']} | {row['version']} | {row['tests']} | {c['passed']}/{c['failed']}/{c['skipped']} "
-              f"| {same} |")
+        differ = row["differ"]
+        same = "yes" if not differ else f"no ({len(differ)} differ: {', '.join(differ[:3])})"
+        print(f"| {row['name']} | {row['version']} | {row['tests']} | "
+              f"{c['passed']}/{c['failed']}/{c['skipped']} | {same} |")
     sys.exit(0 if all("error" not in r and not r["differ"] for r in rows) else 1)
 
 

@@ -8,6 +8,7 @@ import time
 
 import amber
 from amber import lifecycle
+from amber._compat import ident
 from amber.capture.planner import Heap, Planner, _Unplannable, stats, type_name
 from amber.capture.recipes import REBUILD, _global
 from amber.capture.reducers import Reducers
@@ -81,7 +82,8 @@ def write_snapshot(path, modules, main, rest_code, baseline, imports, replay, en
         import os
         if os.environ.get("AMBER_DEBUG"):
             raise
-        raise CaptureError(f"cannot capture {type_name(e.obj)} object") from None
+        where = planner.path_to(ident(e.obj)) if ident(e.obj) in planner.nodes else "?"
+        raise CaptureError(f"cannot capture {where} -> {type_name(e.obj)}: {e.why or 'no recipe'}") from None
     # Late replay steps (ABC registrations) need the complete heap: append them before STOP.
     if late:
         program = _append_late(planner, program, late)

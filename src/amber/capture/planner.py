@@ -291,6 +291,7 @@ class Planner:
             return
         recipes = self.recipes
         stack = [(obj, False)]
+        pending: set[int] = set()  # waiting for what their makes need
         while stack:
             cur, ready = stack.pop()
             if self.is_made(cur):
@@ -301,7 +302,12 @@ class Planner:
             if ready:
                 self.emit_make(cur, r)
                 self.asm.pop()
+                pending.discard(ident(cur))
                 continue
+            if ident(cur) in pending:
+                # Its make needs, through others, itself: no order can make it.
+                raise _Unplannable(cur, "it cannot be made before what it is made from (a cycle)")
+            pending.add(ident(cur))
             stack.append((cur, True))
             for child in r.make_refs():
                 if not self.is_made(child):
@@ -585,9 +591,10 @@ class Planner:
 
 
 class _Unplannable(Exception):
-    def __init__(self, obj):
-        super().__init__(f"no recipe for {type(obj).__name__} object")
+    def __init__(self, obj, why: str = ""):
+        super().__init__(why or f"no recipe for {type(obj).__name__} object")
         self.obj = obj
+        self.why = why
 
 
 def _refs(recipe):

@@ -13,6 +13,7 @@ instances of classes captured by value that do not customise pickling. Every oth
 from __future__ import annotations
 
 import _socket
+import builtins
 import copyreg
 import io
 import marshal
@@ -249,7 +250,9 @@ class Reducers:
         # Its module, or the nearest registered package of an unregistered extension submodule.
         modname = getattr(cls, "__module__", None)
         if modname == "builtins":
-            return False  # a class statement that calls itself builtin (pytest's Skipped)
+            # A class statement that calls itself builtin (pytest's Skipped) keeps __module__ in
+            # its namespace; a C type whose spec has no module name has none there.
+            return d.get("__module__") != "builtins" or getattr(builtins, cls.__name__, None) is cls
         while isinstance(modname, str):
             mod = self.world.modules.get(modname)
             if mod is not None:
@@ -282,7 +285,7 @@ class Reducers:
             # typing's __init_subclass__ (C-implemented from 3.12, so it runs) reads it at once.
             ns["__orig_bases__"] = d["__orig_bases__"]
         for key in ("__class__", "__name__"):
-            if key in d:
+            if key in d and key not in slot_names:
                 # Only a class body can put these in a class's namespace (Django's LazyObject
                 # proxies __class__, toolz's Compose has a __name__ property): setting them
                 # afterwards would change the class's own class or name instead.
