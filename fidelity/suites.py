@@ -24,6 +24,8 @@ import xml.etree.ElementTree as ET
 LIBRARIES = [
     ("more-itertools", "10.5.0", "tests", []),
     ("toolz", "1.2.0", "toolz/tests", []),
+    ("attrs", "24.2.0", "tests", ["hypothesis", "cloudpickle"]),
+    ("pyparsing", "3.1.4", "tests", ["railroad-diagrams", "jinja2"]),
 ]
 
 DRIVER = """

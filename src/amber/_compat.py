@@ -19,6 +19,10 @@ TPFLAGS_HEAPTYPE = 1 << 9
 # re.Pattern/re.Match come from re._compiler (3.11+), which does not need the re module itself
 # to be complete (re's own functions refer to re.Pattern).
 UNEXPORTED_TYPES = {
+    ("builtins", "odict_keys"): "type(__import__('collections').OrderedDict().keys())",
+    ("builtins", "odict_values"): "type(__import__('collections').OrderedDict().values())",
+    ("builtins", "odict_items"): "type(__import__('collections').OrderedDict().items())",
+    ("builtins", "odict_iterator"): "type(iter(__import__('collections').OrderedDict()))",
     ("re", "Pattern"): "type(__import__('re._compiler', fromlist=['_']).compile('', 0))",
     ("re", "Match"): "type(__import__('re._compiler', fromlist=['_']).compile('', 0).match(''))",
 }

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import functools
 import sys
+import types
 from _queue import SimpleQueue
 from _struct import Struct
 from _thread import LockType, RLock
@@ -55,6 +56,7 @@ def register(reducers) -> None:
     d[SimpleQueue] = reduce_simple_queue
     d[Struct] = lambda st: Recipe(("call", _global("_struct", "Struct"), (st.format,)))
     d[memoryview] = reduce_memoryview
+    d[type(_abc_data_probe())] = reduce_abc_data
     csv_c = sys.modules.get("_csv")
     if csv_c is not None:
         d[csv_c.Dialect] = reduce_csv_dialect
@@ -169,6 +171,28 @@ def reduce_csv_dialect(dialect):
     # The dialects csv registers in _csv's registry when it is imported.
     fields = tuple((name, getattr(dialect, name)) for name in _DIALECT_FIELDS if hasattr(dialect, name))
     return Recipe(("call", _global(REBUILD, "make_csv_dialect"), (fields,)))
+
+
+def _abc_data_probe():
+    import abc
+
+    class Probe(abc.ABC):  # noqa: B024 - only its _abc_impl is wanted
+        pass
+    return Probe.__dict__["_abc_impl"]
+
+
+def reduce_abc_data(data):
+    # An ABC's opaque state seen outside its class (functools.update_wrapper copied a class's
+    # namespace into a function): it stands for the class's own, which the class gets anew.
+    import gc
+
+    for holder in gc.get_referrers(data):
+        if type(holder) is types.MappingProxyType or not isinstance(holder, dict):
+            continue
+        for owner in gc.get_referrers(holder):
+            if isinstance(owner, type) and owner.__dict__.get("_abc_impl") is data:
+                return Recipe(("call", _global("builtins", "getattr"), (owner, "_abc_impl")), late=True)
+    return Recipe(("call", _global(REBUILD, "fresh_abc_data"), ()))
 
 
 def reduce_memoryview(view):

@@ -366,3 +366,12 @@ def make_csv_dialect(fields: tuple):
     from _csv import Dialect
 
     return Dialect(**dict(fields))
+
+
+def fresh_abc_data():
+    """The opaque state of an ABC nothing registered with."""
+    from _abc import _abc_init
+
+    holder = type("_AbcStateHolder", (), {})
+    _abc_init(holder)
+    return holder._abc_impl
