@@ -27,6 +27,8 @@ LIBRARIES = [
     ("attrs", "24.2.0", "tests", ["hypothesis", "cloudpickle"]),
     ("pyparsing", "3.1.4", "tests", ["railroad-diagrams", "jinja2"]),
 ]
+# Tried, not yet usable here: python-dateutil 2.9.0.post0 and markdown 3.7 (their suites do not
+# collect cold under this pytest), packaging 26.4 (needs tomli_w and more test dependencies).
 
 DRIVER = """
 import importlib, sys
