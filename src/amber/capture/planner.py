@@ -236,10 +236,12 @@ class Planner:
             if not fills:
                 continue
             if oid not in read_by_makes:
-                hashing = [op for op in fills if self._hashes_keys(op)]
+                hashing, plain = [], []
+                for op in fills:
+                    (hashing if self._hashes_keys(op) else plain).append(op)
                 if hashing:
                     hashing_fills.append((obj, hashing))
-                    fills = [op for op in fills if not self._hashes_keys(op)]
+                    fills = plain
             self.emit_fills(obj, fills, partial=False)
         # D2. containers whose keys hash by the program's code
         for obj, fills in hashing_fills:
