@@ -13,6 +13,7 @@ import shutil
 import sys
 import time
 
+from amber._files import write_atomically
 from amber.restore.freshness import cache_root
 
 DEFAULT_CAP = 2 << 30
@@ -123,7 +124,4 @@ def main(args: list) -> int:
 
 def write_program_info(entry: str, target: str, key_args) -> None:
     os.makedirs(entry, exist_ok=True)
-    tmp = os.path.join(entry, f".program.{os.getpid()}.tmp")
-    with open(tmp, "wb") as f:
-        f.write(marshal.dumps({"target": target, "key_args": key_args}))
-    os.replace(tmp, os.path.join(entry, "program"))
+    write_atomically(os.path.join(entry, "program"), marshal.dumps({"target": target, "key_args": key_args}))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import sys
 
+from amber._files import write_atomically
 from amber.image import signing
 
 
@@ -38,9 +39,9 @@ def keygen_main(args: list) -> int:
     pem = private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                 serialization.NoEncryption())
     public = private.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-    _write(private_path, pem, 0o600)
+    write_atomically(private_path, pem, 0o600)
     public_path = os.path.join(directory, "ed25519.pub")
-    _write(public_path, public.hex().encode() + b"\n", 0o644)
+    write_atomically(public_path, public.hex().encode() + b"\n", 0o644)
     print(f"private key {private_path} (mode 0600): images made here are signed with it")
     print(f"public key  {public_path} (id {signing.key_id(public).hex()}): on each machine that restores "
           f"them, run `amber trust {public_path}`")
@@ -62,13 +63,6 @@ def trust_main(args: list) -> int:
     directory = os.path.join(signing.config_dir(), "trusted")
     os.makedirs(directory, mode=0o700, exist_ok=True)
     kid = signing.key_id(raw).hex()
-    _write(os.path.join(directory, f"{kid}.pub"), raw.hex().encode() + b"\n", 0o644)
+    write_atomically(os.path.join(directory, f"{kid}.pub"), raw.hex().encode() + b"\n", 0o644)
     print(f"trusted Ed25519 key {kid}: images it signed are restored here")
     return 0
-
-
-def _write(path: str, data: bytes, mode: int) -> None:
-    tmp = f"{path}.{os.getpid()}.tmp"
-    with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode), "wb") as f:
-        f.write(data)
-    os.replace(tmp, path)

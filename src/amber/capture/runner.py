@@ -6,6 +6,7 @@ baseline of the base set is taken first, then ``site`` runs as it would have, th
 
 from __future__ import annotations
 
+import marshal
 import os
 import sys
 import time
@@ -13,6 +14,7 @@ import types
 
 import amber
 from amber import lifecycle
+from amber._files import write_atomically
 from amber.capture.entropy import EntropyRecorder
 from amber.capture.interpreter import Baseline
 from amber.capture.registrations import RegistrationRecorder
@@ -243,7 +245,7 @@ def _build(run, inputs, split, main, target, args, is_module, reimport, baseline
             first = str(e).splitlines()
             print(f"amber: warning: no image was built, the program runs without one: {first[0]}"
                   + (f" ({first[1].strip()} ...)" if len(first) > 1 else ""), file=sys.stderr)
-            _write_marker(image_path[:-len(".amber")] + ".failed", recorded)
+            write_atomically(image_path[:-len(".amber")] + ".failed", marshal.dumps(recorded))
             return
         cache.write_program_info(run.entry, target, key_args)
         run.say(f"built {image_path} ({len(files)} files, {len(env)} variables watched)")
@@ -299,15 +301,6 @@ def _unlock(path: str) -> None:
         os.unlink(path)
     except OSError:
         pass
-
-
-def _write_marker(path: str, recorded: dict) -> None:
-    import marshal
-
-    tmp = f"{path}.{os.getpid()}.tmp"
-    with open(tmp, "wb") as f:
-        f.write(marshal.dumps(recorded))
-    os.replace(tmp, path)
 
 
 def _program_failed(error: BaseException) -> None:

@@ -34,6 +34,7 @@ Ed25519 signature).
 import posix
 from _blake2 import blake2b
 
+from amber._files import write_atomically
 from amber.errors import ImageError
 
 try:
@@ -76,13 +77,7 @@ def load_key(create: bool = False) -> tuple:
     directory = path.rsplit("/", 1)[0]
     _makedirs(directory)
     key = posix.urandom(32).hex().encode()
-    tmp = f"{path}.{posix.getpid()}.tmp"
-    fd = posix.open(tmp, posix.O_WRONLY | posix.O_CREAT | posix.O_TRUNC, 0o600)
-    try:
-        posix.write(fd, key + b"\n")
-    finally:
-        posix.close(fd)
-    posix.replace(tmp, path)
+    write_atomically(path, key + b"\n")
     return key, path, True
 
 

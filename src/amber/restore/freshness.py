@@ -27,6 +27,7 @@ import sys
 from _blake2 import blake2b
 
 import amber
+from amber._files import write_atomically
 
 _STARTUP_VARIABLES = ("PYTHONPATH", "PYTHONHOME", "PYTHONSAFEPATH", "PYTHONNOUSERSITE", "PYTHONUSERBASE",
                       "PYTHONPLATLIBDIR")
@@ -91,13 +92,7 @@ def secret_key(root: str, create: bool = False) -> bytes | None:
     if not create:
         return None
     key = posix.urandom(32)
-    tmp = f"{path}.{posix.getpid()}.tmp"
-    fd = posix.open(tmp, posix.O_WRONLY | posix.O_CREAT | posix.O_TRUNC, 0o600)
-    try:
-        posix.write(fd, key)
-    finally:
-        posix.close(fd)
-    posix.replace(tmp, path)
+    write_atomically(path, key)
     return key
 
 

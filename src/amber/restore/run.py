@@ -21,14 +21,14 @@ def main(argv: list) -> None:
     (-m MODULE | -s SCRIPT) -- ARGS``"""
     i = 0
     rebuild = verbose = False
-    allowed: list = []
+    build_flags: list = []
     while argv[i] in ("--rebuild", "--verbose", "--allow-secret", "--reimport", "--strict"):
         if argv[i] in ("--allow-secret", "--reimport"):  # for the build
-            allowed += [argv[i], argv[i + 1]]
+            build_flags += [argv[i], argv[i + 1]]
             i += 2
             continue
         if argv[i] == "--strict":
-            allowed.append("--strict")
+            build_flags.append("--strict")
             i += 1
             continue
         rebuild = rebuild or argv[i] == "--rebuild"
@@ -40,7 +40,7 @@ def main(argv: list) -> None:
     if not is_module and not target.startswith("/"):
         target = cwd.rstrip("/") + "/" + target
     root = freshness.cache_root()
-    entry = root.rstrip("/") + "/" + freshness.program_key(target, is_module, cwd, tuple(allowed))
+    entry = root.rstrip("/") + "/" + freshness.program_key(target, is_module, cwd, tuple(build_flags))
     info = freshness.read_program(entry)
     image_path = f"{entry}/{freshness.args_key(args, info.get('key_args'))}.amber"
     reason = "asked to rebuild" if rebuild else _restore_if_fresh(image_path, root, args, verbose)
@@ -54,7 +54,7 @@ def main(argv: list) -> None:
         hand_over = []
     boot = loader.__file__.rsplit("/", 2)[0] + "/_boot.py"
     cmd = [sys.executable, "-S", boot, "snapshot", image_path, "-m" if is_module else "-s", target,
-           *allowed, "--run", root, entry, *hand_over, *(["--verbose"] if verbose else []), "--", *args]
+           *build_flags, "--run", root, entry, *hand_over, *(["--verbose"] if verbose else []), "--", *args]
     sys.stdout.flush()
     sys.stderr.flush()
     posix.execv(cmd[0], cmd)
