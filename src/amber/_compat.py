@@ -61,15 +61,12 @@ def unbounded_lru_entries(wrapper) -> list | None:
     """
     import gc
 
-    own = getattr(wrapper, "__dict__", None)
-    refs = gc.get_referents(wrapper)
-    dicts = [r for r in refs if type(r) is dict and r is not own]
-    marks = [r for r in refs if type(r) is object]
-    if len(dicts) != 1 or len(marks) > 1:
+    cache, mark = lru_cache_dict_and_mark(wrapper)
+    if cache is None or sum(type(r) is object for r in gc.get_referents(wrapper)) > 1:
         return None
-    mark = marks[0] if marks else NOTHING
+    mark = NOTHING if mark is None else mark
     out = []
-    for key, result in dicts[0].items():
+    for key, result in cache.items():
         if type(key) is tuple and mark is not NOTHING and any(x is mark for x in key):
             where = tuple(i for i, x in enumerate(key) if x is mark)
             key = tuple(None if x is mark else x for x in key)
@@ -80,7 +77,8 @@ def unbounded_lru_entries(wrapper) -> list | None:
 
 
 def lru_cache_dict_and_mark(wrapper):
-    """The restore side of :func:`unbounded_lru_entries`: the wrapper's cache dict and marker."""
+    """The wrapper's cache dict and keyword marker, read from its referents (None where not
+    exactly one of each can be told apart)."""
     import gc
 
     own = getattr(wrapper, "__dict__", None)
