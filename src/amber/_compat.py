@@ -210,3 +210,14 @@ def type_param_parts(param) -> tuple:
 # id() call runs Python code, and capture asks for identities millions of times. object.__hash__
 # is the object's address rotated by a few bits, so it is unique among live objects.
 ident = object.__hash__
+
+
+def map_file_private(fileno: int):
+    """Map a whole file copy-on-write (MAP_PRIVATE): pages are shared between processes until
+    one writes. Before 3.13 the mmap object keeps a duplicate of the descriptor open for its
+    lifetime; 3.13 can do without it (``trackfd=False``)."""
+    import mmap
+
+    if PY_VERSION >= (3, 13):
+        return mmap.mmap(fileno, 0, access=mmap.ACCESS_COPY, trackfd=False)
+    return mmap.mmap(fileno, 0, access=mmap.ACCESS_COPY)

@@ -106,7 +106,9 @@ def _describe(path: str) -> str:
     from amber.image import format as fmt
 
     try:
-        run = fmt.read_image(path, check_interpreter=False).header.get("run", {})
+        image = fmt.read_image(path, check_interpreter=False)
+        image.close()
+        run = image.header.get("run", {})
     except ImageError as e:
         return f"{os.path.basename(path)} (unusable: {e})"
     args = " ".join(run.get("args", ()))

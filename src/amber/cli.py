@@ -15,7 +15,7 @@ usage: amber run [--rebuild] [-v] [--reimport PKG]... [--allow-secret NAME]... [
        amber keygen [--force] | amber trust PUBLIC_KEY
        amber snapshot [-o IMAGE] [--reimport PKG]... [--allow-secret NAME]... [--strict] SCRIPT [ARGS...]
        amber snapshot [-o IMAGE] [--reimport PKG]... [--allow-secret NAME]... -m MODULE [ARGS...]
-       amber restore [--insecure] IMAGE [ARGS...]
+       amber restore [--insecure] [--verify-buffers] IMAGE [ARGS...]
        amber inspect IMAGE [--json] [--insecure]
        amber inspect --base-set
        amber --version
@@ -29,7 +29,8 @@ usage: amber run [--rebuild] [-v] [--reimport PKG]... [--allow-secret NAME]... [
              (default: SCRIPT's name with .amber, in the current directory)
   restore    restore a fresh process from IMAGE and resume right after the snapshot point;
              IMAGE must be signed with this machine's key (AMBER_KEY or ~/.config/amber/hmac.key)
-             unless --insecure
+             unless --insecure; --verify-buffers also checks the digest of the mapped
+             large buffers (read in full instead of only mapped)
   inspect    show what IMAGE holds; --base-set lists the modules every restore starts with
 
 The snapshot point is the first top-level `amber.snapshot()` statement of the main script, else
@@ -149,8 +150,10 @@ def _run(args: list) -> int:
 
 def _restore(args: list) -> int:
     flags = []
-    while args and args[0] == "--insecure":
-        flags, args = ["--insecure"], args[1:]
+    while args and args[0] in ("--insecure", "--verify-buffers"):
+        if args[0] not in flags:
+            flags.append(args[0])
+        args = args[1:]
     if not args or args[0].startswith("-") and args[0] not in ("-",):
         if args and args[0] in ("-h", "--help"):
             sys.stdout.write(USAGE)

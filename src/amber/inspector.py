@@ -13,7 +13,9 @@ def describe(path: str, insecure: bool = False) -> dict:
     image = fmt.read_image(path, check_interpreter=False, insecure=insecure)
     h = image.header
     for name, *_ in h["sections"]:
-        image.section(name)  # inspect vouches for the whole file: every digest is checked
+        if name != fmt.MAPPED:
+            image.section(name)  # inspect vouches for the whole file: every digest is checked
+    buffers = image.buffers(verify=True)
     stats = marshal.loads(image.section("stats"))
     inputs = marshal.loads(image.section("inputs")) if image.has_section("inputs") else None
     by_value = stats["modules_by_value"]
@@ -29,6 +31,7 @@ def describe(path: str, insecure: bool = False) -> dict:
         "signed_by": h.get("key_id"),
         "snapshot_point": h["snapshot_point"],
         "sections": sections,
+        "mapped_buffers": {"count": len(buffers), "bytes": sum(b.nbytes for b in buffers)},
         "objects": stats["objects"],
         "modules": {"by_value": by_value, "by_reference": by_ref,
                     "share_by_value": round(len(by_value) / total, 4) if total else 0.0},
@@ -67,6 +70,8 @@ def render(d: dict, top: int = 12) -> str:
         f"start-up     {d['startup_seconds'] * 1000:.0f} ms ran before the snapshot; capture took "
         f"{d['capture_seconds'] * 1000:.0f} ms",
         f"objects      {d['objects']:,}",
+        f"buffers      {d['mapped_buffers']['count']} large buffer(s), "
+        f"{d['mapped_buffers']['bytes'] / 1e6:.2f} MB, page-aligned and mapped at restore",
         f"modules      {len(d['modules']['by_value'])} captured by value, "
         f"{len(d['modules']['by_reference'])} imported again "
         f"({d['modules']['share_by_value']:.0%} by value)",

@@ -104,6 +104,12 @@ class Assembler:
     def bytearray(self, v) -> None:
         self.out += P.BYTEARRAY8 + _pack_Q(len(v)) + bytes(v)
 
+    def next_buffer(self, readonly: bool) -> None:
+        """Push the next out-of-band buffer (the image's mapped buffers, in order)."""
+        self.out += P.NEXT_BUFFER
+        if readonly:
+            self.out += P.READONLY_BUFFER
+
     # -- structure --------------------------------------------------------------------------------
     def mark(self) -> None:
         self.out += P.MARK

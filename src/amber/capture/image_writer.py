@@ -129,6 +129,13 @@ def write_snapshot(path, modules, main, rest_code, baseline, imports, replay, en
     if inputs is not None:
         sections.append(("inputs", marshal.dumps(inputs), 8))
         header["run"] = run_info
+    if planner.buffers:
+        views = [memoryview(data).cast("B") for data, _readonly in planner.buffers]
+        offsets, length = fmt.lay_out_buffers([v.nbytes for v in views])
+        header["buffers"] = [(off, v.nbytes, bool(ro)) for off, v, (_, ro)
+                             in zip(offsets, views, planner.buffers, strict=True)]
+        mapped = fmt.Pieces(length, list(zip(offsets, views, strict=True)))
+        sections.append((fmt.MAPPED, mapped, fmt.PAGE_SIZE))
     from amber.image import signing
 
     scheme, kid, sign, where, created = signing.signer()

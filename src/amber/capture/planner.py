@@ -33,6 +33,7 @@ from collections import deque
 from amber._compat import ident
 from amber.capture.assembler import Assembler
 from amber.capture.recipes import REBUILD, Inline, Offender, Recipe, _Global, _global
+from amber.image.format import MAPPED_MIN
 
 _ATOMS = frozenset({type(None), bool, int, float, str, bytes})
 _MAIN_THREAD_IDENT = __import__("_thread").get_ident()  # the snapshot runs in the main thread
@@ -65,6 +66,7 @@ class Planner:
         self.scanner = None  # a SecretScanner: every str and bytes written is checked
         self._scanned: set[int] = set()
         self.secret_hits: list = []  # (id of the holder, value, why)
+        self.buffers: list = []  # (bytes-like, read-only): the image's mapped section, in NEXT_BUFFER order
 
     # == walk =======================================================================================
     def walk(self, roots: list) -> None:
@@ -352,6 +354,11 @@ class Planner:
             asm.empty_dict()
         elif kind == "set":
             asm.empty_set()
+        elif kind == "buffer":
+            self.buffers.append((m[1], m[2]))
+            asm.next_buffer(m[2])
+        elif kind in ("bytes", "bytearray") and len(m[1]) >= MAPPED_MIN:
+            self.push_copied_buffer(kind, m[1])
         elif kind == "bytearray":
             asm.bytearray(m[1])
         elif kind == "bytes":
@@ -379,6 +386,15 @@ class Planner:
             self.ref(item)
         asm.tuple_of(len(items))
 
+    def push_copied_buffer(self, kind: str, data) -> None:
+        """A large bytes or bytearray: copied out of the mapped section in one memcpy, and kept
+        out of the heap section, whose every byte is digested at restore."""
+        self.asm.global_("builtins", kind)
+        self.buffers.append((data, True))
+        self.asm.next_buffer(True)
+        self.asm.tuple_of(1)
+        self.asm.reduce()
+
     def ref(self, value) -> None:
         """Push ``value``: inline if an atom, from the memo otherwise (making it first if needed)."""
         asm = self.asm
@@ -397,7 +413,11 @@ class Planner:
         elif cls is float:
             asm.float(value)
         elif cls is bytes:
-            asm.bytes(value)
+            if len(value) < MAPPED_MIN:
+                asm.bytes(value)
+            elif not asm.get(value):
+                self.push_copied_buffer("bytes", value)
+                asm.memoize(value)
         elif asm.get(value):
             pass
         elif cls is _Global:

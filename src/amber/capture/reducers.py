@@ -30,6 +30,7 @@ from amber.capture.entropy import generator_kind
 from amber.capture.hash_memos import HashMemos
 from amber.capture.recipes import REBUILD, Inline, Offender, Recipe, _global
 from amber.capture.world import is_extension
+from amber.image.format import MAPPED_MIN
 from amber.secrecy import SecretStr
 
 _IN_MEMORY_FILES = (io.BytesIO, io.StringIO)  # buffers, not files: they pickle with their contents
@@ -459,10 +460,15 @@ def reduce_class_member(descriptor):
 
 
 def reduce_pickle_buffer(buf):
-    """A buffer handed out by a protocol-5 ``__reduce_ex__`` (numpy arrays): written in band,
-    as bytes when read-only and as a bytearray the new object may write into otherwise."""
-    with buf.raw() as view:
-        data, readonly = view.tobytes(), view.readonly
+    """A buffer handed out by a protocol-5 ``__reduce_ex__`` (numpy arrays). A large one goes to
+    the image's mapped section, so restored processes share its pages (copy-on-write when the
+    new object may write into it); a small one is written in band, as bytes when read-only and
+    as a bytearray otherwise."""
+    view = buf.raw()
+    if view.nbytes >= MAPPED_MIN:
+        return Recipe(("buffer", view, view.readonly))
+    data, readonly = view.tobytes(), view.readonly
+    view.release()
     return Recipe(("bytes", data)) if readonly else Recipe(("bytearray", data))
 
 

@@ -32,6 +32,17 @@ Sections (their digests are checked before they are decoded):
     :mod:`amber.restore.loader`). ``python -m pickletools`` disassembles it.
 ``stats``
     ``marshal``: counts and sizes for ``amber inspect``; never read by a restore.
+``buffers`` (only when the heap holds large buffers)
+    Raw bytes, each buffer starting on a page boundary of the file; the header's ``"buffers"``
+    lists ``(offset in the section, length, read-only)``. The heap program takes them in order
+    with the protocol-5 ``NEXT_BUFFER``/``READONLY_BUFFER`` opcodes. A restore maps this
+    section copy-on-write instead of reading it, so processes restored from one image share
+    these pages until they write, and restoring a 1 GB array costs a few page-table entries.
+    Because it is mapped, its digest is checked only by ``amber restore --verify-buffers``
+    (reading every byte is what mapping avoids). Buffers are plain data: the heap program that
+    interprets them (dtype, shape, which object owns them) is always verified, so a changed
+    buffer changes values, never which code runs. Only raw-byte buffers of at least
+    ``MAPPED_MIN`` bytes go here (numpy arrays, bytes, bytearray, array.array).
 ``inputs`` (images built by ``amber run`` only)
     ``marshal``: ``{"files": [(path, size, mtime_ns) or (path, -1, -1) if absent], "env": [(name,
     keyed digest)], "env_names": keyed digest of the variable names or None}``: what start-up
@@ -59,7 +70,9 @@ PREFIX_SIZE = 48
 HEADER_AT = PREFIX_SIZE + 80  # after the signature block
 DIGEST_SIZE = 32
 SECTION_ALIGN = 64
-PAGE_SIZE = 4096
+PAGE_SIZE = 4096  # the mapped buffers' alignment (also the mmap granularity on Linux and macOS)
+MAPPED_MIN = 256 * 1024  # smaller buffers are cheaper inline in the heap than as a page-aligned mapping
+MAPPED = "buffers"  # the one section a restore maps instead of reading
 
 
 def digest(data) -> bytes:
@@ -92,14 +105,51 @@ def _align(n: int, to: int) -> int:
     return (n + to - 1) // to * to
 
 
+def lay_out_buffers(sizes: list) -> tuple:
+    """Offsets, within the mapped section, of buffers of ``sizes``: each on a page boundary.
+    Returns (offsets, length of the section)."""
+    offsets, pos = [], 0
+    for size in sizes:
+        offsets.append(pos)
+        pos = _align(pos + size, PAGE_SIZE)
+    return offsets, pos
+
+
+class Pieces:
+    """A section given as pieces at offsets (the mapped buffers), written without joining them."""
+
+    def __init__(self, length: int, pieces: list) -> None:
+        self.length = length
+        self.pieces = pieces  # [(offset in the section, bytes-like)], in order
+
+    def __len__(self) -> int:
+        return self.length
+
+    def digest(self) -> bytes:
+        h, pos = blake2b(digest_size=DIGEST_SIZE), 0
+        for start, data in self.pieces:
+            h.update(bytes(start - pos))
+            h.update(data)
+            pos = start + len(data)
+        h.update(bytes(self.length - pos))
+        return h.digest()
+
+    def write_to(self, f, at: int) -> None:
+        for start, data in self.pieces:
+            f.write(b"\0" * (at + start - f.tell()))
+            f.write(data)
+        f.write(b"\0" * (at + self.length - f.tell()))
+
+
 def write_image(path: str, header: dict, sections: list, signature: tuple | None = None) -> int:
-    """Write ``sections`` (a list of (name, bytes-like, alignment)) atomically to ``path``,
-    signed by ``signature`` = (scheme, key id, sign) (unsigned without one).
+    """Write ``sections`` (a list of (name, bytes-like or Pieces, alignment)) atomically to
+    ``path``, signed by ``signature`` = (scheme, key id, sign) (unsigned without one).
 
     Returns the size of the file. The file appears under its name only when complete.
     """
     import os
 
+    digests = [data.digest() if isinstance(data, Pieces) else digest(data) for _, data, _ in sections]
     # Lay the sections out first: their offsets go into the header, whose length shifts them.
     # Iterate until the header length is stable (it grows only by the width of the offsets).
     table: list = []
@@ -107,9 +157,9 @@ def write_image(path: str, header: dict, sections: list, signature: tuple | None
     for _ in range(4):
         pos = _align(HEADER_AT + header_len, SECTION_ALIGN)
         table = []
-        for name, data, align in sections:
+        for (name, data, align), dig in zip(sections, digests, strict=True):
             pos = _align(pos, max(align, SECTION_ALIGN))
-            table.append((name, pos, len(data), digest(data)))
+            table.append((name, pos, len(data), dig))
             pos += len(data)
         full = dict(header, format=FORMAT_VERSION, sections=table)
         blob = marshal.dumps(full)
@@ -131,7 +181,10 @@ def write_image(path: str, header: dict, sections: list, signature: tuple | None
             f.write(blob)
             for (_name, offset, _length, _digest), (_, data, _) in zip(table, sections, strict=True):
                 f.write(b"\0" * (offset - f.tell()))
-                f.write(data)
+                if isinstance(data, Pieces):
+                    data.write_to(f, offset)
+                else:
+                    f.write(data)
             size = f.tell()
             f.flush()
             os.fsync(f.fileno())
@@ -146,12 +199,18 @@ def write_image(path: str, header: dict, sections: list, signature: tuple | None
 
 
 class Image:
-    """A verified view of an image file. Sections are checked when first asked for."""
+    """A verified view of an image file. Sections are checked when first asked for.
 
-    def __init__(self, path: str, data: bytes, header: dict):
+    ``data`` holds the file from its start to the end of the last section that is read (every
+    section but the mapped buffers); ``buffers()`` maps the rest.
+    """
+
+    def __init__(self, path: str, data: bytes, header: dict, size: int = 0, file=None):
         self.path = path
         self.data = data
         self.header = header
+        self.size = size or len(data)
+        self._file = file  # kept open from verification to mapping: the same file, even if renamed over
         self._sections = {name: (off, length, dig) for name, off, length, dig in header["sections"]}
 
     def section(self, name: str) -> memoryview:
@@ -169,30 +228,88 @@ class Image:
     def has_section(self, name: str) -> bool:
         return name in self._sections
 
+    def buffers(self, verify: bool = False) -> list:
+        """The large buffers, as memoryviews of a copy-on-write mapping of the file."""
+        table = self.header.get("buffers") or []
+        file, self._file = self._file, None
+        if not table:
+            if file is not None:
+                file.close()
+            return []
+        off, length, dig = self._sections[MAPPED]
+        if off + length > self.size or file is None:
+            raise ImageError(f"{self.path}: image is truncated (section {MAPPED!r} is cut short)")
+        from amber._compat import map_file_private
+
+        try:
+            mapping = map_file_private(file.fileno())
+        except (OSError, ValueError) as e:
+            raise ImageError(f"{self.path}: cannot map the image's buffers: {e}") from None
+        finally:
+            file.close()
+        whole = memoryview(mapping)
+        if len(whole) < off + length:  # the file shrank after it was verified
+            raise ImageError(f"{self.path}: image is truncated (section {MAPPED!r} is cut short)")
+        section = whole[off:off + length]
+        if verify and digest(section) != dig:
+            raise ImageError(f"{self.path}: image is damaged (section {MAPPED!r} fails its checksum)")
+        views = []
+        for start, size, readonly in table:
+            view = section[start:start + size]
+            views.append(view.toreadonly() if readonly else view)
+        return views
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
 
 def read_image(path: str, check_interpreter: bool = True, insecure: bool = False) -> Image:
-    """Open and verify ``path``; raise ImageError with a one-line reason if it cannot be used."""
+    """Open and verify ``path``; raise ImageError with a one-line reason if it cannot be used.
+
+    Reads the prefix, the header and every section but the mapped buffers (see ``Image``)."""
     try:
-        with open(path, "rb") as f:
-            data = f.read()
+        f = open(path, "rb")
     except FileNotFoundError:
         raise ImageError(f"{path}: no such image file") from None
     except IsADirectoryError:
         raise ImageError(f"{path}: is a directory, not an image") from None
     except OSError as e:
         raise ImageError(f"{path}: cannot read image: {e.strerror or e}") from None
-    if data[:8] != MAGIC:
-        raise ImageError(f"{path}: not an Amber image (bad magic)")
-    if len(data) < HEADER_AT:
-        raise ImageError(f"{path}: image is truncated (incomplete prefix)")
-    version = int.from_bytes(data[8:10], "little")
-    if version != FORMAT_VERSION:
-        raise ImageError(f"{path}: image format {version} is not supported (this Amber reads "
-                         f"format {FORMAT_VERSION})")
-    hlen = int.from_bytes(data[12:16], "little")
-    blob = data[HEADER_AT:HEADER_AT + hlen]
+    try:
+        image = _read_verified(path, f, insecure)
+    except BaseException:
+        f.close()
+        raise
+    if check_interpreter:
+        try:
+            check_compatible(image)
+        except BaseException:
+            image.close()
+            raise
+    return image
+
+
+def _read_verified(path: str, f, insecure: bool) -> Image:
+    try:
+        size = _file_size(f)
+        data = f.read(HEADER_AT)
+        if data[:8] != MAGIC:
+            raise ImageError(f"{path}: not an Amber image (bad magic)")
+        if len(data) < HEADER_AT:
+            raise ImageError(f"{path}: image is truncated (incomplete prefix)")
+        version = int.from_bytes(data[8:10], "little")
+        if version != FORMAT_VERSION:
+            raise ImageError(f"{path}: image format {version} is not supported (this Amber reads "
+                             f"format {FORMAT_VERSION})")
+        hlen = int.from_bytes(data[12:16], "little")
+        blob = f.read(min(hlen, max(size - HEADER_AT, 0)))
+    except OSError as e:
+        raise ImageError(f"{path}: cannot read image: {e.strerror or e}") from None
     if len(blob) != hlen:
         raise ImageError(f"{path}: image is truncated (incomplete header)")
+    data += blob
     signing.verify(path, data, HEADER_AT + hlen, insecure)
     if digest(blob) != data[16:48]:
         raise ImageError(f"{path}: image is damaged (header fails its checksum)")
@@ -200,12 +317,24 @@ def read_image(path: str, check_interpreter: bool = True, insecure: bool = False
         header = marshal.loads(blob)
     except (ValueError, EOFError, TypeError):
         raise ImageError(f"{path}: image is damaged (header cannot be decoded)") from None
-    if not _well_formed(header, len(data)):
+    if not _well_formed(header, size):
         raise ImageError(f"{path}: image is damaged (header has the wrong shape)")
-    image = Image(path, data, header)
-    if check_interpreter:
-        check_compatible(image)
-    return image
+    read_end = max([off + length for name, off, length, _ in header["sections"] if name != MAPPED],
+                   default=0)
+    try:
+        data += f.read(max(min(read_end, size) - len(data), 0))
+    except OSError as e:
+        raise ImageError(f"{path}: cannot read image: {e.strerror or e}") from None
+    if not header.get("buffers"):
+        f.close()
+        f = None
+    return Image(path, data, header, size, f)
+
+
+def _file_size(f) -> int:
+    import posix
+
+    return posix.fstat(f.fileno()).st_size
 
 
 def _well_formed(header, size: int) -> bool:
@@ -219,8 +348,30 @@ def _well_formed(header, size: int) -> bool:
         if not (isinstance(name, str) and type(offset) is int and type(length) is int
                 and isinstance(dig, bytes) and 0 <= offset and 0 <= length):
             return False
-    return all(isinstance(header.get(k), t) for k, t in
-               (("amber", str), ("python", dict), ("snapshot_point", dict), ("extensions", list)))
+    if not all(isinstance(header.get(k), t) for k, t in
+               (("amber", str), ("python", dict), ("snapshot_point", dict), ("extensions", list))):
+        return False
+    return _buffers_well_formed(header)
+
+
+def _buffers_well_formed(header: dict) -> bool:
+    """Every mapped buffer lies inside the mapped section."""
+    table = header.get("buffers", [])
+    if not isinstance(table, list):
+        return False
+    if not table:
+        return True
+    mapped = [length for name, _off, length, _dig in header["sections"] if name == MAPPED]
+    if len(mapped) != 1:
+        return False
+    for entry in table:
+        if not (isinstance(entry, tuple) and len(entry) == 3):
+            return False
+        start, size, readonly = entry
+        if not (type(start) is int and type(size) is int and type(readonly) is bool
+                and 0 <= start and 0 <= size and start + size <= mapped[0]):
+            return False
+    return True
 
 
 def check_compatible(image: Image) -> None:

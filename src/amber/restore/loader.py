@@ -39,35 +39,38 @@ from amber.restore import rebuild  # noqa: F401 (the heap program calls into it 
 
 
 def main(argv: list) -> None:
-    insecure = bool(argv) and argv[0] == "--insecure"
-    if insecure:
+    insecure = verify_buffers = False
+    while argv and argv[0] in ("--insecure", "--verify-buffers"):
+        insecure = insecure or argv[0] == "--insecure"
+        verify_buffers = verify_buffers or argv[0] == "--verify-buffers"
         argv = argv[1:]
     if not argv:
         fail("restore needs an image: amber restore IMAGE [ARGS...]")
     path, args = argv[0], argv[1:]
     try:
-        manifest = load(path, insecure)
+        manifest = load(path, insecure, verify_buffers)
     except AmberError as e:
         fail(str(e))
     resume(manifest, args)
 
 
-def load(path: str, insecure: bool = False) -> dict:
-    return load_image(fmt.read_image(path, insecure=insecure))
+def load(path: str, insecure: bool = False, verify_buffers: bool = False) -> dict:
+    return load_image(fmt.read_image(path, insecure=insecure), verify_buffers)
 
 
-def load_image(image) -> dict:
+def load_image(image, verify_buffers: bool = False) -> dict:
     path = image.path
     prelude = marshal.loads(image.section("prelude"))
     apply_environ(prelude["environ"])
     sys.path[:] = prelude["path"]
     import_again(prelude["imports"])
     heap = image.section("heap")
+    buffers = image.buffers(verify_buffers)  # mapped, not read: see amber.image.format
     amber._state["mode"] = "restoring"
     enabled = gc.isenabled()
     gc.disable()
     try:
-        manifest = _pickle.loads(heap)
+        manifest = _pickle.loads(heap, buffers=buffers)
     except AmberError:
         raise
     except Exception as e:

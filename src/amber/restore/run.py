@@ -71,6 +71,7 @@ def _restore_if_fresh(image_path: str, root: str, args: list, verbose: bool) -> 
         return "the cached image is unusable (its inputs cannot be read)"
     reason = freshness.stale_reason(inputs, freshness.secret_key(root))
     if reason is not None:
+        image.close()
         return reason
     try:
         posix.utime(image_path)  # last use, for the cache's eviction
