@@ -5,7 +5,6 @@ import json
 import sys
 
 import pytest
-
 from conftest import AMBER, run
 
 np = pytest.importorskip("numpy")

@@ -271,3 +271,39 @@ def test_common_stdlib_values(program):
     assert cold.returncode == 0, cold.stderr
     p.snapshot()
     assert p.restore().stdout == cold.stdout
+
+
+def test_pickling_hooks_that_consume_or_mutate(program):
+    """A dict subclass whose reduce gives its items as an iterator and whose __setstate__ pops
+    from the state it is given (Django's MultiValueDict does both); and a lazy proxy that claims
+    to be a dict through __class__ (Django's SimpleLazyObject). Amber tries each instance's
+    hooks once before trusting them: that trial must use neither up."""
+    p = program('''
+        class Multi(dict):
+            def __setitem__(self, k, v): dict.__setitem__(self, k, [v])
+            def __getitem__(self, k): return dict.__getitem__(self, k)[-1]
+            def appendlist(self, k, v): dict.setdefault(self, k, []).append(v)
+            def getlist(self, k): return dict.__getitem__(self, k)
+            def items(self): return ((k, self[k]) for k in self)
+            def __getstate__(self): return {**self.__dict__, "_data": {k: self.getlist(k) for k in self}}
+            def __setstate__(self, state):
+                for k, v in state.pop("_data", {}).items():
+                    dict.__setitem__(self, k, v)
+                self.__dict__.update(state)
+
+        class Proxy:
+            def __init__(self, target): self.__dict__["_wrapped"] = target
+            __class__ = property(lambda self: dict)
+            def __getitem__(self, k): return self._wrapped[k]
+
+        m = Multi()
+        m.appendlist("a", 1); m.appendlist("a", 2); m.appendlist("b", (3, 4))
+        m.note = "kept"
+        lazy = Proxy({"x": 1})
+        if __name__ == "__main__":
+            print(len(m), m.getlist("a"), m.getlist("b"), m["a"], m.note, isinstance(lazy, dict), lazy["x"])
+    ''')
+    cold = p.cold()
+    assert cold.stdout == "2 [1, 2] [(3, 4)] 2 kept True 1\n", cold.stderr
+    p.snapshot()
+    assert p.restore().stdout == cold.stdout

@@ -318,7 +318,7 @@ class Reducers:
             return self.instance_by_value(obj, cls)
         pure = self.only_python_bases(cls)
         try:
-            rv = obj.__reduce_ex__(5)
+            rv = _materialise(obj.__reduce_ex__(5))
         except Exception as e:
             if pure:
                 return self.instance_by_value(obj, cls)
@@ -376,26 +376,28 @@ class Reducers:
             pass
         slots = slot_values(obj, cls)
         attrs, slots = self.hash_memos.reset(obj, cls, attrs, slots)
-        if isinstance(obj, BaseException):
+        if issubclass(cls, BaseException):
             slots = slots or []
             for name in ("__cause__", "__context__"):
                 if getattr(obj, name) is not None:
                     slots.append((name, getattr(obj, name)))
             if obj.__suppress_context__:
                 slots.append(("__suppress_context__", True))
-        if slots or attrs and _intercepts_attributes(cls):
+        # BUILD would hand the attributes to a __setstate__ the class defines: set them directly.
+        if slots or attrs and (_intercepts_attributes(cls) or getattr(cls, "__setstate__", None) is not None):
             r.fills.append(("inst", attrs, slots))
         elif attrs:
             r.fills.append(("build", attrs, None))  # the unpickler's BUILD: fastest
         # Contents of a builtin container base go in through the base's own method, never the
-        # subclass's (an overridden append or __setitem__ would run the program's code).
-        if isinstance(obj, list):
+        # subclass's (an overridden append or __setitem__ would run the program's code). The
+        # type, not isinstance: a lazy proxy claims the __class__ of what it wraps.
+        if issubclass(cls, list):
             r.fills.append(("base_extend", list.copy(obj)))
-        elif isinstance(obj, dict):
+        elif issubclass(cls, dict):
             r.fills.append(("base_update", list(dict.items(obj))))
-        elif isinstance(obj, set):
+        elif issubclass(cls, set):
             r.fills.append(("base_add", list(set.__iter__(obj))))
-        elif isinstance(obj, bytearray):
+        elif issubclass(cls, bytearray):
             r.fills.append(("call", _global("builtins", "bytearray.extend"), (bytes(obj),)))
         return r
 
@@ -486,6 +488,22 @@ def _base_construction(obj, cls):
     return _global("builtins", "object.__new__"), ()
 
 
+def _materialise(rv):
+    """A reduce value whose list and dict items are lists: they are iterators, which the trial
+    copy would otherwise use up before the image is written."""
+    if isinstance(rv, tuple) and len(rv) > 3:
+        rv = rv[:3] + tuple(None if items is None else list(items) for items in rv[3:5]) + rv[5:]
+    return rv
+
+
+def _shallow_copy(state):
+    if type(state) is dict:
+        return dict(state)
+    if type(state) is tuple:
+        return tuple(dict(part) if type(part) is dict else part for part in state)
+    return state
+
+
 def _copy_by_reduce(obj, rv) -> bool:
     """Rebuild an object from its reduce value as an unpickler would; say whether that made a
     new object."""
@@ -503,6 +521,7 @@ def _copy_by_reduce(obj, rv) -> bool:
             for key, value in dictitems:
                 new[key] = value
         if state is not None:
+            state = _shallow_copy(state)  # a __setstate__ may pop from it (Django's MultiValueDict)
             if setter is not None:
                 setter(new, state)
             elif getattr(new, "__setstate__", None) is not None:
