@@ -317,6 +317,12 @@ class Reducers:
         if self._rebuild_by_value(obj, cls):
             return self.instance_by_value(obj, cls)
         pure = self.only_python_bases(cls)
+        if pure and not self.world.is_by_ref_module(getattr(cls, "__module__", None) or ""):
+            # A class captured by value keeps all of its instances' state where Amber can copy
+            # it: an exact copy, made without running the class's pickling hooks or constructor
+            # at restore (sympy would rebuild every expression through Basic.__new__). A class
+            # of a module imported again is trusted to know its C parts: its hooks decide.
+            return self.instance_by_value(obj, cls)
         try:
             rv = _materialise(obj.__reduce_ex__(5))
         except Exception as e:
