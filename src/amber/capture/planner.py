@@ -25,6 +25,7 @@ Nothing recurses on the graph's depth: a linked list of a million nodes is fine.
 
 from __future__ import annotations
 
+import marshal
 import os
 import sys
 import types
@@ -203,6 +204,7 @@ class Planner:
         self.reorders: list = []
         deferred_fills: dict[int, list] = {}
 
+        self._emit_code_table()
         # A. shells
         for oid, obj in self.nodes.items():
             if oid in recipes and not late[oid]:
@@ -354,6 +356,12 @@ class Planner:
             asm.empty_dict()
         elif kind == "set":
             asm.empty_set()
+        elif kind == "code":
+            self.ref(_global("operator", "getitem"))
+            asm.get(self._code_table)
+            asm.int(self._code_index[ident(obj)])
+            asm.tuple_of(2)
+            asm.reduce()
         elif kind == "buffer":
             self.buffers.append((m[1], m[2]))
             asm.next_buffer(m[2])
@@ -385,6 +393,21 @@ class Planner:
         for item in items:
             self.ref(item)
         asm.tuple_of(len(items))
+
+    def _emit_code_table(self) -> None:
+        """Every code object of the heap, unmarshalled by one ``marshal.loads`` at the start of
+        the program: one call instead of one per code object, and the names, file names and
+        constants that code objects share are written and interned once."""
+        codes = [obj for oid, obj in self.nodes.items()
+                 if oid in self.recipes and self.recipes[oid].make[0] == "code"]
+        self._code_index = {ident(code): i for i, code in enumerate(codes)}
+        self._code_table = codes
+        if codes:
+            self.ref(_global("marshal", "loads"))
+            self.asm.bytes(marshal.dumps(tuple(codes)))
+            self.asm.tuple_of(1)
+            self.asm.reduce()
+            self.asm.memoize(codes)
 
     def push_copied_buffer(self, kind: str, data) -> None:
         """A large bytes or bytearray: copied out of the mapped section in one memcpy, and kept

@@ -12,6 +12,8 @@ only once the heap is complete:
         ("tuple", items) / ("frozenset", items)
         ("list",) / ("dict",) / ("set",)   empty, filled later
         ("bytearray", data) / ("bytes", data)
+        ("buffer", view, readonly)     a large buffer, from the image's mapped section
+        ("code", code, marshalled)     a code object, from the heap's one table of code
 
 ``fills``
     a list of operations applied once the object exists::
@@ -63,6 +65,8 @@ class Recipe:
                     yield arg
         elif kind in ("tuple", "frozenset"):
             yield from m[1]
+        elif kind == "code":
+            yield m[2]
 
     def fill_refs(self):
         for op in self.fills:
