@@ -126,3 +126,17 @@ class Child(Base):
     restored = p.restore()
     assert restored.stdout == cold.stdout == "['Child'] child method Meta Base\n"
     assert log.read_text() == ""
+
+
+def test_pythonunbuffered_is_honoured_after_restore(program):
+    """The restore runs isolated (-I); a PYTHONUNBUFFERED=1 user (every Docker image) still
+    gets every line of output at once, as under plain python."""
+    p = program('''
+        import sys
+        if __name__ == "__main__":
+            print(sys.stdout.write_through, file=sys.stderr)
+    ''')
+    p.snapshot()
+    assert p.cold(env={"PYTHONUNBUFFERED": "1"}).stderr == "True\n"
+    assert p.restore(env={"PYTHONUNBUFFERED": "1"}).stderr == "True\n"
+    assert p.restore(env={"PYTHONUNBUFFERED": ""}).stderr == "False\n"

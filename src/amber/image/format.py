@@ -225,6 +225,38 @@ class Image:
             raise ImageError(f"{self.path}: image is damaged (section {name!r} fails its checksum)")
         return view
 
+    def section_checked_meanwhile(self, name: str):
+        """Start checking a section's digest on another thread (the hash releases the GIL)
+        and return a function that waits for the check and returns the section: the restore
+        imports modules meanwhile. Nothing of the section is used before the check passes."""
+        import _thread
+
+        try:
+            off, length, dig = self._sections[name]
+        except KeyError:
+            raise ImageError(f"{self.path}: image has no {name!r} section") from None
+        view = memoryview(self.data)[off:off + length]
+        if len(view) != length:
+            raise ImageError(f"{self.path}: image is truncated (section {name!r} is cut short)")
+        done = _thread.allocate_lock()
+        done.acquire()
+        verdict: list = []
+
+        def check() -> None:
+            try:
+                verdict.append(digest(view) == dig)
+            finally:
+                done.release()
+
+        _thread.start_new_thread(check, ())
+
+        def wait() -> memoryview:
+            done.acquire()
+            if verdict != [True]:
+                raise ImageError(f"{self.path}: image is damaged (section {name!r} fails its checksum)")
+            return view
+        return wait
+
     def has_section(self, name: str) -> bool:
         return name in self._sections
 
@@ -322,7 +354,9 @@ def _read_verified(path: str, f, insecure: bool) -> Image:
     read_end = max([off + length for name, off, length, _ in header["sections"] if name != MAPPED],
                    default=0)
     try:
-        data += f.read(max(min(read_end, size) - len(data), 0))
+        if read_end > len(data):
+            f.seek(0)  # one read of everything that is read: one allocation, one copy
+            data = f.read(min(read_end, size))
     except OSError as e:
         raise ImageError(f"{path}: cannot read image: {e.strerror or e}") from None
     if not header.get("buffers"):

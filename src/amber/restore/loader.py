@@ -61,10 +61,11 @@ def load(path: str, insecure: bool = False, verify_buffers: bool = False) -> dic
 def load_image(image, verify_buffers: bool = False) -> dict:
     path = image.path
     prelude = marshal.loads(image.section("prelude"))
+    heap_when_checked = image.section_checked_meanwhile("heap")
     apply_environ(prelude["environ"])
     sys.path[:] = prelude["path"]
     import_again(prelude["imports"])
-    heap = image.section("heap")
+    heap = heap_when_checked()
     buffers = image.buffers(verify_buffers)  # mapped, not read: see amber.image.format
     amber._state["mode"] = "restoring"
     enabled = gc.isenabled()
@@ -119,6 +120,7 @@ def resume(manifest: dict, args: list) -> None:
     modules.clear()
     modules.update(ordered)
     sys.argv[:] = [manifest["argv0"], *args]
+    honour_runtime_variables()
     amber._state["mode"] = "restored"
     rebuild.replay_registrations(manifest["registrations"])
     lifecycle.install(manifest["lifecycle"])
@@ -129,6 +131,21 @@ def resume(manifest: dict, args: list) -> None:
         sys.stderr.flush()
         raise SystemExit(1) from None
     exec(manifest["rest"], main.__dict__)
+
+
+def honour_runtime_variables() -> None:
+    """The restore runs isolated (-I), which drops the ``PYTHON*`` variables that shape the
+    program's run rather than its start-up; honour those here as python would have."""
+    environ = posix.environ
+    if environ.get(b"PYTHONUNBUFFERED"):
+        # As close to -u as an already-open stream allows: every line reaches the pipe at once.
+        for stream in (sys.stdout, sys.stderr):
+            if stream is not None:
+                stream.reconfigure(line_buffering=True, write_through=True)
+    if environ.get(b"PYTHONFAULTHANDLER"):
+        import faulthandler
+
+        faulthandler.enable()
 
 
 def fail(message: str) -> None:
