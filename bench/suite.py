@@ -1,0 +1,314 @@
+"""Amber's benchmark suite: start-up of six apps, cold vs Amber vs the peers, side by side.
+
+    python bench/suite.py [--quick] [--runs N] [--only APP,...] [--no-criu] [--no-history]
+
+For each app in ``bench/apps/`` (sizes fixed in the apps; ``--quick`` shrinks the data app
+from 512 MB to 64 MB and runs 3 times instead of 7), every way of starting it is measured as a
+whole process started the way a user starts it, interleaved run by run after one warm-up run,
+with medians and min/max:
+
+* cold: ``python app.py`` (the venv's real interpreter, ``.pyc`` files written and warm);
+* ``amber restore IMAGE`` and ``amber run app.py`` (cached), through the installed ``amber``;
+* the peers (``bench/peers.py``): a fork from a pre-loaded parent, dill's session dump, CRIU;
+* the floor: ``python -c pass``, and importing the modules the image imports again.
+
+Each time runs from starting the process to its exit with all output read (the app's answer is
+checked against the cold run's). Also reported: image size next to the cold process's peak RSS
+and CRIU's image, snapshot time, and the total PSS of 8 processes of the data app restored from
+one image against 8 cold ones. Writes ``bench/results/RESULTS.md`` (``RESULTS-quick.md`` in
+quick mode), ``startup.png`` and appends the medians to ``bench/results/HISTORY.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+BENCH = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(BENCH)
+RESULTS = os.path.join(BENCH, "results")
+sys.path.insert(0, BENCH)
+import peers  # noqa: E402
+
+APPS = ["service", "django_project", "fastapi_app", "sympy_app", "numpy_data", "cli_tool"]
+LABELS = {"service": "1 pure-Python service", "django_project": "2 Django project",
+          "fastapi_app": "3 FastAPI + pydantic", "sympy_app": "4 sympy workload",
+          "numpy_data": "5 numpy/data app", "cli_tool": "6 CLI tool (click+rich)"}
+PSS_PROCESSES = 8
+
+
+class Process:
+    """One whole process, timed from start to exit with its output read."""
+
+    def __init__(self, cmd: list, env: dict, cwd: str) -> None:
+        self.cmd, self.env, self.cwd = cmd, env, cwd
+
+    def run(self) -> tuple[float, str]:
+        """(milliseconds, stdout)."""
+        t0 = time.perf_counter()
+        p = subprocess.Popen(self.cmd, env=self.env, cwd=self.cwd, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+        out, err = p.communicate(timeout=600)
+        ms = (time.perf_counter() - t0) * 1000
+        if p.returncode != 0:
+            raise RuntimeError(f"{' '.join(self.cmd)} exited {p.returncode}: {err.decode()[-400:]}")
+        return ms, out.decode()
+
+
+def peak_rss(cmd: list, env: dict, cwd: str) -> int:
+    """Peak RSS of one run, from the kernel's accounting of the child."""
+    p = subprocess.Popen(cmd, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                         stdin=subprocess.DEVNULL)
+    _pid, _status, usage = os.wait4(p.pid, 0)
+    p.returncode = 0
+    return usage.ru_maxrss * 1024
+
+
+def median_ms(xs: list) -> float:
+    return statistics.median(xs) if xs else float("nan")
+
+
+def measure_app(app: str, args, env: dict, amber: str, cache: str, work: str) -> dict:
+    path = os.path.join(BENCH, "apps", f"{app}.py")
+    py = sys.executable
+    row: dict = {"app": app, "times": {}, "notes": {}}
+    cold = Process([py, path], env, work)
+    _ms, expected = cold.run()  # writes the .pyc files (and the data app's data file)
+    row["rss_cold"] = peak_rss([py, path], env, work)
+
+    image = os.path.join(work, f"{app}.amber")
+    t0 = time.perf_counter()
+    snap = subprocess.run([amber, "snapshot", "-o", image, path], env=env, cwd=work, capture_output=True,
+                          text=True)
+    row["snapshot_ms"] = (time.perf_counter() - t0) * 1000
+    if snap.returncode != 0:
+        row["notes"]["amber"] = snap.stderr.strip().splitlines()[-1]
+        return row
+    row["image_bytes"] = os.path.getsize(image)
+    info = json.loads(subprocess.run([amber, "inspect", "--json", image], env=env, capture_output=True,
+                                     text=True, check=True).stdout)
+    row["mapped_bytes"] = info["mapped_buffers"]["bytes"]
+    run_env = dict(env, AMBER_CACHE=cache)
+    subprocess.run([amber, "run", path], env=run_env, cwd=work, capture_output=True, check=True)  # builds
+    reimported = [m for m in info["modules"]["by_reference"] if m not in set(base_set(amber, env))]
+    floor_imports = (f"import importlib\nfor m in {reimported!r}:\n    try:\n        importlib.import_module(m)\n"
+                     "    except Exception:\n        pass\n")
+    methods = {
+        "cold": cold,
+        "amber restore": Process([amber, "restore", image], env, work),
+        "amber run": Process([amber, "run", path], run_env, work),
+        "floor: python -c pass": Process([py, "-c", "pass"], env, work),
+        "floor: + re-imports": Process([py, "-c", floor_imports], env, work),
+    }
+    outputs = {"cold": expected, "amber restore": expected, "amber run": expected}
+    active_peers = []
+    for name in ("zygote", "dill", "criu"):
+        if name == "criu" and args.no_criu:
+            row["notes"][name] = "skipped (--no-criu)"
+            continue
+        peer = peers.PEERS[name](path, py, expected, env, cwd=work)
+        try:
+            peer.prepare()
+            active_peers.append((name, peer))
+            if "image_bytes" in peer.extra:
+                row[f"{name}_image_bytes"] = peer.extra["image_bytes"]
+        except peers.Unavailable as e:
+            row["notes"][name] = str(e)
+            peer.close()
+    try:
+        for method in methods:  # warm-up
+            methods[method].run()
+        for _ in range(args.runs):
+            for method, proc in methods.items():
+                ms, out = proc.run()
+                if method in outputs and out != outputs[method]:
+                    raise RuntimeError(f"{app}: {method} printed something else than the cold run")
+                row["times"].setdefault(method, []).append(ms)
+            for name, peer in active_peers:
+                try:
+                    row["times"].setdefault(name, []).append(peer.trial())
+                except peers.TrialFailed as e:
+                    row["notes"][name] = f"trial failed: {str(e)[:200]}"
+    finally:
+        for _name, peer in active_peers:
+            peer.close()
+    if app == "numpy_data":
+        row["pss"] = {"cold": total_pss([py, path], env, work),
+                      "amber restore": total_pss([amber, "restore", image], env, work)}
+    return row
+
+
+def base_set(amber: str, env: dict) -> list:
+    out = subprocess.run([amber, "inspect", "--base-set"], env=env, capture_output=True, text=True).stdout
+    return out.split()
+
+
+def total_pss(cmd: list, env: dict, cwd: str) -> int:
+    """Total PSS of PSS_PROCESSES processes alive at once, each after printing its answer."""
+    procs = []
+    hold = dict(env, AMBER_BENCH_HOLD="1")
+    try:
+        for _ in range(PSS_PROCESSES):
+            p = subprocess.Popen(cmd, env=hold, cwd=cwd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                 stderr=subprocess.DEVNULL)
+            p.stdout.readline()  # answered: start-up (or restore) is complete
+            procs.append(p)
+        return sum(_pss(p.pid) for p in procs)
+    finally:
+        for p in procs:
+            p.stdin.close()
+            p.wait(timeout=60)
+
+
+def _pss(pid: int) -> int:
+    with open(f"/proc/{pid}/smaps_rollup") as f:
+        for line in f:
+            if line.startswith("Pss:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+# == output ===========================================================================================
+COLUMNS = ["cold", "amber restore", "amber run", "zygote", "dill", "criu", "floor: python -c pass",
+           "floor: + re-imports"]
+HEADINGS = {"zygote": "fork from pre-loaded parent", "dill": "dill load_module", "criu": "CRIU restore"}
+
+
+def fmt_times(xs: list | None) -> str:
+    if not xs:
+        return "-"
+    return f"{median_ms(xs):.0f} [{min(xs):.0f}-{max(xs):.0f}]"
+
+
+def table(rows: list, args) -> str:
+    lines = [f"Start-up to answer, ms: median [min-max] of {args.runs} interleaved runs after a warm-up, "
+             f"whole processes ({'quick' if args.quick else 'full'} sizes). Python {sys.version.split()[0]}, "
+             f"{os.cpu_count()} cores.", ""]
+    lines.append("| app | " + " | ".join(HEADINGS.get(c, c) for c in COLUMNS)
+                 + " | restore/cold | Amber's share |")
+    lines.append("|---" * (len(COLUMNS) + 3) + "|")
+    for row in rows:
+        t = row["times"]
+        cells = [fmt_times(t.get(c)) if t.get(c) else _note(row, c) for c in COLUMNS]
+        ratio = share = "-"
+        if t.get("amber restore") and t.get("cold"):
+            r, c = median_ms(t["amber restore"]), median_ms(t["cold"])
+            ratio = f"{r / c:.2f}"
+            share = f"{r - median_ms(t['floor: + re-imports']):.0f} ms"
+        lines.append(f"| {LABELS[row['app']]} | " + " | ".join(cells) + f" | {ratio} | {share} |")
+    lines += ["", "| app | snapshot | image (mapped buffers) | CRIU image | dill file | cold peak RSS |",
+              "|---|---|---|---|---|---|"]
+    for row in rows:
+        image = "-"
+        if row.get("image_bytes"):
+            image = f"{_mb(row, 'image_bytes')} ({row.get('mapped_bytes', 0) / 1e6:.1f} MB)"
+        lines.append(f"| {LABELS[row['app']]} | {row.get('snapshot_ms', 0):.0f} ms | {image} | "
+                     f"{_mb(row, 'criu_image_bytes')} | {_mb(row, 'dill_image_bytes')} | "
+                     f"{_mb(row, 'rss_cold')} |")
+    for row in rows:
+        if "pss" in row:
+            cold, restored = row["pss"]["cold"], row["pss"]["amber restore"]
+            one = cold / PSS_PROCESSES
+            lines += ["", f"Memory, {PSS_PROCESSES} processes of the numpy/data app alive at once, total "
+                      f"PSS: cold {cold / 1e6:.0f} MB, restored from one image {restored / 1e6:.0f} MB "
+                      f"({restored / cold:.2f} x; one cold process is {one / 1e6:.0f} MB, so the "
+                      f"{PSS_PROCESSES} restored ones = {restored / one:.2f} x one cold process)."]
+    notes = [f"- {LABELS[row['app']]}, {HEADINGS.get(k, k)}: {v}"
+             for row in rows for k, v in row["notes"].items()]
+    if notes:
+        lines += ["", "Notes:", *notes]
+    return "\n".join(lines) + "\n"
+
+
+def _mb(row: dict, key: str) -> str:
+    return f"{row[key] / 1e6:.1f} MB" if row.get(key) else "-"
+
+
+def _note(row: dict, column: str) -> str:
+    return "n/a" if column in row["notes"] else "-"
+
+
+def chart(rows: list, path: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    shown = ["cold", "amber restore", "zygote", "dill", "criu", "floor: + re-imports"]
+    fig, ax = plt.subplots(figsize=(11, 5))
+    width = 0.8 / len(shown)
+    for i, method in enumerate(shown):
+        xs = [j + i * width for j in range(len(rows))]
+        ys = [median_ms(row["times"].get(method, [])) for row in rows]
+        ax.bar(xs, ys, width, label=HEADINGS.get(method, method))
+    ax.set_xticks([j + 0.4 - width / 2 for j in range(len(rows))])
+    ax.set_xticklabels([LABELS[row["app"]] for row in rows], rotation=15, fontsize=8)
+    ax.set_ylabel("ms to answer (median, whole process)")
+    ax.set_title("Start-up: cold vs Amber vs peers")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+def history(rows: list, args) -> str:
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
+                            text=True).stdout.strip()
+    parts = []
+    for row in rows:
+        t = row["times"]
+        if t.get("cold") and t.get("amber restore"):
+            parts.append(f"{row['app']} {median_ms(t['cold']):.0f}->{median_ms(t['amber restore']):.0f}")
+    mode = "quick" if args.quick else "full"
+    return f"| {time.strftime('%Y-%m-%d')} | {commit} | {mode} | {'; '.join(parts)} |\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="64 MB data app, 3 runs: a few minutes")
+    parser.add_argument("--runs", type=int, default=None)
+    parser.add_argument("--only", default="")
+    parser.add_argument("--no-criu", action="store_true")
+    parser.add_argument("--no-history", action="store_true")
+    args = parser.parse_args()
+    args.runs = args.runs or (3 if args.quick else 7)
+    env = dict(os.environ)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)  # the cold side gets its .pyc files, as on users' machines
+    env["AMBER_BENCH_SIZE"] = "quick" if args.quick else "full"
+    amber = os.path.join(os.path.dirname(sys.executable), "amber")
+    if not os.path.exists(amber):
+        sys.exit(f"bench: no amber command beside {sys.executable}; install Amber in this environment")
+    wanted = args.only.split(",") if args.only else APPS
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="amber-bench-") as work:
+        cache = os.path.join(work, "cache")
+        for app in wanted:
+            print(f"bench: {app}...", file=sys.stderr, flush=True)
+            rows.append(measure_app(app, args, env, amber, cache, work))
+    os.makedirs(RESULTS, exist_ok=True)
+    text = table(rows, args)
+    suffix = "-quick" if args.quick else ""
+    name = f"RESULTS{suffix}.md"
+    with open(os.path.join(RESULTS, name), "w") as f:
+        f.write(f"# Benchmark results ({time.strftime('%Y-%m-%d')})\n\nReproduce: `python bench/suite.py"
+                f"{' --quick' if args.quick else ''}`\n\n![chart](startup{suffix}.png)\n\n" + text)
+    chart(rows, os.path.join(RESULTS, f"startup{suffix}.png"))
+    if not args.no_history:
+        hist = os.path.join(RESULTS, "HISTORY.md")
+        if not os.path.exists(hist):
+            with open(hist, "w") as f:
+                f.write("# Benchmark history\n\nMedians, cold -> `amber restore`, ms; one row per run "
+                        "of the suite (the commit says what changed).\n\n"
+                        "| date | commit | mode | app cold->restored |\n|---|---|---|---|\n")
+        with open(hist, "a") as f:
+            f.write(history(rows, args))
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
