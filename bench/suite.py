@@ -97,8 +97,8 @@ def measure_app(app: str, args, env: dict, amber: str, cache: str, work: str) ->
     run_env = dict(env, AMBER_CACHE=cache)
     subprocess.run([amber, "run", path], env=run_env, cwd=work, capture_output=True, check=True)  # builds
     reimported = [m for m in info["modules"]["by_reference"] if m not in set(base_set(amber, env))]
-    floor_imports = (f"import importlib\nfor m in {reimported!r}:\n    try:\n        importlib.import_module(m)\n"
-                     "    except Exception:\n        pass\n")
+    floor_imports = (f"import importlib\nfor m in {reimported!r}:\n    try:\n"
+                     "        importlib.import_module(m)\n    except Exception:\n        pass\n")
     methods = {
         "cold": cold,
         "amber restore": Process([amber, "restore", image], env, work),
