@@ -297,7 +297,8 @@ class Reducers:
         attrs = [(k, v) for k, v in d.items() if k not in skip and not
                  (k in slot_names and type(v) is types.MemberDescriptorType)]
         meta = type(cls)
-        r = Recipe(("call", _global(REBUILD, "make_class"), (meta, cls.__name__, cls.__bases__, Inline(ns))),
+        r = Recipe(("call", _global(REBUILD, "make_class"),
+                    (meta, cls.__name__, cls.__bases__, Inline(ns), _init_subclass_owners(cls))),
                    [("class", attrs)] if attrs else None)
         if "_abc_impl" in d:
             from _abc import _get_dump
@@ -461,6 +462,14 @@ class Reducers:
     def offend_running(self, obj):
         return Offender(f"a {type(obj).__name__} in progress (its frame cannot be captured yet)",
                         "finish or drop it before the snapshot point, or create it after restore")
+
+
+def _init_subclass_owners(cls) -> tuple:
+    """The classes after ``cls`` in its MRO that define ``__init_subclass__``, in MRO order:
+    type.__new__ calls the first of them that has it when the class is made at restore (a
+    class captured by value gets its attributes after the shells are made)."""
+    return tuple(klass for klass in cls.__mro__[1:] if "__init_subclass__" in klass.__dict__
+                 and klass is not object)
 
 
 def reduce_class_member(descriptor):

@@ -35,20 +35,18 @@ def _noop_init_subclass(cls, **kwargs):
     pass
 
 
-def make_class(metaclass, name: str, bases: tuple, namespace: dict):
+def make_class(metaclass, name: str, bases: tuple, namespace: dict, hook_owners: tuple = ()):
     """Create a class with only its layout-defining entries (``__slots__``, ``__module__``...).
 
     ``type.__new__`` calls ``__set_name__`` on the namespace's values (the namespace holds
-    only strings here) and the nearest base's ``__init_subclass__``; that hook is swapped for a
-    no-op while the class is made, because its effects (registries, attributes) are already
-    captured in the heap. The metaclass's own ``__new__``/``__init__`` never run.
+    only strings here) and the ``__init_subclass__`` of the first class after the new one in
+    its MRO that defines one now (``hook_owners``: those that did at the snapshot, in MRO
+    order); that hook is swapped for a no-op while the class is made, because its effects
+    (registries, attributes) are already captured in the heap. The metaclass's own
+    ``__new__``/``__init__`` never run.
     """
-    hook_owner = None
-    for base in _mro_after(bases):
-        if "__init_subclass__" in base.__dict__:
-            hook_owner = base
-            break
-    if hook_owner is None or hook_owner is object:
+    hook_owner = next((k for k in hook_owners if "__init_subclass__" in k.__dict__), None)
+    if hook_owner is None:
         return type.__new__(metaclass, name, bases, namespace)
     saved = hook_owner.__dict__["__init_subclass__"]
     try:
@@ -59,26 +57,6 @@ def make_class(metaclass, name: str, bases: tuple, namespace: dict):
         return type.__new__(metaclass, name, bases, namespace)
     finally:
         _type_setattr(hook_owner, "__init_subclass__", saved)
-
-
-def _mro_after(bases):
-    """The classes after the new class in its MRO: the C3 merge of the bases' MROs (the first
-    class with an ``__init_subclass__`` there is the one ``type.__new__`` will call)."""
-    sequences = [list(base.__mro__) for base in bases] + [list(bases)]
-    while True:
-        sequences = [seq for seq in sequences if seq]
-        if not sequences:
-            return
-        for seq in sequences:
-            head = seq[0]
-            if not any(head in other[1:] for other in sequences):
-                break
-        else:  # pragma: no cover - type.__new__ will report the inconsistent MRO itself
-            return
-        yield head
-        for seq in sequences:
-            if seq[0] is head:
-                del seq[0]
 
 
 def class_setstate(cls, attrs: dict) -> None:
@@ -93,10 +71,18 @@ def class_setstate(cls, attrs: dict) -> None:
             _set_class_attr_under(owner, cls, key, value)
 
 
+_shadowing_by_metaclass: dict = {}
+
+
 def _metaclass_data_descriptors(meta) -> dict:
     """{name: metaclass that defines it} for data descriptors (properties) of Python metaclasses:
-    ``type.__setattr__`` would call their setter instead of storing into the class."""
-    out: dict = {}
+    ``type.__setattr__`` would call their setter instead of storing into the class. Learnt once
+    per metaclass and size of its namespaces (a metaclass may itself be filled later)."""
+    key = (meta, tuple(len(klass.__dict__) for klass in meta.__mro__))
+    out = _shadowing_by_metaclass.get(key)
+    if out is not None:
+        return out
+    out = _shadowing_by_metaclass[key] = {}
     for klass in meta.__mro__:
         if klass is type or klass is object:
             continue
@@ -153,15 +139,26 @@ def instance_setstate(obj, attrs, slots) -> None:
         getter = _local_getattribute if issubclass(type(obj), _thread_local) else _object_getattribute
         getter(obj, "__dict__").update(attrs)
     if slots:
-        mro = type(obj).__mro__
+        cls = type(obj)
         for key, value in slots.items():
-            for klass in mro:
-                member = klass.__dict__.get(key)
-                if type(member) is _MemberDescriptor:
-                    member.__set__(obj, value)
-                    break
-            else:
+            member = _members.get((cls, key), _members)
+            if member is _members:
+                member = _members[(cls, key)] = _slot_member(cls, key)
+            if member is None:
                 _object_setattr(obj, key, value)
+            else:
+                member.__set__(obj, value)
+
+
+_members: dict = {}  # (class, slot name) -> its member descriptor, or None
+
+
+def _slot_member(cls, key: str):
+    for klass in cls.__mro__:
+        member = klass.__dict__.get(key)
+        if type(member) is _MemberDescriptor:
+            return member
+    return None
 
 
 def patch(obj, how: str, key, value) -> None:
