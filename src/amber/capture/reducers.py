@@ -38,6 +38,8 @@ _FILE_TYPES = {io.TextIOWrapper: "text", io.BufferedReader: "rb", io.BufferedWri
                io.BufferedRandom: "rb+", io.FileIO: "raw"}
 _PICKLE_HOOKS = ("__reduce_ex__", "__reduce__", "__getstate__", "__setstate__", "__getnewargs__",
                  "__getnewargs_ex__")
+# Modules imported again whose instances hold nothing but Python state, whatever their hooks say.
+_PLAIN_STATE_MODULES = frozenset({"typing", "typing_extensions"})
 # Builtin bases whose instance data Amber passes to the base's __new__ itself.
 _VALUE_BASES = {int: int.__new__, float: float.__new__, str: str.__new__, bytes: bytes.__new__,
                 tuple: tuple.__new__, complex: complex.__new__, frozenset: frozenset.__new__}
@@ -53,6 +55,7 @@ class Reducers:
     def __init__(self, world, module_dicts: dict):
         self.world = world
         self.module_dicts = module_dicts  # ident(dict) -> module captured by value
+        self._plain_build: dict = {}  # (class, slot names) -> can BUILD fill its instances
         self.dispatch = {
             tuple: self.reduce_tuple,
             list: self.reduce_list,
@@ -320,11 +323,13 @@ class Reducers:
         if self._rebuild_by_value(obj, cls):
             return self.instance_by_value(obj, cls)
         pure = self.only_python_bases(cls)
-        if pure and not self.world.is_by_ref_module(getattr(cls, "__module__", None) or ""):
+        module = getattr(cls, "__module__", None) or ""
+        if pure and (module in _PLAIN_STATE_MODULES or not self.world.is_by_ref_module(module)):
             # A class captured by value keeps all of its instances' state where Amber can copy
             # it: an exact copy, made without running the class's pickling hooks or constructor
-            # at restore (sympy would rebuild every expression through Basic.__new__). A class
-            # of a module imported again is trusted to know its C parts: its hooks decide.
+            # at restore (sympy would rebuild every expression through Basic.__new__, typing
+            # every alias through its cached __getitem__). A class of a module imported again
+            # is trusted to know its C parts: its hooks decide.
             return self.instance_by_value(obj, cls)
         try:
             rv = _materialise(obj.__reduce_ex__(5))
@@ -392,11 +397,14 @@ class Reducers:
                     slots.append((name, getattr(obj, name)))
             if obj.__suppress_context__:
                 slots.append(("__suppress_context__", True))
-        # BUILD would hand the attributes to a __setstate__ the class defines: set them directly.
-        if slots or attrs and (_intercepts_attributes(cls) or getattr(cls, "__setstate__", None) is not None):
+        # BUILD sets attributes at C speed, but it would hand them to a __setstate__ the class
+        # defines, and set slots through a __setattr__ or a property that shadows one: where
+        # the class has any of those, rebuild.instance_setstate sets them directly.
+        plain = self._build_sets_directly(cls, slots)
+        if slots and not plain or attrs and not plain:
             r.fills.append(("inst", attrs, slots))
-        elif attrs:
-            r.fills.append(("build", attrs, None))  # the unpickler's BUILD: fastest
+        elif attrs or slots:
+            r.fills.append(("build", attrs, slots))  # the unpickler's BUILD: fastest
         # Contents of a builtin container base go in through the base's own method, never the
         # subclass's (an overridden append or __setitem__ would run the program's code). The
         # type, not isinstance: a lazy proxy claims the __class__ of what it wraps.
@@ -409,6 +417,18 @@ class Reducers:
         elif issubclass(cls, bytearray):
             r.fills.append(("call", _global("builtins", "bytearray.extend"), (bytes(obj),)))
         return r
+
+    def _build_sets_directly(self, cls, slots) -> bool:
+        """Would the unpickler's BUILD store ``slots`` and ``__dict__`` entries of a ``cls``
+        instance without running any of the program's code?"""
+        key = (cls, tuple(name for name, _ in slots) if slots else ())
+        known = self._plain_build.get(key)
+        if known is None:
+            known = (not _intercepts_attributes(cls) and getattr(cls, "__setstate__", None) is None
+                     and cls.__setattr__ is object.__setattr__
+                     and all(_slot_is_first(cls, name) for name in key[1]))
+            self._plain_build[key] = known
+        return known
 
     def honour(self, obj, rv):
         """Follow the object's own reduce value, as pickle would."""
@@ -552,6 +572,14 @@ def _copy_by_reduce(obj, rv) -> bool:
         return True
     except Exception:
         return False
+
+
+def _slot_is_first(cls, name: str) -> bool:
+    """Is the slot's own member descriptor what attribute assignment finds first?"""
+    for klass in cls.__mro__:
+        if name in klass.__dict__:
+            return type(klass.__dict__[name]) is types.MemberDescriptorType
+    return False
 
 
 def _intercepts_attributes(cls) -> bool:

@@ -176,7 +176,8 @@ def patch(obj, how: str, key, value) -> None:
 def reorder(d: dict, keys: tuple) -> None:
     """Give a dict that was filled in two passes its original key order back."""
     items = [(k, d[k]) for k in keys if k in d]
-    rest = [(k, v) for k, v in d.items() if k not in set(keys)]
+    known = set(keys)
+    rest = [(k, v) for k, v in d.items() if k not in known]
     d.clear()
     d.update(items)
     d.update(rest)
