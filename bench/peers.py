@@ -306,10 +306,18 @@ def _last_line(text: str) -> str:
     return _one_line(lines[-1]) if lines else "(no stderr)"
 
 
-def _pump(fds: list[int], until_eof: list[int], deadline: float) -> dict[int, bytes]:
-    """Read all of ``fds`` until each of ``until_eof`` is at EOF. Raises TimeoutError. Closes nothing."""
+ANSWERED_AT = [0.0]  # perf_counter() when the last _pump with ``answer`` had received it
+
+
+def _pump(fds: list[int], until_eof: list[int], deadline: float,
+          answer: tuple[int, int] | None = None) -> dict[int, bytes]:
+    """Read all of ``fds`` until each of ``until_eof`` is at EOF. Raises TimeoutError. Closes nothing.
+
+    ``answer`` = (fd, n): note in ANSWERED_AT when ``fd`` has delivered ``n`` bytes (the app's
+    whole answer: the time to answer excludes the interpreter's exit)."""
     bufs = {fd: bytearray() for fd in fds}
     waiting = set(until_eof)
+    ANSWERED_AT[0] = 0.0
     with selectors.DefaultSelector() as sel:
         for fd in fds:
             sel.register(fd, selectors.EVENT_READ)
@@ -322,6 +330,8 @@ def _pump(fds: list[int], until_eof: list[int], deadline: float) -> dict[int, by
                 chunk = os.read(fd, 1 << 16)
                 if chunk:
                     bufs[fd] += chunk
+                    if answer and fd == answer[0] and not ANSWERED_AT[0] and len(bufs[fd]) >= answer[1]:
+                        ANSWERED_AT[0] = time.perf_counter()
                 else:
                     sel.unregister(fd)
                     waiting.discard(fd)
@@ -411,8 +421,13 @@ class _Base:
         self.prepare_timeout_s = prepare_timeout_s
         self.extra: dict = {}
         self.prefix = ""  # what the start-up printed, captured by prepare()
+        self.answer_ms: float | None = None  # the last trial's time until the whole answer was read
         self._tmp: str | None = None
         self._prepared = False
+
+    def _answer_bytes(self) -> int:
+        """Bytes of stdout a trial prints: the cold output minus what the start-up printed."""
+        return len(self.expected.encode()) - len(self.prefix.encode())
 
     def _exit_style(self, fast_exit: bool) -> str:
         self.extra["exit"] = "os._exit after flush" if fast_exit else "normal interpreter exit"
@@ -508,7 +523,8 @@ class _Zygote(_Base):
             socket.send_fds(self._sock, [b"r"], [out_w, err_w])
             _close(out_w, err_w)
             out_w = err_w = -1
-            data = _pump([out_r, err_r], [out_r, err_r], deadline)
+            data = _pump([out_r, err_r], [out_r, err_r], deadline, (out_r, self._answer_bytes()))
+            self.answer_ms = (ANSWERED_AT[0] - t0) * 1000 if ANSWERED_AT[0] else None
             status = b""
             while len(status) < 4:
                 chunk = self._sock.recv(4 - len(status))
@@ -608,18 +624,27 @@ class _Dill(_Base):
     def trial(self) -> float:
         self._need_prepared()
         t0 = time.perf_counter()
+        p = subprocess.Popen(self._cmd(_DILL_LOAD, self._path, self._exit), env=self.env, cwd=self.cwd,
+                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             start_new_session=True)
         try:
-            p = subprocess.run(self._cmd(_DILL_LOAD, self._path, self._exit), env=self.env, cwd=self.cwd,
-                               stdin=subprocess.DEVNULL, capture_output=True, timeout=self.timeout_s,
-                               start_new_session=True)
-        except subprocess.TimeoutExpired:
+            out_fd, err_fd = p.stdout.fileno(), p.stderr.fileno()
+            data = _pump([out_fd, err_fd], [out_fd, err_fd], t0 + self.timeout_s,
+                         (out_fd, self._answer_bytes()))
+            p.wait(timeout=max(0.1, t0 + self.timeout_s - time.perf_counter()))
+        except (TimeoutError, subprocess.TimeoutExpired):
+            _kill_group(p)
             raise TrialFailed(f"{self.name}: no exit within {self.timeout_s:.0f} s") from None
+        finally:
+            p.stdout.close()
+            p.stderr.close()
         ms = (time.perf_counter() - t0) * 1000
-        stderr = _decode(p.stderr)
+        self.answer_ms = (ANSWERED_AT[0] - t0) * 1000 if ANSWERED_AT[0] else None
+        stderr = _decode(data[err_fd])
         if p.returncode != 0:
             why = _reason(stderr) or f"exited with {p.returncode}: {_last_line(stderr)}"
             raise TrialFailed(f"{self.name}: {why}")
-        _check(self.name, self.expected, self.prefix, _decode(p.stdout))
+        _check(self.name, self.expected, self.prefix, _decode(data[out_fd]))
         return ms
 
     def close(self) -> None:
@@ -853,7 +878,8 @@ class _Criu(_Base):
             finally:
                 _close(*mine)
                 mine = []
-            data = _pump([out_r, err_r], [out_r, err_r], deadline)
+            data = _pump([out_r, err_r], [out_r, err_r], deadline, (out_r, self._answer_bytes()))
+            self.answer_ms = (ANSWERED_AT[0] - t0) * 1000 if ANSWERED_AT[0] else None
             code = self._restore.wait(timeout=max(0.1, deadline - time.perf_counter()))
             ms = (time.perf_counter() - t0) * 1000
         except (TimeoutError, subprocess.TimeoutExpired):

@@ -12,8 +12,10 @@ with medians and min/max:
 * the peers (``bench/peers.py``): a fork from a pre-loaded parent, dill's session dump, CRIU;
 * the floor: ``python -c pass``, and importing the modules the image imports again.
 
-Each time runs from starting the process to its exit with all output read (the app's answer is
-checked against the cold run's). Also reported: image size next to the cold process's peak RSS
+Each time runs from starting the process until its whole answer has been read (the answer is
+checked against the cold run's; ``PYTHONUNBUFFERED=1`` so every line arrives when printed); a
+second table gives the same runs until the process has exited, teardown included.
+Also reported: image size next to the cold process's peak RSS
 and CRIU's image, snapshot time, and the total PSS of 8 processes of the data app restored from
 one image against 8 cold ones. Writes ``bench/results/RESULTS.md`` (``RESULTS-quick.md`` in
 quick mode), ``startup.png`` and appends the medians to ``bench/results/HISTORY.md``.
@@ -44,21 +46,30 @@ PSS_PROCESSES = 8
 
 
 class Process:
-    """One whole process, timed from start to exit with its output read."""
+    """One whole process, timed from its start until its whole answer has been read (the time
+    to answer), and until it has exited."""
 
-    def __init__(self, cmd: list, env: dict, cwd: str) -> None:
-        self.cmd, self.env, self.cwd = cmd, env, cwd
+    def __init__(self, cmd: list, env: dict, cwd: str, answer_bytes: int = 0) -> None:
+        self.cmd, self.env, self.cwd, self.answer_bytes = cmd, env, cwd, answer_bytes
+        self.answer_ms: float | None = None
 
     def run(self) -> tuple[float, str]:
-        """(milliseconds, stdout)."""
+        """(milliseconds to exit, stdout); the time to answer goes to ``answer_ms``."""
         t0 = time.perf_counter()
         p = subprocess.Popen(self.cmd, env=self.env, cwd=self.cwd, stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
-        out, err = p.communicate(timeout=600)
+        out_fd, err_fd = p.stdout.fileno(), p.stderr.fileno()
+        try:
+            data = peers._pump([out_fd, err_fd], [out_fd, err_fd], t0 + 600, (out_fd, self.answer_bytes))
+            p.wait(timeout=60)
+        finally:
+            p.stdout.close()
+            p.stderr.close()
         ms = (time.perf_counter() - t0) * 1000
+        self.answer_ms = (peers.ANSWERED_AT[0] - t0) * 1000 if peers.ANSWERED_AT[0] else ms
         if p.returncode != 0:
-            raise RuntimeError(f"{' '.join(self.cmd)} exited {p.returncode}: {err.decode()[-400:]}")
-        return ms, out.decode()
+            raise RuntimeError(f"{' '.join(self.cmd)} exited {p.returncode}: {data[err_fd].decode()[-400:]}")
+        return ms, data[out_fd].decode()
 
 
 def peak_rss(cmd: list, env: dict, cwd: str) -> int:
@@ -77,7 +88,7 @@ def median_ms(xs: list) -> float:
 def measure_app(app: str, args, env: dict, amber: str, cache: str, work: str) -> dict:
     path = os.path.join(BENCH, "apps", f"{app}.py")
     py = sys.executable
-    row: dict = {"app": app, "times": {}, "notes": {}}
+    row: dict = {"app": app, "times": {}, "to_exit": {}, "notes": {}}
     cold = Process([py, path], env, work)
     _ms, expected = cold.run()  # writes the .pyc files (and the data app's data file)
     row["rss_cold"] = peak_rss([py, path], env, work)
@@ -98,13 +109,15 @@ def measure_app(app: str, args, env: dict, amber: str, cache: str, work: str) ->
     subprocess.run([amber, "run", path], env=run_env, cwd=work, capture_output=True, check=True)  # builds
     reimported = [m for m in info["modules"]["by_reference"] if m not in set(base_set(amber, env))]
     floor_imports = (f"import importlib\nfor m in {reimported!r}:\n    try:\n"
-                     "        importlib.import_module(m)\n    except Exception:\n        pass\n")
+                     "        importlib.import_module(m)\n    except Exception:\n        pass\nprint('ok')\n")
+    answer = len(expected.encode())
+    cold.answer_bytes = answer
     methods = {
         "cold": cold,
-        "amber restore": Process([amber, "restore", image], env, work),
-        "amber run": Process([amber, "run", path], run_env, work),
-        "floor: python -c pass": Process([py, "-c", "pass"], env, work),
-        "floor: + re-imports": Process([py, "-c", floor_imports], env, work),
+        "amber restore": Process([amber, "restore", image], env, work, answer),
+        "amber run": Process([amber, "run", path], run_env, work, answer),
+        "floor: python -c pass": Process([py, "-c", "print('ok')"], env, work, 3),
+        "floor: + re-imports": Process([py, "-c", floor_imports], env, work, 3),
     }
     outputs = {"cold": expected, "amber restore": expected, "amber run": expected}
     active_peers = []
@@ -129,10 +142,13 @@ def measure_app(app: str, args, env: dict, amber: str, cache: str, work: str) ->
                 ms, out = proc.run()
                 if method in outputs and out != outputs[method]:
                     raise RuntimeError(f"{app}: {method} printed something else than the cold run")
-                row["times"].setdefault(method, []).append(ms)
+                row["times"].setdefault(method, []).append(proc.answer_ms)
+                row["to_exit"].setdefault(method, []).append(ms)
             for name, peer in active_peers:
                 try:
-                    row["times"].setdefault(name, []).append(peer.trial())
+                    ms = peer.trial()
+                    row["times"].setdefault(name, []).append(peer.answer_ms or ms)
+                    row["to_exit"].setdefault(name, []).append(ms)
                 except peers.TrialFailed as e:
                     row["notes"][name] = f"trial failed: {str(e)[:200]}"
     finally:
@@ -202,6 +218,12 @@ def table(rows: list, args) -> str:
             ratio = f"{r / c:.2f}"
             share = f"{r - median_ms(t['floor: + re-imports']):.0f} ms"
         lines.append(f"| {LABELS[row['app']]} | " + " | ".join(cells) + f" | {ratio} | {share} |")
+    lines += ["", "The same runs until the process has exited (the interpreter's teardown included), ms:", "",
+              "| app | " + " | ".join(HEADINGS.get(c, c) for c in COLUMNS[:6]) + " |", "|---" * 7 + "|"]
+    for row in rows:
+        e = row["to_exit"]
+        cells = [fmt_times(e.get(c)) if e.get(c) else _note(row, c) for c in COLUMNS[:6]]
+        lines.append(f"| {LABELS[row['app']]} | " + " | ".join(cells) + " |")
     lines += ["", "| app | snapshot | image (mapped buffers) | CRIU image | dill file | cold peak RSS |",
               "|---|---|---|---|---|---|"]
     for row in rows:
@@ -279,6 +301,7 @@ def main() -> None:
     args.runs = args.runs or (3 if args.quick else 7)
     env = dict(os.environ)
     env.pop("PYTHONDONTWRITEBYTECODE", None)  # the cold side gets its .pyc files, as on users' machines
+    env["PYTHONUNBUFFERED"] = "1"  # the answer reaches the pipe when printed, for every contender
     env["AMBER_BENCH_SIZE"] = "quick" if args.quick else "full"
     amber = os.path.join(os.path.dirname(sys.executable), "amber")
     if not os.path.exists(amber):
