@@ -307,3 +307,58 @@ def test_pickling_hooks_that_consume_or_mutate(program):
     assert cold.stdout == "2 [1, 2] [(3, 4)] 2 kept True 1\n", cold.stderr
     p.snapshot()
     assert p.restore().stdout == cold.stdout
+
+
+def test_singleton_metaclass_over_a_c_base(program):
+    """dateutil.tz.tzutc: a tzinfo subclass (C base, so its reduce calls the class) whose
+    metaclass __call__ hands out one cached instance kept on the class itself."""
+    p = program('''
+        import datetime
+
+        class Singleton(type):
+            def __init__(cls, *args, **kwargs):
+                cls._instance = None
+                super().__init__(*args, **kwargs)
+
+            def __call__(cls):
+                if cls._instance is None:
+                    cls._instance = super().__call__()
+                return cls._instance
+
+        class UTC(datetime.tzinfo, metaclass=Singleton):
+            def utcoffset(self, dt):
+                return datetime.timedelta(0)
+
+        U = UTC()
+        if __name__ == "__main__":
+            print(UTC() is U, U.utcoffset(None), datetime.datetime(2024, 1, 1, tzinfo=U).isoformat())
+    ''')
+    cold = p.cold()
+    assert cold.stdout == "True 0:00:00 2024-01-01T00:00:00+00:00\n", cold.stderr
+    p.snapshot()
+    assert p.restore().stdout == cold.stdout
+
+
+def test_qualname_set_by_wraps_equal_to_name(program):
+    """functools.wraps gives a closure its wrapped function's __qualname__; when that equals its
+    __name__ it must still win over the code's co_qualname (jinja2's async_variant filters)."""
+    p = program('''
+        import functools, pickle
+
+        def deco(fn):
+            @functools.wraps(fn)
+            def wrapper(*a):
+                return fn(*a)
+            return wrapper
+
+        @deco
+        def double(x):
+            return 2 * x
+
+        if __name__ == "__main__":
+            print(double.__qualname__, pickle.loads(pickle.dumps(double))(4))
+    ''')
+    cold = p.cold()
+    assert cold.stdout == "double 8\n", cold.stderr
+    p.snapshot()
+    assert p.restore().stdout == cold.stdout

@@ -208,7 +208,8 @@ class Reducers:
         closure = fn.__closure__
         make = ("call", types.FunctionType, (fn.__code__, fn.__globals__, fn.__name__, None, closure))
         slots = [("__module__", fn.__module__)]
-        if fn.__qualname__ != fn.__name__:
+        # FunctionType takes its qualname from the code (3.11+), functools.wraps may set another.
+        if fn.__qualname__ != fn.__code__.co_qualname:
             slots.append(("__qualname__", fn.__qualname__))
         if fn.__defaults__ is not None:
             slots.append(("__defaults__", fn.__defaults__))
@@ -448,6 +449,13 @@ class Reducers:
         args = tuple(args)
         if func is copyreg.__newobj__ and args and self._new_is_by_ref(args[0]):
             func = args[0].__new__
+        elif (func is type(obj) and type(func) is not type and type(func).__call__ is not type.__call__
+              and not self.world.is_by_ref_module(getattr(func, "__module__", None) or "")):
+            # Re-making an instance by calling its class (a C base's reduce): the metaclass's own
+            # __call__ (a singleton cache, a registry) did its work before the snapshot, and the
+            # heap holds the result; it would now run against a class still being rebuilt.
+            # Only the class's construction runs, as type.__call__ does it.
+            func, args = _global("builtins", "type.__call__"), (func, *args)
         r = Recipe(("call", func, args), late=True)
         if listitems is not None:
             r.fills.append(("obj_appends", list(listitems)))
