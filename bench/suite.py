@@ -104,7 +104,7 @@ def measure_app(app: str, args, env: dict, amber: str, cache: str, work: str) ->
     row["image_bytes"] = os.path.getsize(image)
     info = json.loads(subprocess.run([amber, "inspect", "--json", image], env=env, capture_output=True,
                                      text=True, check=True).stdout)
-    row["mapped_bytes"] = info["mapped_buffers"]["bytes"]
+    row["mapped_bytes"] = info.get("mapped_buffers", {}).get("bytes", 0)
     run_env = dict(env, AMBER_CACHE=cache)
     subprocess.run([amber, "run", path], env=run_env, cwd=work, capture_output=True, check=True)  # builds
     reimported = [m for m in info["modules"]["by_reference"] if m not in set(base_set(amber, env))]
@@ -297,15 +297,17 @@ def main() -> None:
     parser.add_argument("--only", default="")
     parser.add_argument("--no-criu", action="store_true")
     parser.add_argument("--no-history", action="store_true")
+    parser.add_argument("--amber", default=os.path.join(os.path.dirname(sys.executable), "amber"),
+                        help="the amber command to measure (default: the one beside this python)")
     args = parser.parse_args()
     args.runs = args.runs or (3 if args.quick else 7)
     env = dict(os.environ)
     env.pop("PYTHONDONTWRITEBYTECODE", None)  # the cold side gets its .pyc files, as on users' machines
     env["PYTHONUNBUFFERED"] = "1"  # the answer reaches the pipe when printed, for every contender
     env["AMBER_BENCH_SIZE"] = "quick" if args.quick else "full"
-    amber = os.path.join(os.path.dirname(sys.executable), "amber")
+    amber = args.amber
     if not os.path.exists(amber):
-        sys.exit(f"bench: no amber command beside {sys.executable}; install Amber in this environment")
+        sys.exit(f"bench: no amber command at {amber}; install Amber in this environment")
     wanted = args.only.split(",") if args.only else APPS
     rows = []
     with tempfile.TemporaryDirectory(prefix="amber-bench-") as work:
