@@ -2,7 +2,10 @@
 computes it. The programs print what they see after the snapshot point; cold output must equal
 restored output."""
 
+import json
+
 import pytest
+from conftest import AMBER, run
 
 KINDS = r'''
 import abc, collections, dataclasses, enum, functools, re, typing, weakref
@@ -362,3 +365,53 @@ def test_qualname_set_by_wraps_equal_to_name(program):
     assert cold.stdout == "double 8\n", cold.stderr
     p.snapshot()
     assert p.restore().stdout == cold.stdout
+
+
+def test_instance_on_a_stateless_c_base_found_by_lookup(program):
+    """SQLAlchemy's mapped attributes: instances of classes built on a C (Cython) base that adds
+    no state, whose __reduce__ finds them again on the class that holds them. That class is
+    still being rebuilt when the reduce would run, so Amber copies them field by field."""
+    p = program('''
+        import datetime
+
+        def lookup(owner, key):
+            return getattr(owner, key)
+
+        class Attribute(datetime.tzinfo):      # a C base with no state of its own
+            __slots__ = ("owner", "key")
+            def __reduce__(self):
+                return lookup, (self.owner, self.key)
+
+        class Model:
+            pass
+
+        Model.id = Attribute()
+        Model.id.owner, Model.id.key = Model, "id"
+        if __name__ == "__main__":
+            print(type(Model.id).__name__, Model.id.owner is Model, Model.id.key)
+    ''')
+    cold = p.cold()
+    assert cold.stdout == "Attribute True id\n", cold.stderr
+    p.snapshot()
+    assert p.restore().stdout == cold.stdout
+
+
+def test_abc_registration_on_a_module_imported_again(program):
+    """numbers is imported again at restore (the C decimal module imports it); a class the
+    program registered on numbers.Real stays registered (sympy registers Float there)."""
+    p = program('''
+        import decimal, numbers
+
+        class Money:
+            pass
+
+        numbers.Real.register(Money)
+        if __name__ == "__main__":
+            print(issubclass(Money, numbers.Real), isinstance(decimal.Decimal(1), numbers.Number))
+    ''')
+    cold = p.cold()
+    assert cold.stdout == "True True\n", cold.stderr
+    p.snapshot()
+    assert p.restore().stdout == cold.stdout
+    info = json.loads(run([*AMBER, "inspect", "--json", str(p.image)], check=True).stdout)
+    assert "numbers" in info["modules"]["by_reference"]

@@ -41,6 +41,7 @@ def write_snapshot(path, modules, main, rest_code, baseline, imports, replay, en
     late = [(fn, (abc_cls, tuple(c for c in added if not world.is_by_ref_module(c.__module__))))
             for fn, (abc_cls, added) in late]
     late = [(fn, args) for fn, args in late if args[1]]
+    late += _registrations_on_reimported_abcs(modules, world, {ident(args[0]) for _fn, args in late})
     early = early + [(_global("builtins", "setattr") if fn == "setattr" else _global(REBUILD, fn), args)
                      for fn, args in world.replay_steps()]
     manifest = {
@@ -144,6 +145,30 @@ def write_snapshot(path, modules, main, rest_code, baseline, imports, replay, en
               f"this key is (for other machines: amber keygen, then amber trust there)", file=sys.stderr)
     header["key_id"] = f"{'ed25519' if scheme == signing.ED25519 else 'hmac'}:{kid.hex()}"
     fmt.write_image(path, header, sections, (scheme, kid, sign))
+
+
+def _registrations_on_reimported_abcs(modules, world, done: set) -> list:
+    """``ABC.register(cls)`` calls the program made on ABCs of modules imported again (outside
+    the base set, whose registries the Baseline follows): ``numbers.Real.register(Float)``.
+    Importing the ABC's module again registers only what imports do; the classes captured by
+    value were registered by the program, so they are registered again after the heap."""
+    from _abc import _get_dump
+
+    out = []
+    for name, mod in modules.items():
+        if name not in world.by_ref:
+            continue
+        for value in list(getattr(mod, "__dict__", {}).values()):
+            if not (isinstance(value, type) and "_abc_impl" in value.__dict__) or ident(value) in done:
+                continue
+            if value.__module__ != name:  # an ABC imported from elsewhere: done where it is defined
+                continue
+            done.add(ident(value))
+            registered = [ref() for ref in _get_dump(value)[0]]
+            added = tuple(c for c in registered if c is not None and not world.is_by_ref_module(c.__module__))
+            if added:
+                out.append((_global(REBUILD, "register_abc"), (value, added)))
+    return out
 
 
 def _probe(seeds: list) -> dict:

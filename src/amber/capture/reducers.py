@@ -56,6 +56,7 @@ class Reducers:
         self.world = world
         self.module_dicts = module_dicts  # ident(dict) -> module captured by value
         self._plain_build: dict = {}  # (class, slot names) -> can BUILD fill its instances
+        self._stateless: dict = {}  # C type -> adds no state to its instances
         self.dispatch = {
             tuple: self.reduce_tuple,
             list: self.reduce_list,
@@ -348,8 +349,10 @@ class Reducers:
 
     def only_python_bases(self, cls) -> bool:
         """Does ``cls`` keep all of its instances' state where Amber can copy it: in Python, or in
-        a builtin base Amber rebuilds itself (a namedtuple's tuple, a dict subclass's dict)?"""
+        a builtin base Amber rebuilds itself (a namedtuple's tuple, a dict subclass's dict), or a
+        C base that adds no state?"""
         return all(k is object or k in _VALUE_BASES or k in _FILLED_BASES or not self.is_c_type(k)
+                   or self.stateless_c_type(k)
                    for k in cls.__mro__)
 
     def _hooks_rebuild(self, obj, cls, rv) -> bool:
@@ -372,7 +375,7 @@ class Reducers:
             if klass is object or klass in _VALUE_BASES or klass in _FILLED_BASES or \
                     (klass.__module__ == "builtins" and issubclass(klass, BaseException)):
                 continue
-            if self.is_c_type(klass):
+            if self.is_c_type(klass) and not self.stateless_c_type(klass):
                 return False  # a C base type keeps state Amber cannot see
             # A hook set to None only forbids pickling (identity constants such as re's opcodes);
             # Amber keeps identity, so it copies those by value.
@@ -381,7 +384,7 @@ class Reducers:
         return True
 
     def instance_by_value(self, obj, cls):
-        base_new, newargs = _base_construction(obj, cls)
+        base_new, newargs = _base_construction(obj, cls, self.stateless_c_type)
         r = Recipe(("call", base_new, (cls,) + newargs))
         attrs = None
         try:
@@ -418,6 +421,22 @@ class Reducers:
         elif issubclass(cls, bytearray):
             r.fills.append(("call", _global("builtins", "bytearray.extend"), (bytes(obj),)))
         return r
+
+    def stateless_c_type(self, klass) -> bool:
+        """A C type that adds nothing to its instances' memory (a Cython class that only brings
+        methods, SQLAlchemy's cache-key base; datetime.tzinfo) and whose ``__new__`` needs no
+        arguments: an instance of a class built on it keeps all its state where Amber sees it."""
+        known = self._stateless.get(klass)
+        if known is None:
+            base = klass.__base__
+            known = self._stateless[klass] = bool(
+                base is not None and klass.__basicsize__ == base.__basicsize__
+                and klass.__itemsize__ == base.__itemsize__ and klass.__dictoffset__ == base.__dictoffset__
+                and klass.__weakrefoffset__ == base.__weakrefoffset__
+                and not any(k in _VALUE_BASES or k in _FILLED_BASES or k is BaseException
+                            for k in klass.__mro__)
+                and self.world.global_name(klass) is not None and _new_needs_no_arguments(klass))
+        return known
 
     def _build_sets_directly(self, cls, slots) -> bool:
         """Would the unpickler's BUILD store ``slots`` and ``__dict__`` entries of a ``cls``
@@ -519,9 +538,19 @@ def reduce_pickle_buffer(buf):
     return Recipe(("bytes", data)) if readonly else Recipe(("bytearray", data))
 
 
-def _base_construction(obj, cls):
-    """The ``__new__`` of the nearest builtin base, and the instance data it needs."""
+def _new_needs_no_arguments(klass) -> bool:
+    try:
+        klass.__new__(klass)
+    except Exception:
+        return False
+    return True
+
+
+def _base_construction(obj, cls, stateless_c_type=lambda klass: False):
+    """The ``__new__`` of the nearest builtin (or stateless C) base, and the instance data it needs."""
     for klass in cls.__mro__:
+        if klass is not object and not is_python_class(klass) and stateless_c_type(klass):
+            return klass.__new__, ()
         if klass in _VALUE_BASES:
             if klass is frozenset:
                 return _global("builtins", "frozenset.__new__"), (tuple(frozenset.__iter__(obj)),)
