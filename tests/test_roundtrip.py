@@ -415,3 +415,24 @@ def test_abc_registration_on_a_module_imported_again(program):
     assert p.restore().stdout == cold.stdout
     info = json.loads(run([*AMBER, "inspect", "--json", str(p.image)], check=True).stdout)
     assert "numbers" in info["modules"]["by_reference"]
+
+
+def test_ids_kept_as_numbers_follow_their_objects(program):
+    """id()s kept as ints (pydantic's cache of deprecated methods, freezegun's ids of datetime's
+    classes) name the same objects after restore, though those live at other addresses."""
+    p = program('''
+        import datetime
+
+        class Model:
+            def dict(self): return {}
+
+        IDS = frozenset({id(Model.dict), id(datetime.datetime), id(len)})
+        KEYED = {id(Model): "model"}
+        PLAIN = 4096 * 1024  # an ordinary number stays what it is
+        if __name__ == "__main__":
+            print(id(Model.dict) in IDS, id(datetime.datetime) in IDS, id(len) in IDS, KEYED.get(id(Model)), PLAIN)
+    ''')
+    cold = p.cold()
+    assert cold.stdout == "True True True model 4194304\n", cold.stderr
+    p.snapshot()
+    assert p.restore().stdout == cold.stdout

@@ -221,3 +221,18 @@ def map_file_private(fileno: int):
     if PY_VERSION >= (3, 13):
         return mmap.mmap(fileno, 0, access=mmap.ACCESS_COPY, trackfd=False)
     return mmap.mmap(fileno, 0, access=mmap.ACCESS_COPY)
+
+
+def ident_of_address(address: int) -> int:
+    """The ``ident`` (``object.__hash__``) of the object whose ``id()`` is ``address``: CPython
+    hashes a pointer by rotating it right by 4 bits (Python/pyhash.c, _Py_HashPointerRaw; the
+    same on 3.11-3.13). Lets capture recognise an int that is some heap object's id()."""
+    bits = 8 * _POINTER_SIZE
+    mask = (1 << bits) - 1
+    y = ((address >> 4) | (address << (bits - 4))) & mask
+    if y >= 1 << (bits - 1):
+        y -= 1 << bits
+    return -2 if y == -1 else y
+
+
+_POINTER_SIZE = 8 if sys.maxsize > 2**32 else 4

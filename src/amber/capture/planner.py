@@ -31,7 +31,7 @@ import sys
 import types
 from collections import deque
 
-from amber._compat import ident
+from amber._compat import ident, ident_of_address
 from amber.capture.assembler import Assembler
 from amber.capture.recipes import REBUILD, Inline, Offender, Recipe, _Global, _global
 from amber.image.format import MAPPED_MIN
@@ -431,6 +431,8 @@ class Planner:
         elif cls is int:
             if value == _MAIN_THREAD_IDENT:
                 self._push_main_thread_ident()
+            elif value > 0xFFFF and not value & 0x7 and self._push_id_of(value):
+                pass
             else:
                 asm.int(value)
         elif cls is float:
@@ -459,6 +461,28 @@ class Planner:
         else:
             self.ensure_made(value)
             asm.get(value)
+
+    def _push_id_of(self, value: int) -> bool:
+        """An int that is the id() of an object of the heap or of one found by name (an
+        address: no ordinary number has that value) is that object's id() in the restored
+        process (freezegun and pydantic keep ids in sets). Objects made late keep the old number
+        (they do not exist yet)."""
+        key = ident_of_address(value)
+        target = self.nodes.get(key)
+        if target is None:
+            # Or an object found by name in a module imported again (freezegun keeps the id()s
+            # of datetime's classes and functions). The ident is a bijection on addresses.
+            name = self.reducers.world.names.get(key)
+            if name is None or not name[1]:
+                return False
+            target = _global(*name)
+        elif self.late.get(key) or id(target) != value:
+            return False
+        self.ref(_global("builtins", "id"))
+        self.ref(target)
+        self.asm.tuple_of(1)
+        self.asm.reduce()
+        return True
 
     def _push_main_thread_ident(self) -> None:
         # An object that recorded which thread made it (a database connection that refuses to
