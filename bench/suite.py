@@ -135,13 +135,17 @@ def measure_app(app: str, args, env: dict, amber: str, cache: str, work: str) ->
             row["notes"][name] = str(e)
             peer.close()
     try:
-        for method in methods:  # warm-up
-            methods[method].run()
+        for method in list(methods):  # warm-up; a contender that fails is reported, not timed
+            try:
+                _ms, out = methods[method].run()
+                if method in outputs and out != outputs[method]:
+                    raise RuntimeError("it printed something else than the cold run")
+            except RuntimeError as e:
+                row["notes"][method] = str(e).splitlines()[-1][:200]
+                del methods[method]
         for _ in range(args.runs):
             for method, proc in methods.items():
                 ms, out = proc.run()
-                if method in outputs and out != outputs[method]:
-                    raise RuntimeError(f"{app}: {method} printed something else than the cold run")
                 row["times"].setdefault(method, []).append(proc.answer_ms)
                 row["to_exit"].setdefault(method, []).append(ms)
             for name, peer in active_peers:
