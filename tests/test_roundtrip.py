@@ -436,3 +436,27 @@ def test_ids_kept_as_numbers_follow_their_objects(program):
     assert cold.stdout == "True True True model 4194304\n", cold.stderr
     p.snapshot()
     assert p.restore().stdout == cold.stdout
+
+
+def test_hooks_that_leave_out_a_resource_are_honoured(program):
+    """A class captured by value is copied field by field, except when its instance holds an
+    open file or socket that its own __getstate__ leaves out: then its hooks are what it offers."""
+    p = program('''
+        import socket
+
+        class Client:
+            def __init__(self, path):
+                self.log = open(path)
+                self.sock = socket.socket()
+                self.name = "svc"
+            def __getstate__(self):
+                return {"name": self.name}
+            def __setstate__(self, state):
+                self.__dict__.update(state, log=None, sock=None)
+
+        C = Client(__file__)
+        if __name__ == "__main__":
+            print(C.name, C.log, C.sock)
+    ''')
+    p.snapshot()
+    assert p.restore().stdout == "svc None None\n"

@@ -326,12 +326,14 @@ class Reducers:
             return self.instance_by_value(obj, cls)
         pure = self.only_python_bases(cls)
         module = getattr(cls, "__module__", None) or ""
-        if pure and (module in _PLAIN_STATE_MODULES or not self.world.is_by_ref_module(module)):
+        if pure and (module in _PLAIN_STATE_MODULES or not self.world.is_by_ref_module(module)) \
+                and not _holds_a_resource(obj, cls):
             # A class captured by value keeps all of its instances' state where Amber can copy
             # it: an exact copy, made without running the class's pickling hooks or constructor
             # at restore (sympy would rebuild every expression through Basic.__new__, typing
             # every alias through its cached __getitem__). A class of a module imported again
-            # is trusted to know its C parts: its hooks decide.
+            # is trusted to know its C parts: its hooks decide; so is a class whose instance
+            # holds an open file or socket that its hooks leave out.
             return self.instance_by_value(obj, cls)
         try:
             rv = _materialise(obj.__reduce_ex__(5))
@@ -560,6 +562,32 @@ def _base_construction(obj, cls, stateless_c_type=lambda klass: False):
         if klass in _FILLED_BASES:
             return _global("builtins", f"{klass.__name__}.__new__"), ()
     return _global("builtins", "object.__new__"), ()
+
+
+_RESOURCE_TYPES = (io.IOBase, _socket.socket, types.GeneratorType, types.CoroutineType,
+                   types.AsyncGeneratorType, types.FrameType)
+
+
+def _holds_a_resource(obj, cls) -> bool:
+    """Does an instance whose class has pickling hooks hold, directly, what cannot be captured
+    (an open file or socket, a running generator, a frame)? Its hooks are then what the class
+    offers for that case (a __getstate__ that leaves the file out)."""
+    if not any(hook in klass.__dict__ for klass in cls.__mro__[:-1] for hook in _PICKLE_HOOKS):
+        return False
+    try:
+        values = list(object.__getattribute__(obj, "__dict__").values())
+    except AttributeError:
+        values = []
+    values += [v for _name, v in slot_values(obj, cls) or ()]
+    for value in values:
+        if not isinstance(value, _RESOURCE_TYPES):
+            continue
+        if isinstance(value, io.IOBase) and _closed(value):
+            continue
+        if isinstance(value, _socket.socket) and value.fileno() == -1:
+            continue
+        return True
+    return False
 
 
 def _materialise(rv):
