@@ -8,6 +8,9 @@ Walk
 
 Compile, in stages (each stage only refers to objects the earlier ones made):
 
+Before A, every code object of the heap is unmarshalled by one ``marshal.loads`` (a table the
+makes of functions index), and large buffers go to the image's mapped section (``NEXT_BUFFER``).
+
 A. *Shells*: every object Amber makes itself (modules, classes without their attributes,
    functions, cells, empty containers, instances via their base ``__new__``), depth-first on
    what each make needs. Nothing here runs the program's code.

@@ -6,8 +6,11 @@ The matching reconstructors live in :mod:`amber.restore.rebuild`.
 
 Kinds Amber rebuilds itself, whatever the object's own pickling hooks say: modules, functions,
 classes, code, cells, bound methods, weak references, locks, enum members, typing aliases, and
-instances of classes captured by value that do not customise pickling. Every other object's own
-``__reduce_ex__``/``__getstate__``/``__setstate__`` (or a ``copyreg`` registration) is honoured.
+instances of classes captured by value whose state is all where Amber sees it (``__dict__``,
+slots, builtin bases, C bases that add no state), copied exactly, field by field, unless they
+hold an open file or socket their hooks leave out. Every other object's own
+``__reduce_ex__``/``__getstate__``/``__setstate__`` (or a ``copyreg`` registration) is honoured,
+after one trial in this process (see ``Reducers.reduce_instance``).
 """
 
 from __future__ import annotations

@@ -16,13 +16,15 @@ without ``site``, so every restore starts from the same **base set** of modules:
 imports the same set before taking its baseline, so modules of the base set are held by
 reference; everything else comes from the image.
 
-Steps: verify the header and each section's digest; apply the environment changes the program
-made during start-up over this process's environment, and ``sys.path``; import the modules held
-by reference again, in the order the program first imported them; run the heap program with
-the C unpickler (garbage collection paused: the heap is rebuilt, not churned); put
-``sys.modules`` in the order the program had; set ``sys.argv``; make the atexit, codec and
-at-fork registrations again; run the after-restore hooks (:mod:`amber.lifecycle`); resume
-``__main__`` after the snapshot point.
+Steps: verify the signature and the header; start checking the heap's digest on a second
+thread; apply the environment changes the program made during start-up over this process's
+environment, and ``sys.path``; import the modules held by reference again, in the order the
+program first imported them; wait for the heap's check; map the large buffers (copy-on-write,
+see :mod:`amber.image.format`); run the heap program with the C unpickler (garbage collection
+paused: the heap is rebuilt, not churned); put ``sys.modules`` in the order the program had;
+set ``sys.argv``; honour the run-time ``PYTHON*`` variables the isolated interpreter ignored;
+make the atexit, codec and at-fork registrations again; run the after-restore hooks
+(:mod:`amber.lifecycle`); resume ``__main__`` after the snapshot point.
 """
 
 import _pickle
