@@ -228,7 +228,7 @@ def reduce_rlock(lock):
 
 def reduce_weakref(ref, strong_ids):
     """A weak reference; its referent is kept only if something holds it strongly."""
-    from amber.capture.reducers import slot_values
+    from amber.capture.instances import slot_values
 
     target = ref()
     cls = type(ref)

@@ -10,14 +10,13 @@ instances of classes captured by value whose state is all where Amber sees it (`
 slots, builtin bases, C bases that add no state), copied exactly, field by field, unless they
 hold an open file or socket their hooks leave out. Every other object's own
 ``__reduce_ex__``/``__getstate__``/``__setstate__`` (or a ``copyreg`` registration) is honoured,
-after one trial in this process (see ``Reducers.reduce_instance``).
+after one trial in this process. Instances are :mod:`amber.capture.instances`.
 """
 
 from __future__ import annotations
 
 import _socket
 import builtins
-import copyreg
 import io
 import marshal
 import sys
@@ -29,8 +28,8 @@ from pickle import PickleBuffer
 from amber import lifecycle
 from amber._compat import ident, is_python_class, known_type_key
 from amber.capture import c_objects
-from amber.capture.entropy import generator_kind
 from amber.capture.hash_memos import HashMemos
+from amber.capture.instances import InstanceReducers, _closed
 from amber.capture.recipes import REBUILD, Inline, Offender, Recipe, _global
 from amber.capture.world import is_extension
 from amber.image.format import MAPPED_MIN
@@ -39,20 +38,12 @@ from amber.secrecy import SecretStr
 _IN_MEMORY_FILES = (io.BytesIO, io.StringIO)  # buffers, not files: they pickle with their contents
 _FILE_TYPES = {io.TextIOWrapper: "text", io.BufferedReader: "rb", io.BufferedWriter: "wb",
                io.BufferedRandom: "rb+", io.FileIO: "raw"}
-_PICKLE_HOOKS = ("__reduce_ex__", "__reduce__", "__getstate__", "__setstate__", "__getnewargs__",
-                 "__getnewargs_ex__")
-# Modules imported again whose instances hold nothing but Python state, whatever their hooks say.
-_PLAIN_STATE_MODULES = frozenset({"typing", "typing_extensions"})
-# Builtin bases whose instance data Amber passes to the base's __new__ itself.
-_VALUE_BASES = {int: int.__new__, float: float.__new__, str: str.__new__, bytes: bytes.__new__,
-                tuple: tuple.__new__, complex: complex.__new__, frozenset: frozenset.__new__}
-_FILLED_BASES = (list, dict, set, bytearray)
 # Never found by name: immutable values are cheaper to write than to look up, and equal ones
 # from another module must not be confused with them.
 _NEVER_GLOBAL = frozenset({tuple, frozenset, str, bytes, types.CodeType, types.CellType})
 
 
-class Reducers:
+class Reducers(InstanceReducers):
     """Holds the dispatch table and what reducers need to know about the world."""
 
     def __init__(self, world, module_dicts: dict):
@@ -318,196 +309,6 @@ class Reducers:
         return r
 
     # -- instances ----------------------------------------------------------------------------
-    def reduce_instance(self, obj, cls):
-        kind = generator_kind(obj)
-        if kind is not None and ident(obj) not in self.kept:
-            self.generators.append((ident(obj), kind))
-        reducer = copyreg.dispatch_table.get(cls)
-        if reducer is not None:
-            return self.honour(obj, reducer(obj))
-        if self._rebuild_by_value(obj, cls):
-            return self.instance_by_value(obj, cls)
-        pure = self.only_python_bases(cls)
-        module = getattr(cls, "__module__", None) or ""
-        if pure and (module in _PLAIN_STATE_MODULES or not self.world.is_by_ref_module(module)) \
-                and not _holds_a_resource(obj, cls):
-            # A class captured by value keeps all of its instances' state where Amber can copy
-            # it: an exact copy, made without running the class's pickling hooks or constructor
-            # at restore (sympy would rebuild every expression through Basic.__new__, typing
-            # every alias through its cached __getitem__). A class of a module imported again
-            # is trusted to know its C parts: its hooks decide; so is a class whose instance
-            # holds an open file or socket that its hooks leave out.
-            return self.instance_by_value(obj, cls)
-        try:
-            rv = _materialise(obj.__reduce_ex__(5))
-        except Exception as e:
-            if pure:
-                return self.instance_by_value(obj, cls)
-            return Offender(f"cannot be saved ({type(e).__name__}: {e})",
-                            "make it picklable, drop it before the snapshot point, or use amber.transient")
-        if pure and not self._hooks_rebuild(obj, cls, rv):
-            # The class's own hooks cannot rebuild this instance (pickle would fail too), hand
-            # back the object itself (a singleton, whose class must exist first) or another
-            # kind of object; all its state is in Python, so a field-by-field copy is faithful.
-            return self.instance_by_value(obj, cls)
-        return self.honour(obj, rv)
-
-    def only_python_bases(self, cls) -> bool:
-        """Does ``cls`` keep all of its instances' state where Amber can copy it: in Python, or in
-        a builtin base Amber rebuilds itself (a namedtuple's tuple, a dict subclass's dict), or a
-        C base that adds no state?"""
-        return all(k is object or k in _VALUE_BASES or k in _FILLED_BASES or not self.is_c_type(k)
-                   or self.stateless_c_type(k)
-                   for k in cls.__mro__)
-
-    def _hooks_rebuild(self, obj, cls, rv) -> bool:
-        """Do ``cls``'s pickling hooks rebuild this instance as a new object of its type? Tried on each
-        instance (what a reduce returns can depend on the instance: a Django field of an
-        abstract model cannot be found in the registry its concrete fields are), in this
-        process, by making a copy the way an unpickler would."""
-        return _copy_by_reduce(obj, rv)
-
-    def _rebuild_by_value(self, obj, cls, honour_hooks: bool = True) -> bool:
-        """Instances of classes captured by value are copied field by field unless the class
-        customises pickling (or ``honour_hooks`` is false); enum members and typing aliases
-        always are."""
-        members = cls.__dict__.get("_member_map_") if isinstance(cls, type) else None
-        if isinstance(members, dict) and getattr(obj, "_name_", None) in members:
-            return True
-        if cls.__module__ == "typing" and self.world.global_name(cls) is None:
-            return True
-        for klass in cls.__mro__:
-            if klass is object or klass in _VALUE_BASES or klass in _FILLED_BASES or \
-                    (klass.__module__ == "builtins" and issubclass(klass, BaseException)):
-                continue
-            if self.is_c_type(klass) and not self.stateless_c_type(klass):
-                return False  # a C base type keeps state Amber cannot see
-            # A hook set to None only forbids pickling (identity constants such as re's opcodes);
-            # Amber keeps identity, so it copies those by value.
-            if honour_hooks and any(klass.__dict__.get(h) is not None for h in _PICKLE_HOOKS):
-                return False
-        return True
-
-    def instance_by_value(self, obj, cls):
-        base_new, newargs = _base_construction(obj, cls, self.stateless_c_type)
-        r = Recipe(("call", base_new, (cls,) + newargs))
-        attrs = None
-        try:
-            d = object.__getattribute__(obj, "__dict__")
-            attrs = list(d.items()) or None
-        except AttributeError:
-            pass
-        slots = slot_values(obj, cls)
-        attrs, slots = self.hash_memos.reset(obj, cls, attrs, slots)
-        if issubclass(cls, BaseException):
-            slots = slots or []
-            for name in ("__cause__", "__context__"):
-                if getattr(obj, name) is not None:
-                    slots.append((name, getattr(obj, name)))
-            if obj.__suppress_context__:
-                slots.append(("__suppress_context__", True))
-        # BUILD sets attributes at C speed, but it would hand them to a __setstate__ the class
-        # defines, and set slots through a __setattr__ or a property that shadows one: where
-        # the class has any of those, rebuild.instance_setstate sets them directly.
-        plain = self._build_sets_directly(cls, slots)
-        if slots and not plain or attrs and not plain:
-            r.fills.append(("inst", attrs, slots))
-        elif attrs or slots:
-            r.fills.append(("build", attrs, slots))  # the unpickler's BUILD: fastest
-        # Contents of a builtin container base go in through the base's own method, never the
-        # subclass's (an overridden append or __setitem__ would run the program's code). The
-        # type, not isinstance: a lazy proxy claims the __class__ of what it wraps.
-        if issubclass(cls, list):
-            r.fills.append(("base_extend", list.copy(obj)))
-        elif issubclass(cls, dict):
-            r.fills.append(("base_update", list(dict.items(obj))))
-        elif issubclass(cls, set):
-            r.fills.append(("base_add", list(set.__iter__(obj))))
-        elif issubclass(cls, bytearray):
-            r.fills.append(("call", _global("builtins", "bytearray.extend"), (bytes(obj),)))
-        return r
-
-    def stateless_c_type(self, klass) -> bool:
-        """A C type that adds nothing to its instances' memory (a Cython class that only brings
-        methods, SQLAlchemy's cache-key base; datetime.tzinfo) and whose ``__new__`` needs no
-        arguments: an instance of a class built on it keeps all its state where Amber sees it."""
-        known = self._stateless.get(klass)
-        if known is None:
-            base = klass.__base__
-            known = self._stateless[klass] = bool(
-                base is not None and klass.__basicsize__ == base.__basicsize__
-                and klass.__itemsize__ == base.__itemsize__ and klass.__dictoffset__ == base.__dictoffset__
-                and klass.__weakrefoffset__ == base.__weakrefoffset__
-                and not any(k in _VALUE_BASES or k in _FILLED_BASES or k is BaseException
-                            for k in klass.__mro__)
-                and self.world.global_name(klass) is not None and _new_needs_no_arguments(klass))
-        return known
-
-    def _build_sets_directly(self, cls, slots) -> bool:
-        """Would the unpickler's BUILD store ``slots`` and ``__dict__`` entries of a ``cls``
-        instance without running any of the program's code?"""
-        key = (cls, tuple(name for name, _ in slots) if slots else ())
-        known = self._plain_build.get(key)
-        if known is None:
-            known = (not _intercepts_attributes(cls) and getattr(cls, "__setstate__", None) is None
-                     and cls.__setattr__ is object.__setattr__
-                     and all(_slot_is_first(cls, name) for name in key[1]))
-            self._plain_build[key] = known
-        return known
-
-    def honour(self, obj, rv):
-        """Follow the object's own reduce value, as pickle would."""
-        if isinstance(rv, str):
-            # "Save me by name": a singleton. Amber keeps identity anyway, so one captured by
-            # value is copied field by field; one in a module held by reference is looked up.
-            modname = getattr(obj, "__module__", None)
-            if self.world.is_by_ref_module(modname or ""):
-                return Recipe(("global", modname, rv))
-            if self._rebuild_by_value(obj, type(obj), honour_hooks=False):
-                return self.instance_by_value(obj, type(obj))
-            return Offender(f"reduces to the name {rv!r} but its class keeps state in C",
-                            "define it in a module held by reference (amber.reimport)")
-        if not isinstance(rv, tuple) or not 2 <= len(rv) <= 6:
-            return Offender("has a __reduce__ that returns a malformed value", "fix its __reduce__")
-        func, args, state, listitems, dictitems, setter = (tuple(rv) + (None,) * 4)[:6]
-        args = tuple(args)
-        if func is copyreg.__newobj__ and args and self._new_is_by_ref(args[0]):
-            func = args[0].__new__
-        elif (func is type(obj) and type(func) is not type and type(func).__call__ is not type.__call__
-              and not self.world.is_by_ref_module(getattr(func, "__module__", None) or "")):
-            # Re-making an instance by calling its class (a C base's reduce): the metaclass's own
-            # __call__ (a singleton cache, a registry) did its work before the snapshot, and the
-            # heap holds the result; it would now run against a class still being rebuilt.
-            # Only the class's construction runs, as type.__call__ does it.
-            func, args = _global("builtins", "type.__call__"), (func, *args)
-        r = Recipe(("call", func, args), late=True)
-        if listitems is not None:
-            r.fills.append(("obj_appends", list(listitems)))
-        if dictitems is not None:
-            r.fills.append(("obj_setitems", list(dictitems)))
-        if state is not None:
-            if setter is not None:
-                r.fills.append(("call", setter, (state,)))
-            elif _default_state(obj, state):
-                # What object.__getstate__ returns: applied as pickle would, but slots are set
-                # through their own descriptors (a subclass may shadow one with a property).
-                attrs, slots = state if type(state) is tuple else (state, None)
-                attrs, slots = self.hash_memos.reset(obj, type(obj), list(attrs.items()) if attrs else None,
-                                                     list(slots.items()) if slots else None)
-                r.fills.append(("inst", attrs, slots))
-            else:
-                r.fills.append(("state", state))
-        r.fill_late = True
-        return r
-
-    def _new_is_by_ref(self, cls) -> bool:
-        if not isinstance(cls, type):
-            return False
-        for klass in cls.__mro__:
-            if "__new__" in klass.__dict__:
-                return self.world.global_name(klass) is not None or not is_python_class(klass)
-        return True
-
     def reduce_weakref(self, ref):
         return c_objects.reduce_weakref(ref, self.strong_ids)
 
@@ -543,119 +344,6 @@ def reduce_pickle_buffer(buf):
     return Recipe(("bytes", data)) if readonly else Recipe(("bytearray", data))
 
 
-def _new_needs_no_arguments(klass) -> bool:
-    try:
-        klass.__new__(klass)
-    except Exception:
-        return False
-    return True
-
-
-def _base_construction(obj, cls, stateless_c_type=lambda klass: False):
-    """The ``__new__`` of the nearest builtin (or stateless C) base, and the instance data it needs."""
-    for klass in cls.__mro__:
-        if klass is not object and not is_python_class(klass) and stateless_c_type(klass):
-            return klass.__new__, ()
-        if klass in _VALUE_BASES:
-            if klass is frozenset:
-                return _global("builtins", "frozenset.__new__"), (tuple(frozenset.__iter__(obj)),)
-            return _global("builtins", f"{klass.__name__}.__new__"), klass.__getnewargs__(obj)
-        if klass is BaseException or (not is_python_class(klass) and issubclass(klass, BaseException)):
-            return _global("builtins", "BaseException.__new__"), tuple(obj.args)
-        if klass in _FILLED_BASES:
-            return _global("builtins", f"{klass.__name__}.__new__"), ()
-    return _global("builtins", "object.__new__"), ()
-
-
-_RESOURCE_TYPES = (io.IOBase, _socket.socket, types.GeneratorType, types.CoroutineType,
-                   types.AsyncGeneratorType, types.FrameType)
-
-
-def _holds_a_resource(obj, cls) -> bool:
-    """Does an instance whose class has pickling hooks hold, directly, what cannot be captured
-    (an open file or socket, a running generator, a frame)? Its hooks are then what the class
-    offers for that case (a __getstate__ that leaves the file out)."""
-    if not any(hook in klass.__dict__ for klass in cls.__mro__[:-1] for hook in _PICKLE_HOOKS):
-        return False
-    try:
-        values = list(object.__getattribute__(obj, "__dict__").values())
-    except AttributeError:
-        values = []
-    values += [v for _name, v in slot_values(obj, cls) or ()]
-    for value in values:
-        if not isinstance(value, _RESOURCE_TYPES):
-            continue
-        if isinstance(value, io.IOBase) and _closed(value):
-            continue
-        if isinstance(value, _socket.socket) and value.fileno() == -1:
-            continue
-        return True
-    return False
-
-
-def _materialise(rv):
-    """A reduce value whose list and dict items are lists: they are iterators, which the trial
-    copy would otherwise use up before the image is written."""
-    if isinstance(rv, tuple) and len(rv) > 3:
-        rv = rv[:3] + tuple(None if items is None else list(items) for items in rv[3:5]) + rv[5:]
-    return rv
-
-
-def _shallow_copy(state):
-    if type(state) is dict:
-        return dict(state)
-    if type(state) is tuple:
-        return tuple(dict(part) if type(part) is dict else part for part in state)
-    return state
-
-
-def _copy_by_reduce(obj, rv) -> bool:
-    """Rebuild an object from its reduce value as an unpickler would; say whether that made a
-    new object."""
-    if isinstance(rv, str):
-        return True
-    try:
-        func, args, state, listitems, dictitems, setter = (tuple(rv) + (None,) * 4)[:6]
-        new = func(*args)
-        if new is obj or type(new) is not type(obj):
-            return False  # a singleton, or a stand-in (a lazy proxy pickles as its target)
-        if listitems is not None:
-            for item in listitems:
-                new.append(item)
-        if dictitems is not None:
-            for key, value in dictitems:
-                new[key] = value
-        if state is not None:
-            state = _shallow_copy(state)  # a __setstate__ may pop from it (Django's MultiValueDict)
-            if setter is not None:
-                setter(new, state)
-            elif getattr(new, "__setstate__", None) is not None:
-                new.__setstate__(state)
-            else:
-                attrs, slots = state if type(state) is tuple else (state, None)
-                if attrs:
-                    new.__dict__.update(attrs)
-                for key, value in (slots or {}).items():
-                    setattr(new, key, value)
-        return True
-    except Exception:
-        return False
-
-
-def _slot_is_first(cls, name: str) -> bool:
-    """Is the slot's own member descriptor what attribute assignment finds first?"""
-    for klass in cls.__mro__:
-        if name in klass.__dict__:
-            return type(klass.__dict__[name]) is types.MemberDescriptorType
-    return False
-
-
-def _intercepts_attributes(cls) -> bool:
-    """Would the unpickler's BUILD run the program's code (it looks ``__setstate__`` up on the
-    instance, so a ``__getattr__`` proxy answers)?"""
-    return hasattr(cls, "__getattr__") or cls.__getattribute__ is not object.__getattribute__
-
-
 def _class_slots(cls) -> tuple | None:
     """The ``__slots__`` that made ``cls``'s layout, as type.__new__ needs them again."""
     d = cls.__dict__
@@ -673,41 +361,6 @@ def _class_slots(cls) -> tuple | None:
     # __slots__ was rebound after the class was made: read the layout off its descriptors.
     names = [k for k, v in d.items() if type(v) is types.MemberDescriptorType and v.__objclass__ is cls]
     return tuple(names + [k for k in ("__dict__", "__weakref__") if k in d])
-
-
-def _default_state(obj, state) -> bool:
-    """Is ``state`` the (dict, slots) shape that BUILD applies itself (no ``__setstate__``)?"""
-    if getattr(type(obj), "__setstate__", None) is not None:
-        return False
-    if type(state) is dict:
-        return all(type(k) is str for k in state)
-    return type(state) is tuple and len(state) == 2 and \
-        all(part is None or type(part) is dict and all(type(k) is str for k in part) for part in state)
-
-
-def slot_values(obj, cls):
-    out = []
-    for klass in cls.__mro__:
-        slots = klass.__dict__.get("__slots__")
-        if slots is None:
-            continue
-        for name in (slots,) if isinstance(slots, str) else slots:
-            if name in ("__dict__", "__weakref__"):
-                continue
-            if name.startswith("__") and not name.endswith("__"):
-                name = f"_{klass.__name__.lstrip('_')}{name}"
-            try:
-                out.append((name, object.__getattribute__(obj, name)))
-            except AttributeError:
-                pass
-    return out or None
-
-
-def _closed(f) -> bool:
-    try:
-        return bool(f.closed)
-    except Exception:
-        return True
 
 
 def _describe_file(f) -> str:
