@@ -9,7 +9,8 @@ import time
 import amber
 from amber import lifecycle
 from amber._compat import ident
-from amber.capture.planner import Heap, Planner, _Unplannable, stats, type_name
+from amber.capture.compiler import _Unplannable
+from amber.capture.planner import Heap, Planner, stats, type_name
 from amber.capture.recipes import REBUILD, _global
 from amber.capture.reducers import Reducers
 from amber.capture.secret_scan import SecretScanner
