@@ -391,19 +391,15 @@ class HeapCompiler:
                     asm.tuple_of(1 + len(parts))
                     asm.reduce()
                     asm.pop()
-            elif kind in ("appends", "obj_appends"):
+            elif kind in ("appends", "obj_appends", "additems"):
                 asm.get(obj)
                 asm.mark()
                 for item in op[1]:
                     self.ref(item)
-                asm.appends()
-                asm.pop()
-            elif kind == "additems":
-                asm.get(obj)
-                asm.mark()
-                for item in op[1]:
-                    self.ref(item)
-                asm.additems()
+                if kind == "additems":
+                    asm.additems()
+                else:
+                    asm.appends()
                 asm.pop()
             elif kind == "obj_setitems":
                 asm.get(obj)
