@@ -9,7 +9,7 @@ with medians and min/max:
 
 * cold: ``python app.py`` (the venv's real interpreter, ``.pyc`` files written and warm);
 * ``amber restore IMAGE`` and ``amber run app.py`` (cached), through the installed ``amber``;
-* the peers (``bench/peers.py``): a fork from a pre-loaded parent, dill's session dump, CRIU;
+* the peers (``bench/peers/``): a fork from a pre-loaded parent, dill's session dump, CRIU;
 * the floor: ``python -c pass``, and importing the modules the image imports again.
 
 Each time runs from starting the process until its whole answer has been read (the answer is
