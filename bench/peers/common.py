@@ -264,6 +264,19 @@ class _Base:
     def _cmd(self, source: str, *args: str) -> list[str]:
         return [self.python, "-c", _BOOT, source, self.app, *args]
 
+    def _first_trial(self, close: bool = True) -> None:
+        """One unmeasured trial at the end of prepare(), so that an app this peer cannot carry
+        through is reported as Unavailable (one line) rather than failing every trial."""
+        self._prepared = True
+        try:
+            self.trial()
+        except TrialFailed as e:
+            if close:
+                self.close()
+            else:
+                self._prepared = False
+            raise Unavailable(str(e).removeprefix(f"{self.name}: ")) from None
+
     def _need_prepared(self) -> None:
         if not self._prepared:
             raise TrialFailed(f"{self.name}: trial() before a successful prepare()")

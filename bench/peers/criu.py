@@ -248,13 +248,7 @@ class _Criu(_Base):
                           startup_ms=round(info["startup_ms"], 1), dump_ms=round(dump_ms, 1),
                           image_bytes=_tree_bytes(self._images), criu_version=_criu_version(binary),
                           criu=binary)
-        self._prepared = True
-        # One unmeasured restore, so that an image CRIU cannot restore is reported as Unavailable.
-        try:
-            self.trial()
-        except TrialFailed as e:
-            self.close()
-            raise Unavailable(str(e).removeprefix(f"{self.name}: ")) from None
+        self._first_trial(close=True)
 
     def _pid_taken(self) -> bool:
         return os.path.exists(f"/proc/{self._pid}")

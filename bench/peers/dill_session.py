@@ -119,13 +119,7 @@ class _Dill(_Base):
                           dump_ms=round(info["dump_ms"], 1), image_bytes=os.path.getsize(path),
                           dill_version=info["dill_version"])
         self._path = path
-        self._prepared = True
-        # One unmeasured load, so that a session dill cannot load is reported as Unavailable.
-        try:
-            self.trial()
-        except TrialFailed as e:
-            self._prepared = False
-            raise Unavailable(str(e).removeprefix(f"{self.name}: ")) from None
+        self._first_trial(close=False)
 
     def trial(self) -> float:
         self._need_prepared()

@@ -112,13 +112,7 @@ class _Zygote(_Base):
         info = json.loads(line)
         self.extra.update(prepare_ms=round(prepare_ms, 1), startup_ms=round(info["startup_ms"], 1),
                           parent_rss_bytes=_rss_bytes(self._proc.pid))
-        self._prepared = True
-        # One unmeasured child, so that an app this peer cannot run is reported as Unavailable.
-        try:
-            self.trial()
-        except TrialFailed as e:
-            self.close()
-            raise Unavailable(str(e).removeprefix(f"{self.name}: ")) from None
+        self._first_trial(close=True)
 
     def trial(self) -> float:
         self._need_prepared()
