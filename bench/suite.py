@@ -105,6 +105,10 @@ def measure_app(app: str, args, env: dict, amber: str, cache: str, work: str) ->
     info = json.loads(subprocess.run([amber, "inspect", "--json", image], env=env, capture_output=True,
                                      text=True, check=True).stdout)
     row["mapped_bytes"] = info.get("mapped_buffers", {}).get("bytes", 0)
+    lazy_image = os.path.join(work, f"{app}.lazy.amber")
+    if args.lazy_code:  # the experimental code-on-first-call image, as one more contender
+        subprocess.run([amber, "snapshot", "--lazy-code", "-o", lazy_image, path], env=env, cwd=work,
+                       capture_output=True, check=True)
     run_env = dict(env, AMBER_CACHE=cache)
     subprocess.run([amber, "run", path], env=run_env, cwd=work, capture_output=True, check=True)  # builds
     reimported = [m for m in info["modules"]["by_reference"] if m not in set(base_set(amber, env))]
@@ -119,7 +123,9 @@ def measure_app(app: str, args, env: dict, amber: str, cache: str, work: str) ->
         "floor: python -c pass": Process([py, "-c", "print('ok')"], env, work, 3),
         "floor: + re-imports": Process([py, "-c", floor_imports], env, work, 3),
     }
-    outputs = {"cold": expected, "amber restore": expected, "amber run": expected}
+    if args.lazy_code:
+        methods["lazy code"] = Process([amber, "restore", lazy_image], env, work, answer)
+    outputs = {"cold": expected, "amber restore": expected, "amber run": expected, "lazy code": expected}
     active_peers = []
     for name in ("zygote", "dill", "criu"):
         if name == "criu" and args.no_criu:
@@ -197,6 +203,7 @@ def _pss(pid: int) -> int:
 # == output ===========================================================================================
 COLUMNS = ["cold", "amber restore", "amber run", "zygote", "dill", "criu", "floor: python -c pass",
            "floor: + re-imports"]
+LAZY_COLUMN = "lazy code"  # amber snapshot --lazy-code (experimental), with --lazy-code
 HEADINGS = {"zygote": "fork from pre-loaded parent", "dill": "dill load_module", "criu": "CRIU restore"}
 
 
@@ -207,15 +214,16 @@ def fmt_times(xs: list | None) -> str:
 
 
 def table(rows: list, args) -> str:
+    columns = COLUMNS[:3] + [LAZY_COLUMN] + COLUMNS[3:] if args.lazy_code else COLUMNS
     lines = [f"Start-up to answer, ms: median [min-max] of {args.runs} interleaved runs after a warm-up, "
              f"whole processes ({'quick' if args.quick else 'full'} sizes). Python {sys.version.split()[0]}, "
              f"{os.cpu_count()} cores.", ""]
-    lines.append("| app | " + " | ".join(HEADINGS.get(c, c) for c in COLUMNS)
+    lines.append("| app | " + " | ".join(HEADINGS.get(c, c) for c in columns)
                  + " | restore/cold | Amber's share |")
-    lines.append("|---" * (len(COLUMNS) + 3) + "|")
+    lines.append("|---" * (len(columns) + 3) + "|")
     for row in rows:
         t = row["times"]
-        cells = [fmt_times(t.get(c)) if t.get(c) else _note(row, c) for c in COLUMNS]
+        cells = [fmt_times(t.get(c)) if t.get(c) else _note(row, c) for c in columns]
         ratio = share = "-"
         if t.get("amber restore") and t.get("cold"):
             r, c = median_ms(t["amber restore"]), median_ms(t["cold"])
@@ -301,6 +309,8 @@ def main() -> None:
     parser.add_argument("--only", default="")
     parser.add_argument("--no-criu", action="store_true")
     parser.add_argument("--no-history", action="store_true")
+    parser.add_argument("--lazy-code", action="store_true",
+                        help="also time images made with amber snapshot --lazy-code (experimental)")
     parser.add_argument("--amber", default=os.path.join(os.path.dirname(sys.executable), "amber"),
                         help="the amber command to measure (default: the one beside this python)")
     args = parser.parse_args()

@@ -26,7 +26,8 @@ usage: amber run [--rebuild] [-v] [--reimport PKG]... [--allow-secret NAME]... [
   keygen     make an Ed25519 key pair: images made here are signed with it
   trust      restore images signed by this public key (made by `amber keygen` elsewhere)
   snapshot   run SCRIPT (or MODULE) as __main__ up to its snapshot point and write IMAGE
-             (default: SCRIPT's name with .amber, in the current directory)
+             (default: SCRIPT's name with .amber, in the current directory); --lazy-code
+             (experimental): functions get their code on first call
   restore    restore a fresh process from IMAGE and resume right after the snapshot point;
              IMAGE must be signed with this machine's key (AMBER_KEY or ~/.config/amber/hmac.key)
              unless --insecure; --verify-buffers also checks the digest of the mapped
@@ -91,6 +92,7 @@ _OPTIONS = {
     "--reimport": (True, "--reimport", {"run", "snapshot"}),
     "--allow-secret": (True, "--allow-secret", {"run", "snapshot"}),
     "--strict": (False, "--strict", {"run", "snapshot"}),
+    "--lazy-code": (False, "--lazy-code", {"snapshot"}),
     "-o": (True, None, {"snapshot"}),
     "--output": (True, None, {"snapshot"}),
 }

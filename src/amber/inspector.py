@@ -13,9 +13,12 @@ def describe(path: str, insecure: bool = False) -> dict:
     image = fmt.read_image(path, check_interpreter=False, insecure=insecure)
     h = image.header
     for name, *_ in h["sections"]:
-        if name != fmt.MAPPED:
-            image.section(name)  # inspect vouches for the whole file: every digest is checked
-    buffers = image.buffers(verify=True)
+        if name in (fmt.MAPPED, fmt.LAZY_CODE):
+            image.verify_mapped(name)  # inspect vouches for the whole file: every digest is checked
+        else:
+            image.section(name)
+    buffers = image.buffers()
+    image.close()
     stats = marshal.loads(image.section("stats"))
     inputs = marshal.loads(image.section("inputs")) if image.has_section("inputs") else None
     by_value = stats["modules_by_value"]

@@ -27,6 +27,7 @@ from __future__ import annotations
 import marshal
 
 from amber._compat import ident, ident_of_address
+from amber.capture import lazy_code
 from amber.capture.assembler import Assembler
 from amber.capture.recipes import REBUILD, Inline, Recipe, _Global, _global
 from amber.image.format import MAPPED_MIN
@@ -221,6 +222,14 @@ class HeapCompiler:
         else:  # pragma: no cover - reducers only produce the kinds above
             raise AssertionError(kind)
         asm.memoize(obj)
+        if ident(obj) in self._lazy_keys:  # a function whose code comes on first call
+            self.ref(_global("_operator", "setitem"))
+            asm.get(self._lazy_token)
+            asm.int(self._lazy_keys[ident(obj)])
+            asm.get(obj)
+            asm.tuple_of(3)
+            asm.reduce()
+            asm.pop()
         # A late object is now available: put it where stage B had to leave it out.
         for target, how, key in self.patches.pop(ident(obj), ()):
             if how == "setitem":
@@ -244,17 +253,37 @@ class HeapCompiler:
     def _emit_code_table(self) -> None:
         """Every code object of the heap, unmarshalled by one ``marshal.loads`` at the start of
         the program: one call instead of one per code object, and the names, file names and
-        constants that code objects share are written and interned once."""
+        constants that code objects share are written and interned once. With ``lazy_code``,
+        the functions that qualify get stubs in this table and their real code goes to one
+        blob per module, unmarshalled on first call (:mod:`amber.restore.lazy`)."""
         codes = [obj for oid, obj in self.nodes.items()
                  if oid in self.recipes and self.recipes[oid].make[0] == "code"]
-        self._code_index = {ident(code): i for i, code in enumerate(codes)}
-        self._code_table = codes
-        if codes:
+        lazy = lazy_code.choose(self) if getattr(self, "lazy_code", False) else {}
+        self._lazy_keys: dict[int, int] = {}
+        table = [code for code in codes if ident(code) not in lazy]
+        if lazy:
+            blobs, where, stubs = lazy_code.build(lazy)
+            for key, (_code, fn) in enumerate(lazy.values()):
+                self._lazy_keys[ident(fn)] = key
+            table += stubs
+        self._code_index = {ident(code): i for i, code in enumerate(table) if ident(code) not in lazy}
+        for key, code_id in enumerate(lazy):
+            self._code_index[code_id] = len(table) - len(lazy) + key
+        self._code_table = table
+        if table:
             self.ref(_global("marshal", "loads"))
-            self.asm.bytes(marshal.dumps(tuple(codes)))
+            self.asm.bytes(marshal.dumps(tuple(table)))
             self.asm.tuple_of(1)
             self.asm.reduce()
-            self.asm.memoize(codes)
+            self.asm.memoize(table)
+        self._lazy_token = object()
+        self.lazy_blobs = blobs if lazy else []
+        if lazy:
+            self.ref(_global("amber.restore.lazy", "install"))
+            self.push_tuple((tuple(where),))
+            self.asm.reduce()
+            self.asm.memoize(self._lazy_token)
+            self.asm.pop()
 
     def push_copied_buffer(self, kind: str, data) -> None:
         """A large bytes or bytearray: copied out of the mapped section in one memcpy, and kept

@@ -21,7 +21,7 @@ from amber.image import format as fmt
 
 def write_snapshot(path, modules, main, rest_code, baseline, imports, replay, env, registrations, reimport,
                    point, startup_seconds, inputs=None, run_info=None, quiet=False,
-                   allowed_secrets=(), entropy=None, strict=False) -> None:
+                   allowed_secrets=(), entropy=None, strict=False, lazy_code=False) -> None:
     started = time.perf_counter()
     world = World(modules, baseline.names,
                   {name: ids for name, (_mod, ids, _copies) in baseline.modules.items()},
@@ -34,7 +34,9 @@ def write_snapshot(path, modules, main, rest_code, baseline, imports, replay, en
               file=sys.stderr)
     module_dicts: dict = {}
     reducers = Reducers(world, module_dicts)
+    reducers.always_doc = lazy_code  # a stub's constants do not carry the docstring
     planner = Planner(reducers)
+    planner.lazy_code = lazy_code
 
     by_value = [(name, mod) for name, mod in modules.items() if name not in world.by_ref]
     early, late = replay
@@ -131,6 +133,13 @@ def write_snapshot(path, modules, main, rest_code, baseline, imports, replay, en
     if inputs is not None:
         sections.append(("inputs", marshal.dumps(inputs), 8))
         header["run"] = run_info
+    if planner.lazy_blobs:
+        table, pos = [], 0
+        for blob in planner.lazy_blobs:
+            table.append((pos, len(blob), fmt.digest(blob)))
+            pos += len(blob)
+        header[fmt.LAZY_CODE] = table
+        sections.append((fmt.LAZY_CODE, b"".join(planner.lazy_blobs), fmt.PAGE_SIZE))
     if planner.buffers:
         views = [memoryview(data).cast("B") for data, _readonly in planner.buffers]
         offsets, length = fmt.lay_out_buffers([v.nbytes for v in views])

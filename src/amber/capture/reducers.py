@@ -51,6 +51,7 @@ class Reducers(InstanceReducers):
         self.module_dicts = module_dicts  # ident(dict) -> module captured by value
         self._plain_build: dict = {}  # (class, slot names) -> can BUILD fill its instances
         self._stateless: dict = {}  # C type -> adds no state to its instances
+        self.always_doc = False  # --lazy-code: every docstring set on its function
         self.dispatch = {
             tuple: self.reduce_tuple,
             list: self.reduce_list,
@@ -213,7 +214,8 @@ class Reducers(InstanceReducers):
         if fn.__annotations__:
             slots.append(("__annotations__", fn.__annotations__))
         co_consts = fn.__code__.co_consts
-        if fn.__doc__ is not (co_consts[0] if co_consts and isinstance(co_consts[0], str) else None):
+        if self.always_doc and fn.__doc__ is not None or \
+                fn.__doc__ is not (co_consts[0] if co_consts and isinstance(co_consts[0], str) else None):
             slots.append(("__doc__", fn.__doc__))
         attrs = list(fn.__dict__.items()) or None
         return Recipe(make, [("build", attrs, slots)])

@@ -20,7 +20,7 @@ from amber.capture.interpreter import Baseline
 from amber.capture.registrations import RegistrationRecorder
 from amber.errors import CaptureError, UsageError
 
-_options: dict = {"allowed": [], "strict": False}  # --allow-secret NAME..., --strict
+_options: dict = {"allowed": [], "strict": False, "lazy_code": False}  # --allow-secret, --strict, --lazy-code
 
 
 class RunBuild:
@@ -62,6 +62,9 @@ def _parse(argv: list):
             i += 2
         elif argv[i] == "--strict":
             _options["strict"] = True
+            i += 1
+        elif argv[i] == "--lazy-code":
+            _options["lazy_code"] = True
             i += 1
         elif argv[i] == "--allow-secret":
             allowed.append(argv[i + 1])
@@ -184,7 +187,7 @@ def run_snapshot(image_path: str, target: str, args: list, is_module: bool, reim
     try:
         write_snapshot(image_path, modules, main, split.rest, baseline, imports, replay, environ_changes,
                        registrations, reimport, point, startup_seconds, allowed_secrets=_options["allowed"],
-                       entropy=entropy, strict=_options["strict"])
+                       entropy=entropy, strict=_options["strict"], lazy_code=_options["lazy_code"])
     except CaptureError as e:
         print(f"amber: error: {e}", file=sys.stderr)
         _flush()

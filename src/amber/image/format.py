@@ -43,6 +43,11 @@ Sections (their digests are checked before they are decoded):
     interprets them (dtype, shape, which object owns them) is always verified, so a changed
     buffer changes values, never which code runs. Only raw-byte buffers of at least
     ``MAPPED_MIN`` bytes go here (numpy arrays, bytes, bytearray, array.array).
+``lazy_code`` (``amber snapshot --lazy-code`` only, experimental)
+    One ``marshal``-encoded tuple of code objects per module, back to back; the header's
+    ``"lazy_code"`` lists ``(start, length, BLAKE2b digest)`` for each. Mapped, not read: a
+    blob is checked and unmarshalled when one of its functions is first called (see
+    :mod:`amber.restore.lazy`).
 ``inputs`` (images built by ``amber run`` only)
     ``marshal``: ``{"files": [(path, size, mtime_ns) or (path, -1, -1) if absent], "env": [(name,
     keyed digest)], "env_names": keyed digest of the variable names or None}``: what start-up
@@ -72,7 +77,9 @@ DIGEST_SIZE = 32
 SECTION_ALIGN = 64
 PAGE_SIZE = 4096  # the mapped buffers' alignment (also the mmap granularity on Linux and macOS)
 MAPPED_MIN = 256 * 1024  # smaller buffers are cheaper inline in the heap than as a page-aligned mapping
-MAPPED = "buffers"  # the one section a restore maps instead of reading
+MAPPED = "buffers"  # large buffers: a restore maps this section instead of reading it
+LAZY_CODE = "lazy_code"  # code on first call: mapped too, each blob checked when first used
+_NOT_READ = (MAPPED, LAZY_CODE)
 
 
 def digest(data) -> bytes:
@@ -211,6 +218,7 @@ class Image:
         self.header = header
         self.size = size or len(data)
         self._file = file  # kept open from verification to mapping: the same file, even if renamed over
+        self._whole: memoryview | None = None  # the file, mapped, once a mapped section is asked for
         self._sections = {name: (off, length, dig) for name, off, length, dig in header["sections"]}
 
     def section(self, name: str) -> memoryview:
@@ -263,33 +271,46 @@ class Image:
     def buffers(self, verify: bool = False) -> list:
         """The large buffers, as memoryviews of a copy-on-write mapping of the file."""
         table = self.header.get("buffers") or []
-        file, self._file = self._file, None
         if not table:
-            if file is not None:
-                file.close()
             return []
-        off, length, dig = self._sections[MAPPED]
-        if off + length > self.size or file is None:
-            raise ImageError(f"{self.path}: image is truncated (section {MAPPED!r} is cut short)")
-        from amber._compat import map_file_private
-
-        try:
-            mapping = map_file_private(file.fileno())
-        except (OSError, ValueError) as e:
-            raise ImageError(f"{self.path}: cannot map the image's buffers: {e}") from None
-        finally:
-            file.close()
-        whole = memoryview(mapping)
-        if len(whole) < off + length:  # the file shrank after it was verified
-            raise ImageError(f"{self.path}: image is truncated (section {MAPPED!r} is cut short)")
-        section = whole[off:off + length]
-        if verify and digest(section) != dig:
+        section = self._mapped(MAPPED)
+        if verify and digest(section) != self._sections[MAPPED][2]:
             raise ImageError(f"{self.path}: image is damaged (section {MAPPED!r} fails its checksum)")
         views = []
         for start, size, readonly in table:
             view = section[start:start + size]
             views.append(view.toreadonly() if readonly else view)
         return views
+
+    def lazy_code(self) -> tuple:
+        """(section view, [(start, length, digest) per module blob]) of the code that comes on first
+        call (``amber snapshot --lazy-code``); each blob's digest is checked when it is used."""
+        table = self.header.get(LAZY_CODE) or []
+        return (self._mapped(LAZY_CODE), table) if table else (None, [])
+
+    def verify_mapped(self, name: str) -> None:
+        """Check the digest of a mapped section (reads it all: ``amber inspect`` does)."""
+        if name in self._sections and digest(self._mapped(name)) != self._sections[name][2]:
+            raise ImageError(f"{self.path}: image is damaged (section {name!r} fails its checksum)")
+
+    def _mapped(self, name: str) -> memoryview:
+        """A section not read but mapped (copy-on-write), bounds-checked."""
+        off, length, _dig = self._sections[name]
+        if self._whole is None:
+            file, self._file = self._file, None
+            if off + length > self.size or file is None:
+                raise ImageError(f"{self.path}: image is truncated (section {name!r} is cut short)")
+            from amber._compat import map_file_private
+
+            try:
+                self._whole = memoryview(map_file_private(file.fileno()))
+            except (OSError, ValueError) as e:
+                raise ImageError(f"{self.path}: cannot map the image: {e}") from None
+            finally:
+                file.close()
+        if len(self._whole) < off + length:  # the file shrank after it was verified
+            raise ImageError(f"{self.path}: image is truncated (section {name!r} is cut short)")
+        return self._whole[off:off + length]
 
     def close(self) -> None:
         if self._file is not None:
@@ -351,7 +372,7 @@ def _read_verified(path: str, f, insecure: bool) -> Image:
         raise ImageError(f"{path}: image is damaged (header cannot be decoded)") from None
     if not _well_formed(header, size):
         raise ImageError(f"{path}: image is damaged (header has the wrong shape)")
-    read_end = max([off + length for name, off, length, _ in header["sections"] if name != MAPPED],
+    read_end = max([off + length for name, off, length, _ in header["sections"] if name not in _NOT_READ],
                    default=0)
     try:
         if read_end > len(data):
@@ -359,7 +380,7 @@ def _read_verified(path: str, f, insecure: bool) -> Image:
             data = f.read(min(read_end, size))
     except OSError as e:
         raise ImageError(f"{path}: cannot read image: {e.strerror or e}") from None
-    if not header.get("buffers"):
+    if not header.get("buffers") and not header.get(LAZY_CODE):
         f.close()
         f = None
     return Image(path, data, header, size, f)
@@ -385,7 +406,22 @@ def _well_formed(header, size: int) -> bool:
     if not all(isinstance(header.get(k), t) for k, t in
                (("amber", str), ("python", dict), ("snapshot_point", dict), ("extensions", list))):
         return False
-    return _buffers_well_formed(header)
+    return _buffers_well_formed(header) and _lazy_code_well_formed(header)
+
+
+def _lazy_code_well_formed(header: dict) -> bool:
+    """Every blob of code-on-first-call lies inside its section."""
+    table = header.get(LAZY_CODE, [])
+    if not isinstance(table, list):
+        return False
+    if not table:
+        return True
+    section = [length for name, _off, length, _dig in header["sections"] if name == LAZY_CODE]
+    if len(section) != 1:
+        return False
+    return all(isinstance(e, tuple) and len(e) == 3 and type(e[0]) is int and type(e[1]) is int
+               and isinstance(e[2], bytes) and 0 <= e[0] and 0 <= e[1] and e[0] + e[1] <= section[0]
+               for e in table)
 
 
 def _buffers_well_formed(header: dict) -> bool:

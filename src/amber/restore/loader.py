@@ -69,6 +69,12 @@ def load_image(image, verify_buffers: bool = False) -> dict:
     import_again(prelude["imports"])
     heap = heap_when_checked()
     buffers = image.buffers(verify_buffers)  # mapped, not read: see amber.image.format
+    lazy_section, lazy_table = image.lazy_code()
+    if lazy_table:
+        from amber.restore import lazy
+
+        lazy.attach(lazy_section, lazy_table, path)
+    image.close()
     amber._state["mode"] = "restoring"
     enabled = gc.isenabled()
     gc.disable()
