@@ -409,39 +409,29 @@ def _well_formed(header, size: int) -> bool:
     return _buffers_well_formed(header) and _lazy_code_well_formed(header)
 
 
-def _lazy_code_well_formed(header: dict) -> bool:
-    """Every blob of code-on-first-call lies inside its section."""
-    table = header.get(LAZY_CODE, [])
+def _table_well_formed(header: dict, key: str, section: str, third) -> bool:
+    """Each (start, length, x) entry of ``header[key]`` lies inside ``section``; x is a ``third``."""
+    table = header.get(key, [])
     if not isinstance(table, list):
         return False
     if not table:
         return True
-    section = [length for name, _off, length, _dig in header["sections"] if name == LAZY_CODE]
-    if len(section) != 1:
+    lengths = [length for name, _off, length, _dig in header["sections"] if name == section]
+    if len(lengths) != 1:
         return False
     return all(isinstance(e, tuple) and len(e) == 3 and type(e[0]) is int and type(e[1]) is int
-               and isinstance(e[2], bytes) and 0 <= e[0] and 0 <= e[1] and e[0] + e[1] <= section[0]
+               and type(e[2]) is third and 0 <= e[0] and 0 <= e[1] and e[0] + e[1] <= lengths[0]
                for e in table)
+
+
+def _lazy_code_well_formed(header: dict) -> bool:
+    """Every blob of code-on-first-call lies inside its section."""
+    return _table_well_formed(header, LAZY_CODE, LAZY_CODE, bytes)
 
 
 def _buffers_well_formed(header: dict) -> bool:
     """Every mapped buffer lies inside the mapped section."""
-    table = header.get("buffers", [])
-    if not isinstance(table, list):
-        return False
-    if not table:
-        return True
-    mapped = [length for name, _off, length, _dig in header["sections"] if name == MAPPED]
-    if len(mapped) != 1:
-        return False
-    for entry in table:
-        if not (isinstance(entry, tuple) and len(entry) == 3):
-            return False
-        start, size, readonly = entry
-        if not (type(start) is int and type(size) is int and type(readonly) is bool
-                and 0 <= start and 0 <= size and start + size <= mapped[0]):
-            return False
-    return True
+    return _table_well_formed(header, "buffers", MAPPED, bool)
 
 
 def check_compatible(image: Image) -> None:
