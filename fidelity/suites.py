@@ -1,6 +1,7 @@
 """Third-party test suites run inside restored processes, compared test by test with cold runs.
 
     python fidelity/suites.py [--only NAME,...] [--budget SECONDS] [--markdown FILE] [--cache DIR]
+    python fidelity/suites.py --lazy-code     # the same, images made with amber snapshot --lazy-code
     python fidelity/suites.py --ci            # a small fixed selection, bounded in time (for CI)
 
 For each library below: install the pinned version (and its test dependencies) into this
@@ -97,6 +98,7 @@ LIBRARIES = [
 # their pins changes nothing the project's own tests use.
 CI_LIBRARIES = ("more-itertools", "toolz", "cachetools")
 CI_BUDGET = 240
+SNAPSHOT_FLAGS: list[str] = []  # --lazy-code: images made with amber snapshot --lazy-code
 
 # sys.path as the cold collection left it: a conftest may put the sdist's own copy of the
 # library first (SQLAlchemy's lib/), and the modules must come from where they came cold. A child
@@ -224,7 +226,7 @@ def _compare(lib: Library, cache: str, limit: Callable[[], float]) -> dict:
         f.write(DRIVER.format(path=path, modules=modules, args=[*args, f"--junitxml={restored_xml}"]))
     image = os.path.join(work, "suite.amber")
     amber = [sys.executable, "-m", "amber"]
-    snap = sh([*amber, "snapshot", "-o", image, driver], cwd=src, timeout=limit())
+    snap = sh([*amber, "snapshot", *SNAPSHOT_FLAGS, "-o", image, driver], cwd=src, timeout=limit())
     if snap.returncode != 0:
         raise RuntimeError("snapshot: " + snap.stderr.strip()[-400:])
     t0 = time.monotonic()
@@ -277,8 +279,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ci", action="store_true",
                         help=f"run only {', '.join(CI_LIBRARIES)} within {CI_BUDGET} s (unless --budget)")
     parser.add_argument("--markdown", metavar="FILE", help="also write the table to FILE")
+    parser.add_argument("--lazy-code", action="store_true",
+                        help="snapshot with --lazy-code (experimental: code on first call)")
     parser.add_argument("--cache", default=os.path.join(os.path.expanduser("~"), ".cache", "amber-fidelity"))
     args = parser.parse_args(argv)
+    if args.lazy_code:
+        SNAPSHOT_FLAGS.append("--lazy-code")
     wanted = set(args.only.split(",")) if args.only else set(CI_LIBRARIES) if args.ci else None
     budget = args.budget if args.budget is not None else CI_BUDGET if args.ci else None
     libs = {lib.name: lib for lib in LIBRARIES}
