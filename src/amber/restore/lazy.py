@@ -4,7 +4,8 @@ A function captured this way starts with a *stub* code object: its real name, qu
 file, first line and parameters, and a body that calls ``__amber_code__(K)`` (put into
 ``builtins`` by ``install``) and then the function again with the same arguments.
 ``__amber_code__`` unmarshals the real code objects of the stub's module (one blob per module,
-on the first call of any of its functions), gives the function its real code and returns it.
+on the first call of any of its functions), gives every function of that module its real code
+and returns the one called: only a first call into a module goes through a stub's frame.
 See docs/lazy-restore.md for what qualifies and what a program can notice.
 """
 
@@ -19,6 +20,7 @@ _section: list = []  # [memoryview of the mapped lazy_code section, its table, t
 _loaded: dict = {}  # blob index -> the unmarshalled tuple
 _where: list = []  # K -> (blob index, index in the blob)
 _functions: list = []  # K -> the function
+_members: dict = {}  # blob index -> [(K, index in the blob)]
 
 
 def attach(section, table: list, path: str) -> None:
@@ -49,6 +51,13 @@ def load(key: int):
             sys.stderr.flush()
             posix._exit(2)
         codes = _loaded[blob] = marshal.loads(data)
+        # Every function of the module gets its real code now: only the first call into a
+        # module goes through a stub's frame.
+        if not _members:  # by module, made on the first load (install stays one call)
+            for other, (other_blob, other_index) in enumerate(_where):
+                _members.setdefault(other_blob, []).append((other, other_index))
+        for other, other_index in _members[blob]:
+            _functions[other].__code__ = codes[other_index]
     function = _functions[key]
     function.__code__ = codes[index]
     return function
