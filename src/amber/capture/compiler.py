@@ -259,16 +259,13 @@ class HeapCompiler:
         codes = [obj for oid, obj in self.nodes.items()
                  if oid in self.recipes and self.recipes[oid].make[0] == "code"]
         lazy = lazy_code.choose(self) if getattr(self, "lazy_code", False) else {}
-        self._lazy_keys: dict[int, int] = {}
+        # The eager code objects, then one stub per lazy function, whose key K is its place.
         table = [code for code in codes if ident(code) not in lazy]
-        if lazy:
-            blobs, where, stubs = lazy_code.build(lazy)
-            for key, (_code, fn) in enumerate(lazy.values()):
-                self._lazy_keys[ident(fn)] = key
-            table += stubs
-        self._code_index = {ident(code): i for i, code in enumerate(table) if ident(code) not in lazy}
-        for key, code_id in enumerate(lazy):
-            self._code_index[code_id] = len(table) - len(lazy) + key
+        self.lazy_blobs, where, stubs = lazy_code.build(lazy) if lazy else ([], [], [])
+        self._lazy_keys = {ident(fn): key for key, (_code, fn) in enumerate(lazy.values())}
+        self._code_index = {ident(code): i for i, code in enumerate(table)}
+        self._code_index.update((code_id, len(table) + key) for key, code_id in enumerate(lazy))
+        table += stubs
         self._code_table = table
         if table:
             self.ref(_global("marshal", "loads"))
@@ -277,7 +274,6 @@ class HeapCompiler:
             self.asm.reduce()
             self.asm.memoize(table)
         self._lazy_token = object()
-        self.lazy_blobs = blobs if lazy else []
         if lazy:
             self.ref(_global("amber.restore.lazy", "install"))
             self.push_tuple((tuple(where),))

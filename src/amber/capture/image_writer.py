@@ -10,6 +10,7 @@ import amber
 from amber import lifecycle
 from amber._compat import ident
 from amber.capture.compiler import _Unplannable
+from amber.capture.interpreter import abc_registry
 from amber.capture.planner import Heap, Planner, stats, type_name
 from amber.capture.recipes import REBUILD, _global
 from amber.capture.reducers import Reducers
@@ -162,8 +163,6 @@ def _registrations_on_reimported_abcs(modules, world, done: set) -> list:
     the base set, whose registries the Baseline follows): ``numbers.Real.register(Float)``.
     Importing the ABC's module again registers only what imports do; the classes captured by
     value were registered by the program, so they are registered again after the heap."""
-    from _abc import _get_dump
-
     out = []
     for name, mod in modules.items():
         if name not in world.by_ref:
@@ -174,8 +173,7 @@ def _registrations_on_reimported_abcs(modules, world, done: set) -> list:
             if value.__module__ != name:  # an ABC imported from elsewhere: done where it is defined
                 continue
             done.add(ident(value))
-            registered = [ref() for ref in _get_dump(value)[0]]
-            added = tuple(c for c in registered if c is not None and not world.is_by_ref_module(c.__module__))
+            added = tuple(c for c in abc_registry(value) if not world.is_by_ref_module(c.__module__))
             if added:
                 out.append((_global(REBUILD, "register_abc"), (value, added)))
     return out

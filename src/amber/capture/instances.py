@@ -48,7 +48,7 @@ class InstanceReducers:
         pure = self.only_python_bases(cls)
         module = getattr(cls, "__module__", None) or ""
         if pure and (module in _PLAIN_STATE_MODULES or not self.world.is_by_ref_module(module)) \
-                and not _holds_a_resource(obj, cls):
+                and not _holds_a_resource(obj, cls, self._hooks_of(cls)):
             # A class captured by value keeps all of its instances' state where Amber can copy
             # it: an exact copy, made without running the class's pickling hooks or constructor
             # at restore (sympy would rebuild every expression through Basic.__new__, typing
@@ -127,11 +127,9 @@ class InstanceReducers:
         # BUILD sets attributes at C speed, but it would hand them to a __setstate__ the class
         # defines, and set slots through a __setattr__ or a property that shadows one: where
         # the class has any of those, rebuild.instance_setstate sets them directly.
-        plain = self._build_sets_directly(cls, slots)
-        if slots and not plain or attrs and not plain:
-            r.fills.append(("inst", attrs, slots))
-        elif attrs or slots:
-            r.fills.append(("build", attrs, slots))  # the unpickler's BUILD: fastest
+        if attrs or slots:
+            plain = self._build_sets_directly(cls, slots)
+            r.fills.append(("build" if plain else "inst", attrs, slots))  # BUILD: the fastest
         # Contents of a builtin container base go in through the base's own method, never the
         # subclass's (an overridden append or __setitem__ would run the program's code). The
         # type, not isinstance: a lazy proxy claims the __class__ of what it wraps.
@@ -144,6 +142,14 @@ class InstanceReducers:
         elif issubclass(cls, bytearray):
             r.fills.append(("call", _global("builtins", "bytearray.extend"), (bytes(obj),)))
         return r
+
+    def _hooks_of(self, cls) -> bool:
+        """``_defines_hooks``, learnt once per class (keyed by identity: a metaclass may define
+        its own equality)."""
+        known = self._hooks.get(ident(cls))
+        if known is None:
+            known = self._hooks[ident(cls)] = _defines_hooks(cls)
+        return known
 
     def stateless_c_type(self, klass) -> bool:
         """A C type that adds nothing to its instances' memory (a Cython class that only brings
@@ -255,11 +261,16 @@ _RESOURCE_TYPES = (io.IOBase, _socket.socket, types.GeneratorType, types.Corouti
                    types.AsyncGeneratorType, types.FrameType)
 
 
-def _holds_a_resource(obj, cls) -> bool:
+def _defines_hooks(cls) -> bool:
+    """Does ``cls`` (or a base other than object) define a pickling hook?"""
+    return any(hook in klass.__dict__ for klass in cls.__mro__[:-1] for hook in _PICKLE_HOOKS)
+
+
+def _holds_a_resource(obj, cls, defines_hooks: bool) -> bool:
     """Does an instance whose class has pickling hooks hold, directly, what cannot be captured
     (an open file or socket, a running generator, a frame)? Its hooks are then what the class
     offers for that case (a __getstate__ that leaves the file out)."""
-    if not any(hook in klass.__dict__ for klass in cls.__mro__[:-1] for hook in _PICKLE_HOOKS):
+    if not defines_hooks:
         return False
     try:
         values = list(object.__getattribute__(obj, "__dict__").values())

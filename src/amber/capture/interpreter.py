@@ -86,7 +86,7 @@ class Baseline:
                     kind = {list: "set_list", dict: "set_dict", set: "set_set"}[type(value)]
                     early.append((_global(REBUILD, kind), (value, frozen_contents(value))))
         for cls, before in self.abc_registries.items():
-            now = _registry(cls)
+            now = abc_registry(cls)
             added = tuple(c for c in now if ident(c) not in before)
             if added:
                 late.append((_global(REBUILD, "register_abc"), (cls, added)))
@@ -126,11 +126,12 @@ def _abc_registries(modules) -> dict:
     for _name, (mod, _ids, _copies) in modules.items():
         for value in list(vars(mod).values()):
             if isinstance(value, type) and "_abc_impl" in value.__dict__ and ident(value) not in out:
-                out[value] = {ident(c) for c in _registry(value)}
+                out[value] = {ident(c) for c in abc_registry(value)}
     return out
 
 
-def _registry(cls) -> tuple:
+def abc_registry(cls) -> tuple:
+    """The classes registered on an ABC (``ABC.register``) that are alive."""
     from _abc import _get_dump
 
     return tuple(r() for r in _get_dump(cls)[0] if r() is not None)

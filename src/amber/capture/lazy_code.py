@@ -46,15 +46,17 @@ def choose(planner) -> dict:
 def build(chosen: dict) -> tuple:
     """(blobs, where, stubs): one marshalled tuple of real code objects per module; for each
     function key K (the order of ``chosen``), (blob, index); and the stub code objects."""
-    by_module: dict = {}
+    blob_of: dict = {}  # module -> its blob's index
+    members: list = []  # per blob: the real code objects of its chosen functions
     where, stubs = [], []
     for key, (code, fn) in enumerate(chosen.values()):
-        members = by_module.setdefault(getattr(fn, "__module__", None) or code.co_filename, [])
-        where.append((list(by_module).index(getattr(fn, "__module__", None) or code.co_filename),
-                      len(members)))
-        members.append(code)
+        blob = blob_of.setdefault(getattr(fn, "__module__", None) or code.co_filename, len(blob_of))
+        if blob == len(members):
+            members.append([])
+        where.append((blob, len(members[blob])))
+        members[blob].append(code)
         stubs.append(stub(code, key))
-    blobs = [marshal.dumps(tuple(codes)) for codes in by_module.values()]
+    blobs = [marshal.dumps(tuple(codes)) for codes in members]
     return blobs, where, stubs
 
 

@@ -51,6 +51,7 @@ class Reducers(InstanceReducers):
         self.module_dicts = module_dicts  # ident(dict) -> module captured by value
         self._plain_build: dict = {}  # (class, slot names) -> can BUILD fill its instances
         self._stateless: dict = {}  # C type -> adds no state to its instances
+        self._hooks: dict = {}  # ident(class) -> defines a pickling hook
         self.always_doc = False  # --lazy-code: every docstring set on its function
         self.dispatch = {
             tuple: self.reduce_tuple,

@@ -222,6 +222,13 @@ class Image:
         self._sections = {name: (off, length, dig) for name, off, length, dig in header["sections"]}
 
     def section(self, name: str) -> memoryview:
+        view, dig = self._read_section(name)
+        if digest(view) != dig:
+            raise ImageError(f"{self.path}: image is damaged (section {name!r} fails its checksum)")
+        return view
+
+    def _read_section(self, name: str) -> tuple:
+        """(view, expected digest) of a section that was read, bounds-checked, not yet verified."""
         try:
             off, length, dig = self._sections[name]
         except KeyError:
@@ -229,9 +236,7 @@ class Image:
         view = memoryview(self.data)[off:off + length]
         if len(view) != length:
             raise ImageError(f"{self.path}: image is truncated (section {name!r} is cut short)")
-        if digest(view) != dig:
-            raise ImageError(f"{self.path}: image is damaged (section {name!r} fails its checksum)")
-        return view
+        return view, dig
 
     def section_checked_meanwhile(self, name: str):
         """Start checking a section's digest on another thread (the hash releases the GIL)
@@ -239,13 +244,7 @@ class Image:
         imports modules meanwhile. Nothing of the section is used before the check passes."""
         import _thread
 
-        try:
-            off, length, dig = self._sections[name]
-        except KeyError:
-            raise ImageError(f"{self.path}: image has no {name!r} section") from None
-        view = memoryview(self.data)[off:off + length]
-        if len(view) != length:
-            raise ImageError(f"{self.path}: image is truncated (section {name!r} is cut short)")
+        view, dig = self._read_section(name)
         done = _thread.allocate_lock()
         done.acquire()
         verdict: list = []
@@ -273,9 +272,9 @@ class Image:
         table = self.header.get("buffers") or []
         if not table:
             return []
+        if verify:
+            self.verify_mapped(MAPPED)
         section = self._mapped(MAPPED)
-        if verify and digest(section) != self._sections[MAPPED][2]:
-            raise ImageError(f"{self.path}: image is damaged (section {MAPPED!r} fails its checksum)")
         views = []
         for start, size, readonly in table:
             view = section[start:start + size]
