@@ -5,7 +5,7 @@
 Generates a package of N small modules and a program importing them all, builds its image with
 ``amber run``, then measures, interleaved as whole processes: ``amber run`` (check + restore) and
 ``amber restore`` of the same image (restore alone). Also times the check by itself, in process
-(``amber.restore.freshness``: key computation, reading the recorded inputs, one ``stat`` per file,
+(``amber.runcache.freshness``: key computation, reading the recorded inputs, one ``stat`` per file,
 one keyed hash per variable).
 """
 
@@ -64,7 +64,7 @@ def main() -> None:
 def _check_in_process(image: str, env: dict, tmp: str) -> tuple[float, int, int]:
     os.environ.update(env)
     from amber.image import format as fmt
-    from amber.restore import freshness
+    from amber.runcache import freshness
 
     root = freshness.cache_root()
     times = []

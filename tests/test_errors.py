@@ -67,7 +67,7 @@ def test_image_from_another_interpreter_is_refused(program, tmp_path):
 
         pytest.skip("no second interpreter on this machine")
     src = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "src")
-    r = run([other, "-c", f"import sys; sys.path.insert(0, {src!r}); from amber.cli import main; "
+    r = run([other, "-c", f"import sys; sys.path.insert(0, {src!r}); from amber.commands.cli import main; "
                           f"sys.exit(main(['restore', {str(p.image)!r}]))"], cwd=tmp_path)
     line = one_line_error(r)
     assert "made by another interpreter" in line

@@ -173,7 +173,7 @@ def test_iterating_the_environment_is_one_input(program, tmp_path):
     ''')
     # The program copies the whole environment into its heap: variables whose names look secret
     # would (rightly) stop the snapshot, so this test runs without them.
-    from amber.capture.secret_scan import SECRET_WORDS
+    from amber.capture.policy.secret_scan import SECRET_WORDS
 
     clean = {k: v for k, v in os.environ.items() if not any(w in k.upper() for w in SECRET_WORDS)}
     clean["AMBER_CACHE"] = str(tmp_path / "cache")

@@ -10,7 +10,7 @@ The ``amber`` command re-executes the interpreter on this file:
 * ``python -I -S _boot.py run ...``: ``amber run``, which restores from the cache like a restore
   or hands over to a snapshotting interpreter that builds the image (:mod:`amber.restore.run`);
 * ``python -I -S _boot.py probe``: started like a restore, imports what the snapshot holds by
-  reference and reports what that pulls in (:mod:`amber.capture.probe`).
+  reference and reports what that pulls in (:mod:`amber.capture.world.probe`).
 
 Both sides import exactly the same modules before the program's state is touched (Amber's
 restore path: ``amber``, ``amber.restore.loader`` and what they import), so the base set is the
@@ -43,21 +43,21 @@ def main() -> None:
 
         run.main(args)
     elif command == "snapshot":
-        from amber.capture.interpreter import Baseline
+        from amber.capture.recorders.baseline import Baseline
 
         baseline = Baseline()
-        from amber.capture.imports import ImportRecorder
+        from amber.capture.recorders.imports import ImportRecorder
 
         imports = ImportRecorder()
         del sys.path[0]
-        from amber.capture import runner
+        from amber.capture import session as runner
 
         runner.main(args, baseline, imports)
     elif command == "base-set":
         sys.stdout.write("\n".join(sorted(set(sys.modules) - {"__main__"})) + "\n")
     elif command == "probe":
         del sys.path[0]
-        from amber.capture import probe
+        from amber.capture.world import probe
 
         probe.child_main()
     else:  # pragma: no cover - only the amber command runs this file

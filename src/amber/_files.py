@@ -5,6 +5,9 @@ On the restore path too (``amber run`` and signing keys), so it imports only the
 
 import posix
 
+AMBER_DIR = __file__.rpartition("/")[0] or "."
+BOOT = AMBER_DIR + "/_boot.py"  # what the amber command re-executes the interpreter on (see amber._boot)
+
 
 def write_atomically(path: str, data: bytes, mode: int = 0o600) -> None:
     """Write ``data`` to a temporary file, then rename it to ``path``: readers never see a part."""

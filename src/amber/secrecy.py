@@ -4,7 +4,7 @@
 (a ``str``). An image records the *name* wherever the object is referenced, and the restored
 process reads the variable from its own environment; if it is missing there, the restore fails
 naming it. Values *derived* from a secret (concatenated, encoded) are plain strings: the
-snapshot-time scan (:mod:`amber.capture.secret_scan`) finds them and refuses to write the image.
+snapshot-time scan (:mod:`amber.capture.policy.secret_scan`) finds them and refuses to write the image.
 
 This module is on the restore path: it imports only the base set.
 """

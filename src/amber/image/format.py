@@ -27,7 +27,7 @@ Sections (their digests are checked before they are decoded):
     made to its environment during start-up (bytes, applied over the restoring process's
     environment) and ``sys.path``; both are applied before the heap is rebuilt.
 ``heap``
-    A pickle (protocol 5) program compiled by :mod:`amber.capture.assembler`. Running it with the
+    A pickle (protocol 5) program compiled by :mod:`amber.capture.compile.assembler`. Running it with the
     C unpickler rebuilds every captured object and returns the manifest (see
     :mod:`amber.restore.loader`). ``python -m pickletools`` disassembles it.
 ``stats``
@@ -51,7 +51,7 @@ Sections (their digests are checked before they are decoded):
 ``inputs`` (images built by ``amber run`` only)
     ``marshal``: ``{"files": [(path, size, mtime_ns) or (path, -1, -1) if absent], "env": [(name,
     keyed digest)], "env_names": keyed digest of the variable names or None}``: what start-up
-    depended on (see :mod:`amber.capture.inputs`, checked by :mod:`amber.restore.freshness`).
+    depended on (see :mod:`amber.capture.recorders.inputs`, checked by :mod:`amber.runcache.freshness`).
     Such images also carry ``"run": {"target", "args", "key_args"}`` in the header.
 
 The signature and the header's digest are verified before the header is decoded, and each

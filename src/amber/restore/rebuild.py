@@ -1,4 +1,4 @@
-"""Reconstructors: the loading side of every recipe in :mod:`amber.capture.reducers`.
+"""Reconstructors: the loading side of every recipe in :mod:`amber.capture.reduce.reducers`.
 
 The heap section of an image calls these by name (``amber.restore.rebuild.make_class`` ...), so
 their names and signatures are part of the image format: change one and bump FORMAT_VERSION.

@@ -2,9 +2,9 @@
 
 Runs in the isolated restoring interpreter (``python -I -S _boot.py run ...``), so the common
 case (a fresh image) costs one interpreter start, the freshness check
-(:mod:`amber.restore.freshness`) and the restore. Otherwise it hands over, with ``execv``, to a
+(:mod:`amber.runcache.freshness`) and the restore. Otherwise it hands over, with ``execv``, to a
 snapshotting interpreter that runs the program normally, writes the image at the snapshot point
-and keeps going (:mod:`amber.capture.runner`). Imports only the base set.
+and keeps going (:mod:`amber.capture.session`). Imports only the base set.
 """
 
 import marshal
@@ -13,7 +13,8 @@ import sys
 
 from amber.errors import AmberError, ImageError
 from amber.image import format as fmt
-from amber.restore import freshness, loader
+from amber.restore import loader
+from amber.runcache import freshness
 
 
 def main(argv: list) -> None:
@@ -52,7 +53,8 @@ def main(argv: list) -> None:
     else:
         _say(verbose, f"building an image: {reason}")
         hand_over = []
-    boot = loader.__file__.rsplit("/", 2)[0] + "/_boot.py"
+    from amber._files import BOOT as boot
+
     cmd = [sys.executable, "-S", boot, "snapshot", image_path, "-m" if is_module else "-s", target,
            *build_flags, "--run", root, entry, *hand_over, *(["--verbose"] if verbose else []), "--", *args]
     sys.stdout.flush()

@@ -8,6 +8,8 @@ belongs to the program. Errors are one ``amber: error: ...`` line and exit code 
 import os
 import sys
 
+from amber._files import BOOT
+
 USAGE = """\
 usage: amber run [--rebuild] [-v] [--reimport PKG]... [--allow-secret NAME]... [--strict] SCRIPT [ARGS...]
        amber run [--rebuild] [-v] [--reimport PKG]... [--allow-secret NAME]... [--strict] -m MODULE [ARGS...]
@@ -38,7 +40,6 @@ The snapshot point is the first top-level `amber.snapshot()` statement of the ma
 its top-level `if __name__ == "__main__":`, else its end.
 """
 
-BOOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_boot.py")
 
 
 class _Usage(Exception):
@@ -62,17 +63,17 @@ def main(argv: list | None = None) -> int:
         if command == "snapshot":
             return _snapshot(rest)
         if command == "inspect":
-            from amber.inspector import main as inspect_main
+            from amber.commands.inspect import main as inspect_main
 
             return inspect_main(rest)
         if command == "run":
             return _run(rest)
         if command in ("keygen", "trust"):
-            from amber import keys
+            from amber.commands import keys
 
             return keys.keygen_main(rest) if command == "keygen" else keys.trust_main(rest)
         if command == "cache":
-            from amber.cache import main as cache_main
+            from amber.runcache.eviction import main as cache_main
 
             return cache_main(rest)
         raise _Usage(f"unknown command {command!r} (expected run, snapshot, restore, inspect, cache, "

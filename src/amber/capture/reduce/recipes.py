@@ -34,7 +34,7 @@ only once the heap is complete:
 
 ``late`` says the make runs code that needs a complete heap (a foreign constructor, the
 program's ``__reduce__``); ``fill_late`` the same of the fills. Late steps run after every plain
-step, in dependency order (see :mod:`amber.capture.planner`).
+step, in dependency order (see :mod:`amber.capture.compile.planner`).
 """
 
 

@@ -1,7 +1,7 @@
 """The saving side: one reduce function per kind of object, chosen through a dispatch table.
 
-Each reducer returns a :class:`~amber.capture.recipes.Recipe` (how to re-make the object, see that
-module) or an :class:`~amber.capture.recipes.Offender` (why it cannot be captured and what to do).
+Each reducer returns a :class:`~amber.capture.reduce.recipes.Recipe` (how to re-make the object, see that
+module) or an :class:`~amber.capture.reduce.recipes.Offender` (why it cannot be captured and what to do).
 The matching reconstructors live in :mod:`amber.restore.rebuild`.
 
 Kinds Amber rebuilds itself, whatever the object's own pickling hooks say: modules, functions,
@@ -10,7 +10,7 @@ instances of classes captured by value whose state is all where Amber sees it (`
 slots, builtin bases, C bases that add no state), copied exactly, field by field, unless they
 hold an open file or socket their hooks leave out. Every other object's own
 ``__reduce_ex__``/``__getstate__``/``__setstate__`` (or a ``copyreg`` registration) is honoured,
-after one trial in this process. Instances are :mod:`amber.capture.instances`.
+after one trial in this process. Instances are :mod:`amber.capture.reduce.instances`.
 """
 
 from __future__ import annotations
@@ -27,11 +27,11 @@ from pickle import PickleBuffer
 
 from amber import lifecycle
 from amber._compat import ident, is_python_class, known_type_key
-from amber.capture import c_objects
-from amber.capture.hash_memos import HashMemos
-from amber.capture.instances import InstanceReducers, _closed
-from amber.capture.recipes import REBUILD, Inline, Offender, Recipe, _global
-from amber.capture.world import is_extension
+from amber.capture.reduce import c_objects
+from amber.capture.reduce.hash_memos import HashMemos
+from amber.capture.reduce.instances import InstanceReducers, _closed
+from amber.capture.reduce.recipes import REBUILD, Inline, Offender, Recipe, _global
+from amber.capture.world.rules import is_extension
 from amber.image.format import MAPPED_MIN
 from amber.secrecy import SecretStr
 

@@ -21,7 +21,7 @@ import sys
 
 from amber import _compat
 from amber._compat import ident
-from amber.capture.probe import fingerprint
+from amber.capture.world.probe import fingerprint
 
 
 class ImportRecorder:

@@ -2,7 +2,7 @@
 
 Each restored process gets fresh entropy where the standard library keeps it (``random``,
 ``tempfile``, ``multiprocessing``'s authentication key and ``os``: those modules are imported
-again, see :mod:`amber.capture.world`; numpy's global generator likewise, numpy being imported
+again, see :mod:`amber.capture.world.rules`; numpy's global generator likewise, numpy being imported
 again). What the program keeps itself would repeat, so it is reported, with its path:
 
 * random generators in the heap: ``random.Random`` instances, numpy ``Generator``,

@@ -23,7 +23,7 @@ def choose(planner) -> dict:
     """{ident(code): (code, function)} for the functions whose code can come on first call: no
     free variables (a code object shared by closures cannot tell which one was called), not a
     generator or coroutine, and a code object nothing else in the heap refers to."""
-    from amber.capture.compiler import _refs
+    from amber.capture.compile.compiler import _refs
 
     uses: Counter = Counter()
     for recipe in planner.recipes.values():

@@ -15,7 +15,7 @@ value, or when importing such a module again would import it anyway.* In detail:
      (the main-thread object), ``random`` (its seed), ``tempfile``, ``multiprocessing.process``;
    * packages the program or the user asked for (``amber.reimport()``, ``--reimport``).
 3. **The closure**: a fresh interpreter started as a restore starts imports the seeds and
-   reports what each import pulled in (:mod:`amber.capture.probe`). All of that is imported
+   reports what each import pulled in (:mod:`amber.capture.world.probe`). All of that is imported
    again at restore, so none of it may also be captured by value. This is how the Python parts
    that an extension uses while it initialises (``copyreg`` for ``_pickle``, ``numbers`` for
    ``_decimal``, a package's ``__init__`` for its ``.so``) end up on the same side as it.
@@ -38,8 +38,8 @@ import sys
 import types
 
 from amber._compat import c_metaclass, ident, is_python_class
-from amber.capture.interpreter import frozen_contents
-from amber.capture.probe import namespace_fingerprint
+from amber.capture.recorders.baseline import frozen_contents
+from amber.capture.world.probe import namespace_fingerprint
 
 # Modules whose state describes the running process rather than the program: each restored
 # process imports them afresh (its own environment, main thread, random seed, temporary names,
@@ -73,8 +73,8 @@ class World:
 
     def __init__(self, modules: dict, base: set, baseline: dict, reimport: set, imports, probe) -> None:
         """``base`` names the base set; ``baseline`` maps base-set modules to {attribute: id(value)}
-        at start-up; ``imports`` is the :class:`~amber.capture.imports.ImportRecorder`;
-        ``probe(seeds)`` answers as :func:`amber.capture.probe.probe_fresh_imports`."""
+        at start-up; ``imports`` is the :class:`~amber.capture.recorders.imports.ImportRecorder`;
+        ``probe(seeds)`` answers as :func:`amber.capture.world.probe.probe_fresh_imports`."""
         self.base = base
         self.imports = imports
         self._ranks = {n: i for i, n in enumerate(reversed(imports.order))}
@@ -190,7 +190,7 @@ class World:
             except TypeError:
                 continue
             # A base-set module is found at restore as start-up left it: attributes the program
-            # set or rebound later are captured by value and set again (amber.capture.interpreter).
+            # set or rebound later are captured by value and set again (amber.capture.recorders.baseline).
             at_start = self.baseline.get(modname)
             rebound = self._rebound(modname)
             for attr, value in items:
@@ -254,7 +254,7 @@ class World:
 
     def import_order(self) -> list:
         """The modules a restore imports again before it rebuilds the heap, in the order their
-        imports first started (see :mod:`amber.capture.imports`); the base set is already there."""
+        imports first started (see :mod:`amber.capture.recorders.imports`); the base set is already there."""
         names = [n for n in self.by_ref if n not in self.base and n in self.modules
                  and self.by_ref[n] != "Amber itself"]
         return sorted(names, key=self._import_rank)

@@ -10,7 +10,7 @@ and environment) imports each seed in turn and reports
 * ``failed``: seeds whose import raised (they could not be restored either);
 * ``fingerprints``: a summary of every loaded module's namespace as a fresh import leaves it,
   so the snapshotting side can tell which state the program changed after import (that state
-  would be lost when the module is imported again; see :mod:`amber.capture.world`).
+  would be lost when the module is imported again; see :mod:`amber.capture.world.rules`).
 
 The child side (:func:`child_main`) imports only the base set before the seeds, so that it
 observes exactly what a restore would.

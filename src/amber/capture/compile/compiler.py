@@ -19,7 +19,7 @@ E. Dicts that were filled in two passes get their key order back; the manifest i
 
 The unpickler then executes the program at C speed, and nothing in it recurses on the
 graph's depth. :class:`HeapCompiler` is the compiling half of
-:class:`amber.capture.planner.Planner` (which walks and classifies).
+:class:`amber.capture.compile.planner.Planner` (which walks and classifies).
 """
 
 from __future__ import annotations
@@ -27,9 +27,9 @@ from __future__ import annotations
 import marshal
 
 from amber._compat import ident, ident_of_address
-from amber.capture import lazy_code
-from amber.capture.assembler import Assembler
-from amber.capture.recipes import REBUILD, Inline, Recipe, _Global, _global
+from amber.capture.compile import lazy_code
+from amber.capture.compile.assembler import Assembler
+from amber.capture.reduce.recipes import REBUILD, Inline, Recipe, _Global, _global
 from amber.image.format import MAPPED_MIN
 
 _MAIN_THREAD_IDENT = __import__("_thread").get_ident()  # the snapshot runs in the main thread

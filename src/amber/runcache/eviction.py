@@ -1,6 +1,6 @@
 """``amber cache list|clear`` and the cache's size cap (least recently used images go first).
 
-The layout is declared in :mod:`amber.restore.freshness`. The cap is ``$AMBER_CACHE_SIZE``
+The layout is declared in :mod:`amber.runcache.freshness`. The cap is ``$AMBER_CACHE_SIZE``
 (bytes, or with a K/M/G suffix; default 2G); it is enforced after each image is written, by
 removing the images restored least recently (a restore touches its image's modification time).
 """
@@ -14,7 +14,7 @@ import sys
 import time
 
 from amber._files import write_atomically
-from amber.restore.freshness import cache_root
+from amber.runcache.freshness import cache_root
 
 DEFAULT_CAP = 2 << 30
 

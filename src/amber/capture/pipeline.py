@@ -9,13 +9,13 @@ import time
 import amber
 from amber import lifecycle
 from amber._compat import ident
-from amber.capture.compiler import _Unplannable
-from amber.capture.interpreter import abc_registry
-from amber.capture.planner import Heap, Planner, stats, type_name
-from amber.capture.recipes import REBUILD, _global
-from amber.capture.reducers import Reducers
-from amber.capture.secret_scan import SecretScanner
-from amber.capture.world import World, is_extension
+from amber.capture.compile.compiler import _Unplannable
+from amber.capture.compile.planner import Heap, Planner, stats, type_name
+from amber.capture.policy.secret_scan import SecretScanner
+from amber.capture.recorders.baseline import abc_registry
+from amber.capture.reduce.recipes import REBUILD, _global
+from amber.capture.reduce.reducers import Reducers
+from amber.capture.world.rules import World, is_extension
 from amber.errors import CaptureError
 from amber.image import format as fmt
 
@@ -180,11 +180,9 @@ def _registrations_on_reimported_abcs(modules, world, done: set) -> list:
 
 
 def _probe(seeds: list) -> dict:
-    import os
+    from amber._files import BOOT as boot
+    from amber.capture.world.probe import probe_fresh_imports
 
-    from amber.capture.probe import probe_fresh_imports
-
-    boot = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "_boot.py")
     try:
         return probe_fresh_imports(seeds, sys.path, boot)
     except RuntimeError as e:

@@ -3,7 +3,7 @@
 Amber does not use ``pickle.Pickler``: the C pickler recurses on nested objects (so deep graphs
 overflow), never calls ``reducer_override`` for exact dicts, lists and tuples, and decides on its
 own in which order objects are created. Amber plans the order itself (see
-:mod:`amber.capture.planner`) and this module writes the opcodes; the C unpickler then executes
+:mod:`amber.capture.compile.planner`) and this module writes the opcodes; the C unpickler then executes
 them at restore, so the bulk of a restore runs at C speed.
 
 Every opcode is standard protocol 5, so ``python -m pickletools`` can disassemble a heap section.

@@ -20,8 +20,8 @@ import io
 import types
 
 from amber._compat import ident, is_python_class
-from amber.capture.entropy import generator_kind
-from amber.capture.recipes import Offender, Recipe, _global
+from amber.capture.recorders.entropy import generator_kind
+from amber.capture.reduce.recipes import Offender, Recipe, _global
 
 _PICKLE_HOOKS = ("__reduce_ex__", "__reduce__", "__getstate__", "__setstate__", "__getnewargs__",
                  "__getnewargs_ex__")
@@ -34,7 +34,7 @@ _FILLED_BASES = (list, dict, set, bytearray)
 
 
 class InstanceReducers:
-    """The part of :class:`amber.capture.reducers.Reducers` that handles instances."""
+    """The part of :class:`amber.capture.reduce.reducers.Reducers` that handles instances."""
 
     def reduce_instance(self, obj, cls):
         kind = generator_kind(obj)

@@ -15,7 +15,7 @@ run. At the snapshot point the difference is turned into replay steps run at res
 * recursion limit, gc thresholds, switch interval, int-to-str digit limit, signal handlers.
 
 Callbacks kept inside the interpreter (atexit, codec search, at-fork) are recorded by
-:mod:`amber.capture.registrations`.
+:mod:`amber.capture.recorders.registrations`.
 """
 
 
@@ -25,7 +25,7 @@ import gc
 import sys
 
 from amber._compat import ident
-from amber.capture.recipes import REBUILD, _global
+from amber.capture.reduce.recipes import REBUILD, _global
 
 # Attributes that describe this process, not the program's set-up: never replayed.
 NEVER_REPLAY = {

@@ -35,7 +35,7 @@ from contextvars import ContextVar, copy_context
 
 from amber import _compat
 from amber._compat import ident
-from amber.capture.recipes import REBUILD, Offender, Recipe, _global
+from amber.capture.reduce.recipes import REBUILD, Offender, Recipe, _global
 
 _RLockType = type(RLock())
 _KeyWrapper = type(functools.cmp_to_key(lambda a, b: 0))
@@ -228,7 +228,7 @@ def reduce_rlock(lock):
 
 def reduce_weakref(ref, strong_ids):
     """A weak reference; its referent is kept only if something holds it strongly."""
-    from amber.capture.instances import slot_values
+    from amber.capture.reduce.instances import slot_values
 
     target = ref()
     cls = type(ref)

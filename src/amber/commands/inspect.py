@@ -121,11 +121,11 @@ def render(d: dict, top: int = 12) -> str:
 
 def base_set() -> int:
     """Print the base set: the modules every restore starts with, held by reference."""
-    import os
     import subprocess
 
-    boot = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_boot.py")
-    return subprocess.call([sys.executable, "-I", "-S", boot, "base-set"])
+    from amber._files import BOOT
+
+    return subprocess.call([sys.executable, "-I", "-S", BOOT, "base-set"])
 
 
 def main(args: list) -> int:

@@ -15,9 +15,9 @@ import types
 import amber
 from amber import lifecycle
 from amber._files import write_atomically
-from amber.capture.entropy import EntropyRecorder
-from amber.capture.interpreter import Baseline
-from amber.capture.registrations import RegistrationRecorder
+from amber.capture.recorders.baseline import Baseline
+from amber.capture.recorders.entropy import EntropyRecorder
+from amber.capture.recorders.registrations import RegistrationRecorder
 from amber.errors import CaptureError, UsageError
 
 _options: dict = {"allowed": [], "strict": False, "lazy_code": False}  # --allow-secret, --strict, --lazy-code
@@ -90,7 +90,7 @@ def run_snapshot(image_path: str, target: str, args: list, is_module: bool, reim
     entropy = EntropyRecorder(imports.importing)
     inputs = None
     if run is not None:
-        from amber.capture.inputs import InputRecorder
+        from amber.capture.recorders.inputs import InputRecorder
 
         inputs = InputRecorder()
     import site
@@ -180,7 +180,7 @@ def run_snapshot(image_path: str, target: str, args: list, is_module: bool, reim
               "`if __name__ == \"__main__\":`): captured the end of the script; nothing is left to run "
               "after restore", file=sys.stderr)
     _flush()
-    from amber.capture.image_writer import write_snapshot
+    from amber.capture.pipeline import write_snapshot
 
     point = {"kind": split.kind, "line": split.line, "script": filename,
              "module": target if is_module else "", "argv0": sys.argv[0]}
@@ -219,9 +219,9 @@ def _build_and_continue(run: RunBuild, inputs, split, main, target, args, is_mod
 
 def _build(run, inputs, split, main, target, args, is_module, reimport, baseline, imports, modules, replay,
            environ_changes, registrations, filename, startup_seconds, entropy=None) -> None:
-    from amber import cache
-    from amber.capture.image_writer import write_snapshot
-    from amber.restore import freshness
+    from amber.capture.pipeline import write_snapshot
+    from amber.runcache import eviction as cache
+    from amber.runcache import freshness
 
     key_args = amber._state.get("startup_args")
     os.makedirs(run.entry, exist_ok=True)
@@ -317,7 +317,7 @@ def _program_failed(error: BaseException) -> None:
 
 def _is_amber_machinery(name: str) -> bool:
     """Amber's capture side is not part of the program (its restore side is in the base set)."""
-    return name.startswith(("amber.capture", "amber.cli", "amber.inspector"))
+    return name.startswith(("amber.capture", "amber.commands"))
 
 
 def _module_spec(name: str):

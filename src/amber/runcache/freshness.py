@@ -17,7 +17,7 @@ how the image is built (``--reimport``, ``--allow-secret``, ``--strict``). The *
 the command-line arguments, all of them unless the program said that start-up reads only the
 first N (``amber.startup_args(N)``, remembered in ``program``).
 
-An image is **fresh** when every input it recorded (:mod:`amber.capture.inputs`) is unchanged:
+An image is **fresh** when every input it recorded (:mod:`amber.capture.recorders.inputs`) is unchanged:
 one ``stat`` per file and one keyed hash per environment variable.
 """
 

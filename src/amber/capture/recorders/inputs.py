@@ -14,7 +14,7 @@ While the program runs to its snapshot point (under ``amber run``), Amber record
 
 Files are compared by size and modification time (a ``stat`` each); variables by a keyed hash
 (BLAKE2b with a key kept in the cache directory): values are never written to an image.
-The checking side is :mod:`amber.restore.freshness`.
+The checking side is :mod:`amber.runcache.freshness`.
 """
 
 from __future__ import annotations
@@ -80,7 +80,7 @@ class InputRecorder:
     def environment(self, key: bytes) -> tuple[list, bytes | None]:
         """([(name, keyed digest of its value or of its absence)], digest of the names if the
         program iterated the environment)."""
-        from amber.restore.freshness import env_digest, names_digest
+        from amber.runcache.freshness import env_digest, names_digest
 
         read = [(name, env_digest(key, name)) for name in self.env_read if name not in self.env_written]
         iterated = names_digest(key) if self.env_iterated else None

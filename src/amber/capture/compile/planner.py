@@ -2,12 +2,12 @@
 
 Walk
     Breadth-first from the roots, so that the path reported for an object that cannot be
-    captured is a shortest one. Every object gets a recipe (:mod:`amber.capture.reducers`);
+    captured is a shortest one. Every object gets a recipe (:mod:`amber.capture.reduce.reducers`);
     every offender is collected, so one failed snapshot lists them all. Weak references are
     reduced last: their referents are kept only if something else holds them strongly.
 
 Compile
-    In stages, by :class:`amber.capture.compiler.HeapCompiler` (see there).
+    In stages, by :class:`amber.capture.compile.compiler.HeapCompiler` (see there).
 
 Nothing recurses on the graph's depth: a linked list of a million nodes is fine.
 """
@@ -20,8 +20,8 @@ import types
 from collections import deque
 
 from amber._compat import ident
-from amber.capture.compiler import _ATOMS, HeapCompiler, _refs
-from amber.capture.recipes import Offender, Recipe, _Global
+from amber.capture.compile.compiler import _ATOMS, HeapCompiler, _refs
+from amber.capture.reduce.recipes import Offender, Recipe, _Global
 
 
 class Heap:

@@ -1,0 +1,1 @@
+"""What must not be written into an image: secrets (the scan)."""
