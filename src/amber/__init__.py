@@ -48,19 +48,18 @@ This module imports nothing beyond the interpreter's start-up set: it is loaded 
 from amber.errors import AmberError
 from amber.lifecycle import Resource, after_restore, before_snapshot, keep_state, register, transient
 from amber.secrecy import secret
+from amber.state import STATE as _state
 
 __version__ = "0.1.0"
 __all__ = ["snapshot", "is_restored", "reimport", "startup_args", "before_snapshot", "after_restore",
            "Resource", "register", "transient", "secret", "keep_state", "AmberError", "__version__"]
 
-# Process-wide state. ``mode`` is None under plain python, "snapshotting" while a snapshot run
-# executes the program, "restored" after a restore.
-_state = {"mode": None, "reimport": set()}
+# ``_state`` is this process's :class:`amber.state.State` (its modes are documented there).
 
 
 def snapshot() -> None:
     """The snapshot point, when written as a top-level statement of the main script."""
-    if _state["mode"] == "snapshotting":
+    if _state.snapshotting:
         raise AmberError(
             "amber.snapshot() was called from inside a function or a nested block; it must be a "
             "top-level statement of the main script (execution-state capture does not exist yet)")
@@ -68,7 +67,7 @@ def snapshot() -> None:
 
 def is_restored() -> bool:
     """True in a process restored from an Amber image."""
-    return _state["mode"] == "restored"
+    return _state.restored
 
 
 def reimport(*packages: str) -> None:
@@ -76,11 +75,11 @@ def reimport(*packages: str) -> None:
     for name in packages:
         if not isinstance(name, str) or not name:
             raise TypeError("amber.reimport() takes package names as strings")
-        _state["reimport"].add(name.partition(".")[0])
+        _state.add_reimport(name.partition(".")[0])
 
 
 def startup_args(count: int) -> None:
     """Start-up depends on the first ``count`` command-line arguments only (for ``amber run``)."""
     if not isinstance(count, int) or isinstance(count, bool) or count < 0:
         raise TypeError("amber.startup_args() takes a count of arguments, 0 or more")
-    _state["startup_args"] = count
+    _state.set_startup_args(count)

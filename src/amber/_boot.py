@@ -1,13 +1,14 @@
 """The first code that runs in a snapshotting or restoring interpreter.
 
-The ``amber`` command re-executes the interpreter on this file:
+The ``amber`` command re-executes the interpreter on this file, with its options encoded once
+(:mod:`amber.options`: one argv element, then the program's own arguments):
 
-* ``python -I -S _boot.py restore IMAGE ARGS...``: isolated, no ``site``: the restoring
+* ``python -I -S _boot.py restore OPTIONS ARGS...``: isolated, no ``site``: the restoring
   interpreter starts from the base set only, and takes ``sys.path`` and the site set-up from
   the image;
-* ``python -S _boot.py snapshot ...``: the user's environment applies (``PYTHONPATH``...),
+* ``python -S _boot.py snapshot OPTIONS ARGS...``: the user's environment applies (``PYTHONPATH``...),
   ``site`` runs only after Amber has taken its baseline of the base set;
-* ``python -I -S _boot.py run ...``: ``amber run``, which restores from the cache like a restore
+* ``python -I -S _boot.py run OPTIONS ARGS...``: ``amber run``, which restores from the cache like a restore
   or hands over to a snapshotting interpreter that builds the image (:mod:`amber.restore.run`);
 * ``python -I -S _boot.py probe``: started like a restore, imports what the snapshot holds by
   reference and reports what that pulls in (:mod:`amber.capture.world.probe`).
@@ -15,8 +16,13 @@ The ``amber`` command re-executes the interpreter on this file:
 Both sides import exactly the same modules before the program's state is touched (Amber's
 restore path: ``amber``, ``amber.restore.loader`` and what they import), so the base set is the
 same on both sides. Only names from that set may be imported here.
+
+Each path is one process entry point: its Amber work runs under
+:func:`amber.errors.entry_point`, the one error handler of the process (an ``AmberError`` is one
+``amber: error:`` line and exit code 2, Ctrl-C ``amber: interrupted`` and 130).
 """
 
+import posix
 import sys
 
 
@@ -31,17 +37,18 @@ def main() -> None:
     sys.path[:] = [p for p in sys.path if p != amber_dir]
     here = _dirname(amber_dir)
     sys.path.insert(0, here)
+    from amber.errors import entry_point, fail
     from amber.restore import loader
 
     command, args = sys.argv[1], sys.argv[2:]
     if command == "restore":
         del sys.path[0]
-        loader.main(args)
+        entry_point(lambda: loader.main(args))
     elif command == "run":
         del sys.path[0]
         from amber.restore import run
 
-        run.main(args)
+        entry_point(lambda: run.main(args))
     elif command == "snapshot":
         from amber.capture.recorders.baseline import Baseline
 
@@ -52,16 +59,17 @@ def main() -> None:
         del sys.path[0]
         from amber.capture import session as runner
 
-        runner.main(args, baseline, imports)
+        # os._exit: the program's atexit handlers and finalizers must not run after a failed capture.
+        entry_point(lambda: runner.main(args, baseline, imports), leave=posix._exit)
     elif command == "base-set":
         sys.stdout.write("\n".join(sorted(set(sys.modules) - {"__main__"})) + "\n")
     elif command == "probe":
         del sys.path[0]
         from amber.capture.world import probe
 
-        probe.child_main()
+        entry_point(probe.child_main)
     else:  # pragma: no cover - only the amber command runs this file
-        raise SystemExit(f"amber: error: unknown boot command {command!r}")
+        fail(f"unknown boot command {command!r}")
 
 
 main()

@@ -16,14 +16,60 @@ together, each with the hook that raised. An error before a snapshot means no im
 left as it was.
 
 This module is on the restore path: it imports only the base set. The hooks the program
-registers during start-up are captured with the heap (``registered()``), and installed again in
-the restored process before its after-restore hooks run.
+registers during start-up are captured with the heap (``registered()``: :class:`Hook` records),
+and installed again in the restored process before its after-restore hooks run. The capture side
+reads the transient and kept objects through :func:`transients` and :func:`kept`.
 """
+
+from __future__ import annotations
+
+from _operator import itemgetter
+
+from amber.errors import AmberError
+
+__all__ = ["Resource", "HookErrors", "Hook", "before_snapshot", "after_restore", "register", "transient",
+           "keep_state", "run_before_snapshot", "run_after_restore", "registered", "install", "transients",
+           "kept", "BUILTIN_PRIORITY", "BEFORE", "AFTER", "RESOURCE"]
 
 BUILTIN_PRIORITY = 1000
 
-# (kind, priority, sequence, callable, args, kwargs); kind is "before", "after" or "resource"
-_hooks: list = []
+# Kinds of hook: a function run before a snapshot, one run after a restore, or a Resource (both).
+BEFORE = "before"
+AFTER = "after"
+RESOURCE = "resource"
+
+
+
+class Hook(tuple):
+    """One registration: a tuple ``(kind, priority, sequence, fn, args, kwargs)`` with named fields.
+
+    ``sequence`` orders registrations within a priority; ``fn`` is the resource itself for
+    RESOURCE. Captured with the heap and made again from its fields at restore. (What
+    ``collections.namedtuple`` would make; importing collections would be most of the cost of
+    ``import amber`` in a program or command that has not imported it yet.)
+    """
+
+    __slots__ = ()
+    _fields = ("kind", "priority", "sequence", "fn", "args", "kwargs")
+
+    def __new__(cls, kind: str, priority: int, sequence: int, fn, args: tuple, kwargs: dict) -> Hook:
+        return tuple.__new__(cls, (kind, priority, sequence, fn, args, kwargs))
+
+    def __getnewargs__(self) -> tuple:  # copied (and captured) as Hook(*fields)
+        return tuple(self)
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{name}={value!r}" for name, value in zip(self._fields, self, strict=True))
+        return f"Hook({fields})"
+
+    kind = property(itemgetter(0), doc="BEFORE, AFTER or RESOURCE")
+    priority = property(itemgetter(1))
+    sequence = property(itemgetter(2))
+    fn = property(itemgetter(3))
+    args = property(itemgetter(4))
+    kwargs = property(itemgetter(5))
+
+_hooks: list[Hook] = []
 _transients: dict = {}  # id(obj) -> (obj, factory); the object is held so that its id stays its own
 _kept: dict = {}  # id(obj) -> obj: generators seeded on purpose (amber.keep_state)
 _sequence = [0]
@@ -40,7 +86,7 @@ class Resource:
         """Open or re-create it in the restored process (and after a failed snapshot)."""
 
 
-class HookErrors(Exception):
+class HookErrors(AmberError):
     """Several hooks raised; ``errors`` holds (hook description, exception) pairs."""
 
     def __init__(self, when: str, errors: list) -> None:
@@ -53,7 +99,7 @@ def _add(kind: str, fn, args: tuple, kwargs: dict, priority: int) -> None:
     if not isinstance(priority, int):
         raise TypeError("priority must be an int")
     _sequence[0] += 1
-    _hooks.append((kind, priority, _sequence[0], fn, args, kwargs))
+    _hooks.append(Hook(kind, priority, _sequence[0], fn, args, kwargs))
 
 
 def _hook_decorator(kind: str):
@@ -70,13 +116,13 @@ def _hook_decorator(kind: str):
     return register_hook
 
 
-before_snapshot = _hook_decorator("before")
+before_snapshot = _hook_decorator(BEFORE)
 before_snapshot.__name__ = "before_snapshot"
 before_snapshot.__doc__ = """Run ``fn(*args, **kwargs)`` before a snapshot is taken.
 
 Usable as ``@amber.before_snapshot``, ``@amber.before_snapshot(priority=N)`` or
 ``amber.before_snapshot(fn, *args, priority=0, **kwargs)``."""
-after_restore = _hook_decorator("after")
+after_restore = _hook_decorator(AFTER)
 after_restore.__name__ = "after_restore"
 after_restore.__doc__ = """Run ``fn(*args, **kwargs)`` in every restored process before it
 resumes (and in ``amber run``'s first run once its image is written). Same forms as
@@ -88,7 +134,7 @@ def register(resource, priority: int = 0):
     for name in ("before_snapshot", "after_restore"):
         if not callable(getattr(resource, name, None)):
             raise TypeError(f"amber.register: {type(resource).__name__} has no {name}() method")
-    _add("resource", resource, (), {}, priority)
+    _add(RESOURCE, resource, (), {}, priority)
     return resource
 
 
@@ -118,16 +164,16 @@ def _run(kinds: tuple, order, method: str, ran: list | None = None) -> list:
     """Call the hooks of ``kinds`` in ``order``; return (hook description, error) for each that
     raised. Resources whose method was called are appended to ``ran``."""
     errors = []
-    for kind, _priority, _seq, fn, args, kwargs in sorted((h for h in _hooks if h[0] in kinds), key=order):
+    for hook in sorted((h for h in _hooks if h.kind in kinds), key=order):
         try:
-            if kind == "resource":
+            if hook.kind == RESOURCE:
                 if ran is not None:
-                    ran.append(fn)
-                getattr(fn, method)()
+                    ran.append(hook.fn)
+                getattr(hook.fn, method)()
             else:
-                fn(*args, **kwargs)
+                hook.fn(*hook.args, **hook.kwargs)
         except Exception as e:
-            errors.append((_describe(fn) + (f".{method}" if kind == "resource" else ""), e))
+            errors.append((_describe(hook.fn) + (f".{method}" if hook.kind == RESOURCE else ""), e))
     return errors
 
 
@@ -136,7 +182,7 @@ def run_before_snapshot() -> list:
     resources whose before_snapshot ran. Raises HookErrors, after undoing (see the module's
     docstring), if any hook raised."""
     ran: list = []
-    errors = _run(("before", "resource"), lambda h: (h[1], -h[2]), "before_snapshot", ran)
+    errors = _run((BEFORE, RESOURCE), lambda h: (h.priority, -h.sequence), "before_snapshot", ran)
     if errors:
         raise HookErrors("before-snapshot", errors + _call_after(ran))
     return ran
@@ -145,7 +191,7 @@ def run_before_snapshot() -> list:
 def run_after_restore() -> None:
     """Run every after-restore hook and resource (higher priority first, in registration order);
     raise HookErrors naming each that raised."""
-    errors = _run(("after", "resource"), lambda h: (-h[1], h[2]), "after_restore")
+    errors = _run((AFTER, RESOURCE), lambda h: (-h.priority, h.sequence), "after_restore")
     if errors:
         raise HookErrors("after-restore", errors)
 
@@ -160,12 +206,22 @@ def _call_after(resources: list) -> list:
     return errors
 
 
-def registered() -> tuple:
+def registered() -> tuple[Hook, ...]:
     """The hooks registered so far, to be captured with the heap."""
     return tuple(_hooks)
 
 
 def install(hooks: tuple) -> None:
     """In a restored process: the captured hooks become this process's."""
-    _hooks[:] = list(hooks)
-    _sequence[0] = max((h[2] for h in _hooks), default=0)
+    _hooks[:] = [h if type(h) is Hook else Hook(*h) for h in hooks]
+    _sequence[0] = max((h.sequence for h in _hooks), default=0)
+
+
+def transients() -> tuple:
+    """(object, factory) for every ``amber.transient`` so far (for the capture side)."""
+    return tuple(_transients.values())
+
+
+def kept() -> tuple:
+    """Every object passed to ``amber.keep_state`` so far (for the capture side)."""
+    return tuple(_kept.values())

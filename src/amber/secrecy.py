@@ -13,11 +13,15 @@ import posix
 
 from amber.errors import AmberError
 
+__all__ = ["SecretStr", "secret", "read", "values", "marked"]
+
 _values: dict = {}  # name -> value, for the snapshot-time scan
 
 
 class SecretStr(str):
     """The value of an environment variable marked secret; ``variable`` is its name."""
+
+    variable: str
 
     def __repr__(self) -> str:
         return f"<amber secret {self.variable}>"
@@ -28,6 +32,16 @@ def secret(name: str) -> str:
     value = read(name)
     _values[name] = str(value)
     return value
+
+
+def values() -> dict:
+    """name -> value of every variable read through ``amber.secret`` so far (for the scan)."""
+    return dict(_values)
+
+
+def marked(name: str) -> bool:
+    """Whether the program read variable ``name`` through ``amber.secret``."""
+    return name in _values
 
 
 def read(name: str) -> SecretStr:

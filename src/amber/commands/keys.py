@@ -8,32 +8,35 @@ images signed by that key. Layout and verification: :mod:`amber.image.signing`.
 
 from __future__ import annotations
 
+import argparse
 import os
-import sys
 
 from amber._files import write_atomically
+from amber.errors import UsageError
 from amber.image import signing
 
-
-def _fail(message: str) -> int:
-    sys.stderr.write(f"amber: error: {message}\n")
-    return 2
+__all__ = ["keygen_arguments", "keygen", "trust_arguments", "trust"]
 
 
-def keygen_main(args: list) -> int:
-    force = "--force" in args
-    if [a for a in args if a != "--force"]:
-        return _fail("usage: amber keygen [--force]")
+def keygen_arguments(parser: argparse.ArgumentParser) -> None:
+    """``amber keygen``'s command line (see :mod:`amber.commands.cli`)."""
+    parser.epilog = ("Writes <config>/ed25519.key (mode 0600) and <config>/ed25519.pub; <config> is "
+                     "$XDG_CONFIG_HOME/amber, default ~/.config/amber. Needs the cryptography package.")
+    parser.add_argument("--force", action="store_true", help="replace an existing key pair")
+
+
+def keygen(opts: argparse.Namespace) -> int:
     try:
         from cryptography.hazmat.primitives import serialization
         from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
     except ImportError:
-        return _fail("amber keygen needs the cryptography package: pip install 'amber-snapshot[sign]'")
+        raise UsageError("amber keygen needs the cryptography package: pip install 'amber-snapshot[sign]'") \
+            from None
     directory = signing.config_dir()
     private_path = os.path.join(directory, "ed25519.key")
-    if os.path.exists(private_path) and not force:
-        return _fail(f"{private_path} exists already (--force replaces it; images it signed then need "
-                     f"--insecure or the old public key)")
+    if os.path.exists(private_path) and not opts.force:
+        raise UsageError(f"{private_path} exists already (--force replaces it; images it signed then need "
+                         f"--insecure or the old public key)")
     os.makedirs(directory, mode=0o700, exist_ok=True)
     private = Ed25519PrivateKey.generate()
     pem = private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
@@ -48,18 +51,23 @@ def keygen_main(args: list) -> int:
     return 0
 
 
-def trust_main(args: list) -> int:
-    if len(args) != 1:
-        return _fail("usage: amber trust PUBLIC_KEY")
+def trust_arguments(parser: argparse.ArgumentParser) -> None:
+    """``amber trust``'s command line (see :mod:`amber.commands.cli`)."""
+    parser.add_argument("public_key", metavar="PUBLIC_KEY",
+                        help="the .pub file `amber keygen` wrote on the machine that makes the images")
+
+
+def trust(opts: argparse.Namespace) -> int:
+    path = opts.public_key
     try:
-        with open(args[0]) as f:
+        with open(path) as f:
             raw = bytes.fromhex(f.read().split()[0])
     except OSError as e:
-        return _fail(f"cannot read {args[0]}: {e.strerror}")
+        raise UsageError(f"cannot read {path}: {e.strerror}") from None
     except (ValueError, IndexError):
-        return _fail(f"{args[0]} is not an Amber public key (expected 64 hex digits)")
+        raise UsageError(f"{path} is not an Amber public key (expected 64 hex digits)") from None
     if len(raw) != 32:
-        return _fail(f"{args[0]} is not an Ed25519 public key (expected 32 bytes)")
+        raise UsageError(f"{path} is not an Ed25519 public key (expected 32 bytes)")
     directory = os.path.join(signing.config_dir(), "trusted")
     os.makedirs(directory, mode=0o700, exist_ok=True)
     kid = signing.key_id(raw).hex()

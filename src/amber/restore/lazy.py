@@ -12,8 +12,8 @@ See docs/lazy-restore.md for what qualifies and what a program can notice.
 import builtins
 import marshal
 import posix
-import sys
 
+from amber.errors import error
 from amber.image import format as fmt
 
 _section: list = []  # [memoryview of the mapped lazy_code section, its table, the image's path]
@@ -32,7 +32,7 @@ def install(where: tuple) -> list:
     """Called once by the heap program; returns the list it puts function K at index K of."""
     _where.extend(where)
     _functions.extend([None] * len(where))
-    builtins.__amber_code__ = load
+    builtins.__amber_code__ = load  # type: ignore[attr-defined]  # what every stub calls
     return _functions
 
 
@@ -46,9 +46,7 @@ def load(key: int):
         data = section[start:start + length]
         if fmt.digest(data) != digest:
             # Never run damaged code, and give the program no exception to swallow: stop here.
-            sys.stderr.write(f"amber: error: {path}: image is damaged (code of a module fails its "
-                             f"checksum)\n")
-            sys.stderr.flush()
+            error(f"{path}: image is damaged (code of a module fails its checksum)")
             posix._exit(2)
         codes = _loaded[blob] = marshal.loads(data)
         # Every function of the module gets its real code now: only the first call into a

@@ -1,6 +1,7 @@
 """Restore a process from an image: the whole restore path.
 
-The restoring interpreter is started as ``python -I -S amber/_boot.py restore IMAGE ARGS``:
+The restoring interpreter is started as ``python -I -S amber/_boot.py restore OPTIONS ARGS``
+(:class:`amber.options.RestoreOptions`, encoded once by the ``amber`` command):
 isolated (no ``PYTHON*`` variables, no user site, no script directory on ``sys.path``) and
 without ``site``, so every restore starts from the same **base set** of modules:
 
@@ -33,27 +34,19 @@ import marshal
 import posix
 import sys
 
-import amber
 from amber import lifecycle
-from amber.errors import AmberError
+from amber.errors import AmberError, fail
 from amber.image import format as fmt
+from amber.options import RestoreOptions
 from amber.restore import rebuild  # noqa: F401 (the heap program calls into it by name)
+from amber.state import RESTORED, RESTORING, STATE
 
 
 def main(argv: list) -> None:
-    insecure = verify_buffers = False
-    while argv and argv[0] in ("--insecure", "--verify-buffers"):
-        insecure = insecure or argv[0] == "--insecure"
-        verify_buffers = verify_buffers or argv[0] == "--verify-buffers"
-        argv = argv[1:]
-    if not argv:
-        fail("restore needs an image: amber restore IMAGE [ARGS...]")
-    path, args = argv[0], argv[1:]
-    try:
-        manifest = load(path, insecure, verify_buffers)
-    except AmberError as e:
-        fail(str(e))
-    resume(manifest, args)
+    """``_boot.py restore <RestoreOptions>``; an :class:`AmberError` is reported by the process's
+    entry point (:func:`amber.errors.entry_point`)."""
+    options = RestoreOptions.decode(argv)
+    resume(load(options.image, options.insecure, options.verify_buffers), options.args)
 
 
 def load(path: str, insecure: bool = False, verify_buffers: bool = False) -> dict:
@@ -62,8 +55,8 @@ def load(path: str, insecure: bool = False, verify_buffers: bool = False) -> dic
 
 def load_image(image, verify_buffers: bool = False) -> dict:
     path = image.path
-    prelude = marshal.loads(image.section("prelude"))
-    heap_when_checked = image.section_checked_meanwhile("heap")
+    prelude = marshal.loads(image.section(fmt.PRELUDE))  # fmt.PRELUDE_SCHEMA; signed, so not re-checked
+    heap_when_checked = image.section_checked_meanwhile(fmt.HEAP)
     apply_environ(prelude["environ"])
     sys.path[:] = prelude["path"]
     import_again(prelude["imports"])
@@ -75,7 +68,7 @@ def load_image(image, verify_buffers: bool = False) -> dict:
 
         lazy.attach(lazy_section, lazy_table, path)
     image.close()
-    amber._state["mode"] = "restoring"
+    STATE.enter(RESTORING)
     enabled = gc.isenabled()
     gc.disable()
     try:
@@ -129,15 +122,14 @@ def resume(manifest: dict, args: list) -> None:
     modules.update(ordered)
     sys.argv[:] = [manifest["argv0"], *args]
     honour_runtime_variables()
-    amber._state["mode"] = "restored"
+    STATE.enter(RESTORED)
     rebuild.replay_registrations(manifest["registrations"])
     lifecycle.install(manifest["lifecycle"])
     try:
         lifecycle.run_after_restore()
     except lifecycle.HookErrors as e:
-        sys.stderr.write(f"amber: error: {e}\n")
-        sys.stderr.flush()
-        raise SystemExit(1) from None
+        fail(str(e), code=1)
+    STATE.mark_resumed()  # from here on, what the program raises is its own
     exec(manifest["rest"], main.__dict__)
 
 
@@ -149,14 +141,9 @@ def honour_runtime_variables() -> None:
         # As close to -u as an already-open stream allows: every line reaches the pipe at once.
         for stream in (sys.stdout, sys.stderr):
             if stream is not None:
-                stream.reconfigure(line_buffering=True, write_through=True)
+                stream.reconfigure(line_buffering=True, write_through=True)  # type: ignore[union-attr]
     if environ.get(b"PYTHONFAULTHANDLER"):
         import faulthandler
 
         faulthandler.enable()
 
-
-def fail(message: str) -> None:
-    sys.stderr.write(f"amber: error: {message}\n")
-    sys.stderr.flush()
-    raise SystemExit(2)

@@ -1,0 +1,250 @@
+"""``amber run``, ``amber snapshot``, ``amber restore``: the commands that run the program.
+
+Each turns its command line into one typed options object (:mod:`amber.options`) and
+re-executes the interpreter on :mod:`amber._boot` with it, encoded once: the program runs in a
+fresh interpreter started the way it needs (isolated for a restore, see :mod:`amber._boot`), and
+this one is gone.
+
+Amber's options come before SCRIPT/IMAGE (or ``-m MODULE``); everything after it belongs to the
+program, ``--help`` included (:func:`split_program`). Each command's options are declared once,
+as :class:`Option` rows (:data:`RUN`, :data:`SNAPSHOT`, :data:`RESTORE`), from which both its
+argparse sub-parser is made (help, errors, every spelling argparse accepts) and
+:func:`quick_parse` reads the plain spellings (``-v``, ``--reimport PKG``, ``SCRIPT``) without
+importing argparse: ``amber run`` and ``amber restore`` start a second interpreter, and argparse
+with what it imports would cost the first one more than all the rest of its work.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from amber._files import BOOT
+from amber.errors import UsageError
+from amber.options import RestoreOptions, RunOptions, SnapshotOptions
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import argparse
+    from typing import Any
+
+__all__ = ["Option", "RUN", "SNAPSHOT", "RESTORE", "split_program", "quick_parse", "run_arguments", "run",
+           "snapshot_arguments", "snapshot", "restore_arguments", "restore"]
+
+FLAG = "flag"  # --strict: True when given
+VALUE = "value"  # -o IMAGE: the last one given
+APPEND = "append"  # --reimport PKG: every one given, in order
+PROGRAM = "program"  # -m MODULE: a value, and the program's arguments start after it
+POSITIONAL = "positional"  # SCRIPT / IMAGE: the program; its arguments start after it
+
+
+class Option:
+    """One word of a command's command line before the program's arguments."""
+
+    __slots__ = ("names", "dest", "kind", "metavar", "help")
+
+    def __init__(self, *names: str, dest: str, kind: str = FLAG, metavar: str | None = None,
+                 help: str) -> None:
+        self.names = names
+        self.dest = dest
+        self.kind = kind
+        self.metavar = metavar
+        self.help = help
+
+    def default(self) -> object:
+        return False if self.kind == FLAG else [] if self.kind == APPEND else None
+
+    def add_to(self, parser: argparse.ArgumentParser) -> None:
+        if self.kind == POSITIONAL:
+            parser.add_argument(self.dest, nargs="?", metavar=self.metavar, help=self.help)
+        elif self.kind == FLAG:
+            parser.add_argument(*self.names, dest=self.dest, action="store_true", help=self.help)
+        elif self.kind == APPEND:
+            parser.add_argument(*self.names, dest=self.dest, action="append", default=[],
+                                metavar=self.metavar, help=self.help)
+        else:
+            parser.add_argument(*self.names, dest=self.dest, metavar=self.metavar, help=self.help)
+
+
+_BUILD = (
+    Option("--reimport", dest="reimport", kind=APPEND, metavar="PKG",
+           help="import package PKG again at restore instead of capturing it (repeatable)"),
+    Option("--allow-secret", dest="allow_secret", kind=APPEND, metavar="NAME",
+           help="let the secret scan pass the value of environment variable NAME (repeatable)"),
+    Option("--strict", dest="strict",
+           help="randomness that would repeat in every restored process is an error, not a warning"),
+    Option("-m", dest="module", kind=PROGRAM, metavar="MODULE",
+           help="run library module MODULE as __main__, as python -m does"),
+    Option("SCRIPT", dest="script", kind=POSITIONAL, metavar="SCRIPT", help="the script to run as __main__"),
+)
+RUN = (
+    Option("--rebuild", dest="rebuild", help="build a new image even if the cached one is fresh"),
+    Option("-v", "--verbose", dest="verbose", help="say whether the image is restored or built, and why"),
+    *_BUILD,
+)
+SNAPSHOT = (
+    Option("-o", "--output", dest="output", kind=VALUE, metavar="IMAGE",
+           help="the image to write (default: SCRIPT's or MODULE's name with .amber, here)"),
+    Option("--lazy-code", dest="lazy_code", help="(experimental) functions get their code on first call"),
+    *_BUILD,
+)
+RESTORE = (
+    Option("--insecure", dest="insecure", help="restore without checking who made IMAGE"),
+    Option("--verify-buffers", dest="verify_buffers",
+           help="also check the digest of the large buffers (read in full instead of mapped)"),
+    Option("IMAGE", dest="image", kind=POSITIONAL, metavar="IMAGE", help="the image to restore"),
+)
+_AFTER = ("Amber's options come before SCRIPT (or -m MODULE); everything after it belongs to the "
+          "program. The snapshot point is the first top-level `amber.snapshot()` statement of the "
+          "main script, else its top-level `if __name__ == \"__main__\":`, else its end.")
+
+
+def split_program(argv: list[str], options: tuple[Option, ...]) -> tuple[list[str], list[str]]:
+    """(Amber's words up to SCRIPT/IMAGE or ``-m MODULE``, the program's arguments after them)."""
+    takes_value = {name for o in options if o.kind in (VALUE, APPEND) for name in o.names}
+    program = {name for o in options if o.kind == PROGRAM for name in o.names}
+    i = 0
+    while i < len(argv):
+        word = argv[i]
+        if word == "--" or word in program:  # the next word is SCRIPT/IMAGE, or MODULE
+            return argv[:i + 2], argv[i + 2:]
+        if any(word.startswith(name) for name in program) and not word.startswith("--"):  # -mMODULE
+            return argv[:i + 1], argv[i + 1:]
+        if word == "-" or not word.startswith("-"):
+            return argv[:i + 1], argv[i + 1:]
+        i += 2 if word in takes_value else 1
+    return argv, []
+
+
+class Parsed:
+    """The options :func:`quick_parse` read, as attributes (as argparse's Namespace has them)."""
+
+    def __init__(self, **values: object) -> None:
+        self.__dict__.update(values)
+
+
+def quick_parse(words: list[str], options: tuple[Option, ...]) -> Parsed | None:
+    """What argparse would make of ``words`` (Amber's part, see :func:`split_program`), when they
+    are spelt plainly; None for anything else (help, an unknown option, ``--opt=value``, a
+    missing value...), which argparse then parses and reports."""
+    by_name = {name: o for o in options for name in o.names if o.kind != POSITIONAL}
+    values: dict[str, Any] = {o.dest: o.default() for o in options}
+    program = False  # SCRIPT/IMAGE or -m MODULE read (if not, argparse and the command say what is missing)
+    i = 0
+    while i < len(words):
+        word = words[i]
+        option = by_name.get(word)
+        if option is None:
+            positional = [o for o in options if o.kind == POSITIONAL]
+            if (word.startswith("-") and word != "-") or i != len(words) - 1 or not positional:
+                return None
+            values[positional[0].dest] = word
+            program = True
+            break
+        if option.kind == FLAG:
+            values[option.dest] = True
+            i += 1
+            continue
+        if i + 1 >= len(words) or words[i + 1].startswith("-"):
+            return None  # argparse says what is missing
+        value = words[i + 1]
+        program = program or option.kind == PROGRAM
+        if option.kind == APPEND:
+            values[option.dest] = [*values[option.dest], value]
+        else:
+            values[option.dest] = value
+        i += 2
+    return Parsed(**values, args=[]) if program else None
+
+
+def _add(parser: argparse.ArgumentParser, options: tuple[Option, ...], args_help: str) -> None:
+    for option in options:
+        option.add_to(parser)
+    parser.add_argument("args", nargs="*", metavar="ARGS", help=args_help)
+
+
+def _target(opts: argparse.Namespace, command: str) -> tuple[str, bool]:
+    """(SCRIPT or MODULE, whether it is a module), checked."""
+    if opts.module is not None:
+        return opts.module, True
+    if opts.script is None:
+        raise UsageError(f"{command} needs a script or -m MODULE")
+    if not os.path.isfile(opts.script):
+        raise UsageError(f"no such script: {opts.script}")
+    return opts.script, False
+
+
+def run_arguments(parser: argparse.ArgumentParser) -> None:
+    options = "[--rebuild] [-v] [--reimport PKG]... [--allow-secret NAME]... [--strict]"
+    parser.usage = f"%(prog)s {options} SCRIPT [ARGS...]\n       %(prog)s {options} -m MODULE [ARGS...]"
+    parser.description = ("Run SCRIPT (or MODULE): restore it from the image cache when a fresh image is "
+                          "there, else run it normally and build the image at its snapshot point, and keep "
+                          "going. The cache is $AMBER_CACHE (default ~/.cache/amber), capped at "
+                          "$AMBER_CACHE_SIZE (default 2G).")
+    parser.epilog = _AFTER
+    _add(parser, RUN, "the program's own arguments: everything after SCRIPT (or -m MODULE), --help included")
+
+
+def run(opts: argparse.Namespace) -> int:
+    target, is_module = _target(opts, "run")
+    if not is_module:
+        target = os.path.abspath(target)  # the cache key names the script by its absolute path
+    options = RunOptions(target, is_module, rebuild=opts.rebuild, verbose=opts.verbose,
+                         reimport=opts.reimport, allowed_secrets=opts.allow_secret, strict=opts.strict,
+                         args=opts.args)
+    return _exec([sys.executable, "-I", "-S", BOOT, "run", *options.encode()])
+
+
+def snapshot_arguments(parser: argparse.ArgumentParser) -> None:
+    options = "[-o IMAGE] [--lazy-code] [--reimport PKG]... [--allow-secret NAME]... [--strict]"
+    parser.usage = f"%(prog)s {options} SCRIPT [ARGS...]\n       %(prog)s {options} -m MODULE [ARGS...]"
+    parser.description = ("Run SCRIPT (or MODULE) as __main__ up to its snapshot point and write IMAGE; "
+                          "`amber restore IMAGE` resumes right after that point.")
+    parser.epilog = _AFTER
+    _add(parser, SNAPSHOT, "the program's own arguments: everything after SCRIPT (or -m MODULE), --help "
+                           "included")
+
+
+def snapshot(opts: argparse.Namespace) -> int:
+    target, is_module = _target(opts, "snapshot")
+    output = opts.output
+    if output is None:
+        stem = os.path.basename(target)
+        output = f"{stem[:-3] if stem.endswith('.py') else stem}.amber"
+    out_dir = os.path.dirname(os.path.abspath(output))
+    if not os.path.isdir(out_dir):
+        raise UsageError(f"cannot write {output}: no such directory {out_dir}")
+    options = SnapshotOptions(os.path.abspath(output), target, is_module, reimport=opts.reimport,
+                              allowed_secrets=opts.allow_secret, strict=opts.strict, lazy_code=opts.lazy_code,
+                              args=opts.args)
+    # Not isolated: the user's environment (PYTHONPATH...) shapes the program's start-up.
+    return _exec([sys.executable, "-S", BOOT, "snapshot", *options.encode()])
+
+
+def restore_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.usage = "%(prog)s [--insecure] [--verify-buffers] IMAGE [ARGS...]"
+    parser.description = ("Restore a fresh process from IMAGE and resume right after its snapshot point. "
+                          "IMAGE must be signed with this machine's key (AMBER_KEY or "
+                          "~/.config/amber/hmac.key) or a trusted Ed25519 key (amber trust).")
+    parser.epilog = "Amber's options come before IMAGE; everything after it belongs to the program."
+    _add(parser, RESTORE, "the program's own arguments (its sys.argv[1:]): everything after IMAGE")
+
+
+def restore(opts: argparse.Namespace) -> int:
+    if opts.image is None:
+        raise UsageError("restore needs an image: amber restore IMAGE [ARGS...]")
+    options = RestoreOptions(opts.image, insecure=opts.insecure, verify_buffers=opts.verify_buffers,
+                             args=opts.args)
+    return _exec([sys.executable, "-I", "-S", BOOT, "restore", *options.encode()])
+
+
+def _exec(cmd: list[str]) -> int:
+    """Become ``cmd`` (the exit code is the new program's)."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    if os.name == "nt":  # pragma: no cover - no exec on Windows: run it and pass its code on
+        import subprocess
+
+        return subprocess.call(cmd)
+    os.execv(cmd[0], cmd)
+    return 0  # not reached

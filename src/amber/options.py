@@ -1,0 +1,171 @@
+"""The options of the commands that cross a process boundary, typed, and how they cross it.
+
+``amber run``, ``amber snapshot`` and ``amber restore`` parse their command line once, in the
+``amber`` command (:mod:`amber.commands.cli`), into one of these objects, then re-execute the
+interpreter on :mod:`amber._boot`, which decodes it again:
+
+* :class:`RunOptions`: ``amber`` -> ``_boot.py run`` (:mod:`amber.restore.run`);
+* :class:`SnapshotOptions`: ``amber`` -> ``_boot.py snapshot`` (:mod:`amber.capture.session`), and
+  ``_boot.py run`` -> ``_boot.py snapshot`` when ``amber run`` hands over to a build;
+* :class:`RestoreOptions`: ``amber`` -> ``_boot.py restore`` (:mod:`amber.restore.loader`).
+
+**Encoding.** ``encode()`` gives ``["<Class>=<hex>", *args]``: every field but ``args`` in one argv
+element, as ``marshal.dumps`` of a tuple in ``__slots__`` order, hex-encoded (argv cannot hold a
+NUL byte), then the program's own arguments, unchanged, so that ``ps`` shows them as given.
+``decode(argv)`` reverses it and refuses anything else with a :class:`~amber.errors.UsageError`.
+Both ends are the same interpreter and the same Amber (the child is ``sys.executable`` on this
+package's own ``_boot.py``), so marshal's format is the same on both.
+
+On the restore path: imports only the base set (``marshal``; names for type checkers only).
+"""
+
+from __future__ import annotations
+
+import marshal
+
+from amber.errors import UsageError
+
+TYPE_CHECKING = False  # typing is not in the base set: its names are for type checkers only
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Sequence
+    from typing import Self
+
+__all__ = ["RunOptions", "SnapshotOptions", "RestoreOptions"]
+
+
+class _Options:
+    """Encoding, decoding, equality and repr from ``__slots__`` (the fields, in order)."""
+
+    __slots__: tuple[str, ...] = ()
+    args: list[str]
+
+    def _fields(self) -> tuple[str, ...]:
+        return tuple(name for name in type(self).__slots__ if name != "args")
+
+    def encode(self) -> list[str]:
+        """``["<Class>=<hex>", *args]``: see the module's docstring."""
+        blob = marshal.dumps(tuple(getattr(self, name) for name in self._fields()))
+        return [f"{type(self).__name__}={blob.hex()}", *self.args]
+
+    @classmethod
+    def decode(cls, argv: Sequence[str]) -> Self:
+        """The options ``encode`` turned into ``argv``."""
+        tag = f"{cls.__name__}="
+        if not argv or not argv[0].startswith(tag):
+            raise UsageError(f"expected {cls.__name__} as amber's command encodes them, not {list(argv[:1])}")
+        try:
+            values = marshal.loads(bytes.fromhex(argv[0][len(tag):]))
+        except (ValueError, EOFError, TypeError):
+            raise UsageError(f"{cls.__name__} cannot be decoded (damaged command line)") from None
+        names = [name for name in cls.__slots__ if name != "args"]
+        if type(values) is not tuple or len(values) != len(names):
+            raise UsageError(f"{cls.__name__} cannot be decoded (made by another version of Amber?)")
+        options = cls.__new__(cls)  # the fields are as encode() found them: no __init__ to run again
+        for name, value in zip(names, values, strict=True):
+            setattr(options, name, value)
+        setattr(options, "args", list(argv[1:]))  # noqa: B010 (a slot of the subclass)
+        return options
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not type(self):
+            return NotImplemented
+        return all(getattr(self, name) == getattr(other, name) for name in type(self).__slots__)
+
+    __hash__ = None  # type: ignore[assignment]  # mutable: not a dict key
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in type(self).__slots__)
+        return f"{type(self).__name__}({fields})"
+
+
+class RunOptions(_Options):
+    """``amber run [OPTIONS] (SCRIPT | -m MODULE) [ARGS...]``."""
+
+    __slots__ = ("target", "is_module", "rebuild", "verbose", "reimport", "allowed_secrets", "strict", "args")
+
+    target: str  # the script's absolute path (the cache key names it so), or the module's name
+    is_module: bool
+    rebuild: bool  # --rebuild: build a new image even when the cached one is fresh
+    verbose: bool  # -v: say why an image is restored, built or not
+    reimport: list[str]  # --reimport PKG
+    allowed_secrets: list[str]  # --allow-secret NAME
+    strict: bool  # --strict: randomness that would repeat is an error
+
+    def __init__(self, target: str, is_module: bool = False, *, rebuild: bool = False, verbose: bool = False,
+                 reimport: Iterable[str] = (), allowed_secrets: Iterable[str] = (), strict: bool = False,
+                 args: Iterable[str] = ()) -> None:
+        self.target = target
+        self.is_module = is_module
+        self.rebuild = rebuild
+        self.verbose = verbose
+        self.reimport = list(reimport)
+        self.allowed_secrets = list(allowed_secrets)
+        self.strict = strict
+        self.args = list(args)
+
+    def build_key(self) -> tuple:
+        """The options that change how an image is built: part of the cache's program key."""
+        return (tuple(self.reimport), tuple(self.allowed_secrets), self.strict)
+
+
+class SnapshotOptions(_Options):
+    """``amber snapshot [OPTIONS] (SCRIPT | -m MODULE) [ARGS...]``, or ``amber run``'s build.
+
+    ``root`` is set only for ``amber run``'s first run, which runs the program normally, writes
+    ``image`` into the cache at ``root`` (program directory ``entry``) at its snapshot point,
+    unless ``build`` is off (the program is known not to be capturable), and keeps going.
+    """
+
+    __slots__ = ("image", "target", "is_module", "reimport", "allowed_secrets", "strict", "lazy_code",
+                 "root", "entry", "build", "verbose", "args")
+
+    image: str  # absolute path of the image to write
+    target: str  # the script as given, or the module's name
+    is_module: bool
+    reimport: list[str]
+    allowed_secrets: list[str]
+    strict: bool
+    lazy_code: bool  # --lazy-code (experimental): functions get their code on first call
+    root: str | None  # amber run: the cache's root directory; None for amber snapshot
+    entry: str | None  # amber run: the program's directory in the cache
+    build: bool  # amber run: write the image (off: run without trying)
+    verbose: bool  # amber run -v
+
+    def __init__(self, image: str, target: str, is_module: bool = False, *, reimport: Iterable[str] = (),
+                 allowed_secrets: Iterable[str] = (), strict: bool = False, lazy_code: bool = False,
+                 root: str | None = None, entry: str | None = None, build: bool = True,
+                 verbose: bool = False, args: Iterable[str] = ()) -> None:
+        self.image = image
+        self.target = target
+        self.is_module = is_module
+        self.reimport = list(reimport)
+        self.allowed_secrets = list(allowed_secrets)
+        self.strict = strict
+        self.lazy_code = lazy_code
+        self.root = root
+        self.entry = entry
+        self.build = build
+        self.verbose = verbose
+        self.args = list(args)
+
+    @property
+    def for_run(self) -> bool:
+        """``amber run``'s first run rather than ``amber snapshot``."""
+        return self.root is not None
+
+
+class RestoreOptions(_Options):
+    """``amber restore [--insecure] [--verify-buffers] IMAGE [ARGS...]``."""
+
+    __slots__ = ("image", "insecure", "verify_buffers", "args")
+
+    image: str
+    insecure: bool  # restore without checking the signature
+    verify_buffers: bool  # also check the digest of the mapped large buffers
+
+    def __init__(self, image: str, *, insecure: bool = False, verify_buffers: bool = False,
+                 args: Iterable[str] = ()) -> None:
+        self.image = image
+        self.insecure = insecure
+        self.verify_buffers = verify_buffers
+        self.args = list(args)
