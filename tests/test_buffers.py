@@ -59,7 +59,7 @@ def test_buffers_are_page_aligned_in_the_file(image):
     from amber.image import format as fmt
 
     img = fmt.read_image(str(image.image))
-    offset = {n: o for n, o, _l, _d in img.header["sections"]}[fmt.MAPPED]
+    offset = {n: o for n, o, _l, _d in img.header["sections"]}[fmt.BUFFERS]
     assert all((offset + start) % 4096 == 0 for start, _size, _ro in img.header["buffers"])
     assert len(img.data) <= offset  # reading an image reads everything but the buffers
     img.close()
@@ -70,7 +70,7 @@ def test_damaged_buffer_is_found_on_request(image):
     from amber.image import format as fmt
 
     img = fmt.read_image(str(image.image))
-    offset = {n: o for n, o, _l, _d in img.header["sections"]}[fmt.MAPPED]
+    offset = {n: o for n, o, _l, _d in img.header["sections"]}[fmt.BUFFERS]
     start = img.header["buffers"][0][0]
     img.close()
     raw = bytearray(image.image.read_bytes())

@@ -1,26 +1,48 @@
-"""``amber inspect IMAGE [--json]``: what an image holds, for people and for tools."""
+"""``amber inspect``: what an image holds, for people and for tools, and a decoder of its parts.
 
+* ``amber inspect IMAGE [--json]``: a summary (``describe``, ``render``);
+* ``--sections``: the section table, every digest checked (``sections_table``);
+* ``--dis NAME``: a section, or ``header``, decoded field by field from the schemas of
+  :mod:`amber.image.format`; the heap by the standard library's ``pickletools`` (``disassemble``);
+* ``--extract NAME``: a section's verified bytes, to stdout (``extract``): ``amber inspect IMAGE
+  --extract heap > heap.pickle && python -m pickletools heap.pickle``.
+
+Every digest is checked before anything is shown (as a restore would, and for the mapped sections
+too); a damaged or hand-made image is an ImageError, one ``amber: error:`` line.
+"""
+
+from __future__ import annotations
+
+import argparse
 import json
 import marshal
 import sys
 import time
+from types import CodeType
+from typing import BinaryIO, TextIO
 
-from amber.errors import AmberError
+from amber.errors import ImageError, UsageError
+from amber.image import explain
 from amber.image import format as fmt
+from amber.image.schema import Record
+
+HEADER = "header"  # --dis/--extract: the header, beside the sections
+
+
+def open_image(path: str, insecure: bool = False) -> fmt.Image:
+    """The image, verified, whichever interpreter made it (inspect shows images of any)."""
+    return fmt.read_image(path, check_interpreter=False, insecure=insecure)
 
 
 def describe(path: str, insecure: bool = False) -> dict:
-    image = fmt.read_image(path, check_interpreter=False, insecure=insecure)
+    image = open_image(path, insecure)
     h = image.header
     for name, *_ in h["sections"]:
-        if name in (fmt.MAPPED, fmt.LAZY_CODE):
-            image.verify_mapped(name)  # inspect vouches for the whole file: every digest is checked
-        else:
-            image.section(name)
+        image.verified(name)  # inspect vouches for the whole file: every digest is checked
     buffers = image.buffers()
+    stats = image.decode(fmt.STATS)
+    inputs = image.decode(fmt.INPUTS) if image.has_section(fmt.INPUTS) else None
     image.close()
-    stats = marshal.loads(image.section("stats"))
-    inputs = marshal.loads(image.section("inputs")) if image.has_section("inputs") else None
     by_value = stats["modules_by_value"]
     by_ref = stats["modules_by_ref"]
     total = len(by_value) + len(by_ref)
@@ -119,6 +141,183 @@ def render(d: dict, top: int = 12) -> str:
     return "\n".join(lines) + "\n"
 
 
+def sections_table(image: fmt.Image) -> tuple[str, list[str]]:
+    """``--sections``: each section with its offset, length, alignment and digest state (ok, DAMAGED,
+    cut short), and what a restore does with it. Returns (the table, the sections that fail)."""
+    rows = [("section", "offset", "length", "align", "digest", "at restore")]
+    failed = []
+    for name, offset, length, _digest in image.header["sections"]:
+        state = image.state(name)
+        if state != "ok":
+            failed.append(name)
+        spec = fmt.SECTIONS.get(name)
+        if spec is None:
+            align, how = "-", "not a section this Amber knows: not used"
+        else:
+            align = str(spec.align) + ("" if offset % spec.align == 0 else " MISALIGNED")
+            how = f"{'mapped' if spec.mapped else 'read'}, {spec.checked}"
+        rows.append((name, str(offset), str(length), align, state, how))
+    return _columns(rows, right=(1, 2, 3)), failed
+
+
+def _columns(rows: list, right: tuple = ()) -> str:
+    """``rows`` of strings as aligned columns (those in ``right`` right-aligned; the last one as is)."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
+    lines = ["  ".join([*(cell.rjust(w) if i in right else cell.ljust(w)
+                          for i, (cell, w) in enumerate(zip(row, widths, strict=False))), row[-1]]).rstrip()
+             for row in rows]
+    return "\n".join(lines) + "\n"
+
+
+def _entry(image: fmt.Image, name: str) -> tuple:
+    """(offset, length) of section ``name``, which must be in the image."""
+    for entry_name, offset, length, _digest in image.header["sections"]:
+        if entry_name == name:
+            return offset, length
+    names = ", ".join(entry[0] for entry in image.header["sections"])
+    raise ImageError(f"{image.path}: image has no {name!r} section (it has {names}; and {HEADER})")
+
+
+def _header_bytes(image: fmt.Image) -> bytes:
+    length = int.from_bytes(image.data[fmt.PREFIX["header_length"]], "little")
+    return bytes(image.data[fmt.HEADER_AT:fmt.HEADER_AT + length])
+
+
+def disassemble(image: fmt.Image, name: str, out: TextIO) -> None:
+    """``--dis NAME``: section ``name`` (or the header) decoded for people. Marshal sections are
+    shown field by field with each field's meaning; the buffers and lazy code tables entry by entry;
+    the heap by ``pickletools``. A part that does not match its schema is shown as far as it goes,
+    then refused with an ImageError."""
+    if name == HEADER:
+        _dis_header(image, out)
+        return
+    offset, length = _entry(image, name)
+    spec = fmt.SECTIONS.get(name)
+    if spec is None:
+        raise ImageError(f"{image.path}: section {name!r} is not one this Amber knows; --extract {name} "
+                         f"writes its bytes")
+    data = image.verified(name)
+    out.write(f"# {name}: {spec.encoding}; {length} bytes at offset {offset}; digest ok\n")
+    if name == fmt.HEAP:
+        _dis_heap(image, data, out)
+    elif name == fmt.BUFFERS:
+        _dis_buffers(image, out)
+    elif name == fmt.LAZY_CODE:
+        _dis_lazy_code(image, data, out)
+    elif spec.schema is not None:
+        _dis_record(image, name, spec.schema, data, out)
+
+
+def _dis_buffers(image: fmt.Image, out: TextIO) -> None:
+    table = image.header.get(fmt.BUFFERS) or []
+    out.write(f"# {len(table)} buffer(s) (header field {fmt.BUFFERS}), in the order the heap takes them\n")
+    rows = [("index", "start", "length", "readonly")]
+    rows += [(str(i), str(start), str(size), str(ro)) for i, (start, size, ro) in enumerate(table)]
+    out.write(_columns(rows, right=(0, 1, 2)))
+
+
+def _dis_record(image: fmt.Image, name: str, schema: Record, data: memoryview, out: TextIO) -> None:
+    try:
+        value = marshal.loads(data)
+    except (ValueError, EOFError, TypeError):
+        raise ImageError(f"{image.path}: image is damaged (section {name!r} cannot be decoded)") from None
+    out.write("\n".join(explain.show(schema, value)) + "\n")
+    problem = schema.problem(value)
+    if problem is not None:
+        raise ImageError(f"{image.path}: image is damaged (section {name!r} has the wrong shape: {problem})")
+
+
+def _dis_header(image: fmt.Image, out: TextIO) -> None:
+    from amber.image import signing
+
+    blob = _header_bytes(image)
+    lines = [f"# prefix: {fmt.HEADER_AT} bytes; the signature block covers the rest of the prefix and the "
+             f"header"]
+    lines += fmt.PREFIX.show(image.data, "", nested={"signature": signing.BLOCK})
+    lines += ["", f"# {HEADER}: marshal; {len(blob)} bytes at offset {fmt.HEADER_AT}; digest ok"]
+    lines += explain.show(fmt.HEADER_SCHEMA, image.header)
+    out.write("\n".join(lines) + "\n")
+
+
+def _dis_heap(image: fmt.Image, data: memoryview, out: TextIO) -> None:
+    import pickletools  # the standard library's disassembler: nothing of the program runs
+
+    # A heap may hold an int too long for repr's default limit (4300 digits): show it whole.
+    limit = sys.get_int_max_str_digits()
+    sys.set_int_max_str_digits(0)
+    try:
+        pickletools.dis(bytes(data), out=out)
+    except BrokenPipeError:
+        raise
+    except Exception as e:  # an invalid program: ValueError, or whatever garbage makes it raise
+        raise ImageError(f"{image.path}: the {fmt.HEAP} section is not a valid pickle program "
+                         f"({type(e).__name__}: {e})") from None
+    finally:
+        sys.set_int_max_str_digits(limit)
+
+
+def _dis_lazy_code(image: fmt.Image, data: memoryview, out: TextIO) -> None:
+    table = image.header.get(fmt.LAZY_CODE) or []
+    out.write(f"# {len(table)} blob(s) (header field {fmt.LAZY_CODE}), one per module\n")
+    rows = [("index", "start", "length", "digest", "functions")]
+    damaged = 0
+    for i, (start, length, dig) in enumerate(table):
+        blob = data[start:start + length]
+        if fmt.digest(blob) != dig:
+            damaged += 1
+            rows.append((str(i), str(start), str(length), "DAMAGED", ""))
+            continue
+        try:
+            codes = marshal.loads(blob)
+        except (ValueError, EOFError, TypeError):
+            codes = ()
+        names = [c.co_qualname for c in codes if isinstance(c, CodeType)] if isinstance(codes, tuple) else []
+        shown = ", ".join(names[:6]) + (f", ... ({len(names)} in all)" if len(names) > 6 else "")
+        rows.append((str(i), str(start), str(length), "ok", shown or "(cannot be decoded)"))
+    out.write(_columns(rows, right=(0, 1, 2)))
+    if damaged:
+        raise ImageError(f"{image.path}: image is damaged ({damaged} blob(s) of section {fmt.LAZY_CODE!r} "
+                         f"fail their checksum)")
+
+
+def extract(image: fmt.Image, name: str, out: BinaryIO) -> None:
+    """``--extract NAME``: the verified bytes of section ``name`` (or of the header), unchanged."""
+    if name == HEADER:
+        out.write(_header_bytes(image))
+        return
+    _entry(image, name)
+    out.write(image.verified(name))
+
+
+def decode_image(path: str, insecure: bool = False, sections: bool = False, dis: str | None = None,
+                 extract_name: str | None = None) -> int:
+    """Run ``--sections``, ``--dis NAME`` or ``--extract NAME`` on ``path``; raise AmberError for a
+    damaged or hand-made image (one line from the caller), return the exit code otherwise."""
+    image = open_image(path, insecure)
+    try:
+        if sections:
+            table, failed = sections_table(image)
+            sys.stdout.write(table)
+            if failed:
+                sys.stdout.flush()
+                raise ImageError(f"{path}: image is damaged (section {failed[0]!r} fails its checksum"
+                                 + (f"; {len(failed)} sections fail)" if len(failed) > 1 else ")"))
+        elif dis is not None:
+            disassemble(image, dis, sys.stdout)
+        elif extract_name is not None:
+            sys.stdout.flush()
+            extract(image, extract_name, sys.stdout.buffer)
+            sys.stdout.buffer.flush()
+    except BrokenPipeError:  # `amber inspect --dis heap | head`: the reader had enough
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
+        return 0
+    finally:
+        image.close()
+    return 0
+
+
 def base_set() -> int:
     """Print the base set: the modules every restore starts with, held by reference."""
     import subprocess
@@ -128,22 +327,38 @@ def base_set() -> int:
     return subprocess.call([sys.executable, "-I", "-S", BOOT, "base-set"])
 
 
-def main(args: list) -> int:
-    if args == ["--base-set"]:
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """``amber inspect``'s command line (see :mod:`amber.commands.cli`)."""
+    parser.usage = "%(prog)s [--json] [--insecure] IMAGE\n       %(prog)s --base-set"
+    parser.add_argument("image", nargs="?", metavar="IMAGE", help="the image to show")
+    parser.add_argument("--json", action="store_true", help="everything, as JSON (files included)")
+    parser.add_argument("--insecure", action="store_true", help="show an image whatever its signature")
+    parser.add_argument("--base-set", action="store_true", dest="base_set",
+                        help="list the modules every restore starts with (held by reference)")
+    parser.usage += "\n       %(prog)s [--insecure] (--sections | --dis NAME | --extract NAME) IMAGE"
+    decoder = parser.add_mutually_exclusive_group()  # the decoder for people, as CRIU's crit
+    decoder.add_argument("--sections", action="store_true",
+                         help="the section table: offset, length, alignment, each digest checked")
+    decoder.add_argument("--dis", metavar="NAME",
+                         help=f"decode section NAME ({', '.join(fmt.SECTIONS)}) or {HEADER}, field by field; "
+                              f"the heap with pickletools")
+    decoder.add_argument("--extract", metavar="NAME",
+                         help="write the verified bytes of section NAME (or the header) to stdout")
+
+
+def run(opts: argparse.Namespace) -> int:
+    """Run ``amber inspect``; an AmberError is one line from the ``amber`` command."""
+    if opts.base_set and opts.image is None:
         return base_set()
-    as_json = "--json" in args
-    insecure = "--insecure" in args
-    rest = [a for a in args if a not in ("--json", "--insecure")]
-    if len(rest) != 1 or rest[0].startswith("-"):
-        sys.stderr.write("amber: error: usage: amber inspect IMAGE [--json] | amber inspect --base-set\n")
-        return 2
+    if opts.image is None or opts.base_set:
+        raise UsageError("usage: amber inspect [--json] [--insecure] IMAGE | amber inspect --base-set")
+    if opts.sections or opts.dis is not None or opts.extract is not None:
+        if opts.json:
+            raise UsageError("--json shows the summary; it does not go with --sections, --dis or --extract")
+        return decode_image(opts.image, opts.insecure, opts.sections, opts.dis, opts.extract)
     try:
-        d = describe(rest[0], insecure)
-    except AmberError as e:
-        sys.stderr.write(f"amber: error: {e}\n")
-        return 2
+        d = describe(opts.image, opts.insecure)
     except (KeyError, TypeError, ValueError, EOFError):
-        sys.stderr.write(f"amber: error: {rest[0]}: image is damaged (its statistics cannot be read)\n")
-        return 2
-    sys.stdout.write(json.dumps(d, indent=2) + "\n" if as_json else render(d))
+        raise ImageError(f"{opts.image}: image is damaged (its statistics cannot be read)") from None
+    sys.stdout.write(json.dumps(d, indent=2) + "\n" if opts.json else render(d))
     return 0

@@ -1,62 +1,203 @@
-"""The Amber image format, declared in one place.
+r"""The Amber image format, declared once: the layouts and schemas in this module *are* the format.
 
-An image is one file, written once (to a temporary name, then renamed) and never modified::
+An image is one file, written once (to a temporary name, then renamed) and never modified: a
+fixed prefix, a signature block, the header, then the sections, each at the offset the header
+gives. The declarations below are executable: the reader's shape check of the header is derived
+from ``HEADER_SCHEMA`` (it runs on every restore, before anything in the header is used), the
+writers build the marshal-encoded parts through their schemas (``Record.build``/``encode``), and
+``amber inspect IMAGE`` decodes every part for people from them (``--sections``: the section
+table with every digest checked; ``--dis NAME``: a section, or ``header``, field by field, the
+heap through ``pickletools``; ``--extract NAME``: a section's verified bytes).
+
+The types the declarations are written in are :mod:`amber.image.schema`'s. The reference that
+follows is generated from the declarations (:func:`amber.image.explain.document`);
+``tests/test_format.py`` keeps it equal to them.
+
+The prefix (the first 128 bytes; integers little-endian unsigned)::
 
     offset  size  field
-    0       8     MAGIC  b"\\x89AMB\\r\\n\\x1a\\n"  (the CR LF and ^Z catch text-mode copies)
-    8       2     FORMAT_VERSION, little-endian unsigned
-    10      2     flags (0; reserved)
-    12      4     H = length of the header, little-endian unsigned
-    16      32    BLAKE2b-256 digest of the header bytes
-    48      80    signature block over bytes 0-48 and the header (see amber.image.signing)
-    128     H     header: a ``marshal``-encoded dict (only str, int, float, bytes, tuple, list, dict)
-    ...           sections, each starting at the offset the header gives, aligned to SECTION_ALIGN
+    0       8     magic: MAGIC, b"\x89AMB\r\n\x1a\n" (the CR LF and ^Z catch text-mode copies)
+    8       2     format: FORMAT_VERSION (2)
+    10      2     flags: 0 (reserved)
+    12      4     header_length: H, the length of the header in bytes
+    16      32    header_digest: BLAKE2b-256 of the header
+    48      80    signature: over bytes 0-48 and the header (see amber.image.signing)
+    128     H     header: marshal-encoded (only str, int, float, bytes, tuple, list, dict)
 
-The header says who made the image and where its sections are::
+The header (a dict; each field is name, type, meaning; extra keys are ignored)::
 
-    {"format": 1, "amber": "0.1.0", "created": 1764050000.0,
-     "python": {...interpreter identity, see interpreter_identity()...},
-     "extensions": [(module name, file, size, mtime_ns), ...],
-     "snapshot_point": {"kind": "call" | "main-guard" | "end", "line": 12, "script": "app.py"},
-     "sections": [(name, offset, length, digest), ...]}
+    format               int >= 0
+                         FORMAT_VERSION (2), as in the prefix
+    amber                str
+                         the version of Amber that made the image; a restore needs the same one
+    created              float
+                         when the image was written, in seconds since the epoch
+    python               dict python (below)
+                         the interpreter that made the image (interpreter_identity())
+    extensions           list of (module: str, file: str, size: int >= 0, mtime_ns: int)
+                         the extension modules loaded at the snapshot point
+    snapshot_point       dict snapshot_point (below)
+                         where the program was stopped
+    sections             list of (name: str, offset: int >= 0, length: int >= 0, digest: 32 bytes)
+                         the section table: where each section is, and its BLAKE2b-256 digest
+    key_id               str, optional
+                         "hmac:<key id>" or "ed25519:<key id>", for people (the signature block
+                         is what is checked)
+    run                  dict run (below), optional
+                         images built by amber run: what the cache built it for
+    buffers              list of (start: int >= 0, length: int >= 0, readonly: bool), optional
+                         the large buffers, in the order the heap program takes them, within the
+                         buffers section
+    lazy_code            list of (start: int >= 0, length: int >= 0, digest: 32 bytes), optional
+                         one blob of code objects per module, within the lazy_code section
+    and: section names are unique
+    and: every entry of buffers lies inside the buffers section
+    and: every entry of lazy_code lies inside the lazy_code section
 
-Sections (their digests are checked before they are decoded):
+python (a dict)::
 
-``prelude``
-    ``marshal``: ``{"environ": {name: value or None}, "path": [...]}``: the changes the program
-    made to its environment during start-up (bytes, applied over the restoring process's
-    environment) and ``sys.path``; both are applied before the heap is rebuilt.
-``heap``
-    A pickle (protocol 5) program compiled by :mod:`amber.capture.compile.assembler`. Running it with the
-    C unpickler rebuilds every captured object and returns the manifest (see
-    :mod:`amber.restore.loader`). ``python -m pickletools`` disassembles it.
-``stats``
-    ``marshal``: counts and sizes for ``amber inspect``; never read by a restore.
-``buffers`` (only when the heap holds large buffers)
-    Raw bytes, each buffer starting on a page boundary of the file; the header's ``"buffers"``
-    lists ``(offset in the section, length, read-only)``. The heap program takes them in order
-    with the protocol-5 ``NEXT_BUFFER``/``READONLY_BUFFER`` opcodes. A restore maps this
-    section copy-on-write instead of reading it, so processes restored from one image share
-    these pages until they write, and restoring a 1 GB array costs a few page-table entries.
-    Because it is mapped, its digest is checked only by ``amber restore --verify-buffers``
-    (reading every byte is what mapping avoids). Buffers are plain data: the heap program that
-    interprets them (dtype, shape, which object owns them) is always verified, so a changed
-    buffer changes values, never which code runs. Only raw-byte buffers of at least
-    ``MAPPED_MIN`` bytes go here (numpy arrays, bytes, bytearray, array.array).
-``lazy_code`` (``amber snapshot --lazy-code`` only, experimental)
-    One ``marshal``-encoded tuple of code objects per module, back to back; the header's
-    ``"lazy_code"`` lists ``(start, length, BLAKE2b digest)`` for each. Mapped, not read: a
-    blob is checked and unmarshalled when one of its functions is first called (see
-    :mod:`amber.restore.lazy`).
-``inputs`` (images built by ``amber run`` only)
-    ``marshal``: ``{"files": [(path, size, mtime_ns) or (path, -1, -1) if absent], "env": [(name,
-    keyed digest)], "env_names": keyed digest of the variable names or None}``: what start-up
-    depended on (see :mod:`amber.capture.recorders.inputs`, checked by :mod:`amber.runcache.freshness`).
-    Such images also carry ``"run": {"target", "args", "key_args"}`` in the header.
+    implementation       str
+                         sys.implementation.name
+    version              str
+                         sys.version
+    hexversion           int
+                         sys.hexversion
+    cache_tag            str or None
+                         sys.implementation.cache_tag
+    bytecode_magic       bytes
+                         the magic number of the interpreter's .pyc files
+    platform             str
+                         sys.platform
+    abiflags             str
+                         sys.abiflags ('' where there is none)
+    maxsize              int
+                         sys.maxsize
+    byteorder            str
+                         sys.byteorder
+    executable           str
+                         sys.executable, named in the error when another interpreter restores
 
-The signature and the header's digest are verified before the header is decoded, and each
-section's digest before that section is decoded, so a damaged, truncated or forged file is
-refused before any of it is used.
+snapshot_point (a dict)::
+
+    kind                 one of 'call', 'main-guard', 'end'
+                         amber.snapshot(), the main guard, or the end of the script
+    line                 int >= 0
+                         its line in the main script
+    script               str
+                         the main script's file
+    module               str
+                         the module run with -m, else ''
+    argv0                str
+                         sys.argv[0] of the snapshotting process
+
+run (a dict)::
+
+    target               str
+                         the script's absolute path or the module's name
+    args                 list of str
+                         the arguments the image was built with (those in its cache key)
+    key_args             int >= 0 or None
+                         the arguments start-up reads (amber.startup_args), None for all
+
+The sections, in the order they are written (name, encoding; alignment; read or mapped)::
+
+    prelude      marshal: dict prelude (below); 64 bytes; read
+                 applied before the heap is rebuilt
+                 digest: checked before use
+    heap         pickle protocol 5, returns dict manifest (below); 64 bytes; read
+                 every captured object; python -m pickletools disassembles it
+                 digest: checked on a second thread while the modules held by reference are
+                 imported
+    stats        marshal: dict stats (below); 64 bytes; read
+                 counts and sizes for amber inspect
+                 digest: never used by a restore; checked by amber inspect
+    inputs       marshal: dict inputs (below); 64 bytes; read
+                 amber run images only: what start-up depended on
+                 digest: checked before use
+    buffers      raw bytes; 4096 bytes; mapped
+                 the large buffers, each on a page boundary, mapped copy-on-write
+                 digest: checked only with amber restore --verify-buffers (and by amber inspect)
+    lazy_code    marshal blobs; 4096 bytes; mapped
+                 amber snapshot --lazy-code (experimental): one tuple of code objects per module
+                 digest: each blob checked on the first call of one of its functions
+
+prelude (a dict)::
+
+    environ              dict of bytes -> bytes or None
+                         the changes start-up made to its environment (None: removed), applied
+                         over the restoring process's environment
+    path                 list of str
+                         sys.path at the snapshot point
+    imports              list of str
+                         the modules imported again, in the order the program first imported them
+
+manifest (a dict)::
+
+    main                 module
+                         the restored __main__ module
+    rest                 code
+                         what runs after restore: the main script after the snapshot point
+    order                tuple of str
+                         sys.modules' order at the snapshot point
+    registrations        tuple
+                         atexit, codec and at-fork registrations to make again (kind, function,
+                         args, kwargs)
+    lifecycle            tuple
+                         the lifecycle hooks (amber.lifecycle)
+    by_ref               tuple of str
+                         the modules imported again
+    argv0                str
+                         sys.argv[0] after restore
+
+stats (a dict)::
+
+    objects              int >= 0
+                         the objects in the heap
+    by_type              dict of str -> (count: int >= 0, bytes: int >= 0)
+                         objects and their sizes by type
+    largest              list of (path: str, type: str, bytes: int >= 0)
+                         the largest objects, with their paths
+    by_module            dict of str -> (count: int >= 0, bytes: int >= 0)
+                         objects and their sizes by the module through which they were reached
+    modules_by_value     list of str
+                         the modules captured by value
+    modules_by_ref       dict of str -> str
+                         the modules imported again, and why
+    startup_seconds      float
+                         how long start-up ran before the snapshot point
+    capture_seconds      float
+                         how long capturing took
+    environ_changed      list of str
+                         the environment variables start-up set or removed
+    replayed             list of str, optional
+                         state the program changed on modules imported again (set again at
+                         restore)
+    hash_memos_kept      list of str, optional
+                         memoised hashes that could not be reset
+
+inputs (a dict)::
+
+    files                list of (path: str, size: int, mtime_ns: int)
+                         the files start-up depended on; (path, -1, -1) for one that was absent
+    env                  list of (name: str, digest: 16 bytes)
+                         the environment variables start-up read, with a keyed digest of each
+                         value
+    env_names            16 bytes or None
+                         a keyed digest of the variables' names if the program iterated the
+                         environment, else None
+
+The heap program (:mod:`amber.capture.compile`) is run by the C unpickler; it takes the large
+buffers in order with the protocol-5 ``NEXT_BUFFER``/``READONLY_BUFFER`` opcodes and returns the
+manifest (read by :mod:`amber.restore.loader`). Buffers are plain data: the heap program that
+interprets them (dtype, shape, which object owns them) is always verified, so a changed buffer
+changes values, never which code runs. Only raw-byte buffers of at least ``MAPPED_MIN`` bytes go
+there (numpy arrays, bytes, bytearray, array.array). The lazy code blobs are checked against the
+digests of the header's ``lazy_code`` table (:mod:`amber.restore.lazy`); the inputs are checked
+by :mod:`amber.runcache`.
+
+The signature and the header's digest are verified before the header is decoded, the header's
+shape before any of it is used, and each section's digest before that section is decoded, so a
+damaged, truncated or forged file is refused before any of it is used.
 An image is code: restoring one runs code it contains. Only restore images you trust.
 
 This module is on the restore path: it imports only the base set (see amber.restore.loader).
@@ -64,32 +205,242 @@ This module is on the restore path: it imports only the base set (see amber.rest
 
 import marshal
 import sys
+import types
 from _blake2 import blake2b
+from operator import add
 
 from amber.errors import ImageError
 from amber.image import signing
+from amber.image.layout import Layout
+from amber.image.schema import DictOf, Field, ListOf, Maybe, Record, Row, Scalar, Type
 
 MAGIC = b"\x89AMB\r\n\x1a\n"
 FORMAT_VERSION = 2
-PREFIX_SIZE = 48
-HEADER_AT = PREFIX_SIZE + 80  # after the signature block
-DIGEST_SIZE = 32
+DIGEST_SIZE = 32  # BLAKE2b-256: the header's and every section's digest
+VARIABLE_DIGEST_SIZE = 16  # keyed BLAKE2b of an environment variable (amber.runcache.freshness)
 SECTION_ALIGN = 64
-PAGE_SIZE = 4096  # the mapped buffers' alignment (also the mmap granularity on Linux and macOS)
+PAGE_SIZE = 4096  # the mapped sections' alignment (also the mmap granularity on Linux and macOS)
 MAPPED_MIN = 256 * 1024  # smaller buffers are cheaper inline in the heap than as a page-aligned mapping
-MAPPED = "buffers"  # large buffers: a restore maps this section instead of reading it
-LAZY_CODE = "lazy_code"  # code on first call: mapped too, each blob checked when first used
-_NOT_READ = (MAPPED, LAZY_CODE)
 
+# Section names: the only place they are spelt.
+PRELUDE = "prelude"
+HEAP = "heap"
+STATS = "stats"
+INPUTS = "inputs"
+BUFFERS = "buffers"  # large buffers: a restore maps this section instead of reading it
+LAZY_CODE = "lazy_code"  # code on first call: mapped too, each blob checked when first used
+
+
+# --- fixed layouts ------------------------------------------------------------------------------
+
+PREFIX = Layout("prefix", (
+    ("magic", 8, "bytes", 'MAGIC, b"\\x89AMB\\r\\n\\x1a\\n" (the CR LF and ^Z catch text-mode copies)'),
+    ("format", 2, "int", f"FORMAT_VERSION ({FORMAT_VERSION})"),
+    ("flags", 2, "int", "0 (reserved)"),
+    ("header_length", 4, "int", "H, the length of the header in bytes"),
+    ("header_digest", DIGEST_SIZE, "hex", "BLAKE2b-256 of the header"),
+    ("signature", signing.BLOCK.size, "hex", "over bytes 0-48 and the header (see amber.image.signing)"),
+))
+SIGNATURE_AT = PREFIX["signature"].start  # everything before the signature block is signed
+SIGNATURE_SIZE = signing.BLOCK.size
+HEADER_AT = PREFIX.size
+_VERSION, _FLAGS = PREFIX["format"], PREFIX["flags"]
+_HEADER_LENGTH, _HEADER_DIGEST = PREFIX["header_length"], PREFIX["header_digest"]
+
+
+# --- the types the schemas are made of (amber.image.schema) ----------------------------------
+
+UINT = Scalar(int, "int >= 0", minimum=0)
+INT = Scalar(int, "int")
+STR = Scalar(str, "str")
+FLOAT = Scalar(float, "float")
+BOOL = Scalar(bool, "bool")
+BYTES = Scalar(bytes, "bytes")
+DIGEST = Scalar(bytes, f"{DIGEST_SIZE} bytes", size=DIGEST_SIZE)
+VARIABLE_DIGEST = Scalar(bytes, f"{VARIABLE_DIGEST_SIZE} bytes", size=VARIABLE_DIGEST_SIZE)
+STRS = ListOf(STR)
+COUNT_BYTES = Row(("count", UINT), ("bytes", UINT))
+
+
+# --- the header ---------------------------------------------------------------------------------
+
+def _unique_section_names(header: dict) -> tuple | None:
+    names = [entry[0] for entry in header["sections"]]
+    return None if len(set(names)) == len(names) else (".sections", "a section name is repeated")
+
+
+def _within(table: str, section: str):
+    """A check: every (start, length, ...) entry of ``header[table]`` lies inside ``section``."""
+
+    def check(header: dict) -> tuple | None:
+        rows = header.get(table)
+        if not rows:
+            return None
+        lengths = [entry[2] for entry in header["sections"] if entry[0] == section]
+        if len(lengths) != 1:
+            return f".{table}", f"needs exactly one {section} section"
+        starts, sizes = list(zip(*rows, strict=True))[:2]  # rows have their shape: checked first
+        if max(map(add, starts, sizes)) <= lengths[0]:
+            return None
+        first = next(i for i, row in enumerate(rows) if row[0] + row[1] > lengths[0])
+        return f".{table}[{first}]", f"lies outside the {section} section"
+
+    return f"every entry of {table} lies inside the {section} section", check
+
+
+PYTHON_SCHEMA = Record("python", (
+    Field("implementation", STR, "sys.implementation.name"),
+    Field("version", STR, "sys.version"),
+    Field("hexversion", INT, "sys.hexversion"),
+    Field("cache_tag", Maybe(STR), "sys.implementation.cache_tag"),
+    Field("bytecode_magic", BYTES, "the magic number of the interpreter's .pyc files"),
+    Field("platform", STR, "sys.platform"),
+    Field("abiflags", STR, "sys.abiflags ('' where there is none)"),
+    Field("maxsize", INT, "sys.maxsize"),
+    Field("byteorder", STR, "sys.byteorder"),
+    Field("executable", STR, "sys.executable, named in the error when another interpreter restores"),
+))
+# What must match between the snapshotting and the restoring interpreter (all but the executable).
+_MUST_MATCH = tuple(name for name in PYTHON_SCHEMA.names if name != "executable")
+
+SNAPSHOT_POINT_SCHEMA = Record("snapshot_point", (
+    Field("kind", Scalar(str, "one of 'call', 'main-guard', 'end'", values=("call", "main-guard", "end")),
+          "amber.snapshot(), the main guard, or the end of the script"),
+    Field("line", UINT, "its line in the main script"),
+    Field("script", STR, "the main script's file"),
+    Field("module", STR, "the module run with -m, else ''"),
+    Field("argv0", STR, "sys.argv[0] of the snapshotting process"),
+))
+
+RUN_SCHEMA = Record("run", (
+    Field("target", STR, "the script's absolute path or the module's name"),
+    Field("args", STRS, "the arguments the image was built with (those in its cache key)"),
+    Field("key_args", Maybe(UINT), "the arguments start-up reads (amber.startup_args), None for all"),
+))
+
+SECTION_ENTRY = Row(("name", STR), ("offset", UINT), ("length", UINT), ("digest", DIGEST))
+BUFFER_ENTRY = Row(("start", UINT), ("length", UINT), ("readonly", BOOL))
+LAZY_CODE_ENTRY = Row(("start", UINT), ("length", UINT), ("digest", DIGEST))
+
+HEADER_SCHEMA = Record("header", (
+    Field("format", UINT, f"FORMAT_VERSION ({FORMAT_VERSION}), as in the prefix"),
+    Field("amber", STR, "the version of Amber that made the image; a restore needs the same one"),
+    Field("created", FLOAT, "when the image was written, in seconds since the epoch"),
+    Field("python", PYTHON_SCHEMA, "the interpreter that made the image (interpreter_identity())"),
+    Field("extensions", ListOf(Row(("module", STR), ("file", STR), ("size", UINT), ("mtime_ns", INT))),
+          "the extension modules loaded at the snapshot point"),
+    Field("snapshot_point", SNAPSHOT_POINT_SCHEMA, "where the program was stopped"),
+    Field("sections", ListOf(SECTION_ENTRY),
+          "the section table: where each section is, and its BLAKE2b-256 digest"),
+    Field("key_id", STR, '"hmac:<key id>" or "ed25519:<key id>", for people (the signature block is what is '
+                         'checked)', optional=True),
+    Field("run", RUN_SCHEMA, "images built by amber run: what the cache built it for", optional=True),
+    Field(BUFFERS, ListOf(BUFFER_ENTRY), f"the large buffers, in the order the heap program takes them, "
+                                         f"within the {BUFFERS} section", optional=True),
+    Field(LAZY_CODE, ListOf(LAZY_CODE_ENTRY), f"one blob of code objects per module, within the {LAZY_CODE} "
+                                              f"section", optional=True),
+), checks=(("section names are unique", _unique_section_names), _within(BUFFERS, BUFFERS),
+           _within(LAZY_CODE, LAZY_CODE)))
+
+
+# --- the sections -------------------------------------------------------------------------------
+
+PRELUDE_SCHEMA = Record(PRELUDE, (
+    Field("environ", DictOf(BYTES, Maybe(BYTES)),
+          "the changes start-up made to its environment (None: removed), applied over the restoring "
+          "process's environment"),
+    Field("path", STRS, "sys.path at the snapshot point"),
+    Field("imports", STRS, "the modules imported again, in the order the program first imported them"),
+))
+
+MANIFEST_SCHEMA = Record("manifest", (
+    Field("main", Type("module", types.ModuleType), "the restored __main__ module"),
+    Field("rest", Type("code", types.CodeType), "what runs after restore: the main script after the "
+                                                "snapshot point"),
+    Field("order", ListOf(STR, tuple), "sys.modules' order at the snapshot point"),
+    Field("registrations", Type("tuple", tuple), "atexit, codec and at-fork registrations to make again "
+                                                 "(kind, function, args, kwargs)"),
+    Field("lifecycle", Type("tuple", tuple), "the lifecycle hooks (amber.lifecycle)"),
+    Field("by_ref", ListOf(STR, tuple), "the modules imported again"),
+    Field("argv0", STR, "sys.argv[0] after restore"),
+))
+
+STATS_SCHEMA = Record(STATS, (
+    Field("objects", UINT, "the objects in the heap"),
+    Field("by_type", DictOf(STR, COUNT_BYTES), "objects and their sizes by type"),
+    Field("largest", ListOf(Row(("path", STR), ("type", STR), ("bytes", UINT))),
+          "the largest objects, with their paths"),
+    Field("by_module", DictOf(STR, COUNT_BYTES), "objects and their sizes by the module through which they "
+                                                 "were reached"),
+    Field("modules_by_value", STRS, "the modules captured by value"),
+    Field("modules_by_ref", DictOf(STR, STR), "the modules imported again, and why"),
+    Field("startup_seconds", FLOAT, "how long start-up ran before the snapshot point"),
+    Field("capture_seconds", FLOAT, "how long capturing took"),
+    Field("environ_changed", STRS, "the environment variables start-up set or removed"),
+    Field("replayed", STRS, "state the program changed on modules imported again (set again at restore)",
+          optional=True),
+    Field("hash_memos_kept", STRS, "memoised hashes that could not be reset", optional=True),
+))
+
+INPUTS_SCHEMA = Record(INPUTS, (
+    Field("files", ListOf(Row(("path", STR), ("size", INT), ("mtime_ns", INT))),
+          "the files start-up depended on; (path, -1, -1) for one that was absent"),
+    Field("env", ListOf(Row(("name", STR), ("digest", VARIABLE_DIGEST))),
+          "the environment variables start-up read, with a keyed digest of each value"),
+    Field("env_names", Maybe(VARIABLE_DIGEST),
+          "a keyed digest of the variables' names if the program iterated the environment, else None"),
+))
+
+
+class Section:
+    """A kind of section: how it is encoded (and the schema of what it holds, or of what its program
+    returns), its alignment, whether a restore reads it or maps it, and when its digest is checked."""
+
+    def __init__(self, name: str, encoding: str, meaning: str, checked: str, schema: Record | None = None,
+                 returns: Record | None = None, align: int = SECTION_ALIGN, mapped: bool = False) -> None:
+        self.name = name
+        self.encoding = encoding
+        self.meaning = meaning
+        self.checked = checked
+        self.schema = schema
+        self.returns = returns
+        self.align = align
+        self.mapped = mapped
+
+
+SECTIONS = {s.name: s for s in (
+    Section(PRELUDE, "marshal", "applied before the heap is rebuilt", "checked before use", PRELUDE_SCHEMA),
+    Section(HEAP, "pickle protocol 5", "every captured object; python -m pickletools disassembles it",
+            "checked on a second thread while the modules held by reference are imported",
+            returns=MANIFEST_SCHEMA),
+    Section(STATS, "marshal", "counts and sizes for amber inspect",
+            "never used by a restore; checked by amber inspect", STATS_SCHEMA),
+    Section(INPUTS, "marshal", "amber run images only: what start-up depended on", "checked before use",
+            INPUTS_SCHEMA),
+    Section(BUFFERS, "raw bytes", "the large buffers, each on a page boundary, mapped copy-on-write",
+            "checked only with amber restore --verify-buffers (and by amber inspect)",
+            align=PAGE_SIZE, mapped=True),
+    Section(LAZY_CODE, "marshal blobs", "amber snapshot --lazy-code (experimental): one tuple of code "
+                                        "objects per module", "each blob checked on the first call of one "
+                                                              "of its functions",
+            align=PAGE_SIZE, mapped=True),
+)}
+_MAPPED = frozenset(name for name, s in SECTIONS.items() if s.mapped)
+RECORDS = (HEADER_SCHEMA, PYTHON_SCHEMA, SNAPSHOT_POINT_SCHEMA, RUN_SCHEMA, PRELUDE_SCHEMA, MANIFEST_SCHEMA,
+           STATS_SCHEMA, INPUTS_SCHEMA)
+
+
+# --- writing ------------------------------------------------------------------------------------
 
 def digest(data) -> bytes:
     return blake2b(data, digest_size=DIGEST_SIZE).digest()
 
 
 def interpreter_identity() -> dict:
-    """What must match between the snapshotting and the restoring interpreter."""
+    """What must match between the snapshotting and the restoring interpreter (PYTHON_SCHEMA)."""
     import _frozen_importlib_external  # in every interpreter from start-up
 
+    # A plain dict (this runs on every restore); write_image checks it against the schema.
     return {
         "implementation": sys.implementation.name,
         "version": sys.version,
@@ -102,10 +453,6 @@ def interpreter_identity() -> dict:
         "byteorder": sys.byteorder,
         "executable": sys.executable,
     }
-
-
-_MUST_MATCH = ("implementation", "version", "hexversion", "cache_tag", "bytecode_magic", "platform",
-               "abiflags", "maxsize", "byteorder")
 
 
 def _align(n: int, to: int) -> int:
@@ -148,15 +495,24 @@ class Pieces:
         f.write(b"\0" * (at + self.length - f.tell()))
 
 
+def prefix(header: bytes) -> bytes:
+    """The signed part of the prefix for the encoded ``header``."""
+    fields = (MAGIC, FORMAT_VERSION.to_bytes(_VERSION.stop - _VERSION.start, "little"),
+              bytes(_FLAGS.stop - _FLAGS.start),
+              len(header).to_bytes(_HEADER_LENGTH.stop - _HEADER_LENGTH.start, "little"), digest(header))
+    return b"".join(fields)
+
+
 def write_image(path: str, header: dict, sections: list, signature: tuple | None = None) -> int:
-    """Write ``sections`` (a list of (name, bytes-like or Pieces, alignment)) atomically to
-    ``path``, signed by ``signature`` = (scheme, key id, sign) (unsigned without one).
+    """Write ``sections`` (a list of (name, bytes-like or Pieces), aligned as ``SECTIONS`` says)
+    atomically to ``path``, signed by ``signature`` = (scheme, key id, sign) (unsigned without one).
+    ``header`` has every field of ``HEADER_SCHEMA`` but ``format`` and ``sections``.
 
     Returns the size of the file. The file appears under its name only when complete.
     """
     import os
 
-    digests = [data.digest() if isinstance(data, Pieces) else digest(data) for _, data, _ in sections]
+    digests = [data.digest() if isinstance(data, Pieces) else digest(data) for _, data in sections]
     # Lay the sections out first: their offsets go into the header, whose length shifts them.
     # Iterate until the header length is stable (it grows only by the width of the offsets).
     table: list = []
@@ -164,11 +520,11 @@ def write_image(path: str, header: dict, sections: list, signature: tuple | None
     for _ in range(4):
         pos = _align(HEADER_AT + header_len, SECTION_ALIGN)
         table = []
-        for (name, data, align), dig in zip(sections, digests, strict=True):
-            pos = _align(pos, max(align, SECTION_ALIGN))
+        for (name, data), dig in zip(sections, digests, strict=True):
+            pos = _align(pos, SECTIONS[name].align)
             table.append((name, pos, len(data), dig))
             pos += len(data)
-        full = dict(header, format=FORMAT_VERSION, sections=table)
+        full = HEADER_SCHEMA.build(**dict(header, format=FORMAT_VERSION, sections=table))
         blob = marshal.dumps(full)
         if len(blob) == header_len:
             break
@@ -181,12 +537,11 @@ def write_image(path: str, header: dict, sections: list, signature: tuple | None
     try:
         # 0600: an image holds the program's whole state.
         with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as f:
-            prefix = MAGIC + FORMAT_VERSION.to_bytes(2, "little") + (0).to_bytes(2, "little") + \
-                len(blob).to_bytes(4, "little") + digest(blob)
-            f.write(prefix)
-            f.write(signing.sign_block(signature, prefix + blob))
+            signed = prefix(blob)
+            f.write(signed)
+            f.write(signing.sign_block(signature, signed + blob))
             f.write(blob)
-            for (_name, offset, _length, _digest), (_, data, _) in zip(table, sections, strict=True):
+            for (_name, offset, _length, _digest), (_, data) in zip(table, sections, strict=True):
                 f.write(b"\0" * (offset - f.tell()))
                 if isinstance(data, Pieces):
                     data.write_to(f, offset)
@@ -205,11 +560,13 @@ def write_image(path: str, header: dict, sections: list, signature: tuple | None
     return size
 
 
+# --- reading ------------------------------------------------------------------------------------
+
 class Image:
     """A verified view of an image file. Sections are checked when first asked for.
 
     ``data`` holds the file from its start to the end of the last section that is read (every
-    section but the mapped buffers); ``buffers()`` maps the rest.
+    section but the mapped ones); ``buffers()`` and ``lazy_code()`` map the rest.
     """
 
     def __init__(self, path: str, data: bytes, header: dict, size: int = 0, file=None):
@@ -226,6 +583,21 @@ class Image:
         if digest(view) != dig:
             raise ImageError(f"{self.path}: image is damaged (section {name!r} fails its checksum)")
         return view
+
+    def decode(self, name: str) -> dict:
+        """A marshal-encoded section, verified, decoded and checked against its schema."""
+        schema = SECTIONS[name].schema if name in SECTIONS else None
+        if schema is None:
+            raise ImageError(f"{self.path}: section {name!r} is not a marshal-encoded record")
+        try:
+            value = marshal.loads(self.section(name))
+        except (ValueError, EOFError, TypeError):
+            raise ImageError(f"{self.path}: image is damaged (section {name!r} cannot be decoded)") from None
+        problem = schema.problem(value)
+        if problem is not None:
+            raise ImageError(f"{self.path}: image is damaged (section {name!r} has the wrong shape: "
+                             f"{problem})")
+        return value
 
     def _read_section(self, name: str) -> tuple:
         """(view, expected digest) of a section that was read, bounds-checked, not yet verified."""
@@ -269,12 +641,12 @@ class Image:
 
     def buffers(self, verify: bool = False) -> list:
         """The large buffers, as memoryviews of a copy-on-write mapping of the file."""
-        table = self.header.get("buffers") or []
+        table = self.header.get(BUFFERS) or []
         if not table:
             return []
         if verify:
-            self.verify_mapped(MAPPED)
-        section = self._mapped(MAPPED)
+            self.verify_mapped(BUFFERS)
+        section = self._mapped(BUFFERS)
         views = []
         for start, size, readonly in table:
             view = section[start:start + size]
@@ -291,6 +663,27 @@ class Image:
         """Check the digest of a mapped section (reads it all: ``amber inspect`` does)."""
         if name in self._sections and digest(self._mapped(name)) != self._sections[name][2]:
             raise ImageError(f"{self.path}: image is damaged (section {name!r} fails its checksum)")
+
+    def state(self, name: str) -> str:
+        """"ok", "DAMAGED" or "cut short": a section's digest, checked (``amber inspect --sections``)."""
+        off, length, dig = self._sections[name]
+        if name in _MAPPED:
+            try:
+                view = self._mapped(name)
+            except ImageError:
+                return "cut short"
+        else:
+            view = memoryview(self.data)[off:off + length]
+            if len(view) != length:
+                return "cut short"
+        return "ok" if digest(view) == dig else "DAMAGED"
+
+    def verified(self, name: str) -> memoryview:
+        """Any section, its digest checked, whether a restore reads or maps it (for ``amber inspect``)."""
+        if name in _MAPPED and name in self._sections:
+            self.verify_mapped(name)
+            return self._mapped(name)
+        return self.section(name)
 
     def _mapped(self, name: str) -> memoryview:
         """A section not read but mapped (copy-on-write), bounds-checked."""
@@ -320,7 +713,7 @@ class Image:
 def read_image(path: str, check_interpreter: bool = True, insecure: bool = False) -> Image:
     """Open and verify ``path``; raise ImageError with a one-line reason if it cannot be used.
 
-    Reads the prefix, the header and every section but the mapped buffers (see ``Image``)."""
+    Reads the prefix, the header and every section but the mapped ones (see ``Image``)."""
     try:
         f = open(path, "rb")
     except FileNotFoundError:
@@ -347,31 +740,32 @@ def _read_verified(path: str, f, insecure: bool) -> Image:
     try:
         size = _file_size(f)
         data = f.read(HEADER_AT)
-        if data[:8] != MAGIC:
+        if data[:len(MAGIC)] != MAGIC:
             raise ImageError(f"{path}: not an Amber image (bad magic)")
         if len(data) < HEADER_AT:
             raise ImageError(f"{path}: image is truncated (incomplete prefix)")
-        version = int.from_bytes(data[8:10], "little")
+        version = int.from_bytes(data[_VERSION], "little")
         if version != FORMAT_VERSION:
             raise ImageError(f"{path}: image format {version} is not supported (this Amber reads "
                              f"format {FORMAT_VERSION})")
-        hlen = int.from_bytes(data[12:16], "little")
+        hlen = int.from_bytes(data[_HEADER_LENGTH], "little")
         blob = f.read(min(hlen, max(size - HEADER_AT, 0)))
     except OSError as e:
         raise ImageError(f"{path}: cannot read image: {e.strerror or e}") from None
     if len(blob) != hlen:
         raise ImageError(f"{path}: image is truncated (incomplete header)")
     data += blob
-    signing.verify(path, data, HEADER_AT + hlen, insecure)
-    if digest(blob) != data[16:48]:
+    signing.verify(path, data[SIGNATURE_AT:HEADER_AT], data[:SIGNATURE_AT] + blob, insecure)
+    if digest(blob) != data[_HEADER_DIGEST]:
         raise ImageError(f"{path}: image is damaged (header fails its checksum)")
     try:
         header = marshal.loads(blob)
     except (ValueError, EOFError, TypeError):
         raise ImageError(f"{path}: image is damaged (header cannot be decoded)") from None
-    if not _well_formed(header, size):
-        raise ImageError(f"{path}: image is damaged (header has the wrong shape)")
-    read_end = max([off + length for name, off, length, _ in header["sections"] if name not in _NOT_READ],
+    problem = HEADER_SCHEMA.problem(header)
+    if problem is not None:
+        raise ImageError(f"{path}: image is damaged (the header has the wrong shape: {problem})")
+    read_end = max([off + length for name, off, length, _ in header["sections"] if name not in _MAPPED],
                    default=0)
     try:
         if read_end > len(data):
@@ -379,8 +773,8 @@ def _read_verified(path: str, f, insecure: bool) -> Image:
             data = f.read(min(read_end, size))
     except OSError as e:
         raise ImageError(f"{path}: cannot read image: {e.strerror or e}") from None
-    if not header.get("buffers") and not header.get(LAZY_CODE):
-        f.close()
+    if not any(name in _MAPPED for name, _off, _length, _dig in header["sections"]):
+        f.close()  # nothing to map
         f = None
     return Image(path, data, header, size, f)
 
@@ -389,48 +783,6 @@ def _file_size(f) -> int:
     import posix
 
     return posix.fstat(f.fileno()).st_size
-
-
-def _well_formed(header, size: int) -> bool:
-    """The header's shape, checked before any of it is used (an image is untrusted input)."""
-    if not isinstance(header, dict) or not isinstance(header.get("sections"), list):
-        return False
-    for entry in header["sections"]:
-        if not (isinstance(entry, tuple) and len(entry) == 4):
-            return False
-        name, offset, length, dig = entry
-        if not (isinstance(name, str) and type(offset) is int and type(length) is int
-                and isinstance(dig, bytes) and 0 <= offset and 0 <= length):
-            return False
-    if not all(isinstance(header.get(k), t) for k, t in
-               (("amber", str), ("python", dict), ("snapshot_point", dict), ("extensions", list))):
-        return False
-    return _buffers_well_formed(header) and _lazy_code_well_formed(header)
-
-
-def _table_well_formed(header: dict, key: str, section: str, third) -> bool:
-    """Each (start, length, x) entry of ``header[key]`` lies inside ``section``; x is a ``third``."""
-    table = header.get(key, [])
-    if not isinstance(table, list):
-        return False
-    if not table:
-        return True
-    lengths = [length for name, _off, length, _dig in header["sections"] if name == section]
-    if len(lengths) != 1:
-        return False
-    return all(isinstance(e, tuple) and len(e) == 3 and type(e[0]) is int and type(e[1]) is int
-               and type(e[2]) is third and 0 <= e[0] and 0 <= e[1] and e[0] + e[1] <= lengths[0]
-               for e in table)
-
-
-def _lazy_code_well_formed(header: dict) -> bool:
-    """Every blob of code-on-first-call lies inside its section."""
-    return _table_well_formed(header, LAZY_CODE, LAZY_CODE, bytes)
-
-
-def _buffers_well_formed(header: dict) -> bool:
-    """Every mapped buffer lies inside the mapped section."""
-    return _table_well_formed(header, "buffers", MAPPED, bool)
 
 
 def check_compatible(image: Image) -> None:

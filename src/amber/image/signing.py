@@ -1,14 +1,16 @@
 """Image authentication: who may make images this machine restores.
 
-Every image carries, right after its fixed prefix, a signature block over the prefix and the
-header (the header holds a digest of every section, so the whole file is covered)::
+Every image carries, right after the signed part of its prefix (see ``PREFIX`` in
+:mod:`amber.image.format`, which places this block), a signature block over that part and the
+header (the header holds a digest of every section, so the whole file is covered). Its layout
+(``BLOCK``; offsets within the block)::
 
     offset  size  field
-    48      1     scheme: 0 unsigned, 1 HMAC-SHA256, 2 Ed25519
-    49      8     key id: the first 8 bytes of BLAKE2b-256 of the key
-    57      1     signature length
-    58      64    signature (zero-padded)
-    122     6     zero
+    0       1     scheme: 0 unsigned, 1 HMAC-SHA256, 2 Ed25519
+    1       8     key_id: the first 8 bytes of BLAKE2b-256 of the key
+    9       1     length: the signature's length in bytes
+    10      64    signature: zero-padded
+    74      6     zero: reserved
 
 A restore verifies the block *before* it decodes anything in the header, then each section's
 digest before using that section.
@@ -33,18 +35,26 @@ Ed25519 signature).
 
 import posix
 from _blake2 import blake2b
+from _operator import _compare_digest  # hmac.compare_digest itself; hmac is not in the base set
 
 from amber._files import write_atomically
 from amber.errors import ImageError
+from amber.image.layout import Layout
 
 try:
-    from _sha256 import sha256  # 3.11
+    from _sha256 import sha256  # type: ignore[import-not-found]  # 3.11
 except ImportError:  # pragma: no cover - 3.12+
-    from _sha2 import sha256
+    from _sha2 import sha256  # type: ignore[import-not-found]
 
-BLOCK_OFFSET = 48
-BLOCK_SIZE = 80
 UNSIGNED, HMAC_SHA256, ED25519 = 0, 1, 2
+BLOCK = Layout("signature block", (
+    ("scheme", 1, "int", f"{UNSIGNED} unsigned, {HMAC_SHA256} HMAC-SHA256, {ED25519} Ed25519"),
+    ("key_id", 8, "hex", "the first 8 bytes of BLAKE2b-256 of the key"),
+    ("length", 1, "int", "the signature's length in bytes"),
+    ("signature", 64, "hex", "zero-padded"),
+    ("zero", 6, "hex", "reserved"),
+))
+_SCHEME, _KEY_ID, _LENGTH, _SIGNATURE = BLOCK["scheme"], BLOCK["key_id"], BLOCK["length"], BLOCK["signature"]
 
 
 def config_dir() -> str:
@@ -134,11 +144,11 @@ def read_private_key():
 def sign_block(signature: tuple | None, signed: bytes) -> bytes:
     """The signature block for ``signed``; ``signature`` is (scheme, key id, sign) or None."""
     if signature is None:
-        return bytes(BLOCK_SIZE)
+        return bytes(BLOCK.size)
     scheme, kid, sign = signature
     sig = sign(signed)
-    block = bytes([scheme]) + kid + bytes([len(sig)]) + sig.ljust(64, b"\0")
-    return block.ljust(BLOCK_SIZE, b"\0")
+    block = bytes([scheme]) + kid + bytes([len(sig)]) + sig.ljust(_SIGNATURE.stop - _SIGNATURE.start, b"\0")
+    return block.ljust(BLOCK.size, b"\0")
 
 
 def trusted_public_key(kid: bytes) -> bytes | None:
@@ -154,20 +164,19 @@ def trusted_public_key(kid: bytes) -> bytes | None:
     return None
 
 
-def verify(path: str, data, signed_end: int, insecure: bool) -> None:
-    """Check the signature block of ``data`` over ``data[:48] + data[128:signed_end]``."""
+def verify(path: str, block, message: bytes, insecure: bool) -> None:
+    """Check the signature ``block`` over ``message`` (the signed prefix and the header)."""
     if insecure:
         return
-    block = data[BLOCK_OFFSET:BLOCK_OFFSET + BLOCK_SIZE]
-    scheme = block[0]
+    scheme = block[_SCHEME.start]
     if scheme == UNSIGNED:
         raise ImageError(f"{path}: image is not signed; restore only images you trust (--insecure "
                          f"restores it anyway)")
-    kid = bytes(block[1:9])
-    length = block[9]
-    message = bytes(data[:BLOCK_OFFSET]) + bytes(data[BLOCK_OFFSET + BLOCK_SIZE:signed_end])
+    kid = bytes(block[_KEY_ID])
+    length = block[_LENGTH.start]
+    sig = bytes(block[_SIGNATURE][:length])
     if scheme == ED25519:
-        _verify_ed25519(path, kid, bytes(block[10:10 + length]), message)
+        _verify_ed25519(path, kid, sig, message)
         return
     if scheme != HMAC_SHA256:
         raise ImageError(f"{path}: image is signed with an unknown scheme ({scheme})")
@@ -179,7 +188,8 @@ def verify(path: str, data, signed_end: int, insecure: bool) -> None:
         raise ImageError(f"{path}: image is signed by key {kid.hex()}, not by this machine's key "
                          f"{key_id(key).hex()} ({where}); set AMBER_KEY to the key that made it, or "
                          f"--insecure")
-    if length != 32 or hmac_sha256(key, message) != bytes(block[10:10 + length]):
+    # In constant time: how long a comparison takes must not tell a forger how much of a MAC is right.
+    if length != 32 or not _compare_digest(hmac_sha256(key, message), sig):
         raise ImageError(f"{path}: image is damaged or forged (its signature does not match)")
 
 

@@ -1,20 +1,20 @@
-"""``amber cache list|clear`` and the cache's size cap (least recently used images go first).
+"""The cache's size cap: least recently used images go first.
 
-The layout is declared in :mod:`amber.runcache.freshness`. The cap is ``$AMBER_CACHE_SIZE``
-(bytes, or with a K/M/G suffix; default 2G); it is enforced after each image is written, by
-removing the images restored least recently (a restore touches its image's modification time).
+The cap is ``$AMBER_CACHE_SIZE`` (bytes, or with a K/M/G suffix; default 2G); it is enforced after
+each image is written (:mod:`amber.runcache.build`), by removing the images restored least
+recently (a restore touches its image's modification time). The layout is
+:mod:`amber.runcache.layout`; ``amber cache list|clear`` is :mod:`amber.commands.cache`.
+
+Not on the restore path: uses ``os``.
 """
 
 from __future__ import annotations
 
-import marshal
 import os
-import shutil
-import sys
-import time
 
-from amber._files import write_atomically
-from amber.runcache.freshness import cache_root
+from amber.runcache.layout import IMAGE_SUFFIX
+
+__all__ = ["DEFAULT_CAP", "parse_size", "cap", "images", "evict"]
 
 DEFAULT_CAP = 2 << 30
 
@@ -38,7 +38,7 @@ def cap() -> int:
 
 def images(root: str) -> list:
     """(path, size, last used) of every image in the cache."""
-    out = []
+    out: list[tuple[str, int, float]] = []
     try:
         entries = os.listdir(root)
     except OSError:
@@ -48,7 +48,7 @@ def images(root: str) -> list:
         if not os.path.isdir(d):
             continue
         for name in os.listdir(d):
-            if name.endswith(".amber"):
+            if name.endswith(IMAGE_SUFFIX):
                 path = os.path.join(d, name)
                 try:
                     st = os.stat(path)
@@ -75,55 +75,3 @@ def evict(root: str, limit: int, keep: str | None = None) -> list:
         total -= size
         removed.append(path)
     return removed
-
-
-def list_main() -> int:
-    root = cache_root()
-    rows = []
-    for path, size, used in sorted(images(root), key=lambda item: -item[2]):
-        info = _describe(path)
-        rows.append((time.strftime("%Y-%m-%d %H:%M", time.localtime(used)), f"{size / 1e6:.1f} MB", info))
-    print(f"cache {root} ({len(rows)} image(s), cap {cap() / 1e6:.0f} MB)")
-    for used, size, info in rows:
-        print(f"  {used}  {size:>9}  {info}")
-    return 0
-
-
-def clear_main() -> int:
-    root = cache_root()
-    count = len(images(root))
-    if os.path.isdir(root):
-        for entry in os.listdir(root):
-            path = os.path.join(root, entry)
-            if os.path.isdir(path):
-                shutil.rmtree(path, ignore_errors=True)
-    print(f"removed {count} image(s) from {root}")
-    return 0
-
-
-def _describe(path: str) -> str:
-    from amber.errors import ImageError
-    from amber.image import format as fmt
-
-    try:
-        image = fmt.read_image(path, check_interpreter=False)
-        image.close()
-        run = image.header.get("run", {})
-    except ImageError as e:
-        return f"{os.path.basename(path)} (unusable: {e})"
-    args = " ".join(run.get("args", ()))
-    return f"{run.get('target', '?')} {args}".rstrip()
-
-
-def main(args: list) -> int:
-    if args == ["list"]:
-        return list_main()
-    if args == ["clear"]:
-        return clear_main()
-    sys.stderr.write("amber: error: usage: amber cache list | amber cache clear\n")
-    return 2
-
-
-def write_program_info(entry: str, target: str, key_args) -> None:
-    os.makedirs(entry, exist_ok=True)
-    write_atomically(os.path.join(entry, "program"), marshal.dumps({"target": target, "key_args": key_args}))

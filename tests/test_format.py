@@ -1,0 +1,256 @@
+"""The image format as declared in amber.image.format: the schemas reject every malformed header
+field, the documentation is the declarations', the writers go through the schemas, and
+``amber inspect`` decodes an image for people (--sections, --dis, --extract)."""
+
+import marshal
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import AMBER, run
+
+from amber.errors import ImageError
+from amber.image import explain, signing
+from amber.image import format as fmt
+
+SRC = Path(__file__).resolve().parent.parent / "src" / "amber"
+D = bytes(range(32))  # a digest-sized value
+
+
+def valid_header() -> dict:
+    return {
+        "format": fmt.FORMAT_VERSION, "amber": "0.1.0", "created": 1.5,
+        "python": fmt.interpreter_identity(),
+        "extensions": [("_json", "/x/_json.so", 10, 20)],
+        "snapshot_point": {"kind": "main-guard", "line": 3, "script": "/a/app.py", "module": "", "argv0": "app.py"},
+        "sections": [(fmt.PRELUDE, 4096, 10, D), (fmt.HEAP, 4160, 20, D), (fmt.STATS, 4224, 30, D),
+                     (fmt.BUFFERS, 8192, 8192, D), (fmt.LAZY_CODE, 16384, 100, D)],
+        "key_id": "hmac:0011223344556677",
+        "run": {"target": "/a/app.py", "args": ["x"], "key_args": None},
+        fmt.BUFFERS: [(0, 4096, True), (4096, 4096, False)],
+        fmt.LAZY_CODE: [(0, 60, D), (60, 40, D)],
+    }
+
+
+def read_header(tmp_path, header) -> fmt.Image:
+    """Write an image with ``header`` (unsigned) and read it as a restore would, with --insecure."""
+    blob = marshal.dumps(header)
+    path = tmp_path / "made.amber"
+    path.write_bytes(fmt.prefix(blob) + bytes(fmt.SIGNATURE_SIZE) + blob)
+    return fmt.read_image(str(path), check_interpreter=False, insecure=True)
+
+
+def _set(path: str, value):
+    """A change to the header: set the value at ``path`` ("python.version", "sections"...)."""
+    def change(h):
+        *parents, last = path.split(".")
+        for p in parents:
+            h = h[p]
+        h[last] = value
+    return change
+
+
+def _drop(path: str):
+    def change(h):
+        *parents, last = path.split(".")
+        for p in parents:
+            h = h[p]
+        del h[last]
+    return change
+
+
+MALFORMED = [
+    # (what is changed, expected start of the message after "wrong shape: ")
+    (_set("format", "2"), "header.format: expected int >= 0"),
+    (_set("created", 1), "header.created: expected float"),
+    (_set("python", []), "header.python: expected a dict"),
+    (_drop("python.version"), "header.python.version: missing"),
+    (_set("python.hexversion", "3.11"), "header.python.hexversion: expected int"),
+    (_set("python.cache_tag", 3), "header.python.cache_tag: expected str or None"),
+    (_set("extensions", (("m", "", 0, 0),)), "header.extensions: expected a list"),
+    (_set("extensions", [("_json", "/x.so", -1, 0)]), "header.extensions[0].size: expected int >= 0"),
+    (_set("extensions", [("m", "", 0, 0)] * 9 + [("m", "", 0)]), "header.extensions[9]: expected a tuple"),
+    (_set("snapshot_point.kind", "later"), "header.snapshot_point.kind: expected one of"),
+    (_set("snapshot_point.line", True), "header.snapshot_point.line: expected int >= 0"),
+    (_set("sections", [(fmt.HEAP, 0, 1)]), "header.sections[0]: expected a tuple"),
+    (_set("sections", [(fmt.HEAP, -5, 1, D)]), "header.sections[0].offset: expected int >= 0"),
+    (_set("sections", [(fmt.HEAP, 0, 1, b"short")]), "header.sections[0].digest: expected 32 bytes"),
+    (_set("sections", [(f"s{i}", 0, 1, D) for i in range(9)] + [("s9", 0, 1.0, D)]),
+     "header.sections[9].length: expected int >= 0"),
+    (_set("sections", [(fmt.HEAP, 0, 1, D), (fmt.HEAP, 64, 1, D)]), "header.sections: a section name is repeated"),
+    (_set("key_id", 5), "header.key_id: expected str"),
+    (_set("run.args", ["x", 3]), "header.run.args[1]: expected str"),
+    (_set("run.key_args", -1), "header.run.key_args: expected int >= 0 or None"),
+    (_drop("run.target"), "header.run.target: missing"),
+    (_set(fmt.BUFFERS, [(0, 4096, 1)]), "header.buffers[0].readonly: expected bool"),
+    (_set(fmt.BUFFERS, [(0, 4096, True), (8000, 4096, True)]), "header.buffers[1]: lies outside the buffers"),
+    (_set(fmt.LAZY_CODE, [(0, 60, D[:16])]), "header.lazy_code[0].digest: expected 32 bytes"),
+    (_set(fmt.LAZY_CODE, [(i * 5, 5, D) for i in range(20)] + [(99, 2, D)]),
+     "header.lazy_code[20]: lies outside the lazy_code section"),
+    (_set("sections", [(fmt.HEAP, 0, 1, D)]), "header.buffers: needs exactly one buffers section"),
+] + [(_drop(f.name), f"header.{f.name}: missing") for f in fmt.HEADER_SCHEMA.fields if not f.optional]
+
+
+def test_a_valid_header_reads(tmp_path):
+    image = read_header(tmp_path, valid_header())
+    assert image.header["sections"][1][0] == fmt.HEAP
+    h = valid_header()
+    for name in ("key_id", "run", fmt.BUFFERS, fmt.LAZY_CODE):  # the optional fields may be absent
+        del h[name]
+    h["unknown_later_field"] = [1, 2]  # readers ignore fields they do not know
+    read_header(tmp_path, h)
+
+
+@pytest.mark.parametrize("change, expected", MALFORMED, ids=[e for _c, e in MALFORMED])
+def test_each_malformed_header_field_is_refused(tmp_path, change, expected):
+    h = valid_header()
+    change(h)
+    with pytest.raises(ImageError) as e:
+        read_header(tmp_path, h)
+    message = str(e.value)
+    assert "image is damaged (the header has the wrong shape: " + expected in message, message
+    assert "\n" not in message
+
+
+def test_a_header_that_is_no_dict_is_refused(tmp_path):
+    with pytest.raises(ImageError, match=r"wrong shape: header: expected a dict"):
+        read_header(tmp_path, [valid_header()])
+
+
+def test_writers_go_through_the_schemas():
+    with pytest.raises(ValueError, match="manifest has no field 'extra'"):
+        fmt.MANIFEST_SCHEMA.build(extra=1)
+    with pytest.raises(ValueError, match="prelude.imports: missing"):
+        fmt.PRELUDE_SCHEMA.encode(environ={}, path=[])
+    with pytest.raises(ValueError, match=r"stats.by_type\['code'\].count: expected int >= 0"):
+        fmt.STATS_SCHEMA.build(objects=1, by_type={"dict": (1, 2), "code": ("1", 2)}, largest=[], by_module={},
+                               modules_by_value=[], modules_by_ref={}, startup_seconds=0.0,
+                               capture_seconds=0.0, environ_changed=[])
+    blob = fmt.INPUTS_SCHEMA.encode(files=[("/a", 1, 2), ("/b", -1, -1)], env=[("HOME", bytes(16))],
+                                    env_names=None)
+    assert fmt.INPUTS_SCHEMA.problem(marshal.loads(blob)) is None
+    assert fmt.PYTHON_SCHEMA.problem(fmt.interpreter_identity()) is None
+    with pytest.raises(ValueError, match="header.created: expected float"):  # write_image checks the header
+        fmt.write_image("/nonexistent/x.amber", {**valid_header(), "created": "today"}, [])
+
+
+def test_the_docstrings_are_the_declarations():
+    """The reference in format's docstring is generated from the schemas (explain.document());
+    when a schema changes, paste the new text printed here into the docstring."""
+    generated = explain.document()
+    assert generated in fmt.__doc__, "format.py's docstring drifted from the schemas; it should hold:\n" + generated
+    for record in fmt.RECORDS:
+        for field in record.fields:
+            assert re.search(rf"^    {re.escape(field.name)} ", fmt.__doc__, re.M), (record.name, field.name)
+    for name in fmt.SECTIONS:
+        assert re.search(rf"^    {name} ", fmt.__doc__, re.M), name
+    assert f"FORMAT_VERSION ({fmt.FORMAT_VERSION})" in fmt.__doc__
+    block = "\n".join("    " + line for line in signing.BLOCK.doc())
+    assert block in signing.__doc__, "signing.py's docstring drifted from BLOCK:\n" + block
+    # One layout: the prefix places the signature block, whose size signing declares.
+    assert fmt.PREFIX["signature"] == slice(fmt.SIGNATURE_AT, fmt.HEADER_AT) == slice(48, 128)
+    assert signing.BLOCK.size == fmt.SIGNATURE_SIZE == 80
+
+
+def test_section_names_and_manifest_fields_are_spelt_once():
+    """Readers name sections by the constants of amber.image.format, and read only manifest
+    fields the schema declares."""
+    names = "|".join(fmt.SECTIONS)
+    for path in SRC.rglob("*.py"):
+        text = path.read_text()
+        bare = re.findall(rf"""(?:section|has_section|decode|verified|section_checked_meanwhile)\(\s*["']({names})["']""",
+                          text)
+        assert not bare, (path, bare)
+    loader = (SRC / "restore" / "loader.py").read_text()
+    used = set(re.findall(r"""manifest\[["'](\w+)["']\]""", loader))
+    assert used and used <= set(fmt.MANIFEST_SCHEMA.names), used - set(fmt.MANIFEST_SCHEMA.names)
+
+
+def test_record_show_names_every_field_with_its_meaning():
+    h = valid_header()
+    lines = explain.show(fmt.HEADER_SCHEMA, h)
+    text = "\n".join(lines)
+    for f in fmt.HEADER_SCHEMA.fields:
+        assert f"{f.name} = " in text and f.meaning in text, f.name
+    del h["amber"]
+    h["sections"] = [("x", "not an int", 1, D)]  # shown as far as it goes, never an exception
+    text = "\n".join(explain.show(fmt.HEADER_SCHEMA, h))
+    assert "amber: MISSING" in text and "'not an int'" in text
+
+
+# --- amber inspect, end to end -------------------------------------------------------------------
+
+# Registers a class on an ABC of the base set: the heap program ends with late steps (after the
+# heap is complete), the case that once left the pickle stack non-empty after STOP.
+PROGRAM = """\
+import collections.abc
+import json
+class Seq:
+    pass
+collections.abc.Sequence.register(Seq)
+CONFIG = json.loads('{"n": 1}')
+if __name__ == "__main__":
+    print(issubclass(Seq, collections.abc.Sequence), CONFIG)
+"""
+
+
+@pytest.fixture
+def image(program):
+    p = program(PROGRAM)
+    p.snapshot()
+    return p
+
+
+def inspect(p, *args, check=True):
+    return run([*AMBER, "inspect", *args, str(p.image)], cwd=p.dir, check=check)
+
+
+def test_inspect_sections(image):
+    out = inspect(image, "--sections").stdout
+    lines = out.splitlines()
+    assert lines[0].split()[:5] == ["section", "offset", "length", "align", "digest"]
+    header = fmt.read_image(str(image.image)).header
+    for (name, offset, length, _digest), line in zip(header["sections"], lines[1:], strict=True):
+        assert line.split()[:5] == [name, str(offset), str(length), str(fmt.SECTIONS[name].align), "ok"], line
+
+
+def test_inspect_dis_heap_and_extract_heap_for_pickletools(image, tmp_path):
+    r = inspect(image, "--dis", "heap")
+    assert r.stdout.rstrip().splitlines()[-2].split()[-1] == "STOP", r.stdout[-300:]
+    pickle = tmp_path / "heap.pickle"
+    with open(pickle, "wb") as f:
+        subprocess.run([*AMBER, "inspect", "--extract", "heap", str(image.image)], stdout=f, check=True)
+    assert pickle.read_bytes() == bytes(fmt.read_image(str(image.image)).section(fmt.HEAP))
+    r = run([sys.executable, "-m", "pickletools", str(pickle)])
+    assert r.returncode == 0, r.stderr[-500:]  # a valid pickle program: nothing left on the stack
+    assert image.restore().stdout == "True {'n': 1}\n"
+
+
+def test_inspect_dis_prelude_stats_header(image):
+    prelude = inspect(image, "--dis", "prelude").stdout
+    for field in fmt.PRELUDE_SCHEMA.fields:
+        assert f"{field.name} = " in prelude and field.meaning in prelude
+    assert "'json'" in prelude or "'_json'" in prelude  # a module imported again
+    stats = inspect(image, "--dis", "stats").stdout
+    assert re.search(r"^objects = \d+", stats, re.M) and "modules_by_value = " in stats
+    header = inspect(image, "--dis", "header").stdout
+    assert f"format = {fmt.FORMAT_VERSION}" in header and "kind = 'main-guard'" in header
+    assert "scheme = 1" in header  # HMAC-signed, shown from signing.BLOCK
+
+
+def test_inspect_decoder_on_damaged_images(image, tmp_path):
+    data = image.image.read_bytes()
+    _name, at, length, _digest = next(s for s in fmt.read_image(str(image.image)).header["sections"]
+                                      if s[0] == fmt.STATS)
+    damaged = tmp_path / "damaged.amber"
+    damaged.write_bytes(data[:at + length // 2] + bytes([data[at + length // 2] ^ 1]) + data[at + length // 2 + 1:])
+    r = run([*AMBER, "inspect", "--sections", str(damaged)])
+    assert r.returncode == 2 and "DAMAGED" in r.stdout.splitlines()[3], r.stdout
+    assert r.stderr.strip().splitlines() == [f"amber: error: {damaged}: image is damaged (section 'stats' "
+                                             f"fails its checksum)"]
+    for args in (["--dis", "stats"], ["--extract", "stats"], ["--dis", "nothing"], ["--dis", "heap", "--json"]):
+        r = run([*AMBER, "inspect", *args, str(damaged)])
+        lines = r.stderr.strip().splitlines()
+        assert r.returncode == 2 and len(lines) == 1 and lines[0].startswith("amber: error: "), (args, r.stderr)
