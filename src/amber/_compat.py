@@ -132,7 +132,7 @@ def wrap_module_loading(started, finished):
     bootstrap._load_unlocked = _load_unlocked
 
     def undo() -> None:
-        bootstrap._load_unlocked = original
+        bootstrap._load_unlocked = original  # type: ignore[attr-defined]
 
     return undo
 
@@ -164,7 +164,7 @@ def pattern_parts(pattern) -> tuple | None:
     so a restore makes the pattern without compiling it again; None if they do not reproduce it
     exactly (``Pattern.__eq__`` compares the compiled code)."""
     import _sre
-    from re import _compiler, _parser
+    from re import _compiler, _parser  # type: ignore[attr-defined]  # private, no stub
 
     try:
         source, flags = pattern.pattern, pattern.flags
@@ -189,7 +189,7 @@ def type_param_parts(param) -> tuple:
     import typing
 
     kwargs = {}
-    if isinstance(param, typing.TypeAliasType):  # its value, evaluated now (it is lazy)
+    if isinstance(param, typing.TypeAliasType):  # type: ignore[attr-defined]  # 3.12+  # its value, evaluated now (it is lazy)
         return (param.__name__, param.__value__), {"type_params": param.__type_params__}
     if isinstance(param, typing.TypeVarTuple):
         args = (param.__name__,)
@@ -219,7 +219,7 @@ def map_file_private(fileno: int):
     import mmap
 
     if PY_VERSION >= (3, 13):
-        return mmap.mmap(fileno, 0, access=mmap.ACCESS_COPY, trackfd=False)
+        return mmap.mmap(fileno, 0, access=mmap.ACCESS_COPY, trackfd=False)  # type: ignore[call-arg]  # 3.13+
     return mmap.mmap(fileno, 0, access=mmap.ACCESS_COPY)
 
 

@@ -66,7 +66,7 @@ def split_source(source: str | bytes, filename: str) -> Split:
     first = compile(ast.Module(body=body[:cut], type_ignores=[]), filename, "exec", dont_inherit=True)
     rest = compile(ast.Module(body=body[rest_from:], type_ignores=[]), filename, "exec", flags=flags,
                    dont_inherit=True)
-    return Split(first, rest, kind, line)
+    return Split(first, rest, kind, line or 0)
 
 
 def _amber_names(tree) -> tuple[set, set]:

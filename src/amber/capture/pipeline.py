@@ -1,114 +1,209 @@
-"""Turn the state at the snapshot point into an image file (plan, compile, write)."""
+"""Turn the state at the snapshot point into an image file: a short list of named steps.
+
+:func:`write_snapshot` takes a :class:`SnapshotRequest` (what the session recorded while the
+program ran) and runs the stages in order, each with a typed result:
+
+1. ``decide_world``: which modules are imported again (:class:`~amber.capture.world.rules.World`);
+2. ``gather_roots``: the heap's roots, the manifest and the calls the program makes around them
+   (:class:`HeapRoots`);
+3. ``plan_heap``: walk and reduce the graph, scan it for secrets, list what cannot be captured
+   (:class:`~amber.capture.compile.planner.HeapPlan`);
+4. ``check_randomness``: random state that every restored process would repeat;
+5. ``compile_heap``: the pickle program (:class:`~amber.capture.compile.compiler.CompiledHeap`);
+6. ``write_image_file``: header, sections, signature (:mod:`amber.image.format`).
+
+Any step may raise :class:`~amber.errors.CaptureError`: nothing is written then.
+"""
 
 from __future__ import annotations
 
-import marshal
+import os
 import sys
 import time
+from collections.abc import Iterable
+from types import CodeType, ModuleType
+from typing import TYPE_CHECKING
 
 import amber
 from amber import lifecycle
 from amber._compat import ident
-from amber.capture.compile.compiler import _Unplannable
-from amber.capture.compile.planner import Heap, Planner, stats, type_name
+from amber.capture.compile.compiler import CompiledHeap, HeapCompiler, Step, Unplannable
+from amber.capture.compile.planner import HeapPlan, Planner, heap_stats, type_name
 from amber.capture.policy.secret_scan import SecretScanner
 from amber.capture.recorders.baseline import abc_registry
-from amber.capture.reduce.recipes import REBUILD, _global
+from amber.capture.reduce.recipes import reconstructor
 from amber.capture.reduce.reducers import Reducers
 from amber.capture.world.rules import World, is_extension
-from amber.errors import CaptureError
+from amber.errors import CaptureError, note, warn
+from amber.errors import hint as hint_line
 from amber.image import format as fmt
+from amber.restore import rebuild
+from amber.state import STATE
+
+if TYPE_CHECKING:
+    from amber.capture.recorders.baseline import Baseline
+    from amber.capture.recorders.entropy import EntropyRecorder
+    from amber.capture.recorders.imports import ImportRecorder
+    from amber.capture.recorders.registrations import RegistrationRecorder
 
 
-def write_snapshot(path, modules, main, rest_code, baseline, imports, replay, env, registrations, reimport,
-                   point, startup_seconds, inputs=None, run_info=None, quiet=False,
-                   allowed_secrets=(), entropy=None, strict=False, lazy_code=False) -> None:
+class SnapshotRequest:
+    """Everything the session hands the pipeline: the program's state at the snapshot point,
+    what the recorders saw during start-up, and how to write the image."""
+
+    def __init__(self, path: str, modules: dict[str, ModuleType], main: ModuleType, rest_code: CodeType,
+                 baseline: Baseline, imports: ImportRecorder, registrations: RegistrationRecorder,
+                 entropy: EntropyRecorder | None, replay: tuple[list[Step], list[Step]],
+                 environ_changes: dict, point: dict, startup_seconds: float,
+                 reimport: Iterable[str] = (), allowed_secrets: Iterable[str] = (), strict: bool = False,
+                 lazy_code: bool = False,
+                 quiet: bool = False, inputs: dict | None = None, run_info: dict | None = None) -> None:
+        self.path = path  # the image file to write
+        self.modules = modules  # sys.modules at the snapshot point, without Amber's capture side
+        self.main = main
+        self.rest_code = rest_code  # what __main__ runs after restore
+        self.baseline = baseline
+        self.imports = imports
+        self.registrations = registrations
+        self.entropy = entropy
+        self.replay = replay  # (early, late) steps that put back base-set state (Baseline.replay)
+        self.environ_changes = environ_changes  # {name: value or None}, bytes
+        self.point = point  # the snapshot point: kind, line, script, module, argv0
+        self.startup_seconds = startup_seconds
+        self.reimport = set(reimport)  # --reimport
+        self.allowed_secrets = set(allowed_secrets)  # --allow-secret
+        self.strict = strict  # --strict: repeating randomness is an error
+        self.lazy_code = lazy_code  # --lazy-code
+        self.quiet = quiet  # no notes (amber run without -v)
+        self.inputs = inputs  # amber run: what start-up depended on (the inputs section)
+        self.run_info = run_info  # amber run: the header's "run" record
+
+
+class HeapRoots:
+    """What the heap is made of: labelled roots (labels start the paths in messages), the
+    manifest the program returns, and the calls of stage C (``registration``) and stage E
+    (``late``, needing the complete heap)."""
+
+    def __init__(self, roots: list[tuple[str, object]], manifest: dict, registration: list[Step],
+                 late: list[Step], by_value: list[tuple[str, ModuleType]]) -> None:
+        self.roots = roots
+        self.manifest = manifest
+        self.registration = registration
+        self.late = late
+        self.by_value = by_value  # the modules captured by value, in sys.modules order
+
+
+def write_snapshot(request: SnapshotRequest) -> None:
+    """Plan, compile and write the image ``request.path``; raise CaptureError if it cannot be."""
     started = time.perf_counter()
-    world = World(modules, baseline.names,
+    world = decide_world(request)
+    roots = gather_roots(request, world)
+    reducers = Reducers(world, {}, always_doc=request.lazy_code)
+    plan = plan_heap(request, reducers, roots)
+    check_randomness(request, plan, reducers, world)
+    heap = compile_heap(plan, world, roots, request.lazy_code)
+    write_image_file(request, world, roots, plan, heap, reducers, started)
+
+
+def decide_world(request: SnapshotRequest) -> World:
+    baseline = request.baseline
+    world = World(request.modules, baseline.names,
                   {name: ids for name, (_mod, ids, _copies) in baseline.modules.items()},
-                  set(reimport) | set(amber._state["reimport"]), imports, _probe)
+                  request.reimport | STATE.reimport, request.imports, _probe)
     if world.failed:
         raise CaptureError(_failed_report(world.failed))
-    if world.notes and not quiet:
-        print(f"amber: note: the program changed state of {len(world.notes)} module(s) that are imported "
-              f"again at restore; Amber sets it again after the import (amber inspect lists it)",
-              file=sys.stderr)
-    module_dicts: dict = {}
-    reducers = Reducers(world, module_dicts)
-    reducers.always_doc = lazy_code  # a stub's constants do not carry the docstring
-    planner = Planner(reducers)
-    planner.lazy_code = lazy_code
+    if world.notes and not request.quiet:
+        note(f"the program changed state of {len(world.notes)} module(s) that are imported again at "
+             f"restore; Amber sets it again after the import (amber inspect lists it)")
+    return world
 
+
+def gather_roots(request: SnapshotRequest, world: World) -> HeapRoots:
+    modules = request.modules
     by_value = [(name, mod) for name, mod in modules.items() if name not in world.by_ref]
-    early, late = replay
+    early, late = request.replay
     # A class of a module imported again is registered on its ABCs again by that import.
     late = [(fn, (abc_cls, tuple(c for c in added if not world.is_by_ref_module(c.__module__))))
             for fn, (abc_cls, added) in late]
     late = [(fn, args) for fn, args in late if args[1]]
     late += _registrations_on_reimported_abcs(modules, world, {ident(args[0]) for _fn, args in late})
-    early = early + [(_global("builtins", "setattr") if fn == "setattr" else _global(REBUILD, fn), args)
-                     for fn, args in world.replay_steps()]
-    manifest = {
-        "main": main,
-        "rest": rest_code,
-        "order": tuple(modules),
-        "registrations": registrations.kept(world.is_by_ref_module),
-        "lifecycle": lifecycle.registered(),
-        "by_ref": tuple(name for name in modules if name in world.by_ref),
-        "argv0": point["argv0"],
-    }
-    roots = [("__main__", main)]
+    early = early + world.replay_steps()
+    manifest = fmt.MANIFEST_SCHEMA.build(  # the heap program returns this very dict
+        main=request.main,
+        rest=request.rest_code,
+        order=tuple(modules),
+        registrations=request.registrations.kept(world.is_by_ref_module),
+        lifecycle=lifecycle.registered(),
+        by_ref=tuple(name for name in modules if name in world.by_ref),
+        argv0=request.point["argv0"],
+    )
+    registration = [(reconstructor(rebuild.register_modules), (tuple(by_value),)), *early]
+    roots: list[tuple[str, object]] = [("__main__", request.main)]
     roots += [(name, mod) for name, mod in modules.items() if name != "__main__"]
-    registration = [(_global(REBUILD, "register_modules"), (tuple(by_value),))]
-    roots += [("<replay>", args) for _func, args in registration + early + late]
+    roots += [("<replay>", args) for _func, args in registration + late]
     roots += [("<amber manifest>", manifest)]
-    planner.scanner = SecretScanner(set(allowed_secrets))
-    planner.walk(roots)
-    secret_lines = _secret_report(planner, env, planner.scanner)
-    if planner.offenders or secret_lines:
-        raise CaptureError(_offender_report(planner, secret_lines))
-    repeats = [f"{planner.path_to(oid)} is {kind}: every restored process repeats its numbers"
-               for oid, kind in reducers.generators]
-    repeats += entropy.warnings(world.is_by_ref_module) if entropy is not None else []
-    if repeats:
-        hint = ("reseed it in an amber.after_restore hook, or amber.keep_state(obj) if it is seeded on "
-                "purpose; draw random bytes after the snapshot point")
-        if strict:
-            raise CaptureError("\n".join([f"{len(repeats)} source(s) of randomness would repeat in every "
-                                          f"restored process (--strict); no image was written:",
-                                          *(f"  {w}" for w in repeats), f"      hint: {hint}"]))
-        for w in repeats:
-            print(f"amber: warning: {w}", file=sys.stderr)
-        print(f"amber: hint: {hint}", file=sys.stderr)
-    planner.classify()
+    return HeapRoots(roots, manifest, registration, late, by_value)
+
+
+def plan_heap(request: SnapshotRequest, reducers: Reducers, roots: HeapRoots) -> HeapPlan:
+    scanner = SecretScanner(request.allowed_secrets)
+    plan = Planner(reducers, scanner).run(roots.roots)
+    secret_lines = _secret_report(plan, request.environ_changes, scanner)
+    if plan.offenders or secret_lines:
+        raise CaptureError(_offender_report(plan, secret_lines))
+    return plan
+
+
+def check_randomness(request: SnapshotRequest, plan: HeapPlan, reducers: Reducers, world: World) -> None:
+    repeats = [f"{plan.path_to(oid)} is {kind}: every restored process repeats its numbers"
+               for oid, kind in reducers.instances.generators]
+    if request.entropy is not None:
+        repeats += request.entropy.warnings(world.is_by_ref_module)
+    if not repeats:
+        return
+    hint = ("reseed it in an amber.after_restore hook, or amber.keep_state(obj) if it is seeded on "
+            "purpose; draw random bytes after the snapshot point")
+    if request.strict:
+        raise CaptureError("\n".join([f"{len(repeats)} source(s) of randomness would repeat in every "
+                                      f"restored process (--strict); no image was written:",
+                                      *(f"  {w}" for w in repeats), f"      hint: {hint}"]))
+    for w in repeats:
+        warn(w)
+    hint_line(hint)
+
+
+def compile_heap(plan: HeapPlan, world: World, roots: HeapRoots, lazy_code: bool) -> CompiledHeap:
     try:
-        program = planner.compile(manifest, registration, early)
-    except _Unplannable as e:
-        import os
+        return HeapCompiler(plan, world.names, lazy_code).compile(roots.manifest, roots.registration,
+                                                                  roots.late)
+    except Unplannable as e:
         if os.environ.get("AMBER_DEBUG"):
             raise
-        where = planner.path_to(ident(e.obj)) if ident(e.obj) in planner.nodes else "?"
+        where = plan.path_to(ident(e.obj)) if ident(e.obj) in plan.nodes else "?"
         raise CaptureError(f"cannot capture {where} -> {type_name(e.obj)}: {e.why or 'no recipe'}") from None
-    # Late replay steps (ABC registrations) need the complete heap: append them before STOP.
-    if late:
-        program = _append_late(planner, program, late)
 
-    heap = Heap()
-    stats(planner, heap)
-    by_module = _by_module(planner, modules, world)
-    stats_blob = marshal.dumps({
-        "objects": heap.count,
-        "by_type": {k: tuple(v) for k, v in heap.by_type.items()},
-        "largest": heap.largest,
-        "by_module": by_module,
-        "modules_by_value": [name for name, _ in by_value],
-        "modules_by_ref": {name: world.by_ref[name] for name in modules if name in world.by_ref},
-        "startup_seconds": startup_seconds,
-        "capture_seconds": time.perf_counter() - started,
-        "environ_changed": sorted(k.decode("utf-8", "replace") for k in env),
-        "replayed": world.notes,
-        "hash_memos_kept": sorted(reducers.hash_memos.unresettable),
-    })
+
+def write_image_file(request: SnapshotRequest, world: World, roots: HeapRoots, plan: HeapPlan,
+                     heap: CompiledHeap, reducers: Reducers, started: float) -> None:
+    modules = request.modules
+    env = request.environ_changes
+    by_value = roots.by_value
+    program = heap.program
+    count, by_type, largest = heap_stats(plan)
+    by_module = _by_module(plan)
+    stats_blob = fmt.STATS_SCHEMA.encode(
+        objects=count,
+        by_type={k: tuple(v) for k, v in by_type.items()},
+        largest=largest,
+        by_module=by_module,
+        modules_by_value=[name for name, _ in by_value],
+        modules_by_ref={name: str(world.by_ref[name]) for name in modules if name in world.by_ref},
+        startup_seconds=request.startup_seconds,
+        capture_seconds=time.perf_counter() - started,
+        environ_changed=sorted(k.decode("utf-8", "replace") for k in env),
+        replayed=world.notes,
+        hash_memos_kept=sorted(reducers.hash_memos.unresettable),
+    )
     extensions = []
     for name, mod in modules.items():
         if is_extension(mod):
@@ -116,8 +211,6 @@ def write_snapshot(path, modules, main, rest_code, baseline, imports, replay, en
             st = None
             if file:
                 try:
-                    import os
-
                     st = os.stat(file)
                 except OSError:
                     st = None
@@ -127,35 +220,36 @@ def write_snapshot(path, modules, main, rest_code, baseline, imports, replay, en
         "created": time.time(),
         "python": fmt.interpreter_identity(),
         "extensions": extensions,
-        "snapshot_point": point,
+        "snapshot_point": request.point,
     }
-    prelude = marshal.dumps({"environ": env, "path": list(sys.path), "imports": world.import_order()})
-    sections = [("prelude", prelude, 8), ("heap", program, 8), ("stats", stats_blob, 8)]
-    if inputs is not None:
-        sections.append(("inputs", marshal.dumps(inputs), 8))
-        header["run"] = run_info
-    if planner.lazy_blobs:
+    prelude = fmt.PRELUDE_SCHEMA.encode(environ=env, path=list(sys.path), imports=world.import_order())
+    # Each section is aligned as fmt.SECTIONS declares.
+    sections: list = [(fmt.PRELUDE, prelude), (fmt.HEAP, program), (fmt.STATS, stats_blob)]
+    if request.inputs is not None and request.run_info is not None:  # amber run's images
+        sections.append((fmt.INPUTS, fmt.INPUTS_SCHEMA.encode(**request.inputs)))
+        header["run"] = fmt.RUN_SCHEMA.build(**request.run_info)
+    if heap.lazy_blobs:
         table, pos = [], 0
-        for blob in planner.lazy_blobs:
+        for blob in heap.lazy_blobs:
             table.append((pos, len(blob), fmt.digest(blob)))
             pos += len(blob)
         header[fmt.LAZY_CODE] = table
-        sections.append((fmt.LAZY_CODE, b"".join(planner.lazy_blobs), fmt.PAGE_SIZE))
-    if planner.buffers:
-        views = [memoryview(data).cast("B") for data, _readonly in planner.buffers]
+        sections.append((fmt.LAZY_CODE, b"".join(heap.lazy_blobs)))
+    if heap.buffers:
+        views = [memoryview(data).cast("B") for data, _readonly in heap.buffers]
         offsets, length = fmt.lay_out_buffers([v.nbytes for v in views])
-        header["buffers"] = [(off, v.nbytes, bool(ro)) for off, v, (_, ro)
-                             in zip(offsets, views, planner.buffers, strict=True)]
+        header[fmt.BUFFERS] = [(off, v.nbytes, bool(ro)) for off, v, (_, ro)
+                               in zip(offsets, views, heap.buffers, strict=True)]
         mapped = fmt.Pieces(length, list(zip(offsets, views, strict=True)))
-        sections.append((fmt.MAPPED, mapped, fmt.PAGE_SIZE))
+        sections.append((fmt.BUFFERS, mapped))
     from amber.image import signing
 
     scheme, kid, sign, where, created = signing.signer()
     if created:
-        print(f"amber: note: created a signing key in {where} (mode 0600): images made here restore where "
-              f"this key is (for other machines: amber keygen, then amber trust there)", file=sys.stderr)
+        note(f"created a signing key in {where} (mode 0600): images made here restore where this key is "
+             f"(for other machines: amber keygen, then amber trust there)")
     header["key_id"] = f"{'ed25519' if scheme == signing.ED25519 else 'hmac'}:{kid.hex()}"
-    fmt.write_image(path, header, sections, (scheme, kid, sign))
+    fmt.write_image(request.path, header, sections, (scheme, kid, sign))
 
 
 def _registrations_on_reimported_abcs(modules, world, done: set) -> list:
@@ -175,7 +269,7 @@ def _registrations_on_reimported_abcs(modules, world, done: set) -> list:
             done.add(ident(value))
             added = tuple(c for c in abc_registry(value) if not world.is_by_ref_module(c.__module__))
             if added:
-                out.append((_global(REBUILD, "register_abc"), (value, added)))
+                out.append((reconstructor(rebuild.register_abc), (value, added)))
     return out
 
 
@@ -199,29 +293,16 @@ def _failed_report(failed: dict) -> str:
     return "\n".join(lines)
 
 
-def _append_late(planner, program: bytes, late) -> bytes:
-    # The program ends with the manifest push and STOP; re-emit those after the late steps.
-    asm = planner.asm
-    del asm.out[-1:]  # STOP
-    asm.pop()  # the manifest pushed before STOP
-    for func, args in late:
-        planner.emit_call(func, args)
-    planner.ref(planner.nodes[next(iter(k for k, v in planner.root_label.items()
-                                        if v == "<amber manifest>"))])
-    asm.stop()
-    return bytes(asm.out)
-
-
-def _by_module(planner, modules, world) -> dict:
+def _by_module(plan: HeapPlan) -> dict:
     """Objects and bytes attributed to the module through which the walk first reached them."""
     owner: dict[int, str] = {}
-    for oid, label in planner.root_label.items():
+    for oid, label in plan.root_label.items():
         owner[oid] = label
     counts: dict[str, list] = {}
-    for oid, obj in planner.nodes.items():
+    for oid, obj in plan.nodes.items():
         root = owner.get(oid)
         if root is None:
-            parent = planner.parent.get(oid)
+            parent = plan.parent.get(oid)
             root = owner.get(parent, "?") if parent is not None else "?"
             owner[oid] = root
         entry = counts.setdefault(root, [0, 0])
@@ -233,27 +314,27 @@ def _by_module(planner, modules, world) -> dict:
     return {k: tuple(v) for k, v in counts.items()}
 
 
-def _secret_report(planner, env: dict, scanner) -> list:
+def _secret_report(plan: HeapPlan, env: dict, scanner: SecretScanner) -> list:
     lines = []
-    for holder, value, why in planner.secret_hits:
-        lines.append(f"  {planner.path_to_value(holder, value)} -> {type(value).__name__}: {why}")
+    for holder, value, why in plan.secret_hits:
+        lines.append(f"  {plan.path_to_value(holder, value)} -> {type(value).__name__}: {why}")
     for name, value in env.items():
-        why = scanner.check(value) if value is not None else None
-        if why is not None:
-            lines.append(f"  os.environ[{name.decode('utf-8', 'replace')!r}] (set during start-up): {why}")
+        found = scanner.check(value) if value is not None else None
+        if found is not None:
+            lines.append(f"  os.environ[{name.decode('utf-8', 'replace')!r}] (set during start-up): {found}")
     if lines:
         lines.append("      hint: read secrets with amber.secret(NAME) and derive values from them after "
                      "restore (an amber.after_restore hook); --allow-secret NAME if it is no secret")
     return lines
 
 
-def _offender_report(planner, secret_lines=()) -> str:
-    count = len(planner.offenders) + max(len(secret_lines) - 1, 0)
+def _offender_report(plan: HeapPlan, secret_lines: list) -> str:
+    count = len(plan.offenders) + max(len(secret_lines) - 1, 0)
     lines = [f"cannot capture {count} object(s); no image was written:", *secret_lines]
-    for oid, off in list(planner.offenders.items())[:50]:
-        obj = planner.nodes[oid]
-        lines.append(f"  {planner.path_to(oid)} -> {type_name(obj)}: {off.reason}")
+    for oid, off in list(plan.offenders.items())[:50]:
+        obj = plan.nodes[oid]
+        lines.append(f"  {plan.path_to(oid)} -> {type_name(obj)}: {off.reason}")
         lines.append(f"      hint: {off.hint}")
-    if len(planner.offenders) > 50:
-        lines.append(f"  ... and {len(planner.offenders) - 50} more")
+    if len(plan.offenders) > 50:
+        lines.append(f"  ... and {len(plan.offenders) - 50} more")
     return "\n".join(lines)

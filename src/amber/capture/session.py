@@ -2,107 +2,122 @@
 
 This runs inside the snapshotting interpreter started by :mod:`amber._boot` with ``-S``: the
 baseline of the base set is taken first, then ``site`` runs as it would have, then the program.
+What to do comes as one :class:`amber.options.SnapshotOptions` (``amber snapshot``, or ``amber
+run``'s first run); an :class:`~amber.errors.AmberError` that escapes is reported by the entry
+point (:func:`amber.errors.entry_point`), which leaves by ``os._exit`` as every exit here does.
 """
 
 from __future__ import annotations
 
-import marshal
 import os
 import sys
 import time
 import types
+from typing import TYPE_CHECKING, Any
 
-import amber
 from amber import lifecycle
-from amber._files import write_atomically
 from amber.capture.recorders.baseline import Baseline
 from amber.capture.recorders.entropy import EntropyRecorder
 from amber.capture.recorders.registrations import RegistrationRecorder
-from amber.errors import CaptureError, UsageError
+from amber.errors import CaptureError, UsageError, error, note, say, warn
+from amber.options import SnapshotOptions
+from amber.state import PLAIN, SNAPSHOTTING, STATE
 
-_options: dict = {"allowed": [], "strict": False, "lazy_code": False}  # --allow-secret, --strict, --lazy-code
-
-
-class RunBuild:
-    """``amber run``'s first run: run the program normally, writing an image into the cache at
-    its snapshot point (unless ``build`` is off), and keep going."""
-
-    def __init__(self, root: str, entry: str) -> None:
-        self.root = root
-        self.entry = entry
-        self.build = True
-        self.verbose = False
-
-    def say(self, message: str) -> None:
-        if self.verbose:
-            print(f"amber: {message}", file=sys.stderr)
+if TYPE_CHECKING:
+    from amber.capture.mainsplit import Split
+    from amber.capture.pipeline import SnapshotRequest
+    from amber.capture.recorders.imports import ImportRecorder
+    from amber.capture.recorders.inputs import InputRecorder
 
 
-def main(argv: list, baseline: Baseline, imports) -> None:
-    """``_boot.py snapshot IMAGE (-m MODULE | -s SCRIPT) [--reimport PKG]...
-    [--run ROOT ENTRY [--no-build] [--verbose]] -- ARGS``"""
-    try:
-        image_path, is_module, target, reimport, run, args = _parse(argv)
-        run_snapshot(image_path, target, args, is_module, reimport, baseline, imports, run)
-    except (UsageError, CaptureError) as e:
-        print(f"amber: error: {e}", file=sys.stderr)
-        _flush()
-        os._exit(2)
+def main(argv: list, baseline: Baseline, imports: ImportRecorder) -> None:
+    """``_boot.py snapshot <SnapshotOptions>``."""
+    run_snapshot(SnapshotOptions.decode(argv), baseline, imports)
 
 
-def _parse(argv: list):
-    image_path, mode, target = argv[0], argv[1], argv[2]
-    reimport = []
-    allowed: list = []
-    run = None
-    i = 3
-    while argv[i] != "--":
-        if argv[i] == "--reimport":
-            reimport.append(argv[i + 1])
-            i += 2
-        elif argv[i] == "--strict":
-            _options["strict"] = True
-            i += 1
-        elif argv[i] == "--lazy-code":
-            _options["lazy_code"] = True
-            i += 1
-        elif argv[i] == "--allow-secret":
-            allowed.append(argv[i + 1])
-            i += 2
-        elif argv[i] == "--run":
-            run = RunBuild(argv[i + 1], argv[i + 2])
-            i += 3
-        elif argv[i] == "--no-build":
-            run.build = False
-            i += 1
-        elif argv[i] == "--verbose":
-            run.verbose = True
-            i += 1
-        else:  # pragma: no cover - only amber's own command line starts this
-            raise UsageError(f"unknown boot option {argv[i]!r}")
-    _options["allowed"] = allowed
-    return image_path, mode == "-m", target, reimport, run, argv[i + 1:]
+class Startup:
+    """What running the program to its snapshot point left behind, frozen at that point: the
+    ``__main__`` module and the code after the point, the recorders' findings, ``sys.modules``
+    (without Amber's capture side) and the base set's changed state."""
+
+    def __init__(self, options: SnapshotOptions, baseline: Baseline, recorders: Recorders,
+                 main: types.ModuleType, split: Split, filename: str, startup_seconds: float) -> None:
+        self.options = options
+        self.baseline = baseline
+        self.recorders = recorders
+        self.main = main
+        self.split = split
+        self.filename = filename
+        self.startup_seconds = startup_seconds
+        self.modules = {name: mod for name, mod in list(sys.modules.items())
+                        if mod is not None and not _is_amber_machinery(name)}
+        self.replay = baseline.replay()
+        self.environ_changes = baseline.environ_changes()
+        self.point = {"kind": split.kind, "line": split.line, "script": filename,
+                      "module": options.target if options.is_module else "", "argv0": sys.argv[0]}
+
+    def request(self, image_path: str, **run_only: Any) -> SnapshotRequest:
+        """The pipeline's request for writing ``image_path``; ``run_only``: amber run's extras."""
+        from amber.capture.pipeline import SnapshotRequest
+
+        o, r = self.options, self.recorders
+        return SnapshotRequest(
+            image_path, self.modules, self.main, self.split.rest, self.baseline, r.imports,
+            r.registrations, r.entropy, self.replay, self.environ_changes, self.point,
+            self.startup_seconds, reimport=o.reimport, allowed_secrets=o.allowed_secrets,
+            strict=o.strict, lazy_code=o.lazy_code, **run_only)
 
 
-def run_snapshot(image_path: str, target: str, args: list, is_module: bool, reimport: list,
-                 baseline: Baseline, imports, run: RunBuild | None = None) -> None:
-    registrations = RegistrationRecorder(imports.importing)
-    entropy = EntropyRecorder(imports.importing)
-    inputs = None
-    if run is not None:
-        from amber.capture.recorders.inputs import InputRecorder
+class Recorders:
+    """The recorders that watch start-up, installed before ``site`` runs and stopped at the
+    snapshot point, before Amber's capture side imports anything more."""
 
-        inputs = InputRecorder()
+    def __init__(self, imports: ImportRecorder, for_run: bool) -> None:
+        self.imports = imports
+        self.registrations = RegistrationRecorder(imports.importing)
+        self.entropy = EntropyRecorder(imports.importing)
+        self.inputs: InputRecorder | None = None
+        if for_run:  # what start-up depends on matters only to amber run's cache
+            from amber.capture.recorders.inputs import InputRecorder
+
+            self.inputs = InputRecorder()
+
+    def stop(self) -> None:
+        # Amber's hooks come out first: the base set's state must not show them.
+        self.imports.stop()
+        self.registrations.stop()
+        self.entropy.stop()
+        if self.inputs is not None:
+            self.inputs.stop()
+
+
+def run_snapshot(options: SnapshotOptions, baseline: Baseline, imports: ImportRecorder) -> None:
+    """The snapshotting interpreter's whole job: run the program to its snapshot point, then
+    write the image and leave (``amber snapshot``), or build it and go on (``amber run``)."""
+    recorders = Recorders(imports, options.for_run)
     import site
 
     site.main()
+    main, split, filename = _prepare_main(options)
+    startup_seconds = _run_to_snapshot_point(options, main, split)
+    hooks_failed = _run_before_snapshot(options)
+    recorders.stop()
+    startup = Startup(options, baseline, recorders, main, split, filename, startup_seconds)
+    if options.for_run:
+        _build_and_continue(startup, build=options.build and not hooks_failed)
+    else:
+        _snapshot_and_exit(startup)
+
+
+def _prepare_main(options: SnapshotOptions) -> tuple[types.ModuleType, Split, str]:
+    """A fresh ``__main__`` for the script or module, ``sys.path[0]`` and ``sys.argv`` as python
+    sets them, and the script split at its snapshot point."""
     from amber.capture import mainsplit
 
+    target = options.target
     main = types.ModuleType("__main__")
     main.__dict__["__builtins__"] = sys.modules["builtins"]
-    if is_module:
-        import importlib.util
-
+    if options.is_module:
         sys.path[0] = os.getcwd()
         spec = _module_spec(target)
         source = spec.loader.get_source(spec.name)
@@ -111,7 +126,6 @@ def run_snapshot(image_path: str, target: str, args: list, is_module: bool, reim
         main.__file__ = spec.origin
         main.__loader__ = spec.loader
         main.__package__ = spec.parent
-        del importlib
     else:
         filename = os.path.abspath(target)
         try:
@@ -121,143 +135,126 @@ def run_snapshot(image_path: str, target: str, args: list, is_module: bool, reim
             raise UsageError(f"cannot open script {target!r}: {e.strerror}") from None
         sys.path[0] = os.path.dirname(filename)
         main.__file__ = target
-        main.__cached__ = None
+        main.__dict__["__cached__"] = None
         from _frozen_importlib_external import SourceFileLoader
 
         main.__loader__ = SourceFileLoader("__main__", filename)
-    sys.argv = [filename if is_module else target, *args]
+    sys.argv = [filename if options.is_module else target, *options.args]
     split = mainsplit.split_source(source, filename)
     sys.modules["__main__"] = main
-    amber._state["mode"] = "snapshotting"
+    return main, split, filename
+
+
+def _run_to_snapshot_point(options: SnapshotOptions, main: types.ModuleType, split: Split) -> float:
+    """Run the part before the snapshot point; return how long it took. A program that exits or
+    raises first leaves the process as it would have, with no image."""
+    # Under amber run this is a normal run that happens to build an image: amber.snapshot() in
+    # a nested block is then the no-op it is under plain python.
+    STATE.enter(PLAIN if options.for_run else SNAPSHOTTING)
     started = time.perf_counter()
-    if run is not None:
-        amber._state["mode"] = None  # a normal run that happens to build an image
     try:
         exec(split.first, main.__dict__)
     except SystemExit as e:
-        if run is not None:
+        if options.for_run:
             raise
         code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
         if e.code is not None and not isinstance(e.code, int):
             print(e.code, file=sys.stderr)
-        print(f"amber: error: the program exited (code {code}) before its snapshot point; no image "
-              f"was written", file=sys.stderr)
+        error(f"the program exited (code {code}) before its snapshot point; no image was written")
         _flush()
         os._exit(code or 1)
     except BaseException as e:
-        if run is not None:
+        if options.for_run:
             _program_failed(e)
         import traceback
 
         traceback.print_exc()
-        print("amber: error: the program raised before its snapshot point; no image was written",
-              file=sys.stderr)
+        error("the program raised before its snapshot point; no image was written")
         _flush()
         os._exit(1)
-    startup_seconds = time.perf_counter() - started
-    amber._state["mode"] = None
-    hooks_failed = _run_before_snapshot(run)
-    # Take Amber's hooks out first (the base set's state must not show them), then freeze what
-    # the program did before Amber's capture side imports anything more.
-    imports.stop()
-    registrations.stop()
-    entropy.stop()
-    if inputs is not None:
-        inputs.stop()
-    modules = {name: mod for name, mod in list(sys.modules.items())
-               if mod is not None and not _is_amber_machinery(name)}
-    replay = baseline.replay()
-    environ_changes = baseline.environ_changes()
-    if run is not None:
-        if hooks_failed:
-            run.build = False
-        _build_and_continue(run, inputs, split, main, target, args, is_module, reimport, baseline, imports,
-                            modules, replay, environ_changes, registrations, filename, startup_seconds,
-                            entropy)
-        return
-    if split.kind == "end":
-        print("amber: note: no snapshot point found (no amber.snapshot() and no "
-              "`if __name__ == \"__main__\":`): captured the end of the script; nothing is left to run "
-              "after restore", file=sys.stderr)
-    _flush()
+    STATE.enter(PLAIN)
+    return time.perf_counter() - started
+
+
+def _snapshot_and_exit(startup: Startup) -> None:
+    """``amber snapshot``: write the image and leave by ``os._exit`` (start-up's atexit handlers
+    and finalizers must not destroy state the image refers to)."""
     from amber.capture.pipeline import write_snapshot
 
-    point = {"kind": split.kind, "line": split.line, "script": filename,
-             "module": target if is_module else "", "argv0": sys.argv[0]}
+    if startup.split.kind == "end":
+        note("no snapshot point found (no amber.snapshot() and no `if __name__ == \"__main__\":`): "
+             "captured the end of the script; nothing is left to run after restore")
+    _flush()
     try:
-        write_snapshot(image_path, modules, main, split.rest, baseline, imports, replay, environ_changes,
-                       registrations, reimport, point, startup_seconds, allowed_secrets=_options["allowed"],
-                       entropy=entropy, strict=_options["strict"], lazy_code=_options["lazy_code"])
+        write_snapshot(startup.request(startup.options.image))
     except CaptureError as e:
-        print(f"amber: error: {e}", file=sys.stderr)
+        error(str(e))
         _flush()
         os._exit(2)
     _flush()
     os._exit(0)
 
 
-def _build_and_continue(run: RunBuild, inputs, split, main, target, args, is_module, reimport, baseline,
-                        imports, modules, replay, environ_changes, registrations, filename,
-                        startup_seconds, entropy=None) -> None:
+def _build_and_continue(startup: Startup, build: bool) -> None:
     """``amber run``'s first run: write the image (under the cache's lock), then run the rest."""
-    if split.kind == "end":
-        run.say("the script has no snapshot point (no amber.snapshot(), no main guard): no image")
-    elif run.build:
-        _build(run, inputs, split, main, target, args, is_module, reimport, baseline, imports, modules,
-               replay, environ_changes, registrations, filename, startup_seconds, entropy)
-    if split.kind != "end":
+    run = startup.options
+    if startup.split.kind == "end":
+        _say(run, "the script has no snapshot point (no amber.snapshot(), no main guard): no image")
+    elif build:
+        _build(startup)
+    if startup.split.kind != "end":
         # Both paths behave alike: the first run goes on as a restored process would.
         try:
             lifecycle.run_after_restore()
         except lifecycle.HookErrors as e:
-            print(f"amber: error: {e}", file=sys.stderr)
+            error(str(e))
             _flush()
             os._exit(1)
     _flush()
-    exec(split.rest, main.__dict__)
+    STATE.mark_resumed()  # from here on, what the program raises is its own
+    exec(startup.split.rest, startup.main.__dict__)
 
 
-def _build(run, inputs, split, main, target, args, is_module, reimport, baseline, imports, modules, replay,
-           environ_changes, registrations, filename, startup_seconds, entropy=None) -> None:
+def _build(startup: Startup) -> None:
+    """Write the image into the cache entry, with what start-up depended on; a program that
+    cannot be captured leaves a failure marker instead and runs on without one."""
     from amber.capture.pipeline import write_snapshot
-    from amber.runcache import eviction as cache
-    from amber.runcache import freshness
+    from amber.runcache import build, keys, layout
 
-    key_args = amber._state.get("startup_args")
-    os.makedirs(run.entry, exist_ok=True)
-    image_path = os.path.join(run.entry, freshness.args_key(args, key_args) + ".amber")
-    lock = _lock(os.path.join(run.entry, "build.lock"))
-    if lock is None:
-        run.say("another process is building this image; running without one")
+    run = startup.options
+    inputs, root, entry = startup.recorders.inputs, run.root, run.entry
+    assert inputs is not None and root is not None and entry is not None  # as for every amber run
+    key_args = STATE.startup_args
+    os.makedirs(entry, exist_ok=True)
+    image_path = layout.image_path(entry, keys.args_key(run.args, key_args))
+    lock = build.BuildLock(entry)
+    if not lock.acquire():
+        _say(run, "another process is building this image; running without one")
         return
     try:
-        secret = freshness.secret_key(run.root, create=True)
-        files = inputs.files(modules, exclude_under=run.root.rstrip(os.sep) + os.sep)
+        secret = keys.secret_key(root, create=True)
+        assert secret is not None  # made when missing
+        files = inputs.files(startup.modules, exclude_under=root.rstrip(os.sep) + os.sep)
         env, env_names = inputs.environment(secret)
         recorded = {"files": files, "env": env, "env_names": env_names}
-        shown = args if key_args is None else args[:key_args]
-        point = {"kind": split.kind, "line": split.line, "script": filename,
-                 "module": target if is_module else "", "argv0": sys.argv[0]}
+        shown = run.args if key_args is None else run.args[:key_args]
+        run_info = {"target": run.target, "args": list(shown), "key_args": key_args}
         try:
-            write_snapshot(image_path, modules, main, split.rest, baseline, imports, replay, environ_changes,
-                           registrations, reimport, point, startup_seconds, inputs=recorded,
-                           run_info={"target": target, "args": list(shown), "key_args": key_args},
-                           quiet=not run.verbose, allowed_secrets=_options["allowed"],
-                           entropy=entropy, strict=_options["strict"])
+            write_snapshot(startup.request(image_path, quiet=not run.verbose, inputs=recorded,
+                                           run_info=run_info))
         except CaptureError as e:
             first = str(e).splitlines()
-            print(f"amber: warning: no image was built, the program runs without one: {first[0]}"
-                  + (f" ({first[1].strip()} ...)" if len(first) > 1 else ""), file=sys.stderr)
-            write_atomically(image_path[:-len(".amber")] + ".failed", marshal.dumps(recorded))
+            warn(f"no image was built, the program runs without one: {first[0]}"
+                 + (f" ({first[1].strip()} ...)" if len(first) > 1 else ""))
+            build.record_failure(image_path, recorded)
             return
-        cache.write_program_info(run.entry, target, key_args)
-        run.say(f"built {image_path} ({len(files)} files, {len(env)} variables watched)")
-        cache.evict(run.root, cache.cap(), keep=image_path)
+        _say(run, f"built {image_path} ({len(files)} files, {len(env)} variables watched)")
+        build.record_built(root, entry, image_path, run.target, key_args)
     finally:
-        _unlock(lock)
+        lock.release()
 
 
-def _run_before_snapshot(run: RunBuild | None) -> bool:
+def _run_before_snapshot(options: SnapshotOptions) -> bool:
     """Run the before-snapshot hooks; on failure, no image: ``amber snapshot`` stops, ``amber run``
     goes on without building (the hooks' after_restore undid what they did)."""
     from amber import builtin_handlers
@@ -266,44 +263,18 @@ def _run_before_snapshot(run: RunBuild | None) -> bool:
     try:
         lifecycle.run_before_snapshot()
     except lifecycle.HookErrors as e:
-        if run is None:
-            print(f"amber: error: {e}; no image was written", file=sys.stderr)
+        if not options.for_run:
+            error(f"{e}; no image was written")
             _flush()
             os._exit(2)
-        print(f"amber: warning: {e}; no image was built", file=sys.stderr)
+        warn(f"{e}; no image was built")
         return True
     return False
 
 
-def _lock(path: str):
-    """Create ``path`` exclusively; a lock left by a process that is gone is taken over."""
-    for _ in range(2):
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            os.write(fd, str(os.getpid()).encode())
-            os.close(fd)
-            return path
-        except FileExistsError:
-            try:
-                with open(path) as f:
-                    pid = int(f.read() or 0)
-                os.kill(pid, 0)
-                if time.time() - os.stat(path).st_mtime < 600:
-                    return None
-            except (OSError, ValueError):
-                pass
-            try:
-                os.unlink(path)
-            except OSError:
-                return None
-    return None
-
-
-def _unlock(path: str) -> None:
-    try:
-        os.unlink(path)
-    except OSError:
-        pass
+def _say(run: SnapshotOptions, message: str) -> None:
+    if run.verbose:
+        say(message)
 
 
 def _program_failed(error: BaseException) -> None:

@@ -11,6 +11,10 @@ import sys
 from _thread import _local as _thread_local
 from _weakref import ref as _ref
 
+TYPE_CHECKING = False  # typing is not in the base set: its names are for type checkers only
+if TYPE_CHECKING:
+    from typing import Any
+
 _type_setattr = type.__setattr__
 _object_setattr = object.__setattr__
 _object_getattribute = object.__getattribute__
@@ -299,7 +303,7 @@ def make_thread_local(cls, args: tuple, kwargs: tuple):
 def make_json_scanner(context: dict):
     from _json import make_scanner
 
-    ns = type(sys.implementation)(**context)
+    ns: Any = type(sys.implementation)(**context)  # a SimpleNamespace: what make_scanner reads
     ns.memo = {}
     return make_scanner(ns)
 
@@ -339,6 +343,8 @@ def closed_file(kind: str, name: str, mode: str):
     import _io
 
     devnull = "nul" if sys.platform == "win32" else "/dev/null"
+    f: Any
+    raw: Any
     if kind == "text":
         f = _io.open(devnull, "w" if any(c in mode for c in "wax+") else "r")
         raw = f.buffer.raw

@@ -13,19 +13,24 @@ that later references are a ``BINGET``/``LONG_BINGET``.
 
 from __future__ import annotations
 
+import builtins
 import pickle as P
-from struct import pack
+from struct import Struct, pack
 
 from amber._compat import ident
 
-_pack_i = __import__("struct").Struct("<i").pack
-_pack_I = __import__("struct").Struct("<I").pack
-_pack_Q = __import__("struct").Struct("<Q").pack
-_pack_d = __import__("struct").Struct(">d").pack
+_pack_i = Struct("<i").pack
+_pack_I = Struct("<I").pack
+_pack_Q = Struct("<Q").pack
+_pack_d = Struct(">d").pack
+
 
 
 class Assembler:
-    """Appends opcodes to ``self.out``; ``memo`` maps ident(obj) to its memo index."""
+    """Appends opcodes to ``self.out``; ``memo`` maps ident(obj) to its memo index.
+
+    Its methods are named after what they write (``asm.int``, ``asm.str``), which hides the
+    builtin names inside the class body: annotations there say ``builtins.int``."""
 
     def __init__(self) -> None:
         self.out = bytearray(P.PROTO + bytes([5]))
@@ -33,7 +38,7 @@ class Assembler:
         self._alive: list = []  # keeps memoized objects alive so their ids stay unique
 
     # -- the memo -------------------------------------------------------------------------------
-    def memoize(self, obj) -> None:
+    def memoize(self, obj: object) -> None:
         """Record the object on top of the unpickler's stack as ``obj``."""
         self.memo[ident(obj)] = len(self.memo)
         self._alive.append(obj)
@@ -104,7 +109,7 @@ class Assembler:
     def bytearray(self, v) -> None:
         self.out += P.BYTEARRAY8 + _pack_Q(len(v)) + bytes(v)
 
-    def next_buffer(self, readonly: bool) -> None:
+    def next_buffer(self, readonly: builtins.bool) -> None:
         """Push the next out-of-band buffer (the image's mapped buffers, in order)."""
         self.out += P.NEXT_BUFFER
         if readonly:
@@ -117,7 +122,7 @@ class Assembler:
     def pop(self) -> None:
         self.out += P.POP
 
-    def tuple_of(self, n: int) -> None:
+    def tuple_of(self, n: builtins.int) -> None:
         """Build a tuple from the last ``n`` values (after a mark if n > 3)."""
         if n == 0:
             self.out += P.EMPTY_TUPLE
@@ -155,7 +160,7 @@ class Assembler:
     def frozenset(self) -> None:
         self.out += P.FROZENSET
 
-    def global_(self, module: str, qualname: str) -> None:
+    def global_(self, module: builtins.str, qualname: builtins.str) -> None:
         """Push ``module.qualname``, found by import and attribute lookup at restore."""
         self.str(module)
         self.str(qualname)

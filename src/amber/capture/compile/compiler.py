@@ -1,6 +1,4 @@
-"""Compile the walked heap into a pickle program, in stages.
-
-Compile, in stages (each stage only refers to objects the earlier ones made):
+"""Compile a planned heap into a pickle program, in stages.
 
 Before A, every code object of the heap is unmarshalled by one ``marshal.loads`` (a table the
 makes of functions index), and large buffers go to the image's mapped section (``NEXT_BUFFER``).
@@ -15,50 +13,95 @@ C. *Registration*: the captured modules enter ``sys.modules``; state the program
 D. *Late steps*, in depth-first post-order of the whole graph: objects made by their own
    ``__reduce__`` or a foreign constructor, fills that run the program's code (``__setstate__``,
    dict keys hashed by a Python ``__hash__``), ABC registries. The heap is complete around them.
-E. Dicts that were filled in two passes get their key order back; the manifest is returned.
+E. Dicts that were filled in two passes get their key order back; the steps that need the
+   complete heap (ABC registrations) run; the manifest is the program's result.
 
 The unpickler then executes the program at C speed, and nothing in it recurses on the
-graph's depth. :class:`HeapCompiler` is the compiling half of
-:class:`amber.capture.compile.planner.Planner` (which walks and classifies).
+graph's depth. Each kind of make and fill step (:mod:`amber.capture.reduce.recipes`) is turned
+into opcodes by one method, found through a dispatch table keyed by the step's class.
 """
 
 from __future__ import annotations
 
 import marshal
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from amber._compat import ident, ident_of_address
 from amber.capture.compile import lazy_code
 from amber.capture.compile.assembler import Assembler
-from amber.capture.reduce.recipes import REBUILD, Inline, Recipe, _Global, _global
+from amber.capture.compile.planner import ATOMS, HeapPlan
+from amber.capture.reduce import recipes as R
+from amber.capture.reduce.recipes import Global, Inline, named, reconstructor
 from amber.image.format import MAPPED_MIN
+from amber.restore import lazy, rebuild
 
 _MAIN_THREAD_IDENT = __import__("_thread").get_ident()  # the snapshot runs in the main thread
 _MAIN_THREAD_IDENT_MARK = object()
-_BASE_METHODS = {"base_extend": "list.extend", "base_update": "dict.update", "base_add": "set.update"}
-_PATCH_HOW = {"build": ("dict", "setattr"), "inst": ("dict", "object"), "class": ("type", "type")}
-_ATOMS = frozenset({type(None), bool, int, float, str, bytes})
+_BASE_METHODS: dict[type, Global] = {R.BaseExtend: named("builtins", "list.extend"),
+                                     R.BaseUpdate: named("builtins", "dict.update"),
+                                     R.BaseAdd: named("builtins", "set.update")}
+# How a value left out of a fill in stage B is patched in once it is made: (how for the
+# __dict__ part, how for the slots part); see rebuild.patch.
+_PATCH_HOW = {R.Build: ("dict", "setattr"), R.InstanceState: ("dict", "object"),
+              R.ClassState: ("type", "type")}
+_FILL_LATE_CALLS = (reconstructor(rebuild.finish_abc),)  # after every function's attributes
+_HASHING_CALLS = (reconstructor(rebuild.fill_lru_cache),)  # hashes the cached keys
+
+Step = tuple[Any, tuple]  # (callable, args): one call of the program, for stages C and E
+
+
+class CompiledHeap:
+    """What the compiler hands the image writer: the heap program, the large buffers it takes
+    with ``NEXT_BUFFER`` (in order) and the blobs of code that comes on first call."""
+
+    __slots__ = ("program", "buffers", "lazy_blobs")
+
+    def __init__(self, program: bytes, buffers: list, lazy_blobs: list[bytes]) -> None:
+        self.program = program
+        self.buffers = buffers  # [(bytes-like, read-only)]
+        self.lazy_blobs = lazy_blobs
+
+
+class Unplannable(Exception):
+    """An object the compiler cannot make (no recipe, or a make that needs itself)."""
+
+    def __init__(self, obj: object, why: str = "") -> None:
+        super().__init__(why or f"no recipe for {type(obj).__name__} object")
+        self.obj = obj
+        self.why = why
 
 
 class HeapCompiler:
-    """Emits the program for the graph a Planner walked (``nodes``, ``recipes``, ``late``)."""
+    """Emits the program for a :class:`~amber.capture.compile.planner.HeapPlan`."""
 
-    # == compile ====================================================================================
-    def compile(self, manifest, registration: list, replay: list) -> bytes:
-        """Emit the stages. ``registration`` and ``replay`` are (callable, args) steps for stage C."""
-        asm = self.asm = Assembler()
-        recipes = self.recipes
-        late = self.late
-        self.patches: dict[int, list] = {}
-        self.reorders: list = []
+    def __init__(self, plan: HeapPlan, names: dict[int, tuple[str, str]], lazy_code: bool = False) -> None:
+        """``names`` maps the identity of objects found by name in modules imported again to
+        (module, qualname) (:attr:`amber.capture.world.rules.World.names`)."""
+        self.plan = plan
+        self.names = names
+        self.lazy_code = lazy_code
+        self.asm = Assembler()
+        self.buffers: list = []
+        self.lazy_blobs: list[bytes] = []
+        self.patches: dict[int, list] = {}  # ident(late value) -> [(target, how, key)] to patch in
+        self.reorders: list = []  # (dict, keys in their original order)
+
+    # == the stages =================================================================================
+    def compile(self, manifest: dict, registration: list[Step], late_steps: list[Step]) -> CompiledHeap:
+        """Emit the stages. ``registration`` runs in stage C, ``late_steps`` in stage E."""
+        plan = self.plan
+        recipes, late, nodes = plan.recipes, plan.late, plan.nodes
+        asm = self.asm
         deferred_fills: dict[int, list] = {}
 
         self._emit_code_table()
         # A. shells
-        for oid, obj in self.nodes.items():
+        for oid, obj in nodes.items():
             if oid in recipes and not late[oid]:
                 self.ensure_made(obj)
         # B. plain fills
-        for oid, obj in self.nodes.items():
+        for oid, obj in nodes.items():
             r = recipes.get(oid)
             if r is None or late[oid] or not r.fills:
                 continue
@@ -69,17 +112,31 @@ class HeapCompiler:
             if rest:
                 deferred_fills[oid] = rest
         # C. registration, state of modules held by reference
-        for func, args in registration + replay:
+        for func, args in registration:
             self.emit_call(func, args)
-        # D. late steps, in post-order of the whole graph. Filling a dict or set whose keys hash
-        # by the program's code waits for D2: in a cycle, post-order cannot promise that a key's
-        # own state (its memoised hash, its fields) is complete when the container is filled.
-        # A container that a late make reads at once is filled in D1 all the same.
+        self._emit_late(deferred_fills)
+        # E. key order, steps that need the complete heap, the manifest
+        for d, keys in self.reorders:
+            self.emit_call(reconstructor(rebuild.reorder), (d, keys))
+        for func, args in late_steps:
+            self.emit_call(func, args)
+        self.ref(manifest)
+        asm.stop()
+        return CompiledHeap(bytes(asm.out), self.buffers, self.lazy_blobs)
+
+    def _emit_late(self, deferred_fills: dict[int, list]) -> None:
+        """Stage D: late makes and the fills that waited, in post-order of the whole graph.
+        Filling a dict or set whose keys hash by the program's code waits for D2: in a cycle,
+        post-order cannot promise that a key's own state (its memoised hash, its fields) is
+        complete when the container is filled. A container that a late make reads at once is
+        filled in D1 all the same."""
+        recipes, late = self.plan.recipes, self.plan.late
         read_by_makes = {ident(x) for oid, r in recipes.items() if late[oid] for x in r.make_refs()}
         hashing_fills: list = []
         for obj in self.post_order():
             oid = ident(obj)
             r = recipes[oid]
+            fills: list[R.Fill] | None
             if late[oid]:
                 self.ensure_made(obj)
                 fills = r.fills
@@ -88,7 +145,8 @@ class HeapCompiler:
             if not fills:
                 continue
             if oid not in read_by_makes:
-                hashing, plain = [], []
+                hashing: list[R.Fill] = []
+                plain: list[R.Fill] = []
                 for op in fills:
                     (hashing if self._hashes_keys(op) else plain).append(op)
                 if hashing:
@@ -98,30 +156,24 @@ class HeapCompiler:
         # D2. containers whose keys hash by the program's code
         for obj, fills in hashing_fills:
             self.emit_fills(obj, fills, partial=False)
-        # E. key order, manifest
-        for d, keys in self.reorders:
-            self.emit_call(_global(REBUILD, "reorder"), (d, keys))
-        self.ref(manifest)
-        asm.stop()
-        return bytes(asm.out)
 
-    def _hashes_keys(self, op) -> bool:
-        kind = op[0]
-        if kind in ("setitems", "obj_setitems", "base_update"):
-            return any(self.hash_by_code(k) for k, _ in op[1])
-        if kind in ("additems", "base_add"):
-            return any(self.hash_by_code(x) for x in op[1])
-        if kind == "call" and op[1] is _global(REBUILD, "fill_lru_cache"):
-            return True
-        return False
+    def _hashes_keys(self, op: R.Fill) -> bool:
+        hash_by_code = self.plan.hash_by_code
+        cls = type(op)
+        if cls is R.SetItems or cls is R.ReduceSetItems or cls is R.BaseUpdate:
+            return any(hash_by_code(k) for k, _ in op.pairs)  # type: ignore[attr-defined]
+        if cls is R.AddItems or cls is R.BaseAdd:
+            return any(hash_by_code(x) for x in op.items)  # type: ignore[attr-defined]
+        return cls is R.CallOn and op.func in _HASHING_CALLS  # type: ignore[attr-defined]
 
-    def post_order(self):
-        recipes = self.recipes
+    def post_order(self) -> Iterable[object]:
+        plan = self.plan
+        recipes = plan.recipes
         seen: set[int] = set()
-        for root_id in self.root_label:
+        for root_id in plan.root_label:
             if root_id not in recipes or root_id in seen:
                 continue
-            stack = [(self.nodes[root_id], iter(list(_refs(recipes[root_id]))))]
+            stack = [(plan.nodes[root_id], iter(list(recipes[root_id].refs())))]
             seen.add(root_id)
             while stack:
                 obj, it = stack[-1]
@@ -129,21 +181,21 @@ class HeapCompiler:
                     cid = ident(child)
                     if cid in recipes and cid not in seen:
                         seen.add(cid)
-                        stack.append((child, iter(list(_refs(recipes[cid])))))
+                        stack.append((child, iter(list(recipes[cid].refs()))))
                         break
                 else:
                     stack.pop()
                     yield obj
 
-    # -- making objects -------------------------------------------------------------------------
-    def is_made(self, value) -> bool:
-        return type(value) in _ATOMS or isinstance(value, _Global) or ident(value) in self.asm.memo
+    # == making objects ===========================================================================
+    def is_made(self, value: object) -> bool:
+        return type(value) in ATOMS or type(value) is Global or ident(value) in self.asm.memo
 
-    def ensure_made(self, obj) -> None:
+    def ensure_made(self, obj: object) -> None:
         """Make ``obj`` (and, first, whatever its make needs), leaving the stack as it was."""
         if self.is_made(obj):
             return
-        recipes = self.recipes
+        recipes = self.plan.recipes
         stack = [(obj, False)]
         pending: set[int] = set()  # waiting for what their makes need
         while stack:
@@ -152,78 +204,29 @@ class HeapCompiler:
                 continue
             r = recipes.get(ident(cur))
             if r is None:
-                raise _Unplannable(cur)
+                raise Unplannable(cur)
             if ready:
-                self.emit_make(cur, r)
+                self.emit_make(cur, r.make)
                 self.asm.pop()
                 pending.discard(ident(cur))
                 continue
             if ident(cur) in pending:
                 # Its make needs, through others, itself: no order can make it.
-                raise _Unplannable(cur, "it cannot be made before what it is made from (a cycle)")
+                raise Unplannable(cur, "it cannot be made before what it is made from (a cycle)")
             pending.add(ident(cur))
             stack.append((cur, True))
             for child in r.make_refs():
                 if not self.is_made(child):
                     stack.append((child, False))
 
-    def emit_make(self, obj, r: Recipe) -> None:
+    def emit_make(self, obj: object, make: R.Make) -> None:
+        """Push the new object, memoize it, and patch it into the fills that had to leave it out."""
         asm = self.asm
-        m = r.make
-        kind = m[0]
-        if kind == "global":
-            asm.global_(m[1], m[2])
-        elif kind == "module":
-            self.ref(_global(REBUILD, "module_by_name"))
-            asm.str(m[1])
-            asm.tuple_of(1)
-            asm.reduce()
-        elif kind == "call":
-            self.ref(m[1])
-            self.push_tuple(m[2])
-            asm.reduce()
-        elif kind == "tuple":
-            items = m[1]
-            if len(items) > 3:
-                asm.mark()
-            for item in items:
-                self.ref(item)
-            asm.tuple_of(len(items))
-            if ident(obj) in asm.memo:  # a tuple that contains itself through a back reference
-                asm.pop()
-                asm.get(obj)
-                return
-        elif kind == "frozenset":
-            asm.mark()
-            for item in m[1]:
-                self.ref(item)
-            asm.frozenset()
-        elif kind == "list":
-            asm.empty_list()
-        elif kind == "dict":
-            asm.empty_dict()
-        elif kind == "set":
-            asm.empty_set()
-        elif kind == "code":
-            self.ref(_global("operator", "getitem"))
-            asm.get(self._code_table)
-            asm.int(self._code_index[ident(obj)])
-            asm.tuple_of(2)
-            asm.reduce()
-        elif kind == "buffer":
-            self.buffers.append((m[1], m[2]))
-            asm.next_buffer(m[2])
-        elif kind in ("bytes", "bytearray") and len(m[1]) >= MAPPED_MIN:
-            self.push_copied_buffer(kind, m[1])
-        elif kind == "bytearray":
-            asm.bytearray(m[1])
-        elif kind == "bytes":
-            asm.bytes(m[1])
-        else:  # pragma: no cover - reducers only produce the kinds above
-            raise AssertionError(kind)
+        if self._MAKERS[type(make)](self, obj, make):
+            return  # a tuple that contains itself: already on the memo
         asm.memoize(obj)
         if ident(obj) in self._lazy_keys:  # a function whose code comes on first call
-            self.ref(_global("_operator", "setitem"))
+            self.ref(named("_operator", "setitem"))
             asm.get(self._lazy_token)
             asm.int(self._lazy_keys[ident(obj)])
             asm.get(obj)
@@ -240,9 +243,89 @@ class HeapCompiler:
                 asm.setitems()
                 asm.pop()
             else:
-                self.emit_call(_global(REBUILD, "patch"), (target, how, key, obj))
+                self.emit_call(reconstructor(rebuild.patch), (target, how, key, obj))
 
-    def push_tuple(self, items) -> None:
+    # One method per kind of make; each pushes the object and returns True only when the object
+    # is already memoized (a tuple that reaches itself through a back reference).
+    def _make_by_name(self, obj: object, m: R.ByName) -> bool:
+        self.asm.global_(m.module, m.qualname)
+        return False
+
+    def _make_module(self, obj: object, m: R.ModuleByName) -> bool:
+        self.ref(reconstructor(rebuild.module_by_name))
+        self.asm.str(m.name)
+        self.asm.tuple_of(1)
+        self.asm.reduce()
+        return False
+
+    def _make_call(self, obj: object, m: R.Call) -> bool:
+        self.ref(m.func)
+        self.push_tuple(m.args)
+        self.asm.reduce()
+        return False
+
+    def _make_tuple(self, obj: object, m: R.TupleOf) -> bool:
+        self.push_tuple(m.items)
+        if ident(obj) in self.asm.memo:  # a tuple that contains itself through a back reference
+            self.asm.pop()
+            self.asm.get(obj)
+            return True
+        return False
+
+    def _make_frozenset(self, obj: object, m: R.FrozensetOf) -> bool:
+        self.asm.mark()
+        for item in m.items:
+            self.ref(item)
+        self.asm.frozenset()
+        return False
+
+    def _make_empty_list(self, obj: object, m: R.EmptyList) -> bool:
+        self.asm.empty_list()
+        return False
+
+    def _make_empty_dict(self, obj: object, m: R.EmptyDict) -> bool:
+        self.asm.empty_dict()
+        return False
+
+    def _make_empty_set(self, obj: object, m: R.EmptySet) -> bool:
+        self.asm.empty_set()
+        return False
+
+    def _make_code(self, obj: object, m: R.CodeObject) -> bool:
+        self.ref(named("operator", "getitem"))
+        self.asm.get(self._code_table)
+        self.asm.int(self._code_index[ident(obj)])
+        self.asm.tuple_of(2)
+        self.asm.reduce()
+        return False
+
+    def _make_buffer(self, obj: object, m: R.MappedBuffer) -> bool:
+        self.buffers.append((m.view, m.readonly))
+        self.asm.next_buffer(m.readonly)
+        return False
+
+    def _make_bytes(self, obj: object, m: R.BytesOf) -> bool:
+        if len(m.data) >= MAPPED_MIN:
+            self.push_copied_buffer("bytes", m.data)
+        else:
+            self.asm.bytes(m.data)
+        return False
+
+    def _make_bytearray(self, obj: object, m: R.BytearrayOf) -> bool:
+        if len(m.data) >= MAPPED_MIN:
+            self.push_copied_buffer("bytearray", m.data)
+        else:
+            self.asm.bytearray(m.data)
+        return False
+
+    _MAKERS: dict[type, Callable[[HeapCompiler, object, Any], bool]] = {
+        R.ByName: _make_by_name, R.ModuleByName: _make_module, R.Call: _make_call,
+        R.TupleOf: _make_tuple, R.FrozensetOf: _make_frozenset, R.EmptyList: _make_empty_list,
+        R.EmptyDict: _make_empty_dict, R.EmptySet: _make_empty_set, R.CodeObject: _make_code,
+        R.MappedBuffer: _make_buffer, R.BytesOf: _make_bytes, R.BytearrayOf: _make_bytearray,
+    }
+
+    def push_tuple(self, items: tuple) -> None:
         asm = self.asm
         if len(items) > 3:
             asm.mark()
@@ -256,32 +339,37 @@ class HeapCompiler:
         constants that code objects share are written and interned once. With ``lazy_code``,
         the functions that qualify get stubs in this table and their real code goes to one
         blob per module, unmarshalled on first call (:mod:`amber.restore.lazy`)."""
-        codes = [obj for oid, obj in self.nodes.items()
-                 if oid in self.recipes and self.recipes[oid].make[0] == "code"]
-        lazy = lazy_code.choose(self) if getattr(self, "lazy_code", False) else {}
+        plan = self.plan
+        codes = [obj for oid, obj in plan.nodes.items()
+                 if oid in plan.recipes and type(plan.recipes[oid].make) is R.CodeObject]
+        chosen = lazy_code.choose(plan) if self.lazy_code else {}
         # The eager code objects, then one stub per lazy function, whose key K is its place.
-        table = [code for code in codes if ident(code) not in lazy]
-        self.lazy_blobs, where, stubs = lazy_code.build(lazy) if lazy else ([], [], [])
-        self._lazy_keys = {ident(fn): key for key, (_code, fn) in enumerate(lazy.values())}
+        table: list = [code for code in codes if ident(code) not in chosen]
+        where: list = []
+        stubs: list = []
+        if chosen:
+            self.lazy_blobs, where, stubs = lazy_code.build(chosen)
+        self._lazy_keys = {ident(fn): key for key, (_code, fn) in enumerate(chosen.values())}
         self._code_index = {ident(code): i for i, code in enumerate(table)}
-        self._code_index.update((code_id, len(table) + key) for key, code_id in enumerate(lazy))
+        self._code_index.update((code_id, len(table) + key) for key, code_id in enumerate(chosen))
         table += stubs
         self._code_table = table
         if table:
-            self.ref(_global("marshal", "loads"))
+            self.ref(named("marshal", "loads"))
             self.asm.bytes(marshal.dumps(tuple(table)))
             self.asm.tuple_of(1)
             self.asm.reduce()
             self.asm.memoize(table)
+            self.asm.pop()  # used from the memo only: a program leaves nothing but its result
         self._lazy_token = object()
-        if lazy:
-            self.ref(_global("amber.restore.lazy", "install"))
+        if chosen:
+            self.ref(reconstructor(lazy.install))
             self.push_tuple((tuple(where),))
             self.asm.reduce()
             self.asm.memoize(self._lazy_token)
             self.asm.pop()
 
-    def push_copied_buffer(self, kind: str, data) -> None:
+    def push_copied_buffer(self, kind: str, data: Any) -> None:
         """A large bytes or bytearray: copied out of the mapped section in one memcpy, and kept
         out of the heap section, whose every byte is digested at restore."""
         self.asm.global_("builtins", kind)
@@ -290,7 +378,8 @@ class HeapCompiler:
         self.asm.tuple_of(1)
         self.asm.reduce()
 
-    def ref(self, value) -> None:
+    # == values ===================================================================================
+    def ref(self, value: Any) -> None:
         """Push ``value``: inline if an atom, from the memo otherwise (making it first if needed)."""
         asm = self.asm
         cls = type(value)
@@ -301,12 +390,7 @@ class HeapCompiler:
         elif cls is bool:
             asm.bool(value)
         elif cls is int:
-            if value == _MAIN_THREAD_IDENT:
-                self._push_main_thread_ident()
-            elif value > 0xFFFF and not value & 0x7 and self._push_id_of(value):
-                pass
-            else:
-                asm.int(value)
+            self._ref_int(value)
         elif cls is float:
             asm.float(value)
         elif cls is bytes:
@@ -317,10 +401,10 @@ class HeapCompiler:
                 asm.memoize(value)
         elif asm.get(value):
             pass
-        elif cls is _Global:
+        elif cls is Global:
             asm.global_(value.module, value.qualname)
             asm.memoize(value)
-        elif cls is tuple and ident(value) not in self.recipes:
+        elif cls is tuple and ident(value) not in self.plan.recipes:
             self.push_tuple(value)  # Amber's own argument tuples: not part of the heap
         elif cls is Inline:
             v = value.value
@@ -334,23 +418,29 @@ class HeapCompiler:
             self.ensure_made(value)
             asm.get(value)
 
+    def _ref_int(self, value: int) -> None:
+        if value == _MAIN_THREAD_IDENT:
+            self._push_main_thread_ident()
+        elif not (value > 0xFFFF and not value & 0x7 and self._push_id_of(value)):
+            self.asm.int(value)
+
     def _push_id_of(self, value: int) -> bool:
         """An int that is the id() of an object of the heap or of one found by name (an
         address: no ordinary number has that value) is that object's id() in the restored
         process (freezegun and pydantic keep ids in sets). Objects made late keep the old number
         (they do not exist yet)."""
         key = ident_of_address(value)
-        target = self.nodes.get(key)
+        target: Any = self.plan.nodes.get(key)
         if target is None:
             # Or an object found by name in a module imported again (freezegun keeps the id()s
             # of datetime's classes and functions). The ident is a bijection on addresses.
-            name = self.reducers.world.names.get(key)
+            name = self.names.get(key)
             if name is None or not name[1]:
                 return False
-            target = _global(*name)
-        elif self.late.get(key) or id(target) != value:
+            target = named(*name)
+        elif self.plan.late.get(key) or id(target) != value:
             return False
-        self.ref(_global("builtins", "id"))
+        self.ref(named("builtins", "id"))
         self.ref(target)
         self.asm.tuple_of(1)
         self.asm.reduce()
@@ -361,126 +451,152 @@ class HeapCompiler:
         # be used from another thread) sees the restored main thread as that thread. Thread
         # identities are addresses, so an unrelated int with this value does not occur.
         if not self.asm.get(_MAIN_THREAD_IDENT_MARK):
-            self.ref(_global("_thread", "get_ident"))
+            self.ref(named("_thread", "get_ident"))
             self.asm.tuple_of(0)
             self.asm.reduce()
             self.asm.memoize(_MAIN_THREAD_IDENT_MARK)
 
-    def emit_call(self, func, args) -> None:
+    def emit_call(self, func: Any, args: tuple) -> None:
         self.ref(func)
         self.push_tuple(args)
         self.asm.reduce()
         self.asm.pop()
 
-    # -- filling objects ------------------------------------------------------------------------
-    def emit_fills(self, obj, fills, partial: bool) -> list:
+    # == filling objects ==========================================================================
+    def emit_fills(self, obj: object, fills: list, partial: bool) -> list:
         """Emit ``fills`` on ``obj``; with ``partial``, return the ops that must wait for stage D."""
-        asm = self.asm
         rest = []
+        fillers = self._FILLERS
         for op in fills:
-            kind = op[0]
-            if kind == "touch":
-                continue
             if partial and not self._fill_ready(op):
                 rest.append(op)
                 continue
-            if kind == "setitems":
-                pairs = self._split(obj, op[1], "setitem", partial)
-                if pairs:
-                    asm.get(obj)
-                    self._emit_pairs_dict(pairs)
-                    asm.pop()
-            elif kind in ("build", "inst", "class"):
-                how = _PATCH_HOW[kind]
-                if kind == "class":
-                    parts = [self._split(obj, op[1], how[0], partial)]
-                else:
-                    parts = [self._split(obj, op[1], how[0], partial) if op[1] else None,
-                             self._split(obj, op[2], how[1], partial) if op[2] else None]
-                if kind == "build":
-                    asm.get(obj)
-                    if parts[1]:
-                        self._emit_state_dict(parts[0])
-                        self._emit_state_dict(parts[1])
-                        asm.tuple_of(2)
-                    else:
-                        self._emit_state_dict(parts[0])
-                    asm.build()
-                    asm.pop()
-                else:
-                    func = "class_setstate" if kind == "class" else "instance_setstate"
-                    self.ref(_global(REBUILD, func))
-                    asm.get(obj)
-                    for part in parts:
-                        self._emit_state_dict(part)
-                    asm.tuple_of(1 + len(parts))
-                    asm.reduce()
-                    asm.pop()
-            elif kind in ("appends", "obj_appends", "additems"):
-                asm.get(obj)
-                asm.mark()
-                for item in op[1]:
-                    self.ref(item)
-                if kind == "additems":
-                    asm.additems()
-                else:
-                    asm.appends()
-                asm.pop()
-            elif kind == "obj_setitems":
-                asm.get(obj)
-                self._emit_pairs_dict(op[1], existing=True)
-                asm.pop()
-            elif kind in _BASE_METHODS:
-                self.ref(_global("builtins", _BASE_METHODS[kind]))
-                asm.get(obj)
-                asm.mark()
-                for item in op[1]:
-                    if kind == "base_update":
-                        self.ref(item[0])
-                        self.ref(item[1])
-                        asm.tuple_of(2)
-                    else:
-                        self.ref(item)
-                asm.tuple_from_mark()
-                asm.tuple_of(2)
-                asm.reduce()
-                asm.pop()
-            elif kind == "state":
-                asm.get(obj)
-                self.ref(op[1])
-                asm.build()
-                asm.pop()
-            elif kind == "call":
-                self.ref(op[1])
-                self.push_tuple((obj,) + tuple(op[2]))
-                asm.reduce()
-                asm.pop()
-            else:  # pragma: no cover
-                raise AssertionError(kind)
+            fillers[type(op)](self, obj, op, partial)
         return rest
 
-    def _fill_ready(self, op) -> bool:
+    # One method per kind of fill; each leaves the stack as it found it.
+    def _fill_setitems(self, obj: object, op: R.SetItems, partial: bool) -> None:
+        pairs = self._split(obj, op.pairs, "setitem", partial)
+        if pairs:
+            self.asm.get(obj)
+            self._emit_pairs_dict(pairs)
+            self.asm.pop()
+
+    def _fill_build(self, obj: object, op: R.Build, partial: bool) -> None:
+        how = _PATCH_HOW[R.Build]
+        attrs = self._split(obj, op.attrs, how[0], partial) if op.attrs else None
+        slots = self._split(obj, op.slots, how[1], partial) if op.slots else None
+        asm = self.asm
+        asm.get(obj)
+        if slots:
+            self._emit_state_dict(attrs)
+            self._emit_state_dict(slots)
+            asm.tuple_of(2)
+        else:
+            self._emit_state_dict(attrs)
+        asm.build()
+        asm.pop()
+
+    def _fill_instance_state(self, obj: object, op: R.InstanceState, partial: bool) -> None:
+        how = _PATCH_HOW[R.InstanceState]
+        parts = [self._split(obj, op.attrs, how[0], partial) if op.attrs else None,
+                 self._split(obj, op.slots, how[1], partial) if op.slots else None]
+        self._call_setstate(reconstructor(rebuild.instance_setstate), obj, parts)
+
+    def _fill_class_state(self, obj: object, op: R.ClassState, partial: bool) -> None:
+        parts = [self._split(obj, op.pairs, _PATCH_HOW[R.ClassState][0], partial)]
+        self._call_setstate(reconstructor(rebuild.class_setstate), obj, parts)
+
+    def _call_setstate(self, func: Global, obj: object, parts: list) -> None:
+        asm = self.asm
+        self.ref(func)
+        asm.get(obj)
+        for part in parts:
+            self._emit_state_dict(part)
+        asm.tuple_of(1 + len(parts))
+        asm.reduce()
+        asm.pop()
+
+    def _fill_items(self, obj: object, op: R.Appends, partial: bool) -> None:
+        asm = self.asm
+        asm.get(obj)
+        asm.mark()
+        for item in op.items:
+            self.ref(item)
+        if type(op) is R.AddItems:
+            asm.additems()
+        else:
+            asm.appends()
+        asm.pop()
+
+    def _fill_reduce_setitems(self, obj: object, op: R.ReduceSetItems, partial: bool) -> None:
+        self.asm.get(obj)
+        self._emit_pairs_dict(op.pairs)
+        self.asm.pop()
+
+    def _fill_base_items(self, obj: object, op: R.BaseExtend, partial: bool) -> None:
+        # Through the builtin base's own method: the subclass's (an overridden append or
+        # __setitem__) would run the program's code.
+        asm = self.asm
+        self.ref(_BASE_METHODS[type(op)])
+        asm.get(obj)
+        asm.mark()
+        if type(op) is R.BaseUpdate:
+            for k, v in op.pairs:
+                self.ref(k)
+                self.ref(v)
+                asm.tuple_of(2)
+        else:
+            for item in op.items:
+                self.ref(item)
+        asm.tuple_from_mark()
+        asm.tuple_of(2)
+        asm.reduce()
+        asm.pop()
+
+    def _fill_set_state(self, obj: object, op: R.SetState, partial: bool) -> None:
+        self.asm.get(obj)
+        self.ref(op.state)
+        self.asm.build()
+        self.asm.pop()
+
+    def _fill_call_on(self, obj: object, op: R.CallOn, partial: bool) -> None:
+        self.ref(op.func)
+        self.push_tuple((obj, *op.args))
+        self.asm.reduce()
+        self.asm.pop()
+
+    def _fill_touch(self, obj: object, op: R.Touch, partial: bool) -> None:
+        pass  # only made the object part of the heap
+
+    _FILLERS: dict[type, Callable[[HeapCompiler, object, Any, bool], None]] = {
+        R.SetItems: _fill_setitems, R.Build: _fill_build, R.InstanceState: _fill_instance_state,
+        R.ClassState: _fill_class_state, R.Appends: _fill_items, R.ReduceAppends: _fill_items,
+        R.AddItems: _fill_items, R.ReduceSetItems: _fill_reduce_setitems, R.BaseExtend: _fill_base_items,
+        R.BaseUpdate: _fill_base_items, R.BaseAdd: _fill_base_items, R.SetState: _fill_set_state,
+        R.CallOn: _fill_call_on, R.Touch: _fill_touch,
+    }
+
+    def _fill_ready(self, op: R.Fill) -> bool:
         """Can this fill run in stage B? Values made late are patched in later, but keys and
         whole-container items are needed at once, and hashing may run the program's code."""
-        kind = op[0]
-        late = self.late
-        if kind in ("setitems", "base_update"):
-            return not any(self.hash_by_code(k) or late.get(ident(k)) for k, _ in op[1])
-        if kind in ("build", "inst", "class"):
+        cls = type(op)
+        late = self.plan.late
+        hash_by_code = self.plan.hash_by_code
+        if cls is R.Touch or cls in _PATCH_HOW:
             return True
-        if kind in ("additems", "base_add"):
-            return not any(self.hash_by_code(x) or late.get(ident(x)) for x in op[1])
-        if kind in ("appends", "base_extend"):
-            return not any(late.get(ident(x)) for x in op[1])
-        if kind == "call" and op[1] is _global(REBUILD, "finish_abc"):
+        if cls is R.SetItems or cls is R.BaseUpdate:
+            return not any(hash_by_code(k) or late.get(ident(k)) for k, _ in op.pairs)  # type: ignore[attr-defined]
+        if cls is R.AddItems or cls is R.BaseAdd:
+            return not any(hash_by_code(x) or late.get(ident(x)) for x in op.items)  # type: ignore[attr-defined]
+        if cls is R.CallOn and op.func in _FILL_LATE_CALLS:  # type: ignore[attr-defined]
             return False
-        refs = list(Recipe(("list",), [op]).fill_refs())
-        return not any(late.get(ident(x)) for x in refs)
+        return not any(late.get(ident(x)) for x in op.refs())
 
-    def _split(self, obj, pairs, how, partial):
+    def _split(self, obj: object, pairs: list, how: str, partial: bool) -> list:
         if not partial:
             return pairs
-        late = self.late
+        late = self.plan.late
         ready = []
         skipped = False
         for k, v in pairs:
@@ -493,7 +609,7 @@ class HeapCompiler:
             self.reorders.append((obj, tuple(k for k, _ in pairs)))
         return ready
 
-    def _emit_pairs_dict(self, pairs, existing=False) -> None:
+    def _emit_pairs_dict(self, pairs: list) -> None:
         asm = self.asm
         for start in range(0, len(pairs), 1000):
             asm.mark()
@@ -502,22 +618,10 @@ class HeapCompiler:
                 self.ref(v)
             asm.setitems()
 
-    def _emit_state_dict(self, pairs) -> None:
+    def _emit_state_dict(self, pairs: list | None) -> None:
         if pairs is None:
             self.asm.none()
             return
         self.asm.empty_dict()
         if pairs:
             self._emit_pairs_dict(pairs)
-
-
-class _Unplannable(Exception):
-    def __init__(self, obj, why: str = ""):
-        super().__init__(why or f"no recipe for {type(obj).__name__} object")
-        self.obj = obj
-        self.why = why
-
-
-def _refs(recipe):
-    yield from recipe.make_refs()
-    yield from recipe.fill_refs()

@@ -11,28 +11,30 @@ import keyword
 import marshal
 import types
 from collections import Counter
+from typing import TYPE_CHECKING
 
 from amber._compat import ident
+
+if TYPE_CHECKING:
+    from amber.capture.compile.planner import HeapPlan
 
 # A generator's or coroutine's flags would have to be the stub's: those stay eager.
 _EAGER_FLAGS = 0x20 | 0x80 | 0x100 | 0x200  # GENERATOR, COROUTINE, ITERABLE_COROUTINE, ASYNC_GENERATOR
 _VARARGS, _VARKEYWORDS = 0x04, 0x08
 
 
-def choose(planner) -> dict:
+def choose(plan: HeapPlan) -> dict:
     """{ident(code): (code, function)} for the functions whose code can come on first call: no
     free variables (a code object shared by closures cannot tell which one was called), not a
     generator or coroutine, and a code object nothing else in the heap refers to."""
-    from amber.capture.compile.compiler import _refs
-
     uses: Counter = Counter()
-    for recipe in planner.recipes.values():
-        for ref in _refs(recipe):
+    for recipe in plan.recipes.values():
+        for ref in recipe.refs():
             if type(ref) is types.CodeType:
                 uses[ident(ref)] += 1
     chosen: dict = {}
-    for oid, fn in planner.nodes.items():
-        if type(fn) is not types.FunctionType or oid not in planner.recipes or planner.late.get(oid):
+    for oid, fn in plan.nodes.items():
+        if type(fn) is not types.FunctionType or oid not in plan.recipes or plan.late.get(oid):
             continue
         code = fn.__code__
         if code.co_freevars or code.co_flags & _EAGER_FLAGS or uses[ident(code)] != 1:

@@ -1,4 +1,5 @@
-"""Plan the heap: walk the object graph once (here), then compile it into a pickle program.
+"""Plan the heap: walk the object graph once, reduce every object to a recipe, classify what must
+wait; the result is a :class:`HeapPlan`, which :mod:`amber.capture.compile.compiler` compiles.
 
 Walk
     Breadth-first from the roots, so that the path reported for an object that cannot be
@@ -6,8 +7,10 @@ Walk
     every offender is collected, so one failed snapshot lists them all. Weak references are
     reduced last: their referents are kept only if something else holds them strongly.
 
-Compile
-    In stages, by :class:`amber.capture.compile.compiler.HeapCompiler` (see there).
+    Every str and bytes written is shown to the secret scan.
+
+Classify
+    Which makes must wait for the late stage (their own, or through what they need).
 
 Nothing recurses on the graph's depth: a linked list of a million nodes is fine.
 """
@@ -17,62 +20,123 @@ from __future__ import annotations
 import os
 import sys
 import types
+import weakref
 from collections import deque
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from amber._compat import ident
-from amber.capture.compile.compiler import _ATOMS, HeapCompiler, _refs
-from amber.capture.reduce.recipes import Offender, Recipe, _Global
+from amber.capture.reduce import recipes as R
+from amber.capture.reduce.recipes import Global, Offender, Recipe
+
+if TYPE_CHECKING:
+    from amber.capture.policy.secret_scan import SecretScanner
+    from amber.capture.reduce.reducers import Reducers
+
+ATOMS = frozenset({type(None), bool, int, float, str, bytes})  # written inline, never walked
 
 
-class Heap:
-    """The result of planning: the program bytes plus what inspect and errors need."""
+class HeapPlan:
+    """The walked graph: every object with its recipe, how the walk reached it (for paths in
+    messages), what cannot be captured, and which makes wait for the late stage."""
 
-    def __init__(self):
-        self.program = b""
-        self.offenders: list[tuple[str, str, Offender]] = []  # (path, type name, offender)
-        self.count = 0
-        self.by_type: dict[str, list] = {}
-        self.largest: list = []
-
-
-class Planner(HeapCompiler):
-    def __init__(self, reducers):
-        self.reducers = reducers
+    def __init__(self, global_name: Callable[[Any], tuple[str, str] | None]) -> None:
+        """``global_name(obj)`` says whether an object is found by name at restore
+        (:meth:`amber.capture.world.rules.World.global_name`)."""
         self.nodes: dict[int, object] = {}
         self.recipes: dict[int, Recipe] = {}
         self.parent: dict[int, int | None] = {}
         self.root_label: dict[int, str] = {}
         self.offenders: dict[int, Offender] = {}
         self.late: dict[int, bool] = {}
+        self.secret_hits: list[tuple[int, object, str]] = []  # (id of the holder, value, why)
+        self._global_name = global_name
         self._hash_code_types: dict[type, bool] = {}
-        self.scanner = None  # a SecretScanner: every str and bytes written is checked
+
+    def hash_by_code(self, key: Any) -> bool:
+        """Does hashing ``key`` run Python code of the program (so it must wait for stage D)?"""
+        cls = type(key)
+        if cls in ATOMS or cls is complex:
+            return False
+        if cls is tuple or cls is frozenset:
+            return any(self.hash_by_code(x) for x in key)
+        if isinstance(key, (type, types.FunctionType, types.ModuleType)):
+            return False
+        if self.late.get(ident(key)):
+            return True
+        if isinstance(key, weakref.ref):
+            target = key()
+            return target is not None and self.hash_by_code(target)
+        recipe = self.recipes.get(ident(key))
+        if recipe is not None and type(recipe.make) in (R.ByName, R.ModuleByName):
+            return False  # found by name: complete as soon as it exists
+        known = self._hash_code_types.get(cls)
+        if known is None:
+            # A __hash__ written in Python reads the key's state (Enum's reads _name_), which is
+            # set only when the key is filled; a C __hash__ of a by-value class may too (it
+            # delegates to __eq__'s fields only in Python), so only the identity hash is safe.
+            hash_fn = getattr(cls, "__hash__", None)
+            known = hash_fn is not object.__hash__ and (
+                hasattr(hash_fn, "__code__") or self._global_name(cls) is None)
+            self._hash_code_types[cls] = known
+        return known
+
+    # == reporting ==================================================================================
+    def path_to_value(self, holder: int, value: object) -> str:
+        return self.path_to(holder) + _edge_label(self.nodes[holder], value)
+
+    def path_to(self, oid: int) -> str:
+        chain = []
+        cur: int | None = oid
+        while cur is not None:
+            chain.append(cur)
+            cur = self.parent.get(cur)
+        chain.reverse()
+        out = self.root_label.get(chain[0], "?")
+        for parent_id, child_id in zip(chain, chain[1:], strict=False):
+            out += _edge_label(self.nodes[parent_id], self.nodes[child_id])
+        return out
+
+
+class Planner:
+    """Walks the graph from the roots with ``reducers`` and classifies it into a :class:`HeapPlan`."""
+
+    def __init__(self, reducers: Reducers, scanner: SecretScanner | None = None) -> None:
+        self.reducers = reducers
+        self.scanner = scanner  # every str and bytes written is checked
+        self.plan = HeapPlan(reducers.world.global_name)
         self._scanned: set[int] = set()
-        self.secret_hits: list = []  # (id of the holder, value, why)
-        self.buffers: list = []  # (bytes-like, read-only): the image's mapped section, in NEXT_BUFFER order
+
+    def run(self, roots: list[tuple[str, object]]) -> HeapPlan:
+        """Walk and classify; the plan lists offenders rather than raising."""
+        self.walk(roots)
+        self.classify()
+        return self.plan
 
     # == walk =======================================================================================
-    def walk(self, roots: list) -> None:
+    def walk(self, roots: list[tuple[str, object]]) -> None:
         """``roots`` is a list of (label, object); labels start the paths in error messages."""
+        plan = self.plan
         queue: deque = deque()
         weak: list = []
         for label, obj in roots:
-            if type(obj) in _ATOMS or isinstance(obj, _Global) or ident(obj) in self.nodes:
+            if type(obj) in ATOMS or isinstance(obj, Global) or ident(obj) in plan.nodes:
                 continue
-            self.nodes[ident(obj)] = obj
-            self.parent[ident(obj)] = None
-            self.root_label[ident(obj)] = label
+            plan.nodes[ident(obj)] = obj
+            plan.parent[ident(obj)] = None
+            plan.root_label[ident(obj)] = label
             queue.append(obj)
         while True:
             while queue:
                 obj = queue.popleft()
-                if isinstance(obj, __import__("weakref").ref) and ident(obj) not in self.recipes:
+                if isinstance(obj, weakref.ref) and ident(obj) not in plan.recipes:
                     weak.append(obj)
                     continue
                 self._add(obj, self._reduce(obj), queue)
             if not weak:
                 break
             # Referents that nothing holds strongly are gone at restore, as after a collection.
-            self.reducers.strong_ids = set(self.nodes)
+            self.reducers.strong_ids = set(plan.nodes)
             for ref in weak:
                 self._add(ref, self._reduce(ref), queue)
             weak = []
@@ -89,24 +153,25 @@ class Planner(HeapCompiler):
                             "report this to Amber's developers; AMBER_DEBUG=1 shows where it failed")
 
     def _add(self, obj, recipe, queue) -> None:
+        plan = self.plan
         oid = ident(obj)
         if isinstance(recipe, Offender):
-            self.offenders[oid] = recipe
+            plan.offenders[oid] = recipe
             return
-        self.recipes[oid] = recipe
-        nodes = self.nodes
-        parent = self.parent
+        plan.recipes[oid] = recipe
+        nodes = plan.nodes
+        parent = plan.parent
         scanner = self.scanner
-        for child in _refs(recipe):
+        for child in recipe.refs():
             cls = type(child)
-            if cls in _ATOMS or cls is _Global:
+            if cls in ATOMS or cls is Global:
                 if scanner is not None and (cls is str or cls is bytes):
                     cid = ident(child)
                     if cid not in self._scanned:
                         self._scanned.add(cid)
                         why = scanner.check(child)
                         if why is not None:
-                            self.secret_hits.append((oid, child, why))
+                            plan.secret_hits.append((oid, child, why))
                 continue
             cid = ident(child)
             if cid not in nodes:
@@ -117,8 +182,9 @@ class Planner(HeapCompiler):
     # == classification ===========================================================================
     def classify(self) -> None:
         """Mark every object whose make must wait for stage D (its own, or through what it needs)."""
-        late = self.late
-        recipes = self.recipes
+        plan = self.plan
+        late = plan.late
+        recipes = plan.recipes
         for oid in recipes:
             if oid in late:
                 continue
@@ -134,8 +200,8 @@ class Planner(HeapCompiler):
                             if late.get(cid):
                                 flag = True
                                 break
-                        if not flag and r.make[0] == "frozenset":
-                            flag = any(self.hash_by_code(x) for x in r.make[1])
+                        if not flag and type(r.make) is R.FrozensetOf:
+                            flag = any(plan.hash_by_code(x) for x in r.make.items)
                     late[cur] = flag
                     continue
                 if cur in late:
@@ -147,67 +213,34 @@ class Planner(HeapCompiler):
                     if cid in recipes and cid not in late:
                         stack.append((cid, False))
 
-    def hash_by_code(self, key) -> bool:
-        """Does hashing ``key`` run Python code of the program (so it must wait for stage D)?"""
-        cls = type(key)
-        if cls in _ATOMS or cls is complex:
-            return False
-        if cls is tuple or cls is frozenset:
-            return any(self.hash_by_code(x) for x in key)
-        if isinstance(key, (type, types.FunctionType, types.ModuleType)):
-            return False
-        if self.late.get(ident(key)):
-            return True
-        if isinstance(key, __import__("weakref").ref):
-            target = key()
-            return target is not None and self.hash_by_code(target)
-        recipe = self.recipes.get(ident(key))
-        if recipe is not None and recipe.make[0] in ("global", "module"):
-            return False  # found by name: complete as soon as it exists
-        known = self._hash_code_types.get(cls)
-        if known is None:
-            # A __hash__ written in Python reads the key's state (Enum's reads _name_), which is
-            # set only when the key is filled; a C __hash__ of a by-value class may too (it
-            # delegates to __eq__'s fields only in Python), so only the identity hash is safe.
-            hash_fn = getattr(cls, "__hash__", None)
-            known = hash_fn is not object.__hash__ and (
-                hasattr(hash_fn, "__code__") or self.reducers.world.global_name(cls) is None)
-            self._hash_code_types[cls] = known
-        return known
-
-    # == reporting ==================================================================================
-    def path_to_value(self, holder: int, value) -> str:
-        return self.path_to(holder) + _edge_label(self.nodes[holder], value)
-
-    def path_to(self, oid: int) -> str:
-        chain = []
-        cur = oid
-        while cur is not None:
-            chain.append(cur)
-            cur = self.parent.get(cur)
-        chain.reverse()
-        out = self.root_label.get(chain[0], "?")
-        for parent_id, child_id in zip(chain, chain[1:], strict=False):
-            out += _edge_label(self.nodes[parent_id], self.nodes[child_id])
-        return out
-
 
 def _edge_label(parent, child) -> str:
     """How ``parent`` refers to ``child``, written as Python would access it."""
     if isinstance(parent, types.ModuleType):
         return ""
     if isinstance(parent, dict):
-        for k, v in parent.items():
-            if v is child:
-                if isinstance(k, str) and k.isidentifier() and _is_module_dict(parent):
-                    return f".{k}"
-                return f"[{_short_repr(k)}]"
-            if k is child:
-                return f" (key {_short_repr(k)})"
+        label = _dict_edge(parent, child)
+        if label is not None:
+            return label
     if isinstance(parent, (list, tuple)):
         for i, v in enumerate(parent):
             if v is child:
                 return f"[{i}]"
+    return _attribute_edge(parent, child)
+
+
+def _dict_edge(parent: dict, child) -> str | None:
+    for k, v in parent.items():
+        if v is child:
+            if isinstance(k, str) and k.isidentifier() and _is_module_dict(parent):
+                return f".{k}"
+            return f"[{_short_repr(k)}]"
+        if k is child:
+            return f" (key {_short_repr(k)})"
+    return None
+
+
+def _attribute_edge(parent, child) -> str:
     if isinstance(parent, types.FunctionType):
         if parent.__globals__ is child:
             return ".__globals__"
@@ -247,11 +280,13 @@ def type_name(obj) -> str:
     return cls.__qualname__ if mod == "builtins" else f"{mod}.{cls.__qualname__}"
 
 
-def stats(planner: Planner, heap: Heap, limit: int = 15) -> None:
+def heap_stats(plan: HeapPlan, limit: int = 15) -> tuple[int, dict[str, list], list]:
+    """(object count, {type name: [count, bytes]}, the ``limit`` largest objects as (path, type,
+    bytes)): what ``amber inspect`` shows."""
     by_type: dict[str, list] = {}
     largest = []
     getsizeof = sys.getsizeof
-    for oid, obj in planner.nodes.items():
+    for oid, obj in plan.nodes.items():
         try:
             size = getsizeof(obj)
         except Exception:
@@ -265,7 +300,5 @@ def stats(planner: Planner, heap: Heap, limit: int = 15) -> None:
             entry[1] += size
         largest.append((size, oid))
     largest.sort(reverse=True)
-    heap.count = len(planner.nodes)
-    heap.by_type = by_type
-    heap.largest = [(planner.path_to(oid), type_name(planner.nodes[oid]), size)
-                    for size, oid in largest[:limit]]
+    return len(plan.nodes), by_type, [(plan.path_to(oid), type_name(plan.nodes[oid]), size)
+                                      for size, oid in largest[:limit]]

@@ -50,7 +50,7 @@ def _base64_forms(value: bytes) -> list:
 
 class SecretScanner:
     def __init__(self, allowed: set) -> None:
-        values = dict(secrecy._values)
+        values = secrecy.values()
         for name, value in os.environ.items():
             if any(word in name.upper() for word in SECRET_WORDS) and len(value) >= MIN_LENGTH:
                 values.setdefault(name, value)
@@ -89,5 +89,5 @@ class SecretScanner:
 
 
 def _says(name: str, how: str) -> str:
-    kind = "secret" if name in secrecy._values else "secret-looking"
+    kind = "secret" if secrecy.marked(name) else "secret-looking"
     return f"contains the value of the {kind} environment variable {name} ({how})"

@@ -25,7 +25,8 @@ import gc
 import sys
 
 from amber._compat import ident
-from amber.capture.reduce.recipes import REBUILD, _global
+from amber.capture.reduce.recipes import named, reconstructor
+from amber.restore import rebuild
 
 # Attributes that describe this process, not the program's set-up: never replayed.
 NEVER_REPLAY = {
@@ -65,7 +66,7 @@ class Baseline:
         import posix
 
         now = posix.environ
-        changes = {k: v for k, v in now.items() if self.environ.get(k) != v}
+        changes: dict[bytes, bytes | None] = {k: v for k, v in now.items() if self.environ.get(k) != v}
         changes.update({k: None for k in self.environ if k not in now})
         return changes
 
@@ -81,27 +82,33 @@ class Baseline:
                 if attr in never or attr.startswith("__") and attr.endswith("__") and name != "builtins":
                     continue
                 if ids.get(attr) != ident(value):
-                    early.append((_global("builtins", "setattr"), (mod, attr, value)))
+                    early.append((named("builtins", "setattr"), (mod, attr, value)))
                 elif attr in copies and _changed(copies[attr], value):
-                    kind = {list: "set_list", dict: "set_dict", set: "set_set"}[type(value)]
-                    early.append((_global(REBUILD, kind), (value, frozen_contents(value))))
+                    early.append((refill(value), (value, frozen_contents(value))))
         for cls, before in self.abc_registries.items():
             now = abc_registry(cls)
             added = tuple(c for c in now if ident(c) not in before)
             if added:
-                late.append((_global(REBUILD, "register_abc"), (cls, added)))
+                late.append((reconstructor(rebuild.register_abc), (cls, added)))
         settings = _settings()
         for key, value in settings.items():
             if self.settings.get(key) != value:
-                early.append((_global(REBUILD, "apply_setting"), (key, value)))
+                early.append((reconstructor(rebuild.apply_setting), (key, value)))
         for signum, handler in _signals().items():
             if self.signals.get(signum) is not handler:
-                early.append((_global("_signal", "signal"), (signum, handler)))
+                early.append((named("_signal", "signal"), (signum, handler)))
         return early, late
 
 
 def _copy(v):
     return {list: list, dict: dict, set: set}[type(v)](v)
+
+
+def refill(container):
+    """The reconstructor that gives a list, dict or set of a module imported again the contents
+    the program left in it."""
+    return {list: reconstructor(rebuild.set_list), dict: reconstructor(rebuild.set_dict),
+            set: reconstructor(rebuild.set_set)}[type(container)]
 
 
 def frozen_contents(v) -> tuple:

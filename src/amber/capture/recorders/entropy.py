@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import sys
+import types
 
 
 class EntropyRecorder:
@@ -43,10 +44,10 @@ class EntropyRecorder:
 
         for mod in (posix, os):
             if mod.urandom is self._replacement:
-                mod.urandom = self._originals[0]
+                mod.urandom = self._originals[0]  # type: ignore[attr-defined]  # posix has it
 
     def warnings(self, by_ref) -> list:
-        seen = {}
+        seen: dict[str, int] = {}
         for module, where in self.draws:
             if module is not None and by_ref(module):
                 continue
@@ -58,7 +59,7 @@ class EntropyRecorder:
 
 def _caller() -> str:
     """The first frame outside the modules that hand out randomness."""
-    frame = sys._getframe(2)
+    frame: types.FrameType | None = sys._getframe(2)
     while frame is not None:
         name = frame.f_globals.get("__name__", "")
         if name not in ("os", "random", "uuid", "secrets", "tempfile") and not name.startswith("amber."):

@@ -35,7 +35,17 @@ from contextvars import ContextVar, copy_context
 
 from amber import _compat
 from amber._compat import ident
-from amber.capture.reduce.recipes import REBUILD, Offender, Recipe, _global
+from amber.capture.reduce.recipes import (
+    Build,
+    Call,
+    CallOn,
+    InstanceState,
+    Offender,
+    Recipe,
+    named,
+    reconstructor,
+)
+from amber.restore import rebuild
 
 _RLockType = type(RLock())
 _KeyWrapper = type(functools.cmp_to_key(lambda a, b: 0))
@@ -54,7 +64,7 @@ def register(reducers) -> None:
     d[ContextVar] = reduce_context_var
     d[type(_sre_compile_probe())] = reduce_pattern
     d[SimpleQueue] = reduce_simple_queue
-    d[Struct] = lambda st: Recipe(("call", _global("_struct", "Struct"), (st.format,)))
+    d[Struct] = lambda st: Recipe(Call(named("_struct", "Struct"), (st.format,)))
     d[memoryview] = reduce_memoryview
     d[type(_abc_data_probe())] = reduce_abc_data
     csv_c = sys.modules.get("_csv")
@@ -76,15 +86,15 @@ def register(reducers) -> None:
 def reduce_lru_cache(wrapper):
     params = wrapper.cache_parameters()
     attrs = list(vars(wrapper).items())
-    r = Recipe(("call", _global(REBUILD, "make_lru_cache"),
+    r = Recipe(Call(reconstructor(rebuild.make_lru_cache),
                 (wrapper.__wrapped__, params["maxsize"], params["typed"])),
-               [("build", attrs, None)] if attrs else None)
+               [Build(attrs, None)] if attrs else None)
     if params["maxsize"] is None:
         entries = _compat.unbounded_lru_entries(wrapper)
         if entries:
             # Keys are hashed again when the cache is refilled, so a key made of restored objects
             # must be complete first: this fill waits for the late stage.
-            r.fills.append(("call", _global(REBUILD, "fill_lru_cache"), (tuple(entries),)))
+            r.fills.append(CallOn(reconstructor(rebuild.fill_lru_cache), (tuple(entries),)))
             r.fill_late = True
     return r
 
@@ -92,8 +102,8 @@ def reduce_lru_cache(wrapper):
 def reduce_key_wrapper(key):
     cmp, wrapped = _compat.key_wrapper_parts(key)
     if wrapped is _compat.NOTHING:
-        return Recipe(("call", _global("functools", "cmp_to_key"), (cmp,)))
-    return Recipe(("call", _global(REBUILD, "make_key"), (cmp, wrapped)), late=True)
+        return Recipe(Call(named("functools", "cmp_to_key"), (cmp,)))
+    return Recipe(Call(reconstructor(rebuild.make_key), (cmp, wrapped)), late=True)
 
 
 def reduce_thread_local(local, cls):
@@ -102,10 +112,10 @@ def reduce_thread_local(local, cls):
     # arguments at once.
     # Keyword arguments as a tuple of pairs: a dict would still be an empty shell when the
     # make runs (stage A), a tuple is complete as soon as it exists.
-    r = Recipe(("call", _global(REBUILD, "make_thread_local"), (cls, args, tuple(kwargs.items()))))
+    r = Recipe(Call(reconstructor(rebuild.make_thread_local), (cls, args, tuple(kwargs.items()))))
     attrs = list(ThreadLocal.__getattribute__(local, "__dict__").items())  # this thread's
     if attrs:
-        r.fills.append(("inst", attrs, None))
+        r.fills.append(InstanceState(attrs, None))
     return r
 
 
@@ -121,19 +131,19 @@ def reduce_pattern(pattern):
     # _sre.compile. When that cannot be reproduced exactly, the pattern is compiled again.
     parts = _compat.pattern_parts(pattern)
     if parts is None:
-        return Recipe(("call", _global("re", "_compile"), (pattern.pattern, pattern.flags)), late=True)
+        return Recipe(Call(named("re", "_compile"), (pattern.pattern, pattern.flags)), late=True)
     source, flags, code, groups, groupindex, indexgroup = parts
-    return Recipe(("call", _global(REBUILD, "make_pattern"),
+    return Recipe(Call(reconstructor(rebuild.make_pattern),
                    (source, flags, tuple(code), groups, tuple(groupindex.items()), indexgroup)))
 
 
 def reduce_context_var(var):
     name, default = _compat.context_var_parts(var)
     args = (name,) if default is _compat.NOTHING else (name, default)
-    r = Recipe(("call", _global(REBUILD, "make_context_var"), args))
+    r = Recipe(Call(reconstructor(rebuild.make_context_var), args))
     context = copy_context()
     if var in context:
-        r.fills.append(("call", _global("_contextvars", "ContextVar.set"), (context[var],)))
+        r.fills.append(CallOn(named("_contextvars", "ContextVar.set"), (context[var],)))
         r.fill_late = True
     return r
 
@@ -142,9 +152,9 @@ def reduce_simple_queue(queue):
     items = _compat.simple_queue_items(queue)
     if items is None:
         return Offender("a queue whose items cannot be read", "empty it before the snapshot point")
-    r = Recipe(("call", _global("_queue", "SimpleQueue"), ()))
+    r = Recipe(Call(named("_queue", "SimpleQueue"), ()))
     if items:
-        r.fills.append(("call", _global(REBUILD, "put_all"), (tuple(items),)))
+        r.fills.append(CallOn(reconstructor(rebuild.put_all), (tuple(items),)))
     return r
 
 
@@ -153,14 +163,14 @@ def reduce_type_param(param):
     # made again from what defines them, with the module they were made in.
     args, kwargs = _compat.type_param_parts(param)
     # Late: the constructors check their bounds and constraints with typing's own code.
-    return Recipe(("call", _global(REBUILD, "make_type_param"),
+    return Recipe(Call(reconstructor(rebuild.make_type_param),
                    (type(param), args, tuple(kwargs.items()), param.__module__)), late=True)
 
 
 def reduce_system_random(rng, cls):
     # It has no state (it reads the OS's entropy), so pickle refuses it; a new one is the same.
     attrs = [(k, v) for k, v in vars(rng).items() if k != "gauss_next"]
-    return Recipe(("call", cls, ()), [("build", attrs, None)] if attrs else None, late=True)
+    return Recipe(Call(cls, ()), [Build(attrs, None)] if attrs else None, late=True)
 
 
 _DIALECT_FIELDS = ("delimiter", "doublequote", "escapechar", "lineterminator", "quotechar", "quoting",
@@ -170,7 +180,7 @@ _DIALECT_FIELDS = ("delimiter", "doublequote", "escapechar", "lineterminator", "
 def reduce_csv_dialect(dialect):
     # The dialects csv registers in _csv's registry when it is imported.
     fields = tuple((name, getattr(dialect, name)) for name in _DIALECT_FIELDS if hasattr(dialect, name))
-    return Recipe(("call", _global(REBUILD, "make_csv_dialect"), (fields,)))
+    return Recipe(Call(reconstructor(rebuild.make_csv_dialect), (fields,)))
 
 
 def _abc_data_probe():
@@ -191,8 +201,8 @@ def reduce_abc_data(data):
             continue
         for owner in gc.get_referrers(holder):
             if isinstance(owner, type) and owner.__dict__.get("_abc_impl") is data:
-                return Recipe(("call", _global("builtins", "getattr"), (owner, "_abc_impl")), late=True)
-    return Recipe(("call", _global(REBUILD, "fresh_abc_data"), ()))
+                return Recipe(Call(named("builtins", "getattr"), (owner, "_abc_impl")), late=True)
+    return Recipe(Call(reconstructor(rebuild.fresh_abc_data), ()))
 
 
 def reduce_memoryview(view):
@@ -204,26 +214,26 @@ def reduce_memoryview(view):
         whole = False
     if not whole:
         return Offender("a memoryview of part of a buffer", "keep the buffer itself, or bytes(view)")
-    return Recipe(("call", _global("builtins", "memoryview"), (target,)), late=True)
+    return Recipe(Call(named("builtins", "memoryview"), (target,)), late=True)
 
 
 def reduce_json_scanner(scanner):
     # c_make_scanner(context) only reads these attributes of its context.
     ctx = {name: getattr(scanner, name) for name in (
         "strict", "object_hook", "object_pairs_hook", "parse_float", "parse_int", "parse_constant")}
-    return Recipe(("call", _global(REBUILD, "make_json_scanner"), (ctx,)), late=True)
+    return Recipe(Call(reconstructor(rebuild.make_json_scanner), (ctx,)), late=True)
 
 
 def reduce_lock(lock):
     if lock.locked():
         return Offender("a lock that is held", "release it before the snapshot point")
-    return Recipe(("call", _global("_thread", "allocate_lock"), ()))
+    return Recipe(Call(named("_thread", "allocate_lock"), ()))
 
 
 def reduce_rlock(lock):
     if lock._is_owned():
         return Offender("a reentrant lock that is held", "release it before the snapshot point")
-    return Recipe(("call", _global("_thread", "RLock"), ()))
+    return Recipe(Call(named("_thread", "RLock"), ()))
 
 
 def reduce_weakref(ref, strong_ids):
@@ -233,11 +243,11 @@ def reduce_weakref(ref, strong_ids):
     target = ref()
     cls = type(ref)
     if target is None or strong_ids is not None and ident(target) not in strong_ids:
-        r = Recipe(("call", _global(REBUILD, "dead_ref"), (cls,)))
+        r = Recipe(Call(reconstructor(rebuild.dead_ref), (cls,)))
     else:
-        r = Recipe(("call", _global("_weakref", "ref.__new__"), (cls, target, ref.__callback__)))
+        r = Recipe(Call(named("_weakref", "ref.__new__"), (cls, target, ref.__callback__)))
     slots = slot_values(ref, cls)
     if slots:
-        r.fills.append(("inst", None, slots))
+        r.fills.append(InstanceState(None, slots))
     return r
 

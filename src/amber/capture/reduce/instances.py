@@ -18,10 +18,31 @@ import _socket
 import copyreg
 import io
 import types
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from amber._compat import ident, is_python_class
 from amber.capture.recorders.entropy import generator_kind
-from amber.capture.reduce.recipes import Offender, Recipe, _global
+from amber.capture.reduce.recipes import (
+    BaseAdd,
+    BaseExtend,
+    BaseUpdate,
+    Build,
+    ByName,
+    Call,
+    CallOn,
+    InstanceState,
+    Offender,
+    Recipe,
+    ReduceAppends,
+    ReduceSetItems,
+    SetState,
+    named,
+)
+
+if TYPE_CHECKING:
+    from amber.capture.reduce.hash_memos import HashMemos
+    from amber.capture.world.rules import World
 
 _PICKLE_HOOKS = ("__reduce_ex__", "__reduce__", "__getstate__", "__setstate__", "__getnewargs__",
                  "__getnewargs_ex__")
@@ -33,10 +54,22 @@ _VALUE_BASES = {int: int.__new__, float: float.__new__, str: str.__new__, bytes:
 _FILLED_BASES = (list, dict, set, bytearray)
 
 
-class InstanceReducers:
-    """The part of :class:`amber.capture.reduce.reducers.Reducers` that handles instances."""
+class InstanceReducer:
+    """Reduces instances of classes: what :class:`~amber.capture.reduce.reducers.Reducers` falls
+    back on when no reducer is registered for an object's exact type or base."""
 
-    def reduce_instance(self, obj, cls):
+    def __init__(self, world: World, hash_memos: HashMemos, is_c_type: Callable[[type], bool],
+                 kept: set[int]) -> None:
+        self.world = world
+        self.hash_memos = hash_memos
+        self.is_c_type = is_c_type  # implemented in C, as opposed to made by a class statement
+        self.kept = kept  # identities of generators seeded on purpose (amber.keep_state)
+        self.generators: list[tuple[int, str]] = []  # (identity, kind): generators restores would repeat
+        self._plain_build: dict = {}  # (class, slot names) -> can BUILD fill its instances
+        self._stateless: dict = {}  # C type -> adds no state to its instances
+        self._hooks: dict = {}  # ident(class) -> defines a pickling hook
+
+    def reduce(self, obj, cls):
         kind = generator_kind(obj)
         if kind is not None and ident(obj) not in self.kept:
             self.generators.append((ident(obj), kind))
@@ -108,7 +141,7 @@ class InstanceReducers:
 
     def instance_by_value(self, obj, cls):
         base_new, newargs = _base_construction(obj, cls, self.stateless_c_type)
-        r = Recipe(("call", base_new, (cls,) + newargs))
+        r = Recipe(Call(base_new, (cls,) + newargs))
         attrs = None
         try:
             d = object.__getattribute__(obj, "__dict__")
@@ -129,18 +162,18 @@ class InstanceReducers:
         # the class has any of those, rebuild.instance_setstate sets them directly.
         if attrs or slots:
             plain = self._build_sets_directly(cls, slots)
-            r.fills.append(("build" if plain else "inst", attrs, slots))  # BUILD: the fastest
+            r.fills.append((Build if plain else InstanceState)(attrs, slots))  # BUILD: the fastest
         # Contents of a builtin container base go in through the base's own method, never the
         # subclass's (an overridden append or __setitem__ would run the program's code). The
         # type, not isinstance: a lazy proxy claims the __class__ of what it wraps.
         if issubclass(cls, list):
-            r.fills.append(("base_extend", list.copy(obj)))
+            r.fills.append(BaseExtend(list.copy(obj)))
         elif issubclass(cls, dict):
-            r.fills.append(("base_update", list(dict.items(obj))))
+            r.fills.append(BaseUpdate(list(dict.items(obj))))
         elif issubclass(cls, set):
-            r.fills.append(("base_add", list(set.__iter__(obj))))
+            r.fills.append(BaseAdd(list(set.__iter__(obj))))
         elif issubclass(cls, bytearray):
-            r.fills.append(("call", _global("builtins", "bytearray.extend"), (bytes(obj),)))
+            r.fills.append(CallOn(named("builtins", "bytearray.extend"), (bytes(obj),)))
         return r
 
     def _hooks_of(self, cls) -> bool:
@@ -186,7 +219,7 @@ class InstanceReducers:
             # value is copied field by field; one in a module held by reference is looked up.
             modname = getattr(obj, "__module__", None)
             if self.world.is_by_ref_module(modname or ""):
-                return Recipe(("global", modname, rv))
+                return Recipe(ByName(modname, rv))
             if self._rebuild_by_value(obj, type(obj), honour_hooks=False):
                 return self.instance_by_value(obj, type(obj))
             return Offender(f"reduces to the name {rv!r} but its class keeps state in C",
@@ -203,24 +236,24 @@ class InstanceReducers:
             # __call__ (a singleton cache, a registry) did its work before the snapshot, and the
             # heap holds the result; it would now run against a class still being rebuilt.
             # Only the class's construction runs, as type.__call__ does it.
-            func, args = _global("builtins", "type.__call__"), (func, *args)
-        r = Recipe(("call", func, args), late=True)
+            func, args = named("builtins", "type.__call__"), (func, *args)
+        r = Recipe(Call(func, args), late=True)
         if listitems is not None:
-            r.fills.append(("obj_appends", list(listitems)))
+            r.fills.append(ReduceAppends(list(listitems)))
         if dictitems is not None:
-            r.fills.append(("obj_setitems", list(dictitems)))
+            r.fills.append(ReduceSetItems(list(dictitems)))
         if state is not None:
             if setter is not None:
-                r.fills.append(("call", setter, (state,)))
+                r.fills.append(CallOn(setter, (state,)))
             elif _default_state(obj, state):
                 # What object.__getstate__ returns: applied as pickle would, but slots are set
                 # through their own descriptors (a subclass may shadow one with a property).
                 attrs, slots = state if type(state) is tuple else (state, None)
                 attrs, slots = self.hash_memos.reset(obj, type(obj), list(attrs.items()) if attrs else None,
                                                      list(slots.items()) if slots else None)
-                r.fills.append(("inst", attrs, slots))
+                r.fills.append(InstanceState(attrs, slots))
             else:
-                r.fills.append(("state", state))
+                r.fills.append(SetState(state))
         r.fill_late = True
         return r
 
@@ -248,13 +281,13 @@ def _base_construction(obj, cls, stateless_c_type=lambda klass: False):
             return klass.__new__, ()
         if klass in _VALUE_BASES:
             if klass is frozenset:
-                return _global("builtins", "frozenset.__new__"), (tuple(frozenset.__iter__(obj)),)
-            return _global("builtins", f"{klass.__name__}.__new__"), klass.__getnewargs__(obj)
+                return named("builtins", "frozenset.__new__"), (tuple(frozenset.__iter__(obj)),)
+            return named("builtins", f"{klass.__name__}.__new__"), klass.__getnewargs__(obj)
         if klass is BaseException or (not is_python_class(klass) and issubclass(klass, BaseException)):
-            return _global("builtins", "BaseException.__new__"), tuple(obj.args)
+            return named("builtins", "BaseException.__new__"), tuple(obj.args)
         if klass in _FILLED_BASES:
-            return _global("builtins", f"{klass.__name__}.__new__"), ()
-    return _global("builtins", "object.__new__"), ()
+            return named("builtins", f"{klass.__name__}.__new__"), ()
+    return named("builtins", "object.__new__"), ()
 
 
 _RESOURCE_TYPES = (io.IOBase, _socket.socket, types.GeneratorType, types.CoroutineType,

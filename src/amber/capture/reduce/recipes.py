@@ -4,92 +4,336 @@ A recipe has two halves, so that cycles never need recursion and the program's o
 only once the heap is complete:
 
 ``make``
-    how the object comes to exist. One of::
-
-        ("global", module, qualname)   found by name in a module held by reference
-        ("module", name)               a whole module held by reference
-        ("call", func, args)           func(*args)
-        ("tuple", items) / ("frozenset", items)
-        ("list",) / ("dict",) / ("set",)   empty, filled later
-        ("bytearray", data) / ("bytes", data)
-        ("buffer", view, readonly)     a large buffer, from the image's mapped section
-        ("code", code, marshalled)     a code object, from the heap's one table of code
-
+    how the object comes to exist: one :class:`Make` step (below).
 ``fills``
-    a list of operations applied once the object exists::
-
-        ("appends", items)             list items          (APPENDS)
-        ("setitems", pairs)            dict items          (SETITEMS)
-        ("additems", items)            set items           (ADDITEMS)
-        ("build", dict_pairs, slot_pairs)   BUILD: into __dict__, then setattr (functions, cells)
-        ("inst", dict_pairs, slot_pairs)    rebuild.instance_setstate (bypasses __setattr__)
-        ("class", pairs)               rebuild.class_setstate (bypasses a metaclass __setattr__)
-        ("state", state)               BUILD with the object's own __getstate__ result
-        ("call", func, args)           func(obj, *args); pass contents as tuples, never as lists
-                                       or dicts: those may still be empty shells when it runs
-        ("obj_appends", items) / ("obj_setitems", pairs)   a reduce's list/dict items
-        ("base_extend", items) / ("base_update", pairs) / ("base_add", items)
-                                       contents of a list/dict/set subclass, through the base's method
-        ("touch", obj)                 nothing to do; only makes ``obj`` part of the heap
+    a list of :class:`Fill` steps applied once the object exists (its items, attributes, state).
 
 ``late`` says the make runs code that needs a complete heap (a foreign constructor, the
 program's ``__reduce__``); ``fill_late`` the same of the fills. Late steps run after every plain
-step, in dependency order (see :mod:`amber.capture.compile.planner`).
+step, in dependency order (see :mod:`amber.capture.compile.compiler`).
+
+Each step is a small class whose fields are the objects it refers to; ``refs()`` yields them, so
+the planner walks the graph without knowing the kinds. The compiler turns each kind into
+opcodes through a dispatch table keyed by the step's class (as ``pickle.py`` dispatches on
+types). Reconstructors that the heap program calls are named through :func:`reconstructor`,
+from the function object itself, so a name that does not exist fails where it is written.
 """
 
+from __future__ import annotations
+
+# Imported before the snapshotting process takes its baseline (by recorders.baseline): nothing
+# here may import a module the restore path does not have, so the typing names are for mypy only.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+    from typing import Any
+
+# == makes ===========================================================================================
 
 
-REBUILD = "amber.restore.rebuild"
+class Make:
+    """How an object comes to exist."""
+
+    __slots__ = ()
+
+    def refs(self) -> Iterator[Any]:
+        """The objects this step refers to (each becomes a node of the heap)."""
+        return iter(())
+
+
+class ByName(Make):
+    """``module.qualname``, found by import and attribute lookup in a module held by reference."""
+
+    __slots__ = ("module", "qualname")
+
+    def __init__(self, module: str, qualname: str) -> None:
+        self.module = module
+        self.qualname = qualname
+
+
+class ModuleByName(Make):
+    """A whole module held by reference, imported by name."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+
+class Call(Make):
+    """``func(*args)``. Arguments wrapped in :class:`Inline` are written out where they are used."""
+
+    __slots__ = ("func", "args")
+
+    def __init__(self, func: Any, args: tuple) -> None:
+        self.func = func
+        self.args = args
+
+    def refs(self) -> Iterator[Any]:
+        yield self.func
+        for arg in self.args:
+            if type(arg) is Inline:
+                yield from arg.refs()
+            else:
+                yield arg
+
+
+class TupleOf(Make):
+    """A tuple of these items (made once they all exist)."""
+
+    __slots__ = ("items",)
+
+    def __init__(self, items: tuple) -> None:
+        self.items = items
+
+    def refs(self) -> Iterator[Any]:
+        return iter(self.items)
+
+
+class FrozensetOf(TupleOf):
+    """A frozenset of these items (they are hashed when it is made)."""
+
+    __slots__ = ()
+
+
+class EmptyList(Make):
+    """An empty list, filled by :class:`Appends`."""
+
+    __slots__ = ()
+
+
+class EmptyDict(Make):
+    """An empty dict, filled by :class:`SetItems`."""
+
+    __slots__ = ()
+
+
+class EmptySet(Make):
+    """An empty set, filled by :class:`AddItems`."""
+
+    __slots__ = ()
+
+
+EMPTY_LIST, EMPTY_DICT, EMPTY_SET = EmptyList(), EmptyDict(), EmptySet()
+
+
+class BytesOf(Make):
+    """A bytes value written in the program (or copied out of the mapped section when large)."""
+
+    __slots__ = ("data",)
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+
+class BytearrayOf(BytesOf):
+    """A bytearray with these contents."""
+
+    __slots__ = ()
+
+
+class MappedBuffer(Make):
+    """A large buffer, from the image's mapped section (``NEXT_BUFFER``)."""
+
+    __slots__ = ("view", "readonly")
+
+    def __init__(self, view: memoryview, readonly: bool) -> None:
+        self.view = view
+        self.readonly = readonly
+
+
+class CodeObject(Make):
+    """A code object, from the heap's one table of code; ``marshalled`` is what the secret scan
+    reads (the table itself is marshalled once for all code objects)."""
+
+    __slots__ = ("code", "marshalled")
+
+    def __init__(self, code: Any, marshalled: bytes) -> None:
+        self.code = code
+        self.marshalled = marshalled
+
+    def refs(self) -> Iterator[Any]:
+        yield self.marshalled
+
+
+# == fills ===========================================================================================
+Pairs = list  # [(key or attribute name, value)]
+
+
+class Fill:
+    """One operation applied to an object that exists."""
+
+    __slots__ = ()
+
+    def refs(self) -> Iterator[Any]:
+        return iter(())
+
+
+class _Items(Fill):
+    __slots__ = ("items",)
+
+    def __init__(self, items: list) -> None:
+        self.items = items
+
+    def refs(self) -> Iterator[Any]:
+        return iter(self.items)
+
+
+class _KeyedPairs(Fill):
+    __slots__ = ("pairs",)
+
+    def __init__(self, pairs: Pairs) -> None:
+        self.pairs = pairs
+
+    def refs(self) -> Iterator[Any]:
+        for k, v in self.pairs:
+            yield k
+            yield v
+
+
+class Appends(_Items):
+    """List items (``APPENDS``)."""
+
+    __slots__ = ()
+
+
+class AddItems(_Items):
+    """Set items (``ADDITEMS``)."""
+
+    __slots__ = ()
+
+
+class SetItems(_KeyedPairs):
+    """Dict items (``SETITEMS``)."""
+
+    __slots__ = ()
+
+
+class ReduceAppends(_Items):
+    """The list items a ``__reduce__`` returned (``APPENDS`` on the object)."""
+
+    __slots__ = ()
+
+
+class ReduceSetItems(_KeyedPairs):
+    """The dict items a ``__reduce__`` returned (``SETITEMS`` on the object)."""
+
+    __slots__ = ()
+
+
+class BaseExtend(_Items):
+    """Contents of a list subclass, through ``list.extend`` (never the subclass's own methods)."""
+
+    __slots__ = ()
+
+
+class BaseAdd(_Items):
+    """Contents of a set subclass, through ``set.update``."""
+
+    __slots__ = ()
+
+
+class BaseUpdate(_KeyedPairs):
+    """Contents of a dict subclass, through ``dict.update``."""
+
+    __slots__ = ()
+
+
+class ClassState(_KeyedPairs):
+    """A class's attributes, through ``rebuild.class_setstate`` (bypasses a metaclass ``__setattr__``)."""
+
+    __slots__ = ()
+
+
+class Build(Fill):
+    """``BUILD``: ``attrs`` into ``__dict__``, then ``slots`` by setattr (functions, cells, plain
+    instances); either may be None."""
+
+    __slots__ = ("attrs", "slots")
+
+    def __init__(self, attrs: Pairs | None, slots: Pairs | None) -> None:
+        self.attrs = attrs
+        self.slots = slots
+
+    def refs(self) -> Iterator[Any]:
+        for part in (self.attrs, self.slots):
+            if part:
+                for k, v in part:
+                    yield k
+                    yield v
+
+
+class InstanceState(Build):
+    """Like :class:`Build`, through ``rebuild.instance_setstate``: bypasses ``__setstate__``,
+    ``__setattr__`` and properties that shadow slots."""
+
+    __slots__ = ()
+
+
+class SetState(Fill):
+    """``BUILD`` with the object's own ``__getstate__`` result (its ``__setstate__`` runs)."""
+
+    __slots__ = ("state",)
+
+    def __init__(self, state: Any) -> None:
+        self.state = state
+
+    def refs(self) -> Iterator[Any]:
+        yield self.state
+
+
+class CallOn(Fill):
+    """``func(obj, *args)``. Pass contents as tuples, never as lists or dicts: those may still be
+    empty shells when it runs."""
+
+    __slots__ = ("func", "args")
+
+    def __init__(self, func: Any, args: tuple) -> None:
+        self.func = func
+        self.args = args
+
+    def refs(self) -> Iterator[Any]:
+        yield self.func
+        yield from self.args
+
+
+class Touch(Fill):
+    """Nothing to do; only makes ``obj`` part of the heap (a module's dict)."""
+
+    __slots__ = ("obj",)
+
+    def __init__(self, obj: Any) -> None:
+        self.obj = obj
+
+    def refs(self) -> Iterator[Any]:
+        yield self.obj
+
+
+# == the recipe ======================================================================================
 
 
 class Recipe:
-    __slots__ = ("make", "fills", "late", "fill_late", "hash_by_code")
+    __slots__ = ("make", "fills", "late", "fill_late")
 
-    def __init__(self, make, fills=None, late=False, fill_late=False):
+    def __init__(self, make: Make, fills: list[Fill] | None = None, late: bool = False,
+                 fill_late: bool = False) -> None:
         self.make = make
         self.fills = fills or []
         self.late = late
         self.fill_late = fill_late
-        self.hash_by_code = False
 
-    def make_refs(self):
+    def make_refs(self) -> Iterator[Any]:
         """The objects the make step refers to."""
-        m = self.make
-        kind = m[0]
-        if kind == "call":
-            yield m[1]
-            for arg in m[2]:
-                if type(arg) is Inline:
-                    yield from arg.refs()
-                else:
-                    yield arg
-        elif kind in ("tuple", "frozenset"):
-            yield from m[1]
-        elif kind == "code":
-            yield m[2]
+        return self.make.refs()
 
-    def fill_refs(self):
+    def fill_refs(self) -> Iterator[Any]:
         for op in self.fills:
-            kind = op[0]
-            if kind in ("appends", "additems", "obj_appends", "base_extend", "base_add"):
-                yield from op[1]
-            elif kind in ("setitems", "obj_setitems", "class", "base_update"):
-                for k, v in op[1]:
-                    yield k
-                    yield v
-            elif kind in ("build", "inst"):
-                for part in (op[1], op[2]):
-                    if part:
-                        for k, v in part:
-                            yield k
-                            yield v
-            elif kind == "state":
-                yield op[1]
-            elif kind == "call":
-                yield op[1]
-                yield from op[2]
-            elif kind == "touch":
-                yield op[1]
+            yield from op.refs()
+
+    def refs(self) -> Iterator[Any]:
+        yield from self.make.refs()
+        for op in self.fills:
+            yield from op.refs()
 
 
 class Inline:
@@ -101,18 +345,19 @@ class Inline:
 
     __slots__ = ("value",)
 
-    def __init__(self, value):
+    def __init__(self, value: dict | tuple) -> None:
         self.value = value
 
-    def refs(self):
+    def refs(self) -> Iterator[Any]:
         v = self.value
-        if type(v) is dict:
-            for k, x in v.items():
-                yield k
-                yield from (x.refs() if type(x) is Inline else (x,))
-        else:
-            for x in v:
-                yield from (x.refs() if type(x) is Inline else (x,))
+        for x in (_pairs_flat(v) if type(v) is dict else v):
+            yield from (x.refs() if type(x) is Inline else (x,))
+
+
+def _pairs_flat(d: dict) -> Iterator[Any]:
+    for k, x in d.items():
+        yield k
+        yield x
 
 
 class Offender:
@@ -125,8 +370,9 @@ class Offender:
         self.hint = hint
 
 
-class _Global:
-    """A reference to module.qualname that is not an object in the snapshotting process."""
+class Global:
+    """A reference to ``module.qualname`` that is not an object in the snapshotting process
+    (or one that must be found by name at restore); interned, so identity means equality."""
 
     __slots__ = ("module", "qualname")
 
@@ -134,13 +380,23 @@ class _Global:
         self.module = module
         self.qualname = qualname
 
+    def __repr__(self) -> str:
+        return f"Global({self.module}.{self.qualname})"
 
-_GLOBALS: dict = {}
+
+_GLOBALS: dict[tuple[str, str], Global] = {}
 
 
-def _global(module: str, qualname: str) -> _Global:
+def named(module: str, qualname: str) -> Global:
+    """The interned :class:`Global` for ``module.qualname``."""
     key = (module, qualname)
     g = _GLOBALS.get(key)
     if g is None:
-        g = _GLOBALS[key] = _Global(module, qualname)
+        g = _GLOBALS[key] = Global(module, qualname)
     return g
+
+
+def reconstructor(fn: Callable) -> Global:
+    """A function of Amber's restore side (:mod:`amber.restore.rebuild`, :mod:`amber.restore.lazy`)
+    that the heap program calls, named from the function itself."""
+    return named(fn.__module__, fn.__qualname__)

@@ -25,14 +25,40 @@ import weakref
 from _thread import _local as ThreadLocal
 from pickle import PickleBuffer
 
-from amber import lifecycle
+from amber import lifecycle, secrecy
 from amber._compat import ident, is_python_class, known_type_key
 from amber.capture.reduce import c_objects
 from amber.capture.reduce.hash_memos import HashMemos
-from amber.capture.reduce.instances import InstanceReducers, _closed
-from amber.capture.reduce.recipes import REBUILD, Inline, Offender, Recipe, _global
-from amber.capture.world.rules import is_extension
+from amber.capture.reduce.instances import InstanceReducer, _closed
+from amber.capture.reduce.recipes import (
+    EMPTY_DICT,
+    EMPTY_LIST,
+    EMPTY_SET,
+    AddItems,
+    Appends,
+    Build,
+    ByName,
+    BytearrayOf,
+    BytesOf,
+    Call,
+    CallOn,
+    ClassState,
+    CodeObject,
+    FrozensetOf,
+    Inline,
+    MappedBuffer,
+    ModuleByName,
+    Offender,
+    Recipe,
+    SetItems,
+    Touch,
+    TupleOf,
+    named,
+    reconstructor,
+)
+from amber.capture.world.rules import World, is_extension
 from amber.image.format import MAPPED_MIN
+from amber.restore import rebuild
 from amber.secrecy import SecretStr
 
 _IN_MEMORY_FILES = (io.BytesIO, io.StringIO)  # buffers, not files: they pickle with their contents
@@ -43,35 +69,32 @@ _FILE_TYPES = {io.TextIOWrapper: "text", io.BufferedReader: "rb", io.BufferedWri
 _NEVER_GLOBAL = frozenset({tuple, frozenset, str, bytes, types.CodeType, types.CellType})
 
 
-class Reducers(InstanceReducers):
+class Reducers:
     """Holds the dispatch table and what reducers need to know about the world."""
 
-    def __init__(self, world, module_dicts: dict):
+    def __init__(self, world: World, module_dicts: dict, always_doc: bool = False) -> None:
         self.world = world
         self.module_dicts = module_dicts  # ident(dict) -> module captured by value
-        self._plain_build: dict = {}  # (class, slot names) -> can BUILD fill its instances
-        self._stateless: dict = {}  # C type -> adds no state to its instances
-        self._hooks: dict = {}  # ident(class) -> defines a pickling hook
-        self.always_doc = False  # --lazy-code: every docstring set on its function
+        self.always_doc = always_doc  # --lazy-code: a stub's constants do not carry the docstring
         self.dispatch = {
             tuple: self.reduce_tuple,
             list: self.reduce_list,
             dict: self.reduce_dict,
             set: self.reduce_set,
             frozenset: self.reduce_frozenset,
-            bytearray: lambda o: Recipe(("bytearray", bytes(o))),
-            complex: lambda o: Recipe(("call", complex, (o.real, o.imag))),
+            bytearray: lambda o: Recipe(BytearrayOf(bytes(o))),
+            complex: lambda o: Recipe(Call(complex, (o.real, o.imag))),
             types.ModuleType: self.reduce_module,
             types.FunctionType: self.reduce_function,
             types.CodeType: self.reduce_code,
             types.CellType: self.reduce_cell,
-            types.MethodType: lambda o: Recipe(("call", types.MethodType, (o.__func__, o.__self__))),
+            types.MethodType: lambda o: Recipe(Call(types.MethodType, (o.__func__, o.__self__))),
             types.BuiltinMethodType: self.reduce_builtin,
             types.MethodWrapperType: self.reduce_builtin,
             types.GetSetDescriptorType: reduce_class_member,
             types.MemberDescriptorType: reduce_class_member,
             PickleBuffer: reduce_pickle_buffer,
-            SecretStr: lambda o: Recipe(("call", _global("amber.secrecy", "read"), (o.variable,))),
+            SecretStr: lambda o: Recipe(Call(reconstructor(secrecy.read), (o.variable,))),
             staticmethod: self.reduce_wrapper_descriptor,
             classmethod: self.reduce_wrapper_descriptor,
             property: self.reduce_property,
@@ -85,9 +108,9 @@ class Reducers(InstanceReducers):
             types.MappingProxyType: self.reduce_mappingproxy,
         }
         self.hash_memos = HashMemos()
-        self.transients = {ident(obj): factory for obj, factory in lifecycle._transients.values()}
-        self.kept = {ident(obj) for obj in lifecycle._kept.values()}
-        self.generators: list = []  # (identity, kind): random generators that restores would repeat
+        self.transients = {ident(obj): factory for obj, factory in lifecycle.transients()}
+        self.kept = {ident(obj) for obj in lifecycle.kept()}
+        self.instances = InstanceReducer(world, self.hash_memos, self.is_c_type, self.kept)
         self.by_base: list = []  # (base class, reducer(obj, cls)) for subclasses of C types
         c_objects.register(self)
         self.strong_ids: set[int] | None = None  # set by the planner before weak refs are made
@@ -98,13 +121,13 @@ class Reducers(InstanceReducers):
             factory = self.transients.get(ident(obj))
             if factory is not None:
                 # amber.transient: not written; made by its factory once the heap is complete.
-                return Recipe(("call", _global(REBUILD, "call_factory"), (factory,)), late=True)
+                return Recipe(Call(reconstructor(rebuild.call_factory), (factory,)), late=True)
         cls = type(obj)
         name = self.world.global_name(obj) if cls not in _NEVER_GLOBAL else None
         if name is not None:
             if name[1] == "":
-                return Recipe(("module", name[0]))
-            return Recipe(("global", name[0], name[1]))
+                return Recipe(ModuleByName(name[0]))
+            return Recipe(ByName(name[0], name[1]))
         if cls is dict and ident(obj) in self.module_dicts:
             return self.reduce_module_dict(obj)
         fn = self.dispatch.get(cls)
@@ -116,6 +139,11 @@ class Reducers(InstanceReducers):
             return self.reduce_module(obj)
         if isinstance(obj, weakref.ref):
             return self.reduce_weakref(obj)
+        return self.reduce_other(obj, cls)
+
+    def reduce_other(self, obj, cls):
+        """Objects no exact type names: resources that cannot be captured, closed files,
+        subclasses of C types with a reducer of their own, and instances."""
         if isinstance(obj, _socket.socket):
             return Offender("an open socket" if obj.fileno() != -1 else "a socket",
                             "close it before the snapshot point and connect again after restore")
@@ -131,47 +159,47 @@ class Reducers(InstanceReducers):
             # A closed file (``with open(...) as f`` at module level leaves one): a closed file
             # object of the same kind and name.
             name, mode = str(getattr(obj, "name", "")), str(getattr(obj, "mode", ""))
-            return Recipe(("call", _global(REBUILD, "closed_file"), (_FILE_TYPES[type(obj)], name, mode)))
+            return Recipe(Call(reconstructor(rebuild.closed_file), (_FILE_TYPES[type(obj)], name, mode)))
         for base, reducer in self.by_base:
             if isinstance(obj, base):
                 return reducer(obj, cls)
-        return self.reduce_instance(obj, cls)
+        return self.instances.reduce(obj, cls)
 
     # -- containers ---------------------------------------------------------------------------
     def reduce_tuple(self, obj):
-        return Recipe(("tuple", obj))
+        return Recipe(TupleOf(obj))
 
     def reduce_list(self, obj):
-        return Recipe(("list",), [("appends", list(obj))] if obj else None)
+        return Recipe(EMPTY_LIST, [Appends(list(obj))] if obj else None)
 
     def reduce_dict(self, obj):
-        r = Recipe(("dict",), [("setitems", list(obj.items()))] if obj else None)
+        r = Recipe(EMPTY_DICT, [SetItems(list(obj.items()))] if obj else None)
         return r
 
     def reduce_set(self, obj):
-        return Recipe(("set",), [("additems", list(obj))] if obj else None)
+        return Recipe(EMPTY_SET, [AddItems(list(obj))] if obj else None)
 
     def reduce_frozenset(self, obj):
-        return Recipe(("frozenset", tuple(obj)))
+        return Recipe(FrozensetOf(tuple(obj)))
 
     # -- modules ------------------------------------------------------------------------------
     def reduce_module(self, mod):
         # The name it is registered under (_decimal calls itself "decimal").
         name = self.world.registered_name(mod) or getattr(mod, "__name__", None) or ""
         if self.world.is_by_ref_module(name) and sys.modules.get(name) is mod:
-            return Recipe(("module", name))
+            return Recipe(ModuleByName(name))
         if is_extension(mod):
             return Offender(f"an extension module that cannot be imported by its name ({name})",
                             "reach it through the package that creates it, or after the snapshot point")
         # The module's dict is its own node (functions share it as their globals); the fill makes
         # sure it is reached even when nothing else refers to it.
         self.module_dicts.setdefault(ident(mod.__dict__), mod)
-        return Recipe(("call", _global(REBUILD, "make_module"), (mod.__name__,)), [("touch", mod.__dict__)])
+        return Recipe(Call(reconstructor(rebuild.make_module), (mod.__name__,)), [Touch(mod.__dict__)])
 
     def reduce_module_dict(self, d):
         mod = self.module_dicts[ident(d)]
-        return Recipe(("call", _global("builtins", "getattr"), (mod, "__dict__")),
-                      [("setitems", list(d.items()))] if d else None)
+        return Recipe(Call(named("builtins", "getattr"), (mod, "__dict__")),
+                      [SetItems(list(d.items()))] if d else None)
 
     def reduce_builtin(self, fn):
         """A C function not found by name: looked up again on what it is bound to (a bound
@@ -185,25 +213,25 @@ class Reducers(InstanceReducers):
         if not same:
             return Offender(f"a built-in function that cannot be found again ({name})",
                             "keep a reference to the object or module it belongs to instead")
-        return Recipe(("call", _global("builtins", "getattr"), (owner, name)))
+        return Recipe(Call(named("builtins", "getattr"), (owner, name)))
 
     def reduce_mappingproxy(self, proxy):
         import gc
 
         (target,) = gc.get_referents(proxy)
         if isinstance(target, dict):
-            return Recipe(("call", types.MappingProxyType, (target,)))
-        return Recipe(("call", _global("builtins", "getattr"), (target, "__dict__")))
+            return Recipe(Call(types.MappingProxyType, (target,)))
+        return Recipe(Call(named("builtins", "getattr"), (target, "__dict__")))
 
     # -- code ---------------------------------------------------------------------------------
     def reduce_code(self, code):
         # The planner marshals every code object of the heap in one go (see Planner.compile);
         # the bytes here are what the secret scan reads.
-        return Recipe(("code", code, marshal.dumps(code)))
+        return Recipe(CodeObject(code, marshal.dumps(code)))
 
     def reduce_function(self, fn):
         closure = fn.__closure__
-        make = ("call", types.FunctionType, (fn.__code__, fn.__globals__, fn.__name__, None, closure))
+        make = Call(types.FunctionType, (fn.__code__, fn.__globals__, fn.__name__, None, closure))
         slots = [("__module__", fn.__module__)]
         # FunctionType takes its qualname from the code (3.11+), functools.wraps may set another.
         if fn.__qualname__ != fn.__code__.co_qualname:
@@ -219,29 +247,29 @@ class Reducers(InstanceReducers):
                 fn.__doc__ is not (co_consts[0] if co_consts and isinstance(co_consts[0], str) else None):
             slots.append(("__doc__", fn.__doc__))
         attrs = list(fn.__dict__.items()) or None
-        return Recipe(make, [("build", attrs, slots)])
+        return Recipe(make, [Build(attrs, slots)])
 
     def reduce_cell(self, cell):
-        r = Recipe(("call", types.CellType, ()))
+        r = Recipe(Call(types.CellType, ()))
         try:
-            r.fills.append(("build", None, [("cell_contents", cell.cell_contents)]))
+            r.fills.append(Build(None, [("cell_contents", cell.cell_contents)]))
         except ValueError:  # an empty cell: a name not yet bound
             pass
         return r
 
     def reduce_wrapper_descriptor(self, obj):
         attrs = list(vars(obj).items())
-        return Recipe(("call", type(obj), (obj.__func__,)), [("build", attrs, None)] if attrs else None)
+        return Recipe(Call(type(obj), (obj.__func__,)), [Build(attrs, None)] if attrs else None)
 
     def reduce_property(self, prop):
         args = (prop.fget, prop.fset, prop.fdel, prop.__doc__)
         if type(prop) is property:
-            r = Recipe(("call", property, args))
+            r = Recipe(Call(property, args))
         else:
-            r = Recipe(("call", _global(REBUILD, "make_property"), (type(prop),) + args))
+            r = Recipe(Call(reconstructor(rebuild.make_property), (type(prop),) + args))
         attrs = list(getattr(prop, "__dict__", {}).items())
         if attrs:
-            r.fills.append(("build", attrs, None))
+            r.fills.append(Build(attrs, None))
         return r
 
     # -- classes ------------------------------------------------------------------------------
@@ -271,7 +299,7 @@ class Reducers(InstanceReducers):
         if self.is_c_type(cls):
             key = known_type_key(cls)
             if key is not None:
-                return Recipe(("call", _global(REBUILD, "known_type"), key), late=True)
+                return Recipe(Call(reconstructor(rebuild.known_type), key), late=True)
             return Offender(f"a type implemented in C that no module exports "
                             f"({cls.__module__}.{cls.__qualname__})",
                             "keep a reference to an object of that type instead of the type")
@@ -299,15 +327,15 @@ class Reducers(InstanceReducers):
         attrs = [(k, v) for k, v in d.items() if k not in skip and not
                  (k in slot_names and type(v) is types.MemberDescriptorType)]
         meta = type(cls)
-        r = Recipe(("call", _global(REBUILD, "make_class"),
+        r = Recipe(Call(reconstructor(rebuild.make_class),
                     (meta, cls.__name__, cls.__bases__, Inline(ns), _init_subclass_owners(cls))),
-                   [("class", attrs)] if attrs else None)
+                   [ClassState(attrs)] if attrs else None)
         if "_abc_impl" in d:
             from _abc import _get_dump
 
             registry = tuple(sorted((ref() for ref in _get_dump(cls)[0] if ref() is not None),
                                     key=lambda c: (c.__module__, c.__qualname__)))
-            r.fills.append(("call", _global(REBUILD, "finish_abc"), (registry,)))
+            r.fills.append(CallOn(reconstructor(rebuild.finish_abc), (registry,)))
             r.fill_late = True  # after every function's __isabstractmethod__ is set
         return r
 
@@ -331,7 +359,7 @@ def _init_subclass_owners(cls) -> tuple:
 def reduce_class_member(descriptor):
     """A descriptor a class made for itself (a slot, a C type's attribute): found again in the
     class's namespace, which has it from the moment the class exists."""
-    return Recipe(("call", _global(REBUILD, "class_member"), (descriptor.__objclass__, descriptor.__name__)))
+    return Recipe(Call(reconstructor(rebuild.class_member), (descriptor.__objclass__, descriptor.__name__)))
 
 
 def reduce_pickle_buffer(buf):
@@ -341,10 +369,10 @@ def reduce_pickle_buffer(buf):
     as a bytearray otherwise."""
     view = buf.raw()
     if view.nbytes >= MAPPED_MIN:
-        return Recipe(("buffer", view, view.readonly))
+        return Recipe(MappedBuffer(view, view.readonly))
     data, readonly = view.tobytes(), view.readonly
     view.release()
-    return Recipe(("bytes", data)) if readonly else Recipe(("bytearray", data))
+    return Recipe(BytesOf(data)) if readonly else Recipe(BytearrayOf(data))
 
 
 def _class_slots(cls) -> tuple | None:
@@ -362,8 +390,8 @@ def _class_slots(cls) -> tuple | None:
     except TypeError:
         pass
     # __slots__ was rebound after the class was made: read the layout off its descriptors.
-    names = [k for k, v in d.items() if type(v) is types.MemberDescriptorType and v.__objclass__ is cls]
-    return tuple(names + [k for k in ("__dict__", "__weakref__") if k in d])
+    layout = [k for k, v in d.items() if type(v) is types.MemberDescriptorType and v.__objclass__ is cls]
+    return tuple(layout + [k for k in ("__dict__", "__weakref__") if k in d])
 
 
 def _describe_file(f) -> str:

@@ -34,11 +34,14 @@ attributes are set again and changed containers refilled at restore, and a note 
 
 from __future__ import annotations
 
+import enum
 import sys
 import types
+from typing import Any
 
 from amber._compat import c_metaclass, ident, is_python_class
-from amber.capture.recorders.baseline import frozen_contents
+from amber.capture.recorders.baseline import frozen_contents, refill
+from amber.capture.reduce.recipes import named
 from amber.capture.world.probe import namespace_fingerprint
 
 # Modules whose state describes the running process rather than the program: each restored
@@ -48,6 +51,37 @@ PER_PROCESS_MODULES = ("os", "threading", "random", "tempfile", "multiprocessing
 ATOMS = (type(None), bool, int, float, str, bytes)
 _NAMED_KINDS = (type, types.FunctionType, types.BuiltinFunctionType, types.MethodDescriptorType,
                 types.WrapperDescriptorType, types.ClassMethodDescriptorType)
+
+
+class Reason(enum.Enum):
+    """Why a module is imported again at restore instead of captured by value (the rule's cases)."""
+
+    AMBER = "Amber itself"
+    BASE_SET = "base set"
+    IN_BASE_PACKAGE = "part of the base-set package {}"
+    ASKED = "asked to (reimport)"
+    PER_PROCESS = "describes the running process"
+    EXTENSION = "extension module"
+    C_METACLASS = "defines {} with a metaclass implemented in C ({})"
+    NAMES_C_TYPE = "gives a C type its only name ({} = {})"
+    IMPORTED_BY_SEED = "imported by {} when that is imported again"
+    IN_PACKAGE = "part of the package {}, which is imported again"
+
+
+class ByRef:
+    """One module's verdict: the rule that sends it to be imported again, with its particulars."""
+
+    __slots__ = ("reason", "details")
+
+    def __init__(self, reason: Reason, *details: str) -> None:
+        self.reason = reason
+        self.details = details
+
+    def __str__(self) -> str:  # what ``amber inspect`` shows
+        return self.reason.value.format(*self.details)
+
+    def __repr__(self) -> str:
+        return f"ByRef({self.reason.name}, {str(self)!r})"
 
 
 def is_extension(mod: types.ModuleType) -> bool:
@@ -81,7 +115,7 @@ class World:
         self._ranks = {n: len(self._ranks) - 1 - i for n, i in self._ranks.items()}  # first start wins
         self.baseline = baseline
         self.modules = modules  # name -> module, in sys.modules order at the snapshot point
-        self.by_ref: dict[str, str] = {}  # module name -> reason
+        self.by_ref: dict[str, ByRef] = {}  # module name -> why it is imported again
         self.failed: dict[str, str] = {}  # seed -> why it cannot be imported again
         self.changed: dict[str, list] = {}  # module imported again -> attributes the program changed
         self.notes: list[str] = []
@@ -98,30 +132,16 @@ class World:
         base_tops = {_top(name) for name in base}
         for name in self.modules:
             if name == "amber" or name.startswith("amber."):
-                by_ref[name] = "Amber itself"
+                by_ref[name] = ByRef(Reason.AMBER)
             elif name in base:
-                by_ref[name] = "base set"
+                by_ref[name] = ByRef(Reason.BASE_SET)
             elif _top(name) in base_tops and name != "__main__":
-                by_ref[name] = f"part of the base-set package {_top(name)}"
+                by_ref[name] = ByRef(Reason.IN_BASE_PACKAGE, _top(name))
         # Names under which the main module is also registered (multiprocessing's __mp_main__)
         # are captured with it, never imported again.
         main = self.modules.get("__main__")
         self.main_names = {name for name, mod in self.modules.items() if mod is main and main is not None}
-        seeds: dict[str, str] = {}
-        for name, mod in self.modules.items():
-            if name in by_ref or name in self.main_names:
-                continue
-            if _top(name) in reimport or name in reimport:
-                seeds[name] = "asked to (reimport)"
-            elif name in PER_PROCESS_MODULES:
-                seeds[name] = "describes the running process"
-            elif is_extension(mod):
-                seeds[name] = "extension module"
-            else:
-                why = _c_metaclass_reason(name, mod)
-                if why:
-                    seeds[name] = why
-        seeds.update(self._unnamed_c_type_holders(seeds))
+        seeds = self._seeds(reimport)
         if not seeds:
             return
         answer = probe(sorted(seeds, key=self._import_rank))
@@ -131,14 +151,33 @@ class World:
         for seed, loaded in answer["loaded"].items():
             for name in loaded:
                 if name in self.modules and name not in self.main_names:
-                    by_ref.setdefault(name, f"imported by {seed} when that is imported again")
-        tops = {_top(name) for name, why in by_ref.items() if why != "Amber itself"}
+                    by_ref.setdefault(name, ByRef(Reason.IMPORTED_BY_SEED, seed))
+        tops = {_top(name) for name, why in by_ref.items() if why.reason is not Reason.AMBER}
         for name in self.modules:
             if name not in by_ref and name not in self.main_names and _top(name) in tops:
-                by_ref[name] = f"part of the package {_top(name)}, which is imported again"
+                by_ref[name] = ByRef(Reason.IN_PACKAGE, _top(name))
         self._compare_with_fresh(answer["fingerprints"])
 
-    def _unnamed_c_type_holders(self, seeds: dict) -> dict:
+    def _seeds(self, reimport: set) -> dict[str, ByRef]:
+        """The modules that cannot be captured by value (rule 2), with why."""
+        seeds: dict[str, ByRef] = {}
+        for name, mod in self.modules.items():
+            if name in self.by_ref or name in self.main_names:
+                continue
+            if _top(name) in reimport or name in reimport:
+                seeds[name] = ByRef(Reason.ASKED)
+            elif name in PER_PROCESS_MODULES:
+                seeds[name] = ByRef(Reason.PER_PROCESS)
+            elif is_extension(mod):
+                seeds[name] = ByRef(Reason.EXTENSION)
+            else:
+                why = _c_metaclass_reason(name, mod)
+                if why:
+                    seeds[name] = why
+        seeds.update(self._unnamed_c_type_holders(seeds))
+        return seeds
+
+    def _unnamed_c_type_holders(self, seeds: dict) -> dict[str, ByRef]:
         """C types that no module exports under their own name (``types.CellType``) are found
         by the name a module gives them; the first module imported that gives one a name the
         base set does not is imported again, so that the name exists at restore."""
@@ -147,14 +186,14 @@ class World:
             for value in _values(self.modules.get(name)):
                 if isinstance(value, type):
                     named.add(ident(value))
-        out: dict = {}
+        out: dict[str, ByRef] = {}
         for name in sorted(self.modules, key=self._import_rank):
             if name in self.by_ref or name in seeds or name in self.main_names:
                 continue
             for attr, value in _items(self.modules[name]):
                 if isinstance(value, type) and ident(value) not in named and _is_unnamed_c_type(value):
                     named.add(ident(value))
-                    out.setdefault(name, f"gives a C type its only name ({attr} = {_qualified(value)})")
+                    out.setdefault(name, ByRef(Reason.NAMES_C_TYPE, attr, _qualified(value)))
         return out
 
     def _compare_with_fresh(self, fresh: dict) -> None:
@@ -163,7 +202,7 @@ class World:
             mod = self.modules.get(name)
             if mod is None or name not in self.by_ref or name in self.base:
                 continue
-            if self.by_ref[name] == "describes the running process":
+            if self.by_ref[name].reason is Reason.PER_PROCESS:
                 continue
             ours = namespace_fingerprint(mod)
             # Changed by the program: differs from a fresh import *and* from this process's own
@@ -212,8 +251,8 @@ class World:
                         if type(member) not in ATOMS and not (key.startswith("__") and key.endswith("__")):
                             names.setdefault(ident(member), (modname, f"{attr}.{key}"))
         # Objects every interpreter has under a stable name though no module exports them.
-        for obj in (object.__new__, type.__new__):
-            names.setdefault(ident(obj), ("builtins", f"{obj.__self__.__name__}.__new__"))
+        for owner in (object, type):
+            names.setdefault(ident(owner.__new__), ("builtins", f"{owner.__name__}.__new__"))
 
     def _name(self, value, modname: str, attr: str) -> None:
         key = ident(value)
@@ -233,20 +272,19 @@ class World:
         mod = self.modules[modname]
         return {attr for attr in changed if type(getattr(mod, attr, None)) not in (list, dict, set)}
 
-    def replay_steps(self) -> list:
-        """(function name, args) steps that put back what the program changed on modules that are
+    def replay_steps(self) -> list[tuple[Any, tuple]]:
+        """(callable, args) steps that put back what the program changed on modules that are
         imported again: the values are captured by value with the rest of the heap."""
-        steps = []
+        steps: list[tuple[Any, tuple]] = []
         for modname, attrs in self.changed.items():
             mod = self.modules[modname]
             rebound = self._rebound(modname)
             for attr in attrs:
                 value = getattr(mod, attr, None)
                 if attr in rebound:
-                    steps.append(("setattr", (mod, attr, value)))
+                    steps.append((named("builtins", "setattr"), (mod, attr, value)))
                 else:
-                    kind = {list: "set_list", dict: "set_dict", set: "set_set"}[type(value)]
-                    steps.append((kind, (value, frozen_contents(value))))
+                    steps.append((refill(value), (value, frozen_contents(value))))
         return steps
 
     def _import_rank(self, name: str) -> int:
@@ -256,7 +294,7 @@ class World:
         """The modules a restore imports again before it rebuilds the heap, in the order their
         imports first started (see :mod:`amber.capture.recorders.imports`); the base set is already there."""
         names = [n for n in self.by_ref if n not in self.base and n in self.modules
-                 and self.by_ref[n] != "Amber itself"]
+                 and self.by_ref[n].reason is not Reason.AMBER]
         return sorted(names, key=self._import_rank)
 
     def registered_name(self, mod) -> str | None:
@@ -339,7 +377,7 @@ def _is_unnamed_c_type(cls) -> bool:
     return target is not cls
 
 
-def _c_metaclass_reason(name: str, mod) -> str | None:
+def _c_metaclass_reason(name: str, mod) -> ByRef | None:
     try:
         items = list(vars(mod).items())
     except TypeError:
@@ -348,7 +386,7 @@ def _c_metaclass_reason(name: str, mod) -> str | None:
         if isinstance(value, type) and getattr(value, "__module__", None) == name:
             meta = c_metaclass(type(value))
             if meta is not None:
-                return f"defines {attr} with a metaclass implemented in C ({_qualified(meta)})"
+                return ByRef(Reason.C_METACLASS, attr, _qualified(meta))
     return None
 
 
