@@ -169,28 +169,24 @@ def test_unsigned_foreign_and_forged_images_are_refused(program, tmp_path):
     assert r.returncode == 0 and r.stdout == "[1]\n"
 
 
-def test_fuzzed_images_never_crash(program, tmp_path):
-    """Truncations, bit flips, random bytes and huge lengths, before authentication, and headers
-    mutated then given a valid digest (what gets past the signature only with --insecure or the
-    key): the reader answers ImageError every time, never another exception. A sample goes
-    through the command line too: one line, exit code 2."""
-    import marshal
-    import random
+class _ImageMutator:
+    """The i-th mutation of an image: cut, bit-flipped, random tail, huge header length, header
+    bytes changed, or header fields replaced (the last two given a valid header digest)."""
 
-    from amber.errors import ImageError
-    from amber.image import format as fmt
+    def __init__(self, data: bytes, rng) -> None:
+        self.data = data
+        self.hlen = int.from_bytes(data[12:16], "little")
+        self.rng = rng
 
-    p = program(GOOD)
-    p.snapshot()
-    data = p.image.read_bytes()
-    hlen = int.from_bytes(data[12:16], "little")
-    rng = random.Random(20261125)
-
-    def with_header(blob: bytes) -> bytes:
-        return data[:12] + len(blob).to_bytes(4, "little") + fmt.digest(blob) + data[48:128] + blob + \
+    def with_header(self, blob: bytes) -> bytes:
+        data, hlen = self.data, self.hlen
+        return data[:12] + len(blob).to_bytes(4, "little") + _digest(blob) + data[48:128] + blob + \
             data[128 + hlen:]
 
-    def mutate(i: int) -> bytes:
+    def __call__(self, i: int) -> bytes:
+        import marshal
+
+        data, hlen, rng = self.data, self.hlen, self.rng
         kind = i % 6
         if kind == 0:
             return data[:rng.randrange(len(data))]
@@ -208,11 +204,32 @@ def test_fuzzed_images_never_crash(program, tmp_path):
         if kind == 4:
             for _ in range(rng.randint(1, 6)):
                 blob[rng.randrange(len(blob))] = rng.randrange(256)
-            return with_header(bytes(blob))
+            return self.with_header(bytes(blob))
         header = marshal.loads(bytes(blob))
         header[rng.choice(["sections", "python", "amber", "snapshot_point", "extensions"])] = rng.choice(
             [None, 7, "x", [], [("heap", -1, 2**40, b"")], [("heap", 10**12, 10**12, b"\0" * 32)], {}])
-        return with_header(marshal.dumps(header))
+        return self.with_header(marshal.dumps(header))
+
+
+def _digest(blob: bytes) -> bytes:
+    from amber.image.format import digest
+
+    return digest(blob)
+
+
+def test_fuzzed_images_never_crash(program, tmp_path):
+    """Truncations, bit flips, random bytes and huge lengths, before authentication, and headers
+    mutated then given a valid digest (what gets past the signature only with --insecure or the
+    key): the reader answers ImageError every time, never another exception. A sample goes
+    through the command line too: one line, exit code 2."""
+    import random
+
+    from amber.errors import ImageError
+    from amber.image import format as fmt
+
+    p = program(GOOD)
+    p.snapshot()
+    mutate = _ImageMutator(p.image.read_bytes(), random.Random(20261125))
 
     path = tmp_path / "fuzzed.amber"
     outcomes = {"refused": 0, "read": 0}
@@ -226,9 +243,11 @@ def test_fuzzed_images_never_crash(program, tmp_path):
         except ImageError:
             outcomes["refused"] += 1
         if i % 100 == 0:
-            r = run([*AMBER, "restore", "--insecure", str(path)], cwd=tmp_path, timeout=60)
-            if r.returncode != 0:
-                one_line_error(r)
+            for cmd in (["restore", "--insecure"], ["inspect", "--insecure", "--sections"],
+                        ["inspect", "--insecure", "--dis", "header"]):
+                r = run([*AMBER, *cmd, str(path)], cwd=tmp_path, timeout=60)
+                if r.returncode != 0:
+                    one_line_error(r)
     assert outcomes["refused"] > 500
 
 
@@ -253,3 +272,69 @@ def test_ed25519_images_travel_between_machines(program, tmp_path):
     assert not (b / "amber" / "hmac.key").exists() and not (b / "amber" / "ed25519.key").exists()
     assert "not an Amber public key" in one_line_error(
         run([*AMBER, "trust", str(p.script)], env={"XDG_CONFIG_HOME": str(b)}))
+
+
+def test_fuzzed_sections_never_crash_the_decoder(program, tmp_path):
+    """``amber inspect --sections/--dis/--extract`` on images whose sections were replaced by
+    garbage, wrong shapes and cut programs, with digests that match (hand-made, read with
+    --insecure): an ImageError every time a part cannot be shown, never another exception. A
+    sample goes through the command line: one line, exit code 2."""
+    import io
+    import marshal
+    import random
+
+    from amber.commands import inspect
+    from amber.errors import ImageError
+    from amber.image import format as fmt
+
+    p = program(GOOD)
+    p.snapshot()
+    good = fmt.read_image(str(p.image))
+    header = {k: v for k, v in good.header.items() if k not in ("format", "sections")}
+    sections = {name: bytes(good.section(name)) for name, *_ in good.header["sections"]}
+    rng = random.Random(20261201)
+    wrong_shapes = [[], {}, {"objects": "many"}, {"environ": 5, "path": [], "imports": []}, None, 7,
+                    {"files": [("/x", 1)], "env": [], "env_names": None}, {"by_type": {1: (1, 2)}}]
+
+    def garbage(name: str, i: int) -> bytes:
+        data = sections[name]
+        kind = i % 5
+        if kind == 0:
+            return data[:rng.randrange(len(data))]
+        if kind == 1:
+            buf = bytearray(data)
+            for _ in range(rng.randint(1, 6)):
+                buf[rng.randrange(len(buf))] = rng.randrange(256)
+            return bytes(buf)
+        if kind == 2:
+            return rng.randbytes(rng.randrange(1, 300))
+        if kind == 3:
+            return marshal.dumps(rng.choice(wrong_shapes))
+        return data.replace(b".", b"", 1) if name == fmt.HEAP else data + b"\0"
+
+    path = tmp_path / "handmade.amber"
+    outcomes = {"shown": 0, "refused": 0}
+    for i in range(60):
+        target = [fmt.PRELUDE, fmt.STATS, fmt.HEAP][i % 3]
+        made = dict(sections, **{target: garbage(target, i)})
+        fmt.write_image(str(path), header, list(made.items()))
+        image = fmt.read_image(str(path), insecure=True)
+        table, failed = inspect.sections_table(image)
+        assert table.count(" ok ") == 3 and not failed  # the digests match: the content is the problem
+        for name in ("header", target):
+            try:
+                inspect.disassemble(image, name, io.StringIO())
+                inspect.extract(image, name, io.BytesIO())
+                outcomes["shown"] += 1
+            except ImageError:
+                outcomes["refused"] += 1
+        try:
+            inspect.describe(str(path), insecure=True)
+        except ImageError:
+            pass
+        if i % 20 == 0:
+            for args in (["--sections"], ["--dis", target], ["--dis", "header"]):
+                r = run([*AMBER, "inspect", "--insecure", *args, str(path)], cwd=tmp_path, timeout=60)
+                if r.returncode != 0:
+                    one_line_error(r)
+    assert outcomes["refused"] > 20 and outcomes["shown"] > 60
