@@ -5,15 +5,14 @@
 Generates a package of N small modules and a program importing them all, builds its image with
 ``amber run``, then measures, interleaved as whole processes: ``amber run`` (check + restore) and
 ``amber restore`` of the same image (restore alone). Also times the check by itself, in process
-(``amber.runcache.freshness``: key computation, reading the recorded inputs, one ``stat`` per file,
-one keyed hash per variable).
+(``amber.runcache``: key computation, reading the recorded inputs, one ``stat`` per file, one
+keyed hash per variable).
 """
 
 from __future__ import annotations
 
 import argparse
 import glob
-import marshal
 import os
 import statistics
 import subprocess
@@ -64,15 +63,15 @@ def main() -> None:
 def _check_in_process(image: str, env: dict, tmp: str) -> tuple[float, int, int]:
     os.environ.update(env)
     from amber.image import format as fmt
-    from amber.runcache import freshness
+    from amber.runcache import freshness, keys, layout
 
-    root = freshness.cache_root()
+    root = layout.cache_root()
     times = []
     for _ in range(20):
         t0 = time.perf_counter()
-        freshness.program_key(os.path.join(tmp, "app.py"), False, os.getcwd())
-        inputs = marshal.loads(fmt.read_image(image).section("inputs"))
-        assert freshness.stale_reason(inputs, freshness.secret_key(root)) is None
+        keys.program_key(os.path.join(tmp, "app.py"), False, os.getcwd())
+        inputs = fmt.read_image(image).decode(fmt.INPUTS)
+        assert freshness.stale_reason(inputs, keys.secret_key(root)) is None
         times.append((time.perf_counter() - t0) * 1000)
     return statistics.median(times), len(inputs["files"]), len(inputs["env"])
 

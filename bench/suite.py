@@ -126,20 +126,7 @@ def measure_app(app: str, args, env: dict, amber: str, cache: str, work: str) ->
     if args.lazy_code:
         methods["lazy code"] = Process([amber, "restore", lazy_image], env, work, answer)
     outputs = {"cold": expected, "amber restore": expected, "amber run": expected, "lazy code": expected}
-    active_peers = []
-    for name in ("zygote", "dill", "criu"):
-        if name == "criu" and args.no_criu:
-            row["notes"][name] = "skipped (--no-criu)"
-            continue
-        peer = peers.PEERS[name](path, py, expected, env, cwd=work)
-        try:
-            peer.prepare()
-            active_peers.append((name, peer))
-            if "image_bytes" in peer.extra:
-                row[f"{name}_image_bytes"] = peer.extra["image_bytes"]
-        except peers.Unavailable as e:
-            row["notes"][name] = str(e)
-            peer.close()
+    active_peers = prepare_peers(path, py, expected, env, work, args, row)
     try:
         for method in list(methods):  # warm-up; a contender that fails is reported, not timed
             try:
@@ -168,6 +155,25 @@ def measure_app(app: str, args, env: dict, amber: str, cache: str, work: str) ->
         row["pss"] = {"cold": total_pss([py, path], env, work),
                       "amber restore": total_pss([amber, "restore", image], env, work)}
     return row
+
+
+def prepare_peers(path: str, py: str, expected: str, env: dict, work: str, args, row: dict) -> list:
+    """The peers that can run here, prepared (a peer that cannot is a note in ``row``)."""
+    active = []
+    for name in ("zygote", "dill", "criu"):
+        if name == "criu" and args.no_criu:
+            row["notes"][name] = "skipped (--no-criu)"
+            continue
+        peer = peers.PEERS[name](path, py, expected, env, cwd=work)
+        try:
+            peer.prepare()
+            active.append((name, peer))
+            if "image_bytes" in peer.extra:
+                row[f"{name}_image_bytes"] = peer.extra["image_bytes"]
+        except peers.Unavailable as e:
+            row["notes"][name] = str(e)
+            peer.close()
+    return active
 
 
 def base_set(amber: str, env: dict) -> list:
@@ -302,6 +308,15 @@ def history(rows: list, args) -> str:
     return f"| {time.strftime('%Y-%m-%d')} | {commit} | {mode} | {'; '.join(parts)} |\n"
 
 
+def bench_env(quick: bool) -> dict:
+    """The environment every measured process runs in (also used by ``bench/versions.py``)."""
+    env = dict(os.environ)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)  # the cold side gets its .pyc files, as on users' machines
+    env["PYTHONUNBUFFERED"] = "1"  # the answer reaches the pipe when printed, for every contender
+    env["AMBER_BENCH_SIZE"] = "quick" if quick else "full"
+    return env
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="64 MB data app, 3 runs: a few minutes")
@@ -315,10 +330,7 @@ def main() -> None:
                         help="the amber command to measure (default: the one beside this python)")
     args = parser.parse_args()
     args.runs = args.runs or (3 if args.quick else 7)
-    env = dict(os.environ)
-    env.pop("PYTHONDONTWRITEBYTECODE", None)  # the cold side gets its .pyc files, as on users' machines
-    env["PYTHONUNBUFFERED"] = "1"  # the answer reaches the pipe when printed, for every contender
-    env["AMBER_BENCH_SIZE"] = "quick" if args.quick else "full"
+    env = bench_env(args.quick)
     amber = args.amber
     if not os.path.exists(amber):
         sys.exit(f"bench: no amber command at {amber}; install Amber in this environment")
