@@ -2,13 +2,13 @@
 unchanged, Ctrl-C, and the typed options that cross into the child interpreter."""
 
 import json
+import pathlib
 import sys
 
 import pytest
 from conftest import AMBER, run
 
 from amber.commands import cli, launch
-from amber.commands.parser import build_parser
 from amber.errors import AmberError, UsageError
 from amber.options import RestoreOptions, RunOptions, SnapshotOptions
 
@@ -48,6 +48,38 @@ def test_every_command_has_its_own_help(tmp_path):
     assert run([*AMBER, "help", "restore"], cwd=tmp_path).stdout.startswith("usage: amber restore ")
     version = run([*AMBER, "--version"], cwd=tmp_path)
     assert version.returncode == 0 and version.stdout.startswith("amber ")
+
+
+def test_usage_lines_come_from_the_declarations_and_the_parsers(monkeypatch, tmp_path):
+    top = run([*AMBER, "--help"], cwd=tmp_path).stdout
+    head = top.split("\n\n")[0].removeprefix("usage: ").splitlines()
+    usage = [line.strip() for line in head]
+    for name in ("run", "snapshot", "restore"):  # a command's --help: every declared option, in order
+        declared = getattr(launch, name.upper())
+        own = cli.make_parser(name)[1][name].format_usage()
+        lines = launch.usage_lines(f"amber {name}", declared)
+        assert own == "usage: " + "\n       ".join(lines) + "\n", (name, own)
+        for option in declared:
+            found = [line for line in lines if option.in_usage() in line or f" {option.spelling()} [ARGS" in line]
+            assert len(found) == (1 if option.names_program else len(lines)), (name, option.names)
+    assert "amber run [--rebuild] [-v] [OPTIONS] -m MODULE [ARGS...]" in usage
+    assert "amber restore [--insecure] [--verify-buffers] IMAGE [ARGS...]" in usage
+    for name in ("inspect", "cache", "keygen", "trust"):  # theirs, as their own --help shows it
+        own = run([*AMBER, name, "--help"], cwd=tmp_path).stdout.split("\n\n")[0].removeprefix("usage: ")
+        assert all(line.strip().replace(" [-h]", "") in usage for line in own.splitlines()), (name, own)
+    assert any("(--sections | --dis NAME | --extract NAME)" in line for line in usage)
+    assert "COMMAND" not in top.split("commands:")[1].split("\n\n")[0]  # no metavar row above the list
+    assert "--reimport PKG, --allow-secret NAME, --strict." in top
+    readme = (pathlib.Path(__file__).parent.parent / "README.md").read_text().split("## Use")[1].split("##")[0]
+    assert all(line in readme for line in usage if not line.startswith("amber COMMAND")), readme
+    # A new option shows up in every usage at once: nothing is written by hand.
+    monkeypatch.setattr(launch, "RUN", (*launch.RUN[:2], launch.Option("--new", dest="new", help="n"),
+                                        *launch.RUN[2:]))
+    monkeypatch.setattr(launch, "BUILD", (*launch.BUILD, launch.Option("--also", dest="also", help="a")))
+    assert "[-v] [--new] [--reimport PKG]..." in cli.make_parser("run")[1]["run"].format_usage()
+    parser, _ = cli.make_parser()
+    assert "amber run [--rebuild] [-v] [--new] [OPTIONS] SCRIPT" in parser.format_usage()
+    assert "--strict, --also." in parser.format_help()
 
 
 def test_mistakes_are_one_line_with_exit_code_2(tmp_path):
@@ -181,20 +213,84 @@ NOT_QUICK = {"run": [["-h"], ["--reimport=a", "x.py"], ["-vx.py"], ["--", "x.py"
 def test_the_quick_reading_agrees_with_argparse():
     for name, cases in QUICK.items():
         declared = getattr(launch, name.upper())
-        parser, _ = build_parser(cli.COMMANDS, cli.USAGE, cli.EPILOG, name)
+        parser, _ = cli.make_parser(name)
         for words in cases:
             head, rest = launch.split_program([*words, "--help", "-v"], declared)
             assert (head, rest) == (words, ["--help", "-v"]), (name, words)
-            quick = launch.quick_parse(head, declared)
+            quick = launch.quick_parse(head, declared, rest)
             assert quick is not None, (name, words)
             full, extras = parser.parse_known_args([name, *head])
             assert extras == []
-            expected = {k: v for k, v in vars(full).items() if k != "command"}
+            expected = {k: v for k, v in vars(full).items() if k != "command"} | {"args": rest}
             assert vars(quick) == expected, (name, words)
+            command, parsed = cli.parse([name, *words, *rest])  # the quick path, as `amber` takes it
+            assert command.name == name and vars(parsed) == expected
     for name, cases in NOT_QUICK.items():
         declared = getattr(launch, name.upper())
         for words in cases:
-            assert launch.quick_parse(words, declared) is None, (name, words)
+            assert launch.quick_parse(words, declared, []) is None, (name, words)
+
+
+def test_an_error_leaves_with_its_own_exit_code(capsys):
+    from amber import errors, lifecycle
+
+    failed = [("m.f", KeyError("k"))]
+    after, before = lifecycle.HookErrors("after-restore", failed), lifecycle.HookErrors("before-snapshot", failed)
+    assert (errors.AmberError.exit_code, after.exit_code, before.exit_code) == (2, 1, 2)
+    for error, code in ((after, 1), (before, 2), (errors.CaptureError(f"{before}; no image was written"), 2),
+                        (UsageError("bad"), 2), (KeyboardInterrupt(), 130)):
+        left: list[int] = []
+
+        def work(error=error):
+            raise error
+
+        with pytest.raises(SystemExit) as leaving:
+            errors.entry_point(work, leave=left.append)
+        assert leaving.value.code == code and left == [code], (error, left)
+        shown = "amber: interrupted" if code == 130 else f"amber: error: {error}"
+        assert capsys.readouterr().err == shown + "\n"
+
+
+def test_say_and_flush_streams(capsys, monkeypatch):
+    from amber import errors
+
+    errors.say("not shown", verbose=False)
+    errors.say("shown", verbose=True)
+    assert capsys.readouterr().err == "amber: shown\n"
+    flushed = []
+
+    class Replaced:  # a program's own stream, whatever its flush raises
+        def flush(self):
+            flushed.append(self)
+            raise RuntimeError("not today")
+
+    monkeypatch.setattr(sys, "stdout", Replaced())
+    monkeypatch.setattr(sys, "stderr", None)
+    errors.flush_streams()  # leaving must not fail
+    assert len(flushed) == 1
+
+
+def test_the_restore_path_does_not_import_future_or_typing(tmp_path):
+    p = run([*AMBER, "inspect", "--base-set"], cwd=tmp_path)
+    base = set(p.stdout.split())
+    assert p.returncode == 0 and {"amber", "amber.restore.loader", "amber.options", "amber.state"} <= base
+    assert not base & {"__future__", "typing", "argparse", "importlib"}, sorted(base)
+    assert not [name for name in base if name.startswith(("amber.capture", "amber.commands"))]
+
+
+def test_installed_hooks_are_the_captured_records():
+    from amber import lifecycle
+
+    saved = lifecycle.registered()
+    try:
+        hooks = (lifecycle.Hook(lifecycle.AFTER, 0, 7, print, (), {}),
+                 lifecycle.Hook(lifecycle.BEFORE, 1, 3, print, (), {}))
+        lifecycle.install(hooks)
+        assert lifecycle.registered() == hooks
+        lifecycle.after_restore(print)  # a later registration comes after the captured ones
+        assert lifecycle.registered()[-1].sequence == 8
+    finally:
+        lifecycle.install(saved)
 
 
 def test_state_lifecycle_and_errors_contracts():
@@ -215,4 +311,20 @@ def test_state_lifecycle_and_errors_contracts():
     import amber.errors
 
     assert not hasattr(amber.errors, "RestoreError")
-    assert sys.modules["amber"]._state is state.STATE
+    assert not hasattr(sys.modules["amber"], "_state")  # the state is amber.state.STATE, one name
+
+
+def test_short_options_written_together_end_where_argparse_ends_them():
+    """``-vm MODULE``, ``-vmMODULE``, ``-oIMAGE SCRIPT``: Amber's words end where argparse ends
+    them, so the program's first argument is never taken for Amber's (``-vmmod zz`` kept ``zz``
+    from the program once)."""
+    cases = [(launch.RUN, ["-vmmod", "zz", "yy"], ["-vmmod"], ["zz", "yy"]),
+             (launch.RUN, ["-vm", "mod", "zz"], ["-vm", "mod"], ["zz"]),
+             (launch.RUN, ["-mmod", "-v"], ["-mmod"], ["-v"]),
+             (launch.SNAPSHOT, ["-oimg.amber", "a.py", "zz"], ["-oimg.amber", "a.py"], ["zz"]),
+             (launch.SNAPSHOT, ["-o", "img.amber", "-m", "mod", "zz"], ["-o", "img.amber", "-m", "mod"], ["zz"])]
+    for declared, argv, head, rest in cases:
+        assert launch.split_program(argv, declared) == (head, rest), argv
+    for argv, args in ((["-vmmod", "zz", "yy"], ["zz", "yy"]), (["-vm", "mod", "zz"], ["zz"])):
+        command, parsed = cli.parse(["run", *argv])
+        assert parsed.module == "mod" and parsed.args == args, (argv, vars(parsed))

@@ -1,8 +1,11 @@
-"""The image format as declared in amber.image.format: the schemas reject every malformed header
-field, the documentation is the declarations', the writers go through the schemas, and
-``amber inspect`` decodes an image for people (--sections, --dis, --extract)."""
+"""The image format as declared in amber.image.format and amber.image.records: the schemas reject
+every malformed header field, the documentation is the declarations', the writers go through the
+schemas and the layouts, and ``amber inspect`` decodes an image for people (--sections, --dis,
+--extract)."""
 
+import io
 import marshal
+import pickle
 import re
 import subprocess
 import sys
@@ -12,7 +15,7 @@ import pytest
 from conftest import AMBER, run
 
 from amber.errors import ImageError
-from amber.image import explain, signing
+from amber.image import explain, records, signing, writer
 from amber.image import format as fmt
 
 SRC = Path(__file__).resolve().parent.parent / "src" / "amber"
@@ -34,12 +37,13 @@ def valid_header() -> dict:
     }
 
 
-def read_header(tmp_path, header) -> fmt.Image:
-    """Write an image with ``header`` (unsigned) and read it as a restore would, with --insecure."""
+def read_header(tmp_path, header, header_schema=records.HEADER_SCHEMA) -> fmt.Image:
+    """Write an image with ``header`` (unsigned) and read it with --insecure, checking the whole
+    header as amber inspect does (or, given ``fmt.HEADER_READ``, as a restore does)."""
     blob = marshal.dumps(header)
     path = tmp_path / "made.amber"
-    path.write_bytes(fmt.prefix(blob) + bytes(fmt.SIGNATURE_SIZE) + blob)
-    return fmt.read_image(str(path), check_interpreter=False, insecure=True)
+    path.write_bytes(writer.prefix(blob) + signing.BLOCK.pack() + blob)
+    return fmt.read_image(str(path), check_interpreter=False, insecure=True, header_schema=header_schema)
 
 
 def _set(path: str, value):
@@ -90,7 +94,7 @@ MALFORMED = [
     (_set(fmt.LAZY_CODE, [(i * 5, 5, D) for i in range(20)] + [(99, 2, D)]),
      "header.lazy_code[20]: lies outside the lazy_code section"),
     (_set("sections", [(fmt.HEAP, 0, 1, D)]), "header.buffers: needs exactly one buffers section"),
-] + [(_drop(f.name), f"header.{f.name}: missing") for f in fmt.HEADER_SCHEMA.fields if not f.optional]
+] + [(_drop(f.name), f"header.{f.name}: missing") for f in records.HEADER_SCHEMA.fields if not f.optional]
 
 
 def test_a_valid_header_reads(tmp_path):
@@ -115,25 +119,69 @@ def test_each_malformed_header_field_is_refused(tmp_path, change, expected):
 
 
 def test_a_header_that_is_no_dict_is_refused(tmp_path):
-    with pytest.raises(ImageError, match=r"wrong shape: header: expected a dict"):
-        read_header(tmp_path, [valid_header()])
+    for schema in (records.HEADER_SCHEMA, fmt.HEADER_READ):
+        with pytest.raises(ImageError, match=r"wrong shape: header: expected a dict"):
+            read_header(tmp_path, [valid_header()], schema)
+
+
+def test_a_restore_checks_the_header_fields_it_reads(tmp_path):
+    """A restore checks the fields it reads (HEADER_READ) and only those; inspect checks them all.
+    The whole header is made of HEADER_READ's very fields and the others: each declared once."""
+    assert fmt.HEADER_READ.names == ("amber", "python", "sections", fmt.BUFFERS, fmt.LAZY_CODE)
+    assert read_header(tmp_path, valid_header(), fmt.HEADER_READ).header == valid_header()
+    for name in fmt.HEADER_READ.names:
+        assert records.HEADER_SCHEMA.field(name) is fmt.HEADER_READ.field(name)
+    assert records.HEADER_SCHEMA.checks == fmt.HEADER_READ.checks
+    unread = {"created": "today", "extensions": None, "snapshot_point": 7, "run": [], "key_id": 5}
+    assert set(unread) | set(fmt.HEADER_READ.names) | {"format"} == set(records.HEADER_SCHEMA.names)
+    h = {**valid_header(), **unread}
+    del h["format"]
+    assert read_header(tmp_path, h, fmt.HEADER_READ).header == h  # a restore never reads them
+    with pytest.raises(ImageError, match="wrong shape: header.format: missing"):
+        read_header(tmp_path, h)
+    for change, expected in MALFORMED:
+        if expected.split(":")[0].split(".")[1].split("[")[0] in fmt.HEADER_READ.names:
+            h = valid_header()
+            change(h)
+            with pytest.raises(ImageError, match=re.escape("wrong shape: " + expected)):
+                read_header(tmp_path, h, fmt.HEADER_READ)
 
 
 def test_writers_go_through_the_schemas():
     with pytest.raises(ValueError, match="manifest has no field 'extra'"):
-        fmt.MANIFEST_SCHEMA.build(extra=1)
+        records.MANIFEST_SCHEMA.build(extra=1)
     with pytest.raises(ValueError, match="prelude.imports: missing"):
         fmt.PRELUDE_SCHEMA.encode(environ={}, path=[])
     with pytest.raises(ValueError, match=r"stats.by_type\['code'\].count: expected int >= 0"):
-        fmt.STATS_SCHEMA.build(objects=1, by_type={"dict": (1, 2), "code": ("1", 2)}, largest=[], by_module={},
-                               modules_by_value=[], modules_by_ref={}, startup_seconds=0.0,
-                               capture_seconds=0.0, environ_changed=[])
+        records.STATS_SCHEMA.build(objects=1, by_type={"dict": (1, 2), "code": ("1", 2)}, largest=[],
+                                   by_module={}, modules_by_value=[], modules_by_ref={}, startup_seconds=0.0,
+                                   capture_seconds=0.0, environ_changed=[])
     blob = fmt.INPUTS_SCHEMA.encode(files=[("/a", 1, 2), ("/b", -1, -1)], env=[("HOME", bytes(16))],
                                     env_names=None)
     assert fmt.INPUTS_SCHEMA.problem(marshal.loads(blob)) is None
     assert fmt.PYTHON_SCHEMA.problem(fmt.interpreter_identity()) is None
     with pytest.raises(ValueError, match="header.created: expected float"):  # write_image checks the header
-        fmt.write_image("/nonexistent/x.amber", {**valid_header(), "created": "today"}, [])
+        writer.write_image("/nonexistent/x.amber", {**valid_header(), "created": "today"}, [])
+
+
+def test_the_fixed_layouts_are_packed_from_their_declarations():
+    blob = marshal.dumps(valid_header())
+    signed = writer.prefix(blob)
+    assert len(signed) == fmt.SIGNATURE_AT
+    assert signed[fmt.PREFIX["magic"]] == fmt.MAGIC
+    assert int.from_bytes(signed[fmt.PREFIX["format"]], "little") == fmt.FORMAT_VERSION
+    assert signed[fmt.PREFIX["flags"]] == bytes(2)
+    assert int.from_bytes(signed[fmt.PREFIX["header_length"]], "little") == len(blob)
+    assert signed[fmt.PREFIX["header_digest"]] == fmt.digest(blob)
+    block = signing.sign_block((signing.HMAC_SHA256, b"K" * 8, lambda message: b"s" * 32), signed + blob)
+    assert block == bytes([signing.HMAC_SHA256]) + b"K" * 8 + bytes([32]) + b"s" * 32 + bytes(32 + 6)
+    assert signing.sign_block(None, signed) == bytes(signing.BLOCK.size)
+    with pytest.raises(ValueError, match="signature block has no field 'extra'"):
+        signing.BLOCK.pack(extra=1)
+    with pytest.raises(ValueError, match="signature block.length: 256 does not fit in 1 bytes"):
+        signing.BLOCK.pack(length=256)
+    with pytest.raises(ValueError, match="prefix.magic: .* does not fit in 8 bytes"):
+        fmt.PREFIX.pack(magic=fmt.MAGIC + b"!")
 
 
 def test_the_docstrings_are_the_declarations():
@@ -141,13 +189,18 @@ def test_the_docstrings_are_the_declarations():
     when a schema changes, paste the new text printed here into the docstring."""
     generated = explain.document()
     assert generated in fmt.__doc__, "format.py's docstring drifted from the schemas; it should hold:\n" + generated
-    for record in fmt.RECORDS:
+    for record in records.RECORDS:
         for field in record.fields:
             assert re.search(rf"^    {re.escape(field.name)} ", fmt.__doc__, re.M), (record.name, field.name)
-    for name in fmt.SECTIONS:
+    assert list(records.SECTIONS) == [fmt.PRELUDE, fmt.HEAP, fmt.STATS, fmt.INPUTS, fmt.BUFFERS, fmt.LAZY_CODE]
+    for name, section in records.SECTIONS.items():
         assert re.search(rf"^    {name} ", fmt.__doc__, re.M), name
+        assert section.mapped == (name in fmt.MAPPED)
+        assert section.schema is fmt.SECTION_RECORDS.get(name, section.schema), name
+    assert {name for name, s in records.SECTIONS.items() if s.schema is not None} == {
+        fmt.PRELUDE, fmt.STATS, fmt.INPUTS}
     assert f"FORMAT_VERSION ({fmt.FORMAT_VERSION})" in fmt.__doc__
-    block = "\n".join("    " + line for line in signing.BLOCK.doc())
+    block = "\n".join("    " + line for line in explain.layout_doc(signing.BLOCK))
     assert block in signing.__doc__, "signing.py's docstring drifted from BLOCK:\n" + block
     # One layout: the prefix places the signature block, whose size signing declares.
     assert fmt.PREFIX["signature"] == slice(fmt.SIGNATURE_AT, fmt.HEADER_AT) == slice(48, 128)
@@ -157,7 +210,7 @@ def test_the_docstrings_are_the_declarations():
 def test_section_names_and_manifest_fields_are_spelt_once():
     """Readers name sections by the constants of amber.image.format, and read only manifest
     fields the schema declares."""
-    names = "|".join(fmt.SECTIONS)
+    names = "|".join(records.SECTIONS)
     for path in SRC.rglob("*.py"):
         text = path.read_text()
         bare = re.findall(rf"""(?:section|has_section|decode|verified|section_checked_meanwhile)\(\s*["']({names})["']""",
@@ -165,19 +218,26 @@ def test_section_names_and_manifest_fields_are_spelt_once():
         assert not bare, (path, bare)
     loader = (SRC / "restore" / "loader.py").read_text()
     used = set(re.findall(r"""manifest\[["'](\w+)["']\]""", loader))
-    assert used and used <= set(fmt.MANIFEST_SCHEMA.names), used - set(fmt.MANIFEST_SCHEMA.names)
+    assert used and used <= set(records.MANIFEST_SCHEMA.names), used - set(records.MANIFEST_SCHEMA.names)
 
 
 def test_record_show_names_every_field_with_its_meaning():
     h = valid_header()
-    lines = explain.show(fmt.HEADER_SCHEMA, h)
+    lines = explain.show(records.HEADER_SCHEMA, h)
     text = "\n".join(lines)
-    for f in fmt.HEADER_SCHEMA.fields:
+    for f in records.HEADER_SCHEMA.fields:
         assert f"{f.name} = " in text and f.meaning in text, f.name
     del h["amber"]
     h["sections"] = [("x", "not an int", 1, D)]  # shown as far as it goes, never an exception
-    text = "\n".join(explain.show(fmt.HEADER_SCHEMA, h))
+    text = "\n".join(explain.show(records.HEADER_SCHEMA, h))
     assert "amber: MISSING" in text and "'not an int'" in text
+
+
+def test_columns_are_the_one_table_maker():
+    assert explain.columns([["name", "n"], ["a", "12"], ["bbb", "3"]], right=(1,)) == [
+        "name   n", "a     12", "bbb    3"]
+    row = fmt.BUFFER_ENTRY
+    assert explain.table(row, [(0, 4096, True)], "  ") == ["  start  length  readonly", "  0      4096    True"]
 
 
 # --- amber inspect, end to end -------------------------------------------------------------------
@@ -213,7 +273,7 @@ def test_inspect_sections(image):
     assert lines[0].split()[:5] == ["section", "offset", "length", "align", "digest"]
     header = fmt.read_image(str(image.image)).header
     for (name, offset, length, _digest), line in zip(header["sections"], lines[1:], strict=True):
-        assert line.split()[:5] == [name, str(offset), str(length), str(fmt.SECTIONS[name].align), "ok"], line
+        assert line.split()[:5] == [name, str(offset), str(length), str(records.SECTIONS[name].align), "ok"], line
 
 
 def test_inspect_dis_heap_and_extract_heap_for_pickletools(image, tmp_path):
@@ -254,3 +314,76 @@ def test_inspect_decoder_on_damaged_images(image, tmp_path):
         r = run([*AMBER, "inspect", *args, str(damaged)])
         lines = r.stderr.strip().splitlines()
         assert r.returncode == 2 and len(lines) == 1 and lines[0].startswith("amber: error: "), (args, r.stderr)
+
+
+def _hand_made(tmp_path, good: fmt.Image, **replaced: bytes) -> fmt.Image:
+    """``good`` written again (unsigned) with some sections replaced; read with --insecure."""
+    header = {k: v for k, v in good.header.items() if k not in ("format", "sections")}
+    sections = [(name, replaced.get(name, bytes(good.verified(name)))) for name, *_ in good.header["sections"]]
+    path = tmp_path / "handmade.amber"
+    writer.write_image(str(path), header, sections)
+    return fmt.read_image(str(path), insecure=True)
+
+
+def test_a_restore_checks_the_prelude_against_its_schema(image, tmp_path):
+    """Every record a restore decodes is checked before it is used: the prelude too."""
+    from amber.restore import loader
+
+    made = _hand_made(tmp_path, fmt.read_image(str(image.image)),
+                      prelude=marshal.dumps({"environ": 5, "path": [], "imports": []}))
+    with pytest.raises(ImageError, match=r"image is damaged \(section 'prelude' has the wrong shape: "
+                                         r"prelude.environ: expected a dict"):
+        loader.load_image(made)
+    r = run([*AMBER, "restore", "--insecure", str(tmp_path / "handmade.amber")])
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and "'prelude' has the wrong shape" in r.stderr
+
+
+def test_each_section_digest_is_checked_once(image, monkeypatch):
+    """inspect verifies every section, then decodes some: a section read is hashed once."""
+    hashed = []
+    real = fmt.digest
+    monkeypatch.setattr(fmt, "digest", lambda data: hashed.append(len(data)) or real(data))
+    img = fmt.read_image(str(image.image))
+    hashed.clear()
+    img.verified(fmt.STATS)
+    stats = img.decode(fmt.STATS, records.STATS_SCHEMA)
+    img.section(fmt.STATS)
+    assert len(hashed) == 1 and stats["objects"] > 0
+    img.decode(fmt.PRELUDE)
+    assert len(hashed) == 2
+
+
+def test_a_record_shown_before_it_is_refused(image, tmp_path):
+    made = _hand_made(tmp_path, fmt.read_image(str(image.image)), stats=marshal.dumps({"objects": "many"}))
+    value = made.decode(fmt.STATS, records.STATS_SCHEMA, check=False)
+    assert value == {"objects": "many"}
+    with pytest.raises(ImageError, match=r"section 'stats' has the wrong shape: stats.objects: expected int"):
+        made.check_record(fmt.STATS, records.STATS_SCHEMA, value)
+    with pytest.raises(ImageError, match=r"section 'stats' has the wrong shape"):
+        made.decode(fmt.STATS, records.STATS_SCHEMA)
+    from amber.commands import inspect as inspect_command
+
+    out = io.StringIO()
+    with pytest.raises(ImageError, match=r"section 'stats' has the wrong shape"):
+        inspect_command.disassemble(made, fmt.STATS, out)
+    assert "objects = 'many'  # the objects in the heap" in out.getvalue()
+
+
+def test_dis_heap_shows_ints_past_the_digit_limit():
+    """A heap holding an int of more than 4300 digits: pickletools must repr it whole."""
+    from types import SimpleNamespace
+
+    from amber.commands import inspect as inspect_command
+
+    big = 7 ** 6000  # 5071 digits
+    out = io.StringIO()
+    limit = sys.get_int_max_str_digits()
+    inspect_command._dis_heap(SimpleNamespace(path="x.amber"), memoryview(pickle.dumps(big, protocol=5)), out)
+    assert sys.get_int_max_str_digits() == limit  # put back
+    with pytest.raises(ValueError):
+        str(big)
+    sys.set_int_max_str_digits(0)
+    try:
+        assert str(big) in out.getvalue()
+    finally:
+        sys.set_int_max_str_digits(limit)

@@ -55,7 +55,8 @@ def test_hooks_that_raise(program):
     ''')
     r = p.snapshot(check=False)
     assert r.returncode == 2 and not p.image.exists()
-    assert "2 before-snapshot hook(s) failed" in r.stderr
+    assert r.stderr.startswith("amber: error: 2 before-snapshot hook(s) failed")
+    assert r.stderr.endswith("; no image was written\n") and r.stderr.count("\n") == 1, r.stderr
     assert "__main__.broken raised RuntimeError: cannot flush" in r.stderr
     assert "__main__.also_broken raised ValueError: second" in r.stderr
     assert r.stdout == "closed\nreopened\n"  # every hook ran; the resource was put back
@@ -71,7 +72,40 @@ def test_hooks_that_raise(program):
     p.snapshot()
     r = p.restore(check=False)
     assert r.returncode == 1 and r.stdout == "second ran\n"
-    assert "amber: error: 1 after-restore hook(s) failed: __main__.first raised KeyError" in r.stderr
+    assert r.stderr.startswith("amber: error: 1 after-restore hook(s) failed: __main__.first raised KeyError")
+    assert r.stderr.count("\n") == 1, r.stderr
+
+
+def test_hooks_that_raise_under_amber_run(program, tmp_path):
+    """amber run's first run: a before-snapshot failure builds no image and runs on; an after-restore
+    failure is exit code 1 with one line, as in a restored process, and the rest does not run."""
+    from conftest import AMBER, run
+
+    env = {"AMBER_CACHE": str(tmp_path / "cache")}
+    p = program('''
+        import amber, sys
+        @amber.before_snapshot
+        def broken(): raise RuntimeError("cannot flush")
+        if __name__ == "__main__":
+            print("main")
+    ''')
+    r = run([*AMBER, "run", str(p.script)], cwd=p.dir, env=env)
+    assert (r.returncode, r.stdout) == (0, "main\n"), r.stderr
+    assert r.stderr == ("amber: warning: 1 before-snapshot hook(s) failed: __main__.broken raised "
+                        "RuntimeError: cannot flush; no image was built\n")
+    p = program('''
+        import amber
+        @amber.after_restore
+        def first(): raise KeyError("gone")
+        if __name__ == "__main__":
+            print("main")
+    ''', name="after.py")
+    for how in ("amber: built", "amber: restoring"):  # the first run builds, the second restores: alike
+        r = run([*AMBER, "run", "-v", str(p.script)], cwd=p.dir, env=env)
+        assert (r.returncode, r.stdout) == (1, ""), r.stderr
+        said, error = r.stderr.splitlines()[-2:]
+        assert said.startswith(how), r.stderr
+        assert error == "amber: error: 1 after-restore hook(s) failed: __main__.first raised KeyError: 'gone'"
 
 
 def test_transient_objects(program):

@@ -140,3 +140,25 @@ def test_pythonunbuffered_is_honoured_after_restore(program):
     assert p.cold(env={"PYTHONUNBUFFERED": "1"}).stderr == "True\n"
     assert p.restore(env={"PYTHONUNBUFFERED": "1"}).stderr == "True\n"
     assert p.restore(env={"PYTHONUNBUFFERED": ""}).stderr == "False\n"
+
+
+def test_start_up_sees_no_module_amber_brought(program, tmp_path):
+    """The program runs to its snapshot point in an interpreter that has Amber's capture side
+    loaded: it must find no pure-Python module there that a cold run would not have (a module
+    it did not import would be captured with it, and ``import x`` would find Amber's copy)."""
+    import ast
+    import sys
+
+    from conftest import AMBER, run
+
+    p = program("import sys\nprint(sorted(sys.modules))\nif __name__ == '__main__':\n    pass\n")
+    cold = set(ast.literal_eval(p.cold(check=True).stdout))
+    base = set(run([*AMBER, "inspect", "--base-set"], check=True).stdout.split())
+    under = {"snapshot": p.snapshot().stdout,
+             "run": run([*AMBER, "run", str(p.script)], cwd=p.dir, check=True,
+                        env={"AMBER_CACHE": str(tmp_path / "cache")}).stdout}
+    for how, out in under.items():
+        extra = set(ast.literal_eval(out)) - cold - base
+        leaked = sorted(m for m in extra if m != "amber" and not m.startswith("amber.")
+                        and m not in sys.builtin_module_names)
+        assert leaked == [], f"amber {how}: the program's start-up sees {leaked}"

@@ -92,3 +92,6 @@ def test_restore_path_modules_import_only_the_base_set():
     assert not extra, extra
     assert {"amber.runcache.layout", "amber.runcache.keys", "amber.runcache.freshness"} <= loaded
     assert "os" not in loaded and "amber.runcache.build" not in loaded and "amber.runcache.eviction" not in loaded
+    # The image format's restore side only: the writer and the declarations a restore never checks stay out.
+    assert {"amber.image.format", "amber.image.schema", "amber.image.signing"} <= loaded
+    assert not {"amber.image.records", "amber.image.writer", "amber.image.explain"} & (loaded | base)

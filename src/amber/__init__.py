@@ -1,13 +1,8 @@
 """Amber: snapshot a running Python program into an image, restore fresh processes from it.
 
-Command line (see ``amber --help``)::
-
-    amber snapshot [-o IMAGE] SCRIPT [ARGS...]      run SCRIPT to its snapshot point, write IMAGE
-    amber snapshot [-o IMAGE] -m MODULE [ARGS...]
-    amber restore IMAGE [ARGS...]                   restore, resume after the snapshot point
-    amber inspect IMAGE [--json]                    what an image holds
-    amber run [--rebuild] [-v] SCRIPT [ARGS...]     restore from the cache, or build the image
-    amber cache list | clear
+The command line is ``amber run``, ``snapshot``, ``restore``, ``inspect``, ``cache``, ``keygen``,
+``trust``: ``amber --help`` lists them with usage lines made from their option declarations
+(:mod:`amber.commands`), so this docstring does not repeat them.
 
 The public Python API is this module's handful of names:
 
@@ -45,21 +40,19 @@ The public Python API is this module's handful of names:
 This module imports nothing beyond the interpreter's start-up set: it is loaded by every restore.
 """
 
+from amber import state  # the submodule (an attribute of the package anyway): state.STATE
 from amber.errors import AmberError
 from amber.lifecycle import Resource, after_restore, before_snapshot, keep_state, register, transient
 from amber.secrecy import secret
-from amber.state import STATE as _state
 
 __version__ = "0.1.0"
 __all__ = ["snapshot", "is_restored", "reimport", "startup_args", "before_snapshot", "after_restore",
            "Resource", "register", "transient", "secret", "keep_state", "AmberError", "__version__"]
 
-# ``_state`` is this process's :class:`amber.state.State` (its modes are documented there).
-
 
 def snapshot() -> None:
     """The snapshot point, when written as a top-level statement of the main script."""
-    if _state.snapshotting:
+    if state.STATE.snapshotting:
         raise AmberError(
             "amber.snapshot() was called from inside a function or a nested block; it must be a "
             "top-level statement of the main script (execution-state capture does not exist yet)")
@@ -67,7 +60,7 @@ def snapshot() -> None:
 
 def is_restored() -> bool:
     """True in a process restored from an Amber image."""
-    return _state.restored
+    return state.STATE.restored
 
 
 def reimport(*packages: str) -> None:
@@ -75,11 +68,11 @@ def reimport(*packages: str) -> None:
     for name in packages:
         if not isinstance(name, str) or not name:
             raise TypeError("amber.reimport() takes package names as strings")
-        _state.add_reimport(name.partition(".")[0])
+        state.STATE.add_reimport(name.partition(".")[0])
 
 
 def startup_args(count: int) -> None:
     """Start-up depends on the first ``count`` command-line arguments only (for ``amber run``)."""
     if not isinstance(count, int) or isinstance(count, bool) or count < 0:
         raise TypeError("amber.startup_args() takes a count of arguments, 0 or more")
-    _state.set_startup_args(count)
+    state.STATE.set_startup_args(count)

@@ -19,7 +19,8 @@ same on both sides. Only names from that set may be imported here.
 
 Each path is one process entry point: its Amber work runs under
 :func:`amber.errors.entry_point`, the one error handler of the process (an ``AmberError`` is one
-``amber: error:`` line and exit code 2, Ctrl-C ``amber: interrupted`` and 130).
+``amber: error:`` line and its exit code: 2, or 1 for after-restore hooks that failed; Ctrl-C
+``amber: interrupted`` and 130).
 """
 
 import posix

@@ -13,15 +13,14 @@ snapshot and before them after a restore.
 Errors. Every hook runs even when an earlier one raised (CRaC's rule); the errors are reported
 together, each with the hook that raised. An error before a snapshot means no image, and the
 ``after_restore`` of every resource whose ``before_snapshot`` ran is called, so the program is
-left as it was.
+left as it was (``amber snapshot`` then says so and exits 2). An error after a restore is the
+restored program's failure: exit code 1 (:attr:`HookErrors.exit_code`).
 
 This module is on the restore path: it imports only the base set. The hooks the program
 registers during start-up are captured with the heap (``registered()``: :class:`Hook` records),
 and installed again in the restored process before its after-restore hooks run. The capture side
 reads the transient and kept objects through :func:`transients` and :func:`kept`.
 """
-
-from __future__ import annotations
 
 from _operator import itemgetter
 
@@ -39,7 +38,6 @@ AFTER = "after"
 RESOURCE = "resource"
 
 
-
 class Hook(tuple):
     """One registration: a tuple ``(kind, priority, sequence, fn, args, kwargs)`` with named fields.
 
@@ -52,7 +50,7 @@ class Hook(tuple):
     __slots__ = ()
     _fields = ("kind", "priority", "sequence", "fn", "args", "kwargs")
 
-    def __new__(cls, kind: str, priority: int, sequence: int, fn, args: tuple, kwargs: dict) -> Hook:
+    def __new__(cls, kind: str, priority: int, sequence: int, fn, args: tuple, kwargs: dict) -> "Hook":
         return tuple.__new__(cls, (kind, priority, sequence, fn, args, kwargs))
 
     def __getnewargs__(self) -> tuple:  # copied (and captured) as Hook(*fields)
@@ -68,6 +66,7 @@ class Hook(tuple):
     fn = property(itemgetter(3))
     args = property(itemgetter(4))
     kwargs = property(itemgetter(5))
+
 
 _hooks: list[Hook] = []
 _transients: dict = {}  # id(obj) -> (obj, factory); the object is held so that its id stays its own
@@ -87,10 +86,13 @@ class Resource:
 
 
 class HookErrors(AmberError):
-    """Several hooks raised; ``errors`` holds (hook description, exception) pairs."""
+    """Hooks raised; ``errors`` holds (hook description, exception) pairs. ``when`` is
+    ``"before-snapshot"`` (exit code 2: no image) or ``"after-restore"`` (exit code 1: the restored
+    program failed, as it would have with an exception of its own)."""
 
     def __init__(self, when: str, errors: list) -> None:
         self.errors = errors
+        self.exit_code = 1 if when == "after-restore" else 2
         parts = "; ".join(f"{name} raised {type(e).__name__}: {e}" for name, e in errors)
         super().__init__(f"{len(errors)} {when} hook(s) failed: {parts}")
 
@@ -211,9 +213,10 @@ def registered() -> tuple[Hook, ...]:
     return tuple(_hooks)
 
 
-def install(hooks: tuple) -> None:
-    """In a restored process: the captured hooks become this process's."""
-    _hooks[:] = [h if type(h) is Hook else Hook(*h) for h in hooks]
+def install(hooks: tuple[Hook, ...]) -> None:
+    """In a restored process: the captured hooks (:class:`Hook` records, as :func:`registered`
+    gave them: an image is restored only by the Amber that wrote it) become this process's."""
+    _hooks[:] = hooks
     _sequence[0] = max((h.sequence for h in _hooks), default=0)
 
 

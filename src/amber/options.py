@@ -16,10 +16,9 @@ NUL byte), then the program's own arguments, unchanged, so that ``ps`` shows the
 Both ends are the same interpreter and the same Amber (the child is ``sys.executable`` on this
 package's own ``_boot.py``), so marshal's format is the same on both.
 
-On the restore path: imports only the base set (``marshal``; names for type checkers only).
+On the restore path: imports only the base set (``marshal``; names for type checkers only, in
+string annotations: see :mod:`amber.errors`).
 """
-
-from __future__ import annotations
 
 import marshal
 
@@ -39,8 +38,10 @@ class _Options:
     __slots__: tuple[str, ...] = ()
     args: list[str]
 
-    def _fields(self) -> tuple[str, ...]:
-        return tuple(name for name in type(self).__slots__ if name != "args")
+    @classmethod
+    def _fields(cls) -> tuple[str, ...]:
+        """The fields encoded in the tag's element: every slot but ``args``, in order."""
+        return tuple(name for name in cls.__slots__ if name != "args")
 
     def encode(self) -> list[str]:
         """``["<Class>=<hex>", *args]``: see the module's docstring."""
@@ -48,7 +49,7 @@ class _Options:
         return [f"{type(self).__name__}={blob.hex()}", *self.args]
 
     @classmethod
-    def decode(cls, argv: Sequence[str]) -> Self:
+    def decode(cls, argv: "Sequence[str]") -> "Self":
         """The options ``encode`` turned into ``argv``."""
         tag = f"{cls.__name__}="
         if not argv or not argv[0].startswith(tag):
@@ -57,7 +58,7 @@ class _Options:
             values = marshal.loads(bytes.fromhex(argv[0][len(tag):]))
         except (ValueError, EOFError, TypeError):
             raise UsageError(f"{cls.__name__} cannot be decoded (damaged command line)") from None
-        names = [name for name in cls.__slots__ if name != "args"]
+        names = cls._fields()
         if type(values) is not tuple or len(values) != len(names):
             raise UsageError(f"{cls.__name__} cannot be decoded (made by another version of Amber?)")
         options = cls.__new__(cls)  # the fields are as encode() found them: no __init__ to run again
@@ -92,8 +93,8 @@ class RunOptions(_Options):
     strict: bool  # --strict: randomness that would repeat is an error
 
     def __init__(self, target: str, is_module: bool = False, *, rebuild: bool = False, verbose: bool = False,
-                 reimport: Iterable[str] = (), allowed_secrets: Iterable[str] = (), strict: bool = False,
-                 args: Iterable[str] = ()) -> None:
+                 reimport: "Iterable[str]" = (), allowed_secrets: "Iterable[str]" = (),
+                 strict: bool = False, args: "Iterable[str]" = ()) -> None:
         self.target = target
         self.is_module = is_module
         self.rebuild = rebuild
@@ -131,10 +132,10 @@ class SnapshotOptions(_Options):
     build: bool  # amber run: write the image (off: run without trying)
     verbose: bool  # amber run -v
 
-    def __init__(self, image: str, target: str, is_module: bool = False, *, reimport: Iterable[str] = (),
-                 allowed_secrets: Iterable[str] = (), strict: bool = False, lazy_code: bool = False,
+    def __init__(self, image: str, target: str, is_module: bool = False, *, reimport: "Iterable[str]" = (),
+                 allowed_secrets: "Iterable[str]" = (), strict: bool = False, lazy_code: bool = False,
                  root: str | None = None, entry: str | None = None, build: bool = True,
-                 verbose: bool = False, args: Iterable[str] = ()) -> None:
+                 verbose: bool = False, args: "Iterable[str]" = ()) -> None:
         self.image = image
         self.target = target
         self.is_module = is_module
@@ -164,7 +165,7 @@ class RestoreOptions(_Options):
     verify_buffers: bool  # also check the digest of the mapped large buffers
 
     def __init__(self, image: str, *, insecure: bool = False, verify_buffers: bool = False,
-                 args: Iterable[str] = ()) -> None:
+                 args: "Iterable[str]" = ()) -> None:
         self.image = image
         self.insecure = insecure
         self.verify_buffers = verify_buffers

@@ -1,6 +1,6 @@
 """Amber's process-wide state in this interpreter: the mode it runs in, and what the program asked.
 
-One :data:`STATE` object per process (``amber._state`` is the same object). Its **mode** is one of:
+One :data:`STATE` object per process. Its **mode** is one of:
 
 ``PLAIN``
     plain ``python``, and ``amber run``'s first run (a normal run that happens to build an image);
@@ -20,8 +20,6 @@ not Amber's: see :func:`amber.errors.entry_point`).
 
 On the restore path: imports nothing.
 """
-
-from __future__ import annotations
 
 __all__ = ["State", "STATE", "PLAIN", "SNAPSHOTTING", "RESTORING", "RESTORED", "MODES"]
 

@@ -57,7 +57,7 @@ def compile_heap(world, result, roots=(), registration=(), late=()):
     all_roots = [(f"root{i}", obj) for i, obj in enumerate(roots)]
     all_roots += [("<replay>", args) for _func, args in [*registration, *late]]
     all_roots.append(("<result>", result))
-    plan = Planner(Reducers(world, {})).run(all_roots)
+    plan = Planner(Reducers(world)).run(all_roots)
     assert not plan.offenders, {plan.path_to(oid): o.reason for oid, o in plan.offenders.items()}
     return HeapCompiler(plan, world.names).compile(result, list(registration), list(late)).program
 

@@ -10,28 +10,53 @@ The snapshot point is the first of:
 
 A call of ``amber.snapshot()`` anywhere else in the script (inside a function, or nested in an
 ``if``/``for``/``with``/``try``) is refused until execution-state capture exists.
+
+This runs in the snapshotting process before the program does, so it leaves no module behind
+that the program did not ask for: the syntax tree comes from the builtin ``_ast`` (``compile``
+with ``PyCF_ONLY_AST``), not from ``ast`` (which would bring ``enum`` and ``contextlib``), and
+``__future__`` is imported only for a script that imports it itself.
 """
 
-from __future__ import annotations
-import __future__
-
-import ast
+import _ast as ast  # the node classes; ast.py adds only helpers (and imports)
+import types
 
 from amber._compat import ident
 from amber.errors import UsageError
 
 
+def _parse(source: "str | bytes", filename: str) -> ast.Module:
+    tree = compile(source, filename, "exec", ast.PyCF_ONLY_AST, dont_inherit=True)
+    assert isinstance(tree, ast.Module)  # what "exec" mode parses to
+    return tree
+
+
+def _walk(tree: ast.AST):
+    """Every node of ``tree``, as ``ast.walk`` yields them (breadth first)."""
+    todo = [tree]
+    while todo:
+        node = todo.pop(0)
+        for name in node._fields:
+            value = getattr(node, name, None)
+            if isinstance(value, ast.AST):
+                todo.append(value)
+            elif isinstance(value, list):
+                todo.extend(v for v in value if isinstance(v, ast.AST))
+        yield node
+
+
 class Split:
-    def __init__(self, first, rest, kind: str, line: int):
+    """The main script's body cut at the snapshot point, compiled."""
+
+    def __init__(self, first: types.CodeType, rest: types.CodeType, kind: str, line: int) -> None:
         self.first = first  # code object: the body up to the snapshot point
         self.rest = rest  # code object: the body after it
         self.kind = kind  # "call", "main-guard" or "end"
         self.line = line
 
 
-def split_source(source: str | bytes, filename: str) -> Split:
+def split_source(source: "str | bytes", filename: str) -> Split:
     try:
-        tree = ast.parse(source, filename)
+        tree = _parse(source, filename)
     except SyntaxError as e:
         raise UsageError(f"{filename}:{e.lineno}: syntax error: {e.msg}") from None
     modules, functions = _amber_names(tree)
@@ -40,7 +65,7 @@ def split_source(source: str | bytes, filename: str) -> Split:
     for stmt in body:
         if isinstance(stmt, ast.Expr) and _is_snapshot_call(stmt.value, modules, functions):
             top_calls.add(ident(stmt.value))
-    for node in ast.walk(tree):
+    for node in _walk(tree):
         if isinstance(node, ast.Call) and ident(node) not in top_calls and \
                 _is_snapshot_call(node, modules, functions):
             raise UsageError(
@@ -59,6 +84,8 @@ def split_source(source: str | bytes, filename: str) -> Split:
     flags = 0
     for stmt in body[:cut]:
         if isinstance(stmt, ast.ImportFrom) and stmt.module == "__future__":
+            import __future__  # the script's own future import loads it anyway
+
             for alias in stmt.names:
                 feature = getattr(__future__, alias.name, None)
                 if feature is not None:
@@ -71,7 +98,7 @@ def split_source(source: str | bytes, filename: str) -> Split:
 
 def _amber_names(tree) -> tuple[set, set]:
     modules, functions = {"amber"}, set()
-    for node in ast.walk(tree):
+    for node in _walk(tree):
         if isinstance(node, ast.Import):
             for alias in node.names:
                 if alias.name == "amber":

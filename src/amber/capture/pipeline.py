@@ -20,15 +20,14 @@ from __future__ import annotations
 import os
 import sys
 import time
-from collections.abc import Iterable
-from types import CodeType, ModuleType
+from types import ModuleType
 from typing import TYPE_CHECKING
 
 import amber
 from amber import lifecycle
 from amber._compat import ident
 from amber.capture.compile.compiler import CompiledHeap, HeapCompiler, Step, Unplannable
-from amber.capture.compile.planner import HeapPlan, Planner, heap_stats, type_name
+from amber.capture.compile.planner import HeapPlan, HeapStats, Planner, type_name
 from amber.capture.policy.secret_scan import SecretScanner
 from amber.capture.recorders.baseline import abc_registry
 from amber.capture.reduce.recipes import reconstructor
@@ -37,43 +36,24 @@ from amber.capture.world.rules import World, is_extension
 from amber.errors import CaptureError, note, warn
 from amber.errors import hint as hint_line
 from amber.image import format as fmt
+from amber.image import records, writer
 from amber.restore import rebuild
 from amber.state import STATE
 
 if TYPE_CHECKING:
-    from amber.capture.recorders.baseline import Baseline
-    from amber.capture.recorders.entropy import EntropyRecorder
-    from amber.capture.recorders.imports import ImportRecorder
-    from amber.capture.recorders.registrations import RegistrationRecorder
+    from amber.capture.session import Startup
 
 
 class SnapshotRequest:
-    """Everything the session hands the pipeline: the program's state at the snapshot point,
-    what the recorders saw during start-up, and how to write the image."""
+    """What the pipeline is asked to write: the program's state at the snapshot point
+    (:class:`~amber.capture.session.Startup`, with the options it ran under), the image file,
+    and, for ``amber run``'s cache, what start-up depended on."""
 
-    def __init__(self, path: str, modules: dict[str, ModuleType], main: ModuleType, rest_code: CodeType,
-                 baseline: Baseline, imports: ImportRecorder, registrations: RegistrationRecorder,
-                 entropy: EntropyRecorder | None, replay: tuple[list[Step], list[Step]],
-                 environ_changes: dict, point: dict, startup_seconds: float,
-                 reimport: Iterable[str] = (), allowed_secrets: Iterable[str] = (), strict: bool = False,
-                 lazy_code: bool = False,
-                 quiet: bool = False, inputs: dict | None = None, run_info: dict | None = None) -> None:
+    def __init__(self, path: str, startup: Startup, quiet: bool = False, inputs: dict | None = None,
+                 run_info: dict | None = None) -> None:
         self.path = path  # the image file to write
-        self.modules = modules  # sys.modules at the snapshot point, without Amber's capture side
-        self.main = main
-        self.rest_code = rest_code  # what __main__ runs after restore
-        self.baseline = baseline
-        self.imports = imports
-        self.registrations = registrations
-        self.entropy = entropy
-        self.replay = replay  # (early, late) steps that put back base-set state (Baseline.replay)
-        self.environ_changes = environ_changes  # {name: value or None}, bytes
-        self.point = point  # the snapshot point: kind, line, script, module, argv0
-        self.startup_seconds = startup_seconds
-        self.reimport = set(reimport)  # --reimport
-        self.allowed_secrets = set(allowed_secrets)  # --allow-secret
-        self.strict = strict  # --strict: repeating randomness is an error
-        self.lazy_code = lazy_code  # --lazy-code
+        self.startup = startup
+        self.options = startup.options  # --reimport, --allow-secret, --strict, --lazy-code
         self.quiet = quiet  # no notes (amber run without -v)
         self.inputs = inputs  # amber run: what start-up depended on (the inputs section)
         self.run_info = run_info  # amber run: the header's "run" record
@@ -98,18 +78,18 @@ def write_snapshot(request: SnapshotRequest) -> None:
     started = time.perf_counter()
     world = decide_world(request)
     roots = gather_roots(request, world)
-    reducers = Reducers(world, {}, always_doc=request.lazy_code)
+    reducers = Reducers(world, always_doc=request.options.lazy_code)
     plan = plan_heap(request, reducers, roots)
     check_randomness(request, plan, reducers, world)
-    heap = compile_heap(plan, world, roots, request.lazy_code)
+    heap = compile_heap(plan, world, roots, request.options.lazy_code)
     write_image_file(request, world, roots, plan, heap, reducers, started)
 
 
 def decide_world(request: SnapshotRequest) -> World:
-    baseline = request.baseline
-    world = World(request.modules, baseline.names,
+    baseline = request.startup.baseline
+    world = World(request.startup.modules, baseline.names,
                   {name: ids for name, (_mod, ids, _copies) in baseline.modules.items()},
-                  request.reimport | STATE.reimport, request.imports, _probe)
+                  set(request.options.reimport) | STATE.reimport, request.startup.recorders.imports, _probe)
     if world.failed:
         raise CaptureError(_failed_report(world.failed))
     if world.notes and not request.quiet:
@@ -119,26 +99,26 @@ def decide_world(request: SnapshotRequest) -> World:
 
 
 def gather_roots(request: SnapshotRequest, world: World) -> HeapRoots:
-    modules = request.modules
+    modules = request.startup.modules
     by_value = [(name, mod) for name, mod in modules.items() if name not in world.by_ref]
-    early, late = request.replay
+    early, late = request.startup.replay
     # A class of a module imported again is registered on its ABCs again by that import.
     late = [(fn, (abc_cls, tuple(c for c in added if not world.is_by_ref_module(c.__module__))))
             for fn, (abc_cls, added) in late]
     late = [(fn, args) for fn, args in late if args[1]]
     late += _registrations_on_reimported_abcs(modules, world, {ident(args[0]) for _fn, args in late})
     early = early + world.replay_steps()
-    manifest = fmt.MANIFEST_SCHEMA.build(  # the heap program returns this very dict
-        main=request.main,
-        rest=request.rest_code,
+    manifest = records.MANIFEST_SCHEMA.build(  # the heap program returns this very dict
+        main=request.startup.main,
+        rest=request.startup.split.rest,
         order=tuple(modules),
-        registrations=request.registrations.kept(world.is_by_ref_module),
+        registrations=request.startup.recorders.registrations.kept(world.is_by_ref_module),
         lifecycle=lifecycle.registered(),
         by_ref=tuple(name for name in modules if name in world.by_ref),
-        argv0=request.point["argv0"],
+        argv0=request.startup.point["argv0"],
     )
     registration = [(reconstructor(rebuild.register_modules), (tuple(by_value),)), *early]
-    roots: list[tuple[str, object]] = [("__main__", request.main)]
+    roots: list[tuple[str, object]] = [("__main__", request.startup.main)]
     roots += [(name, mod) for name, mod in modules.items() if name != "__main__"]
     roots += [("<replay>", args) for _func, args in registration + late]
     roots += [("<amber manifest>", manifest)]
@@ -146,9 +126,9 @@ def gather_roots(request: SnapshotRequest, world: World) -> HeapRoots:
 
 
 def plan_heap(request: SnapshotRequest, reducers: Reducers, roots: HeapRoots) -> HeapPlan:
-    scanner = SecretScanner(request.allowed_secrets)
+    scanner = SecretScanner(set(request.options.allowed_secrets))
     plan = Planner(reducers, scanner).run(roots.roots)
-    secret_lines = _secret_report(plan, request.environ_changes, scanner)
+    secret_lines = _secret_report(plan, request.startup.environ_changes, scanner)
     if plan.offenders or secret_lines:
         raise CaptureError(_offender_report(plan, secret_lines))
     return plan
@@ -157,13 +137,13 @@ def plan_heap(request: SnapshotRequest, reducers: Reducers, roots: HeapRoots) ->
 def check_randomness(request: SnapshotRequest, plan: HeapPlan, reducers: Reducers, world: World) -> None:
     repeats = [f"{plan.path_to(oid)} is {kind}: every restored process repeats its numbers"
                for oid, kind in reducers.instances.generators]
-    if request.entropy is not None:
-        repeats += request.entropy.warnings(world.is_by_ref_module)
+    if request.startup.recorders.entropy is not None:
+        repeats += request.startup.recorders.entropy.warnings(world.is_by_ref_module)
     if not repeats:
         return
     hint = ("reseed it in an amber.after_restore hook, or amber.keep_state(obj) if it is seeded on "
             "purpose; draw random bytes after the snapshot point")
-    if request.strict:
+    if request.options.strict:
         raise CaptureError("\n".join([f"{len(repeats)} source(s) of randomness would repeat in every "
                                       f"restored process (--strict); no image was written:",
                                       *(f"  {w}" for w in repeats), f"      hint: {hint}"]))
@@ -185,20 +165,19 @@ def compile_heap(plan: HeapPlan, world: World, roots: HeapRoots, lazy_code: bool
 
 def write_image_file(request: SnapshotRequest, world: World, roots: HeapRoots, plan: HeapPlan,
                      heap: CompiledHeap, reducers: Reducers, started: float) -> None:
-    modules = request.modules
-    env = request.environ_changes
+    modules = request.startup.modules
+    env = request.startup.environ_changes
     by_value = roots.by_value
     program = heap.program
-    count, by_type, largest = heap_stats(plan)
-    by_module = _by_module(plan)
-    stats_blob = fmt.STATS_SCHEMA.encode(
-        objects=count,
-        by_type={k: tuple(v) for k, v in by_type.items()},
-        largest=largest,
-        by_module=by_module,
+    stats = HeapStats(plan)
+    stats_blob = records.STATS_SCHEMA.encode(
+        objects=stats.count,
+        by_type=stats.by_type,
+        largest=stats.largest,
+        by_module=stats.by_module,
         modules_by_value=[name for name, _ in by_value],
         modules_by_ref={name: str(world.by_ref[name]) for name in modules if name in world.by_ref},
-        startup_seconds=request.startup_seconds,
+        startup_seconds=request.startup.startup_seconds,
         capture_seconds=time.perf_counter() - started,
         environ_changed=sorted(k.decode("utf-8", "replace") for k in env),
         replayed=world.notes,
@@ -220,14 +199,14 @@ def write_image_file(request: SnapshotRequest, world: World, roots: HeapRoots, p
         "created": time.time(),
         "python": fmt.interpreter_identity(),
         "extensions": extensions,
-        "snapshot_point": request.point,
+        "snapshot_point": request.startup.point,
     }
     prelude = fmt.PRELUDE_SCHEMA.encode(environ=env, path=list(sys.path), imports=world.import_order())
-    # Each section is aligned as fmt.SECTIONS declares.
+    # Each section is aligned as records.SECTIONS declares.
     sections: list = [(fmt.PRELUDE, prelude), (fmt.HEAP, program), (fmt.STATS, stats_blob)]
     if request.inputs is not None and request.run_info is not None:  # amber run's images
         sections.append((fmt.INPUTS, fmt.INPUTS_SCHEMA.encode(**request.inputs)))
-        header["run"] = fmt.RUN_SCHEMA.build(**request.run_info)
+        header["run"] = records.RUN_SCHEMA.build(**request.run_info)
     if heap.lazy_blobs:
         table, pos = [], 0
         for blob in heap.lazy_blobs:
@@ -237,10 +216,10 @@ def write_image_file(request: SnapshotRequest, world: World, roots: HeapRoots, p
         sections.append((fmt.LAZY_CODE, b"".join(heap.lazy_blobs)))
     if heap.buffers:
         views = [memoryview(data).cast("B") for data, _readonly in heap.buffers]
-        offsets, length = fmt.lay_out_buffers([v.nbytes for v in views])
+        offsets, length = writer.lay_out_buffers([v.nbytes for v in views])
         header[fmt.BUFFERS] = [(off, v.nbytes, bool(ro)) for off, v, (_, ro)
                                in zip(offsets, views, heap.buffers, strict=True)]
-        mapped = fmt.Pieces(length, list(zip(offsets, views, strict=True)))
+        mapped = writer.Pieces(length, list(zip(offsets, views, strict=True)))
         sections.append((fmt.BUFFERS, mapped))
     from amber.image import signing
 
@@ -249,7 +228,7 @@ def write_image_file(request: SnapshotRequest, world: World, roots: HeapRoots, p
         note(f"created a signing key in {where} (mode 0600): images made here restore where this key is "
              f"(for other machines: amber keygen, then amber trust there)")
     header["key_id"] = f"{'ed25519' if scheme == signing.ED25519 else 'hmac'}:{kid.hex()}"
-    fmt.write_image(request.path, header, sections, (scheme, kid, sign))
+    writer.write_image(request.path, header, sections, (scheme, kid, sign))
 
 
 def _registrations_on_reimported_abcs(modules, world, done: set) -> list:
@@ -291,27 +270,6 @@ def _failed_report(failed: dict) -> str:
     lines.append("      hint: import it in a way that works under `python -I` with the same sys.path "
                  "and environment, or stop importing it before the snapshot point")
     return "\n".join(lines)
-
-
-def _by_module(plan: HeapPlan) -> dict:
-    """Objects and bytes attributed to the module through which the walk first reached them."""
-    owner: dict[int, str] = {}
-    for oid, label in plan.root_label.items():
-        owner[oid] = label
-    counts: dict[str, list] = {}
-    for oid, obj in plan.nodes.items():
-        root = owner.get(oid)
-        if root is None:
-            parent = plan.parent.get(oid)
-            root = owner.get(parent, "?") if parent is not None else "?"
-            owner[oid] = root
-        entry = counts.setdefault(root, [0, 0])
-        entry[0] += 1
-        try:
-            entry[1] += sys.getsizeof(obj)
-        except Exception:
-            pass
-    return {k: tuple(v) for k, v in counts.items()}
 
 
 def _secret_report(plan: HeapPlan, env: dict, scanner: SecretScanner) -> list:

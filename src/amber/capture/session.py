@@ -7,30 +7,32 @@ run``'s first run); an :class:`~amber.errors.AmberError` that escapes is reporte
 point (:func:`amber.errors.entry_point`), which leaves by ``os._exit`` as every exit here does.
 """
 
-from __future__ import annotations
-
 import os
 import sys
 import time
 import types
-from typing import TYPE_CHECKING, Any
 
 from amber import lifecycle
 from amber.capture.recorders.baseline import Baseline
 from amber.capture.recorders.entropy import EntropyRecorder
 from amber.capture.recorders.registrations import RegistrationRecorder
-from amber.errors import CaptureError, UsageError, error, note, say, warn
+from amber.errors import CaptureError, UsageError, error, flush_streams, note, say, warn
 from amber.options import SnapshotOptions
 from amber.state import PLAIN, SNAPSHOTTING, STATE
 
+# This module runs before the program does: it imports nothing the program did not ask for
+# (no typing, no __future__), so the names below are for type checkers only.
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from amber.capture.mainsplit import Split
     from amber.capture.pipeline import SnapshotRequest
     from amber.capture.recorders.imports import ImportRecorder
     from amber.capture.recorders.inputs import InputRecorder
 
 
-def main(argv: list, baseline: Baseline, imports: ImportRecorder) -> None:
+def main(argv: list, baseline: Baseline, imports: "ImportRecorder") -> None:
     """``_boot.py snapshot <SnapshotOptions>``."""
     run_snapshot(SnapshotOptions.decode(argv), baseline, imports)
 
@@ -40,8 +42,8 @@ class Startup:
     ``__main__`` module and the code after the point, the recorders' findings, ``sys.modules``
     (without Amber's capture side) and the base set's changed state."""
 
-    def __init__(self, options: SnapshotOptions, baseline: Baseline, recorders: Recorders,
-                 main: types.ModuleType, split: Split, filename: str, startup_seconds: float) -> None:
+    def __init__(self, options: SnapshotOptions, baseline: Baseline, recorders: "Recorders",
+                 main: types.ModuleType, split: "Split", filename: str, startup_seconds: float) -> None:
         self.options = options
         self.baseline = baseline
         self.recorders = recorders
@@ -56,31 +58,23 @@ class Startup:
         self.point = {"kind": split.kind, "line": split.line, "script": filename,
                       "module": options.target if options.is_module else "", "argv0": sys.argv[0]}
 
-    def request(self, image_path: str, **run_only: Any) -> SnapshotRequest:
+    def request(self, image_path: str, **run_only: "Any") -> "SnapshotRequest":
         """The pipeline's request for writing ``image_path``; ``run_only``: amber run's extras."""
         from amber.capture.pipeline import SnapshotRequest
 
-        o, r = self.options, self.recorders
-        return SnapshotRequest(
-            image_path, self.modules, self.main, self.split.rest, self.baseline, r.imports,
-            r.registrations, r.entropy, self.replay, self.environ_changes, self.point,
-            self.startup_seconds, reimport=o.reimport, allowed_secrets=o.allowed_secrets,
-            strict=o.strict, lazy_code=o.lazy_code, **run_only)
+        return SnapshotRequest(image_path, self, **run_only)
 
 
 class Recorders:
     """The recorders that watch start-up, installed before ``site`` runs and stopped at the
     snapshot point, before Amber's capture side imports anything more."""
 
-    def __init__(self, imports: ImportRecorder, for_run: bool) -> None:
+    def __init__(self, imports: "ImportRecorder", for_run: bool) -> None:
         self.imports = imports
         self.registrations = RegistrationRecorder(imports.importing)
         self.entropy = EntropyRecorder(imports.importing)
-        self.inputs: InputRecorder | None = None
-        if for_run:  # what start-up depends on matters only to amber run's cache
-            from amber.capture.recorders.inputs import InputRecorder
-
-            self.inputs = InputRecorder()
+        # What start-up depends on matters only to amber run's cache.
+        self.inputs = _input_recorder() if for_run else None
 
     def stop(self) -> None:
         # Amber's hooks come out first: the base set's state must not show them.
@@ -91,7 +85,13 @@ class Recorders:
             self.inputs.stop()
 
 
-def run_snapshot(options: SnapshotOptions, baseline: Baseline, imports: ImportRecorder) -> None:
+def _input_recorder() -> "InputRecorder":
+    from amber.capture.recorders.inputs import InputRecorder
+
+    return InputRecorder()
+
+
+def run_snapshot(options: SnapshotOptions, baseline: Baseline, imports: "ImportRecorder") -> None:
     """The snapshotting interpreter's whole job: run the program to its snapshot point, then
     write the image and leave (``amber snapshot``), or build it and go on (``amber run``)."""
     recorders = Recorders(imports, options.for_run)
@@ -109,7 +109,7 @@ def run_snapshot(options: SnapshotOptions, baseline: Baseline, imports: ImportRe
         _snapshot_and_exit(startup)
 
 
-def _prepare_main(options: SnapshotOptions) -> tuple[types.ModuleType, Split, str]:
+def _prepare_main(options: SnapshotOptions) -> "tuple[types.ModuleType, Split, str]":
     """A fresh ``__main__`` for the script or module, ``sys.path[0]`` and ``sys.argv`` as python
     sets them, and the script split at its snapshot point."""
     from amber.capture import mainsplit
@@ -145,7 +145,7 @@ def _prepare_main(options: SnapshotOptions) -> tuple[types.ModuleType, Split, st
     return main, split, filename
 
 
-def _run_to_snapshot_point(options: SnapshotOptions, main: types.ModuleType, split: Split) -> float:
+def _run_to_snapshot_point(options: SnapshotOptions, main: types.ModuleType, split: "Split") -> float:
     """Run the part before the snapshot point; return how long it took. A program that exits or
     raises first leaves the process as it would have, with no image."""
     # Under amber run this is a normal run that happens to build an image: amber.snapshot() in
@@ -161,7 +161,7 @@ def _run_to_snapshot_point(options: SnapshotOptions, main: types.ModuleType, spl
         if e.code is not None and not isinstance(e.code, int):
             print(e.code, file=sys.stderr)
         error(f"the program exited (code {code}) before its snapshot point; no image was written")
-        _flush()
+        flush_streams()
         os._exit(code or 1)
     except BaseException as e:
         if options.for_run:
@@ -170,7 +170,7 @@ def _run_to_snapshot_point(options: SnapshotOptions, main: types.ModuleType, spl
 
         traceback.print_exc()
         error("the program raised before its snapshot point; no image was written")
-        _flush()
+        flush_streams()
         os._exit(1)
     STATE.enter(PLAIN)
     return time.perf_counter() - started
@@ -184,14 +184,9 @@ def _snapshot_and_exit(startup: Startup) -> None:
     if startup.split.kind == "end":
         note("no snapshot point found (no amber.snapshot() and no `if __name__ == \"__main__\":`): "
              "captured the end of the script; nothing is left to run after restore")
-    _flush()
-    try:
-        write_snapshot(startup.request(startup.options.image))
-    except CaptureError as e:
-        error(str(e))
-        _flush()
-        os._exit(2)
-    _flush()
+    flush_streams()
+    write_snapshot(startup.request(startup.options.image))  # CaptureError: one line, exit 2 (the entry point)
+    flush_streams()
     os._exit(0)
 
 
@@ -199,18 +194,15 @@ def _build_and_continue(startup: Startup, build: bool) -> None:
     """``amber run``'s first run: write the image (under the cache's lock), then run the rest."""
     run = startup.options
     if startup.split.kind == "end":
-        _say(run, "the script has no snapshot point (no amber.snapshot(), no main guard): no image")
+        say("the script has no snapshot point (no amber.snapshot(), no main guard): no image",
+            verbose=run.verbose)
     elif build:
         _build(startup)
     if startup.split.kind != "end":
-        # Both paths behave alike: the first run goes on as a restored process would.
-        try:
-            lifecycle.run_after_restore()
-        except lifecycle.HookErrors as e:
-            error(str(e))
-            _flush()
-            os._exit(1)
-    _flush()
+        # Both paths behave alike: the first run goes on as a restored process would (HookErrors:
+        # one line and exit code 1, from the entry point).
+        lifecycle.run_after_restore()
+    flush_streams()
     STATE.mark_resumed()  # from here on, what the program raises is its own
     exec(startup.split.rest, startup.main.__dict__)
 
@@ -229,7 +221,7 @@ def _build(startup: Startup) -> None:
     image_path = layout.image_path(entry, keys.args_key(run.args, key_args))
     lock = build.BuildLock(entry)
     if not lock.acquire():
-        _say(run, "another process is building this image; running without one")
+        say("another process is building this image; running without one", verbose=run.verbose)
         return
     try:
         secret = keys.secret_key(root, create=True)
@@ -248,7 +240,7 @@ def _build(startup: Startup) -> None:
                  + (f" ({first[1].strip()} ...)" if len(first) > 1 else ""))
             build.record_failure(image_path, recorded)
             return
-        _say(run, f"built {image_path} ({len(files)} files, {len(env)} variables watched)")
+        say(f"built {image_path} ({len(files)} files, {len(env)} variables watched)", verbose=run.verbose)
         build.record_built(root, entry, image_path, run.target, key_args)
     finally:
         lock.release()
@@ -264,17 +256,10 @@ def _run_before_snapshot(options: SnapshotOptions) -> bool:
         lifecycle.run_before_snapshot()
     except lifecycle.HookErrors as e:
         if not options.for_run:
-            error(f"{e}; no image was written")
-            _flush()
-            os._exit(2)
+            raise CaptureError(f"{e}; no image was written") from e
         warn(f"{e}; no image was built")
         return True
     return False
-
-
-def _say(run: SnapshotOptions, message: str) -> None:
-    if run.verbose:
-        say(message)
 
 
 def _program_failed(error: BaseException) -> None:
@@ -282,7 +267,7 @@ def _program_failed(error: BaseException) -> None:
     tb = error.__traceback__
     error = error.with_traceback(tb.tb_next if tb is not None else None)  # from the program's frame
     sys.excepthook(type(error), error, error.__traceback__)
-    _flush()
+    flush_streams()
     os._exit(1)
 
 
@@ -305,11 +290,3 @@ def _module_spec(name: str):
     if spec.loader is None or not hasattr(spec.loader, "get_source"):
         raise UsageError(f"module {name!r} has no Python source to run")
     return spec
-
-
-def _flush() -> None:
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            stream.flush()
-        except Exception:
-            pass

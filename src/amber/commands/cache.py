@@ -56,9 +56,10 @@ def clear() -> int:
 def _describe(path: str) -> str:
     from amber.errors import ImageError
     from amber.image import format as fmt
+    from amber.image import records
 
-    try:
-        image = fmt.read_image(path, check_interpreter=False)
+    try:  # the whole header is checked: the run record read below is not a field a restore reads
+        image = fmt.read_image(path, check_interpreter=False, header_schema=records.HEADER_SCHEMA)
         image.close()
         run = image.header.get("run", {})
     except ImageError as e:

@@ -4,7 +4,9 @@ Every command is a row of :data:`COMMANDS`: its name, the module that implements
 module's two functions: one adds the command's arguments to its sub-parser, the other runs it
 with the parsed namespace and returns the exit code (``add_arguments``/``run``, unless the module
 holds several commands). The parser (:mod:`amber.commands.parser`) has a sub-parser per row;
-only the chosen command's module is imported and its sub-parser filled.
+only the chosen command's module is imported and its sub-parser filled. ``amber --help`` fills
+them all and shows each command's usage lines as its own ``--help`` does (:func:`usage`): nothing
+here writes a usage line by hand.
 
 ``run``, ``snapshot`` and ``restore`` run a program (:mod:`amber.commands.launch`): Amber's
 options come before SCRIPT/IMAGE (or ``-m MODULE``) and everything after it belongs to the
@@ -27,7 +29,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from amber.commands.parser import Parser
 
-__all__ = ["Command", "COMMANDS", "USAGE", "main", "parse"]
+__all__ = ["Command", "COMMANDS", "usage", "epilog", "make_parser", "main", "parse"]
 
 
 class Command:
@@ -44,6 +46,12 @@ class Command:
         self.run = run
         self.options = options
         self.summary = summary
+
+    def load(self):
+        """The module of the command, imported (``__import__`` then ``sys.modules``, not
+        ``importlib.import_module``: importing importlib costs more than this whole quick path)."""
+        __import__(self.module)
+        return sys.modules[self.module]
 
 
 COMMANDS = (
@@ -65,27 +73,43 @@ COMMANDS = (
 )
 _BY_NAME = {command.name: command for command in COMMANDS}
 
-USAGE = """\
-amber run [--rebuild] [-v] [OPTIONS] SCRIPT [ARGS...]
-       amber run [--rebuild] [-v] [OPTIONS] -m MODULE [ARGS...]
-       amber snapshot [-o IMAGE] [--lazy-code] [OPTIONS] SCRIPT [ARGS...]
-       amber snapshot [-o IMAGE] [--lazy-code] [OPTIONS] -m MODULE [ARGS...]
-       amber restore [--insecure] [--verify-buffers] IMAGE [ARGS...]
-       amber inspect [--json] [--insecure] IMAGE | amber inspect --base-set
-       amber cache list | amber cache clear
-       amber keygen [--force] | amber trust PUBLIC_KEY
-       amber --version"""
+def usage(subparsers: dict[str, Parser]) -> str:
+    """The usage lines of ``amber --help``: each command's, as its own ``--help`` shows them (the
+    options run and snapshot share as ``[OPTIONS]``, listed once in :func:`epilog`); the
+    sub-parsers must be filled."""
+    lines = []
+    for command in COMMANDS:
+        if command.options is not None:
+            launch = command.load()
+            declared = getattr(launch, command.options)
+            lines += launch.usage_lines(f"amber {command.name}", declared, shared=launch.BUILD)
+        else:  # from argparse, which makes it from the command's arguments (or the usage it set)
+            text = subparsers[command.name].format_usage().strip().removeprefix("usage: ")
+            lines += [line.strip().replace(" [-h]", "", 1) for line in text.splitlines()]
+    lines.append("amber COMMAND --help | amber --version")
+    return "\n       ".join(lines)  # aligned under argparse's "usage: "
 
-EPILOG = """\
-OPTIONS (run and snapshot): --reimport PKG, --allow-secret NAME, --strict. Amber's options come
-before SCRIPT/IMAGE; everything after it belongs to the program. `amber COMMAND --help` describes
-a command."""
+
+def epilog() -> str:
+    from amber.commands import launch
+
+    shared = ", ".join(option.spelling() for option in launch.BUILD if not option.names_program)
+    return (f"OPTIONS (run and snapshot): {shared}.\n"  # as written: the formatter keeps the lines
+            "Amber's options come before SCRIPT/IMAGE; everything after it belongs to the program.\n"
+            "`amber COMMAND --help` describes a command.")
 
 
-def _parser(only: str | None = None) -> tuple[Parser, dict[str, Parser]]:
+def make_parser(only: str | None = None) -> tuple[Parser, dict[str, Parser]]:
+    """The ``amber`` parser and its sub-parsers; with ``only`` a command's name, only that
+    command's arguments (the others would import their modules for nothing); else every
+    command's, and the usage of each in ``amber --help``."""
     from amber.commands.parser import build_parser
 
-    return build_parser(COMMANDS, USAGE, EPILOG, only)
+    if only in _BY_NAME:
+        return build_parser(COMMANDS, only=only)
+    parser, subparsers = build_parser(COMMANDS, epilog=epilog())
+    parser.usage = usage(subparsers)
+    return parser, subparsers
 
 
 def parse(argv: list[str]) -> tuple[Command, object]:
@@ -100,15 +124,14 @@ def parse(argv: list[str]) -> tuple[Command, object]:
     command = _BY_NAME.get(name)
     program_args: list[str] = []
     if command is not None and command.options is not None:
-        launch = _module(command.module)
+        launch = command.load()
         declared = getattr(launch, command.options)
         head, program_args = launch.split_program(argv[1:], declared)
-        quick = launch.quick_parse(head, declared)
+        quick = launch.quick_parse(head, declared, program_args)
         if quick is not None:
-            quick.args = program_args
             return command, quick
         argv = [name, *head]
-    parser, subparsers = _parser(name)
+    parser, subparsers = make_parser(name)
     opts, extras = parser.parse_known_args(argv)
     if opts.command is None:
         parser.error(f"unknown option {extras[0]!r}" if extras else "no command given")
@@ -123,15 +146,10 @@ def parse(argv: list[str]) -> tuple[Command, object]:
 
 def _dispatch(argv: list[str]) -> int:
     if not argv:
-        _parser("")[0].print_help()
+        make_parser()[0].print_help()
         return 2
     command, opts = parse(argv)
-    return int(getattr(_module(command.module), command.run)(opts))
-
-
-def _module(name: str):
-    __import__(name)  # not importlib.import_module: importing importlib costs more than this whole step
-    return sys.modules[name]
+    return int(getattr(command.load(), command.run)(opts))
 
 
 def main(argv: list[str] | None = None) -> int:

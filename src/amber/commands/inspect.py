@@ -22,25 +22,31 @@ from types import CodeType
 from typing import BinaryIO, TextIO
 
 from amber.errors import ImageError, UsageError
-from amber.image import explain
+from amber.image import explain, records
 from amber.image import format as fmt
 from amber.image.schema import Record
 
 HEADER = "header"  # --dis/--extract: the header, beside the sections
+USAGE = ("%(prog)s [--json] [--insecure] IMAGE",
+         "%(prog)s [--insecure] (--sections | --dis NAME | --extract NAME) IMAGE",
+         "%(prog)s --base-set")
+PROG = "amber inspect"
 
 
 def open_image(path: str, insecure: bool = False) -> fmt.Image:
-    """The image, verified, whichever interpreter made it (inspect shows images of any)."""
-    return fmt.read_image(path, check_interpreter=False, insecure=insecure)
+    """The image, verified, whichever interpreter made it (inspect shows images of any), its
+    whole header checked (a restore checks only the fields it reads)."""
+    return fmt.read_image(path, check_interpreter=False, insecure=insecure,
+                          header_schema=records.HEADER_SCHEMA)
 
 
 def describe(path: str, insecure: bool = False) -> dict:
     image = open_image(path, insecure)
     h = image.header
     for name, *_ in h["sections"]:
-        image.verified(name)  # inspect vouches for the whole file: every digest is checked
+        image.verified(name)  # inspect vouches for the whole file: every digest is checked (once)
     buffers = image.buffers()
-    stats = image.decode(fmt.STATS)
+    stats = image.decode(fmt.STATS, records.STATS_SCHEMA)
     inputs = image.decode(fmt.INPUTS) if image.has_section(fmt.INPUTS) else None
     image.close()
     by_value = stats["modules_by_value"]
@@ -150,32 +156,26 @@ def sections_table(image: fmt.Image) -> tuple[str, list[str]]:
         state = image.state(name)
         if state != "ok":
             failed.append(name)
-        spec = fmt.SECTIONS.get(name)
+        spec = records.SECTIONS.get(name)
         if spec is None:
             align, how = "-", "not a section this Amber knows: not used"
         else:
             align = str(spec.align) + ("" if offset % spec.align == 0 else " MISALIGNED")
             how = f"{'mapped' if spec.mapped else 'read'}, {spec.checked}"
         rows.append((name, str(offset), str(length), align, state, how))
-    return _columns(rows, right=(1, 2, 3)), failed
+    return _lines(explain.columns(rows, right=(1, 2, 3))), failed
 
 
-def _columns(rows: list, right: tuple = ()) -> str:
-    """``rows`` of strings as aligned columns (those in ``right`` right-aligned; the last one as is)."""
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
-    lines = ["  ".join([*(cell.rjust(w) if i in right else cell.ljust(w)
-                          for i, (cell, w) in enumerate(zip(row, widths, strict=False))), row[-1]]).rstrip()
-             for row in rows]
+def _lines(lines: list[str]) -> str:
     return "\n".join(lines) + "\n"
 
 
 def _entry(image: fmt.Image, name: str) -> tuple:
-    """(offset, length) of section ``name``, which must be in the image."""
-    for entry_name, offset, length, _digest in image.header["sections"]:
-        if entry_name == name:
-            return offset, length
-    names = ", ".join(entry[0] for entry in image.header["sections"])
-    raise ImageError(f"{image.path}: image has no {name!r} section (it has {names}; and {HEADER})")
+    """(offset, length, digest) of section ``name``; the error names what there is instead."""
+    if not image.has_section(name):
+        names = ", ".join(entry[0] for entry in image.header["sections"])
+        raise ImageError(f"{image.path}: image has no {name!r} section (it has {names}; and {HEADER})")
+    return image.entry(name)
 
 
 def _header_bytes(image: fmt.Image) -> bytes:
@@ -191,8 +191,8 @@ def disassemble(image: fmt.Image, name: str, out: TextIO) -> None:
     if name == HEADER:
         _dis_header(image, out)
         return
-    offset, length = _entry(image, name)
-    spec = fmt.SECTIONS.get(name)
+    offset, length, _digest = _entry(image, name)
+    spec = records.SECTIONS.get(name)
     if spec is None:
         raise ImageError(f"{image.path}: section {name!r} is not one this Amber knows; --extract {name} "
                          f"writes its bytes")
@@ -205,7 +205,7 @@ def disassemble(image: fmt.Image, name: str, out: TextIO) -> None:
     elif name == fmt.LAZY_CODE:
         _dis_lazy_code(image, data, out)
     elif spec.schema is not None:
-        _dis_record(image, name, spec.schema, data, out)
+        _dis_record(image, name, spec.schema, out)
 
 
 def _dis_buffers(image: fmt.Image, out: TextIO) -> None:
@@ -213,18 +213,14 @@ def _dis_buffers(image: fmt.Image, out: TextIO) -> None:
     out.write(f"# {len(table)} buffer(s) (header field {fmt.BUFFERS}), in the order the heap takes them\n")
     rows = [("index", "start", "length", "readonly")]
     rows += [(str(i), str(start), str(size), str(ro)) for i, (start, size, ro) in enumerate(table)]
-    out.write(_columns(rows, right=(0, 1, 2)))
+    out.write(_lines(explain.columns(rows, right=(0, 1, 2))))
 
 
-def _dis_record(image: fmt.Image, name: str, schema: Record, data: memoryview, out: TextIO) -> None:
-    try:
-        value = marshal.loads(data)
-    except (ValueError, EOFError, TypeError):
-        raise ImageError(f"{image.path}: image is damaged (section {name!r} cannot be decoded)") from None
-    out.write("\n".join(explain.show(schema, value)) + "\n")
-    problem = schema.problem(value)
-    if problem is not None:
-        raise ImageError(f"{image.path}: image is damaged (section {name!r} has the wrong shape: {problem})")
+def _dis_record(image: fmt.Image, name: str, schema: Record, out: TextIO) -> None:
+    """A marshal section, shown field by field as far as it goes, then refused if it does not match."""
+    value = image.decode(name, schema, check=False)
+    out.write(_lines(explain.show(schema, value)))
+    image.check_record(name, schema, value)
 
 
 def _dis_header(image: fmt.Image, out: TextIO) -> None:
@@ -233,10 +229,10 @@ def _dis_header(image: fmt.Image, out: TextIO) -> None:
     blob = _header_bytes(image)
     lines = [f"# prefix: {fmt.HEADER_AT} bytes; the signature block covers the rest of the prefix and the "
              f"header"]
-    lines += fmt.PREFIX.show(image.data, "", nested={"signature": signing.BLOCK})
+    lines += explain.show_layout(fmt.PREFIX, image.data, nested={"signature": signing.BLOCK})
     lines += ["", f"# {HEADER}: marshal; {len(blob)} bytes at offset {fmt.HEADER_AT}; digest ok"]
-    lines += explain.show(fmt.HEADER_SCHEMA, image.header)
-    out.write("\n".join(lines) + "\n")
+    lines += explain.show(records.HEADER_SCHEMA, image.header)
+    out.write(_lines(lines))
 
 
 def _dis_heap(image: fmt.Image, data: memoryview, out: TextIO) -> None:
@@ -274,10 +270,9 @@ def _dis_lazy_code(image: fmt.Image, data: memoryview, out: TextIO) -> None:
         names = [c.co_qualname for c in codes if isinstance(c, CodeType)] if isinstance(codes, tuple) else []
         shown = ", ".join(names[:6]) + (f", ... ({len(names)} in all)" if len(names) > 6 else "")
         rows.append((str(i), str(start), str(length), "ok", shown or "(cannot be decoded)"))
-    out.write(_columns(rows, right=(0, 1, 2)))
+    out.write(_lines(explain.columns(rows, right=(0, 1, 2))))
     if damaged:
-        raise ImageError(f"{image.path}: image is damaged ({damaged} blob(s) of section {fmt.LAZY_CODE!r} "
-                         f"fail their checksum)")
+        raise fmt.damaged(image.path, f"{damaged} blob(s) of section {fmt.LAZY_CODE!r} fail their checksum")
 
 
 def extract(image: fmt.Image, name: str, out: BinaryIO) -> None:
@@ -300,8 +295,7 @@ def decode_image(path: str, insecure: bool = False, sections: bool = False, dis:
             sys.stdout.write(table)
             if failed:
                 sys.stdout.flush()
-                raise ImageError(f"{path}: image is damaged (section {failed[0]!r} fails its checksum"
-                                 + (f"; {len(failed)} sections fail)" if len(failed) > 1 else ")"))
+                raise fmt.fails_checksum(path, failed[0], len(failed))
         elif dis is not None:
             disassemble(image, dis, sys.stdout)
         elif extract_name is not None:
@@ -329,21 +323,26 @@ def base_set() -> int:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """``amber inspect``'s command line (see :mod:`amber.commands.cli`)."""
-    parser.usage = "%(prog)s [--json] [--insecure] IMAGE\n       %(prog)s --base-set"
+    parser.usage = "\n       ".join(USAGE)
     parser.add_argument("image", nargs="?", metavar="IMAGE", help="the image to show")
     parser.add_argument("--json", action="store_true", help="everything, as JSON (files included)")
     parser.add_argument("--insecure", action="store_true", help="show an image whatever its signature")
     parser.add_argument("--base-set", action="store_true", dest="base_set",
                         help="list the modules every restore starts with (held by reference)")
-    parser.usage += "\n       %(prog)s [--insecure] (--sections | --dis NAME | --extract NAME) IMAGE"
     decoder = parser.add_mutually_exclusive_group()  # the decoder for people, as CRIU's crit
     decoder.add_argument("--sections", action="store_true",
                          help="the section table: offset, length, alignment, each digest checked")
     decoder.add_argument("--dis", metavar="NAME",
-                         help=f"decode section NAME ({', '.join(fmt.SECTIONS)}) or {HEADER}, field by field; "
-                              f"the heap with pickletools")
+                         help=f"decode section NAME ({', '.join(records.SECTIONS)}) or {HEADER}, field by "
+                              f"field; the heap with pickletools")
     decoder.add_argument("--extract", metavar="NAME",
                          help="write the verified bytes of section NAME (or the header) to stdout")
+
+
+def _usage_error(message: str) -> UsageError:
+    """A mistake on ``amber inspect``'s command line, in the parser's format (the one line ends
+    with where to look, as :meth:`amber.commands.parser.Parser.error` says it)."""
+    return UsageError(f"{message}; see '{PROG} --help'")
 
 
 def run(opts: argparse.Namespace) -> int:
@@ -351,10 +350,10 @@ def run(opts: argparse.Namespace) -> int:
     if opts.base_set and opts.image is None:
         return base_set()
     if opts.image is None or opts.base_set:
-        raise UsageError("usage: amber inspect [--json] [--insecure] IMAGE | amber inspect --base-set")
+        raise _usage_error("usage: " + " | ".join(line % {"prog": PROG} for line in USAGE))
     if opts.sections or opts.dis is not None or opts.extract is not None:
         if opts.json:
-            raise UsageError("--json shows the summary; it does not go with --sections, --dis or --extract")
+            raise _usage_error("--json shows the summary; it does not go with --sections, --dis or --extract")
         return decode_image(opts.image, opts.insecure, opts.sections, opts.dis, opts.extract)
     try:
         d = describe(opts.image, opts.insecure)

@@ -20,8 +20,9 @@ __all__ = ["keygen_arguments", "keygen", "trust_arguments", "trust"]
 
 def keygen_arguments(parser: argparse.ArgumentParser) -> None:
     """``amber keygen``'s command line (see :mod:`amber.commands.cli`)."""
-    parser.epilog = ("Writes <config>/ed25519.key (mode 0600) and <config>/ed25519.pub; <config> is "
-                     "$XDG_CONFIG_HOME/amber, default ~/.config/amber. Needs the cryptography package.")
+    parser.epilog = (f"Writes {signing.private_key_path()} (mode 0600) and {signing.public_key_path()} "
+                     f"(the directory is $XDG_CONFIG_HOME/amber, default ~/.config/amber). Needs the "
+                     f"cryptography package.")
     parser.add_argument("--force", action="store_true", help="replace an existing key pair")
 
 
@@ -32,18 +33,16 @@ def keygen(opts: argparse.Namespace) -> int:
     except ImportError:
         raise UsageError("amber keygen needs the cryptography package: pip install 'amber-snapshot[sign]'") \
             from None
-    directory = signing.config_dir()
-    private_path = os.path.join(directory, "ed25519.key")
+    private_path, public_path = signing.private_key_path(), signing.public_key_path()
     if os.path.exists(private_path) and not opts.force:
         raise UsageError(f"{private_path} exists already (--force replaces it; images it signed then need "
                          f"--insecure or the old public key)")
-    os.makedirs(directory, mode=0o700, exist_ok=True)
+    os.makedirs(os.path.dirname(private_path), mode=0o700, exist_ok=True)
     private = Ed25519PrivateKey.generate()
     pem = private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                 serialization.NoEncryption())
     public = private.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
     write_atomically(private_path, pem, 0o600)
-    public_path = os.path.join(directory, "ed25519.pub")
     write_atomically(public_path, public.hex().encode() + b"\n", 0o644)
     print(f"private key {private_path} (mode 0600): images made here are signed with it")
     print(f"public key  {public_path} (id {signing.key_id(public).hex()}): on each machine that restores "
@@ -68,9 +67,8 @@ def trust(opts: argparse.Namespace) -> int:
         raise UsageError(f"{path} is not an Amber public key (expected 64 hex digits)") from None
     if len(raw) != 32:
         raise UsageError(f"{path} is not an Ed25519 public key (expected 32 bytes)")
-    directory = os.path.join(signing.config_dir(), "trusted")
-    os.makedirs(directory, mode=0o700, exist_ok=True)
-    kid = signing.key_id(raw).hex()
-    write_atomically(os.path.join(directory, f"{kid}.pub"), raw.hex().encode() + b"\n", 0o644)
-    print(f"trusted Ed25519 key {kid}: images it signed are restored here")
+    os.makedirs(signing.trusted_dir(), mode=0o700, exist_ok=True)
+    kid = signing.key_id(raw)
+    write_atomically(signing.trusted_key_path(kid), raw.hex().encode() + b"\n", 0o644)
+    print(f"trusted Ed25519 key {kid.hex()}: images it signed are restored here")
     return 0

@@ -7,11 +7,13 @@ this one is gone.
 
 Amber's options come before SCRIPT/IMAGE (or ``-m MODULE``); everything after it belongs to the
 program, ``--help`` included (:func:`split_program`). Each command's options are declared once,
-as :class:`Option` rows (:data:`RUN`, :data:`SNAPSHOT`, :data:`RESTORE`), from which both its
-argparse sub-parser is made (help, errors, every spelling argparse accepts) and
-:func:`quick_parse` reads the plain spellings (``-v``, ``--reimport PKG``, ``SCRIPT``) without
-importing argparse: ``amber run`` and ``amber restore`` start a second interpreter, and argparse
-with what it imports would cost the first one more than all the rest of its work.
+as :class:`Option` rows (:data:`RUN`, :data:`SNAPSHOT`, :data:`RESTORE`; :data:`BUILD` are those
+run and snapshot share), from which its argparse sub-parser is made (help, errors, every spelling
+argparse accepts), its usage lines are written (:func:`usage_lines`, for its ``--help`` and for
+``amber --help``), and :func:`quick_parse` reads the plain spellings (``-v``, ``--reimport PKG``,
+``SCRIPT``) without importing argparse: ``amber run`` and ``amber restore`` start a second
+interpreter, and argparse with what it imports would cost the first one more than all the rest of
+its work.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import os
 import sys
 
 from amber._files import BOOT
-from amber.errors import UsageError
+from amber.errors import UsageError, flush_streams
 from amber.options import RestoreOptions, RunOptions, SnapshotOptions
 
 TYPE_CHECKING = False
@@ -28,8 +30,8 @@ if TYPE_CHECKING:
     import argparse
     from typing import Any
 
-__all__ = ["Option", "RUN", "SNAPSHOT", "RESTORE", "split_program", "quick_parse", "run_arguments", "run",
-           "snapshot_arguments", "snapshot", "restore_arguments", "restore"]
+__all__ = ["Option", "BUILD", "RUN", "SNAPSHOT", "RESTORE", "usage_lines", "split_program", "quick_parse",
+           "run_arguments", "run", "snapshot_arguments", "snapshot", "restore_arguments", "restore"]
 
 FLAG = "flag"  # --strict: True when given
 VALUE = "value"  # -o IMAGE: the last one given
@@ -54,6 +56,21 @@ class Option:
     def default(self) -> object:
         return False if self.kind == FLAG else [] if self.kind == APPEND else None
 
+    @property
+    def names_program(self) -> bool:
+        """SCRIPT/IMAGE or ``-m MODULE``: a way of naming the program, not an option of Amber's."""
+        return self.kind in (POSITIONAL, PROGRAM)
+
+    def spelling(self) -> str:
+        """As written on a command line: ``--strict``, ``-o IMAGE``, ``-m MODULE``, ``SCRIPT``."""
+        if self.kind == POSITIONAL:
+            return str(self.metavar)
+        return self.names[0] if self.kind == FLAG else f"{self.names[0]} {self.metavar}"
+
+    def in_usage(self) -> str:
+        """In a usage line: ``[--strict]``, ``[-o IMAGE]``, ``[--reimport PKG]...`` (repeatable)."""
+        return f"[{self.spelling()}]" + ("..." if self.kind == APPEND else "")
+
     def add_to(self, parser: argparse.ArgumentParser) -> None:
         if self.kind == POSITIONAL:
             parser.add_argument(self.dest, nargs="?", metavar=self.metavar, help=self.help)
@@ -66,7 +83,7 @@ class Option:
             parser.add_argument(*self.names, dest=self.dest, metavar=self.metavar, help=self.help)
 
 
-_BUILD = (
+BUILD = (
     Option("--reimport", dest="reimport", kind=APPEND, metavar="PKG",
            help="import package PKG again at restore instead of capturing it (repeatable)"),
     Option("--allow-secret", dest="allow_secret", kind=APPEND, metavar="NAME",
@@ -80,13 +97,13 @@ _BUILD = (
 RUN = (
     Option("--rebuild", dest="rebuild", help="build a new image even if the cached one is fresh"),
     Option("-v", "--verbose", dest="verbose", help="say whether the image is restored or built, and why"),
-    *_BUILD,
+    *BUILD,
 )
 SNAPSHOT = (
     Option("-o", "--output", dest="output", kind=VALUE, metavar="IMAGE",
            help="the image to write (default: SCRIPT's or MODULE's name with .amber, here)"),
     Option("--lazy-code", dest="lazy_code", help="(experimental) functions get their code on first call"),
-    *_BUILD,
+    *BUILD,
 )
 RESTORE = (
     Option("--insecure", dest="insecure", help="restore without checking who made IMAGE"),
@@ -99,6 +116,20 @@ _AFTER = ("Amber's options come before SCRIPT (or -m MODULE); everything after i
           "main script, else its top-level `if __name__ == \"__main__\":`, else its end.")
 
 
+def usage_lines(prog: str, options: tuple[Option, ...], shared: tuple[Option, ...] = ()) -> list[str]:
+    """``prog``'s usage, made from its declaration: one line per way of naming the program
+    (``SCRIPT`` and ``-m MODULE``; ``IMAGE``), Amber's options first; those in ``shared`` are
+    shown together as ``[OPTIONS]`` (``amber --help`` lists them once, see :data:`BUILD`)."""
+    words: list[str] = []
+    for option in options:
+        if not option.names_program:
+            word = "[OPTIONS]" if option in shared else option.in_usage()
+            if word not in words:
+                words.append(word)
+    programs = sorted((o for o in options if o.names_program), key=lambda o: o.kind != POSITIONAL)
+    return [" ".join([prog, *words, o.spelling(), "[ARGS...]"]) for o in programs]
+
+
 def split_program(argv: list[str], options: tuple[Option, ...]) -> tuple[list[str], list[str]]:
     """(Amber's words up to SCRIPT/IMAGE or ``-m MODULE``, the program's arguments after them)."""
     takes_value = {name for o in options if o.kind in (VALUE, APPEND) for name in o.names}
@@ -108,12 +139,28 @@ def split_program(argv: list[str], options: tuple[Option, ...]) -> tuple[list[st
         word = argv[i]
         if word == "--" or word in program:  # the next word is SCRIPT/IMAGE, or MODULE
             return argv[:i + 2], argv[i + 2:]
-        if any(word.startswith(name) for name in program) and not word.startswith("--"):  # -mMODULE
-            return argv[:i + 1], argv[i + 1:]
         if word == "-" or not word.startswith("-"):
             return argv[:i + 1], argv[i + 1:]
+        if not word.startswith("--"):  # -v, -vm MODULE, -mMODULE, -oIMAGE: short options together
+            after = _short_cluster(word, takes_value, program)
+            if after is not None:
+                return argv[:i + 1 + after], argv[i + 1 + after:]
         i += 2 if word in takes_value else 1
     return argv, []
+
+
+def _short_cluster(word: str, takes_value: set[str], program: set[str]) -> int | None:
+    """For ``-xyz``, read as argparse reads short options together: the number of words after
+    it that are still Amber's if it names the program (0 for ``-mMODULE``, 1 for ``-vm MODULE``),
+    None if it does not (then ``-oIMAGE`` or ``-o IMAGE`` is only an option)."""
+    for at in range(1, len(word)):
+        name = "-" + word[at]
+        rest = word[at + 1:]
+        if name in program:
+            return 0 if rest else 1
+        if name in takes_value:
+            return None  # the rest of the word, or the next word, is its value
+    return None
 
 
 class Parsed:
@@ -123,10 +170,10 @@ class Parsed:
         self.__dict__.update(values)
 
 
-def quick_parse(words: list[str], options: tuple[Option, ...]) -> Parsed | None:
+def quick_parse(words: list[str], options: tuple[Option, ...], args: list[str]) -> Parsed | None:
     """What argparse would make of ``words`` (Amber's part, see :func:`split_program`), when they
-    are spelt plainly; None for anything else (help, an unknown option, ``--opt=value``, a
-    missing value...), which argparse then parses and reports."""
+    are spelt plainly, with the program's ``args``; None for anything else (help, an unknown
+    option, ``--opt=value``, a missing value...), which argparse then parses and reports."""
     by_name = {name: o for o in options for name in o.names if o.kind != POSITIONAL}
     values: dict[str, Any] = {o.dest: o.default() for o in options}
     program = False  # SCRIPT/IMAGE or -m MODULE read (if not, argparse and the command say what is missing)
@@ -154,10 +201,11 @@ def quick_parse(words: list[str], options: tuple[Option, ...]) -> Parsed | None:
         else:
             values[option.dest] = value
         i += 2
-    return Parsed(**values, args=[]) if program else None
+    return Parsed(**values, args=args) if program else None
 
 
 def _add(parser: argparse.ArgumentParser, options: tuple[Option, ...], args_help: str) -> None:
+    parser.usage = "\n       ".join(usage_lines("%(prog)s", options))  # aligned under argparse's "usage: "
     for option in options:
         option.add_to(parser)
     parser.add_argument("args", nargs="*", metavar="ARGS", help=args_help)
@@ -168,15 +216,13 @@ def _target(opts: argparse.Namespace, command: str) -> tuple[str, bool]:
     if opts.module is not None:
         return opts.module, True
     if opts.script is None:
-        raise UsageError(f"{command} needs a script or -m MODULE")
+        raise UsageError(f"{command} needs a script or -m MODULE; see 'amber {command} --help'")
     if not os.path.isfile(opts.script):
         raise UsageError(f"no such script: {opts.script}")
     return opts.script, False
 
 
 def run_arguments(parser: argparse.ArgumentParser) -> None:
-    options = "[--rebuild] [-v] [--reimport PKG]... [--allow-secret NAME]... [--strict]"
-    parser.usage = f"%(prog)s {options} SCRIPT [ARGS...]\n       %(prog)s {options} -m MODULE [ARGS...]"
     parser.description = ("Run SCRIPT (or MODULE): restore it from the image cache when a fresh image is "
                           "there, else run it normally and build the image at its snapshot point, and keep "
                           "going. The cache is $AMBER_CACHE (default ~/.cache/amber), capped at "
@@ -196,8 +242,6 @@ def run(opts: argparse.Namespace) -> int:
 
 
 def snapshot_arguments(parser: argparse.ArgumentParser) -> None:
-    options = "[-o IMAGE] [--lazy-code] [--reimport PKG]... [--allow-secret NAME]... [--strict]"
-    parser.usage = f"%(prog)s {options} SCRIPT [ARGS...]\n       %(prog)s {options} -m MODULE [ARGS...]"
     parser.description = ("Run SCRIPT (or MODULE) as __main__ up to its snapshot point and write IMAGE; "
                           "`amber restore IMAGE` resumes right after that point.")
     parser.epilog = _AFTER
@@ -222,7 +266,6 @@ def snapshot(opts: argparse.Namespace) -> int:
 
 
 def restore_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.usage = "%(prog)s [--insecure] [--verify-buffers] IMAGE [ARGS...]"
     parser.description = ("Restore a fresh process from IMAGE and resume right after its snapshot point. "
                           "IMAGE must be signed with this machine's key (AMBER_KEY or "
                           "~/.config/amber/hmac.key) or a trusted Ed25519 key (amber trust).")
@@ -232,7 +275,7 @@ def restore_arguments(parser: argparse.ArgumentParser) -> None:
 
 def restore(opts: argparse.Namespace) -> int:
     if opts.image is None:
-        raise UsageError("restore needs an image: amber restore IMAGE [ARGS...]")
+        raise UsageError("restore needs an image; see 'amber restore --help'")
     options = RestoreOptions(opts.image, insecure=opts.insecure, verify_buffers=opts.verify_buffers,
                              args=opts.args)
     return _exec([sys.executable, "-I", "-S", BOOT, "restore", *options.encode()])
@@ -240,8 +283,7 @@ def restore(opts: argparse.Namespace) -> int:
 
 def _exec(cmd: list[str]) -> int:
     """Become ``cmd`` (the exit code is the new program's)."""
-    sys.stdout.flush()
-    sys.stderr.flush()
+    flush_streams()
     if os.name == "nt":  # pragma: no cover - no exec on Windows: run it and pass its code on
         import subprocess
 

@@ -3,13 +3,13 @@
 :class:`Parser` is argparse with errors as one line (``amber: error: MESSAGE; see 'amber run
 --help'``, exit code 2, raised as a :class:`~amber.errors.UsageError` for the process's one
 error handler), no abbreviated options, and a record of the options that take a value (for
-"-o needs a file name"). :func:`build_parser` makes the parser from :data:`amber.commands.cli.COMMANDS`.
+"-o needs a file name"). :func:`build_parser` makes the parser from :data:`amber.commands.cli.COMMANDS`;
+the usage lines and epilog of ``amber --help`` are :mod:`amber.commands.cli`'s.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from amber import __version__
@@ -54,14 +54,24 @@ class Parser(argparse.ArgumentParser):
         return message
 
 
-def build_parser(commands: tuple[Command, ...], usage: str, epilog: str,
-                 only: str | None = None) -> tuple[Parser, dict[str, Parser]]:
+class _Formatter(argparse.RawDescriptionHelpFormatter):
+    """``amber --help``'s: the commands listed one per row under "commands:", without argparse's
+    row for the sub-parsers' metavar ("COMMAND") above them."""
+
+    def _format_action(self, action: argparse.Action) -> str:
+        if isinstance(action, argparse._SubParsersAction):  # stable since 3.2, typed by typeshed
+            return "".join(self._format_action(sub) for sub in action._get_subactions())
+        return super()._format_action(action)
+
+
+def build_parser(commands: tuple[Command, ...], only: str | None = None,
+                 epilog: str | None = None) -> tuple[Parser, dict[str, Parser]]:
     """The ``amber`` parser and its sub-parsers; with ``only``, just that command's arguments are
     added (the others would import their modules for nothing)."""
-    parser = Parser(prog="amber", usage=usage, epilog=epilog,
+    parser = Parser(prog="amber", epilog=epilog,
                     description="Snapshot a running Python program into an image; restore fresh processes "
                                 "from it, skipping the start-up work.",
-                    formatter_class=argparse.RawDescriptionHelpFormatter)
+                    formatter_class=_Formatter)
     parser.add_argument("--version", action="version", version=f"amber {__version__}")
     # prog given: argparse would otherwise make the sub-parsers' from the whole usage above.
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands", prog="amber",
@@ -70,6 +80,6 @@ def build_parser(commands: tuple[Command, ...], usage: str, epilog: str,
     for command in commands:
         sub = subparsers.add_parser(command.name, help=command.summary, description=command.summary)
         if only is None or command.name == only:
-            getattr(importlib.import_module(command.module), command.add)(sub)
+            getattr(command.load(), command.add)(sub)
         made[command.name] = sub
     return parser, made

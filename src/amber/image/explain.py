@@ -1,10 +1,13 @@
 """The image format and an image's parts, shown to people, from the declarations alone.
 
-* ``document()``: the reference in :mod:`amber.image.format`'s docstring, generated from its
-  layouts, schemas and sections (``tests/test_format.py`` keeps the docstring equal to it);
+* ``document()``: the reference in :mod:`amber.image.format`'s docstring, generated from the
+  layouts, schemas and sections of :mod:`amber.image.format` and :mod:`amber.image.records`
+  (``tests/test_format.py`` keeps the docstring equal to it); ``layout_doc``: a layout's table;
 * ``show(type, value)``: a decoded value, field by field with each field's meaning, tables as
-  aligned columns (``amber inspect --dis``). It shows whatever it is given as far as it goes, and
-  never raises on a value that does not match its schema: checking is :mod:`amber.image.schema`'s.
+  aligned columns (``amber inspect --dis``); ``show_layout``: a fixed layout's fields, decoded. They
+  show whatever they are given as far as it goes, and never raise on a value that does not match
+  its schema: checking is :mod:`amber.image.schema`'s;
+* ``columns(rows)``: rows of cells as aligned columns, the one table maker of ``amber inspect``.
 
 Not on the restore path (only ``amber inspect`` and the tests use it).
 """
@@ -15,7 +18,8 @@ from collections.abc import Callable
 from typing import Any
 
 from amber.image import format as fmt
-from amber.image.schema import DictOf, ListOf, Maybe, Record, Row, Scalar, Type
+from amber.image import records
+from amber.image.schema import DictOf, Layout, ListOf, Maybe, Record, Row, Scalar, Type
 
 NAME_WIDTH = 21  # the field-name column of the reference
 
@@ -101,9 +105,32 @@ def table(row: Row, rows: list, indent: str = "", first: tuple | None = None) ->
     if first is not None:
         heading = [first[0], *heading]
         cells = [[key, *r] for key, r in zip(first[1], cells, strict=True)]
-    widths = [max(len(c) for c in column) for column in zip(heading, *cells, strict=True)]
-    return [indent + "  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip()
-            for line in [heading, *cells]]
+    return columns([heading, *cells], indent=indent)
+
+
+def columns(rows: list, right: tuple = (), indent: str = "") -> list[str]:
+    """``rows`` of strings (the first is the heading) as aligned columns two spaces apart, those
+    whose index is in ``right`` aligned right, the others left."""
+    widths = [max(len(c) for c in column) for column in zip(*rows, strict=True)]
+    return [indent + "  ".join(c.rjust(w) if i in right else c.ljust(w)
+                               for i, (c, w) in enumerate(zip(line, widths, strict=True))).rstrip()
+            for line in rows]
+
+
+def show_layout(layout: Layout, data, indent: str = "", nested: dict | None = None) -> list[str]:
+    """The fields of ``data`` (the bytes ``layout`` describes), decoded, each with its meaning;
+    ``nested`` maps a field to the Layout that shows its bytes instead."""
+    lines = []
+    for name, off, size, kind, meaning in layout.fields:
+        raw = bytes(data[off:off + size])
+        if nested and name in nested:
+            lines.append(f"{indent}{name}:  # {meaning}")
+            lines += show_layout(nested[name], raw, indent + "    ")
+            continue
+        value = (int.from_bytes(raw, "little") if kind == "int" else raw.hex() if kind == "hex"
+                 else repr(raw))
+        lines.append(f"{indent}{name} = {value}  # {meaning}")
+    return lines
 
 
 # --- the reference --------------------------------------------------------------------------------
@@ -129,7 +156,14 @@ def record_doc(record: Record) -> list[str]:
     return lines
 
 
-def section_doc(section: fmt.Section) -> list[str]:
+def layout_doc(layout: Layout) -> list[str]:
+    """The table of a layout's fields, for a docstring."""
+    lines = ["offset  size  field"]
+    lines += [f"{off:<8}{size:<6}{name}: {meaning}" for name, off, size, _kind, meaning in layout.fields]
+    return lines
+
+
+def section_doc(section: records.Section) -> list[str]:
     what = (f": dict {section.schema.name} (below)" if section.schema else "") + (
         f", returns dict {section.returns.name} (below)" if section.returns else "")
     how = "mapped" if section.mapped else "read"
@@ -141,17 +175,20 @@ def section_doc(section: fmt.Section) -> list[str]:
 def document() -> str:
     """The generated part of :mod:`amber.image.format`'s docstring."""
     def block(intro: str, lines: list[str]) -> str:
-        return intro + "::\n\n" + "\n".join("    " + line for line in lines) + "\n"
+        return "\n".join(wrap(intro + "::", 96)) + "\n\n" + "\n".join("    " + line for line in lines) + "\n"
 
-    prefix = fmt.PREFIX.doc() + [
+    prefix = layout_doc(fmt.PREFIX) + [
         f"{fmt.HEADER_AT:<8}H     header: marshal-encoded (only str, int, float, bytes, tuple, list, dict)"]
-    blocks = [block("The prefix (the first 128 bytes; integers little-endian unsigned)", prefix),
-              block("The header (a dict; each field is name, type, meaning; extra keys are ignored)",
-                    record_doc(fmt.HEADER_SCHEMA))]
+    read = ", ".join(fmt.HEADER_READ.names)
+    header = (f"The header (a dict; each field is name, type, meaning; extra keys are ignored; a restore "
+              f"checks the fields it reads, {read}; amber inspect checks them all)")
+    blocks = [block(f"The prefix (the first {fmt.HEADER_AT} bytes; integers little-endian unsigned)", prefix),
+              block(header, record_doc(records.HEADER_SCHEMA))]
     blocks += [block(f"{r.name} (a dict)", record_doc(r))
-               for r in (fmt.PYTHON_SCHEMA, fmt.SNAPSHOT_POINT_SCHEMA, fmt.RUN_SCHEMA)]
+               for r in (fmt.PYTHON_SCHEMA, records.SNAPSHOT_POINT_SCHEMA, records.RUN_SCHEMA)]
     blocks.append(block("The sections, in the order they are written (name, encoding; alignment; read or "
-                        "mapped)", [line for s in fmt.SECTIONS.values() for line in section_doc(s)]))
+                        "mapped)", [line for s in records.SECTIONS.values() for line in section_doc(s)]))
     blocks += [block(f"{r.name} (a dict)", record_doc(r))
-               for r in (fmt.PRELUDE_SCHEMA, fmt.MANIFEST_SCHEMA, fmt.STATS_SCHEMA, fmt.INPUTS_SCHEMA)]
+               for r in (fmt.PRELUDE_SCHEMA, records.MANIFEST_SCHEMA, records.STATS_SCHEMA,
+                         fmt.INPUTS_SCHEMA)]
     return "\n".join(blocks)

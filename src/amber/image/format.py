@@ -1,13 +1,31 @@
-r"""The Amber image format, declared once: the layouts and schemas in this module *are* the format.
+r"""The Amber image format, declared once: the layouts and schemas here and in
+:mod:`amber.image.records` *are* the format.
 
 An image is one file, written once (to a temporary name, then renamed) and never modified: a
 fixed prefix, a signature block, the header, then the sections, each at the offset the header
-gives. The declarations below are executable: the reader's shape check of the header is derived
-from ``HEADER_SCHEMA`` (it runs on every restore, before anything in the header is used), the
-writers build the marshal-encoded parts through their schemas (``Record.build``/``encode``), and
-``amber inspect IMAGE`` decodes every part for people from them (``--sections``: the section
-table with every digest checked; ``--dis NAME``: a section, or ``header``, field by field, the
-heap through ``pickletools``; ``--extract NAME``: a section's verified bytes).
+gives. Every declaration is made once, in one of two modules:
+
+* this one, on the restore path, holds what a restore acts on: the constants, the section names
+  and which sections are mapped, the prefix (``PREFIX``), the records a restore decodes
+  (``HEADER_READ``, the header's fields a restore reads; ``PRELUDE_SCHEMA``; ``INPUTS_SCHEMA``,
+  for ``amber run``) and the reader (``read_image``, ``Image``);
+* :mod:`amber.image.records` holds the rest, for the writer (:mod:`amber.image.writer`), ``amber
+  inspect`` and the tests: the whole header (``HEADER_SCHEMA``, made of ``HEADER_READ``'s fields
+  and the others), the records a restore never checks (the manifest, the stats) and each
+  section's description (``SECTIONS``: encoding, alignment, when its digest is checked).
+
+**One rule on the restore path:** every record a restore decodes is checked against its schema
+before any of it is used: the header (against ``HEADER_READ``: checking the fields it does not
+read would only cost time; ``amber inspect`` checks all of them, against ``HEADER_SCHEMA``), the
+prelude and the inputs. The heap is a program, not a record: the signature and its digest vouch
+for it, and the manifest it returns is read as ``MANIFEST_SCHEMA`` declares, not checked (a heap
+program that could return a wrong manifest could as well run anything).
+
+The writer builds every marshal-encoded part through its schema (``Record.build``/``encode``)
+and the fixed parts through their layouts (``Layout.pack``); ``amber inspect IMAGE`` decodes
+every part for people from the declarations (``--sections``: the section table with every
+digest checked; ``--dis NAME``: a section, or ``header``, field by field, the heap through
+``pickletools``; ``--extract NAME``: a section's verified bytes).
 
 The types the declarations are written in are :mod:`amber.image.schema`'s. The reference that
 follows is generated from the declarations (:func:`amber.image.explain.document`);
@@ -24,7 +42,9 @@ The prefix (the first 128 bytes; integers little-endian unsigned)::
     48      80    signature: over bytes 0-48 and the header (see amber.image.signing)
     128     H     header: marshal-encoded (only str, int, float, bytes, tuple, list, dict)
 
-The header (a dict; each field is name, type, meaning; extra keys are ignored)::
+The header (a dict; each field is name, type, meaning; extra keys are ignored; a restore checks
+the fields it reads, amber, python, sections, buffers, lazy_code; amber inspect checks them
+all)::
 
     format               int >= 0
                          FORMAT_VERSION (2), as in the prefix
@@ -140,8 +160,8 @@ manifest (a dict)::
     order                tuple of str
                          sys.modules' order at the snapshot point
     registrations        tuple
-                         atexit, codec and at-fork registrations to make again (kind, function,
-                         args, kwargs)
+                         atexit, codec and at-fork registrations to make again (the registering
+                         function, args, kwargs)
     lifecycle            tuple
                          the lifecycle hooks (amber.lifecycle)
     by_ref               tuple of str
@@ -200,19 +220,18 @@ shape before any of it is used, and each section's digest before that section is
 damaged, truncated or forged file is refused before any of it is used.
 An image is code: restoring one runs code it contains. Only restore images you trust.
 
-This module is on the restore path: it imports only the base set (see amber.restore.loader).
+This module is on the restore path: it imports only the base set (see amber.restore.loader), and
+neither :mod:`amber.image.records` nor :mod:`amber.image.writer`.
 """
 
 import marshal
 import sys
-import types
 from _blake2 import blake2b
 from operator import add
 
 from amber.errors import ImageError
 from amber.image import signing
-from amber.image.layout import Layout
-from amber.image.schema import DictOf, Field, ListOf, Maybe, Record, Row, Scalar, Type
+from amber.image.schema import DictOf, Field, Layout, ListOf, Maybe, Record, Row, Scalar
 
 MAGIC = b"\x89AMB\r\n\x1a\n"
 FORMAT_VERSION = 2
@@ -229,9 +248,10 @@ STATS = "stats"
 INPUTS = "inputs"
 BUFFERS = "buffers"  # large buffers: a restore maps this section instead of reading it
 LAZY_CODE = "lazy_code"  # code on first call: mapped too, each blob checked when first used
+MAPPED = frozenset((BUFFERS, LAZY_CODE))  # the sections a restore maps; it reads the others
 
 
-# --- fixed layouts ------------------------------------------------------------------------------
+# --- the prefix ---------------------------------------------------------------------------------
 
 PREFIX = Layout("prefix", (
     ("magic", 8, "bytes", 'MAGIC, b"\\x89AMB\\r\\n\\x1a\\n" (the CR LF and ^Z catch text-mode copies)'),
@@ -244,8 +264,7 @@ PREFIX = Layout("prefix", (
 SIGNATURE_AT = PREFIX["signature"].start  # everything before the signature block is signed
 SIGNATURE_SIZE = signing.BLOCK.size
 HEADER_AT = PREFIX.size
-_VERSION, _FLAGS = PREFIX["format"], PREFIX["flags"]
-_HEADER_LENGTH, _HEADER_DIGEST = PREFIX["header_length"], PREFIX["header_digest"]
+_VERSION, _HEADER_LENGTH, _HEADER_DIGEST = PREFIX["format"], PREFIX["header_length"], PREFIX["header_digest"]
 
 
 # --- the types the schemas are made of (amber.image.schema) ----------------------------------
@@ -259,10 +278,9 @@ BYTES = Scalar(bytes, "bytes")
 DIGEST = Scalar(bytes, f"{DIGEST_SIZE} bytes", size=DIGEST_SIZE)
 VARIABLE_DIGEST = Scalar(bytes, f"{VARIABLE_DIGEST_SIZE} bytes", size=VARIABLE_DIGEST_SIZE)
 STRS = ListOf(STR)
-COUNT_BYTES = Row(("count", UINT), ("bytes", UINT))
 
 
-# --- the header ---------------------------------------------------------------------------------
+# --- the header fields a restore reads (the whole header: amber.image.records.HEADER_SCHEMA) ----
 
 def _unique_section_names(header: dict) -> tuple | None:
     names = [entry[0] for entry in header["sections"]]
@@ -303,38 +321,15 @@ PYTHON_SCHEMA = Record("python", (
 # What must match between the snapshotting and the restoring interpreter (all but the executable).
 _MUST_MATCH = tuple(name for name in PYTHON_SCHEMA.names if name != "executable")
 
-SNAPSHOT_POINT_SCHEMA = Record("snapshot_point", (
-    Field("kind", Scalar(str, "one of 'call', 'main-guard', 'end'", values=("call", "main-guard", "end")),
-          "amber.snapshot(), the main guard, or the end of the script"),
-    Field("line", UINT, "its line in the main script"),
-    Field("script", STR, "the main script's file"),
-    Field("module", STR, "the module run with -m, else ''"),
-    Field("argv0", STR, "sys.argv[0] of the snapshotting process"),
-))
-
-RUN_SCHEMA = Record("run", (
-    Field("target", STR, "the script's absolute path or the module's name"),
-    Field("args", STRS, "the arguments the image was built with (those in its cache key)"),
-    Field("key_args", Maybe(UINT), "the arguments start-up reads (amber.startup_args), None for all"),
-))
-
 SECTION_ENTRY = Row(("name", STR), ("offset", UINT), ("length", UINT), ("digest", DIGEST))
 BUFFER_ENTRY = Row(("start", UINT), ("length", UINT), ("readonly", BOOL))
 LAZY_CODE_ENTRY = Row(("start", UINT), ("length", UINT), ("digest", DIGEST))
 
-HEADER_SCHEMA = Record("header", (
-    Field("format", UINT, f"FORMAT_VERSION ({FORMAT_VERSION}), as in the prefix"),
+HEADER_READ = Record("header", (
     Field("amber", STR, "the version of Amber that made the image; a restore needs the same one"),
-    Field("created", FLOAT, "when the image was written, in seconds since the epoch"),
     Field("python", PYTHON_SCHEMA, "the interpreter that made the image (interpreter_identity())"),
-    Field("extensions", ListOf(Row(("module", STR), ("file", STR), ("size", UINT), ("mtime_ns", INT))),
-          "the extension modules loaded at the snapshot point"),
-    Field("snapshot_point", SNAPSHOT_POINT_SCHEMA, "where the program was stopped"),
     Field("sections", ListOf(SECTION_ENTRY),
           "the section table: where each section is, and its BLAKE2b-256 digest"),
-    Field("key_id", STR, '"hmac:<key id>" or "ed25519:<key id>", for people (the signature block is what is '
-                         'checked)', optional=True),
-    Field("run", RUN_SCHEMA, "images built by amber run: what the cache built it for", optional=True),
     Field(BUFFERS, ListOf(BUFFER_ENTRY), f"the large buffers, in the order the heap program takes them, "
                                          f"within the {BUFFERS} section", optional=True),
     Field(LAZY_CODE, ListOf(LAZY_CODE_ENTRY), f"one blob of code objects per module, within the {LAZY_CODE} "
@@ -343,7 +338,7 @@ HEADER_SCHEMA = Record("header", (
            _within(LAZY_CODE, LAZY_CODE)))
 
 
-# --- the sections -------------------------------------------------------------------------------
+# --- the records of the sections a restore decodes ---------------------------------------------
 
 PRELUDE_SCHEMA = Record(PRELUDE, (
     Field("environ", DictOf(BYTES, Maybe(BYTES)),
@@ -351,35 +346,6 @@ PRELUDE_SCHEMA = Record(PRELUDE, (
           "process's environment"),
     Field("path", STRS, "sys.path at the snapshot point"),
     Field("imports", STRS, "the modules imported again, in the order the program first imported them"),
-))
-
-MANIFEST_SCHEMA = Record("manifest", (
-    Field("main", Type("module", types.ModuleType), "the restored __main__ module"),
-    Field("rest", Type("code", types.CodeType), "what runs after restore: the main script after the "
-                                                "snapshot point"),
-    Field("order", ListOf(STR, tuple), "sys.modules' order at the snapshot point"),
-    Field("registrations", Type("tuple", tuple), "atexit, codec and at-fork registrations to make again "
-                                                 "(kind, function, args, kwargs)"),
-    Field("lifecycle", Type("tuple", tuple), "the lifecycle hooks (amber.lifecycle)"),
-    Field("by_ref", ListOf(STR, tuple), "the modules imported again"),
-    Field("argv0", STR, "sys.argv[0] after restore"),
-))
-
-STATS_SCHEMA = Record(STATS, (
-    Field("objects", UINT, "the objects in the heap"),
-    Field("by_type", DictOf(STR, COUNT_BYTES), "objects and their sizes by type"),
-    Field("largest", ListOf(Row(("path", STR), ("type", STR), ("bytes", UINT))),
-          "the largest objects, with their paths"),
-    Field("by_module", DictOf(STR, COUNT_BYTES), "objects and their sizes by the module through which they "
-                                                 "were reached"),
-    Field("modules_by_value", STRS, "the modules captured by value"),
-    Field("modules_by_ref", DictOf(STR, STR), "the modules imported again, and why"),
-    Field("startup_seconds", FLOAT, "how long start-up ran before the snapshot point"),
-    Field("capture_seconds", FLOAT, "how long capturing took"),
-    Field("environ_changed", STRS, "the environment variables start-up set or removed"),
-    Field("replayed", STRS, "state the program changed on modules imported again (set again at restore)",
-          optional=True),
-    Field("hash_memos_kept", STRS, "memoised hashes that could not be reset", optional=True),
 ))
 
 INPUTS_SCHEMA = Record(INPUTS, (
@@ -391,46 +357,8 @@ INPUTS_SCHEMA = Record(INPUTS, (
           "a keyed digest of the variables' names if the program iterated the environment, else None"),
 ))
 
+SECTION_RECORDS = {PRELUDE: PRELUDE_SCHEMA, INPUTS: INPUTS_SCHEMA}  # by section: what Image.decode checks
 
-class Section:
-    """A kind of section: how it is encoded (and the schema of what it holds, or of what its program
-    returns), its alignment, whether a restore reads it or maps it, and when its digest is checked."""
-
-    def __init__(self, name: str, encoding: str, meaning: str, checked: str, schema: Record | None = None,
-                 returns: Record | None = None, align: int = SECTION_ALIGN, mapped: bool = False) -> None:
-        self.name = name
-        self.encoding = encoding
-        self.meaning = meaning
-        self.checked = checked
-        self.schema = schema
-        self.returns = returns
-        self.align = align
-        self.mapped = mapped
-
-
-SECTIONS = {s.name: s for s in (
-    Section(PRELUDE, "marshal", "applied before the heap is rebuilt", "checked before use", PRELUDE_SCHEMA),
-    Section(HEAP, "pickle protocol 5", "every captured object; python -m pickletools disassembles it",
-            "checked on a second thread while the modules held by reference are imported",
-            returns=MANIFEST_SCHEMA),
-    Section(STATS, "marshal", "counts and sizes for amber inspect",
-            "never used by a restore; checked by amber inspect", STATS_SCHEMA),
-    Section(INPUTS, "marshal", "amber run images only: what start-up depended on", "checked before use",
-            INPUTS_SCHEMA),
-    Section(BUFFERS, "raw bytes", "the large buffers, each on a page boundary, mapped copy-on-write",
-            "checked only with amber restore --verify-buffers (and by amber inspect)",
-            align=PAGE_SIZE, mapped=True),
-    Section(LAZY_CODE, "marshal blobs", "amber snapshot --lazy-code (experimental): one tuple of code "
-                                        "objects per module", "each blob checked on the first call of one "
-                                                              "of its functions",
-            align=PAGE_SIZE, mapped=True),
-)}
-_MAPPED = frozenset(name for name, s in SECTIONS.items() if s.mapped)
-RECORDS = (HEADER_SCHEMA, PYTHON_SCHEMA, SNAPSHOT_POINT_SCHEMA, RUN_SCHEMA, PRELUDE_SCHEMA, MANIFEST_SCHEMA,
-           STATS_SCHEMA, INPUTS_SCHEMA)
-
-
-# --- writing ------------------------------------------------------------------------------------
 
 def digest(data) -> bytes:
     return blake2b(data, digest_size=DIGEST_SIZE).digest()
@@ -440,7 +368,7 @@ def interpreter_identity() -> dict:
     """What must match between the snapshotting and the restoring interpreter (PYTHON_SCHEMA)."""
     import _frozen_importlib_external  # in every interpreter from start-up
 
-    # A plain dict (this runs on every restore); write_image checks it against the schema.
+    # A plain dict (this runs on every restore); the writer checks it against the schema.
     return {
         "implementation": sys.implementation.name,
         "version": sys.version,
@@ -455,115 +383,28 @@ def interpreter_identity() -> dict:
     }
 
 
-def _align(n: int, to: int) -> int:
-    return (n + to - 1) // to * to
+# --- the errors of an image that fails a check --------------------------------------------------
+
+def damaged(path: str, what: str) -> ImageError:
+    """``PATH: image is damaged (WHAT)``."""
+    return ImageError(f"{path}: image is damaged ({what})")
 
 
-def lay_out_buffers(sizes: list) -> tuple:
-    """Offsets, within the mapped section, of buffers of ``sizes``: each on a page boundary.
-    Returns (offsets, length of the section)."""
-    offsets, pos = [], 0
-    for size in sizes:
-        offsets.append(pos)
-        pos = _align(pos + size, PAGE_SIZE)
-    return offsets, pos
+def fails_checksum(path: str, name: str, failing: int = 1) -> ImageError:
+    """The error of a section whose digest does not match; ``failing``: how many sections fail."""
+    return damaged(path, f"section {name!r} fails its checksum"
+                         + (f"; {failing} sections fail" if failing > 1 else ""))
 
 
-class Pieces:
-    """A section given as pieces at offsets (the mapped buffers), written without joining them."""
-
-    def __init__(self, length: int, pieces: list) -> None:
-        self.length = length
-        self.pieces = pieces  # [(offset in the section, bytes-like)], in order
-
-    def __len__(self) -> int:
-        return self.length
-
-    def digest(self) -> bytes:
-        h, pos = blake2b(digest_size=DIGEST_SIZE), 0
-        for start, data in self.pieces:
-            h.update(bytes(start - pos))
-            h.update(data)
-            pos = start + len(data)
-        h.update(bytes(self.length - pos))
-        return h.digest()
-
-    def write_to(self, f, at: int) -> None:
-        for start, data in self.pieces:
-            f.write(b"\0" * (at + start - f.tell()))
-            f.write(data)
-        f.write(b"\0" * (at + self.length - f.tell()))
-
-
-def prefix(header: bytes) -> bytes:
-    """The signed part of the prefix for the encoded ``header``."""
-    fields = (MAGIC, FORMAT_VERSION.to_bytes(_VERSION.stop - _VERSION.start, "little"),
-              bytes(_FLAGS.stop - _FLAGS.start),
-              len(header).to_bytes(_HEADER_LENGTH.stop - _HEADER_LENGTH.start, "little"), digest(header))
-    return b"".join(fields)
-
-
-def write_image(path: str, header: dict, sections: list, signature: tuple | None = None) -> int:
-    """Write ``sections`` (a list of (name, bytes-like or Pieces), aligned as ``SECTIONS`` says)
-    atomically to ``path``, signed by ``signature`` = (scheme, key id, sign) (unsigned without one).
-    ``header`` has every field of ``HEADER_SCHEMA`` but ``format`` and ``sections``.
-
-    Returns the size of the file. The file appears under its name only when complete.
-    """
-    import os
-
-    digests = [data.digest() if isinstance(data, Pieces) else digest(data) for _, data in sections]
-    # Lay the sections out first: their offsets go into the header, whose length shifts them.
-    # Iterate until the header length is stable (it grows only by the width of the offsets).
-    table: list = []
-    header_len = 0
-    for _ in range(4):
-        pos = _align(HEADER_AT + header_len, SECTION_ALIGN)
-        table = []
-        for (name, data), dig in zip(sections, digests, strict=True):
-            pos = _align(pos, SECTIONS[name].align)
-            table.append((name, pos, len(data), dig))
-            pos += len(data)
-        full = HEADER_SCHEMA.build(**dict(header, format=FORMAT_VERSION, sections=table))
-        blob = marshal.dumps(full)
-        if len(blob) == header_len:
-            break
-        header_len = len(blob)
-    else:  # pragma: no cover - the header length converges in two rounds
-        raise AssertionError("image header did not converge")
-
-    directory = os.path.dirname(os.path.abspath(path))
-    tmp = os.path.join(directory, f".{os.path.basename(path)}.{os.getpid()}.tmp")
-    try:
-        # 0600: an image holds the program's whole state.
-        with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as f:
-            signed = prefix(blob)
-            f.write(signed)
-            f.write(signing.sign_block(signature, signed + blob))
-            f.write(blob)
-            for (_name, offset, _length, _digest), (_, data) in zip(table, sections, strict=True):
-                f.write(b"\0" * (offset - f.tell()))
-                if isinstance(data, Pieces):
-                    data.write_to(f, offset)
-                else:
-                    f.write(data)
-            size = f.tell()
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    return size
+def _cut_short(path: str, name: str) -> ImageError:
+    return ImageError(f"{path}: image is truncated (section {name!r} is cut short)")
 
 
 # --- reading ------------------------------------------------------------------------------------
 
 class Image:
-    """A verified view of an image file. Sections are checked when first asked for.
+    """A verified view of an image file. Each section's digest is checked when the section is
+    first asked for (once for the sections that are read: their bytes are in memory).
 
     ``data`` holds the file from its start to the end of the last section that is read (every
     section but the mapped ones); ``buffers()`` and ``lazy_code()`` map the rest.
@@ -577,37 +418,55 @@ class Image:
         self._file = file  # kept open from verification to mapping: the same file, even if renamed over
         self._whole: memoryview | None = None  # the file, mapped, once a mapped section is asked for
         self._sections = {name: (off, length, dig) for name, off, length, dig in header["sections"]}
+        self._checked: set = set()  # the sections read whose digest matched
+
+    def entry(self, name: str) -> tuple:
+        """(offset, length, digest) of section ``name``, from the section table."""
+        try:
+            return self._sections[name]
+        except KeyError:
+            raise ImageError(f"{self.path}: image has no {name!r} section") from None
+
+    def has_section(self, name: str) -> bool:
+        return name in self._sections
 
     def section(self, name: str) -> memoryview:
+        """A section that is read, its digest checked."""
         view, dig = self._read_section(name)
-        if digest(view) != dig:
-            raise ImageError(f"{self.path}: image is damaged (section {name!r} fails its checksum)")
+        if name not in self._checked:
+            if digest(view) != dig:
+                raise fails_checksum(self.path, name)
+            self._checked.add(name)
         return view
 
-    def decode(self, name: str) -> dict:
-        """A marshal-encoded section, verified, decoded and checked against its schema."""
-        schema = SECTIONS[name].schema if name in SECTIONS else None
+    def decode(self, name: str, schema: Record | None = None, check: bool = True) -> dict:
+        """A marshal-encoded section, verified, decoded and checked against ``schema`` (by default
+        the one ``SECTION_RECORDS`` gives: a record a restore decodes). ``check=False`` leaves the
+        check to the caller (``check_record``): ``amber inspect --dis`` shows a record first."""
         if schema is None:
-            raise ImageError(f"{self.path}: section {name!r} is not a marshal-encoded record")
+            schema = SECTION_RECORDS.get(name)
+            if schema is None:
+                raise ImageError(f"{self.path}: section {name!r} is not a marshal-encoded record")
         try:
             value = marshal.loads(self.section(name))
         except (ValueError, EOFError, TypeError):
-            raise ImageError(f"{self.path}: image is damaged (section {name!r} cannot be decoded)") from None
+            raise damaged(self.path, f"section {name!r} cannot be decoded") from None
+        if check:
+            self.check_record(name, schema, value)
+        return value
+
+    def check_record(self, name: str, schema: Record, value: object) -> None:
+        """Refuse ``value``, decoded from section ``name``, if it does not match ``schema``."""
         problem = schema.problem(value)
         if problem is not None:
-            raise ImageError(f"{self.path}: image is damaged (section {name!r} has the wrong shape: "
-                             f"{problem})")
-        return value
+            raise damaged(self.path, f"section {name!r} has the wrong shape: {problem}")
 
     def _read_section(self, name: str) -> tuple:
         """(view, expected digest) of a section that was read, bounds-checked, not yet verified."""
-        try:
-            off, length, dig = self._sections[name]
-        except KeyError:
-            raise ImageError(f"{self.path}: image has no {name!r} section") from None
+        off, length, dig = self.entry(name)
         view = memoryview(self.data)[off:off + length]
         if len(view) != length:
-            raise ImageError(f"{self.path}: image is truncated (section {name!r} is cut short)")
+            raise _cut_short(self.path, name)
         return view, dig
 
     def section_checked_meanwhile(self, name: str):
@@ -632,12 +491,9 @@ class Image:
         def wait() -> memoryview:
             done.acquire()
             if verdict != [True]:
-                raise ImageError(f"{self.path}: image is damaged (section {name!r} fails its checksum)")
+                raise fails_checksum(self.path, name)
             return view
         return wait
-
-    def has_section(self, name: str) -> bool:
-        return name in self._sections
 
     def buffers(self, verify: bool = False) -> list:
         """The large buffers, as memoryviews of a copy-on-write mapping of the file."""
@@ -662,12 +518,12 @@ class Image:
     def verify_mapped(self, name: str) -> None:
         """Check the digest of a mapped section (reads it all: ``amber inspect`` does)."""
         if name in self._sections and digest(self._mapped(name)) != self._sections[name][2]:
-            raise ImageError(f"{self.path}: image is damaged (section {name!r} fails its checksum)")
+            raise fails_checksum(self.path, name)
 
     def state(self, name: str) -> str:
         """"ok", "DAMAGED" or "cut short": a section's digest, checked (``amber inspect --sections``)."""
-        off, length, dig = self._sections[name]
-        if name in _MAPPED:
+        off, length, dig = self.entry(name)
+        if name in MAPPED:
             try:
                 view = self._mapped(name)
             except ImageError:
@@ -680,18 +536,18 @@ class Image:
 
     def verified(self, name: str) -> memoryview:
         """Any section, its digest checked, whether a restore reads or maps it (for ``amber inspect``)."""
-        if name in _MAPPED and name in self._sections:
+        if name in MAPPED and name in self._sections:
             self.verify_mapped(name)
             return self._mapped(name)
         return self.section(name)
 
     def _mapped(self, name: str) -> memoryview:
         """A section not read but mapped (copy-on-write), bounds-checked."""
-        off, length, _dig = self._sections[name]
+        off, length, _dig = self.entry(name)
         if self._whole is None:
             file, self._file = self._file, None
             if off + length > self.size or file is None:
-                raise ImageError(f"{self.path}: image is truncated (section {name!r} is cut short)")
+                raise _cut_short(self.path, name)
             from amber._compat import map_file_private
 
             try:
@@ -701,7 +557,7 @@ class Image:
             finally:
                 file.close()
         if len(self._whole) < off + length:  # the file shrank after it was verified
-            raise ImageError(f"{self.path}: image is truncated (section {name!r} is cut short)")
+            raise _cut_short(self.path, name)
         return self._whole[off:off + length]
 
     def close(self) -> None:
@@ -710,10 +566,13 @@ class Image:
             self._file = None
 
 
-def read_image(path: str, check_interpreter: bool = True, insecure: bool = False) -> Image:
+def read_image(path: str, check_interpreter: bool = True, insecure: bool = False,
+               header_schema: Record = HEADER_READ) -> Image:
     """Open and verify ``path``; raise ImageError with a one-line reason if it cannot be used.
 
-    Reads the prefix, the header and every section but the mapped ones (see ``Image``)."""
+    Reads the prefix, the header and every section but the mapped ones (see ``Image``). The header
+    is checked against ``header_schema``: the fields a restore reads, or (``amber inspect``) the
+    whole header, :data:`amber.image.records.HEADER_SCHEMA`."""
     try:
         f = open(path, "rb")
     except FileNotFoundError:
@@ -723,7 +582,7 @@ def read_image(path: str, check_interpreter: bool = True, insecure: bool = False
     except OSError as e:
         raise ImageError(f"{path}: cannot read image: {e.strerror or e}") from None
     try:
-        image = _read_verified(path, f, insecure)
+        image = _read_verified(path, f, insecure, header_schema)
     except BaseException:
         f.close()
         raise
@@ -736,7 +595,7 @@ def read_image(path: str, check_interpreter: bool = True, insecure: bool = False
     return image
 
 
-def _read_verified(path: str, f, insecure: bool) -> Image:
+def _read_verified(path: str, f, insecure: bool, header_schema: Record) -> Image:
     try:
         size = _file_size(f)
         data = f.read(HEADER_AT)
@@ -757,15 +616,15 @@ def _read_verified(path: str, f, insecure: bool) -> Image:
     data += blob
     signing.verify(path, data[SIGNATURE_AT:HEADER_AT], data[:SIGNATURE_AT] + blob, insecure)
     if digest(blob) != data[_HEADER_DIGEST]:
-        raise ImageError(f"{path}: image is damaged (header fails its checksum)")
+        raise damaged(path, "header fails its checksum")
     try:
         header = marshal.loads(blob)
     except (ValueError, EOFError, TypeError):
-        raise ImageError(f"{path}: image is damaged (header cannot be decoded)") from None
-    problem = HEADER_SCHEMA.problem(header)
+        raise damaged(path, "header cannot be decoded") from None
+    problem = header_schema.problem(header)
     if problem is not None:
-        raise ImageError(f"{path}: image is damaged (the header has the wrong shape: {problem})")
-    read_end = max([off + length for name, off, length, _ in header["sections"] if name not in _MAPPED],
+        raise damaged(path, f"the header has the wrong shape: {problem}")
+    read_end = max([off + length for name, off, length, _ in header["sections"] if name not in MAPPED],
                    default=0)
     try:
         if read_end > len(data):
@@ -773,7 +632,7 @@ def _read_verified(path: str, f, insecure: bool) -> Image:
             data = f.read(min(read_end, size))
     except OSError as e:
         raise ImageError(f"{path}: cannot read image: {e.strerror or e}") from None
-    if not any(name in _MAPPED for name, _off, _length, _dig in header["sections"]):
+    if not any(name in MAPPED for name, _off, _length, _dig in header["sections"]):
         f.close()  # nothing to map
         f = None
     return Image(path, data, header, size, f)

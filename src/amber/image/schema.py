@@ -1,5 +1,9 @@
 """The small type language the image format is declared in (:mod:`amber.image.format`).
 
+``Layout`` declares the fixed-size binary parts (the prefix, the signature block): fields back to
+back, each with its size and meaning; readers take every offset from it and writers make the
+bytes with ``pack``.
+
 A schema says what a marshal-encoded part of an image holds: ``Record`` (a dict of named
 ``Field``\\ s, each with a type and a one-line meaning, plus checks across fields), ``ListOf``,
 ``DictOf``, ``Row`` (a tuple of named columns), ``Maybe`` (or None), ``Scalar`` (one exact type,
@@ -7,7 +11,7 @@ optionally bounded, of one length or one of some values) and ``Type`` (any value
 of a class). Checking is all this module does: ``mismatch(value)`` is None when ``value`` has the
 type, else ``(where, what is wrong)``, "where" being a path such as ``.sections[2].offset``;
 ``Record.problem`` makes that one line, and ``Record.build``/``encode`` are how writers make a
-part, checked. Showing a value or a schema to people is :mod:`amber.image.explain`.
+part, checked. Showing a value, a schema or a layout to people is :mod:`amber.image.explain`.
 
 The header is checked on every restore, so lists are checked column by column with C-level
 iteration (``set(map(type, ...))``, ``min``), and only a list found wrong is walked again in
@@ -20,6 +24,46 @@ import marshal
 
 _ABSENT = object()
 _TUPLE = frozenset((tuple,))
+
+
+class Layout:
+    """Fields of fixed size, back to back from offset 0, given as (name, size in bytes, kind,
+    meaning); the kind says what a field holds: "int" (little-endian unsigned), "bytes", "hex"
+    (bytes shown in hex). ``fields`` holds (name, offset, size, kind, meaning)."""
+
+    def __init__(self, title: str, fields: tuple) -> None:
+        self.title = title
+        self.fields: list[tuple[str, int, int, str, str]] = []
+        pos = 0
+        for name, size, kind, meaning in fields:
+            self.fields.append((name, pos, size, kind, meaning))
+            pos += size
+        self.size = pos
+        self._slices = {name: slice(off, off + size) for name, off, size, _kind, _meaning in self.fields}
+
+    def __getitem__(self, name: str) -> slice:
+        """Where field ``name`` is, as a slice of the bytes the layout describes."""
+        return self._slices[name]
+
+    def pack(self, **values: int | bytes) -> bytes:
+        """The layout's bytes: each field given, in its place (an int little-endian, bytes
+        zero-padded to the field's size), zeros where a field is not given."""
+        out = bytearray(self.size)
+        for name, value in values.items():
+            if name not in self._slices:
+                raise ValueError(f"{self.title} has no field {name!r}")
+            where = self._slices[name]
+            size = where.stop - where.start
+            if isinstance(value, int):
+                fits = 0 <= value < 1 << (8 * size)
+                raw = value.to_bytes(size, "little") if fits else b""
+            else:
+                raw = bytes(value)
+                fits = len(raw) <= size
+            if not fits:
+                raise ValueError(f"{self.title}.{name}: {value!r} does not fit in {size} bytes")
+            out[where.start:where.start + len(raw)] = raw
+        return bytes(out)
 
 
 def _got(value: object) -> str:
@@ -191,6 +235,10 @@ class Record(Type):
         self.fields = fields
         self.checks = checks
         self.names = tuple(f.name for f in fields)
+
+    def field(self, name: str) -> Field:
+        """The field called ``name`` (a record made of another's fields takes them from it)."""
+        return self.fields[self.names.index(name)]
 
     def mismatch(self, value: object) -> tuple | None:
         if type(value) is not dict:

@@ -15,7 +15,9 @@ header (the header holds a digest of every section, so the whole file is covered
 A restore verifies the block *before* it decodes anything in the header, then each section's
 digest before using that section.
 
-Keys. ``<config>`` is ``$XDG_CONFIG_HOME/amber`` or ``~/.config/amber``.
+Keys. ``<config>`` is ``$XDG_CONFIG_HOME/amber`` or ``~/.config/amber``; the path of every key
+file is one function here (``private_key_path``, ``public_key_path``, ``trusted_key_path``,
+``key_file``), which :mod:`amber.commands.keys` uses too.
 
 * **Ed25519** (for images that travel between machines; needs the ``cryptography`` package,
   ``pip install amber-snapshot[sign]``): ``amber keygen`` writes ``<config>/ed25519.key``
@@ -39,7 +41,7 @@ from _operator import _compare_digest  # hmac.compare_digest itself; hmac is not
 
 from amber._files import write_atomically
 from amber.errors import ImageError
-from amber.image.layout import Layout
+from amber.image.schema import Layout
 
 try:
     from _sha256 import sha256  # type: ignore[import-not-found]  # 3.11
@@ -65,8 +67,29 @@ def config_dir() -> str:
 
 
 def key_file() -> str:
+    """The HMAC key's file: ``$AMBER_KEY_FILE``, else ``<config>/hmac.key``."""
     explicit = posix.environ.get(b"AMBER_KEY_FILE")
     return explicit.decode() if explicit else config_dir() + "/hmac.key"
+
+
+def private_key_path() -> str:
+    """This machine's Ed25519 private key (``amber keygen``): images made here are signed with it."""
+    return config_dir() + "/ed25519.key"
+
+
+def public_key_path() -> str:
+    """This machine's Ed25519 public key, hex: trusted here, handed to the machines that restore."""
+    return config_dir() + "/ed25519.pub"
+
+
+def trusted_dir() -> str:
+    """Where ``amber trust`` keeps the public keys of other machines."""
+    return config_dir() + "/trusted"
+
+
+def trusted_key_path(kid: bytes) -> str:
+    """The trusted public key with id ``kid``."""
+    return f"{trusted_dir()}/{kid.hex()}.pub"
 
 
 def load_key(create: bool = False) -> tuple:
@@ -125,14 +148,14 @@ def signer():
         from cryptography.hazmat.primitives import serialization
 
         public = private.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-        return ED25519, key_id(public), private.sign, config_dir() + "/ed25519.key", False
+        return ED25519, key_id(public), private.sign, private_key_path(), False
     key, where, created = load_key(create=True)
     return HMAC_SHA256, key_id(key), (lambda message: hmac_sha256(key, message)), where, created
 
 
 def read_private_key():
     try:
-        with open(config_dir() + "/ed25519.key", "rb") as f:
+        with open(private_key_path(), "rb") as f:
             pem = f.read()
     except OSError:
         return None
@@ -144,16 +167,15 @@ def read_private_key():
 def sign_block(signature: tuple | None, signed: bytes) -> bytes:
     """The signature block for ``signed``; ``signature`` is (scheme, key id, sign) or None."""
     if signature is None:
-        return bytes(BLOCK.size)
+        return BLOCK.pack(scheme=UNSIGNED)
     scheme, kid, sign = signature
     sig = sign(signed)
-    block = bytes([scheme]) + kid + bytes([len(sig)]) + sig.ljust(_SIGNATURE.stop - _SIGNATURE.start, b"\0")
-    return block.ljust(BLOCK.size, b"\0")
+    return BLOCK.pack(scheme=scheme, key_id=kid, length=len(sig), signature=sig)
 
 
 def trusted_public_key(kid: bytes) -> bytes | None:
     """The raw Ed25519 public key with this id that this machine trusts, if any."""
-    for path in (f"{config_dir()}/trusted/{kid.hex()}.pub", config_dir() + "/ed25519.pub"):
+    for path in (trusted_key_path(kid), public_key_path()):
         try:
             with open(path) as f:
                 raw = bytes.fromhex(f.read().split()[0])

@@ -30,12 +30,11 @@ make the atexit, codec and at-fork registrations again; run the after-restore ho
 
 import _pickle
 import gc
-import marshal
 import posix
 import sys
 
 from amber import lifecycle
-from amber.errors import AmberError, fail
+from amber.errors import AmberError
 from amber.image import format as fmt
 from amber.options import RestoreOptions
 from amber.restore import rebuild  # noqa: F401 (the heap program calls into it by name)
@@ -55,7 +54,7 @@ def load(path: str, insecure: bool = False, verify_buffers: bool = False) -> dic
 
 def load_image(image, verify_buffers: bool = False) -> dict:
     path = image.path
-    prelude = marshal.loads(image.section(fmt.PRELUDE))  # fmt.PRELUDE_SCHEMA; signed, so not re-checked
+    prelude = image.decode(fmt.PRELUDE)  # checked (fmt.PRELUDE_SCHEMA), as every record a restore decodes
     heap_when_checked = image.section_checked_meanwhile(fmt.HEAP)
     apply_environ(prelude["environ"])
     sys.path[:] = prelude["path"]
@@ -125,10 +124,7 @@ def resume(manifest: dict, args: list) -> None:
     STATE.enter(RESTORED)
     rebuild.replay_registrations(manifest["registrations"])
     lifecycle.install(manifest["lifecycle"])
-    try:
-        lifecycle.run_after_restore()
-    except lifecycle.HookErrors as e:
-        fail(str(e), code=1)
+    lifecycle.run_after_restore()  # HookErrors: exit code 1, from the entry point
     STATE.mark_resumed()  # from here on, what the program raises is its own
     exec(manifest["rest"], main.__dict__)
 

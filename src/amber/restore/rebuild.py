@@ -243,20 +243,10 @@ def register_modules(pairs: tuple) -> None:
 
 
 def replay_registrations(calls: tuple) -> None:
-    """Make the program's atexit, codec-search and at-fork registrations again, in order."""
-    for kind, func, args, kwargs in calls:
-        if kind == "atexit":
-            import atexit
-
-            atexit.register(func, *args, **kwargs)
-        elif kind == "codec":
-            import _codecs
-
-            _codecs.register(func)
-        elif kind == "at_fork":
-            import posix
-
-            posix.register_at_fork(**kwargs)
+    """Make the program's atexit, codec-search and at-fork registrations again, in order: each
+    is (the registering function, its arguments), as the recorder saw the call."""
+    for register, args, kwargs in calls:
+        register(*args, **kwargs)
 
 
 def known_type(module: str, qualname: str):

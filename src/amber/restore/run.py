@@ -12,7 +12,7 @@ Imports only the base set.
 import posix
 import sys
 
-from amber.errors import ImageError, say
+from amber.errors import ImageError, flush_streams, say
 from amber.image import format as fmt
 from amber.options import RunOptions, SnapshotOptions
 from amber.restore import loader
@@ -34,18 +34,17 @@ def main(argv: list) -> None:
         return  # restored and ran
     build = True
     if not options.rebuild and freshness.known_to_fail(image_path, root):
-        _say(verbose, "the program cannot be captured (see the first run's warning); running it cold")
+        say("the program cannot be captured (see the first run's warning); running it cold", verbose=verbose)
         build = False
     else:
-        _say(verbose, f"building an image: {reason}")
+        say(f"building an image: {reason}", verbose=verbose)
     from amber._files import BOOT as boot
 
     snapshot = SnapshotOptions(image_path, target, is_module, reimport=options.reimport,
                                allowed_secrets=options.allowed_secrets, strict=options.strict, root=root,
                                entry=entry, build=build, verbose=verbose, args=args)
     cmd = [sys.executable, "-S", boot, "snapshot", *snapshot.encode()]
-    sys.stdout.flush()
-    sys.stderr.flush()
+    flush_streams()
     posix.execv(cmd[0], cmd)
 
 
@@ -64,11 +63,6 @@ def _restore_if_fresh(image_path: str, root: str, args: list, verbose: bool) -> 
         posix.utime(image_path)  # last use, for the cache's eviction
     except OSError:
         pass
-    _say(verbose, f"restoring {image_path}")
+    say(f"restoring {image_path}", verbose=verbose)
     loader.resume(loader.load_image(image), args)  # an AmberError: one line, from the entry point
     return None
-
-
-def _say(verbose: bool, message: str) -> None:
-    if verbose:
-        say(message)

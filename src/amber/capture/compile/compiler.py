@@ -28,11 +28,11 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from amber._compat import ident, ident_of_address
-from amber.capture.compile import lazy_code
 from amber.capture.compile.assembler import Assembler
-from amber.capture.compile.planner import ATOMS, HeapPlan
+from amber.capture.compile.code_table import CodeTable
+from amber.capture.compile.planner import HeapPlan
 from amber.capture.reduce import recipes as R
-from amber.capture.reduce.recipes import Global, Inline, named, reconstructor
+from amber.capture.reduce.recipes import ATOMS, Global, Inline, named, reconstructor
 from amber.image.format import MAPPED_MIN
 from amber.restore import lazy, rebuild
 
@@ -45,8 +45,6 @@ _BASE_METHODS: dict[type, Global] = {R.BaseExtend: named("builtins", "list.exten
 # __dict__ part, how for the slots part); see rebuild.patch.
 _PATCH_HOW = {R.Build: ("dict", "setattr"), R.InstanceState: ("dict", "object"),
               R.ClassState: ("type", "type")}
-_FILL_LATE_CALLS = (reconstructor(rebuild.finish_abc),)  # after every function's attributes
-_HASHING_CALLS = (reconstructor(rebuild.fill_lru_cache),)  # hashes the cached keys
 
 Step = tuple[Any, tuple]  # (callable, args): one call of the program, for stages C and E
 
@@ -80,10 +78,10 @@ class HeapCompiler:
         (module, qualname) (:attr:`amber.capture.world.rules.World.names`)."""
         self.plan = plan
         self.names = names
-        self.lazy_code = lazy_code
+        self.codes = CodeTable(plan, lazy_code)
+        self._lazy_token = object()  # memo key of the list lazy.install returns
         self.asm = Assembler()
         self.buffers: list = []
-        self.lazy_blobs: list[bytes] = []
         self.patches: dict[int, list] = {}  # ident(late value) -> [(target, how, key)] to patch in
         self.reorders: list = []  # (dict, keys in their original order)
 
@@ -122,7 +120,7 @@ class HeapCompiler:
             self.emit_call(func, args)
         self.ref(manifest)
         asm.stop()
-        return CompiledHeap(bytes(asm.out), self.buffers, self.lazy_blobs)
+        return CompiledHeap(bytes(asm.out), self.buffers, self.codes.blobs)
 
     def _emit_late(self, deferred_fills: dict[int, list]) -> None:
         """Stage D: late makes and the fills that waited, in post-order of the whole graph.
@@ -158,13 +156,10 @@ class HeapCompiler:
             self.emit_fills(obj, fills, partial=False)
 
     def _hashes_keys(self, op: R.Fill) -> bool:
-        hash_by_code = self.plan.hash_by_code
-        cls = type(op)
-        if cls is R.SetItems or cls is R.ReduceSetItems or cls is R.BaseUpdate:
-            return any(hash_by_code(k) for k, _ in op.pairs)  # type: ignore[attr-defined]
-        if cls is R.AddItems or cls is R.BaseAdd:
-            return any(hash_by_code(x) for x in op.items)  # type: ignore[attr-defined]
-        return cls is R.CallOn and op.func in _HASHING_CALLS  # type: ignore[attr-defined]
+        """Does this fill run the program's hashing code (so it waits for stage D2)?"""
+        if type(op) is R.CallOn:
+            return op.hashes
+        return any(self.plan.hash_by_code(k) for k in op.hashed())
 
     def post_order(self) -> Iterable[object]:
         plan = self.plan
@@ -225,10 +220,10 @@ class HeapCompiler:
         if self._MAKERS[type(make)](self, obj, make):
             return  # a tuple that contains itself: already on the memo
         asm.memoize(obj)
-        if ident(obj) in self._lazy_keys:  # a function whose code comes on first call
+        if ident(obj) in self.codes.lazy_keys:  # a function whose code comes on first call
             self.ref(named("_operator", "setitem"))
             asm.get(self._lazy_token)
-            asm.int(self._lazy_keys[ident(obj)])
+            asm.int(self.codes.lazy_keys[ident(obj)])
             asm.get(obj)
             asm.tuple_of(3)
             asm.reduce()
@@ -293,8 +288,8 @@ class HeapCompiler:
 
     def _make_code(self, obj: object, m: R.CodeObject) -> bool:
         self.ref(named("operator", "getitem"))
-        self.asm.get(self._code_table)
-        self.asm.int(self._code_index[ident(obj)])
+        self.asm.get(self.codes.table)
+        self.asm.int(self.codes.index[ident(obj)])
         self.asm.tuple_of(2)
         self.asm.reduce()
         return False
@@ -306,23 +301,18 @@ class HeapCompiler:
 
     def _make_bytes(self, obj: object, m: R.BytesOf) -> bool:
         if len(m.data) >= MAPPED_MIN:
-            self.push_copied_buffer("bytes", m.data)
+            self.push_copied_buffer(m.builtin, m.data)
+        elif type(m) is R.BytearrayOf:
+            self.asm.bytearray(m.data)
         else:
             self.asm.bytes(m.data)
-        return False
-
-    def _make_bytearray(self, obj: object, m: R.BytearrayOf) -> bool:
-        if len(m.data) >= MAPPED_MIN:
-            self.push_copied_buffer("bytearray", m.data)
-        else:
-            self.asm.bytearray(m.data)
         return False
 
     _MAKERS: dict[type, Callable[[HeapCompiler, object, Any], bool]] = {
         R.ByName: _make_by_name, R.ModuleByName: _make_module, R.Call: _make_call,
         R.TupleOf: _make_tuple, R.FrozensetOf: _make_frozenset, R.EmptyList: _make_empty_list,
         R.EmptyDict: _make_empty_dict, R.EmptySet: _make_empty_set, R.CodeObject: _make_code,
-        R.MappedBuffer: _make_buffer, R.BytesOf: _make_bytes, R.BytearrayOf: _make_bytearray,
+        R.MappedBuffer: _make_buffer, R.BytesOf: _make_bytes, R.BytearrayOf: _make_bytes,
     }
 
     def push_tuple(self, items: tuple) -> None:
@@ -334,37 +324,19 @@ class HeapCompiler:
         asm.tuple_of(len(items))
 
     def _emit_code_table(self) -> None:
-        """Every code object of the heap, unmarshalled by one ``marshal.loads`` at the start of
-        the program: one call instead of one per code object, and the names, file names and
-        constants that code objects share are written and interned once. With ``lazy_code``,
-        the functions that qualify get stubs in this table and their real code goes to one
-        blob per module, unmarshalled on first call (:mod:`amber.restore.lazy`)."""
-        plan = self.plan
-        codes = [obj for oid, obj in plan.nodes.items()
-                 if oid in plan.recipes and type(plan.recipes[oid].make) is R.CodeObject]
-        chosen = lazy_code.choose(plan) if self.lazy_code else {}
-        # The eager code objects, then one stub per lazy function, whose key K is its place.
-        table: list = [code for code in codes if ident(code) not in chosen]
-        where: list = []
-        stubs: list = []
-        if chosen:
-            self.lazy_blobs, where, stubs = lazy_code.build(chosen)
-        self._lazy_keys = {ident(fn): key for key, (_code, fn) in enumerate(chosen.values())}
-        self._code_index = {ident(code): i for i, code in enumerate(table)}
-        self._code_index.update((code_id, len(table) + key) for key, code_id in enumerate(chosen))
-        table += stubs
-        self._code_table = table
-        if table:
+        """The code table first (:mod:`amber.capture.compile.code_table`), then, with code on
+        first call, the restore side's hook that stubs call."""
+        codes = self.codes
+        if codes.table:
             self.ref(named("marshal", "loads"))
-            self.asm.bytes(marshal.dumps(tuple(table)))
+            self.asm.bytes(marshal.dumps(tuple(codes.table)))
             self.asm.tuple_of(1)
             self.asm.reduce()
-            self.asm.memoize(table)
+            self.asm.memoize(codes.table)
             self.asm.pop()  # used from the memo only: a program leaves nothing but its result
-        self._lazy_token = object()
-        if chosen:
+        if codes.lazy_keys:
             self.ref(reconstructor(lazy.install))
-            self.push_tuple((tuple(where),))
+            self.push_tuple((tuple(codes.where),))
             self.asm.reduce()
             self.asm.memoize(self._lazy_token)
             self.asm.pop()
@@ -517,38 +489,43 @@ class HeapCompiler:
         asm.reduce()
         asm.pop()
 
-    def _fill_items(self, obj: object, op: R.Appends, partial: bool) -> None:
-        asm = self.asm
-        asm.get(obj)
-        asm.mark()
-        for item in op.items:
+    def _fill_appends(self, obj: object, op: R.Appends, partial: bool) -> None:
+        self._push_items(obj, op.items)
+        self.asm.appends()
+        self.asm.pop()
+
+    def _fill_additems(self, obj: object, op: R.AddItems, partial: bool) -> None:
+        self._push_items(obj, op.items)
+        self.asm.additems()
+        self.asm.pop()
+
+    def _push_items(self, obj: object, items: list) -> None:
+        self.asm.get(obj)
+        self.asm.mark()
+        for item in items:
             self.ref(item)
-        if type(op) is R.AddItems:
-            asm.additems()
-        else:
-            asm.appends()
-        asm.pop()
 
     def _fill_reduce_setitems(self, obj: object, op: R.ReduceSetItems, partial: bool) -> None:
         self.asm.get(obj)
         self._emit_pairs_dict(op.pairs)
         self.asm.pop()
 
-    def _fill_base_items(self, obj: object, op: R.BaseExtend, partial: bool) -> None:
-        # Through the builtin base's own method: the subclass's (an overridden append or
-        # __setitem__) would run the program's code.
+    # Contents of a builtin container base go in through the base's own method: the subclass's
+    # (an overridden append or __setitem__) would run the program's code.
+    def _fill_base_items(self, obj: object, op: R.BaseExtend | R.BaseAdd, partial: bool) -> None:
+        self._call_base_method(type(op), obj, op.items)
+
+    def _fill_base_update(self, obj: object, op: R.BaseUpdate, partial: bool) -> None:
+        self._call_base_method(R.BaseUpdate, obj, [Inline(pair) for pair in op.pairs])
+
+    def _call_base_method(self, kind: type, obj: object, items: list) -> None:
+        """``base.method(obj, (items...))``: one tuple of the items, made where it is used."""
         asm = self.asm
-        self.ref(_BASE_METHODS[type(op)])
+        self.ref(_BASE_METHODS[kind])
         asm.get(obj)
         asm.mark()
-        if type(op) is R.BaseUpdate:
-            for k, v in op.pairs:
-                self.ref(k)
-                self.ref(v)
-                asm.tuple_of(2)
-        else:
-            for item in op.items:
-                self.ref(item)
+        for item in items:
+            self.ref(item)
         asm.tuple_from_mark()
         asm.tuple_of(2)
         asm.reduce()
@@ -571,27 +548,20 @@ class HeapCompiler:
 
     _FILLERS: dict[type, Callable[[HeapCompiler, object, Any, bool], None]] = {
         R.SetItems: _fill_setitems, R.Build: _fill_build, R.InstanceState: _fill_instance_state,
-        R.ClassState: _fill_class_state, R.Appends: _fill_items, R.ReduceAppends: _fill_items,
-        R.AddItems: _fill_items, R.ReduceSetItems: _fill_reduce_setitems, R.BaseExtend: _fill_base_items,
-        R.BaseUpdate: _fill_base_items, R.BaseAdd: _fill_base_items, R.SetState: _fill_set_state,
+        R.ClassState: _fill_class_state, R.Appends: _fill_appends, R.AddItems: _fill_additems,
+        R.ReduceSetItems: _fill_reduce_setitems, R.BaseExtend: _fill_base_items,
+        R.BaseUpdate: _fill_base_update, R.BaseAdd: _fill_base_items, R.SetState: _fill_set_state,
         R.CallOn: _fill_call_on, R.Touch: _fill_touch,
     }
 
     def _fill_ready(self, op: R.Fill) -> bool:
         """Can this fill run in stage B? Values made late are patched in later, but keys and
         whole-container items are needed at once, and hashing may run the program's code."""
-        cls = type(op)
+        if op.patched_later:
+            return True
         late = self.plan.late
         hash_by_code = self.plan.hash_by_code
-        if cls is R.Touch or cls in _PATCH_HOW:
-            return True
-        if cls is R.SetItems or cls is R.BaseUpdate:
-            return not any(hash_by_code(k) or late.get(ident(k)) for k, _ in op.pairs)  # type: ignore[attr-defined]
-        if cls is R.AddItems or cls is R.BaseAdd:
-            return not any(hash_by_code(x) or late.get(ident(x)) for x in op.items)  # type: ignore[attr-defined]
-        if cls is R.CallOn and op.func in _FILL_LATE_CALLS:  # type: ignore[attr-defined]
-            return False
-        return not any(late.get(ident(x)) for x in op.refs())
+        return not (any(hash_by_code(k) for k in op.hashed()) or any(late.get(ident(x)) for x in op.needed()))
 
     def _split(self, obj: object, pairs: list, how: str, partial: bool) -> list:
         if not partial:

@@ -27,13 +27,12 @@ from typing import TYPE_CHECKING, Any
 
 from amber._compat import ident
 from amber.capture.reduce import recipes as R
-from amber.capture.reduce.recipes import Global, Offender, Recipe
+from amber.capture.reduce.recipes import ATOMS, Global, Offender, Recipe
 
 if TYPE_CHECKING:
     from amber.capture.policy.secret_scan import SecretScanner
     from amber.capture.reduce.reducers import Reducers
 
-ATOMS = frozenset({type(None), bool, int, float, str, bytes})  # written inline, never walked
 
 
 class HeapPlan:
@@ -280,25 +279,40 @@ def type_name(obj) -> str:
     return cls.__qualname__ if mod == "builtins" else f"{mod}.{cls.__qualname__}"
 
 
-def heap_stats(plan: HeapPlan, limit: int = 15) -> tuple[int, dict[str, list], list]:
-    """(object count, {type name: [count, bytes]}, the ``limit`` largest objects as (path, type,
-    bytes)): what ``amber inspect`` shows."""
-    by_type: dict[str, list] = {}
-    largest = []
-    getsizeof = sys.getsizeof
-    for oid, obj in plan.nodes.items():
-        try:
-            size = getsizeof(obj)
-        except Exception:
-            size = 0
-        name = type_name(obj)
-        entry = by_type.get(name)
-        if entry is None:
-            by_type[name] = [1, size]
-        else:
-            entry[0] += 1
-            entry[1] += size
-        largest.append((size, oid))
-    largest.sort(reverse=True)
-    return len(plan.nodes), by_type, [(plan.path_to(oid), type_name(plan.nodes[oid]), size)
-                                      for size, oid in largest[:limit]]
+class HeapStats:
+    """What ``amber inspect`` shows of a heap: counts and bytes by type and by the root (module)
+    through which the walk first reached each object, and the largest objects with their paths."""
+
+    def __init__(self, plan: HeapPlan, limit: int = 15) -> None:
+        by_type: dict[str, list] = {}
+        by_root: dict[str, list] = {}
+        owner: dict[int, str] = dict(plan.root_label)
+        largest = []
+        getsizeof = sys.getsizeof
+        for oid, obj in plan.nodes.items():  # in walk order: a parent comes before its children
+            try:
+                size = getsizeof(obj)
+            except Exception:
+                size = 0
+            for table, key in ((by_type, type_name(obj)), (by_root, self._owner(plan, owner, oid))):
+                entry = table.get(key)
+                if entry is None:
+                    table[key] = [1, size]
+                else:
+                    entry[0] += 1
+                    entry[1] += size
+            largest.append((size, oid))
+        largest.sort(reverse=True)
+        self.count = len(plan.nodes)
+        self.by_type = {k: tuple(v) for k, v in by_type.items()}
+        self.by_module = {k: tuple(v) for k, v in by_root.items()}
+        self.largest = [(plan.path_to(oid), type_name(plan.nodes[oid]), size)
+                        for size, oid in largest[:limit]]
+
+    @staticmethod
+    def _owner(plan: HeapPlan, owner: dict[int, str], oid: int) -> str:
+        root = owner.get(oid)
+        if root is None:
+            parent = plan.parent.get(oid)
+            root = owner[oid] = owner.get(parent, "?") if parent is not None else "?"
+        return root

@@ -18,8 +18,6 @@ Callbacks kept inside the interpreter (atexit, codec search, at-fork) are record
 :mod:`amber.capture.recorders.registrations`.
 """
 
-
-
 import _signal
 import gc
 import sys

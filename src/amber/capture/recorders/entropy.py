@@ -13,8 +13,6 @@ again). What the program keeps itself would repeat, so it is reported, with its 
 They are warnings; ``--strict`` makes them errors.
 """
 
-from __future__ import annotations
-
 import os
 import sys
 import types

@@ -15,8 +15,6 @@ loader passes (``import``, ``importlib.import_module``, ``__import__``); see
 :func:`amber._compat.wrap_module_loading`.
 """
 
-from __future__ import annotations
-
 import sys
 
 from amber import _compat

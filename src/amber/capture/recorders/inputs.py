@@ -17,8 +17,6 @@ Files are compared by size and modification time (a ``stat`` each); variables by
 The checking side is :mod:`amber.runcache.freshness`.
 """
 
-from __future__ import annotations
-
 import os
 import sys
 

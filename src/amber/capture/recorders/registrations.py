@@ -8,13 +8,18 @@ to its snapshot point and makes them again at restore, in the same order
 
 A call made while a module was being imported is left out when that module is imported again at
 restore: its import makes the call again (``logging`` registers its ``shutdown``).
-"""
 
-from __future__ import annotations
+Each call is kept as (the registering function, found by name at restore, its arguments), so
+the restore side makes it again without knowing the kinds.
+"""
 
 import sys
 
-KINDS = ("atexit", "codec", "at_fork")
+from amber.capture.reduce.recipes import Global, named
+
+ATEXIT = named("atexit", "register")
+CODEC = named("_codecs", "register")
+AT_FORK = named("posix", "register_at_fork")
 
 
 class RegistrationRecorder:
@@ -24,16 +29,15 @@ class RegistrationRecorder:
         import atexit
         import posix
 
-        self.calls: list = []  # (kind, func, args, kwargs, module being imported or None)
+        self.calls: list = []  # (register, args, kwargs, module being imported or None)
         self._undo: list = []
         calls = self.calls
 
-        def record(kind):
+        def record(register: Global):
             def wrap(original):
                 def recording(*args, **kwargs):
                     result = original(*args, **kwargs)
-                    func = args[0] if args else None
-                    calls.append((kind, func, args[1:], kwargs, importing()))
+                    calls.append((register, args, kwargs, importing()))
                     return result
 
                 recording.__doc__ = original.__doc__
@@ -43,19 +47,19 @@ class RegistrationRecorder:
 
         def forget(original):
             def unregistering(func):
-                calls[:] = [c for c in calls if not (c[0] != "at_fork" and c[1] == func)]
+                calls[:] = [c for c in calls if not (c[0] is not AT_FORK and c[1][:1] == (func,))]
                 return original(func)
 
             unregistering.__doc__ = original.__doc__
             return unregistering
 
-        self._patch(atexit, "register", record("atexit"))
+        self._patch(atexit, "register", record(ATEXIT))
         self._patch(atexit, "unregister", forget)
-        self._patch(_codecs, "register", record("codec"), also=("codecs",))
+        self._patch(_codecs, "register", record(CODEC), also=("codecs",))
         if hasattr(_codecs, "unregister"):
             self._patch(_codecs, "unregister", forget, also=("codecs",))
         if hasattr(posix, "register_at_fork"):
-            self._patch(posix, "register_at_fork", record("at_fork"), also=("os",))
+            self._patch(posix, "register_at_fork", record(AT_FORK), also=("os",))
 
     def _patch(self, module, name: str, make, also=()) -> None:
         original = getattr(module, name)
@@ -77,5 +81,5 @@ class RegistrationRecorder:
     def kept(self, by_ref) -> tuple:
         """The calls to make again at restore, in order; ``by_ref(module)`` says whether a
         module is imported again (then the calls its import made are left out)."""
-        return tuple((kind, func, args, kwargs) for kind, func, args, kwargs, module in self.calls
+        return tuple((register, args, kwargs) for register, args, kwargs, module in self.calls
                      if module is None or not by_ref(module))

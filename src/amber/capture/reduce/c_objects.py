@@ -94,7 +94,7 @@ def reduce_lru_cache(wrapper):
         if entries:
             # Keys are hashed again when the cache is refilled, so a key made of restored objects
             # must be complete first: this fill waits for the late stage.
-            r.fills.append(CallOn(reconstructor(rebuild.fill_lru_cache), (tuple(entries),)))
+            r.fills.append(CallOn(reconstructor(rebuild.fill_lru_cache), (tuple(entries),), hashes=True))
             r.fill_late = True
     return r
 

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 from amber._compat import ident, is_python_class
 from amber.capture.recorders.entropy import generator_kind
 from amber.capture.reduce.recipes import (
+    Appends,
     BaseAdd,
     BaseExtend,
     BaseUpdate,
@@ -34,7 +35,6 @@ from amber.capture.reduce.recipes import (
     InstanceState,
     Offender,
     Recipe,
-    ReduceAppends,
     ReduceSetItems,
     SetState,
     named,
@@ -239,7 +239,7 @@ class InstanceReducer:
             func, args = named("builtins", "type.__call__"), (func, *args)
         r = Recipe(Call(func, args), late=True)
         if listitems is not None:
-            r.fills.append(ReduceAppends(list(listitems)))
+            r.fills.append(Appends(list(listitems)))
         if dictitems is not None:
             r.fills.append(ReduceSetItems(list(dictitems)))
         if state is not None:
@@ -313,7 +313,7 @@ def _holds_a_resource(obj, cls, defines_hooks: bool) -> bool:
     for value in values:
         if not isinstance(value, _RESOURCE_TYPES):
             continue
-        if isinstance(value, io.IOBase) and _closed(value):
+        if isinstance(value, io.IOBase) and is_closed(value):
             continue
         if isinstance(value, _socket.socket) and value.fileno() == -1:
             continue
@@ -412,7 +412,7 @@ def slot_values(obj, cls):
     return out or None
 
 
-def _closed(f) -> bool:
+def is_closed(f) -> bool:
     try:
         return bool(f.closed)
     except Exception:

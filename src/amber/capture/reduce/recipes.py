@@ -19,14 +19,14 @@ types). Reconstructors that the heap program calls are named through :func:`reco
 from the function object itself, so a name that does not exist fails where it is written.
 """
 
-from __future__ import annotations
-
 # Imported before the snapshotting process takes its baseline (by recorders.baseline): nothing
 # here may import a module the restore path does not have, so the typing names are for mypy only.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
     from typing import Any
+
+ATOMS = frozenset({type(None), bool, int, float, str, bytes})  # written inline, never walked
 
 # == makes ===========================================================================================
 
@@ -36,7 +36,7 @@ class Make:
 
     __slots__ = ()
 
-    def refs(self) -> Iterator[Any]:
+    def refs(self) -> "Iterator[Any]":
         """The objects this step refers to (each becomes a node of the heap)."""
         return iter(())
 
@@ -65,11 +65,11 @@ class Call(Make):
 
     __slots__ = ("func", "args")
 
-    def __init__(self, func: Any, args: tuple) -> None:
+    def __init__(self, func: "Any", args: tuple) -> None:
         self.func = func
         self.args = args
 
-    def refs(self) -> Iterator[Any]:
+    def refs(self) -> "Iterator[Any]":
         yield self.func
         for arg in self.args:
             if type(arg) is Inline:
@@ -86,7 +86,7 @@ class TupleOf(Make):
     def __init__(self, items: tuple) -> None:
         self.items = items
 
-    def refs(self) -> Iterator[Any]:
+    def refs(self) -> "Iterator[Any]":
         return iter(self.items)
 
 
@@ -121,6 +121,7 @@ class BytesOf(Make):
     """A bytes value written in the program (or copied out of the mapped section when large)."""
 
     __slots__ = ("data",)
+    builtin = "bytes"  # the type that owns the memory: what a large one is copied into
 
     def __init__(self, data: bytes) -> None:
         self.data = data
@@ -130,6 +131,7 @@ class BytearrayOf(BytesOf):
     """A bytearray with these contents."""
 
     __slots__ = ()
+    builtin = "bytearray"
 
 
 class MappedBuffer(Make):
@@ -137,7 +139,7 @@ class MappedBuffer(Make):
 
     __slots__ = ("view", "readonly")
 
-    def __init__(self, view: memoryview, readonly: bool) -> None:
+    def __init__(self, view: "memoryview", readonly: bool) -> None:
         self.view = view
         self.readonly = readonly
 
@@ -148,11 +150,11 @@ class CodeObject(Make):
 
     __slots__ = ("code", "marshalled")
 
-    def __init__(self, code: Any, marshalled: bytes) -> None:
+    def __init__(self, code: "Any", marshalled: bytes) -> None:
         self.code = code
         self.marshalled = marshalled
 
-    def refs(self) -> Iterator[Any]:
+    def refs(self) -> "Iterator[Any]":
         yield self.marshalled
 
 
@@ -161,12 +163,24 @@ Pairs = list  # [(key or attribute name, value)]
 
 
 class Fill:
-    """One operation applied to an object that exists."""
+    """One operation applied to an object that exists.
+
+    What the compiler needs to know to place it (see ``HeapCompiler._fill_ready``):
+    ``patched_later``: values made late are left out and patched in once made, so the fill can
+    run in the plain stage whatever its values; ``hashed()``: what it hashes (keys, set items),
+    which must be complete first; ``needed()``: what must exist when it runs."""
 
     __slots__ = ()
+    patched_later = False
 
-    def refs(self) -> Iterator[Any]:
+    def refs(self) -> "Iterator[Any]":
         return iter(())
+
+    def hashed(self) -> "Iterator[Any]":
+        return iter(())
+
+    def needed(self) -> "Iterator[Any]":
+        return self.refs()
 
 
 class _Items(Fill):
@@ -175,48 +189,53 @@ class _Items(Fill):
     def __init__(self, items: list) -> None:
         self.items = items
 
-    def refs(self) -> Iterator[Any]:
+    def refs(self) -> "Iterator[Any]":
+        return iter(self.items)
+
+
+class _HashedItems(_Items):
+    __slots__ = ()
+
+    def hashed(self) -> "Iterator[Any]":
         return iter(self.items)
 
 
 class _KeyedPairs(Fill):
     __slots__ = ("pairs",)
 
-    def __init__(self, pairs: Pairs) -> None:
+    def __init__(self, pairs: "Pairs") -> None:
         self.pairs = pairs
 
-    def refs(self) -> Iterator[Any]:
-        for k, v in self.pairs:
-            yield k
-            yield v
+    def refs(self) -> "Iterator[Any]":
+        return _flat(self.pairs)
+
+    def hashed(self) -> "Iterator[Any]":
+        return (k for k, _ in self.pairs)
 
 
 class Appends(_Items):
-    """List items (``APPENDS``)."""
+    """List items (``APPENDS``): of a list, or those a ``__reduce__`` returned."""
 
     __slots__ = ()
 
 
-class AddItems(_Items):
+class AddItems(_HashedItems):
     """Set items (``ADDITEMS``)."""
 
     __slots__ = ()
 
 
 class SetItems(_KeyedPairs):
-    """Dict items (``SETITEMS``)."""
+    """Dict items (``SETITEMS``); a value made late is patched in (the keys are needed at once)."""
 
     __slots__ = ()
 
-
-class ReduceAppends(_Items):
-    """The list items a ``__reduce__`` returned (``APPENDS`` on the object)."""
-
-    __slots__ = ()
+    def needed(self) -> "Iterator[Any]":
+        return self.hashed()
 
 
 class ReduceSetItems(_KeyedPairs):
-    """The dict items a ``__reduce__`` returned (``SETITEMS`` on the object)."""
+    """The dict items a ``__reduce__`` returned (``SETITEMS`` on the object, all at once)."""
 
     __slots__ = ()
 
@@ -227,7 +246,7 @@ class BaseExtend(_Items):
     __slots__ = ()
 
 
-class BaseAdd(_Items):
+class BaseAdd(_HashedItems):
     """Contents of a set subclass, through ``set.update``."""
 
     __slots__ = ()
@@ -238,11 +257,15 @@ class BaseUpdate(_KeyedPairs):
 
     __slots__ = ()
 
+    def needed(self) -> "Iterator[Any]":
+        return self.hashed()
+
 
 class ClassState(_KeyedPairs):
     """A class's attributes, through ``rebuild.class_setstate`` (bypasses a metaclass ``__setattr__``)."""
 
     __slots__ = ()
+    patched_later = True
 
 
 class Build(Fill):
@@ -250,17 +273,17 @@ class Build(Fill):
     instances); either may be None."""
 
     __slots__ = ("attrs", "slots")
+    patched_later = True
 
-    def __init__(self, attrs: Pairs | None, slots: Pairs | None) -> None:
+    def __init__(self, attrs: "Pairs | None", slots: "Pairs | None") -> None:
         self.attrs = attrs
         self.slots = slots
 
-    def refs(self) -> Iterator[Any]:
-        for part in (self.attrs, self.slots):
-            if part:
-                for k, v in part:
-                    yield k
-                    yield v
+    def refs(self) -> "Iterator[Any]":
+        if self.attrs:
+            yield from _flat(self.attrs)
+        if self.slots:
+            yield from _flat(self.slots)
 
 
 class InstanceState(Build):
@@ -275,24 +298,26 @@ class SetState(Fill):
 
     __slots__ = ("state",)
 
-    def __init__(self, state: Any) -> None:
+    def __init__(self, state: "Any") -> None:
         self.state = state
 
-    def refs(self) -> Iterator[Any]:
+    def refs(self) -> "Iterator[Any]":
         yield self.state
 
 
 class CallOn(Fill):
     """``func(obj, *args)``. Pass contents as tuples, never as lists or dicts: those may still be
-    empty shells when it runs."""
+    empty shells when it runs. ``hashes``: the call hashes keys among its arguments (a cache
+    refilled), so it waits until the program's hashing code can run."""
 
-    __slots__ = ("func", "args")
+    __slots__ = ("func", "args", "hashes")
 
-    def __init__(self, func: Any, args: tuple) -> None:
+    def __init__(self, func: "Any", args: tuple, hashes: bool = False) -> None:
         self.func = func
         self.args = args
+        self.hashes = hashes
 
-    def refs(self) -> Iterator[Any]:
+    def refs(self) -> "Iterator[Any]":
         yield self.func
         yield from self.args
 
@@ -302,11 +327,20 @@ class Touch(Fill):
 
     __slots__ = ("obj",)
 
-    def __init__(self, obj: Any) -> None:
+    def __init__(self, obj: "Any") -> None:
         self.obj = obj
 
-    def refs(self) -> Iterator[Any]:
+    def refs(self) -> "Iterator[Any]":
         yield self.obj
+
+    def needed(self) -> "Iterator[Any]":
+        return iter(())
+
+
+def _flat(pairs: "Pairs") -> "Iterator[Any]":
+    for k, v in pairs:
+        yield k
+        yield v
 
 
 # == the recipe ======================================================================================
@@ -315,22 +349,19 @@ class Touch(Fill):
 class Recipe:
     __slots__ = ("make", "fills", "late", "fill_late")
 
-    def __init__(self, make: Make, fills: list[Fill] | None = None, late: bool = False,
+    def __init__(self, make: "Make", fills: "list[Fill] | None" = None, late: bool = False,
                  fill_late: bool = False) -> None:
         self.make = make
         self.fills = fills or []
         self.late = late
         self.fill_late = fill_late
 
-    def make_refs(self) -> Iterator[Any]:
+    def make_refs(self) -> "Iterator[Any]":
         """The objects the make step refers to."""
         return self.make.refs()
 
-    def fill_refs(self) -> Iterator[Any]:
-        for op in self.fills:
-            yield from op.refs()
-
-    def refs(self) -> Iterator[Any]:
+    def refs(self) -> "Iterator[Any]":
+        """Every object the recipe refers to: the edges of the heap's graph."""
         yield from self.make.refs()
         for op in self.fills:
             yield from op.refs()
@@ -345,19 +376,13 @@ class Inline:
 
     __slots__ = ("value",)
 
-    def __init__(self, value: dict | tuple) -> None:
+    def __init__(self, value: "dict | tuple") -> None:
         self.value = value
 
-    def refs(self) -> Iterator[Any]:
+    def refs(self) -> "Iterator[Any]":
         v = self.value
-        for x in (_pairs_flat(v) if type(v) is dict else v):
+        for x in (_flat(list(v.items())) if type(v) is dict else v):
             yield from (x.refs() if type(x) is Inline else (x,))
-
-
-def _pairs_flat(d: dict) -> Iterator[Any]:
-    for k, x in d.items():
-        yield k
-        yield x
 
 
 class Offender:
@@ -387,7 +412,7 @@ class Global:
 _GLOBALS: dict[tuple[str, str], Global] = {}
 
 
-def named(module: str, qualname: str) -> Global:
+def named(module: str, qualname: str) -> "Global":
     """The interned :class:`Global` for ``module.qualname``."""
     key = (module, qualname)
     g = _GLOBALS.get(key)
@@ -396,7 +421,7 @@ def named(module: str, qualname: str) -> Global:
     return g
 
 
-def reconstructor(fn: Callable) -> Global:
+def reconstructor(fn: "Callable") -> "Global":
     """A function of Amber's restore side (:mod:`amber.restore.rebuild`, :mod:`amber.restore.lazy`)
     that the heap program calls, named from the function itself."""
     return named(fn.__module__, fn.__qualname__)

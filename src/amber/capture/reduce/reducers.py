@@ -29,7 +29,7 @@ from amber import lifecycle, secrecy
 from amber._compat import ident, is_python_class, known_type_key
 from amber.capture.reduce import c_objects
 from amber.capture.reduce.hash_memos import HashMemos
-from amber.capture.reduce.instances import InstanceReducer, _closed
+from amber.capture.reduce.instances import InstanceReducer, is_closed
 from amber.capture.reduce.recipes import (
     EMPTY_DICT,
     EMPTY_LIST,
@@ -72,9 +72,9 @@ _NEVER_GLOBAL = frozenset({tuple, frozenset, str, bytes, types.CodeType, types.C
 class Reducers:
     """Holds the dispatch table and what reducers need to know about the world."""
 
-    def __init__(self, world: World, module_dicts: dict, always_doc: bool = False) -> None:
+    def __init__(self, world: World, always_doc: bool = False) -> None:
         self.world = world
-        self.module_dicts = module_dicts  # ident(dict) -> module captured by value
+        self.module_dicts: dict[int, types.ModuleType] = {}  # ident(dict) -> module captured by value
         self.always_doc = always_doc  # --lazy-code: a stub's constants do not carry the docstring
         self.dispatch = {
             tuple: self.reduce_tuple,
@@ -152,7 +152,7 @@ class Reducers:
                 obj is not threading.main_thread():
             return Offender(f"a running thread ({obj.name})",
                             "start threads after restore (after the snapshot point), or stop this one first")
-        if isinstance(obj, io.IOBase) and not isinstance(obj, _IN_MEMORY_FILES) and not _closed(obj):
+        if isinstance(obj, io.IOBase) and not isinstance(obj, _IN_MEMORY_FILES) and not is_closed(obj):
             return Offender(f"an open file ({_describe_file(obj)})",
                             "close it before the snapshot point and reopen it in an amber.after_restore hook")
         if type(obj) in _FILE_TYPES:
@@ -225,7 +225,7 @@ class Reducers:
 
     # -- code ---------------------------------------------------------------------------------
     def reduce_code(self, code):
-        # The planner marshals every code object of the heap in one go (see Planner.compile);
+        # The compiler marshals every code object of the heap in one go (compile/code_table.py);
         # the bytes here are what the secret scan reads.
         return Recipe(CodeObject(code, marshal.dumps(code)))
 

@@ -16,8 +16,6 @@ The child side (:func:`child_main`) imports only the base set before the seeds, 
 observes exactly what a restore would.
 """
 
-from __future__ import annotations
-
 import marshal
 import sys
 

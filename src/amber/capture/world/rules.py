@@ -41,14 +41,13 @@ from typing import Any
 
 from amber._compat import c_metaclass, ident, is_python_class
 from amber.capture.recorders.baseline import frozen_contents, refill
-from amber.capture.reduce.recipes import named
+from amber.capture.reduce.recipes import ATOMS, named
 from amber.capture.world.probe import namespace_fingerprint
 
 # Modules whose state describes the running process rather than the program: each restored
 # process imports them afresh (its own environment, main thread, random seed, temporary names,
 # multiprocessing authentication key).
 PER_PROCESS_MODULES = ("os", "threading", "random", "tempfile", "multiprocessing.process")
-ATOMS = (type(None), bool, int, float, str, bytes)
 _NAMED_KINDS = (type, types.FunctionType, types.BuiltinFunctionType, types.MethodDescriptorType,
                 types.WrapperDescriptorType, types.ClassMethodDescriptorType)
 
