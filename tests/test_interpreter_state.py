@@ -212,3 +212,20 @@ def test_documented_limit_hash_values_kept_as_numbers(program):
     p.snapshot()
     assert p.cold().stdout == "True\n"
     assert p.restore().stdout == "False\n"
+
+
+@pytest.mark.parametrize("start_up, expected", [("", "True"), ("gc.disable()", "False"),
+                                                 ("gc.disable(); gc.enable()", "True")])
+def test_the_collector_is_as_start_up_left_it(program, tmp_path, start_up, expected):
+    """A restore runs with the garbage collector off (it only allocates what it keeps); the
+    program resumes with it as its start-up left it, under amber restore and amber run."""
+    from conftest import AMBER, run
+
+    p = program(f"import gc\n{start_up}\nif __name__ == '__main__':\n    print(gc.isenabled())\n")
+    assert p.cold(check=True).stdout.strip() == expected
+    p.snapshot()
+    assert p.restore().stdout.strip() == expected
+    env = {"AMBER_CACHE": str(tmp_path / "cache")}
+    for _ in range(2):  # the build, then the restore from the cache
+        out = run([*AMBER, "run", str(p.script)], cwd=p.dir, env=env, check=True).stdout
+        assert out.strip() == expected

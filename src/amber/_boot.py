@@ -23,6 +23,7 @@ Each path is one process entry point: its Amber work runs under
 ``amber: interrupted`` and 130).
 """
 
+import gc
 import posix
 import sys
 
@@ -33,6 +34,11 @@ def _dirname(path: str) -> str:
 
 
 def main() -> None:
+    if sys.argv[1] in ("restore", "run"):
+        # A restore allocates and keeps (Amber's modules, the modules imported again, the heap):
+        # the collector would only walk it. It is on again when the program resumes
+        # (amber.restore.loader.resume), as start-up left it.
+        gc.disable()
     amber_dir = _dirname(__file__)
     # Never leave amber/ itself on sys.path: its modules would shadow the standard library's.
     sys.path[:] = [p for p in sys.path if p != amber_dir]

@@ -19,8 +19,6 @@ Errors are one ``amber: error: ...`` line ending with where to look (``see 'ambe
 and exit code 2 (:func:`amber.errors.entry_point`); ``--help`` and ``--version`` exit 0.
 """
 
-from __future__ import annotations
-
 import sys
 
 from amber.errors import UsageError, entry_point
@@ -39,7 +37,8 @@ class Command:
 
     __slots__ = ("name", "module", "add", "run", "options", "summary")
 
-    def __init__(self, name: str, module: str, add: str, run: str, options: str | None, summary: str) -> None:
+    def __init__(self, name: str, module: str, add: str, run: str, options: "str | None",
+                 summary: str) -> None:
         self.name = name
         self.module = module
         self.add = add
@@ -73,7 +72,7 @@ COMMANDS = (
 )
 _BY_NAME = {command.name: command for command in COMMANDS}
 
-def usage(subparsers: dict[str, Parser]) -> str:
+def usage(subparsers: "dict[str, Parser]") -> str:
     """The usage lines of ``amber --help``: each command's, as its own ``--help`` shows them (the
     options run and snapshot share as ``[OPTIONS]``, listed once in :func:`epilog`); the
     sub-parsers must be filled."""
@@ -99,7 +98,7 @@ def epilog() -> str:
             "`amber COMMAND --help` describes a command.")
 
 
-def make_parser(only: str | None = None) -> tuple[Parser, dict[str, Parser]]:
+def make_parser(only: "str | None" = None) -> "tuple[Parser, dict[str, Parser]]":
     """The ``amber`` parser and its sub-parsers; with ``only`` a command's name, only that
     command's arguments (the others would import their modules for nothing); else every
     command's, and the usage of each in ``amber --help``."""
@@ -112,7 +111,7 @@ def make_parser(only: str | None = None) -> tuple[Parser, dict[str, Parser]]:
     return parser, subparsers
 
 
-def parse(argv: list[str]) -> tuple[Command, object]:
+def parse(argv: list[str]) -> "tuple[Command, object]":
     """(the command, its parsed options) for ``amber ARGV``; help and errors leave (SystemExit,
     UsageError)."""
     name = argv[0] if argv else ""
@@ -152,6 +151,6 @@ def _dispatch(argv: list[str]) -> int:
     return int(getattr(command.load(), command.run)(opts))
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: "list[str] | None" = None) -> int:
     """``amber ARGV``; returns the exit code (``--help`` and errors leave by ``SystemExit``)."""
     return entry_point(lambda: _dispatch(list(sys.argv[1:] if argv is None else argv)))

@@ -16,8 +16,6 @@ interpreter, and argparse with what it imports would cost the first one more tha
 its work.
 """
 
-from __future__ import annotations
-
 import os
 import sys
 
@@ -45,7 +43,7 @@ class Option:
 
     __slots__ = ("names", "dest", "kind", "metavar", "help")
 
-    def __init__(self, *names: str, dest: str, kind: str = FLAG, metavar: str | None = None,
+    def __init__(self, *names: str, dest: str, kind: str = FLAG, metavar: "str | None" = None,
                  help: str) -> None:
         self.names = names
         self.dest = dest
@@ -71,7 +69,7 @@ class Option:
         """In a usage line: ``[--strict]``, ``[-o IMAGE]``, ``[--reimport PKG]...`` (repeatable)."""
         return f"[{self.spelling()}]" + ("..." if self.kind == APPEND else "")
 
-    def add_to(self, parser: argparse.ArgumentParser) -> None:
+    def add_to(self, parser: "argparse.ArgumentParser") -> None:
         if self.kind == POSITIONAL:
             parser.add_argument(self.dest, nargs="?", metavar=self.metavar, help=self.help)
         elif self.kind == FLAG:
@@ -116,7 +114,7 @@ _AFTER = ("Amber's options come before SCRIPT (or -m MODULE); everything after i
           "main script, else its top-level `if __name__ == \"__main__\":`, else its end.")
 
 
-def usage_lines(prog: str, options: tuple[Option, ...], shared: tuple[Option, ...] = ()) -> list[str]:
+def usage_lines(prog: str, options: "tuple[Option, ...]", shared: "tuple[Option, ...]" = ()) -> list[str]:
     """``prog``'s usage, made from its declaration: one line per way of naming the program
     (``SCRIPT`` and ``-m MODULE``; ``IMAGE``), Amber's options first; those in ``shared`` are
     shown together as ``[OPTIONS]`` (``amber --help`` lists them once, see :data:`BUILD`)."""
@@ -130,7 +128,7 @@ def usage_lines(prog: str, options: tuple[Option, ...], shared: tuple[Option, ..
     return [" ".join([prog, *words, o.spelling(), "[ARGS...]"]) for o in programs]
 
 
-def split_program(argv: list[str], options: tuple[Option, ...]) -> tuple[list[str], list[str]]:
+def split_program(argv: list[str], options: "tuple[Option, ...]") -> tuple[list[str], list[str]]:
     """(Amber's words up to SCRIPT/IMAGE or ``-m MODULE``, the program's arguments after them)."""
     takes_value = {name for o in options if o.kind in (VALUE, APPEND) for name in o.names}
     program = {name for o in options if o.kind == PROGRAM for name in o.names}
@@ -149,7 +147,7 @@ def split_program(argv: list[str], options: tuple[Option, ...]) -> tuple[list[st
     return argv, []
 
 
-def _short_cluster(word: str, takes_value: set[str], program: set[str]) -> int | None:
+def _short_cluster(word: str, takes_value: set[str], program: set[str]) -> "int | None":
     """For ``-xyz``, read as argparse reads short options together: the number of words after
     it that are still Amber's if it names the program (0 for ``-mMODULE``, 1 for ``-vm MODULE``),
     None if it does not (then ``-oIMAGE`` or ``-o IMAGE`` is only an option)."""
@@ -170,7 +168,7 @@ class Parsed:
         self.__dict__.update(values)
 
 
-def quick_parse(words: list[str], options: tuple[Option, ...], args: list[str]) -> Parsed | None:
+def quick_parse(words: list[str], options: "tuple[Option, ...]", args: list[str]) -> "Parsed | None":
     """What argparse would make of ``words`` (Amber's part, see :func:`split_program`), when they
     are spelt plainly, with the program's ``args``; None for anything else (help, an unknown
     option, ``--opt=value``, a missing value...), which argparse then parses and reports."""
@@ -204,14 +202,14 @@ def quick_parse(words: list[str], options: tuple[Option, ...], args: list[str]) 
     return Parsed(**values, args=args) if program else None
 
 
-def _add(parser: argparse.ArgumentParser, options: tuple[Option, ...], args_help: str) -> None:
+def _add(parser: "argparse.ArgumentParser", options: "tuple[Option, ...]", args_help: str) -> None:
     parser.usage = "\n       ".join(usage_lines("%(prog)s", options))  # aligned under argparse's "usage: "
     for option in options:
         option.add_to(parser)
     parser.add_argument("args", nargs="*", metavar="ARGS", help=args_help)
 
 
-def _target(opts: argparse.Namespace, command: str) -> tuple[str, bool]:
+def _target(opts: "argparse.Namespace", command: str) -> tuple[str, bool]:
     """(SCRIPT or MODULE, whether it is a module), checked."""
     if opts.module is not None:
         return opts.module, True
@@ -222,7 +220,7 @@ def _target(opts: argparse.Namespace, command: str) -> tuple[str, bool]:
     return opts.script, False
 
 
-def run_arguments(parser: argparse.ArgumentParser) -> None:
+def run_arguments(parser: "argparse.ArgumentParser") -> None:
     parser.description = ("Run SCRIPT (or MODULE): restore it from the image cache when a fresh image is "
                           "there, else run it normally and build the image at its snapshot point, and keep "
                           "going. The cache is $AMBER_CACHE (default ~/.cache/amber), capped at "
@@ -231,7 +229,7 @@ def run_arguments(parser: argparse.ArgumentParser) -> None:
     _add(parser, RUN, "the program's own arguments: everything after SCRIPT (or -m MODULE), --help included")
 
 
-def run(opts: argparse.Namespace) -> int:
+def run(opts: "argparse.Namespace") -> int:
     target, is_module = _target(opts, "run")
     if not is_module:
         target = os.path.abspath(target)  # the cache key names the script by its absolute path
@@ -241,7 +239,7 @@ def run(opts: argparse.Namespace) -> int:
     return _exec([sys.executable, "-I", "-S", BOOT, "run", *options.encode()])
 
 
-def snapshot_arguments(parser: argparse.ArgumentParser) -> None:
+def snapshot_arguments(parser: "argparse.ArgumentParser") -> None:
     parser.description = ("Run SCRIPT (or MODULE) as __main__ up to its snapshot point and write IMAGE; "
                           "`amber restore IMAGE` resumes right after that point.")
     parser.epilog = _AFTER
@@ -249,7 +247,7 @@ def snapshot_arguments(parser: argparse.ArgumentParser) -> None:
                            "included")
 
 
-def snapshot(opts: argparse.Namespace) -> int:
+def snapshot(opts: "argparse.Namespace") -> int:
     target, is_module = _target(opts, "snapshot")
     output = opts.output
     if output is None:
@@ -265,7 +263,7 @@ def snapshot(opts: argparse.Namespace) -> int:
     return _exec([sys.executable, "-S", BOOT, "snapshot", *options.encode()])
 
 
-def restore_arguments(parser: argparse.ArgumentParser) -> None:
+def restore_arguments(parser: "argparse.ArgumentParser") -> None:
     parser.description = ("Restore a fresh process from IMAGE and resume right after its snapshot point. "
                           "IMAGE must be signed with this machine's key (AMBER_KEY or "
                           "~/.config/amber/hmac.key) or a trusted Ed25519 key (amber trust).")
@@ -273,7 +271,7 @@ def restore_arguments(parser: argparse.ArgumentParser) -> None:
     _add(parser, RESTORE, "the program's own arguments (its sys.argv[1:]): everything after IMAGE")
 
 
-def restore(opts: argparse.Namespace) -> int:
+def restore(opts: "argparse.Namespace") -> int:
     if opts.image is None:
         raise UsageError("restore needs an image; see 'amber restore --help'")
     options = RestoreOptions(opts.image, insecure=opts.insecure, verify_buffers=opts.verify_buffers,

@@ -17,15 +17,17 @@ without ``site``, so every restore starts from the same **base set** of modules:
 imports the same set before taking its baseline, so modules of the base set are held by
 reference; everything else comes from the image.
 
-Steps: verify the signature and the header; start checking the heap's digest on a second
-thread; apply the environment changes the program made during start-up over this process's
-environment, and ``sys.path``; import the modules held by reference again, in the order the
-program first imported them; wait for the heap's check; map the large buffers (copy-on-write,
-see :mod:`amber.image.format`); run the heap program with the C unpickler (garbage collection
-paused: the heap is rebuilt, not churned); put ``sys.modules`` in the order the program had;
-set ``sys.argv``; honour the run-time ``PYTHON*`` variables the isolated interpreter ignored;
-make the atexit, codec and at-fork registrations again; run the after-restore hooks
-(:mod:`amber.lifecycle`); resume ``__main__`` after the snapshot point.
+Steps (the garbage collector is off from the boot until the program resumes: everything a
+restore allocates is kept, so a collection would only walk it): verify the signature and the
+header; start checking the heap's digest on a second thread; apply the environment changes the
+program made during start-up over this process's environment, and ``sys.path``; import the
+modules held by reference again, in the order the program first imported them; wait for the
+heap's check; map the large buffers (copy-on-write, see :mod:`amber.image.format`); run the heap
+program with the C unpickler; put ``sys.modules`` in the order the program had; set
+``sys.argv``; honour the run-time ``PYTHON*`` variables the isolated interpreter ignored; make
+the atexit, codec and at-fork registrations again; turn the collector on, unless start-up had
+turned it off; run the after-restore hooks (:mod:`amber.lifecycle`); resume ``__main__`` after
+the snapshot point.
 """
 
 import _pickle
@@ -68,18 +70,13 @@ def load_image(image, verify_buffers: bool = False) -> dict:
         lazy.attach(lazy_section, lazy_table, path)
     image.close()
     STATE.enter(RESTORING)
-    enabled = gc.isenabled()
-    gc.disable()
+    gc.disable()  # the heap is rebuilt, not churned (the boot turned it off already; resume turns it on)
     try:
-        manifest = _pickle.loads(heap, buffers=buffers)
+        return _pickle.loads(heap, buffers=buffers)
     except AmberError:
         raise
     except Exception as e:
         raise AmberError(f"{path}: restore failed while rebuilding the heap: {type(e).__name__}: {e}") from e
-    finally:
-        if enabled:
-            gc.enable()
-    return manifest
 
 
 def import_again(names: list) -> None:
@@ -123,6 +120,8 @@ def resume(manifest: dict, args: list) -> None:
     honour_runtime_variables()
     STATE.enter(RESTORED)
     rebuild.replay_registrations(manifest["registrations"])
+    if rebuild.collector_enabled_at_snapshot():
+        gc.enable()
     lifecycle.install(manifest["lifecycle"])
     lifecycle.run_after_restore()  # HookErrors: exit code 1, from the entry point
     STATE.mark_resumed()  # from here on, what the program raises is its own

@@ -219,6 +219,14 @@ def set_set(target: set, items: tuple) -> None:
     target.update(items)
 
 
+_collector_enabled = [True]  # as every interpreter starts, unless start-up turned it off
+
+
+def collector_enabled_at_snapshot() -> bool:
+    """Was the garbage collector on at the snapshot point (``gc.disable()`` in start-up: off)?"""
+    return _collector_enabled[0]
+
+
 def apply_setting(key: str, value) -> None:
     """Interpreter settings outside the heap, as start-up left them."""
     import gc
@@ -228,7 +236,8 @@ def apply_setting(key: str, value) -> None:
     elif key == "gc_threshold":
         gc.set_threshold(*value)
     elif key == "gc_enabled":
-        (gc.enable if value else gc.disable)()
+        # The collector stays off until the program resumes; then it is as start-up left it.
+        _collector_enabled[0] = bool(value)
     elif key == "switchinterval":
         sys.setswitchinterval(value)
     elif key == "int_max_str_digits":
