@@ -162,3 +162,21 @@ def test_start_up_sees_no_module_amber_brought(program, tmp_path):
         leaked = sorted(m for m in extra if m != "amber" and not m.startswith("amber.")
                         and m not in sys.builtin_module_names)
         assert leaked == [], f"amber {how}: the program's start-up sees {leaked}"
+
+
+def test_capture_leaves_the_programs_state_as_it_was(program):
+    """Amber's capture side runs in the program's process after the snapshot point: what it
+    imports must not change state the image records. ``typing`` registers its types in
+    ``copyreg.dispatch_table`` when imported, so a capture side importing it put them into
+    every image of a program that never imported typing (on 3.12 and 3.13, where some of them
+    are C types, the snapshot failed; on 3.11 they were copied silently)."""
+    p = program("""
+import copyreg, pickle, sys  # pickle is imported again at restore; its dispatch_table is copyreg's
+import xml.etree.ElementTree
+if __name__ == "__main__":
+    print(sorted(f"{k.__module__}.{k.__qualname__}" for k in copyreg.dispatch_table))
+    print("typing" in sys.modules)
+""")
+    cold = p.cold(check=True).stdout
+    p.snapshot()
+    assert p.restore().stdout == cold

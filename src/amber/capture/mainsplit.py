@@ -18,10 +18,13 @@ with ``PyCF_ONLY_AST``), not from ``ast`` (which would bring ``enum`` and ``cont
 """
 
 import _ast as ast  # the node classes; ast.py adds only helpers (and imports)
-import types
 
 from amber._compat import ident
 from amber.errors import UsageError
+
+TYPE_CHECKING = False  # no `types` or `typing` before the program runs (see above)
+if TYPE_CHECKING:
+    from types import CodeType
 
 
 def _parse(source: "str | bytes", filename: str) -> ast.Module:
@@ -47,7 +50,7 @@ def _walk(tree: ast.AST):
 class Split:
     """The main script's body cut at the snapshot point, compiled."""
 
-    def __init__(self, first: types.CodeType, rest: types.CodeType, kind: str, line: int) -> None:
+    def __init__(self, first: "CodeType", rest: "CodeType", kind: str, line: int) -> None:
         self.first = first  # code object: the body up to the snapshot point
         self.rest = rest  # code object: the body after it
         self.kind = kind  # "call", "main-guard" or "end"

@@ -21,12 +21,11 @@ import os
 import sys
 import time
 from types import ModuleType
-from typing import TYPE_CHECKING
 
 import amber
 from amber import lifecycle
 from amber._compat import ident
-from amber.capture.compile.compiler import CompiledHeap, HeapCompiler, Step, Unplannable
+from amber.capture.compile.compiler import CompiledHeap, HeapCompiler, Unplannable
 from amber.capture.compile.planner import HeapPlan, HeapStats, Planner, type_name
 from amber.capture.policy.secret_scan import SecretScanner
 from amber.capture.recorders.baseline import abc_registry
@@ -40,7 +39,11 @@ from amber.image import records, writer
 from amber.restore import rebuild
 from amber.state import STATE
 
+# Imported while the program's state is captured: no typing at run time (importing it registers
+# its types in copyreg.dispatch_table, state of the program's base set); its names are for mypy.
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from amber.capture.compile.compiler import Step
     from amber.capture.session import Startup
 
 

@@ -10,7 +10,6 @@ point (:func:`amber.errors.entry_point`), which leaves by ``os._exit`` as every 
 import os
 import sys
 import time
-import types
 
 from amber import lifecycle
 from amber.capture.recorders.baseline import Baseline
@@ -24,12 +23,15 @@ from amber.state import PLAIN, SNAPSHOTTING, STATE
 # (no typing, no __future__), so the names below are for type checkers only.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from types import ModuleType
     from typing import Any
 
     from amber.capture.mainsplit import Split
     from amber.capture.pipeline import SnapshotRequest
     from amber.capture.recorders.imports import ImportRecorder
     from amber.capture.recorders.inputs import InputRecorder
+else:
+    ModuleType = type(sys)  # not types.ModuleType: `types` is no module of the base set on 3.13
 
 
 def main(argv: list, baseline: Baseline, imports: "ImportRecorder") -> None:
@@ -43,7 +45,7 @@ class Startup:
     (without Amber's capture side) and the base set's changed state."""
 
     def __init__(self, options: SnapshotOptions, baseline: Baseline, recorders: "Recorders",
-                 main: types.ModuleType, split: "Split", filename: str, startup_seconds: float) -> None:
+                 main: "ModuleType", split: "Split", filename: str, startup_seconds: float) -> None:
         self.options = options
         self.baseline = baseline
         self.recorders = recorders
@@ -109,13 +111,13 @@ def run_snapshot(options: SnapshotOptions, baseline: Baseline, imports: "ImportR
         _snapshot_and_exit(startup)
 
 
-def _prepare_main(options: SnapshotOptions) -> "tuple[types.ModuleType, Split, str]":
+def _prepare_main(options: SnapshotOptions) -> "tuple[ModuleType, Split, str]":
     """A fresh ``__main__`` for the script or module, ``sys.path[0]`` and ``sys.argv`` as python
     sets them, and the script split at its snapshot point."""
     from amber.capture import mainsplit
 
     target = options.target
-    main = types.ModuleType("__main__")
+    main = ModuleType("__main__")
     main.__dict__["__builtins__"] = sys.modules["builtins"]
     if options.is_module:
         sys.path[0] = os.getcwd()
@@ -145,7 +147,7 @@ def _prepare_main(options: SnapshotOptions) -> "tuple[types.ModuleType, Split, s
     return main, split, filename
 
 
-def _run_to_snapshot_point(options: SnapshotOptions, main: types.ModuleType, split: "Split") -> float:
+def _run_to_snapshot_point(options: SnapshotOptions, main: "ModuleType", split: "Split") -> float:
     """Run the part before the snapshot point; return how long it took. A program that exits or
     raises first leaves the process as it would have, with no image."""
     # Under amber run this is a normal run that happens to build an image: amber.snapshot() in

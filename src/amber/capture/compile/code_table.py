@@ -10,12 +10,13 @@ image's ``lazy_code`` section, unmarshalled on first call (:mod:`amber.restore.l
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from amber._compat import ident
 from amber.capture.compile import lazy_code
 from amber.capture.reduce.recipes import CodeObject
 
+# Imported while the program's state is captured: no typing at run time (importing it registers
+# its types in copyreg.dispatch_table, state of the program's base set); its names are for mypy.
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from amber.capture.compile.planner import HeapPlan
 

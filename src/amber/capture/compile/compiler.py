@@ -24,8 +24,6 @@ into opcodes by one method, found through a dispatch table keyed by the step's c
 from __future__ import annotations
 
 import marshal
-from collections.abc import Callable, Iterable
-from typing import Any
 
 from amber._compat import ident, ident_of_address
 from amber.capture.compile.assembler import Assembler
@@ -35,6 +33,16 @@ from amber.capture.reduce import recipes as R
 from amber.capture.reduce.recipes import ATOMS, Global, Inline, named, reconstructor
 from amber.image.format import MAPPED_MIN
 from amber.restore import lazy, rebuild
+
+# Imported while the program's state is captured: no typing at run time (importing it registers
+# its types in copyreg.dispatch_table, state of the program's base set); its names are for mypy.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable
+    from typing import Any
+
+    Step = tuple[Any, tuple]  # (callable, args): one call of the program, for stages C and E
+
 
 _MAIN_THREAD_IDENT = __import__("_thread").get_ident()  # the snapshot runs in the main thread
 _MAIN_THREAD_IDENT_MARK = object()
@@ -46,7 +54,6 @@ _BASE_METHODS: dict[type, Global] = {R.BaseExtend: named("builtins", "list.exten
 _PATCH_HOW = {R.Build: ("dict", "setattr"), R.InstanceState: ("dict", "object"),
               R.ClassState: ("type", "type")}
 
-Step = tuple[Any, tuple]  # (callable, args): one call of the program, for stages C and E
 
 
 class CompiledHeap:

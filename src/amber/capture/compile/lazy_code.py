@@ -11,10 +11,12 @@ import keyword
 import marshal
 import types
 from collections import Counter
-from typing import TYPE_CHECKING
 
 from amber._compat import ident
 
+# Imported while the program's state is captured: no typing at run time (importing it registers
+# its types in copyreg.dispatch_table, state of the program's base set); its names are for mypy.
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from amber.capture.compile.planner import HeapPlan
 

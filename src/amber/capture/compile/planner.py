@@ -22,14 +22,18 @@ import sys
 import types
 import weakref
 from collections import deque
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
 
 from amber._compat import ident
 from amber.capture.reduce import recipes as R
 from amber.capture.reduce.recipes import ATOMS, Global, Offender, Recipe
 
+# Imported while the program's state is captured: no typing at run time (importing it registers
+# its types in copyreg.dispatch_table, state of the program's base set); its names are for mypy.
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
+
     from amber.capture.policy.secret_scan import SecretScanner
     from amber.capture.reduce.reducers import Reducers
 

@@ -15,7 +15,10 @@ They are warnings; ``--strict`` makes them errors.
 
 import os
 import sys
-import types
+
+TYPE_CHECKING = False  # this module is imported before the program runs: nothing more than needed
+if TYPE_CHECKING:
+    from types import FrameType
 
 
 class EntropyRecorder:
@@ -57,7 +60,7 @@ class EntropyRecorder:
 
 def _caller() -> str:
     """The first frame outside the modules that hand out randomness."""
-    frame: types.FrameType | None = sys._getframe(2)
+    frame: FrameType | None = sys._getframe(2)
     while frame is not None:
         name = frame.f_globals.get("__name__", "")
         if name not in ("os", "random", "uuid", "secrets", "tempfile") and not name.startswith("amber."):

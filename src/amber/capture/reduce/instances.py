@@ -18,8 +18,6 @@ import _socket
 import copyreg
 import io
 import types
-from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 from amber._compat import ident, is_python_class
 from amber.capture.recorders.entropy import generator_kind
@@ -40,7 +38,12 @@ from amber.capture.reduce.recipes import (
     named,
 )
 
+# Imported while the program's state is captured: no typing at run time (importing it registers
+# its types in copyreg.dispatch_table, state of the program's base set); its names are for mypy.
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from amber.capture.reduce.hash_memos import HashMemos
     from amber.capture.world.rules import World
 

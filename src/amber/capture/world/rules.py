@@ -37,12 +37,19 @@ from __future__ import annotations
 import enum
 import sys
 import types
-from typing import Any
 
 from amber._compat import c_metaclass, ident, is_python_class
 from amber.capture.recorders.baseline import frozen_contents, refill
 from amber.capture.reduce.recipes import ATOMS, named
 from amber.capture.world.probe import namespace_fingerprint
+
+# Imported while the program's state is captured: no typing at run time (importing it registers
+# its types in copyreg.dispatch_table, state of the program's base set); its names are for mypy.
+# Imported while the program's state is captured: no typing at run time (importing it registers
+# its types in copyreg.dispatch_table, state of the program's base set); its names are for mypy.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 # Modules whose state describes the running process rather than the program: each restored
 # process imports them afresh (its own environment, main thread, random seed, temporary names,
