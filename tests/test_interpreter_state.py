@@ -229,3 +229,26 @@ def test_the_collector_is_as_start_up_left_it(program, tmp_path, start_up, expec
     for _ in range(2):  # the build, then the restore from the cache
         out = run([*AMBER, "run", str(p.script)], cwd=p.dir, env=env, check=True).stdout
         assert out.strip() == expected
+
+
+def test_interpreter_types_held_without_the_types_module(program):
+    """Types only the ``types`` module names (the cell, function, code, method... types),
+    held by a program that never imported ``types``: re-derived at restore, not imported."""
+    p = program("""
+import sys
+HELD = {"cell": type((lambda x: lambda: x)(0).__closure__[0]), "function": type(lambda: 0),
+        "code": type((lambda: 0).__code__), "mappingproxy": type(type.__dict__),
+        "method_descriptor": type(str.join), "NoneType": type(None), "module": type(sys),
+        "GenericAlias": type(list[int]), "SimpleNamespace": type(sys.implementation)}
+if __name__ == "__main__":
+    import types
+    print(HELD["cell"] is types.CellType, HELD["function"] is types.FunctionType,
+          HELD["code"] is types.CodeType, HELD["mappingproxy"] is types.MappingProxyType,
+          HELD["method_descriptor"] is types.MethodDescriptorType, HELD["NoneType"] is type(None),
+          HELD["module"] is types.ModuleType, HELD["GenericAlias"] is types.GenericAlias,
+          HELD["SimpleNamespace"] is types.SimpleNamespace)
+""")
+    cold = p.cold(check=True).stdout
+    assert cold.split() == ["True"] * 9
+    p.snapshot()
+    assert p.restore().stdout == cold

@@ -25,6 +25,29 @@ UNEXPORTED_TYPES = {
     ("builtins", "odict_iterator"): "type(iter(__import__('collections').OrderedDict()))",
     ("re", "Pattern"): "type(__import__('re._compiler', fromlist=['_']).compile('', 0))",
     ("re", "Match"): "type(__import__('re._compiler', fromlist=['_']).compile('', 0).match(''))",
+    # The interpreter's own types that only the `types` module names (types.CellType...): a
+    # program may hold one without importing `types` (on 3.13 nothing of the base set imports
+    # it), and a restore must not import it for the program either.
+    ("builtins", "cell"): "type((lambda x: lambda: x)(0).__closure__[0])",
+    ("builtins", "function"): "type(lambda: 0)",
+    ("builtins", "code"): "type((lambda: 0).__code__)",
+    ("builtins", "method"): "type(type('C', (), {'f': lambda s: 0})().f)",
+    ("builtins", "builtin_function_or_method"): "type(len)",
+    ("builtins", "generator"): "type(x for x in ())",
+    ("builtins", "mappingproxy"): "type(type.__dict__)",
+    ("builtins", "getset_descriptor"): "type(type.__dict__['__dict__'])",
+    ("builtins", "member_descriptor"): "type(type.__dict__['__basicsize__'])",
+    ("builtins", "method_descriptor"): "type(str.join)",
+    ("builtins", "wrapper_descriptor"): "type(object.__init__)",
+    ("builtins", "method-wrapper"): "type(object().__init__)",
+    ("builtins", "classmethod_descriptor"): "type(dict.__dict__['fromkeys'])",
+    ("builtins", "NoneType"): "type(None)",
+    ("builtins", "NotImplementedType"): "type(NotImplemented)",
+    ("builtins", "ellipsis"): "type(...)",
+    ("builtins", "module"): "type(__import__('sys'))",
+    ("types", "GenericAlias"): "type(list[int])",
+    ("types", "UnionType"): "type(int | str)",
+    ("types", "SimpleNamespace"): "type(__import__('sys').implementation)",
 }
 
 
