@@ -51,7 +51,6 @@ class Startup:
         self.recorders = recorders
         self.main = main
         self.split = split
-        self.filename = filename
         self.startup_seconds = startup_seconds
         self.modules = {name: mod for name, mod in list(sys.modules.items())
                         if mod is not None and not _is_amber_machinery(name)}
