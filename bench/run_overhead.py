@@ -52,7 +52,7 @@ def main() -> None:
                 out.append((time.perf_counter() - t0) * 1000)
         check_ms, files, variables = _check_in_process(image, env, tmp)
     r, s = statistics.median(run_ms), statistics.median(restore_ms)
-    print(f"{args.modules} captured modules; {files} files and {variables} variables watched; "
+    print(f"{args.modules} captured modules; {files} paths and {variables} variables watched; "
           f"{args.runs} interleaved runs, medians")
     print(f"  amber run (check + restore)   {r:7.1f} ms  [{min(run_ms):.1f}-{max(run_ms):.1f}]")
     print(f"  amber restore (restore only)  {s:7.1f} ms  [{min(restore_ms):.1f}-{max(restore_ms):.1f}]")
@@ -71,9 +71,10 @@ def _check_in_process(image: str, env: dict, tmp: str) -> tuple[float, int, int]
         t0 = time.perf_counter()
         keys.program_key(os.path.join(tmp, "app.py"), False, os.getcwd())
         inputs = fmt.read_image(image).decode(fmt.INPUTS)
-        assert freshness.stale_reason(inputs, keys.secret_key(root)) is None
+        assert root is not None
+        assert freshness.stale_reason(inputs, keys.secret_key(root), inputs["program"]) is None
         times.append((time.perf_counter() - t0) * 1000)
-    return statistics.median(times), len(inputs["files"]), len(inputs["env"])
+    return statistics.median(times), len(inputs["watched"]), len(inputs["env"])
 
 
 if __name__ == "__main__":

@@ -11,6 +11,9 @@ import pytest
 AMBER = [sys.executable, "-m", "amber"]
 # Signing keys made by the tests' snapshots go to a directory of their own, not the user's.
 os.environ.setdefault("XDG_CONFIG_HOME", tempfile.mkdtemp(prefix="amber-test-config-"))
+# ... and so do amber run's images and remembered buffer checks (tests that need a cache of their
+# own set AMBER_CACHE themselves).
+os.environ.setdefault("AMBER_CACHE", tempfile.mkdtemp(prefix="amber-test-cache-"))
 
 
 def run(cmd, cwd=None, env=None, check=False, timeout=300, input=None):

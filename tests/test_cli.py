@@ -328,3 +328,352 @@ def test_short_options_written_together_end_where_argparse_ends_them():
     for argv, args in ((["-vmmod", "zz", "yy"], ["zz", "yy"]), (["-vm", "mod", "zz"], ["zz"])):
         command, parsed = cli.parse(["run", *argv])
         assert parsed.module == "mod" and parsed.args == args, (argv, vars(parsed))
+
+
+# == Bad input and a hostile world: one line, never a traceback (issue 11, sections 3 and 5) =========
+
+STARTUP = """\
+import pathlib
+pathlib.Path(__file__).with_name("started").write_text("start-up ran")
+if __name__ == "__main__":
+    print("resumed")
+"""
+
+
+def _other_user(tmp_path):
+    """A command prefix that runs as another user (uid 65534): root ignores permission bits, so a
+    directory another user cannot write is the only way to test one. Skips if none can be had."""
+    import os
+    import shutil
+    import subprocess
+
+    if os.geteuid() != 0:
+        return []  # permission bits apply to this user already
+    if shutil.which("setpriv") is None:
+        pytest.skip("needs setpriv to run as another user")
+    prefix = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+    probe = subprocess.run([*prefix, sys.executable, "-c", "import amber"], cwd=tmp_path, capture_output=True)
+    if probe.returncode != 0:
+        pytest.skip(f"uid 65534 cannot run this interpreter: {probe.stderr[-200:]!r}")
+    return prefix
+
+
+def test_snapshot_checks_its_output_before_start_up_runs(tmp_path):
+    """``-o`` naming the script, a directory, nothing, a device, a file that is not an image, a
+    directory that is missing or not writable: one line before start-up runs, nothing written."""
+    import os
+
+    script = tmp_path / "app.py"
+    script.write_text(STARTUP)
+    source = script.read_bytes()
+    (tmp_path / "out").mkdir()
+    (tmp_path / "notes.txt").write_text("mine")
+    (tmp_path / "file").write_text("")
+    for output, text in [
+        (str(script), "it is the script itself"),
+        ("app.py", "it is the script itself"),
+        ("out/", "it is a directory"),
+        ("out", "it is a directory"),
+        ("", "-o needs a file name, not an empty string"),
+        ("/proc/x", "cannot create a file in /proc"),
+        ("missing/app.amber", "no such directory"),
+        ("file/app.amber", "not a directory"),
+        ("/dev/null", "not a regular file"),
+        ("notes.txt", "is not an Amber image"),
+        ("x" * 300, "File name too long"),
+    ]:
+        line = one_line_error(run([*AMBER, "snapshot", "-o", output, str(script)], cwd=tmp_path))
+        assert text in line, (output, line)
+        assert not (tmp_path / "started").exists(), (output, "start-up ran")
+    assert script.read_bytes() == source and (tmp_path / "notes.txt").read_text() == "mine"
+    assert sorted(os.listdir(tmp_path)) == ["app.py", "file", "notes.txt", "out"]  # no probe, no partial file
+    # An image is replaced (the only kind of file that is), an empty file too.
+    run([*AMBER, "snapshot", "-o", "app.amber", str(script)], cwd=tmp_path, check=True)
+    run([*AMBER, "snapshot", "-o", "app.amber", str(script)], cwd=tmp_path, check=True)
+    assert run([*AMBER, "restore", "app.amber"], cwd=tmp_path, check=True).stdout == "resumed\n"
+
+
+@pytest.fixture
+def shared_tmp():
+    """A directory in /tmp that other users can enter (pytest's own are 0700)."""
+    import shutil
+    import tempfile
+
+    path = pathlib.Path(tempfile.mkdtemp(prefix="amber-test-"))
+    path.chmod(0o755)
+    yield path
+    for sub in path.rglob("*"):
+        if sub.is_dir() and not sub.is_symlink():
+            sub.chmod(0o755)
+    shutil.rmtree(path)
+
+
+def test_snapshot_refuses_a_directory_it_cannot_write(shared_tmp):
+    """Written for real (a file made and removed): another user's directory, as that user sees it."""
+    import os
+
+    tmp_path = shared_tmp
+    prefix = _other_user(tmp_path)
+    theirs = tmp_path / "theirs"
+    theirs.mkdir(mode=0o755)
+    script = theirs / "app.py"
+    script.write_text(STARTUP)
+    mine = tmp_path / "config"
+    mine.mkdir()
+    if prefix:
+        os.chown(mine, 65534, 65534)
+    else:
+        os.chmod(theirs, 0o555)
+    r = run([*prefix, *AMBER, "snapshot", "-o", str(theirs / "app.amber"), str(script)], cwd=tmp_path,
+            env={"XDG_CONFIG_HOME": str(mine), "HOME": str(mine)})
+    assert "cannot create a file in" in one_line_error(r) and "Permission denied" in r.stderr
+    assert os.listdir(theirs) == ["app.py"]
+
+
+def test_key_directories_that_cannot_be_used_are_one_line(tmp_path):
+    """XDG_CONFIG_HOME naming a file, HOME unset, AMBER_KEY_FILE naming a directory: keygen,
+    trust and snapshot say so in one line (snapshot before start-up runs)."""
+    import os
+
+    script = tmp_path / "app.py"
+    script.write_text(STARTUP)
+    a_file = tmp_path / "a-file"
+    a_file.write_text("")
+    public = tmp_path / "k.pub"
+    public.write_text(_public_key_file())
+    no_home = {name: value for name, value in os.environ.items() if name not in ("HOME", "XDG_CONFIG_HOME")}
+    cases = [
+        ({"XDG_CONFIG_HOME": str(a_file)}, "Not a directory"),
+        ({"AMBER_KEY_FILE": str(tmp_path)}, "is not a file"),
+        ({"AMBER_KEY_FILE": str(tmp_path / "missing" / "key")}, "no such directory"),
+        ("no home", "neither HOME nor XDG_CONFIG_HOME is set"),
+    ]
+    for env, text in cases:
+        for command in (["snapshot", "-o", "app.amber", str(script)], ["keygen"], ["trust", str(public)]):
+            if isinstance(env, str) and env == "no home":
+                import subprocess
+
+                r = subprocess.run([*AMBER, *command], cwd=tmp_path, env=no_home, capture_output=True,
+                                   text=True, stdin=subprocess.DEVNULL, timeout=60)
+            elif "AMBER_KEY_FILE" in env and command[0] != "snapshot":
+                continue  # only images are signed with the HMAC key
+            else:
+                r = run([*AMBER, *command], cwd=tmp_path, env=env)
+            if command == ["keygen"] and "cryptography package" in r.stderr:
+                continue
+            assert text in one_line_error(r), (env, command, r.stderr)
+            assert not (tmp_path / "started").exists() and not (tmp_path / "app.amber").exists()
+    assert not os.path.exists("/tmp/.config/amber/ed25519.key") or os.stat("/tmp/.config").st_uid == os.geteuid()
+
+
+# RFC 8032's first test vector: a real Ed25519 public key, in the file format `amber keygen` writes.
+RFC8032_PUBLIC = "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a"
+
+
+def _public_key_file() -> str:
+    return f"{RFC8032_PUBLIC} amber-ed25519-public\n"
+
+
+def test_trust_takes_only_public_keys_and_never_copies_a_secret(tmp_path):
+    """``amber trust`` of the HMAC secret key (64 hex digits, as a public key is) copied the secret
+    into a 0644 file: every secret, and anything that is not an Ed25519 public key, is refused."""
+    import os
+
+    config = tmp_path / "config"
+    env = {"XDG_CONFIG_HOME": str(config)}
+    script = tmp_path / "app.py"
+    script.write_text(STARTUP)
+    run([*AMBER, "snapshot", "-o", "app.amber", str(script)], cwd=tmp_path, env=env, check=True)
+    hmac_key = config / "amber" / "hmac.key"
+    assert os.stat(hmac_key).st_mode & 0o777 == 0o600
+    copy = tmp_path / "copy-of-the-secret"
+    copy.write_text(hmac_key.read_text())
+    os.chmod(copy, 0o644)
+    elsewhere = tmp_path / "another-machines-secret"
+    elsewhere.write_text(os.urandom(32).hex() + "\n")
+    not_a_point = tmp_path / "not-a-point.pub"  # y = 2: no x makes it a point of the curve
+    not_a_point.write_text("02" + "00" * 31 + " amber-ed25519-public\n")
+    (tmp_path / "private.pem").write_text("-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEI\n-----END PRIVATE KEY-----\n")
+    (tmp_path / "bytes").write_bytes(b"\xff\xfe" * 40)
+    for path, text in [
+        (hmac_key, "this machine's HMAC secret key"),
+        (copy, "this machine's HMAC secret key"),
+        (elsewhere, "64 hex digits alone are what an HMAC secret key looks like"),
+        (not_a_point, "not a point of the curve"),
+        (tmp_path / "private.pem", "is a private key"),
+        (tmp_path / "bytes", "not an Amber public key"),
+        (tmp_path, "Is a directory"),
+        (tmp_path / "missing.pub", "No such file or directory"),
+        ("/dev/zero", "not an Amber public key"),
+    ]:
+        line = one_line_error(run([*AMBER, "trust", str(path)], env=env))
+        assert text in line, (path, line)
+    assert not (config / "amber" / "trusted").exists() or not os.listdir(config / "amber" / "trusted")
+    with_key = run([*AMBER, "trust", str(copy)], env={**env, "AMBER_KEY_FILE": str(tmp_path / "none"),
+                                                      "AMBER_KEY": hmac_key.read_text().strip()})
+    assert "HMAC secret key" in one_line_error(with_key)
+    # A public key is trusted, kept mode 0644 in a directory only this user writes.
+    public = tmp_path / "theirs.pub"
+    public.write_text(_public_key_file())
+    r = run([*AMBER, "trust", str(public)], env=env, check=True)
+    assert r.stdout.startswith("trusted Ed25519 key ")
+    (trusted,) = (config / "amber" / "trusted").iterdir()
+    assert trusted.read_text() == public.read_text() and os.stat(trusted).st_mode & 0o777 == 0o644
+    assert os.stat(config / "amber" / "trusted").st_mode & 0o022 == 0
+
+
+def test_keygen_writes_a_public_key_that_trust_takes(tmp_path):
+    import os
+
+    pytest.importorskip("cryptography")
+    a, b = tmp_path / "a", tmp_path / "b"
+    run([*AMBER, "keygen"], env={"XDG_CONFIG_HOME": str(a)}, check=True)
+    public = a / "amber" / "ed25519.pub"
+    assert public.read_text().split()[1] == "amber-ed25519-public"
+    assert os.stat(a / "amber" / "ed25519.key").st_mode & 0o777 == 0o600
+    assert os.stat(public).st_mode & 0o777 == 0o644
+    run([*AMBER, "trust", str(public)], env={"XDG_CONFIG_HOME": str(b)}, check=True)
+    line = one_line_error(run([*AMBER, "trust", str(a / "amber" / "ed25519.key")], env={"XDG_CONFIG_HOME": str(b)}))
+    assert "is a private key" in line
+
+
+def _image(tmp_path, env=None) -> str:
+    script = tmp_path / "app.py"
+    script.write_text("X = list(range(500))\nif __name__ == '__main__':\n    print(len(X))\n")
+    run([*AMBER, "snapshot", "-o", "app.amber", str(script)], cwd=tmp_path, env=env, check=True)
+    return str(tmp_path / "app.amber")
+
+
+def test_a_closed_or_broken_stdout_is_an_exit_code_and_a_full_one_a_line(tmp_path):
+    """Every command that prints: stdout closed (``>&-``) or a pipe nobody reads: exit code 141,
+    nothing on stderr; ``>/dev/full``: one line, exit code 2. Never a traceback (BrokenPipeError,
+    OSError, AttributeError on a missing sys.stdout), never exit code 120 from the interpreter."""
+    import os
+    import subprocess
+
+    env = {**os.environ, "AMBER_CACHE": str(tmp_path / "cache"), "XDG_CONFIG_HOME": str(tmp_path / "config")}
+    image = _image(tmp_path, env)
+    public = tmp_path / "k.pub"
+    public.write_text(_public_key_file())
+    commands = [["inspect", image], ["inspect", "--json", image], ["inspect", "--sections", image],
+                ["inspect", "--dis", "heap", image], ["inspect", "--extract", "heap", image],
+                ["inspect", "--base-set"], ["cache", "list"], ["cache", "clear"], ["trust", str(public)],
+                ["--help"], ["--version"], ["run", "--help"], []]
+    for command in commands:
+        expected = 2 if command == [] else 0
+        closed = subprocess.run(["sh", "-c", 'exec "$@" >&-', "sh", *AMBER, *command], env=env,
+                                capture_output=False, stderr=subprocess.PIPE, text=True, timeout=60)
+        assert (closed.returncode, closed.stderr) == (141, ""), (command, closed.returncode, closed.stderr)
+        read, write = os.pipe()
+        os.close(read)
+        broken = subprocess.run([*AMBER, *command], env=env, stdout=write, stderr=subprocess.PIPE, text=True,
+                                timeout=60)
+        os.close(write)
+        assert (broken.returncode, broken.stderr) == (141, ""), (command, broken.returncode, broken.stderr)
+        with open("/dev/full", "w") as full:
+            r = subprocess.run([*AMBER, *command], env=env, stdout=full, stderr=subprocess.PIPE, text=True,
+                               timeout=60)
+        assert r.stderr == "amber: error: cannot write to standard output: No space left on device\n", \
+            (command, r.stderr)
+        assert r.returncode == 2
+        ok = subprocess.run([*AMBER, *command], env=env, capture_output=True, timeout=60)
+        assert ok.returncode == expected and ok.stdout, (command, ok.returncode, ok.stderr)
+    # A closed stderr is no reason to fail: the output still comes, the exit code is the same.
+    r = subprocess.run(["sh", "-c", 'exec "$@" 2>&-', "sh", *AMBER, "inspect", image], env=env,
+                       capture_output=False, stdout=subprocess.PIPE, text=True, timeout=60)
+    assert r.returncode == 0 and "objects" in r.stdout
+
+
+def test_an_os_error_that_escapes_is_one_line(capsys):
+    from amber import errors
+
+    for raised, shown in [(NotADirectoryError(20, "Not a directory", "/x/amber"), "/x/amber: Not a directory"),
+                          (PermissionError(13, "Permission denied"), "Permission denied"),
+                          (OSError(18, "Invalid cross-device link", "/a", None, "/b"),
+                           "/a -> /b: Invalid cross-device link")]:
+        left: list[int] = []
+
+        def work(raised=raised):
+            raise raised
+
+        with pytest.raises(SystemExit):
+            errors.entry_point(work, leave=left.append)
+        assert left == [2] and capsys.readouterr().err == f"amber: error: {shown}\n"
+    left = []
+
+    def broken_pipe():
+        raise BrokenPipeError(32, "Broken pipe")
+
+    with pytest.raises(SystemExit):
+        errors.entry_point(broken_pipe, leave=left.append)
+    assert left == [errors.OUTPUT_CLOSED] == [141] and capsys.readouterr().err == ""
+
+
+def test_a_module_without_python_source_is_refused(tmp_path):
+    from amber.capture import mainsplit
+
+    for source in (None, b"x = 1\0\n"):
+        with pytest.raises(UsageError):
+            mainsplit.split_source(source, "frozen")
+    for module in ("os.path", "__hello__", "sys", "_json"):
+        line = one_line_error(run([*AMBER, "snapshot", "-o", "m.amber", "-m", module], cwd=tmp_path))
+        assert "no Python source" in line, (module, line)
+    assert not (tmp_path / "m.amber").exists()
+
+
+def test_cache_clear_says_what_it_could_not_remove(shared_tmp):
+    """A cache entry another user cannot change (here: uid 65534's cache with an entry it may not
+    write): clear removes the rest, says how many images it removed and what it could not, exit 2."""
+    import os
+
+    tmp_path = shared_tmp
+    prefix = _other_user(tmp_path)
+    cache = tmp_path / "cache"
+    for entry in ("aaaa", "bbbb"):
+        (cache / entry).mkdir(parents=True)
+        (cache / entry / "0123.amber").write_bytes(b"\x89AMB\r\n\x1a\n")
+        (cache / entry / "program").write_bytes(b"")
+    (cache / "key").write_bytes(os.urandom(32))
+    if prefix:
+        for path in (cache, cache / "aaaa", cache / "bbbb", *(cache / "aaaa").iterdir(), *(cache / "bbbb").iterdir(),
+                     cache / "key"):
+            os.chown(path, 65534, 65534)
+    os.chmod(cache / "bbbb", 0o555)
+    os.chmod(cache, 0o700)
+    try:
+        r = run([*prefix, *AMBER, "cache", "clear"], cwd=tmp_path, env={"AMBER_CACHE": str(cache)})
+    finally:
+        os.chmod(cache / "bbbb", 0o755)
+    assert r.stdout == f"removed 1 image(s) from {cache}\n"
+    line = one_line_error(r)
+    assert "could not remove 1 image(s)" in line and "bbbb" in line and "Permission denied" in line
+    assert sorted(os.listdir(cache)) == ["bbbb", "key"]
+    r = run([*AMBER, "cache", "clear"], cwd=tmp_path, env={"AMBER_CACHE": str(cache)}, check=True)
+    assert r.stdout == f"removed 1 image(s) from {cache}\n" and os.listdir(cache) == ["key"]
+
+
+def test_the_image_magic_the_output_check_knows_is_the_format_s():
+    from amber.commands import paths
+    from amber.image import format as fmt
+
+    assert paths.IMAGE_MAGIC == fmt.MAGIC
+
+
+def test_the_curve_check_takes_public_keys_and_refuses_half_of_random_bytes():
+    import os
+
+    from amber.commands import keys
+
+    assert keys.is_ed25519_point(bytes.fromhex(RFC8032_PUBLIC))
+    assert not keys.is_ed25519_point(bytes.fromhex("02" + "00" * 31))
+    assert not keys.is_ed25519_point(b"\xff" * 32)  # y >= p
+    refused = sum(not keys.is_ed25519_point(os.urandom(32)) for _ in range(400))
+    assert 120 < refused < 280, refused
+    try:
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    except ImportError:
+        return
+    for _ in range(50):
+        public = Ed25519PrivateKey.generate().public_key()
+        assert keys.is_ed25519_point(public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw))

@@ -371,3 +371,49 @@ def test_fuzzed_sections_never_crash_the_decoder(program, tmp_path):
                 if r.returncode != 0:
                     one_line_error(r)
     assert outcomes["refused"] > 20 and outcomes["shown"] > 60
+
+
+def test_an_object_that_owns_a_live_process_is_refused(program):
+    """A running child (``subprocess.Popen``, a started ``multiprocessing.Process``) was captured
+    as plain data: after restore ``poll()`` said it had exited while it still ran. It is refused
+    with its path; one that was waited for is data, and restores with its exit status."""
+    import re
+    import signal
+
+    p = program("""\
+        import multiprocessing, os, subprocess, sys, time
+        def rest():  # not holding the test's pipes open
+            null = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(null, 1), os.dup2(null, 2)
+            time.sleep(60)
+        class Pool:
+            def __init__(self):
+                self.workers = {"sleeper": subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"],
+                                                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)}
+        POOL = Pool()
+        W = multiprocessing.Process(target=rest, daemon=True)
+        W.start()
+        if __name__ == "__main__":
+            print(POOL.workers["sleeper"].poll())
+    """)
+    r = p.snapshot(check=False)
+    pids = [int(pid) for pid in re.findall(r"pid (\d+)", r.stderr)]
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    assert r.returncode == 2, r.stderr
+    assert "__main__.POOL.workers['sleeper'] -> subprocess.Popen: a child process that is running" in r.stderr
+    assert "__main__.W -> multiprocessing.context.Process: a child process that is running" in r.stderr
+    assert "wait() for it before the snapshot point" in r.stderr and "join() it" in r.stderr
+    assert len(pids) == 2 and "Traceback" not in r.stderr and not p.image.exists()
+    done = program("""\
+        import subprocess, sys
+        CHILD = subprocess.Popen([sys.executable, "-c", "raise SystemExit(7)"])
+        CHILD.wait()
+        if __name__ == "__main__":
+            print(CHILD.poll(), CHILD.returncode, CHILD.args[-1])
+    """, name="done.py")
+    done.snapshot()
+    assert done.restore().stdout == "7 7 raise SystemExit(7)\n"

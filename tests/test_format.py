@@ -156,8 +156,8 @@ def test_writers_go_through_the_schemas():
         records.STATS_SCHEMA.build(objects=1, by_type={"dict": (1, 2), "code": ("1", 2)}, largest=[],
                                    by_module={}, modules_by_value=[], modules_by_ref={}, startup_seconds=0.0,
                                    capture_seconds=0.0, environ_changed=[])
-    blob = fmt.INPUTS_SCHEMA.encode(files=[("/a", 1, 2), ("/b", -1, -1)], env=[("HOME", bytes(16))],
-                                    env_names=None)
+    blob = fmt.INPUTS_SCHEMA.encode(program="k", watched=[("/a", fmt.WATCH_CONTENT, [1, 2], None)], cwd=None,
+                                    env=[("HOME", bytes(16))], env_names=None)
     assert fmt.INPUTS_SCHEMA.problem(marshal.loads(blob)) is None
     assert fmt.PYTHON_SCHEMA.problem(fmt.interpreter_identity()) is None
     with pytest.raises(ValueError, match="header.created: expected float"):  # write_image checks the header
@@ -182,6 +182,37 @@ def test_the_fixed_layouts_are_packed_from_their_declarations():
         signing.BLOCK.pack(length=256)
     with pytest.raises(ValueError, match="prefix.magic: .* does not fit in 8 bytes"):
         fmt.PREFIX.pack(magic=fmt.MAGIC + b"!")
+
+
+@pytest.mark.parametrize("length", [0, 1, 4097, fmt.BUFFER_LEAF - 1, fmt.BUFFER_LEAF, fmt.BUFFER_LEAF + 1,
+                                    2 * fmt.BUFFER_LEAF + 12345])
+def test_the_buffers_digest_is_a_blake2b_tree(length):
+    """The buffers section's digest: BLAKE2b tree mode over BUFFER_LEAF-byte leaves, the same
+    whether the writer streams it in pieces or a restore hashes the leaves on every core; every
+    leaf counts, and it is not the flat digest (the format says which a section has)."""
+    import hashlib
+    import random
+
+    data = random.Random(length).randbytes(length)
+    leaves = max(1, -(-length // fmt.BUFFER_LEAF))
+    tree = dict(digest_size=32, fanout=0, depth=2, leaf_size=fmt.BUFFER_LEAF, inner_size=32)
+    expected = hashlib.blake2b(b"".join(
+        hashlib.blake2b(data[i * fmt.BUFFER_LEAF:(i + 1) * fmt.BUFFER_LEAF], node_offset=i, node_depth=0,
+                        last_node=i == leaves - 1, **tree).digest() for i in range(leaves)),
+        node_offset=0, node_depth=1, last_node=True, **tree).digest()
+    assert fmt.tree_digest(memoryview(data)) == expected
+    assert writer.section_digest(fmt.BUFFERS, data) == expected
+    streamed = writer.TreeHash(length)
+    for i in range(0, length, 1_000_003):
+        streamed.update(data[i:i + 1_000_003])
+    assert streamed.digest() == expected
+    padded = writer.Pieces(length + 8192, [(4096, data)])
+    assert padded.digest() == fmt.tree_digest(memoryview(bytes(4096) + data + bytes(4096)))
+    assert fmt.section_digest(fmt.BUFFERS, memoryview(data)) == expected != fmt.digest(data)
+    if length:
+        changed = bytearray(data)
+        changed[-1] ^= 1
+        assert fmt.tree_digest(memoryview(changed)) != expected
 
 
 def test_the_docstrings_are_the_declarations():
@@ -387,3 +418,38 @@ def test_dis_heap_shows_ints_past_the_digit_limit():
         assert str(big) in out.getvalue()
     finally:
         sys.set_int_max_str_digits(limit)
+
+
+def test_records_that_claim_more_items_than_bytes_are_refused_at_once(tmp_path):
+    """marshal.loads allocates the list a count claims before it reads the items: five bytes
+    claiming 2**31 - 1 items cost gigabytes and half a minute (found by bench/fuzz.py in a stats
+    section, re-signed). Records are checked first (plausible_record) wherever they are not the
+    signer's own word: amber inspect, --insecure."""
+    import time
+
+    for value in ([1, 2, 3], (1, "a", b"x"), {"a": [1.5, None, True, False, 2 ** 100, -2 ** 70]}, {1, 2},
+                  frozenset({1}), "é" * 300, ("a",) * 300, [], {}, (), 2 ** 31, -5, valid_header()):
+        blob = marshal.dumps(value)
+        assert fmt.plausible_record(blob) and fmt.load_record(blob) == value, value
+    hostile = [b"[" + (2 ** 31 - 1).to_bytes(4, "little"), b"(" + (2 ** 30).to_bytes(4, "little") + b"N",
+               b"l" + (2 ** 31 - 1).to_bytes(4, "little"), b"s" + (2 ** 31 - 1).to_bytes(4, "little"),
+               b"u\xff\xff\xff\xff", b")\xff" + b"N" * 10, marshal.dumps(compile("1", "x", "eval")),
+               marshal.dumps([1, 2])[:-1]]
+    for blob in hostile:
+        assert not fmt.plausible_record(blob), blob
+    header = valid_header()
+    header["stats"] = None
+    image_path = tmp_path / "hostile.amber"
+    blob = marshal.dumps(header)
+    body = b"[" + (2 ** 31 - 1).to_bytes(4, "little")
+    header["sections"] = [(fmt.STATS, 4096, len(body), fmt.digest(body))]
+    for name in (fmt.BUFFERS, fmt.LAZY_CODE):
+        del header[name]
+    blob = marshal.dumps(header)
+    raw = writer.prefix(blob) + signing.BLOCK.pack() + blob
+    image_path.write_bytes(raw + bytes(4096 - len(raw)) + body)
+    started = time.monotonic()
+    image = fmt.read_image(str(image_path), check_interpreter=False, insecure=True)
+    with pytest.raises(ImageError, match=r"section 'stats' cannot be decoded"):
+        image.decode(fmt.STATS, records.STATS_SCHEMA)
+    assert time.monotonic() - started < 2

@@ -23,8 +23,9 @@ def test_the_layout(tmp_path):
     assert layout.lock_path(entry) == f"{entry}/build.lock"
     assert layout.key_path(root) == f"{root}/key"
     os.makedirs(entry)
-    layout.write_program(entry, "/srv/app.py", 1)
-    assert layout.read_program(entry) == {"target": "/srv/app.py", "key_args": 1}
+    key = keys.secret_key(root, create=True)
+    keys.write_program(entry, key, "/srv/app.py", 1)
+    assert keys.read_program(entry, key) == {"target": "/srv/app.py", "key_args": 1}
     assert os.stat(os.path.join(entry, "program")).st_mode & 0o777 == 0o600
 
 
@@ -61,24 +62,26 @@ def test_the_failure_marker(tmp_path, monkeypatch):
     root = str(tmp_path)
     image = layout.image_path(layout.entry_dir(root, "p" * 32), "a" * 32)
     os.makedirs(os.path.dirname(image))
-    assert not freshness.known_to_fail(image, root)  # no marker
+    key = keys.secret_key(root, create=True)
+    assert not freshness.known_to_fail(image, key, "p" * 32)  # no marker
     source = tmp_path / "app.py"
     source.write_text("x = 1\n")
-    st = os.stat(source)
     monkeypatch.setenv("AMBER_TEST_MODE", "a")
-    key = keys.secret_key(root, create=True)
-    build.record_failure(image, {"files": [(str(source), st.st_size, st.st_mtime_ns)],
-                                 "env": [("AMBER_TEST_MODE", freshness.env_digest(key, "AMBER_TEST_MODE"))],
-                                 "env_names": None})
-    assert freshness.known_to_fail(image, root)
+    recorded = {"program": "p" * 32, "cwd": None, "env_names": None,
+                "watched": [(str(source), freshness.WATCH_CONTENT, freshness.stamp(str(source), 0), None)],
+                "env": [("AMBER_TEST_MODE", freshness.env_digest(key, "AMBER_TEST_MODE"))]}
+    build.record_failure(image, key, recorded)
+    assert freshness.known_to_fail(image, key, "p" * 32)
+    assert not freshness.known_to_fail(image, key, "q" * 32)  # another program's
+    assert not freshness.known_to_fail(image, bytes(32), "p" * 32)  # not sealed by this key
     monkeypatch.setenv("AMBER_TEST_MODE", "b")  # an input changed: try to capture again
-    assert not freshness.known_to_fail(image, root)
+    assert not freshness.known_to_fail(image, key, "p" * 32)
     monkeypatch.setenv("AMBER_TEST_MODE", "a")
     with open(layout.failed_marker(image), "wb") as f:
         f.write(b"\x00not marshal")
-    assert not freshness.known_to_fail(image, root)
-    with pytest.raises(ValueError, match="inputs.files"):  # the marker is the inputs schema's
-        build.record_failure(image, {"files": None, "env": [], "env_names": None})
+    assert not freshness.known_to_fail(image, key, "p" * 32)
+    with pytest.raises(ValueError, match="inputs.watched"):  # the marker is the inputs schema's
+        build.record_failure(image, key, {**recorded, "watched": None})
 
 
 def test_restore_path_modules_import_only_the_base_set():

@@ -79,4 +79,16 @@ def main() -> None:
         fail(f"unknown boot command {command!r}")
 
 
-main()
+try:
+    main()
+except KeyboardInterrupt:  # before (or after) the entry point's own handler: Amber's imports
+    from amber.state import STATE
+
+    if STATE.resumed:
+        raise  # the program's own
+    try:
+        sys.stderr.write("amber: interrupted\n")
+        sys.stderr.flush()
+    except (OSError, ValueError, AttributeError):
+        pass
+    posix._exit(130)

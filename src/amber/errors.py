@@ -5,8 +5,11 @@ Every exception here carries a message meant for a person and the exit code it m
 point (the ``amber`` command, and :mod:`amber._boot`'s restore, run, snapshot and probe paths)
 runs its work under :func:`entry_point`, which turns an :class:`AmberError` into a single
 ``amber: error: ...`` line and its exit code, and Ctrl-C into ``amber: interrupted`` and exit
-code 130, never a traceback from Amber's internals; nothing else catches, prints and exits. The
-line formats live here and nowhere else:
+code 130, never a traceback from Amber's internals; nothing else catches, prints and exits. An
+``OSError`` that escapes Amber's own work (a key directory that is a file, a cache that cannot be
+read) is one line too: ``amber: error: PATH: REASON``, exit code 2 (with ``AMBER_TRACEBACK=1`` in
+the environment, after its traceback, for a bug report). The line formats live here and nowhere
+else:
 
     amber: error: MESSAGE      fail() / error(): Amber cannot go on
     amber: warning: MESSAGE    warn(): it goes on, something is lost (no image built...)
@@ -14,11 +17,23 @@ line formats live here and nowhere else:
     amber: hint: MESSAGE       hint(): what to do about the line before
     amber: MESSAGE             say(): progress, shown by ``amber run -v``
 
+**Exit codes** of the ``amber`` command and of every Amber process, before the program resumes
+(after it, the program's own): 0 done; 1 after-restore hooks failed; 2 an error (one line);
+130 interrupted (Ctrl-C); :data:`OUTPUT_CLOSED` (141) standard output is closed or a broken pipe
+(``amber inspect IMAGE | head``, ``>&-``): nothing more is printed, as a C program killed by
+``SIGPIPE`` is seen by its shell (``set -o pipefail``), and what the command did before it wrote
+(a key written, a cache cleared) stays done. Any other failure to write standard output (``>/dev/full``,
+an I/O error) is one line and exit code 2. A command writes its output through :func:`output` (or
+:class:`Output`, a stream for code that takes one), which turns every such failure into an
+:class:`OutputError`; the ``amber`` command flushes standard output through :func:`finish_output`
+before it leaves, so nothing fails later, at the interpreter's shutdown.
+
 On the restore path: imports only the base set (and Amber's own state). No ``from __future__
 import annotations`` here or in any restore-path module: it would put ``__future__`` into the
 base set, so annotations that name what only type checkers import are strings.
 """
 
+import posix
 import sys
 
 from amber.state import STATE
@@ -30,8 +45,11 @@ if TYPE_CHECKING:
 
     _T = TypeVar("_T")
 
-__all__ = ["AmberError", "ImageError", "CaptureError", "UsageError", "fail", "error", "warn", "note",
-           "hint", "say", "flush_streams", "entry_point"]
+__all__ = ["AmberError", "ImageError", "CaptureError", "UsageError", "OutputError", "OUTPUT_CLOSED", "fail",
+           "error", "warn", "note", "hint", "say", "flush_streams", "output", "Output", "finish_output",
+           "describe_os_error", "entry_point"]
+
+OUTPUT_CLOSED = 141  # 128 + SIGPIPE: what a shell reports for a C program writing into a closed pipe
 
 
 class AmberError(Exception):
@@ -39,6 +57,7 @@ class AmberError(Exception):
     :attr:`exit_code` the process's exit code (see :func:`entry_point`)."""
 
     exit_code: int = 2
+    quiet: bool = False  # no line: the exit code says it all (a closed standard output)
 
 
 class ImageError(AmberError):
@@ -51,6 +70,25 @@ class CaptureError(AmberError):
 
 class UsageError(AmberError):
     """The command line or an API call was used wrongly."""
+
+
+class OutputError(AmberError):
+    """Standard output cannot take a command's output. Closed or a broken pipe: no line, exit code
+    :data:`OUTPUT_CLOSED` (:attr:`quiet`); any other write error: one line, exit code 2."""
+
+    def __init__(self, message: str = "", closed: bool = False) -> None:
+        super().__init__(message)
+        self.quiet = closed
+        self.exit_code = OUTPUT_CLOSED if closed else 2
+
+
+def describe_os_error(e: OSError) -> str:
+    """``PATH: REASON`` (``PATH -> OTHER: REASON`` for a rename), as Unix tools say it."""
+    reason = e.strerror or str(e)
+    if e.filename is None:
+        return reason
+    where = str(e.filename) + ("" if e.filename2 is None else f" -> {e.filename2}")
+    return f"{where}: {reason}"
 
 
 def _line(text: str) -> None:
@@ -106,6 +144,77 @@ def flush_streams() -> None:
             pass
 
 
+_CLOSED_ERRNOS = (32, 9)  # EPIPE, EBADF: nobody reads (the same numbers on every POSIX system Amber runs on)
+
+
+def _to_null(stream) -> None:
+    """Point ``stream``'s file descriptor at /dev/null (if it has one)."""
+    try:
+        fd = stream.fileno() if stream is not None else -1
+        if fd >= 0:
+            null = posix.open("/dev/null", posix.O_WRONLY)
+            if null != fd:
+                posix.dup2(null, fd)
+                posix.close(null)
+    except Exception:  # no descriptor (a replacement stream), or closed: nothing will flush into it
+        pass
+
+
+def _output_failed(e: "OSError | None") -> OutputError:
+    """The error for a failed write to standard output; standard output then goes to /dev/null,
+    so that what is still buffered does not fail again when the interpreter flushes it at exit."""
+    _to_null(sys.stdout)
+    if e is None or isinstance(e, BrokenPipeError) or e.errno in _CLOSED_ERRNOS:
+        return OutputError("standard output is closed", closed=True)
+    return OutputError(f"cannot write to standard output: {e.strerror or e}")
+
+
+class Output:
+    """Standard output for a command's output, as a stream (``write``, ``flush``; bytes with
+    ``binary``): a write or flush that fails raises :class:`OutputError` (see the module's
+    docstring). Looked up at each call: ``sys.stdout`` is None when the process started without
+    one (``>&-``)."""
+
+    def __init__(self, binary: bool = False) -> None:
+        self.binary = binary
+
+    def _stream(self):
+        stream = sys.stdout
+        if stream is None:
+            raise _output_failed(None)
+        return stream.buffer if self.binary else stream
+
+    def write(self, data) -> int:
+        try:
+            return self._stream().write(data)
+        except OSError as e:
+            raise _output_failed(e) from None
+        except ValueError:  # I/O operation on closed file
+            raise _output_failed(None) from None
+
+    def flush(self) -> None:
+        try:
+            self._stream().flush()
+        except OSError as e:
+            raise _output_failed(e) from None
+        except ValueError:
+            raise _output_failed(None) from None
+
+
+def output(text: str) -> None:
+    """Write ``text`` (a command's output, not a message) to standard output, flushed."""
+    out = Output()
+    out.write(text)
+    out.flush()
+
+
+def finish_output() -> None:
+    """Flush what a command left in standard output's buffer (argparse's help, a print);
+    a failure raises :class:`OutputError`. Nothing to do without a standard output."""
+    if sys.stdout is not None:
+        Output().flush()
+
+
 def _exit(code: int) -> "NoReturn":
     raise SystemExit(code)
 
@@ -114,25 +223,79 @@ def entry_point(work: "Callable[[], _T]", leave: "Callable[[int], object]" = _ex
     """Run one process's Amber work with the one error handler of that process; return what
     ``work`` returned.
 
-    An :class:`AmberError` becomes one ``amber: error:`` line and its ``exit_code``; Ctrl-C becomes
+    An :class:`AmberError` becomes one ``amber: error:`` line and its ``exit_code`` (no line for a
+    closed standard output, see :class:`OutputError`); an ``OSError`` that escaped Amber's work
+    one line too, exit code 2 (a broken pipe: no line, :data:`OUTPUT_CLOSED`); Ctrl-C becomes
     ``amber: interrupted`` and 130. ``leave`` is how the process exits (``posix._exit`` where the
     program's atexit handlers must not run). Once the program has resumed after its snapshot
     point (:attr:`amber.state.State.resumed`), what it raises is its own and propagates as under
     plain ``python``.
     """
     try:
+        return _handled(work, leave)
+    except BaseException as e:
+        if not STATE.resumed or isinstance(e, SystemExit):
+            raise
+        _programs_own(e)
+
+
+def _programs_own(error: BaseException) -> "NoReturn":
+    """The program raised after it resumed: shown as python shows it, through ``sys.excepthook``
+    with the program's frames only (not Amber's boot, this handler and the restore), then exit
+    code 1, or death by SIGINT for Ctrl-C (what a shell shows as 130), as python does."""
+    tb = error.__traceback__
+    while tb is not None and tb.tb_frame.f_code.co_filename.startswith(_AMBER_DIR):
+        tb = tb.tb_next
+    sys.excepthook(type(error), error, tb)
+    flush_streams()
+    if isinstance(error, KeyboardInterrupt):
+        import _signal
+
+        _signal.signal(_signal.SIGINT, _signal.SIG_DFL)
+        posix.kill(posix.getpid(), _signal.SIGINT)
+    raise SystemExit(1) from None
+
+
+def _handled(work: "Callable[[], _T]", leave: "Callable[[int], object]") -> "_T":
+    try:
         return work()
     except AmberError as e:
         if STATE.resumed:
             raise
-        error(str(e))
-        flush_streams()
-        leave(e.exit_code)
-        raise SystemExit(e.exit_code) from None  # ``leave`` returned: never fall through into the program
+        if not e.quiet:
+            error(str(e))
+        return _leave(leave, e.exit_code)
+    except BrokenPipeError:  # standard output (a pipe) was closed by its reader
+        if STATE.resumed:
+            raise
+        return _leave(leave, _output_failed(None).exit_code)
+    except OSError as e:  # the world Amber works in: a key directory that is a file, a full disk...
+        if STATE.resumed:
+            raise
+        if posix.environ.get(b"AMBER_TRACEBACK"):  # where, for a bug report
+            import traceback
+
+            traceback.print_exc()
+        error(describe_os_error(e))
+        return _leave(leave, 2)
     except KeyboardInterrupt:
         if STATE.resumed:
             raise
         _line("amber: interrupted")
-        flush_streams()
-        leave(130)
-        raise SystemExit(130) from None
+        return _leave(leave, 130)
+
+
+_AMBER_DIR = __file__.rpartition("/")[0] + "/"
+
+
+def _leave(leave: "Callable[[int], object]", code: int) -> "NoReturn":
+    """Leave with ``code``; a stream that cannot be flushed now goes to /dev/null (the process
+    ends: nothing else will write to it), so that its buffer does not fail again at shutdown."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            if stream is not None:
+                stream.flush()
+        except Exception:
+            _to_null(stream)
+    leave(code)
+    raise SystemExit(code) from None  # ``leave`` returned: never fall through into the program

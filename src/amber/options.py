@@ -84,7 +84,7 @@ class RunOptions(_Options):
 
     __slots__ = ("target", "is_module", "rebuild", "verbose", "reimport", "allowed_secrets", "strict", "args")
 
-    target: str  # the script's absolute path (the cache key names it so), or the module's name
+    target: str  # the script as spelled (so a cold run gets it; the key makes it absolute), or the module
     is_module: bool
     rebuild: bool  # --rebuild: build a new image even when the cached one is fresh
     verbose: bool  # -v: say why an image is restored, built or not
@@ -118,7 +118,7 @@ class SnapshotOptions(_Options):
     """
 
     __slots__ = ("image", "target", "is_module", "reimport", "allowed_secrets", "strict", "lazy_code",
-                 "root", "entry", "build", "verbose", "args")
+                 "root", "entry", "build", "verbose", "program", "args")
 
     image: str  # absolute path of the image to write
     target: str  # the script as given, or the module's name
@@ -131,11 +131,12 @@ class SnapshotOptions(_Options):
     entry: str | None  # amber run: the program's directory in the cache
     build: bool  # amber run: write the image (off: run without trying)
     verbose: bool  # amber run -v
+    program: str  # amber run: the program's cache key (each image records it)
 
     def __init__(self, image: str, target: str, is_module: bool = False, *, reimport: "Iterable[str]" = (),
                  allowed_secrets: "Iterable[str]" = (), strict: bool = False, lazy_code: bool = False,
                  root: str | None = None, entry: str | None = None, build: bool = True,
-                 verbose: bool = False, args: "Iterable[str]" = ()) -> None:
+                 verbose: bool = False, program: str = "", args: "Iterable[str]" = ()) -> None:
         self.image = image
         self.target = target
         self.is_module = is_module
@@ -147,6 +148,7 @@ class SnapshotOptions(_Options):
         self.entry = entry
         self.build = build
         self.verbose = verbose
+        self.program = program
         self.args = list(args)
 
     @property
@@ -162,7 +164,7 @@ class RestoreOptions(_Options):
 
     image: str
     insecure: bool  # restore without checking the signature
-    verify_buffers: bool  # also check the digest of the mapped large buffers
+    verify_buffers: bool  # check the large buffers' digest even if this file passed the check before
 
     def __init__(self, image: str, *, insecure: bool = False, verify_buffers: bool = False,
                  args: "Iterable[str]" = ()) -> None:

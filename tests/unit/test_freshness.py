@@ -39,13 +39,31 @@ KEY = bytes(range(32))
 VAR = "AMBER_UNIT_TEST_VARIABLE"
 
 
-def file_input(path):
-    st = os.stat(path)
-    return (str(path), st.st_size, st.st_mtime_ns)
+from amber.image.format import WATCH_CONTENT, WATCH_KIND, WATCH_LISTING, WATCH_SEARCHED  # noqa: E402
+from amber.runcache import freshness as _freshness  # noqa: E402
+from amber.runcache import keys as _keys  # noqa: E402
+
+PROGRAM = "p" * 32
 
 
-def inputs(files=(), env=(), env_names=None):
-    return {"files": list(files), "env": list(env), "env_names": env_names}
+def file_input(path, how=WATCH_CONTENT):
+    names = _freshness.listing_digest(str(path), how) if how in (WATCH_LISTING, WATCH_SEARCHED) else None
+    return (str(path), how, _freshness.stamp(str(path), how), names)
+
+
+def absent(path, how=WATCH_CONTENT):
+    return (str(path), how, [], None)
+
+
+def inputs(files=(), env=(), env_names=None, cwd=None):
+    return {"program": PROGRAM, "watched": list(files), "cwd": cwd, "env": list(env), "env_names": env_names}
+
+
+def _stale(recorded, key, program=PROGRAM):
+    return _freshness.stale_reason(recorded, key, program)
+
+
+stale_reason = _stale  # noqa: F811 (every check below is of this program's image)
 
 
 @pytest.fixture
@@ -61,7 +79,8 @@ def src(tmp_path):
 def test_unchanged_inputs_are_fresh(src, tmp_path, monkeypatch):
     monkeypatch.setenv(VAR, "value")
     absent = tmp_path / "never.cfg"
-    recorded = inputs([file_input(src), (str(absent), -1, -1)], [(VAR, env_digest(KEY, VAR))], names_digest(KEY))
+    recorded = inputs([file_input(src), globals()["absent"](absent)], [(VAR, env_digest(KEY, VAR))],
+                      names_digest(KEY))
     assert stale_reason(recorded, KEY) is None
 
 
@@ -99,7 +118,7 @@ def test_deleted(src):
 
 def test_appeared(tmp_path):
     cfg = tmp_path / "settings.toml"
-    recorded = inputs([(str(cfg), -1, -1)])
+    recorded = inputs([absent(cfg)])
     assert stale_reason(recorded, KEY) is None
     cfg.write_text("")
     assert stale_reason(recorded, KEY) == f"{cfg} appeared"
@@ -283,6 +302,10 @@ def test_cache_root(monkeypatch, tmp_path):
     monkeypatch.delenv("XDG_CACHE_HOME")
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     assert cache_root() == f"{tmp_path}/home/.cache/amber"
+    monkeypatch.delenv("HOME")
+    assert cache_root() is None  # never a shared fallback such as /tmp
+    monkeypatch.setenv("XDG_CACHE_HOME", "relative/dir")  # ignored, as the XDG rule says
+    assert cache_root() is None
 
 
 def test_secret_key_is_made_only_when_asked(tmp_path):
@@ -303,11 +326,144 @@ def test_a_damaged_secret_key_is_not_used(tmp_path):
     assert len(fresh) == 32 and (tmp_path / "key").read_bytes() == fresh
 
 
-def test_read_program(tmp_path):
-    assert read_program(str(tmp_path)) == {}
-    (tmp_path / "program").write_bytes(marshal.dumps({"target": "/srv/app.py", "key_args": 1}))
-    assert read_program(str(tmp_path)) == {"target": "/srv/app.py", "key_args": 1}
-    (tmp_path / "program").write_bytes(marshal.dumps([1, 2]))
-    assert read_program(str(tmp_path)) == {}
-    (tmp_path / "program").write_bytes(b"\xff garbage")
-    assert read_program(str(tmp_path)) == {}
+def test_read_program_trusts_only_sealed_records(tmp_path):
+    assert read_program(str(tmp_path), KEY) == {}
+    _keys.write_program(str(tmp_path), KEY, "/srv/app.py", 1)
+    assert read_program(str(tmp_path), KEY) == {"target": "/srv/app.py", "key_args": 1}
+    assert read_program(str(tmp_path), bytes(32)) == {}  # another cache's key
+    assert read_program(str(tmp_path), None) == {}
+    data = bytearray((tmp_path / "program").read_bytes())
+    data[-3] ^= 1  # hand-edited or damaged
+    (tmp_path / "program").write_bytes(bytes(data))
+    assert read_program(str(tmp_path), KEY) == {}
+    (tmp_path / "program").write_bytes(marshal.dumps({"target": "/srv/app.py", "key_args": 1}))  # unsealed
+    assert read_program(str(tmp_path), KEY) == {}
+    (tmp_path / "program").write_bytes(_keys.seal(KEY, b"program", {"target": 3, "key_args": -1}))
+    assert read_program(str(tmp_path), KEY) == {}  # sealed, but not a program record's shape
+
+
+# == what else is watched ===========================================================================
+
+def test_an_edit_that_keeps_size_and_mtime_is_seen(src):
+    recorded = inputs([file_input(src)])
+    st = os.stat(src)
+    src.write_text("x = 2\n")  # same size
+    os.utime(src, ns=(st.st_atime_ns, st.st_mtime_ns))  # touch -d back: only ctime tells
+    assert stale_reason(recorded, KEY) == f"{src} changed"
+
+
+def test_a_file_replaced_by_rename_is_seen(src, tmp_path):
+    recorded = inputs([file_input(src)])
+    st = os.stat(src)
+    other = tmp_path / "new.py"
+    other.write_text(src.read_text())
+    os.utime(other, ns=(st.st_atime_ns, st.st_mtime_ns))
+    os.replace(other, src)  # another inode
+    assert stale_reason(recorded, KEY) == f"{src} changed"
+
+
+def test_an_existence_check_follows_existence_and_type(tmp_path):
+    p = tmp_path / "maybe"
+    recorded = inputs([file_input(p, WATCH_KIND)])
+    assert stale_reason(recorded, KEY) is None
+    p.write_text("now a file")
+    assert stale_reason(recorded, KEY) == f"{p} appeared"
+    recorded = inputs([file_input(p, WATCH_KIND)])
+    p.write_text("another content: not what an existence check looked at")
+    assert stale_reason(recorded, KEY) is None
+    p.unlink()
+    p.mkdir()
+    assert stale_reason(recorded, KEY) == f"{p} changed type"
+
+
+def test_a_listed_directory_follows_its_names(tmp_path):
+    (tmp_path / "a.txt").write_text("")
+    recorded = inputs([file_input(tmp_path, WATCH_LISTING)])
+    assert stale_reason(recorded, KEY) is None
+    (tmp_path / "a.txt").write_text("content is not a listing")
+    assert stale_reason(recorded, KEY) is None
+    (tmp_path / "b.txt").write_text("")
+    assert stale_reason(recorded, KEY) == f"the entries of {tmp_path} changed"
+    (tmp_path / "b.txt").unlink()
+    assert stale_reason(recorded, KEY) is None  # touched, same names
+
+
+def test_a_searched_directory_follows_only_names_a_module_could_have(tmp_path):
+    (tmp_path / "mod.py").write_text("")
+    recorded = inputs([file_input(tmp_path, WATCH_SEARCHED)])
+    for name in ("out.log", "app.pid", "__pycache__", ".hidden", "not-a-module.py"):
+        (tmp_path / name).write_text("") if name != "__pycache__" else (tmp_path / name).mkdir()
+        assert stale_reason(recorded, KEY) is None, name
+    for name in ("shadow.py", "pkg", "ext.cpython-311-x86_64-linux-gnu.so", "dep-1.0.dist-info", "x.pth"):
+        (tmp_path / name).mkdir() if "." not in name or name.endswith("info") else (tmp_path / name).write_text("")
+        assert stale_reason(recorded, KEY) == f"the entries of {tmp_path} changed", name
+        recorded = inputs([file_input(tmp_path, WATCH_SEARCHED)])
+
+
+def test_the_working_directory(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    recorded = inputs(cwd=os.getcwd())
+    assert stale_reason(recorded, KEY) is None
+    (tmp_path / "sub").mkdir()
+    monkeypatch.chdir(tmp_path / "sub")
+    assert stale_reason(recorded, KEY) == "the working directory changed (start-up depended on it)"
+    assert stale_reason(inputs(), KEY) is None  # not an input unless start-up depended on it
+
+
+def test_an_image_of_another_program_is_never_fresh():
+    assert stale_reason(inputs(), KEY, program="q" * 32) == "the image was made for another program"
+
+
+# == keys and records ===============================================================================
+
+def test_canonical_encoding_is_the_same_in_every_interpreter():
+    import subprocess
+    import sys
+
+    value = ("3.11", {"b": 1, "a": (None, True, False, b"x", ["y", -5])}, "é" * 3)
+    here = _keys.canonical(value)
+    for python in {sys.executable, "/root/.pyenv/versions/3.12.1/bin/python", "/root/.pyenv/versions/3.13.0/bin/python"}:
+        if not os.path.exists(python):
+            continue
+        code = ("import sys; sys.path.insert(0, sys.argv[1]); from amber.runcache.keys import canonical; "
+                f"sys.stdout.write(canonical({value!r}).hex())")
+        src_dir = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "src")
+        out = subprocess.run([python, "-I", "-S", "-c", code, src_dir], capture_output=True, text=True, check=True)
+        assert bytes.fromhex(out.stdout) == here, python
+    assert _keys.canonical(["a", "b"]) != _keys.canonical(["ab"])
+    assert _keys.canonical(1) != _keys.canonical(True) != _keys.canonical("1")
+    with pytest.raises(TypeError):
+        _keys.canonical(1.5)
+
+
+def test_the_secret_key_is_created_once_under_a_race(tmp_path):
+    import subprocess
+    import sys
+
+    src_dir = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "src")
+    code = ("import sys; sys.path.insert(0, sys.argv[1]); from amber.runcache.keys import secret_key; "
+            "sys.stdout.write(secret_key(sys.argv[2], create=True).hex())")
+    procs = [subprocess.Popen([sys.executable, "-c", code, src_dir, str(tmp_path)], stdout=subprocess.PIPE, text=True)
+             for _ in range(6)]
+    keys = {p.communicate()[0] for p in procs}
+    assert len(keys) == 1 and (tmp_path / "key").read_bytes().hex() in keys
+    assert not [p for p in os.listdir(tmp_path) if p.endswith(".tmp")]
+
+
+def test_unsafe_directories(tmp_path):
+    from amber.runcache.layout import unsafe_reason
+
+    mine = tmp_path / "mine"
+    mine.mkdir(mode=0o700)
+    assert unsafe_reason(str(mine)) is None
+    assert unsafe_reason(str(mine / "not" / "yet")) is None  # would be made 0700
+    os.chmod(mine, 0o777)
+    assert "writable by other users" in unsafe_reason(str(mine))
+    assert "not sticky" in unsafe_reason(str(mine / "below"))
+    os.chmod(mine, 0o1777)  # like /tmp: others cannot rename what is inside
+    assert unsafe_reason(str(mine / "below")) is None
+    os.chmod(mine, 0o700)
+    (mine / "file").write_text("")
+    assert "is not a directory" in unsafe_reason(str(mine / "file"))
+    os.chown(mine, 12345, 12345)
+    assert "belongs to another user" in unsafe_reason(str(mine))

@@ -57,11 +57,22 @@ class Split:
         self.line = line
 
 
-def split_source(source: "str | bytes", filename: str) -> Split:
+def split_source(source: "str | bytes | None", filename: str) -> Split:
+    """``source`` (the main script's, or ``-m MODULE``'s as its loader gives it) cut at the
+    snapshot point. Anything that is not Python source is a UsageError: None, which the loaders of
+    frozen, built-in and extension modules give (``-m os.path``, ``-m __hello__``, ``-m _json``),
+    source with a NUL byte, source that does not decode."""
+    if not isinstance(source, (str, bytes)):
+        raise UsageError(f"no Python source to run (the module comes from {filename!r}: a frozen, "
+                         f"built-in or extension module has none; run a script, or a module with a .py "
+                         f"file)")
     try:
         tree = _parse(source, filename)
     except SyntaxError as e:
-        raise UsageError(f"{filename}:{e.lineno}: syntax error: {e.msg}") from None
+        where = filename if e.lineno is None else f"{filename}:{e.lineno}"
+        raise UsageError(f"{where}: syntax error: {e.msg}") from None
+    except ValueError as e:  # "source code string cannot contain null bytes" (3.11)
+        raise UsageError(f"{filename}: not Python source ({e})") from None
     modules, functions = _amber_names(tree)
     body = tree.body
     top_calls = set()

@@ -20,15 +20,18 @@ from __future__ import annotations
 import os
 import sys
 import time
+from pickle import PickleBuffer
 from types import ModuleType
 
 import amber
 from amber import lifecycle
 from amber._compat import ident
+from amber.capture import distributions
 from amber.capture.compile.compiler import CompiledHeap, HeapCompiler, Unplannable
 from amber.capture.compile.planner import HeapPlan, HeapStats, Planner, type_name
 from amber.capture.policy.secret_scan import SecretScanner
 from amber.capture.recorders.baseline import abc_registry
+from amber.capture.reduce import recipes as R
 from amber.capture.reduce.recipes import reconstructor
 from amber.capture.reduce.reducers import Reducers
 from amber.capture.world.rules import World, is_extension
@@ -43,6 +46,8 @@ from amber.state import STATE
 # its types in copyreg.dispatch_table, state of the program's base set); its names are for mypy.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from amber.capture.compile.compiler import Step
     from amber.capture.session import Startup
 
@@ -79,13 +84,62 @@ class HeapRoots:
 def write_snapshot(request: SnapshotRequest) -> None:
     """Plan, compile and write the image ``request.path``; raise CaptureError if it cannot be."""
     started = time.perf_counter()
-    world = decide_world(request)
-    roots = gather_roots(request, world)
-    reducers = Reducers(world, always_doc=request.options.lazy_code)
-    plan = plan_heap(request, reducers, roots)
-    check_randomness(request, plan, reducers, world)
-    heap = compile_heap(plan, world, roots, request.options.lazy_code)
-    write_image_file(request, world, roots, plan, heap, reducers, started)
+    kept = _keep_seeded_generators()
+    try:
+        with _QuietWarnings():
+            world = decide_world(request)
+            roots = gather_roots(request, world)
+            reducers = Reducers(world, always_doc=request.options.lazy_code)
+            plan = plan_heap(request, reducers, roots)
+            check_randomness(request, plan, reducers, world)
+            heap = compile_heap(plan, world, roots, request.options.lazy_code)
+            write_image_file(request, world, roots, plan, heap, reducers, started)
+    finally:
+        lifecycle._hooks[:] = [h for h in lifecycle._hooks if not any(h is k for k in kept)]
+
+
+def _keep_seeded_generators() -> list:
+    """The global generators start-up seeded on purpose get their state back after their module
+    is imported again: an after-restore hook of Amber's priority, so before the program's own
+    (see :mod:`amber.capture.recorders.entropy`). Returns the hooks, removed once the image is
+    written: the running process has that state already."""
+    from amber.capture.recorders.entropy import seeded_globals
+
+    hooks = []
+    for _what, setter, state in seeded_globals():
+        lifecycle.after_restore(setter, state, priority=lifecycle.BUILTIN_PRIORITY)
+        hooks.append(lifecycle.registered()[-1])
+    return hooks
+
+
+class _QuietWarnings:
+    """No warning while Amber looks at the program's objects: they would be attributed to Amber
+    (deprecated attributes read, ``__reduce__`` of deprecated objects), and under ``-W error``
+    they would stop the capture. The interpreter reads its filters from
+    ``sys.modules["warnings"].filters`` at each warning, so for the capture that entry is a copy
+    of the module whose filters ignore everything; the program's own ``warnings`` module (which
+    may be captured by value, and whose state is compared with what a fresh import leaves) is
+    not touched, and is put back afterwards."""
+
+    def __init__(self) -> None:
+        self.real: Any = None
+        self.quiet: Any = None
+
+    def __enter__(self) -> None:
+        real: Any = sys.modules.get("warnings")
+        if real is None:
+            import warnings as real
+        quiet = ModuleType("warnings")
+        quiet.__dict__.update(real.__dict__)
+        quiet.__dict__["filters"] = [("ignore", None, Warning, None, 0), *real.filters]
+        self.real, self.quiet = real, quiet
+        sys.modules["warnings"] = quiet
+        real._filters_mutated()
+
+    def __exit__(self, *exc: object) -> None:
+        if self.real is not None and sys.modules.get("warnings") is self.quiet:
+            sys.modules["warnings"] = self.real
+            self.real._filters_mutated()
 
 
 def decide_world(request: SnapshotRequest) -> World:
@@ -204,7 +258,9 @@ def write_image_file(request: SnapshotRequest, world: World, roots: HeapRoots, p
         "extensions": extensions,
         "snapshot_point": request.startup.point,
     }
-    prelude = fmt.PRELUDE_SCHEMA.encode(environ=env, path=list(sys.path), imports=world.import_order())
+    imports = world.import_order()
+    prelude = fmt.PRELUDE_SCHEMA.encode(environ=env, path=list(sys.path), imports=imports,
+                                        distributions=distributions.of_modules(imports))
     # Each section is aligned as records.SECTIONS declares.
     sections: list = [(fmt.PRELUDE, prelude), (fmt.HEAP, program), (fmt.STATS, stats_blob)]
     if request.inputs is not None and request.run_info is not None:  # amber run's images
@@ -276,17 +332,94 @@ def _failed_report(failed: dict) -> str:
 
 
 def _secret_report(plan: HeapPlan, env: dict, scanner: SecretScanner) -> list:
+    """One line for each secret the image would hold: the planner's hits in str and bytes
+    values, then buffers and values kept under secret-looking names (the plan's recipes), then
+    variables set in ``os.environ`` during start-up."""
     lines = []
-    for holder, value, why in plan.secret_hits:
-        lines.append(f"  {plan.path_to_value(holder, value)} -> {type(value).__name__}: {why}")
+    hit = set()
+    for holder, value, reason in plan.secret_hits:
+        hit.add(ident(value))
+        lines.append(f"  {plan.path_to_value(holder, value)} -> {type(value).__name__}: {reason}")
+    _recipe_hits(plan, scanner, hit, lines)
     for name, value in env.items():
-        found = scanner.check(value) if value is not None else None
+        if value is None:
+            continue
+        text = name.decode("utf-8", "replace")
+        found = scanner.check(value) or scanner.check_named(text, value.decode("utf-8", "surrogateescape"))
         if found is not None:
-            lines.append(f"  os.environ[{name.decode('utf-8', 'replace')!r}] (set during start-up): {found}")
+            lines.append(f"  os.environ[{text!r}] (set during start-up): {found}")
     if lines:
         lines.append("      hint: read secrets with amber.secret(NAME) and derive values from them after "
                      "restore (an amber.after_restore hook); --allow-secret NAME if it is no secret")
     return lines
+
+
+def _recipe_hits(plan: HeapPlan, scanner: SecretScanner, hit: set, lines: list) -> None:
+    """Lines for the buffers and the values kept under names that the plan's recipes write."""
+    named = _named_value_check(scanner, hit)
+    for oid, recipe in plan.recipes.items():
+        make: Any = recipe.make
+        kind: type = type(make)
+        if kind in _BUFFER_MAKES:
+            obj = plan.nodes[oid]
+            why = scanner.check_buffer(obj)
+            if why is not None:
+                owner = plan.parent.get(oid) if isinstance(obj, PickleBuffer) else None
+                if owner is None:  # an array's buffer is reported as the array
+                    owner = oid
+                lines.append(f"  {plan.path_to(owner)} -> {type_name(plan.nodes[owner])}: {why}")
+        elif kind is R.Call:
+            for arg in make.args:
+                if type(arg) is R.Inline and type(arg.value) is dict:
+                    named(plan, oid, arg.value.items(), lines)
+        fills: Any = recipe.fills
+        for fill in fills:
+            kind = type(fill)
+            if kind in _KEYED_FILLS:
+                named(plan, oid, fill.pairs, lines)
+            elif kind is R.Build or kind is R.InstanceState:
+                if fill.attrs:
+                    named(plan, oid, fill.attrs, lines)
+                if fill.slots:
+                    named(plan, oid, fill.slots, lines)
+
+
+_BUFFER_MAKES = (R.BytesOf, R.BytearrayOf, R.MappedBuffer)
+_KEYED_FILLS = frozenset({R.SetItems, R.ReduceSetItems, R.BaseUpdate, R.ClassState})
+
+
+def _named_value_check(scanner: SecretScanner, hit: set):
+    """The check of what a recipe keeps under names (dict items, attributes and slots, class
+    namespaces): a line for each value kept under a secret's name that could be a secret. Names
+    already judged plain are set aside in C (a heap holds millions of pairs, few names)."""
+    from operator import itemgetter
+
+    from amber.capture.policy.secret_shapes import SECRET_WORD, secret_name
+
+    first = itemgetter(0)
+    text = (str, bytes)
+    plain: set = set()
+    hint = SECRET_WORD.search
+
+    def named(plan: HeapPlan, oid: int, pairs, lines: list) -> None:
+        try:
+            unknown = set(map(first, pairs))
+        except TypeError:
+            return
+        unknown -= plain
+        for name in unknown:
+            if type(name) is not str or not hint(name) or not secret_name(name):
+                plain.add(name)
+                continue
+            for key, value in pairs:
+                if key != name or type(value) not in text or ident(value) in hit:
+                    continue
+                why = scanner.check_named(name, value)
+                if why is not None:
+                    hit.add(ident(value))
+                    lines.append(f"  {plan.path_to_value(oid, value)} -> {type(value).__name__}: {why}")
+
+    return named
 
 
 def _offender_report(plan: HeapPlan, secret_lines: list) -> str:

@@ -94,12 +94,21 @@ def _input_recorder() -> "InputRecorder":
 
 def run_snapshot(options: SnapshotOptions, baseline: Baseline, imports: "ImportRecorder") -> None:
     """The snapshotting interpreter's whole job: run the program to its snapshot point, then
-    write the image and leave (``amber snapshot``), or build it and go on (``amber run``)."""
-    recorders = Recorders(imports, options.for_run)
-    import site
+    write the image and leave (``amber snapshot``), or build it and go on (``amber run``).
 
-    site.main()
-    main, split, filename = _prepare_main(options)
+    Under ``amber run`` nothing Amber does may make the program fail: until the program's code
+    starts, any failure hands over to a cold run (:func:`amber.restore.run.cold_exec`); after it,
+    a failure to build is one warning and the program goes on."""
+    try:
+        recorders = Recorders(imports, options.for_run)
+        import site
+
+        site.main()
+        main, split, filename = _prepare_main(options)
+    except Exception as e:
+        if not options.for_run:
+            raise
+        _run_cold(options, f"{e}" if isinstance(e, UsageError) else f"{type(e).__name__}: {e}")
     startup_seconds = _run_to_snapshot_point(options, main, split)
     hooks_failed = _run_before_snapshot(options)
     recorders.stop()
@@ -110,6 +119,13 @@ def run_snapshot(options: SnapshotOptions, baseline: Baseline, imports: "ImportR
         _snapshot_and_exit(startup)
 
 
+def _run_cold(options: SnapshotOptions, reason: str) -> None:
+    from amber.restore.run import cold_exec
+
+    warn(f"cannot run the program under Amber ({reason}); running it without Amber")
+    cold_exec(options.target, options.is_module, options.args, dict(os.environ))
+
+
 def _prepare_main(options: SnapshotOptions) -> "tuple[ModuleType, Split, str]":
     """A fresh ``__main__`` for the script or module, ``sys.path[0]`` and ``sys.argv`` as python
     sets them, and the script split at its snapshot point."""
@@ -118,8 +134,11 @@ def _prepare_main(options: SnapshotOptions) -> "tuple[ModuleType, Split, str]":
     target = options.target
     main = ModuleType("__main__")
     main.__dict__["__builtins__"] = sys.modules["builtins"]
+    # amber._boot took its own directory off sys.path: the program's goes first, as python puts
+    # it (unless -P / PYTHONSAFEPATH), before the PYTHONPATH entries.
     if options.is_module:
-        sys.path[0] = os.getcwd()
+        if not sys.flags.safe_path:
+            sys.path.insert(0, os.getcwd())
         spec = _module_spec(target)
         source = spec.loader.get_source(spec.name)
         filename = spec.origin
@@ -134,8 +153,9 @@ def _prepare_main(options: SnapshotOptions) -> "tuple[ModuleType, Split, str]":
                 source = f.read()
         except OSError as e:
             raise UsageError(f"cannot open script {target!r}: {e.strerror}") from None
-        sys.path[0] = os.path.dirname(filename)
-        main.__file__ = target
+        if not sys.flags.safe_path:
+            sys.path.insert(0, os.path.dirname(filename))
+        main.__file__ = filename  # absolute, as python has made it since 3.9
         main.__dict__["__cached__"] = None
         from _frozen_importlib_external import SourceFileLoader
 
@@ -164,6 +184,12 @@ def _run_to_snapshot_point(options: SnapshotOptions, main: "ModuleType", split: 
         error(f"the program exited (code {code}) before its snapshot point; no image was written")
         flush_streams()
         os._exit(code or 1)
+    except KeyboardInterrupt as e:
+        if options.for_run:
+            _program_failed(e)
+        error("interrupted; no image was written")
+        flush_streams()
+        os._exit(130)
     except BaseException as e:
         if options.for_run:
             _program_failed(e)
@@ -186,7 +212,12 @@ def _snapshot_and_exit(startup: Startup) -> None:
         note("no snapshot point found (no amber.snapshot() and no `if __name__ == \"__main__\":`): "
              "captured the end of the script; nothing is left to run after restore")
     flush_streams()
-    write_snapshot(startup.request(startup.options.image))  # CaptureError: one line, exit 2 (the entry point)
+    try:
+        write_snapshot(startup.request(startup.options.image))  # CaptureError: one line, exit 2
+    except KeyboardInterrupt:
+        error("interrupted; no image was written")  # the writer removed its temporary
+        flush_streams()
+        os._exit(130)
     flush_streams()
     os._exit(0)
 
@@ -199,6 +230,8 @@ def _build_and_continue(startup: Startup, build: bool) -> None:
             verbose=run.verbose)
     elif build:
         _build(startup)
+    if startup.recorders.inputs is not None:
+        startup.recorders.inputs.after_capture()
     if startup.split.kind != "end":
         # Both paths behave alike: the first run goes on as a restored process would (HookErrors:
         # one line and exit code 1, from the entry point).
@@ -209,8 +242,23 @@ def _build_and_continue(startup: Startup, build: bool) -> None:
 
 
 def _build(startup: Startup) -> None:
-    """Write the image into the cache entry, with what start-up depended on; a program that
-    cannot be captured leaves a failure marker instead and runs on without one."""
+    """Write the image into the cache entry, with what start-up depended on. Never makes the
+    program fail: a program that cannot be captured, or whose start-up depended on what cannot be
+    watched, leaves a no-image marker instead (later runs skip the attempt while its inputs hold);
+    any other trouble (a full disk, an unwritable cache, a bug in Amber) is one warning."""
+    try:
+        _build_image(startup)
+    except CaptureError as e:
+        first = str(e).splitlines()
+        warn(f"no image was built, the program runs without one: {first[0]}"
+             + (f" ({first[1].strip()} ...)" if len(first) > 1 else ""))
+    except Exception as e:
+        from amber.restore.run import _describe
+
+        warn(f"no image was built, the program runs without one ({_describe(e)})")
+
+
+def _build_image(startup: Startup) -> None:
     from amber.capture.pipeline import write_snapshot
     from amber.runcache import build, keys, layout
 
@@ -218,7 +266,7 @@ def _build(startup: Startup) -> None:
     inputs, root, entry = startup.recorders.inputs, run.root, run.entry
     assert inputs is not None and root is not None and entry is not None  # as for every amber run
     key_args = STATE.startup_args
-    os.makedirs(entry, exist_ok=True)
+    layout.make_private_dirs(entry)
     image_path = layout.image_path(entry, keys.args_key(run.args, key_args))
     lock = build.BuildLock(entry)
     if not lock.acquire():
@@ -227,22 +275,27 @@ def _build(startup: Startup) -> None:
     try:
         secret = keys.secret_key(root, create=True)
         assert secret is not None  # made when missing
-        files = inputs.files(startup.modules, exclude_under=root.rstrip(os.sep) + os.sep)
-        env, env_names = inputs.environment(secret)
-        recorded = {"files": files, "env": env, "env_names": env_names}
+        recorded = inputs.record(startup.modules, secret, run.program,
+                                 exclude_under=root.rstrip(os.sep) + os.sep)
+        if inputs.unwatchable:
+            say(f"no image: start-up {inputs.unwatchable[0]}, which cannot be watched for changes",
+                verbose=run.verbose)
+            build.record_failure(image_path, secret, recorded)
+            return
         shown = run.args if key_args is None else run.args[:key_args]
-        run_info = {"target": run.target, "args": list(shown), "key_args": key_args}
+        target = run.target if run.is_module else os.path.abspath(run.target)
+        run_info = {"target": target, "args": list(shown), "key_args": key_args}
         try:
             write_snapshot(startup.request(image_path, quiet=not run.verbose, inputs=recorded,
                                            run_info=run_info))
-        except CaptureError as e:
-            first = str(e).splitlines()
-            warn(f"no image was built, the program runs without one: {first[0]}"
-                 + (f" ({first[1].strip()} ...)" if len(first) > 1 else ""))
-            build.record_failure(image_path, recorded)
-            return
-        say(f"built {image_path} ({len(files)} files, {len(env)} variables watched)", verbose=run.verbose)
-        build.record_built(root, entry, image_path, run.target, key_args)
+        except OSError:
+            raise  # the disk or the cache, not the program: the next run tries again
+        except Exception:
+            build.record_failure(image_path, secret, recorded)  # the same program fails the same way
+            raise
+        watched = f"{len(recorded['watched'])} paths, {len(recorded['env'])} variables watched"
+        say(f"built {image_path} ({watched})", verbose=run.verbose)
+        build.record_built(root, entry, image_path, secret, target, key_args)
     finally:
         lock.release()
 
@@ -269,6 +322,11 @@ def _program_failed(error: BaseException) -> None:
     error = error.with_traceback(tb.tb_next if tb is not None else None)  # from the program's frame
     sys.excepthook(type(error), error, error.__traceback__)
     flush_streams()
+    if isinstance(error, KeyboardInterrupt):  # as python leaves: killed by SIGINT (a shell shows 130)
+        import signal
+
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGINT)
     os._exit(1)
 
 
@@ -288,6 +346,9 @@ def _module_spec(name: str):
         raise UsageError(f"no module named {name!r}")
     if spec.submodule_search_locations is not None:
         return _module_spec(name + ".__main__")
-    if spec.loader is None or not hasattr(spec.loader, "get_source"):
-        raise UsageError(f"module {name!r} has no Python source to run")
+    # Frozen and built-in modules (os.path, __hello__) have no source file to split at a
+    # snapshot point; neither has a module found only as bytecode.
+    if spec.loader is None or not hasattr(spec.loader, "get_source") or not spec.has_location \
+            or not isinstance(spec.origin, str) or not spec.origin.endswith(".py"):
+        raise UsageError(f"module {name!r} has no Python source file to run")
     return spec

@@ -16,12 +16,14 @@ argparse (:func:`amber.commands.launch.quick_parse`, from the same declarations)
 hands over to a second interpreter at once, and argparse would be most of this one's cost.
 
 Errors are one ``amber: error: ...`` line ending with where to look (``see 'amber run --help'``)
-and exit code 2 (:func:`amber.errors.entry_point`); ``--help`` and ``--version`` exit 0.
+and exit code 2 (:func:`amber.errors.entry_point`); ``--help`` and ``--version`` exit 0. Output
+goes through :func:`amber.errors.output`: a closed standard output or a broken pipe is exit code
+141 and no line, any other failure to write it one line (the exit codes: :mod:`amber.errors`).
 """
 
 import sys
 
-from amber.errors import UsageError, entry_point
+from amber.errors import UsageError, entry_point, finish_output
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -144,11 +146,20 @@ def parse(argv: list[str]) -> "tuple[Command, object]":
 
 
 def _dispatch(argv: list[str]) -> int:
-    if not argv:
-        make_parser()[0].print_help()
-        return 2
-    command, opts = parse(argv)
-    return int(getattr(command.load(), command.run)(opts))
+    """Run ``amber ARGV``; what is left in standard output's buffer is flushed here, where a
+    failure is still one line (or, for a closed output, an exit code: see :mod:`amber.errors`)."""
+    try:
+        if not argv:
+            make_parser()[0].print_help()
+            code = 2
+        else:
+            command, opts = parse(argv)
+            code = int(getattr(command.load(), command.run)(opts))
+    except SystemExit:  # --help, --version
+        finish_output()
+        raise
+    finish_output()
+    return code
 
 
 def main(argv: "list[str] | None" = None) -> int:

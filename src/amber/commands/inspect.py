@@ -19,9 +19,9 @@ import marshal
 import sys
 import time
 from types import CodeType
-from typing import BinaryIO, TextIO
+from typing import BinaryIO, TextIO, cast
 
-from amber.errors import ImageError, UsageError
+from amber.errors import AmberError, ImageError, Output, OutputError, UsageError, output
 from amber.image import explain, records
 from amber.image import format as fmt
 from amber.image.schema import Record
@@ -78,13 +78,21 @@ def describe(path: str, insecure: bool = False) -> dict:
         "startup_seconds": stats["startup_seconds"],
         "run": h.get("run"),
         "inputs": None if inputs is None else {
-            "files": [path for path, _size, _mtime in inputs["files"]],
-            "absent_files": [path for path, size, _mtime in inputs["files"] if size == -1],
+            "files": _watched(inputs, fmt.WATCH_CONTENT),
+            "absent_files": [row[0] for row in inputs["watched"] if not row[2]],
+            "existence_checked": _watched(inputs, fmt.WATCH_KIND),
+            "directories_listed": _watched(inputs, fmt.WATCH_LISTING),
+            "directories_searched_by_imports": _watched(inputs, fmt.WATCH_SEARCHED),
+            "working_directory": inputs["cwd"],
             "environment_variables": [name for name, _digest in inputs["env"]],
             "iterated_environment": inputs["env_names"] is not None,
         },
         "capture_seconds": stats["capture_seconds"],
     }
+
+
+def _watched(inputs: dict, how: int) -> list:
+    return [path for path, kind, _stamp, _names in inputs["watched"] if kind == how]
 
 
 def render(d: dict, top: int = 12) -> str:
@@ -137,7 +145,12 @@ def render(d: dict, top: int = 12) -> str:
         lines.append(f"  arguments in the key: {' '.join(d['run']['args']) or '(none)'}"
                      + ("" if d["run"]["key_args"] is None else f" (start-up reads {d['run']['key_args']})"))
         if i["absent_files"]:
-            lines.append(f"  files that must stay absent: {', '.join(i['absent_files'][:5])}")
+            lines.append(f"  paths that must stay absent: {', '.join(i['absent_files'][:5])}")
+        lines.append(f"  also watched: {len(i['existence_checked'])} existence checks, "
+                     f"{len(i['directories_listed'])} directory listings, "
+                     f"{len(i['directories_searched_by_imports'])} import directories")
+        if i["working_directory"] is not None:
+            lines.append(f"  the working directory (start-up depended on it): {i['working_directory']}")
         lines.append(f"  environment variables: {', '.join(i['environment_variables']) or '(none)'}")
         if i["iterated_environment"]:
             lines.append("  the program iterated the whole environment: that is one input, the set of "
@@ -243,7 +256,7 @@ def _dis_heap(image: fmt.Image, data: memoryview, out: TextIO) -> None:
     sys.set_int_max_str_digits(0)
     try:
         pickletools.dis(bytes(data), out=out)
-    except BrokenPipeError:
+    except OutputError:  # standard output, not the heap (see amber.errors.Output)
         raise
     except Exception as e:  # an invalid program: ValueError, or whatever garbage makes it raise
         raise ImageError(f"{image.path}: the {fmt.HEAP} section is not a valid pickle program "
@@ -287,26 +300,26 @@ def extract(image: fmt.Image, name: str, out: BinaryIO) -> None:
 def decode_image(path: str, insecure: bool = False, sections: bool = False, dis: str | None = None,
                  extract_name: str | None = None) -> int:
     """Run ``--sections``, ``--dis NAME`` or ``--extract NAME`` on ``path``; raise AmberError for a
-    damaged or hand-made image (one line from the caller), return the exit code otherwise."""
+    damaged or hand-made image (one line from the caller), return the exit code otherwise. A
+    closed standard output (``amber inspect IMAGE --dis heap | head``: the reader had enough) is
+    an :class:`~amber.errors.OutputError` (see :mod:`amber.errors` for its exit code)."""
     image = open_image(path, insecure)
+    out = Output()
     try:
         if sections:
             table, failed = sections_table(image)
-            sys.stdout.write(table)
+            out.write(table)
+            out.flush()
             if failed:
-                sys.stdout.flush()
                 raise fmt.fails_checksum(path, failed[0], len(failed))
         elif dis is not None:
-            disassemble(image, dis, sys.stdout)
+            disassemble(image, dis, cast(TextIO, out))  # all it calls is write
+            out.flush()
         elif extract_name is not None:
-            sys.stdout.flush()
-            extract(image, extract_name, sys.stdout.buffer)
-            sys.stdout.buffer.flush()
-    except BrokenPipeError:  # `amber inspect --dis heap | head`: the reader had enough
-        import os
-
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
-        return 0
+            out.flush()
+            binary = Output(binary=True)
+            extract(image, extract_name, cast(BinaryIO, binary))
+            binary.flush()
     finally:
         image.close()
     return 0
@@ -318,7 +331,15 @@ def base_set() -> int:
 
     from amber._files import BOOT
 
-    return subprocess.call([sys.executable, "-I", "-S", BOOT, "base-set"])
+    # Read here and written by this process: the child's standard output is a pipe that works,
+    # whatever this one's is (closed, a closed pipe, a full device: see amber.errors.output).
+    child = subprocess.run([sys.executable, "-I", "-S", BOOT, "base-set"], stdin=subprocess.DEVNULL,
+                           stdout=subprocess.PIPE, check=False)
+    if child.returncode != 0:
+        raise AmberError(f"the base set cannot be listed (the interpreter it starts with exited with "
+                         f"{child.returncode})")
+    output(child.stdout.decode("utf-8", "replace"))
+    return 0
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -359,5 +380,5 @@ def run(opts: argparse.Namespace) -> int:
         d = describe(opts.image, opts.insecure)
     except (KeyError, TypeError, ValueError, EOFError):
         raise ImageError(f"{opts.image}: image is damaged (its statistics cannot be read)") from None
-    sys.stdout.write(json.dumps(d, indent=2) + "\n" if opts.json else render(d))
+    output(json.dumps(d, indent=2) + "\n" if opts.json else render(d))
     return 0

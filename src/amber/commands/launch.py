@@ -20,7 +20,7 @@ import os
 import sys
 
 from amber._files import BOOT
-from amber.errors import UsageError, flush_streams
+from amber.errors import AmberError, UsageError, flush_streams
 from amber.options import RestoreOptions, RunOptions, SnapshotOptions
 
 TYPE_CHECKING = False
@@ -106,7 +106,8 @@ SNAPSHOT = (
 RESTORE = (
     Option("--insecure", dest="insecure", help="restore without checking who made IMAGE"),
     Option("--verify-buffers", dest="verify_buffers",
-           help="also check the digest of the large buffers (read in full instead of mapped)"),
+           help="check the digest of the large buffers even if this very file passed the check "
+                "before (a restore always checks them once per file)"),
     Option("IMAGE", dest="image", kind=POSITIONAL, metavar="IMAGE", help="the image to restore"),
 )
 _AFTER = ("Amber's options come before SCRIPT (or -m MODULE); everything after it belongs to the "
@@ -230,9 +231,7 @@ def run_arguments(parser: "argparse.ArgumentParser") -> None:
 
 
 def run(opts: "argparse.Namespace") -> int:
-    target, is_module = _target(opts, "run")
-    if not is_module:
-        target = os.path.abspath(target)  # the cache key names the script by its absolute path
+    target, is_module = _target(opts, "run")  # as spelled: a cold run gets it so (the key makes it absolute)
     options = RunOptions(target, is_module, rebuild=opts.rebuild, verbose=opts.verbose,
                          reimport=opts.reimport, allowed_secrets=opts.allow_secret, strict=opts.strict,
                          args=opts.args)
@@ -248,15 +247,18 @@ def snapshot_arguments(parser: "argparse.ArgumentParser") -> None:
 
 
 def snapshot(opts: "argparse.Namespace") -> int:
+    """Check IMAGE's path and the signing key (:mod:`amber.commands.paths`), then hand over."""
     target, is_module = _target(opts, "snapshot")
+    from amber.commands.paths import check_output, check_signing_key
+
     output = opts.output
     if output is None:
         stem = os.path.basename(target)
         output = f"{stem[:-3] if stem.endswith('.py') else stem}.amber"
-    out_dir = os.path.dirname(os.path.abspath(output))
-    if not os.path.isdir(out_dir):
-        raise UsageError(f"cannot write {output}: no such directory {out_dir}")
-    options = SnapshotOptions(os.path.abspath(output), target, is_module, reimport=opts.reimport,
+    # Checked before start-up runs: a mistake found after it would cost all of start-up.
+    image = check_output(output, None if is_module else target)
+    check_signing_key()
+    options = SnapshotOptions(image, target, is_module, reimport=opts.reimport,
                               allowed_secrets=opts.allow_secret, strict=opts.strict, lazy_code=opts.lazy_code,
                               args=opts.args)
     # Not isolated: the user's environment (PYTHONPATH...) shapes the program's start-up.
@@ -286,5 +288,8 @@ def _exec(cmd: list[str]) -> int:
         import subprocess
 
         return subprocess.call(cmd)
-    os.execv(cmd[0], cmd)
+    try:
+        os.execv(cmd[0], cmd)
+    except OSError as e:
+        raise AmberError(f"cannot start the interpreter {cmd[0]}: {e.strerror}") from None
     return 0  # not reached

@@ -10,10 +10,11 @@ the usage lines and epilog of ``amber --help`` are :mod:`amber.commands.cli`'s.
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from amber import __version__
-from amber.errors import UsageError
+from amber.errors import UsageError, output
 
 if TYPE_CHECKING:
     from amber.commands.cli import Command
@@ -40,6 +41,16 @@ class Parser(argparse.ArgumentParser):
             noun = _VALUE_NOUNS.get(str(action.metavar), "a value")
             self.value_nouns.update(dict.fromkeys(action.option_strings, noun))
         return action
+
+    def _print_message(self, message: str, file: Any = None) -> None:
+        """Help and ``--version`` go through :func:`amber.errors.output` (argparse's own would drop
+        a failed write, or print to stderr when stdout is closed, and exit 0 all the same)."""
+        if not message:
+            return
+        if file is None or file is sys.stdout:
+            output(message)
+        else:
+            super()._print_message(message, file)
 
     def error(self, message: str) -> NoReturn:
         """One line (argparse would print the usage too), and where to look."""

@@ -35,7 +35,7 @@ The prefix (the first 128 bytes; integers little-endian unsigned)::
 
     offset  size  field
     0       8     magic: MAGIC, b"\x89AMB\r\n\x1a\n" (the CR LF and ^Z catch text-mode copies)
-    8       2     format: FORMAT_VERSION (2)
+    8       2     format: FORMAT_VERSION (3)
     10      2     flags: 0 (reserved)
     12      4     header_length: H, the length of the header in bytes
     16      32    header_digest: BLAKE2b-256 of the header
@@ -47,7 +47,7 @@ the fields it reads, amber, python, sections, buffers, lazy_code; amber inspect 
 all)::
 
     format               int >= 0
-                         FORMAT_VERSION (2), as in the prefix
+                         FORMAT_VERSION (3), as in the prefix
     amber                str
                          the version of Amber that made the image; a restore needs the same one
     created              float
@@ -136,7 +136,9 @@ The sections, in the order they are written (name, encoding; alignment; read or 
                  digest: checked before use
     buffers      raw bytes; 4096 bytes; mapped
                  the large buffers, each on a page boundary, mapped copy-on-write
-                 digest: checked only with amber restore --verify-buffers (and by amber inspect)
+                 digest: a BLAKE2b tree (format.tree_digest), checked on every core while the
+                 modules held by reference are imported; remembered per file identity
+                 (amber.image.remembered)
     lazy_code    marshal blobs; 4096 bytes; mapped
                  amber snapshot --lazy-code (experimental): one tuple of code objects per module
                  digest: each blob checked on the first call of one of its functions
@@ -150,6 +152,10 @@ prelude (a dict)::
                          sys.path at the snapshot point
     imports              list of str
                          the modules imported again, in the order the program first imported them
+    distributions        list of (name: str, version: str, metadata: str)
+                         the installed distributions those modules come from: name, version,
+                         metadata directory (a restore where one changed version says so:
+                         amber.restore.loader.check_distributions)
 
 manifest (a dict)::
 
@@ -197,8 +203,15 @@ stats (a dict)::
 
 inputs (a dict)::
 
-    files                list of (path: str, size: int, mtime_ns: int)
-                         the files start-up depended on; (path, -1, -1) for one that was absent
+    program              str
+                         the cache key of the program the image was made for
+                         (amber.runcache.keys)
+    watched              list of (path: str, how: int >= 0, stamp: list of int, names: 32 bytes or None)
+                         the paths start-up depended on, each with how it is watched (WATCH_*)
+                         and what was seen
+    cwd                  str or None
+                         the working directory, if start-up depended on it (relative paths,
+                         os.getcwd)
     env                  list of (name: str, digest: 16 bytes)
                          the environment variables start-up read, with a keyed digest of each
                          value
@@ -206,14 +219,22 @@ inputs (a dict)::
                          a keyed digest of the variables' names if the program iterated the
                          environment, else None
 
+
 The heap program (:mod:`amber.capture.compile`) is run by the C unpickler; it takes the large
 buffers in order with the protocol-5 ``NEXT_BUFFER``/``READONLY_BUFFER`` opcodes and returns the
-manifest (read by :mod:`amber.restore.loader`). Buffers are plain data: the heap program that
-interprets them (dtype, shape, which object owns them) is always verified, so a changed buffer
-changes values, never which code runs. Only raw-byte buffers of at least ``MAPPED_MIN`` bytes go
-there (numpy arrays, bytes, bytearray, array.array). The lazy code blobs are checked against the
-digests of the header's ``lazy_code`` table (:mod:`amber.restore.lazy`); the inputs are checked
-by :mod:`amber.runcache`.
+manifest (read by :mod:`amber.restore.loader`). Only raw-byte buffers of at least ``MAPPED_MIN``
+bytes go there (numpy arrays, bytes, bytearray, array.array). A buffer is not harmless data: a
+changed index array of a sparse matrix makes C code read out of bounds, a pickle kept as bytes
+runs what it says when loaded. So a restore checks the buffers' digest too, before the heap
+program runs: the digest of the buffers section is a BLAKE2b tree (``tree_digest``: BLAKE2b-256
+in tree mode, unlimited fanout, depth 2, leaves of ``BUFFER_LEAF`` bytes), whose leaves are
+hashed on every core while the modules held by reference are imported, and a check that passed
+is remembered for that very file (:mod:`amber.image.remembered`: device, inode, size, mtime and
+ctime, in a keyed record in the cache), so later restores of an unchanged file map it unread. An
+image that another user could write is read into the process's own memory instead of mapped,
+and checked on every restore (its writer could change pages after a check). The lazy code blobs
+are checked against the digests of the header's ``lazy_code`` table (:mod:`amber.restore.lazy`);
+the inputs are checked by :mod:`amber.runcache`.
 
 The signature and the header's digest are verified before the header is decoded, the header's
 shape before any of it is used, and each section's digest before that section is decoded, so a
@@ -225,8 +246,11 @@ neither :mod:`amber.image.records` nor :mod:`amber.image.writer`.
 """
 
 import marshal
+import posix
 import sys
+import time
 from _blake2 import blake2b
+from itertools import count
 from operator import add
 
 from amber.errors import ImageError
@@ -234,12 +258,14 @@ from amber.image import signing
 from amber.image.schema import DictOf, Field, Layout, ListOf, Maybe, Record, Row, Scalar
 
 MAGIC = b"\x89AMB\r\n\x1a\n"
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3  # 3: the buffers section's digest is a tree (tree_digest)
 DIGEST_SIZE = 32  # BLAKE2b-256: the header's and every section's digest
 VARIABLE_DIGEST_SIZE = 16  # keyed BLAKE2b of an environment variable (amber.runcache.freshness)
 SECTION_ALIGN = 64
 PAGE_SIZE = 4096  # the mapped sections' alignment (also the mmap granularity on Linux and macOS)
 MAPPED_MIN = 256 * 1024  # smaller buffers are cheaper inline in the heap than as a page-aligned mapping
+BUFFER_LEAF = 8 << 20  # the leaves of the buffers section's tree digest: hashed in parallel
+_HASHING_THREADS = 8  # at most, and never more than the cores this process may run on
 
 # Section names: the only place they are spelt.
 PRELUDE = "prelude"
@@ -249,6 +275,7 @@ INPUTS = "inputs"
 BUFFERS = "buffers"  # large buffers: a restore maps this section instead of reading it
 LAZY_CODE = "lazy_code"  # code on first call: mapped too, each blob checked when first used
 MAPPED = frozenset((BUFFERS, LAZY_CODE))  # the sections a restore maps; it reads the others
+TREE_HASHED = frozenset((BUFFERS,))  # the sections whose digest is tree_digest's, not digest's
 
 
 # --- the prefix ---------------------------------------------------------------------------------
@@ -346,11 +373,24 @@ PRELUDE_SCHEMA = Record(PRELUDE, (
           "process's environment"),
     Field("path", STRS, "sys.path at the snapshot point"),
     Field("imports", STRS, "the modules imported again, in the order the program first imported them"),
+    Field("distributions", ListOf(Row(("name", STR), ("version", STR), ("metadata", STR))),
+          "the installed distributions those modules come from: name, version, metadata directory "
+          "(a restore where one changed version says so: amber.restore.loader.check_distributions)"),
 ))
 
+# How amber run watches a path it recorded (amber.capture.recorders.inputs records it,
+# amber.runcache.freshness checks it)
+WATCH_CONTENT = 0  # a file read: its identity (size, mtime_ns, ctime_ns, inode, device); [] if absent
+WATCH_KIND = 1  # an existence check: the file type bits of its mode; [] if absent
+WATCH_LISTING = 2  # a directory listed: (mtime_ns, ctime_ns, inode) and the digest of its names
+WATCH_SEARCHED = 3  # a directory the import system searched: likewise, with the names a module could have
+
 INPUTS_SCHEMA = Record(INPUTS, (
-    Field("files", ListOf(Row(("path", STR), ("size", INT), ("mtime_ns", INT))),
-          "the files start-up depended on; (path, -1, -1) for one that was absent"),
+    Field("program", STR, "the cache key of the program the image was made for (amber.runcache.keys)"),
+    Field("watched", ListOf(Row(("path", STR), ("how", UINT), ("stamp", ListOf(INT)),
+                                ("names", Maybe(DIGEST)))),
+          "the paths start-up depended on, each with how it is watched (WATCH_*) and what was seen"),
+    Field("cwd", Maybe(STR), "the working directory, if start-up depended on it (relative paths, os.getcwd)"),
     Field("env", ListOf(Row(("name", STR), ("digest", VARIABLE_DIGEST))),
           "the environment variables start-up read, with a keyed digest of each value"),
     Field("env_names", Maybe(VARIABLE_DIGEST),
@@ -362,6 +402,137 @@ SECTION_RECORDS = {PRELUDE: PRELUDE_SCHEMA, INPUTS: INPUTS_SCHEMA}  # by section
 
 def digest(data) -> bytes:
     return blake2b(data, digest_size=DIGEST_SIZE).digest()
+
+
+# --- the tree digest of the buffers section -------------------------------------------------------
+
+def leaf_count(length: int) -> int:
+    """How many leaves the tree digest of ``length`` bytes has (one, empty, for no bytes)."""
+    return max(1, -(-length // BUFFER_LEAF))
+
+
+def leaf_hasher(index: int, leaves: int):
+    """The BLAKE2b-256 state of leaf ``index`` of ``leaves`` (tree mode: unlimited fanout, depth 2)."""
+    return blake2b(digest_size=DIGEST_SIZE, fanout=0, depth=2, leaf_size=BUFFER_LEAF, inner_size=DIGEST_SIZE,
+                   node_offset=index, node_depth=0, last_node=index == leaves - 1)
+
+
+def tree_root(leaf_digests: bytes) -> bytes:
+    """The root of the tree digest: BLAKE2b-256 of the leaves' digests, concatenated in order."""
+    return blake2b(leaf_digests, digest_size=DIGEST_SIZE, fanout=0, depth=2, leaf_size=BUFFER_LEAF,
+                   inner_size=DIGEST_SIZE, node_offset=0, node_depth=1, last_node=True).digest()
+
+
+def _cores() -> int:
+    try:
+        cores = len(posix.sched_getaffinity(0))
+    except (AttributeError, OSError):  # pragma: no cover - not Linux
+        cores = posix.cpu_count() or 1
+    return max(1, min(cores, _HASHING_THREADS))
+
+
+def tree_digest_meanwhile(view):
+    """Start hashing the leaves of ``view`` on one thread per core (the hash releases the GIL)
+    and return a function that waits for them and returns the tree digest."""
+    import _thread
+
+    leaves = leaf_count(len(view))
+    digests = [b""] * leaves  # a leaf whose thread failed stays empty: the root cannot match
+    next_leaf = count()  # shared by the threads: next() is atomic under the GIL
+
+    def hash_leaves(done) -> None:
+        try:
+            for i in next_leaf:
+                if i >= leaves:
+                    break
+                h = leaf_hasher(i, leaves)
+                h.update(view[i * BUFFER_LEAF:(i + 1) * BUFFER_LEAF])
+                digests[i] = h.digest()
+        finally:
+            done.release()
+
+    locks = []
+    for _ in range(min(_cores(), leaves)):
+        done = _thread.allocate_lock()
+        done.acquire()
+        locks.append(done)
+        _thread.start_new_thread(hash_leaves, (done,))
+
+    def wait() -> bytes:
+        for done in locks:
+            done.acquire()
+        return tree_root(b"".join(digests))
+    return wait
+
+
+def tree_digest(view) -> bytes:
+    """The tree digest of ``view`` (the buffers section's digest), hashed on every core."""
+    return tree_digest_meanwhile(view)()
+
+
+def section_digest(name: str, view) -> bytes:
+    """The digest of section ``name`` as the section table holds it."""
+    return tree_digest(view) if name in TREE_HASHED else digest(view)
+
+
+def writable_by_others(st) -> bool:
+    """Whether someone but this user (and root) could write the file of ``st`` (a stat result)."""
+    return st.st_uid not in (0, posix.geteuid()) or bool(st.st_mode & 0o022)
+
+
+# marshal type codes (Python/marshal.c) a record may hold, by how their payload is laid out
+_MARKERS = frozenset(b"0NFT{")  # no payload (a dict's items end with "0")
+_FIXED = {ord("i"): 4, ord("g"): 8, ord("r"): 4}  # a payload of fixed size (r: a reference)
+_SHORT = frozenset(b"zZ")  # 1-byte length, then that many bytes
+_SIZED = frozenset(b"stuaA")  # 4-byte length, then that many bytes
+_COUNTED = frozenset(b"([<>")  # 4-byte count of items that follow
+_SMALL_TUPLE = ord(")")  # 1-byte count
+_LONG = ord("l")  # 4-byte signed count of 2-byte digits
+
+
+def plausible_record(data) -> bool:
+    """Whether ``data`` can be a marshal-encoded record: only the types records hold, and no
+    length or count claiming more than the bytes that are left. ``marshal.loads`` allocates a
+    list or tuple of the size it is told before it reads the items, so a few bytes claiming
+    2**31 items cost gigabytes and tens of seconds before it fails."""
+    view = bytes(data)
+    end, p = len(view), 0
+    while p < end:
+        kind = view[p] & 0x7F  # the high bit: FLAG_REF, "remember this object"
+        p += 1
+        if kind in _MARKERS:
+            continue
+        if kind in _FIXED:
+            p += _FIXED[kind]
+            continue
+        if kind in _SHORT or kind == _SMALL_TUPLE:
+            if p >= end:
+                return False
+            n = view[p]
+            p += 1 + (n if kind in _SHORT else 0)
+            if kind == _SMALL_TUPLE and n > end - p:
+                return False
+            continue
+        if p + 4 > end:
+            return False
+        n = int.from_bytes(view[p:p + 4], "little", signed=True)
+        p += 4
+        if kind == _LONG:
+            n = abs(n) * 2
+        elif kind not in _SIZED and kind not in _COUNTED:
+            return False  # code, complex, text-encoded floats...: never in a record
+        if n < 0 or n > end - p:
+            return False
+        if kind not in _COUNTED:
+            p += n
+    return p == end
+
+
+def load_record(data):
+    """``marshal.loads(data)`` of a record, or ValueError if it cannot be one (see plausible_record)."""
+    if not plausible_record(data):
+        raise ValueError("not a marshal-encoded record")
+    return marshal.loads(data)
 
 
 def interpreter_identity() -> dict:
@@ -410,12 +581,18 @@ class Image:
     section but the mapped ones); ``buffers()`` and ``lazy_code()`` map the rest.
     """
 
-    def __init__(self, path: str, data: bytes, header: dict, size: int = 0, file=None):
+    def __init__(self, path: str, data: bytes, header: dict, size: int = 0, file=None, stat=None,
+                 wary: bool = True):
         self.path = path
+        self.wary = wary  # records checked by plausible_record before marshal reads them (see read_image)
         self.data = data
         self.header = header
         self.size = size or len(data)
         self._file = file  # kept open from verification to mapping: the same file, even if renamed over
+        self._stat = stat  # the open file's posix.fstat, taken before anything of it was read
+        # A file someone else could write is read into this process's memory, not mapped: its
+        # writer could change a mapped page after the check (private mappings share unwritten pages).
+        self._private = stat is not None and writable_by_others(stat)
         self._whole: memoryview | None = None  # the file, mapped, once a mapped section is asked for
         self._sections = {name: (off, length, dig) for name, off, length, dig in header["sections"]}
         self._checked: set = set()  # the sections read whose digest matched
@@ -448,7 +625,8 @@ class Image:
             if schema is None:
                 raise ImageError(f"{self.path}: section {name!r} is not a marshal-encoded record")
         try:
-            value = marshal.loads(self.section(name))
+            data = self.section(name)
+            value = load_record(data) if self.wary else marshal.loads(data)
         except (ValueError, EOFError, TypeError):
             raise damaged(self.path, f"section {name!r} cannot be decoded") from None
         if check:
@@ -496,15 +674,47 @@ class Image:
         return wait
 
     def buffers(self, verify: bool = False) -> list:
-        """The large buffers, as memoryviews of a copy-on-write mapping of the file."""
-        table = self.header.get(BUFFERS) or []
-        if not table:
+        """The large buffers, as memoryviews of a copy-on-write mapping of the file; ``verify``:
+        their digest checked first (``amber inspect`` checks every section before it asks)."""
+        if not self.header.get(BUFFERS):
             return []
         if verify:
             self.verify_mapped(BUFFERS)
+        return self._buffer_views(self._mapped(BUFFERS))
+
+    def buffers_checked_meanwhile(self, recheck: bool = False):
+        """What a restore does with the large buffers: map them, start checking their digest on
+        every core, and return a function that waits for the check and returns the buffers (as
+        ``buffers``): the restore imports modules meanwhile. No buffer is used before the check
+        passes. A check that passed is remembered for this file (its device, inode, size, mtime
+        and ctime: :mod:`amber.image.remembered`), so later restores of the unchanged file skip
+        it; ``recheck`` checks anyway (``amber restore --verify-buffers``)."""
+        if not self.header.get(BUFFERS):
+            return list
+        entry = self.entry(BUFFERS)
+        memo = None
+        if self._stat is not None and not self._private:  # only a file no one else can write
+            from amber.image import remembered
+
+            memo = remembered.Check(self._stat, entry)
+            if not recheck and memo.holds():
+                views = self._buffer_views(self._mapped(BUFFERS))
+                return lambda: views
         section = self._mapped(BUFFERS)
+        started = time.time_ns()  # file times come from this clock
+        root_when_hashed = tree_digest_meanwhile(section)
+
+        def wait() -> list:
+            if root_when_hashed() != entry[2]:
+                raise fails_checksum(self.path, BUFFERS)
+            if memo is not None:
+                memo.remember(started)
+            return self._buffer_views(section)
+        return wait
+
+    def _buffer_views(self, section: memoryview) -> list:
         views = []
-        for start, size, readonly in table:
+        for start, size, readonly in self.header.get(BUFFERS) or ():
             view = section[start:start + size]
             views.append(view.toreadonly() if readonly else view)
         return views
@@ -517,7 +727,7 @@ class Image:
 
     def verify_mapped(self, name: str) -> None:
         """Check the digest of a mapped section (reads it all: ``amber inspect`` does)."""
-        if name in self._sections and digest(self._mapped(name)) != self._sections[name][2]:
+        if name in self._sections and section_digest(name, self._mapped(name)) != self._sections[name][2]:
             raise fails_checksum(self.path, name)
 
     def state(self, name: str) -> str:
@@ -532,7 +742,7 @@ class Image:
             view = memoryview(self.data)[off:off + length]
             if len(view) != length:
                 return "cut short"
-        return "ok" if digest(view) == dig else "DAMAGED"
+        return "ok" if section_digest(name, view) == dig else "DAMAGED"
 
     def verified(self, name: str) -> memoryview:
         """Any section, its digest checked, whether a restore reads or maps it (for ``amber inspect``)."""
@@ -547,18 +757,34 @@ class Image:
         if self._whole is None:
             file, self._file = self._file, None
             if off + length > self.size or file is None:
+                if file is not None:
+                    file.close()
                 raise _cut_short(self.path, name)
-            from amber._compat import map_file_private
-
             try:
-                self._whole = memoryview(map_file_private(file.fileno()))
-            except (OSError, ValueError) as e:
-                raise ImageError(f"{self.path}: cannot map the image: {e}") from None
+                self._whole = self._read_private(file) if self._private else self._map(file)
             finally:
                 file.close()
         if len(self._whole) < off + length:  # the file shrank after it was verified
             raise _cut_short(self.path, name)
         return self._whole[off:off + length]
+
+    def _map(self, file) -> memoryview:
+        from amber._compat import map_file_private
+
+        try:
+            return memoryview(map_file_private(file.fileno()))
+        except (OSError, ValueError) as e:
+            raise ImageError(f"{self.path}: cannot map the image: {e}") from None
+
+    def _read_private(self, file) -> memoryview:
+        """The whole file, read into this process's memory (an image someone else could write)."""
+        whole = bytearray(self.size)
+        try:
+            file.seek(0)
+            got = file.readinto(whole)
+        except OSError as e:
+            raise ImageError(f"{self.path}: cannot read image: {e.strerror or e}") from None
+        return memoryview(whole)[:got]
 
     def close(self) -> None:
         if self._file is not None:
@@ -597,7 +823,8 @@ def read_image(path: str, check_interpreter: bool = True, insecure: bool = False
 
 def _read_verified(path: str, f, insecure: bool, header_schema: Record) -> Image:
     try:
-        size = _file_size(f)
+        stat = posix.fstat(f.fileno())
+        size = stat.st_size
         data = f.read(HEADER_AT)
         if data[:len(MAGIC)] != MAGIC:
             raise ImageError(f"{path}: not an Amber image (bad magic)")
@@ -617,8 +844,11 @@ def _read_verified(path: str, f, insecure: bool, header_schema: Record) -> Image
     signing.verify(path, data[SIGNATURE_AT:HEADER_AT], data[:SIGNATURE_AT] + blob, insecure)
     if digest(blob) != data[_HEADER_DIGEST]:
         raise damaged(path, "header fails its checksum")
+    # A restore of a signed image trusts its signer's records as it trusts the heap program (a
+    # signer can make that run anything); amber inspect, which runs nothing, and --insecure do not.
+    wary = insecure or header_schema is not HEADER_READ
     try:
-        header = marshal.loads(blob)
+        header = load_record(blob) if wary else marshal.loads(blob)
     except (ValueError, EOFError, TypeError):
         raise damaged(path, "header cannot be decoded") from None
     problem = header_schema.problem(header)
@@ -635,13 +865,7 @@ def _read_verified(path: str, f, insecure: bool, header_schema: Record) -> Image
     if not any(name in MAPPED for name, _off, _length, _dig in header["sections"]):
         f.close()  # nothing to map
         f = None
-    return Image(path, data, header, size, f)
-
-
-def _file_size(f) -> int:
-    import posix
-
-    return posix.fstat(f.fileno()).st_size
+    return Image(path, data, header, size, f, stat, wary)
 
 
 def check_compatible(image: Image) -> None:

@@ -134,7 +134,9 @@ SECTIONS = {s.name: s for s in (
             "never used by a restore; checked by amber inspect", STATS_SCHEMA),
     Section(INPUTS, "marshal", "amber run images only: what start-up depended on", "checked before use"),
     Section(BUFFERS, "raw bytes", "the large buffers, each on a page boundary, mapped copy-on-write",
-            "checked only with amber restore --verify-buffers (and by amber inspect)", align=PAGE_SIZE),
+            "a BLAKE2b tree (format.tree_digest), checked on every core while the modules held by "
+            "reference are imported; remembered per file identity (amber.image.remembered)",
+            align=PAGE_SIZE),
     Section(LAZY_CODE, "marshal blobs", "amber snapshot --lazy-code (experimental): one tuple of code "
                                         "objects per module", "each blob checked on the first call of one "
                                                               "of its functions", align=PAGE_SIZE),

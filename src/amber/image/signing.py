@@ -40,7 +40,7 @@ from _blake2 import blake2b
 from _operator import _compare_digest  # hmac.compare_digest itself; hmac is not in the base set
 
 from amber._files import write_atomically
-from amber.errors import ImageError
+from amber.errors import AmberError, ImageError
 from amber.image.schema import Layout
 
 try:
@@ -60,16 +60,21 @@ _SCHEME, _KEY_ID, _LENGTH, _SIGNATURE = BLOCK["scheme"], BLOCK["key_id"], BLOCK[
 
 
 def config_dir() -> str:
+    """``$XDG_CONFIG_HOME/amber``, else ``$HOME/.config/amber``; with neither set there is no key
+    directory (never a shared fallback such as ``/tmp``)."""
     env = posix.environ
-    xdg = env.get(b"XDG_CONFIG_HOME", b"").decode()
-    home = env.get(b"HOME", b"").decode() or "/tmp"
+    xdg = env.get(b"XDG_CONFIG_HOME", b"").decode("utf-8", "surrogateescape")
+    home = env.get(b"HOME", b"").decode("utf-8", "surrogateescape")
+    if not xdg and not home:
+        raise AmberError("neither HOME nor XDG_CONFIG_HOME is set: no directory for signing keys "
+                         "(set one, or AMBER_KEY_FILE)")
     return (xdg or home.rstrip("/") + "/.config").rstrip("/") + "/amber"
 
 
 def key_file() -> str:
     """The HMAC key's file: ``$AMBER_KEY_FILE``, else ``<config>/hmac.key``."""
     explicit = posix.environ.get(b"AMBER_KEY_FILE")
-    return explicit.decode() if explicit else config_dir() + "/hmac.key"
+    return explicit.decode("utf-8", "surrogateescape") if explicit else config_dir() + "/hmac.key"
 
 
 def private_key_path() -> str:

@@ -10,9 +10,10 @@ import marshal
 import os
 from _blake2 import blake2b
 
+from amber._files import create_temporary
 from amber.image import signing
 from amber.image.format import (
-    DIGEST_SIZE,
+    BUFFER_LEAF,
     FORMAT_VERSION,
     HEADER_AT,
     MAGIC,
@@ -20,11 +21,15 @@ from amber.image.format import (
     PREFIX,
     SECTION_ALIGN,
     SIGNATURE_AT,
+    TREE_HASHED,
     digest,
+    leaf_count,
+    leaf_hasher,
+    tree_root,
 )
 from amber.image.records import HEADER_SCHEMA, SECTIONS
 
-__all__ = ["prefix", "write_image", "lay_out_buffers", "Pieces"]
+__all__ = ["prefix", "write_image", "lay_out_buffers", "Pieces", "TreeHash"]
 
 
 def _align(n: int, to: int) -> int:
@@ -41,6 +46,49 @@ def lay_out_buffers(sizes: list) -> tuple:
     return offsets, pos
 
 
+class TreeHash:
+    """``format.tree_digest`` of ``length`` bytes given in parts, in order (``update``)."""
+
+    def __init__(self, length: int) -> None:
+        self.leaves = leaf_count(length)
+        self.done: list[bytes] = []
+        self.current = leaf_hasher(0, self.leaves)
+        self.room = BUFFER_LEAF  # what the current leaf still takes
+
+    def update(self, data) -> None:
+        view = memoryview(data)
+        if view.ndim != 1 or view.format != "B":
+            view = view.cast("B")
+        while len(view) > self.room:
+            self.current.update(view[:self.room])
+            view = view[self.room:]
+            self._next_leaf()
+        self.current.update(view)
+        self.room -= len(view)
+        if not self.room and len(self.done) + 1 < self.leaves:
+            self._next_leaf()
+
+    def _next_leaf(self) -> None:
+        self.done.append(self.current.digest())
+        self.current = leaf_hasher(len(self.done), self.leaves)
+        self.room = BUFFER_LEAF
+
+    def digest(self) -> bytes:
+        return tree_root(b"".join([*self.done, self.current.digest()]))
+
+
+def section_digest(name: str, data) -> bytes:
+    """The digest of section ``name`` holding ``data`` (bytes-like or Pieces), as ``format.
+    section_digest`` checks it."""
+    if isinstance(data, Pieces):
+        return data.digest() if name in TREE_HASHED else data.flat_digest()
+    if name in TREE_HASHED:
+        h = TreeHash(len(data))
+        h.update(data)
+        return h.digest()
+    return digest(data)
+
+
 class Pieces:
     """A section given as pieces at offsets (the mapped buffers), written without joining them."""
 
@@ -52,11 +100,19 @@ class Pieces:
         return self.length
 
     def digest(self) -> bytes:
-        h, pos = blake2b(digest_size=DIGEST_SIZE), 0
+        """The tree digest (``format.tree_digest``): the buffers section's."""
+        return self._hash(TreeHash(self.length))
+
+    def flat_digest(self) -> bytes:
+        """The plain digest (``format.digest``), for a section that is not tree-hashed."""
+        return self._hash(blake2b(digest_size=32))
+
+    def _hash(self, h) -> bytes:
+        pos = 0
         for start, data in self.pieces:
             h.update(bytes(start - pos))
             h.update(data)
-            pos = start + len(data)
+            pos = start + memoryview(data).nbytes
         h.update(bytes(self.length - pos))
         return h.digest()
 
@@ -99,13 +155,14 @@ def write_image(path: str, header: dict, sections: list, signature: tuple | None
 
     Returns the size of the file. The file appears under its name only when complete.
     """
-    digests = [data.digest() if isinstance(data, Pieces) else digest(data) for _, data in sections]
+    digests = [section_digest(name, data) for name, data in sections]
     blob, table = _header(header, sections, digests)
-    directory = os.path.dirname(os.path.abspath(path))
-    tmp = os.path.join(directory, f".{os.path.basename(path)}.{os.getpid()}.tmp")
+    # 0600: an image holds the program's whole state. The temporary is created exclusively under
+    # an unpredictable name (amber._files): a file or symlink planted beside the image is never
+    # followed, and a temporary left by a writer that was killed is swept by its dead pid.
+    fd, tmp = create_temporary(os.path.abspath(path))
     try:
-        # 0600: an image holds the program's whole state.
-        with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as f:
+        with open(fd, "wb") as f:
             signed = prefix(blob)
             f.write(signed)
             f.write(signing.sign_block(signature, signed + blob))

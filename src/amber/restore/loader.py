@@ -19,10 +19,12 @@ reference; everything else comes from the image.
 
 Steps (the garbage collector is off from the boot until the program resumes: everything a
 restore allocates is kept, so a collection would only walk it): verify the signature and the
-header; start checking the heap's digest on a second thread; apply the environment changes the
-program made during start-up over this process's environment, and ``sys.path``; import the
-modules held by reference again, in the order the program first imported them; wait for the
-heap's check; map the large buffers (copy-on-write, see :mod:`amber.image.format`); run the heap
+header; start checking the heap's digest on a second thread; map the large buffers
+(copy-on-write, see :mod:`amber.image.format`) and start checking their digest on every core,
+unless this very file passed that check before (:mod:`amber.image.remembered`); apply the
+environment changes the program made during start-up over this process's environment, and
+``sys.path``; import the modules held by reference again, in the order the program first
+imported them; wait for both checks; run the heap
 program with the C unpickler; put ``sys.modules`` in the order the program had; set
 ``sys.argv``; honour the run-time ``PYTHON*`` variables the isolated interpreter ignored; make
 the atexit, codec and at-fork registrations again; turn the collector on, unless start-up had
@@ -36,7 +38,7 @@ import posix
 import sys
 
 from amber import lifecycle
-from amber.errors import AmberError
+from amber.errors import AmberError, ImageError
 from amber.image import format as fmt
 from amber.options import RestoreOptions
 from amber.restore import rebuild  # noqa: F401 (the heap program calls into it by name)
@@ -58,11 +60,15 @@ def load_image(image, verify_buffers: bool = False) -> dict:
     path = image.path
     prelude = image.decode(fmt.PRELUDE)  # checked (fmt.PRELUDE_SCHEMA), as every record a restore decodes
     heap_when_checked = image.section_checked_meanwhile(fmt.HEAP)
+    # Mapped, not read (see amber.image.format), and checked on every core meanwhile unless this
+    # very file passed the check before; verify_buffers (--verify-buffers) checks it anyway.
+    buffers_when_checked = image.buffers_checked_meanwhile(recheck=verify_buffers)
     apply_environ(prelude["environ"])
     sys.path[:] = prelude["path"]
+    check_distributions(prelude["distributions"], path)
     import_again(prelude["imports"])
     heap = heap_when_checked()
-    buffers = image.buffers(verify_buffers)  # mapped, not read: see amber.image.format
+    buffers = buffers_when_checked()
     lazy_section, lazy_table = image.lazy_code()
     if lazy_table:
         from amber.restore import lazy
@@ -77,6 +83,46 @@ def load_image(image, verify_buffers: bool = False) -> dict:
         raise
     except Exception as e:
         raise AmberError(f"{path}: restore failed while rebuilding the heap: {type(e).__name__}: {e}") from e
+
+
+def check_distributions(recorded: list, path: str) -> None:
+    """The distributions whose modules are imported again must be the versions the snapshot
+    had: their metadata directory is there (one ``stat`` each), or one of the same name and
+    version is on ``sys.path``. Otherwise the heap would be rebuilt against other classes."""
+    for name, version, metadata in recorded:
+        try:
+            posix.stat(metadata)
+            continue
+        except OSError:
+            pass
+        now = installed_version(name)
+        if now == version:
+            continue
+        here = f"this environment has {name} {now}" if now else f"{name} is not installed here"
+        raise ImageError(f"{path} was made with {name} {version}; {here} (its modules are imported "
+                         "again at restore): take the snapshot again")
+
+
+def installed_version(name: str) -> str | None:
+    """The version of the distribution ``name`` on ``sys.path``, from its metadata directory's
+    name (``name-1.2.dist-info``), or None."""
+    want = _normalized(name)
+    for entry in sys.path:
+        try:
+            names = posix.listdir(entry or ".")
+        except OSError:
+            continue
+        for found in names:
+            if found.endswith((".dist-info", ".egg-info")):
+                stem = found.rsplit(".", 1)[0]
+                dist, _, version = stem.partition("-")
+                if _normalized(dist) == want:
+                    return version.split("-")[0] or "(unknown version)"
+    return None
+
+
+def _normalized(name: str) -> str:
+    return name.lower().replace("-", "_").replace(".", "_")
 
 
 def import_again(names: list) -> None:
@@ -102,7 +148,10 @@ def apply_environ(changes: dict) -> None:
             posix.putenv(key, value)
 
 
-def resume(manifest: dict, args: list) -> None:
+def resume(manifest: dict, args: list, argv0: str | None = None) -> None:
+    """Put the process as the program left it at its snapshot point and run the rest of
+    ``__main__``. ``argv0``: ``sys.argv[0]`` as this run spells the script (``amber run``), else
+    the snapshot's."""
     modules = sys.modules
     order = manifest["order"]
     main = manifest["main"]
@@ -116,7 +165,7 @@ def resume(manifest: dict, args: list) -> None:
             ordered[name] = mod
     modules.clear()
     modules.update(ordered)
-    sys.argv[:] = [manifest["argv0"], *args]
+    sys.argv[:] = [manifest["argv0"] if argv0 is None else argv0, *args]
     honour_runtime_variables()
     STATE.enter(RESTORED)
     rebuild.replay_registrations(manifest["registrations"])

@@ -1,68 +1,192 @@
-"""``amber run``: restore from the cache when the cached image is fresh, else build one.
+"""``amber run``: restore from the cache when the cached image is fresh, else build one; and when
+anything goes wrong, run the program cold.
 
 Runs in the isolated restoring interpreter (``python -I -S _boot.py run OPTIONS ARGS``, a
-:class:`amber.options.RunOptions` encoded by the ``amber`` command), so the common
-case (a fresh image) costs one interpreter start, the freshness check
-(:mod:`amber.runcache.freshness`) and the restore. Otherwise it hands over, with ``execv``, to a
-snapshotting interpreter that runs the program normally, writes the image at the snapshot point
-and keeps going (:mod:`amber.capture.session`), with a :class:`amber.options.SnapshotOptions`.
+:class:`amber.options.RunOptions` encoded by the ``amber`` command), so the common case (a fresh
+image) costs one interpreter start, the freshness check (:mod:`amber.runcache.freshness`) and the
+restore. Otherwise it hands over, with ``execv``, to a snapshotting interpreter that runs the
+program normally, writes the image at the snapshot point and keeps going
+(:mod:`amber.capture.session`), with a :class:`amber.options.SnapshotOptions`.
+
+**Never worse than running the program.** Until the program's own code resumes, every failure is
+Amber's, and Amber's failures end in a cold run: this interpreter is replaced (``execve``, with
+the environment as it was when this process started) by ``python SCRIPT ARGS`` (or ``python -m
+MODULE ARGS``), after one ``amber: warning:`` line. What each trouble does to the cache:
+
+==========================================  =========================================================
+no usable cache (unset, unsafe, not a dir)  runs cold; nothing is written
+damaged image (signature, digest, shape)    the image is removed; this run builds a new one
+image made for another program              likewise
+restore fails (an import again, the heap)   runs cold; a no-image marker: later runs run cold at once
+                                            until an input changes
+known not to build (a marker that holds)    runs cold (no warning: the first run gave it)
+==========================================  =========================================================
+
 Imports only the base set.
 """
 
 import posix
 import sys
 
-from amber.errors import ImageError, flush_streams, say
+from amber import lifecycle
+from amber.errors import AmberError, ImageError, flush_streams, say, warn
 from amber.image import format as fmt
 from amber.options import RunOptions, SnapshotOptions
 from amber.restore import loader
 from amber.runcache import freshness, keys, layout
+from amber.state import STATE
+
+TYPE_CHECKING = False  # typing is not in the base set
+if TYPE_CHECKING:
+    from typing import NoReturn
+
+_ENVIRON = dict(posix.environ)  # as this process started: a cold run gets exactly this
+
+
+class _Cache:
+    """Where this run's image is, once the cache is known to be usable."""
+
+    __slots__ = ("root", "entry", "program", "key", "image")
+
+    def __init__(self, root: str, entry: str, program: str, key: bytes | None, image: str) -> None:
+        self.root = root
+        self.entry = entry
+        self.program = program
+        self.key = key
+        self.image = image
 
 
 def main(argv: list) -> None:
-    """``_boot.py run <RunOptions>``: restore and resume, or hand over to a build."""
+    """``_boot.py run <RunOptions>``: restore and resume, or hand over to a build, or run cold."""
     options = RunOptions.decode(argv)
-    target, is_module, args, verbose = options.target, options.is_module, options.args, options.verbose
-    cwd = posix.getcwd()
-    if not is_module and not target.startswith("/"):
-        target = cwd.rstrip("/") + "/" + target
-    root = layout.cache_root()
-    entry = layout.entry_dir(root, keys.program_key(target, is_module, cwd, options.build_key()))
-    image_path = layout.image_path(entry, keys.args_key(args, layout.read_program(entry).get("key_args")))
-    reason = "asked to rebuild" if options.rebuild else _restore_if_fresh(image_path, root, args, verbose)
+    try:
+        cache = _find_cache(options)
+    except (OSError, ValueError, UnicodeError) as e:
+        run_cold(options, f"the cache cannot be used ({_describe(e)})")
+    if isinstance(cache, str):
+        run_cold(options, cache)
+    reason = "asked to rebuild" if options.rebuild else _restore_if_fresh(cache, options)
     if reason is None:
-        return  # restored and ran
+        return  # restored, and the program ran
     build = True
-    if not options.rebuild and freshness.known_to_fail(image_path, root):
-        say("the program cannot be captured (see the first run's warning); running it cold", verbose=verbose)
+    if not options.rebuild and freshness.known_to_fail(cache.image, cache.key, cache.program):
+        say("no image can be built for this program (see the first run's warning); running it cold",
+            verbose=options.verbose)
         build = False
     else:
-        say(f"building an image: {reason}", verbose=verbose)
-    from amber._files import BOOT as boot
-
-    snapshot = SnapshotOptions(image_path, target, is_module, reimport=options.reimport,
-                               allowed_secrets=options.allowed_secrets, strict=options.strict, root=root,
-                               entry=entry, build=build, verbose=verbose, args=args)
-    cmd = [sys.executable, "-S", boot, "snapshot", *snapshot.encode()]
-    flush_streams()
-    posix.execv(cmd[0], cmd)
+        say(f"building an image: {reason}", verbose=options.verbose)
+    _hand_over_to_build(options, cache, build)
 
 
-def _restore_if_fresh(image_path: str, root: str, args: list, verbose: bool) -> str | None:
-    """Restore and resume if the image is fresh (returning None); else say why not."""
+def _find_cache(options: RunOptions) -> "_Cache | str":
+    """The cache entry of this run, or why there is no cache to use."""
+    root = layout.cache_root()
+    if root is None:
+        return "no cache directory (set AMBER_CACHE, XDG_CACHE_HOME or HOME)"
+    unsafe = layout.unsafe_reason(root)
+    if unsafe is not None:
+        return f"the cache {root} is not safe to use: {unsafe}"
+    cwd = posix.getcwd()
+    target = options.target
+    if not options.is_module and not target.startswith("/"):
+        target = cwd.rstrip("/") + "/" + target
+    program = keys.program_key(target, options.is_module, cwd, options.build_key())
+    entry = layout.entry_dir(root, program)
+    unsafe = layout.unsafe_reason(entry)
+    if unsafe is not None:
+        return f"the cache entry {entry} is not safe to use: {unsafe}"
+    key = keys.secret_key(root)
+    key_args = keys.read_program(entry, key).get("key_args")
+    return _Cache(root, entry, program, key, layout.image_path(entry, keys.args_key(options.args, key_args)))
+
+
+def _restore_if_fresh(cache: _Cache, options: RunOptions) -> str | None:
+    """Restore and resume if the image is fresh (returning None); else say why not. A damaged
+    image is removed (it is rebuilt); a restore that fails runs the program cold."""
     try:
-        image = fmt.read_image(image_path)
+        image = fmt.read_image(cache.image)
         inputs = image.decode(fmt.INPUTS)  # checked against its schema
     except ImageError as e:
-        return "no image yet" if "no such image file" in str(e) else f"the cached image is unusable ({e})"
-    reason = freshness.stale_reason(inputs, keys.secret_key(root))
+        if "no such image file" in str(e):
+            return "no image yet"
+        return _drop(cache, f"the cached image is unusable ({e})")
+    except AmberError as e:  # no key to check it with...: the build says what is wrong
+        return _drop(cache, f"the cached image cannot be checked ({e})")
+    except (OSError, ValueError, MemoryError) as e:
+        return _drop(cache, f"the cached image is unusable ({_describe(e)})")
+    reason = freshness.stale_reason(inputs, cache.key, cache.program)
     if reason is not None:
         image.close()
         return reason
     try:
-        posix.utime(image_path)  # last use, for the cache's eviction
+        posix.utime(cache.image)  # last use, for the cache's eviction
     except OSError:
         pass
-    say(f"restoring {image_path}", verbose=verbose)
-    loader.resume(loader.load_image(image), args)  # an AmberError: one line, from the entry point
+    say(f"restoring {cache.image}", verbose=options.verbose)
+    try:
+        manifest = loader.load_image(image)
+        loader.resume(manifest, options.args, argv0=None if options.is_module else options.target)
+    except BaseException as e:
+        if STATE.resumed or isinstance(e, (KeyboardInterrupt, SystemExit, lifecycle.HookErrors)):
+            raise  # the program's own (its after-restore hooks are its code too), or the user's Ctrl-C
+        if isinstance(e, ImageError):  # a section that fails its digest: damaged, not unrestorable
+            return _drop(cache, f"the cached image is unusable ({e})")  # (the build is a fresh process)
+        _restore_failed(cache, options, inputs, e)
     return None
+
+
+def _drop(cache: _Cache, reason: str) -> str:
+    warn(f"{reason}; it is removed and built again")
+    layout.remove(cache.image)
+    return reason
+
+
+def _restore_failed(cache: _Cache, options: RunOptions, inputs: dict, error: BaseException) -> "NoReturn":
+    """The image is sound but does not restore here: later runs run cold while its inputs hold."""
+    if cache.key is not None:
+        try:
+            marker = keys.seal(cache.key, b"no-image", inputs)
+            from amber._files import write_atomically
+
+            write_atomically(layout.failed_marker(cache.image), marker)
+            layout.remove(cache.image)
+        except OSError:
+            pass
+    run_cold(options, f"the cached image did not restore ({_describe(error)})")
+
+
+def _describe(error: BaseException) -> str:
+    if isinstance(error, AmberError):
+        return str(error).splitlines()[0] if str(error) else type(error).__name__
+    if isinstance(error, OSError) and error.strerror:
+        where = f"{error.filename}: " if error.filename else ""
+        return f"{where}{error.strerror}"
+    return f"{type(error).__name__}: {error}"
+
+
+def _hand_over_to_build(options: RunOptions, cache: _Cache, build: bool) -> None:
+    from amber._files import BOOT as boot
+
+    snapshot = SnapshotOptions(cache.image, options.target, options.is_module, reimport=options.reimport,
+                               allowed_secrets=options.allowed_secrets, strict=options.strict,
+                               root=cache.root, entry=cache.entry, build=build, verbose=options.verbose,
+                               program=cache.program, args=options.args)
+    cmd = [sys.executable, "-S", boot, "snapshot", *snapshot.encode()]
+    flush_streams()
+    posix.execve(cmd[0], cmd, _ENVIRON)
+
+
+def run_cold(options: RunOptions, reason: str, environ: "dict | None" = None) -> "NoReturn":
+    """Replace this process by the program run as python would run it, after one warning line."""
+    warn(f"{reason}; running the program without Amber")
+    cold_exec(options.target, options.is_module, options.args, _ENVIRON if environ is None else environ)
+
+
+def cold_exec(target: str, is_module: bool, args: list, environ: dict) -> "NoReturn":
+    """``python SCRIPT ARGS`` or ``python -m MODULE ARGS``, in place of this process."""
+    cmd = [sys.executable, *(("-m", target) if is_module else (target,)), *args]
+    flush_streams()
+    try:
+        posix.execve(cmd[0], cmd, environ)
+    except OSError as e:  # pragma: no cover - the interpreter that runs this is gone
+        raise AmberError(f"cannot run {sys.executable}: {e.strerror}") from None

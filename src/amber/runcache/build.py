@@ -12,7 +12,7 @@ import time
 
 from amber._files import write_atomically
 from amber.image.format import INPUTS_SCHEMA
-from amber.runcache import eviction, layout
+from amber.runcache import eviction, keys, layout
 
 LOCK_STALE_SECONDS = 600  # a lock older than this is taken over even if its pid is alive (pid reuse)
 
@@ -29,7 +29,7 @@ class BuildLock:
         """Take the lock; False when another live process holds it (it builds the image)."""
         for _ in range(2):
             try:
-                fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
                 os.write(fd, str(os.getpid()).encode())
                 os.close(fd)
                 self.held = True
@@ -58,14 +58,21 @@ class BuildLock:
                 pass
 
 
-def record_failure(image: str, inputs: dict) -> None:
-    """The program could not be captured: leave the failure marker with its inputs (see
-    :func:`amber.runcache.freshness.known_to_fail`)."""
-    write_atomically(layout.failed_marker(image), INPUTS_SCHEMA.encode(**inputs))
+def record_failure(image: str, key: bytes, inputs: dict) -> None:
+    """No image could be built (the program cannot be captured, or start-up depended on what
+    cannot be watched): leave the no-image marker with its inputs, sealed with the cache's key
+    (see :func:`amber.runcache.freshness.known_to_fail`). Best effort: a marker that cannot be
+    written only means the next run tries again."""
+    record = INPUTS_SCHEMA.build(**inputs)  # the shape a reader checks
+    try:
+        write_atomically(layout.failed_marker(image), keys.seal(key, b"no-image", record))
+    except OSError:
+        pass
 
 
-def record_built(root: str, entry: str, image: str, target: str, key_args: int | None) -> None:
+def record_built(root: str, entry: str, image: str, key: bytes, target: str, key_args: int | None) -> None:
     """The image is written: record the program, then keep the cache under its cap (never
     removing the image just built)."""
-    layout.write_program(entry, target, key_args)
+    keys.write_program(entry, key, target, key_args)
+    layout.remove(layout.failed_marker(image))
     eviction.evict(root, eviction.cap(), keep=image)

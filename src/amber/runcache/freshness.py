@@ -1,28 +1,51 @@
 """Whether a cached image is still fresh: its recorded inputs, checked against the world now.
 
-An image is **fresh** when every input it recorded (its ``inputs`` section, written by
-:mod:`amber.capture.recorders.inputs`; schema ``INPUTS_SCHEMA`` of :mod:`amber.image.format`) is
-unchanged: one ``stat`` per file and one keyed hash per environment variable. The same check
-tells whether a failure marker still holds (``known_to_fail``).
+An image is **fresh** when it was made for this program and every input it recorded (its
+``inputs`` section, written by :mod:`amber.capture.recorders.inputs`; schema ``INPUTS_SCHEMA`` of
+:mod:`amber.image.format`) still holds:
+
+* a file read (``WATCH_CONTENT``): one ``stat``; size, mtime, ctime, inode and device must all be
+  as recorded (ctime cannot be set back by a user: an edit that restores size and mtime still
+  changes it; a file replaced by rename has another inode);
+* an existence check (``WATCH_KIND``): present or absent, and of the same type;
+* a directory listed (``WATCH_LISTING``) or searched by imports (``WATCH_SEARCHED``): one ``stat``
+  first; only if it changed, the listing itself, whose names (for a searched directory, only the
+  names a module, package or distribution could have) must digest as recorded;
+* the working directory, if start-up depended on it;
+* environment variables: one keyed hash each (the key is the cache's secret key).
+
+The same check tells whether a no-image marker still holds (``known_to_fail``).
 
 On the restore path: imports only the base set.
 """
 
-import marshal
 import posix
 from _blake2 import blake2b
 
-from amber.image.format import INPUTS_SCHEMA, VARIABLE_DIGEST_SIZE
-from amber.runcache.keys import secret_key
+from amber.image.format import (
+    DIGEST_SIZE,
+    INPUTS_SCHEMA,
+    VARIABLE_DIGEST_SIZE,
+    WATCH_CONTENT,
+    WATCH_KIND,
+    WATCH_LISTING,
+    WATCH_SEARCHED,
+)
+from amber.runcache.keys import read_sealed
 from amber.runcache.layout import failed_marker
+
+# The name endings the import system (and importlib.metadata) gives meaning to; a name without a
+# dot can be a package. Anything else in a searched directory (logs, pid files) is not an input.
+_MODULE_ENDINGS = (".py", ".pyc", ".pyw", ".so", ".pyd", ".zip", ".egg")
+_METADATA_ENDINGS = (".pth", ".egg-link", ".dist-info", ".egg-info")
 
 
 def env_digest(key: bytes, name: str) -> bytes:
     """The keyed digest of variable ``name``'s value, or of its absence (never the value itself)."""
-    value = posix.environ.get(name.encode("utf-8", "surrogateescape"))
+    raw = name.encode("utf-8", "surrogateescape")
+    value = posix.environ.get(raw)
     data = b"\0absent" if value is None else b"=" + value
-    return blake2b(name.encode("utf-8", "surrogateescape") + data, key=key,
-                   digest_size=VARIABLE_DIGEST_SIZE).digest()
+    return blake2b(raw + data, key=key, digest_size=VARIABLE_DIGEST_SIZE).digest()
 
 
 def names_digest(key: bytes) -> bytes:
@@ -30,19 +53,70 @@ def names_digest(key: bytes) -> bytes:
     return blake2b(b"\0".join(sorted(posix.environ)), key=key, digest_size=VARIABLE_DIGEST_SIZE).digest()
 
 
-def stale_reason(inputs: dict, key: bytes | None) -> str | None:
+def stamp(path: str, how: int) -> list:
+    """What is watched of ``path`` now ([] if it is absent or cannot be seen)."""
+    try:
+        st = posix.stat(path)
+    except (OSError, ValueError):
+        return []
+    if how == WATCH_CONTENT:
+        return [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev]
+    if how == WATCH_KIND:
+        return [st.st_mode & 0o170000]
+    return [st.st_mtime_ns, st.st_ctime_ns, st.st_ino]
+
+
+def listing_digest(path: str, how: int) -> bytes | None:
+    """The digest of a directory's names (for WATCH_SEARCHED, of those a module could have)."""
+    try:
+        names = posix.listdir(path)
+    except (OSError, ValueError):
+        return None
+    if how == WATCH_SEARCHED:
+        names = [n for n in names if _could_be_imported(n)]
+    joined = "\0".join(sorted(names)).encode("utf-8", "surrogateescape")
+    return blake2b(joined, digest_size=DIGEST_SIZE).digest()
+
+
+def _could_be_imported(name: str) -> bool:
+    if name.endswith(_METADATA_ENDINGS):
+        return True  # what importlib.metadata and site read
+    stem, dot, _ = name.partition(".")
+    return stem.isidentifier() and name != "__pycache__" and (not dot or name.endswith(_MODULE_ENDINGS))
+
+
+def _path_changed(path: str, how: int, recorded: list, names: bytes | None) -> str | None:
+    now = stamp(path, how)
+    if now == recorded:
+        return None
+    if not recorded:
+        return f"{path} appeared"
+    if not now:
+        return f"{path} is gone"
+    if how in (WATCH_LISTING, WATCH_SEARCHED):
+        if names is not None and listing_digest(path, how) == names:
+            return None  # touched, but the names that matter are the same
+        return f"the entries of {path} changed"
+    if how == WATCH_KIND:
+        return f"{path} changed type"
+    return f"{path} changed"
+
+
+def stale_reason(inputs: dict, key: bytes | None, program: str) -> str | None:
     """Why an image's recorded inputs no longer hold, or None if they all do."""
-    for path, size, mtime in inputs["files"]:
+    if inputs["program"] != program:
+        return "the image was made for another program"
+    for path, how, recorded, names in inputs["watched"]:
+        reason = _path_changed(path, how, recorded, names)
+        if reason is not None:
+            return reason
+    if inputs["cwd"] is not None:
         try:
-            st = posix.stat(path)
+            cwd = posix.getcwd()
         except OSError:
-            if size != -1:
-                return f"{path} is gone"
-            continue
-        if size == -1:
-            return f"{path} appeared"
-        if st.st_size != size or st.st_mtime_ns != mtime:
-            return f"{path} changed"
+            cwd = None
+        if cwd != inputs["cwd"]:
+            return "the working directory changed (start-up depended on it)"
     if inputs["env"] or inputs["env_names"] is not None:
         if key is None:
             return "the cache key is gone"
@@ -54,14 +128,15 @@ def stale_reason(inputs: dict, key: bytes | None) -> str | None:
     return None
 
 
-def known_to_fail(image: str, root: str) -> bool:
-    """Whether a first run could not capture the program and the inputs it recorded in the failure
-    marker beside ``image`` still hold: then later runs run cold instead of trying again."""
-    try:
-        with open(failed_marker(image), "rb") as f:
-            inputs = marshal.loads(f.read())
-    except (OSError, ValueError, EOFError, TypeError):
-        return False
-    if INPUTS_SCHEMA.problem(inputs) is not None:  # not a marker this Amber wrote: try again
-        return False
-    return stale_reason(inputs, secret_key(root)) is None
+def known_to_fail(image: str, key: bytes | None, program: str) -> bool:
+    """Whether a run built no image (the program could not be captured, or start-up depended on
+    what cannot be watched) and the inputs it recorded in the no-image marker beside ``image``
+    still hold: then later runs run cold instead of trying again."""
+    inputs = read_sealed(failed_marker(image), key, b"no-image")
+    if not isinstance(inputs, dict) or INPUTS_SCHEMA.problem(inputs) is not None:
+        return False  # none, damaged, or not one this cache sealed: try again
+    return stale_reason(inputs, key, program) is None
+
+
+__all__ = ["env_digest", "names_digest", "stamp", "listing_digest", "stale_reason", "known_to_fail",
+           "WATCH_CONTENT", "WATCH_KIND", "WATCH_LISTING", "WATCH_SEARCHED"]

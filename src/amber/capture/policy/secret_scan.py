@@ -1,91 +1,159 @@
-"""Refuse to write secrets: scan every string and bytes value an image would hold.
+"""Refuse to write secrets: scan every kind of memory an image would hold.
 
-Checked, before anything is written (code constants included: they are inside the marshalled
-code, which is scanned as bytes; so are caches such as ``linecache``'s, which are captured
-strings):
+What is scanned, before anything is written:
+
+* every str and bytes value (code constants included: they are inside the marshalled code,
+  which is scanned as bytes; so are caches such as ``linecache``'s, which are captured strings);
+* every buffer: ``bytearray``, ``array.array``, numpy arrays of text and bytes (``U``, ``S``,
+  ``V``, one-byte integers and booleans), in band or in the mapped section. Arrays of wider
+  numbers (floats, ``int64`` ...) are not: a program does not keep text in them, and scanning
+  gigabytes of numbers would make every snapshot slow;
+* every value kept under a name (dict items, attributes, class namespaces, variables set in
+  ``os.environ`` during start-up).
+
+What is looked for (:mod:`~amber.capture.policy.secret_forms` and
+:mod:`~amber.capture.policy.secret_shapes` say exactly):
 
 * the value of every ``amber.secret()`` and of every environment variable whose name looks
-  secret (KEY, TOKEN, SECRET, PASSWORD, PASSWD, CREDENTIAL, PRIVATE, AUTH) and whose value is
-  at least 8 characters long, also base64-encoded (standard and URL-safe, at any alignment)
-  and percent-encoded;
-* well-known credential shapes: PEM private keys, cloud access key ids, JSON web tokens.
+  secret (:data:`SECRET_WORDS`; values of 8 characters or more, not paths, flags or URLs without
+  a password), in every form a program commonly derives: as is, escaped (percent, JSON,
+  ``repr``, ``re.escape``, HTML), base64-encoded, UTF-16/32, and, for a value that is hex or
+  base64, its decoded bytes and any 15 of them in a row;
+* credentials by shape: PEM private keys with a body, cloud access key ids, JSON web tokens,
+  passwords in URLs, ``name = value`` lines of ini/dotenv/YAML/JSON text under a secret's name;
+* values kept under a secret's name (``password``, ``api_key``, ``token`` ...) that could be
+  secrets (not paths, placeholders or words).
 
-``--allow-secret NAME`` exempts one variable. A hit names the object's path, the variable (or
-the shape) and how it was encoded.
+``--allow-secret NAME`` lets through the value of variable NAME in all its forms (and wherever
+it appears: in a URL, under a name), the values kept under the name NAME, or every hit of one
+shape (its tag, which each message names). A hit names the object's path and why, never the
+value.
+
+Cost: one regular expression of all the forms is searched in each value (its first character
+set lets the search skip most positions), the shapes only where a cheap substring test passes.
 """
 
 from __future__ import annotations
 
-import base64
 import os
 import re
-from urllib.parse import quote, quote_plus
+from pickle import PickleBuffer
 
 from amber import secrecy
+from amber.capture.policy import secret_forms, secret_shapes
+from amber.capture.policy.secret_forms import MIN_LENGTH
+from amber.capture.policy.secret_shapes import plausible, secret_name
 
-SECRET_WORDS = ("KEY", "TOKEN", "SECRET", "PASSWORD", "PASSWD", "CREDENTIAL", "PRIVATE", "AUTH")
-MIN_LENGTH = 8
+# Compiled outside re's cache: the program's re._cache is captured, and must not hold what the
+# scan looks for (nor lose the program's own entries).
+_compile = re._compiler.compile  # type: ignore[attr-defined]
 
-# (what, substrings one of which it must contain, pattern)
-_SHAPES = [
-    ("a PEM private key", ("PRIVATE KEY",), re.compile(r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY-----")),
-    ("a cloud access key id", ("AKIA", "ASIA", "ABIA", "ACCA", "A3T"),
-     re.compile(r"\b(?:AKIA|ASIA|ABIA|ACCA|A3T[A-Z0-9])[A-Z0-9]{16}\b")),
-    ("a JSON web token", ("eyJ",),
-     re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}")),
-]
+__all__ = ["SECRET_WORDS", "MIN_LENGTH", "SecretScanner"]
 
-
-def _base64_forms(value: bytes) -> list:
-    """Every run of base64 characters that encoding ``value`` at any offset must contain."""
-    out = []
-    for k in range(3):
-        for encode in (base64.b64encode, base64.urlsafe_b64encode):
-            enc = encode(b"\0" * k + value)
-            start, end = -(-4 * k // 3), (4 * (k + len(value))) // 3
-            if end - start >= MIN_LENGTH:
-                out.append(enc[start:end].decode("ascii"))
-    return out
+# Environment variables whose name contains one of these (upper-cased) are secret-looking.
+SECRET_WORDS = ("KEY", "TOKEN", "SECRET", "PASSWORD", "PASSWD", "PWD", "PASSPHRASE", "CREDENTIAL",
+                "PRIVATE", "AUTH")
+# Numpy buffer formats (struct codes) of numbers wider than a byte: not scanned (module doc).
+_NUMBER_CODES = frozenset("hHiIlLqQnNefdgZ")
+_HINTS = _compile("|".join(re.escape(h) for h in secret_shapes.HINTS))
+_BYTE_HINTS = _compile("|".join(re.escape(h) for h in secret_shapes.HINTS).encode("ascii"))
+_BYTE_NAME_HINT = _compile(secret_shapes.SECRET_NAME_HINT.pattern.encode("ascii"))
 
 
 class SecretScanner:
     def __init__(self, allowed: set) -> None:
+        self.allowed = set(allowed)
         values = secrecy.values()
         for name, value in os.environ.items():
-            if any(word in name.upper() for word in SECRET_WORDS) and len(value) >= MIN_LENGTH:
+            if any(word in name.upper() for word in SECRET_WORDS):
                 values.setdefault(name, value)
-        self.needles: list = []  # (text, variable, how)
+        text: dict = {}  # needle -> (variable, how)
+        data: dict = {}
+        allowed_values = []
         for name, value in values.items():
-            if name in allowed or len(value) < MIN_LENGTH:
+            secret = value if secrecy.marked(name) else secret_forms.secret_value(value)
+            if secret is None or len(secret) < MIN_LENGTH and not secrecy.marked(name):
                 continue
-            raw = value.encode("utf-8", "surrogateescape")
-            forms = [(value, "as is")] + [(f, "base64-encoded") for f in _base64_forms(raw)]
-            for f in {quote(value, safe=""), quote_plus(value)} - {value}:
-                forms.append((f, "percent-encoded"))
-            for text, how in forms:
-                self.needles.append((text, name, how))
-        self.byte_needles = [(t.encode("utf-8", "surrogateescape"), n, h) for t, n, h in self.needles]
+            if name in self.allowed:
+                allowed_values.append(secret)
+                continue
+            for t, how in secret_forms.text_forms(secret):
+                text.setdefault(t, (name, how))
+            for b, how in secret_forms.byte_forms(secret):
+                data.setdefault(b, (name, how))
+        self.allowed_values = tuple(allowed_values)
+        self._text, self._data = text, data
+        self._text_rx = _alternation(text)
+        self._data_rx = _alternation(data)
 
+    # == the three entry points ======================================================================
     def check(self, value) -> str | None:
         """Why ``value`` (a str or bytes) must not be written, or None."""
-        if type(value) is bytes:
-            if len(value) < MIN_LENGTH:
-                return None
-            for needle, name, how in self.byte_needles:
-                if needle in value:
-                    return _says(name, how)
-            if b"PRIVATE KEY" in value or b"eyJ" in value or b"AKIA" in value or b"ASIA" in value:
-                return self.check(value.decode("latin-1"))
-            return None
         if len(value) < MIN_LENGTH:
             return None
-        for needle, name, how in self.needles:
-            if needle in value:
-                return _says(name, how)
-        for what, hints, pattern in _SHAPES:
-            if any(h in value for h in hints) and pattern.search(value):
-                return f"contains {what}"
+        if type(value) is bytes:
+            return self._check_bytes(value)
+        if self._text_rx is not None:
+            m = self._text_rx.search(value)
+            if m is not None:
+                return _says(*self._text[m.group()])
+        return self._shapes(value)
+
+    def check_buffer(self, buffer) -> str | None:
+        """Why a buffer (a bytearray, the ``PickleBuffer`` of an array) must not be written, or None."""
+        try:
+            view = memoryview(buffer)
+            kind = view.format.strip("@=<>!0123456789")
+            if kind and set(kind) <= _NUMBER_CODES:
+                return None
+            data = buffer if isinstance(buffer, (bytes, bytearray)) else (
+                buffer.raw() if isinstance(buffer, PickleBuffer) else view.cast("B"))
+        except (TypeError, ValueError, BufferError):
+            return None
+        if len(data) < MIN_LENGTH:
+            return None
+        return self._check_bytes(data)
+
+    def check_named(self, name, value) -> str | None:
+        """Why ``value`` kept under ``name`` (a key, an attribute) must not be written, or None."""
+        if type(name) is not str or type(value) not in (str, bytes) or name in self.allowed:
+            return None
+        if not secret_name(name) or not plausible(value):
+            return None
+        if type(value) is str and any(value in v for v in self.allowed_values):
+            return None
+        return f"is kept under the secret-looking name {name!r} (--allow-secret {name} if it is no secret)"
+
+    # == internals ===================================================================================
+    def _check_bytes(self, value) -> str | None:
+        if self._data_rx is not None:
+            m = self._data_rx.search(value)
+            if m is not None:
+                return _says(*self._data[m.group()])
+        if _BYTE_HINTS.search(value) or _BYTE_NAME_HINT.search(value):
+            return self._shapes(bytes(value).decode("latin-1"))
         return None
+
+    def _shapes(self, value: str) -> str | None:
+        if _HINTS.search(value):
+            found = secret_shapes.shape(value, self.allowed, self.allowed_values)
+            if found is not None:
+                what, tag = found
+                return f"contains {what} (--allow-secret {tag} if it is none)"
+        named = secret_shapes.named_in_text(value, self.allowed, self.allowed_values)
+        if named is not None:
+            return (f"contains a value under the secret-looking name {named[0]!r} "
+                    f"(--allow-secret {named[0]} if it is no secret)")
+        return None
+
+
+def _alternation(needles: dict):
+    """One compiled search for all ``needles`` (longest first), or None when there are none."""
+    if not needles:
+        return None
+    ordered = sorted(needles, key=len, reverse=True)
+    bar = b"|" if isinstance(ordered[0], bytes) else "|"
+    return _compile(bar.join(re.escape(n) for n in ordered))
 
 
 def _says(name: str, how: str) -> str:

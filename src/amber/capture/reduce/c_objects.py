@@ -20,6 +20,12 @@ version-specific and lives in :mod:`amber._compat`). The matching reconstructors
 * ``random.SystemRandom``: stateless, so made anew;
 * subclasses of ``classmethod``, ``staticmethod`` and ``property`` (``classonlymethod``).
 * locks (only when not held), weak references (dead when nothing else holds the referent).
+
+Refused here (an :class:`~amber.capture.reduce.recipes.Offender` with a hint), as sockets and
+running threads are: **an object that owns a live OS process**, which a restored process would not
+own (``subprocess.Popen`` and multiprocessing's process handles, with ``returncode`` still None:
+after restore, ``poll()`` would say it exited while it still runs, and nobody would reap it). One
+that has finished and been waited for (``returncode`` set) is plain data and is captured.
 """
 
 from __future__ import annotations
@@ -78,9 +84,55 @@ def register(reducers) -> None:
     random = sys.modules.get("random")
     if random is not None:
         reducers.by_base.append((random.SystemRandom, reduce_system_random))
+    for owner in _process_owners():  # finished: captured as any instance is
+        reducers.by_base.append((owner, lambda obj, cls: refuse_live_process(obj)
+                                 or reducers.instances.reduce(obj, cls)))
     for base in (classmethod, staticmethod):
         reducers.by_base.append((base, lambda obj, cls: reducers.reduce_wrapper_descriptor(obj)))
     reducers.by_base.append((property, lambda obj, cls: reducers.reduce_property(obj)))
+
+
+# Classes whose instances own an OS process: (module, class) as the standard library names them;
+# each keeps the process's id in ``pid`` and its exit status in ``returncode`` (None while it has
+# not been waited for); multiprocessing's Process keeps such a handle in ``_popen`` (None before
+# start()). Only modules the program imported are looked at.
+PROCESS_OWNERS = (
+    ("subprocess", "Popen"),
+    ("multiprocessing.process", "BaseProcess"),
+    ("multiprocessing.popen_fork", "Popen"),  # popen_spawn_posix and popen_forkserver subclass it
+    ("multiprocessing.popen_spawn_win32", "Popen"),
+)
+
+
+def _process_owners() -> list:
+    owners = []
+    for module, name in PROCESS_OWNERS:
+        cls = getattr(sys.modules.get(module), name, None)
+        if isinstance(cls, type):
+            owners.append(cls)
+    return owners
+
+
+def refuse_live_process(owner) -> Offender | None:
+    """An object that owns an OS process that may still run (not waited for): refused; None if
+    it has none, or it has finished."""
+    handle = owner.__dict__.get("_popen", owner) if hasattr(owner, "_popen") else owner
+    if handle is None or getattr(handle, "returncode", None) is not None:
+        return None
+    pid = getattr(handle, "pid", None)
+    if pid is None:
+        return None
+    args = getattr(handle, "args", None)
+    what = f" ({_shown(args)})" if args is not None else ""
+    wait = "join()" if hasattr(owner, "join") else "wait() for"
+    return Offender(f"a child process that is running or not waited for, pid {pid}{what}",
+                    f"{wait} it before the snapshot point, or start it after restore (after the snapshot "
+                    f"point, or in an amber.after_restore hook)")
+
+
+def _shown(args) -> str:
+    text = " ".join(map(str, args)) if isinstance(args, (list, tuple)) else str(args)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def reduce_lru_cache(wrapper):

@@ -27,6 +27,7 @@ from pickle import PickleBuffer
 
 from amber import lifecycle, secrecy
 from amber._compat import ident, is_python_class, known_type_key
+from amber.capture.recorders.inputs import stood_in_for
 from amber.capture.reduce import c_objects
 from amber.capture.reduce.hash_memos import HashMemos
 from amber.capture.reduce.instances import InstanceReducer, is_closed
@@ -122,6 +123,9 @@ class Reducers:
             if factory is not None:
                 # amber.transient: not written; made by its factory once the heap is complete.
                 return Recipe(Call(reconstructor(rebuild.call_factory), (factory,)), late=True)
+        real = stood_in_for(obj)
+        if real is not None:  # a recorder's stand-in that start-up kept (from os import stat): the real one
+            return self.reduce(real)
         cls = type(obj)
         name = self.world.global_name(obj) if cls not in _NEVER_GLOBAL else None
         if name is not None:
