@@ -475,3 +475,28 @@ def test_ctrl_c_during_amber_runs_first_run(tmp_path, delay):
     r = assert_like_cold(app, app.amber())
     assert how(r) in ("built", "restored")
     assert not [n for n in app.cache.rglob("*") if n.name.endswith(".tmp")]
+
+
+# == the program's own failures look as they do under python =====================================
+
+RAISES = '''
+import amber
+def boom():
+    raise ValueError("mine")
+if __name__ == "__main__":
+    boom()
+'''
+
+
+def test_the_programs_own_traceback_shows_its_frames_only(tmp_path):
+    app = App(tmp_path, RAISES)
+    cold = app.cold()
+    assert cold.returncode == 1 and cold.stderr.startswith("Traceback")
+    image = tmp_path / "app.amber"
+    subprocess.run([*AMBER, "snapshot", "-o", str(image), str(app.script)], env=app.env, check=True,
+                   capture_output=True)
+    restored = subprocess.run([*AMBER, "restore", str(image)], env=app.env, capture_output=True, text=True)
+    built, cached = app.amber(), app.amber()
+    for r in (restored, built, cached):
+        own = "\n".join(line for line in r.stderr.splitlines() if not line.startswith("amber: "))
+        assert (r.returncode, own.strip()) == (1, cold.stderr.strip()), r.stderr

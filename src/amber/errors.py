@@ -246,7 +246,7 @@ def _programs_own(error: BaseException) -> "NoReturn":
     tb = error.__traceback__
     while tb is not None and tb.tb_frame.f_code.co_filename.startswith(_AMBER_DIR):
         tb = tb.tb_next
-    sys.excepthook(type(error), error, tb)
+    sys.excepthook(type(error), error.with_traceback(tb), tb)  # (the default hook prints __traceback__)
     flush_streams()
     if isinstance(error, KeyboardInterrupt):
         import _signal
