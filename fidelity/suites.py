@@ -228,7 +228,9 @@ def _compare(lib: Library, cache: str, limit: Callable[[], float]) -> dict:
     amber = [sys.executable, "-m", "amber"]
     snap = sh([*amber, "snapshot", *SNAPSHOT_FLAGS, "-o", image, driver], cwd=src, timeout=limit())
     if snap.returncode != 0:
-        raise RuntimeError("snapshot: " + snap.stderr.strip()[-400:])
+        lines = snap.stderr.splitlines()  # the error and its offenders, not the notes before it
+        first = next((i for i, line in enumerate(lines) if line.startswith("amber: error")), 0)
+        raise RuntimeError("snapshot: " + " / ".join(line.strip() for line in lines[first:first + 4])[:600])
     t0 = time.monotonic()
     restored_run = sh([*amber, "restore", image], cwd=src, timeout=limit())
     restored_seconds = time.monotonic() - t0

@@ -291,3 +291,48 @@ def test_the_scan_leaves_no_trace_in_the_image(program):
     assert r.returncode == 0 and said(r.stderr) == "", r.stderr
     data = p.image.read_bytes()
     assert TOKEN.encode() not in data and bytes.fromhex(HEX_KEY)[:8] not in data
+
+
+def test_the_quiet_capture_keeps_the_programs_warnings_module(program):
+    """Capture sets a quiet copy of ``warnings`` in sys.modules; the program's modules must still
+    hold the one module (sqlalchemy's tests saw two: 48 differed)."""
+    p = program('''
+        import sys, warnings
+        W = warnings
+        class Holder:
+            mod = warnings
+        if __name__ == "__main__":
+            print(W is sys.modules["warnings"], Holder.mod is W, warnings.filters == W.filters)
+    ''')
+    p.snapshot()
+    assert p.restore().stdout == p.cold(check=True).stdout == "True True True\n"
+
+
+def test_credential_urls_in_documentation_are_no_secrets(program):
+    """sqlalchemy's and pydantic's docs hold example URLs (``mssql+pyodbc://scott:tiger^5HHH@...``)
+    in docstrings and code: what the author wrote is scanned for secrets' values and key shapes,
+    not for the shapes a guess goes by. A URL with a password the program holds as a value (made at
+    start-up, or a literal kept in a variable) still is one."""
+    p = program('''
+        """Connect with ``mssql+pyodbc://scott:tiger^5HHH@mssql2017:1433/test``."""
+        def connect(url="postgres://db/prod"):
+            """``MultiHostUrl('https://foo.com:123,foo:bar@bar.com/path')``"""
+            if url.startswith("mysql"):
+                return "mysql://u:Zz81kLq0pWx@h/db"  # a constant of the code: what the author wrote
+            return url
+        class Engine:
+            """``create_engine("mysql://u:Zz81kLq0pW@h/db")``"""
+        if __name__ == "__main__":
+            print(connect()[:8])
+    ''')
+    p.snapshot()
+    assert p.restore().stdout == "postgres\n"
+    made = program('''
+        import os
+        USER, PASSWORD = "admin", "Xq9" + "vLr2mTz8w"
+        URL = f"postgres://{USER}:{PASSWORD}@db/prod"
+        if __name__ == "__main__":
+            pass
+    ''', name="made.py")
+    r = made.snapshot(check=False)
+    assert r.returncode == 2 and "a password in a URL" in r.stderr, r.stderr

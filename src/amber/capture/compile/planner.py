@@ -27,6 +27,8 @@ from amber._compat import ident
 from amber.capture.reduce import recipes as R
 from amber.capture.reduce.recipes import ATOMS, Global, Offender, Recipe
 
+_DOCUMENTED = (types.ModuleType, type, property)  # what a docstring (``__doc__``) belongs to
+
 # Imported while the program's state is captured: no typing at run time (importing it registers
 # its types in copyreg.dispatch_table, state of the program's base set); its names are for mypy.
 TYPE_CHECKING = False
@@ -165,6 +167,7 @@ class Planner:
         nodes = plan.nodes
         parent = plan.parent
         scanner = self.scanner
+        code = type(recipe.make) is R.CodeObject
         for child in recipe.refs():
             cls = type(child)
             if cls in ATOMS or cls is Global:
@@ -172,7 +175,11 @@ class Planner:
                     cid = ident(child)
                     if cid not in self._scanned:
                         self._scanned.add(cid)
-                        why = scanner.check(child)
+                        # Code (its constants) and docstrings are what the author wrote.
+                        doc = getattr(obj, "__doc__", None) if isinstance(obj, _DOCUMENTED) else \
+                            obj.get("__doc__") if type(obj) is dict else None
+                        literal = code or doc is child
+                        why = scanner.check(child, literal)
                         if why is not None:
                             plan.secret_hits.append((oid, child, why))
                 continue

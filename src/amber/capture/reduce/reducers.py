@@ -190,7 +190,7 @@ class Reducers:
     def reduce_module(self, mod):
         # The name it is registered under (_decimal calls itself "decimal").
         name = self.world.registered_name(mod) or getattr(mod, "__name__", None) or ""
-        if self.world.is_by_ref_module(name) and sys.modules.get(name) is mod:
+        if self.world.is_by_ref_module(name) and self.world.modules.get(name) is mod:  # at the snapshot point
             return Recipe(ModuleByName(name))
         if is_extension(mod):
             return Offender(f"an extension module that cannot be imported by its name ({name})",
