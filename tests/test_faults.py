@@ -500,3 +500,126 @@ def test_the_programs_own_traceback_shows_its_frames_only(tmp_path):
     for r in (restored, built, cached):
         own = "\n".join(line for line in r.stderr.splitlines() if not line.startswith("amber: "))
         assert (r.returncode, own.strip()) == (1, cold.stderr.strip()), r.stderr
+
+
+# == more found by trying it as a stranger would ==================================================
+
+@pytest.mark.parametrize("which", ["key", "program", "image", "lock"])
+def test_a_fifo_in_the_cache_never_hangs_the_run(tmp_path, which):
+    app = App(tmp_path)
+    image = built_and_restored(app)
+    path = {"key": app.cache / "key", "program": image.parent / "program", "image": image,
+            "lock": image.parent / "build.lock"}[which]
+    if path.exists():
+        path.unlink()
+    os.mkfifo(path)
+    for _ in range(2):
+        assert_like_cold(app, app.amber())  # (the run's timeout is 120 s: a hang fails)
+
+
+def test_an_empty_lock_left_by_a_full_disk_does_not_block_builds(tmp_path):
+    app = App(tmp_path)
+    image = built_and_restored(app)
+    image.unlink()
+    lock = image.parent / "build.lock"
+    lock.write_text("")  # what a full disk leaves after the lock's O_EXCL create
+    old = time.time() - 60
+    os.utime(lock, (old, old))
+    r = assert_like_cold(app, app.amber())
+    assert how(r) == "built", r.stderr
+
+
+PROCESS_STATE = '''
+import os
+os.umask(0o077)
+os.makedirs(os.path.join(os.path.dirname(os.path.abspath(__file__)), "work"), exist_ok=True)
+os.chdir(os.path.join(os.path.dirname(os.path.abspath(__file__)), "work"))
+import amber
+if __name__ == "__main__":
+    print(oct(os.umask(0o022)), os.path.basename(os.getcwd()))
+'''
+
+
+def test_the_umask_and_directory_start_up_set_are_set_again(tmp_path):
+    """A start-up os.umask(0o077) lost at restore made the program's private files readable by
+    every user."""
+    app = App(tmp_path, PROCESS_STATE)
+    assert app.cold().stdout == "0o77 work\n"
+    built_and_restored(app)
+    image = tmp_path / "state.amber"
+    subprocess.run([*AMBER, "snapshot", "-o", str(image), str(app.script)], env=app.env, check=True,
+                   capture_output=True)
+    assert subprocess.run([*AMBER, "restore", str(image)], env=app.env, capture_output=True, text=True,
+                          cwd=tmp_path).stdout == "0o77 work\n"
+
+
+RANDOM_AT_START = '''
+import os, random
+TOKEN = os.urandom(8).hex()
+GEN = random.Random()
+import amber
+if __name__ == "__main__":
+    print(len(TOKEN), type(GEN).__name__)
+'''
+
+
+def test_amber_run_builds_no_image_whose_randomness_would_repeat(tmp_path):
+    app = App(tmp_path, RANDOM_AT_START)
+    r = assert_like_cold(app, app.amber(), warned=True)
+    assert "would repeat" in r.stderr and not app.images()
+    r = assert_like_cold(app, app.amber(), warned=False)
+    assert how(r) == "cold"
+
+
+def test_a_directory_application_runs_as_python_runs_it(tmp_path):
+    app = App(tmp_path)
+    (app.dir / "pkgapp").mkdir()
+    (app.dir / "pkgapp" / "__main__.py").write_text("print('from the directory')\n")
+    app.script = app.dir / "pkgapp"
+    assert_like_cold(app, app.amber(), warned=True)
+
+
+def test_a_symlinked_script_finds_its_modules_as_python_does(tmp_path):
+    app = App(tmp_path, "import helper\nimport amber\nif __name__ == '__main__':\n    print(helper.X)\n")
+    (app.dir / "helper.py").write_text("X = 42\n")
+    (tmp_path / "bin").mkdir()
+    os.symlink(app.script, tmp_path / "bin" / "tool")
+    app.script = tmp_path / "bin" / "tool"
+    assert app.cold().stdout == "42\n"
+    assert how(assert_like_cold(app, app.amber())) == "built"
+    assert how(assert_like_cold(app, app.amber())) == "restored"
+
+
+PRINTS_AT_START = '''
+import logging, sys, warnings
+print("loading configuration...")
+print("a note on stderr", file=sys.stderr)
+logging.basicConfig(format="%(levelname)s %(message)s")
+LOG = logging.getLogger("app")
+LOG.warning("from logging, at start-up")
+import amber
+if __name__ == "__main__":
+    print("main")
+    LOG.warning("from logging, later")
+'''
+
+
+def test_what_start_up_printed_is_printed_again(tmp_path):
+    """A restored process prints what start-up printed (stdout and stderr, in order per stream),
+    as a cold run does; a logging handler made at start-up writes to the restored stderr."""
+    app = App(tmp_path, PRINTS_AT_START)
+    cold = app.cold()
+    for expected in ("built", "restored", "restored"):
+        r = app.amber()
+        assert how(r) == expected, r.stderr
+        own = "".join(line + "\n" for line in r.stderr.splitlines() if not line.startswith("amber: "))
+        assert (r.stdout, own, r.returncode) == (cold.stdout, cold.stderr, cold.returncode)
+
+
+def test_a_start_up_that_prints_a_secret_builds_no_image(tmp_path):
+    app = App(tmp_path, "import os\nprint('token', os.environ['APP_API_TOKEN'])\nimport amber\n"
+                        "if __name__ == '__main__':\n    pass\n")
+    app.env["APP_API_TOKEN"] = "Zq8xLr2mTw9vKp4s"
+    assert_like_cold(app, app.amber())
+    r = assert_like_cold(app, app.amber())
+    assert how(r) == "cold" and not app.images()

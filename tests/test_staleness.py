@@ -402,6 +402,84 @@ def _which(tmp_path):
     return check(w, install)
 
 
+@row("os.path.realpath() of a symbolic link; the link is pointed elsewhere", "built")
+def _symlink(tmp_path):
+    w = World(tmp_path, program("import os\nVALUE = os.path.basename(os.path.realpath(os.path.join("
+                                "os.path.dirname(__file__), 'current')))"), {"v1/x": "", "v2/x": ""})
+    os.symlink("v1", w.path("current"))
+
+    def repoint(w):
+        os.unlink(w.path("current"))
+        os.symlink("v2", w.path("current"))
+
+    return check(w, repoint)
+
+
+@row("os.scandir() with DirEntry.is_dir(); an entry becomes a directory of the same name", "built")
+def _entry_type(tmp_path):
+    w = World(tmp_path, program("import os\nVALUE = sorted(e.name for e in os.scandir(os.path.join("
+                                "os.path.dirname(__file__), 'plug')) if e.is_dir())"), {"plug/alpha": "", "plug/beta/x": ""})
+
+    def to_dir(w):
+        w.path("plug/alpha").unlink()
+        w.path("plug/alpha").mkdir()
+
+    return check(w, to_dir)
+
+
+@row("os.access() of a tool; it loses its execute permission", "built")
+def _access(tmp_path):
+    w = World(tmp_path, program("import os\nVALUE = os.access(os.path.join(os.path.dirname(__file__), 'tool'), "
+                                "os.X_OK)"), {"tool": "#!/bin/sh\n"})
+    os.chmod(w.path("tool"), 0o755)
+    return check(w, lambda w: os.chmod(w.path("tool"), 0o644))
+
+
+@row("sys.stdout.isatty() at start-up; the program's output goes to a terminal", "built")
+def _isatty(tmp_path):
+    import pty
+
+    w = World(tmp_path, program("import sys\nVALUE = sys.stdout.isatty()"))
+    piped = w._run
+
+    def on_a_terminal(cmd):
+        master, slave = pty.openpty()
+        p = subprocess.run(cmd, cwd=w.cwd, env=w.env, stdin=subprocess.DEVNULL, stdout=slave,
+                           stderr=subprocess.PIPE, timeout=120)
+        os.close(slave)
+        out = b""
+        while True:
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            out += chunk
+        os.close(master)
+        return subprocess.CompletedProcess(cmd, p.returncode, out.replace(b"\r\n", b"\n"), p.stderr)
+
+    def to_terminal(w):
+        w._run = on_a_terminal
+
+    how = check(w, to_terminal)
+    assert w.amber()[:2] == ("restored", "True\n")  # an image of its own for a terminal...
+    w._run = piped
+    assert w.amber()[:2] == ("restored", "False\n")  # ... and the pipe's is still there
+    return how
+
+
+@row("a file opened relative to a directory descriptor (`dir_fd=`)", "cold")
+def _dir_fd(tmp_path):
+    w = World(tmp_path, program("""
+        import os
+        fd = os.open(os.path.join(os.path.dirname(__file__), 'conf'), os.O_RDONLY)
+        with open('value.txt', opener=lambda p, f: os.open(p, f, dir_fd=fd)) as fh:
+            VALUE = fh.read()
+        """), {"conf/value.txt": "one"})
+    return check(w, lambda w: w.write("conf/value.txt", "two"), second="cold")
+
+
 # == the environment ==============================================================================
 
 @row("os.environ[...] read at start-up; the variable changes", "built")

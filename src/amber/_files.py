@@ -18,6 +18,44 @@ _EXCLUSIVE = posix.O_WRONLY | posix.O_CREAT | posix.O_EXCL | getattr(posix, "O_N
     getattr(posix, "O_CLOEXEC", 0)
 
 
+_S_IFMT, _S_IFREG = 0o170000, 0o100000
+_READ_ONLY = posix.O_RDONLY | getattr(posix, "O_NONBLOCK", 0) | getattr(posix, "O_CLOEXEC", 0)
+
+
+def is_regular(path: str) -> bool:
+    """Whether ``path`` is a regular file (not a FIFO, a device or a directory a read could
+    block on or misread); False if it cannot be seen."""
+    try:
+        return posix.stat(path).st_mode & _S_IFMT == _S_IFREG
+    except (OSError, ValueError):
+        return False
+
+
+def read_regular(path: str, limit: int) -> bytes | None:
+    """At most ``limit`` bytes of the regular file ``path``; None if it is missing, unreadable or
+    not a regular file (opened without blocking: a FIFO planted there cannot hang the reader)."""
+    try:
+        fd = posix.open(path, _READ_ONLY)
+    except (OSError, ValueError):
+        return None
+    try:
+        if posix.fstat(fd).st_mode & _S_IFMT != _S_IFREG:
+            return None
+        chunks = []
+        left = limit
+        while left > 0:
+            chunk = posix.read(fd, min(left, 1 << 20))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            left -= len(chunk)
+        return b"".join(chunks)
+    except OSError:
+        return None
+    finally:
+        posix.close(fd)
+
+
 def temporary_name(path: str) -> str:
     """A fresh temporary beside ``path``: hidden, with the writer's pid and 64 random bits."""
     directory, _, name = path.rpartition("/")

@@ -247,7 +247,12 @@ def _programs_own(error: BaseException) -> "NoReturn":
     while tb is not None and tb.tb_frame.f_code.co_filename.startswith(_AMBER_DIR):
         tb = tb.tb_next
     sys.excepthook(type(error), error.with_traceback(tb), tb)  # (the default hook prints __traceback__)
-    flush_streams()
+    for stream in (sys.stdout, sys.stderr):  # a broken pipe: exit code 1 as python's, not 120 at exit
+        try:
+            if stream is not None:
+                stream.flush()
+        except Exception:
+            _to_null(stream)
     if isinstance(error, KeyboardInterrupt):
         import _signal
 

@@ -200,9 +200,11 @@ def check_randomness(request: SnapshotRequest, plan: HeapPlan, reducers: Reducer
         return
     hint = ("reseed it in an amber.after_restore hook, or amber.keep_state(obj) if it is seeded on "
             "purpose; draw random bytes after the snapshot point")
-    if request.options.strict:
+    # amber run stands for a cold run, where nothing repeats: such an image is never made.
+    if request.options.strict or request.options.for_run:
+        why = "--strict" if request.options.strict else "amber run builds no such image"
         raise CaptureError("\n".join([f"{len(repeats)} source(s) of randomness would repeat in every "
-                                      f"restored process (--strict); no image was written:",
+                                      f"restored process ({why}); no image was written:",
                                       *(f"  {w}" for w in repeats), f"      hint: {hint}"]))
     for w in repeats:
         warn(w)

@@ -147,14 +147,15 @@ def _prepare_main(options: SnapshotOptions) -> "tuple[ModuleType, Split, str]":
         main.__loader__ = spec.loader
         main.__package__ = spec.parent
     else:
-        filename = os.path.abspath(target)
+        # As python has it: joined to the working directory, not normalised (./app.py stays so).
+        filename = target if os.path.isabs(target) else os.path.join(os.getcwd(), target)
         try:
             with open(filename, "rb") as f:
                 source = f.read()
         except OSError as e:
             raise UsageError(f"cannot open script {target!r}: {e.strerror}") from None
-        if not sys.flags.safe_path:
-            sys.path.insert(0, os.path.dirname(filename))
+        if not sys.flags.safe_path:  # the directory of the script, symbolic links resolved, as python does
+            sys.path.insert(0, os.path.dirname(os.path.realpath(filename)))
         main.__file__ = filename  # absolute, as python has made it since 3.9
         main.__dict__["__cached__"] = None
         from _frozen_importlib_external import SourceFileLoader
@@ -277,6 +278,12 @@ def _build_image(startup: Startup) -> None:
         assert secret is not None  # made when missing
         recorded = inputs.record(startup.modules, secret, run.program,
                                  exclude_under=root.rstrip(os.sep) + os.sep)
+        if recorded["output"]:  # printed again by every restore: kept in the image, so scanned
+            from amber.capture.policy.secret_scan import SecretScanner
+
+            scanner = SecretScanner(set(run.allowed_secrets))
+            if any(scanner.check(text) for _fd, text in recorded["output"]):
+                inputs.unwatchable.append("printed what looks like a secret")
         if inputs.unwatchable:
             say(f"no image: start-up {inputs.unwatchable[0]}, which cannot be watched for changes",
                 verbose=run.verbose)

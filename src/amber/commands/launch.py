@@ -20,7 +20,7 @@ import os
 import sys
 
 from amber._files import BOOT
-from amber.errors import AmberError, UsageError, flush_streams
+from amber.errors import AmberError, UsageError, flush_streams, warn
 from amber.options import RestoreOptions, RunOptions, SnapshotOptions
 
 TYPE_CHECKING = False
@@ -231,6 +231,10 @@ def run_arguments(parser: "argparse.ArgumentParser") -> None:
 
 
 def run(opts: "argparse.Namespace") -> int:
+    if opts.module is None and opts.script is not None and os.path.isdir(opts.script):
+        # A directory application (its __main__.py): python runs it; Amber has no image for it.
+        warn(f"{opts.script} is a directory: amber run has no image for it; running it without Amber")
+        return _exec([sys.executable, opts.script, *opts.args])
     target, is_module = _target(opts, "run")  # as spelled: a cold run gets it so (the key makes it absolute)
     options = RunOptions(target, is_module, rebuild=opts.rebuild, verbose=opts.verbose,
                          reimport=opts.reimport, allowed_secrets=opts.allow_secret, strict=opts.strict,

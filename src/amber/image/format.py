@@ -212,12 +212,16 @@ inputs (a dict)::
     cwd                  str or None
                          the working directory, if start-up depended on it (relative paths,
                          os.getcwd)
+    output               list of (stream: int >= 0, text: str)
+                         what start-up printed (1: sys.stdout, 2: sys.stderr), in order: a
+                         restore prints it again
     env                  list of (name: str, digest: 16 bytes)
                          the environment variables start-up read, with a keyed digest of each
                          value
     env_names            16 bytes or None
                          a keyed digest of the variables' names if the program iterated the
                          environment, else None
+
 
 
 The heap program (:mod:`amber.capture.compile`) is run by the C unpickler; it takes the large
@@ -384,6 +388,7 @@ WATCH_CONTENT = 0  # a file read: its identity (size, mtime_ns, ctime_ns, inode,
 WATCH_KIND = 1  # an existence check: the file type bits of its mode; [] if absent
 WATCH_LISTING = 2  # a directory listed: (mtime_ns, ctime_ns, inode) and the digest of its names
 WATCH_SEARCHED = 3  # a directory the import system searched: likewise, with the names a module could have
+WATCH_LINK = 4  # a symbolic link read (os.readlink, os.path.realpath): [1] and the digest of its target; []
 
 INPUTS_SCHEMA = Record(INPUTS, (
     Field("program", STR, "the cache key of the program the image was made for (amber.runcache.keys)"),
@@ -391,6 +396,8 @@ INPUTS_SCHEMA = Record(INPUTS, (
                                 ("names", Maybe(DIGEST)))),
           "the paths start-up depended on, each with how it is watched (WATCH_*) and what was seen"),
     Field("cwd", Maybe(STR), "the working directory, if start-up depended on it (relative paths, os.getcwd)"),
+    Field("output", ListOf(Row(("stream", UINT), ("text", STR))),
+          "what start-up printed (1: sys.stdout, 2: sys.stderr), in order: a restore prints it again"),
     Field("env", ListOf(Row(("name", STR), ("digest", VARIABLE_DIGEST))),
           "the environment variables start-up read, with a keyed digest of each value"),
     Field("env_names", Maybe(VARIABLE_DIGEST),

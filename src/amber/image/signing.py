@@ -59,11 +59,16 @@ BLOCK = Layout("signature block", (
 _SCHEME, _KEY_ID, _LENGTH, _SIGNATURE = BLOCK["scheme"], BLOCK["key_id"], BLOCK["length"], BLOCK["signature"]
 
 
+MIN_KEY_LENGTH = 16
+
+
 def config_dir() -> str:
     """``$XDG_CONFIG_HOME/amber``, else ``$HOME/.config/amber``; with neither set there is no key
     directory (never a shared fallback such as ``/tmp``)."""
     env = posix.environ
     xdg = env.get(b"XDG_CONFIG_HOME", b"").decode("utf-8", "surrogateescape")
+    if not xdg.startswith("/"):
+        xdg = ""  # the XDG rule: a relative value is ignored (it would follow the working directory)
     home = env.get(b"HOME", b"").decode("utf-8", "surrogateescape")
     if not xdg and not home:
         raise AmberError("neither HOME nor XDG_CONFIG_HOME is set: no directory for signing keys "
@@ -101,6 +106,9 @@ def load_key(create: bool = False) -> tuple:
     """(key bytes or None, where it came from, whether it was just created)."""
     env_key = posix.environ.get(b"AMBER_KEY")
     if env_key:
+        if len(env_key) < MIN_KEY_LENGTH:  # a guessable key signs images anyone can forge
+            raise AmberError(f"AMBER_KEY is {len(env_key)} bytes long; an HMAC key needs {MIN_KEY_LENGTH} or "
+                             "more (amber keygen, or 32 random bytes in hex)")
         return env_key, "AMBER_KEY", False
     path = key_file()
     try:

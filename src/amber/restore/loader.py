@@ -148,10 +148,11 @@ def apply_environ(changes: dict) -> None:
             posix.putenv(key, value)
 
 
-def resume(manifest: dict, args: list, argv0: str | None = None) -> None:
+def resume(manifest: dict, args: list, argv0: str | None = None, before_hooks=None) -> None:
     """Put the process as the program left it at its snapshot point and run the rest of
     ``__main__``. ``argv0``: ``sys.argv[0]`` as this run spells the script (``amber run``), else
-    the snapshot's."""
+    the snapshot's; ``before_hooks``: called once everything Amber restores is in place, before
+    the program's after-restore hooks (``amber run`` prints start-up's output again there)."""
     modules = sys.modules
     order = manifest["order"]
     main = manifest["main"]
@@ -171,6 +172,8 @@ def resume(manifest: dict, args: list, argv0: str | None = None) -> None:
     rebuild.replay_registrations(manifest["registrations"])
     if rebuild.collector_enabled_at_snapshot():
         gc.enable()
+    if before_hooks is not None:
+        before_hooks()
     lifecycle.install(manifest["lifecycle"])
     lifecycle.run_after_restore()  # HookErrors: exit code 1, from the entry point
     STATE.mark_resumed()  # from here on, what the program raises is its own

@@ -7,9 +7,12 @@ metaclass, ``__init_subclass__``, ``__set_name__`` or ``__init__`` runs again at
 Imports only the base set.
 """
 
+import posix
 import sys
 from _thread import _local as _thread_local
 from _weakref import ref as _ref
+
+from amber.errors import AmberError
 
 TYPE_CHECKING = False  # typing is not in the base set: its names are for type checkers only
 if TYPE_CHECKING:
@@ -242,6 +245,14 @@ def apply_setting(key: str, value) -> None:
         sys.setswitchinterval(value)
     elif key == "int_max_str_digits":
         sys.set_int_max_str_digits(value)
+    elif key == "umask":
+        posix.umask(value)
+    elif key == "cwd":
+        try:
+            posix.chdir(value)
+        except OSError as e:
+            raise AmberError(f"start-up changed to the directory {value}, which cannot be entered here "
+                             f"({e.strerror})") from None
 
 
 def register_modules(pairs: tuple) -> None:

@@ -29,6 +29,7 @@ import posix
 import sys
 
 from amber import lifecycle
+from amber._files import is_regular
 from amber.errors import AmberError, ImageError, flush_streams, say, warn
 from amber.image import format as fmt
 from amber.options import RunOptions, SnapshotOptions
@@ -103,6 +104,14 @@ def _find_cache(options: RunOptions) -> "_Cache | str":
 def _restore_if_fresh(cache: _Cache, options: RunOptions) -> str | None:
     """Restore and resume if the image is fresh (returning None); else say why not. A damaged
     image is removed (it is rebuilt); a restore that fails runs the program cold."""
+    if not is_regular(cache.image):  # (a FIFO planted there must not hang the run)
+        try:
+            posix.stat(cache.image)
+        except FileNotFoundError:
+            return "no image yet"
+        except OSError:
+            pass
+        return _drop(cache, "the cached image is not a regular file")
     try:
         image = fmt.read_image(cache.image)
         inputs = image.decode(fmt.INPUTS)  # checked against its schema
@@ -125,7 +134,8 @@ def _restore_if_fresh(cache: _Cache, options: RunOptions) -> str | None:
     say(f"restoring {cache.image}", verbose=options.verbose)
     try:
         manifest = loader.load_image(image)
-        loader.resume(manifest, options.args, argv0=None if options.is_module else options.target)
+        loader.resume(manifest, options.args, argv0=None if options.is_module else options.target,
+                      before_hooks=lambda: _print_again(inputs["output"]))
     except BaseException as e:
         if STATE.resumed or isinstance(e, (KeyboardInterrupt, SystemExit, lifecycle.HookErrors)):
             raise  # the program's own (its after-restore hooks are its code too), or the user's Ctrl-C
@@ -133,6 +143,15 @@ def _restore_if_fresh(cache: _Cache, options: RunOptions) -> str | None:
             return _drop(cache, f"the cached image is unusable ({e})")  # (the build is a fresh process)
         _restore_failed(cache, options, inputs, e)
     return None
+
+
+def _print_again(output: list) -> None:
+    """What start-up printed, printed again, in order, as a cold run prints it."""
+    for fd, text in output:
+        stream = sys.stdout if fd == 1 else sys.stderr
+        if stream is not None:
+            stream.write(text)
+            stream.flush()
 
 
 def _drop(cache: _Cache, reason: str) -> str:

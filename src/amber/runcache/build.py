@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import time
 
-from amber._files import write_atomically
+from amber._files import read_regular, write_atomically
 from amber.image.format import INPUTS_SCHEMA
 from amber.runcache import eviction, keys, layout
 
@@ -30,14 +30,23 @@ class BuildLock:
         for _ in range(2):
             try:
                 fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-                os.write(fd, str(os.getpid()).encode())
+                try:
+                    os.write(fd, str(os.getpid()).encode())
+                except OSError:  # a full disk: no lock that names no one is left behind
+                    os.close(fd)
+                    os.unlink(self.path)
+                    raise
                 os.close(fd)
                 self.held = True
                 return True
             except FileExistsError:
                 try:
-                    with open(self.path) as f:
-                        pid = int(f.read() or 0)
+                    data = read_regular(self.path, 32)  # (never blocks on a FIFO planted there)
+                    pid = int(data or 0) if data is not None else 0
+                    if pid <= 0:  # being written this instant, or left empty by a full disk
+                        if time.time() - os.stat(self.path).st_mtime < 5:
+                            return False
+                        raise ValueError("no pid")  # (os.kill(0, 0) would signal our own group)
                     os.kill(pid, 0)
                     if time.time() - os.stat(self.path).st_mtime < LOCK_STALE_SECONDS:
                         return False

@@ -7,10 +7,13 @@ An image is **fresh** when it was made for this program and every input it recor
 * a file read (``WATCH_CONTENT``): one ``stat``; size, mtime, ctime, inode and device must all be
   as recorded (ctime cannot be set back by a user: an edit that restores size and mtime still
   changes it; a file replaced by rename has another inode);
-* an existence check (``WATCH_KIND``): present or absent, and of the same type;
+* an existence check (``WATCH_KIND``): present or absent, of the same type, permissions and
+  owner (``os.access`` and ``shutil.which`` depend on them);
 * a directory listed (``WATCH_LISTING``) or searched by imports (``WATCH_SEARCHED``): one ``stat``
-  first; only if it changed, the listing itself, whose names (for a searched directory, only the
-  names a module, package or distribution could have) must digest as recorded;
+  first; only if it changed, the listing itself, whose names and entry types (for a searched
+  directory, only the names a module, package or distribution could have) must digest as
+  recorded;
+* a symbolic link read (``WATCH_LINK``: ``os.readlink``, so ``os.path.realpath``): its target;
 * the working directory, if start-up depended on it;
 * environment variables: one keyed hash each (the key is the cache's secret key).
 
@@ -28,6 +31,7 @@ from amber.image.format import (
     VARIABLE_DIGEST_SIZE,
     WATCH_CONTENT,
     WATCH_KIND,
+    WATCH_LINK,
     WATCH_LISTING,
     WATCH_SEARCHED,
 )
@@ -61,19 +65,34 @@ def stamp(path: str, how: int) -> list:
         return []
     if how == WATCH_CONTENT:
         return [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev]
-    if how == WATCH_KIND:
-        return [st.st_mode & 0o170000]
+    if how == WATCH_KIND:  # type and permissions (os.access asks them), and the owner
+        return [st.st_mode, st.st_uid, st.st_gid]
     return [st.st_mtime_ns, st.st_ctime_ns, st.st_ino]
 
 
-def listing_digest(path: str, how: int) -> bytes | None:
-    """The digest of a directory's names (for WATCH_SEARCHED, of those a module could have)."""
+def _link_stamp(path: str) -> list:
     try:
-        names = posix.listdir(path)
+        posix.readlink(path)
+        return [1]
+    except (OSError, ValueError):
+        return []
+
+
+def listing_digest(path: str, how: int) -> bytes | None:
+    """The digest of a directory's names and entry types (for WATCH_SEARCHED, of the names a
+    module could have), or of a link's target (WATCH_LINK)."""
+    try:
+        if how == WATCH_LINK:
+            target = posix.readlink(path).encode("utf-8", "surrogateescape")
+            return blake2b(target, digest_size=DIGEST_SIZE).digest()
+        if how == WATCH_SEARCHED:
+            names = [n for n in posix.listdir(path) if _could_be_imported(n)]
+        else:  # a file that became a directory of the same name is another listing (DirEntry.is_dir)
+            with posix.scandir(path) as entries:
+                names = [f"{e.name}/" if e.is_dir() else f"{e.name}@" if e.is_symlink() else e.name
+                         for e in entries]
     except (OSError, ValueError):
         return None
-    if how == WATCH_SEARCHED:
-        names = [n for n in names if _could_be_imported(n)]
     joined = "\0".join(sorted(names)).encode("utf-8", "surrogateescape")
     return blake2b(joined, digest_size=DIGEST_SIZE).digest()
 
@@ -86,6 +105,10 @@ def _could_be_imported(name: str) -> bool:
 
 
 def _path_changed(path: str, how: int, recorded: list, names: bytes | None) -> str | None:
+    if how == WATCH_LINK:
+        if _link_stamp(path) != recorded or (recorded and listing_digest(path, how) != names):
+            return f"the link {path} changed"
+        return None
     now = stamp(path, how)
     if now == recorded:
         return None
@@ -98,7 +121,7 @@ def _path_changed(path: str, how: int, recorded: list, names: bytes | None) -> s
             return None  # touched, but the names that matter are the same
         return f"the entries of {path} changed"
     if how == WATCH_KIND:
-        return f"{path} changed type"
+        return f"{path} changed type, permissions or owner"
     return f"{path} changed"
 
 
@@ -139,4 +162,4 @@ def known_to_fail(image: str, key: bytes | None, program: str) -> bool:
 
 
 __all__ = ["env_digest", "names_digest", "stamp", "listing_digest", "stale_reason", "known_to_fail",
-           "WATCH_CONTENT", "WATCH_KIND", "WATCH_LISTING", "WATCH_SEARCHED"]
+           "WATCH_CONTENT", "WATCH_KIND", "WATCH_LISTING", "WATCH_SEARCHED", "WATCH_LINK"]

@@ -6,7 +6,8 @@ directory), the interpreter (version and build, executable, bytecode magic, plat
 version, the ``PYTHON*`` variables that change what start-up imports, and the options that change
 how the image is built (``--reimport``, ``--allow-secret``, ``--strict``). The **args key** covers
 the command-line arguments, all of them unless the program said that start-up reads only the
-first N (``amber.startup_args(N)``, kept in the program record). Both are BLAKE2b digests of a
+first N (``amber.startup_args(N)``, kept in the program record), and which of the standard
+streams are terminals. Both are BLAKE2b digests of a
 canonical encoding (:func:`canonical`): the same values give the same key in every interpreter
 (``marshal`` does not promise that: its bytes depend on interning and reference counts).
 
@@ -25,7 +26,7 @@ import posix
 from _blake2 import blake2b
 
 import amber
-from amber._files import create_once, write_atomically
+from amber._files import create_once, read_regular, write_atomically
 from amber.runcache.layout import key_path, program_record_path
 
 _STARTUP_VARIABLES = ("PYTHONPATH", "PYTHONHOME", "PYTHONSAFEPATH", "PYTHONNOUSERSITE", "PYTHONUSERBASE",
@@ -78,7 +79,20 @@ def program_key(target: str, is_module: bool, cwd: str, build_flags: tuple = ())
 
 
 def args_key(args: list, key_args: int | None) -> str:
-    return _digest(tuple(args if key_args is None else args[:key_args]))
+    """The arguments in the key, and whether each standard stream is a terminal (start-up that
+    asks ``isatty()`` picks colours or prompts: a terminal and a pipe get images of their own)."""
+    return _digest((tuple(args if key_args is None else args[:key_args]), terminals()))
+
+
+def terminals() -> tuple:
+    """Whether standard input, output and error are terminals."""
+    out = []
+    for fd in (0, 1, 2):
+        try:
+            out.append(posix.isatty(fd))
+        except OSError:
+            out.append(False)
+    return tuple(out)
 
 
 def secret_key(root: str, create: bool = False) -> bytes | None:
@@ -97,12 +111,8 @@ def secret_key(root: str, create: bool = False) -> bytes | None:
 
 
 def _read_key(path: str) -> bytes | None:
-    try:
-        with open(path, "rb") as f:
-            key = f.read(SECRET_KEY_SIZE + 1)
-    except OSError:
-        return None
-    return key if len(key) == SECRET_KEY_SIZE else None
+    key = read_regular(path, SECRET_KEY_SIZE + 1)
+    return key if key is not None and len(key) == SECRET_KEY_SIZE else None
 
 
 def _mac(key: bytes, kind: bytes, payload: bytes) -> bytes:
@@ -133,12 +143,8 @@ def read_sealed(path: str, key: bytes | None, kind: bytes) -> object | None:
     """The value of the keyed record at ``path`` (None: missing, unreadable, damaged, forged)."""
     if key is None:
         return None
-    try:
-        with open(path, "rb") as f:
-            data = f.read(1 << 24)
-    except OSError:
-        return None
-    return unseal(key, kind, data)
+    data = read_regular(path, 1 << 24)
+    return None if data is None else unseal(key, kind, data)
 
 
 def read_program(entry: str, key: bytes | None) -> dict:

@@ -142,5 +142,11 @@ def remove(path: str) -> bool:
         return True
     except FileNotFoundError:
         return True
+    except IsADirectoryError:  # (an empty directory where a file belongs)
+        try:
+            posix.rmdir(path)
+            return True
+        except OSError:
+            return False
     except OSError:
         return False

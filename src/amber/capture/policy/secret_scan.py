@@ -51,7 +51,7 @@ _compile = re._compiler.compile  # type: ignore[attr-defined]
 __all__ = ["SECRET_WORDS", "MIN_LENGTH", "SecretScanner"]
 
 # Environment variables whose name contains one of these (upper-cased) are secret-looking.
-SECRET_WORDS = ("KEY", "TOKEN", "SECRET", "PASSWORD", "PASSWD", "PWD", "PASSPHRASE", "CREDENTIAL",
+SECRET_WORDS = ("KEY", "TOKEN", "SECRET", "PASS", "PWD", "CREDENTIAL",
                 "PRIVATE", "AUTH")
 # Numpy buffer formats (struct codes) of numbers wider than a byte: not scanned (module doc).
 _NUMBER_CODES = frozenset("hHiIlLqQnNefdgZ")

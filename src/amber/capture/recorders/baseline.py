@@ -147,6 +147,17 @@ def _settings() -> dict:
            "gc_enabled": gc.isenabled(), "switchinterval": sys.getswitchinterval()}
     if hasattr(sys, "get_int_max_str_digits"):
         out["int_max_str_digits"] = sys.get_int_max_str_digits()
+    # Process state a start-up may set for what follows (os.umask for the files it creates,
+    # os.chdir): a restore sets it again only if start-up changed it.
+    import posix
+
+    mask = posix.umask(0o022)
+    posix.umask(mask)
+    out["umask"] = mask
+    try:
+        out["cwd"] = posix.getcwd()
+    except OSError:  # the working directory was removed
+        pass
     return out
 
 

@@ -43,7 +43,7 @@ import os
 import sys
 
 from amber.capture import distributions
-from amber.image.format import WATCH_CONTENT, WATCH_KIND, WATCH_LISTING, WATCH_SEARCHED
+from amber.image.format import WATCH_CONTENT, WATCH_KIND, WATCH_LINK, WATCH_LISTING, WATCH_SEARCHED
 from amber.runcache import freshness
 
 _NOT_INPUTS = ("/proc/", "/dev/", "/sys/", "/run/")
@@ -98,6 +98,7 @@ class InputRecorder:
         self.written: set[str] = set()
         self.content_read: dict[str, bytes | None] = {}  # read, then opened for writing: the content read
         self.checked: dict[str, None] = {}  # existence checks
+        self.links: dict[str, None] = {}  # symbolic links read
         self.listed: dict[str, None] = {}
         self.uses_cwd = False
         self.env_read: dict[str, None] = {}
@@ -108,6 +109,8 @@ class InputRecorder:
         self._getcwd = os.getcwd
         self._cwd = os.getcwd()
         self._stdin = _WatchedStdin()
+        self.output: list[list] = []  # [stream (1, 2), text]: what start-up printed, in order
+        self._outputs = [_RecordedOutput(fd, self) for fd in (1, 2)]
         sys.addaudithook(self._audit)  # audit hooks cannot be removed: ``active`` switches it off
         self._environ_classes: list[tuple[object, type]] = [(os.environ, type(os.environ))]
         os.environ.__class__ = _recording_environ(type(os.environ), self, str)
@@ -170,10 +173,11 @@ class InputRecorder:
         elif path not in self.read:
             self.read[path] = freshness.stamp(path, WATCH_CONTENT)
 
-    def note_checked(self, path) -> None:
+    def note_checked(self, path, into: dict | None = None) -> None:
         if self.active and isinstance(path, (str, bytes, os.PathLike)):
             try:
-                self.checked.setdefault(self._absolute(os.fsdecode(os.fspath(path))), None)
+                noted = self.checked if into is None else into
+                noted.setdefault(self._absolute(os.fsdecode(os.fspath(path))), None)
             except Exception as e:  # pragma: no cover - as in _audit
                 self.broken = f"os.stat: {type(e).__name__}: {e}"
 
@@ -186,24 +190,31 @@ class InputRecorder:
         _unwrap_os(self._wrapped)
         if self._stdin.stop():
             self.unwatchable.append("read standard input")
+        for out in self._outputs:
+            out.stop()
+        if sum(len(text) for _fd, text in self.output) > OUTPUT_LIMIT:
+            self.unwatchable.append(f"printed more than {OUTPUT_LIMIT >> 20} MB")
         if self.broken is not None:
             self.unwatchable.append(f"could not be followed ({self.broken})")
 
     def after_capture(self) -> None:
-        """The program goes on: give it back what it had (standard input's stand-in)."""
+        """The program goes on: give it back what it had (the standard streams' stand-ins)."""
         self._stdin.give_back()
+        for out in self._outputs:
+            out.give_back()
 
     def record(self, modules: dict, key: bytes, program: str, exclude_under: str | None = None) -> dict:
         """The inputs record (``INPUTS_SCHEMA`` of :mod:`amber.image.format`)."""
-        watched: dict[str, tuple] = {}
+        watched: dict[tuple, tuple] = {}  # (path, a link's target?) -> the row: one watch per path, the first
 
         def watch(path: str, how: int, recorded: list | None = None) -> None:
-            if exclude_under and path.startswith(exclude_under) or _ignored(path) or path in watched:
+            key = (path, how == WATCH_LINK)  # (a link is watched for its target besides what it names)
+            if exclude_under and path.startswith(exclude_under) or _ignored(path) or key in watched:
                 return
             now = freshness.stamp(path, how) if recorded is None else recorded
-            listing = how in (WATCH_LISTING, WATCH_SEARCHED) and now
+            listing = how in (WATCH_LISTING, WATCH_SEARCHED, WATCH_LINK) and now
             names = freshness.listing_digest(path, how) if listing else None
-            watched[path] = (path, how, now, names)
+            watched[key] = (path, how, now, names)
 
         for path, when_read in self.read.items():
             if path in self.written:
@@ -228,8 +239,11 @@ class InputRecorder:
         for path in self.checked:
             if path not in self.written:
                 watch(path, WATCH_KIND)
+        for path in self.links:
+            watch(path, WATCH_LINK, freshness._link_stamp(path))
         env, env_names = self.environment(key)
         return {"program": program, "watched": list(watched.values()),
+                "output": [(fd, text) for fd, text in self.output],
                 "cwd": self._cwd if self.uses_cwd else None, "env": env, "env_names": env_names}
 
     def environment(self, key: bytes) -> tuple[list, bytes | None]:
@@ -268,6 +282,62 @@ def _content_digest(path: str, limit: int = 1 << 26) -> bytes | None:
 
 def _ignored(path: str) -> bool:
     return path.startswith(_NOT_INPUTS) or f"{os.sep}__pycache__{os.sep}" in path
+
+
+OUTPUT_LIMIT = 1 << 20  # what start-up may print and have printed again by each restore
+
+
+class _RecordedOutput:
+    """What start-up printed on ``sys.stdout`` or ``sys.stderr`` (print, logging, warnings), kept
+    so that a restored process prints it again, as a cold run would. The stream is replaced while
+    start-up runs by one of the same class over the same buffer (writing through at once, so the
+    order with anything writing to the buffer itself holds) that notes the text it writes; the
+    program keeps it afterwards, and an image holds the original in its place. Not seen: writes to
+    ``.buffer``, ``sys.__stdout__`` or the file descriptor itself."""
+
+    def __init__(self, fd: int, recorder: "InputRecorder") -> None:
+        name = "stdout" if fd == 1 else "stderr"
+        self.name, self.proxy = name, None
+        self.original = getattr(sys, name)
+        if type(self.original) is not _io.TextIOWrapper or self.original.closed:
+            return
+        try:
+            self.proxy = _writing_noted(self.original, fd, recorder)
+        except (OSError, ValueError, AttributeError):  # pragma: no cover - an unusual stream
+            return
+        setattr(sys, name, self.proxy)
+
+    def stop(self) -> None:
+        if self.proxy is not None and getattr(sys, self.name) is self.proxy:
+            try:
+                self.proxy.flush()
+            except (OSError, ValueError):  # a closed or broken stream: the program's own trouble
+                pass
+            setattr(sys, self.name, self.original)
+
+    def give_back(self) -> None:
+        if self.proxy is not None and getattr(sys, self.name) is self.original:
+            setattr(sys, self.name, self.proxy)
+
+
+def _writing_noted(original, fd: int, recorder: "InputRecorder"):
+    base = type(original)
+    real_write = base.write
+
+    def write(self, text):
+        if recorder.active and isinstance(text, str):
+            out = recorder.output
+            if out and out[-1][0] == fd:
+                out[-1][1] += text
+            else:
+                out.append([fd, text])
+        return real_write(self, text)
+
+    cls = type(base.__name__, (base,), {"write": write})
+    original.flush()
+    proxy = cls(original.buffer, encoding=original.encoding, errors=original.errors, newline=None,
+                line_buffering=original.line_buffering, write_through=True)
+    return stand_in(proxy, original)
 
 
 class _WatchedStdin:
@@ -357,10 +427,27 @@ def _wrap_os(recorder: InputRecorder) -> list:
 
     def checking(real):
         def check(path, *args, **kwargs):
+            if kwargs.get("dir_fd") is not None and recorder.active:
+                recorder.unwatchable.append(f"looked up {path!r} relative to a directory descriptor")
             recorder.note_checked(path)
             return real(path, *args, **kwargs)
 
         return stand_in(check, real)
+
+    def link_reading(real):
+        def readlink(path, *args, **kwargs):
+            recorder.note_checked(path, recorder.links)
+            return real(path, *args, **kwargs)
+
+        return stand_in(readlink, real)
+
+    def opening(real):
+        def open(path, flags, mode=0o777, *, dir_fd=None):
+            if dir_fd is not None and recorder.active:  # the audit event names no directory
+                recorder.unwatchable.append(f"opened {path!r} relative to a directory descriptor")
+            return real(path, flags, mode, dir_fd=dir_fd)
+
+        return stand_in(open, real)
 
     def cwd_reading(real):
         def getcwd():
@@ -371,7 +458,7 @@ def _wrap_os(recorder: InputRecorder) -> list:
         return stand_in(getcwd, real)
 
     for name, make in (("stat", checking), ("lstat", checking), ("access", checking), ("getcwd", cwd_reading),
-                       ("getcwdb", cwd_reading)):
+                       ("getcwdb", cwd_reading), ("readlink", link_reading), ("open", opening)):
         real = getattr(os, name, None)
         if real is None:
             continue
