@@ -157,7 +157,7 @@ def test_writers_go_through_the_schemas():
                                    by_module={}, modules_by_value=[], modules_by_ref={}, startup_seconds=0.0,
                                    capture_seconds=0.0, environ_changed=[])
     blob = fmt.INPUTS_SCHEMA.encode(program="k", watched=[("/a", fmt.WATCH_CONTENT, [1, 2], None)], cwd=None,
-                                    env=[("HOME", bytes(16))], env_names=None)
+                                    output=[(1, "loading\n")], env=[("HOME", bytes(16))], env_names=None)
     assert fmt.INPUTS_SCHEMA.problem(marshal.loads(blob)) is None
     assert fmt.PYTHON_SCHEMA.problem(fmt.interpreter_identity()) is None
     with pytest.raises(ValueError, match="header.created: expected float"):  # write_image checks the header

@@ -67,7 +67,7 @@ def test_the_failure_marker(tmp_path, monkeypatch):
     source = tmp_path / "app.py"
     source.write_text("x = 1\n")
     monkeypatch.setenv("AMBER_TEST_MODE", "a")
-    recorded = {"program": "p" * 32, "cwd": None, "env_names": None,
+    recorded = {"program": "p" * 32, "cwd": None, "env_names": None, "output": [],
                 "watched": [(str(source), freshness.WATCH_CONTENT, freshness.stamp(str(source), 0), None)],
                 "env": [("AMBER_TEST_MODE", freshness.env_digest(key, "AMBER_TEST_MODE"))]}
     build.record_failure(image, key, recorded)

@@ -336,3 +336,26 @@ def test_credential_urls_in_documentation_are_no_secrets(program):
     ''', name="made.py")
     r = made.snapshot(check=False)
     assert r.returncode == 2 and "a password in a URL" in r.stderr, r.stderr
+
+
+def test_the_scan_never_runs_a_lazy_docstring(program):
+    """sympy's lazy functions import their module from a ``__doc__`` property of their class:
+    the scan reads docstrings where they are stored, so capture imports nothing."""
+    p = program('''
+        import sys
+        class Meta(type):
+            @property
+            def __doc__(cls):
+                import json  # (a module the program never imported)
+                return "documented lazily"
+        class Lazy(metaclass=Meta):
+            @property
+            def __doc__(self):
+                import json
+                return "documented lazily"
+        THING = Lazy()
+        if __name__ == "__main__":
+            print("json" in sys.modules)
+    ''')
+    p.snapshot()
+    assert p.restore().stdout == p.cold(check=True).stdout == "False\n"

@@ -56,7 +56,8 @@ def absent(path, how=WATCH_CONTENT):
 
 
 def inputs(files=(), env=(), env_names=None, cwd=None):
-    return {"program": PROGRAM, "watched": list(files), "cwd": cwd, "env": list(env), "env_names": env_names}
+    return {"program": PROGRAM, "watched": list(files), "cwd": cwd, "output": [], "env": list(env),
+            "env_names": env_names}
 
 
 def _stale(recorded, key, program=PROGRAM):
@@ -373,7 +374,10 @@ def test_an_existence_check_follows_existence_and_type(tmp_path):
     assert stale_reason(recorded, KEY) is None
     p.unlink()
     p.mkdir()
-    assert stale_reason(recorded, KEY) == f"{p} changed type"
+    assert stale_reason(recorded, KEY) == f"{p} changed type, permissions or owner"
+    recorded = inputs([file_input(p, WATCH_KIND)])
+    os.chmod(p, 0o700)  # os.access answers otherwise
+    assert stale_reason(recorded, KEY) == f"{p} changed type, permissions or owner"
 
 
 def test_a_listed_directory_follows_its_names(tmp_path):

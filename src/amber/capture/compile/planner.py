@@ -27,7 +27,23 @@ from amber._compat import ident
 from amber.capture.reduce import recipes as R
 from amber.capture.reduce.recipes import ATOMS, Global, Offender, Recipe
 
-_DOCUMENTED = (types.ModuleType, type, property)  # what a docstring (``__doc__``) belongs to
+
+def _docstring_of(obj):
+    """The docstring ``obj`` keeps (a module's, a class's, a property's, or a namespace dict's
+    ``"__doc__"`` item), read where it is stored: never through ``getattr``, which runs a class's
+    ``__doc__`` property (sympy's lazy functions import their module from it) or a lazy proxy's
+    ``__class__``."""
+    kind = type(obj)
+    if kind is dict:
+        return obj.get("__doc__")
+    if kind is property:
+        return obj.__doc__
+    if issubclass(kind, (types.ModuleType, type)):
+        try:
+            return object.__getattribute__(obj, "__dict__").get("__doc__")
+        except (AttributeError, TypeError):
+            return None
+    return None
 
 # Imported while the program's state is captured: no typing at run time (importing it registers
 # its types in copyreg.dispatch_table, state of the program's base set); its names are for mypy.
@@ -176,9 +192,7 @@ class Planner:
                     if cid not in self._scanned:
                         self._scanned.add(cid)
                         # Code (its constants) and docstrings are what the author wrote.
-                        doc = getattr(obj, "__doc__", None) if isinstance(obj, _DOCUMENTED) else \
-                            obj.get("__doc__") if type(obj) is dict else None
-                        literal = code or doc is child
+                        literal = code or _docstring_of(obj) is child
                         why = scanner.check(child, literal)
                         if why is not None:
                             plan.secret_hits.append((oid, child, why))

@@ -190,7 +190,10 @@ class Reducers:
     def reduce_module(self, mod):
         # The name it is registered under (_decimal calls itself "decimal").
         name = self.world.registered_name(mod) or getattr(mod, "__name__", None) or ""
-        if self.world.is_by_ref_module(name) and self.world.modules.get(name) is mod:  # at the snapshot point
+        # Registered now (a lazy import the capture set off), or at the snapshot point (the capture
+        # sets a quiet copy of warnings in sys.modules: amber.capture.pipeline._QuietWarnings).
+        registered = sys.modules.get(name) is mod or self.world.modules.get(name) is mod
+        if self.world.is_by_ref_module(name) and registered:
             return Recipe(ModuleByName(name))
         if is_extension(mod):
             return Offender(f"an extension module that cannot be imported by its name ({name})",

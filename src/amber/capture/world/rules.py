@@ -241,9 +241,10 @@ class World:
             for attr, value in items:
                 if at_start is not None and at_start.get(attr) != ident(value) or attr in rebound:
                     continue
-                # (the modules as the snapshot point left them, not sys.modules now: the capture
-                # puts a quiet copy of warnings there, amber.capture.pipeline._QuietWarnings)
-                if isinstance(value, types.ModuleType) and self.modules.get(value.__name__) is not value:
+                # (registered now, or at the snapshot point: the capture puts a quiet copy of
+                # warnings in sys.modules, amber.capture.pipeline._QuietWarnings)
+                if isinstance(value, types.ModuleType) and sys.modules.get(value.__name__) is not value \
+                        and self.modules.get(value.__name__) is not value:
                     # A submodule an extension made without registering it (PyO3's pattern):
                     # found again as this attribute.
                     names.setdefault(ident(value), (modname, attr))
