@@ -91,6 +91,17 @@ def describe_os_error(e: OSError) -> str:
     return f"{where}: {reason}"
 
 
+def describe_error(error: BaseException) -> str:
+    """One line for an error that stops an attempt Amber then gives up on (``amber run`` says it
+    in its warning): an AmberError's first line, an OSError as :func:`describe_os_error` says it,
+    anything else with its type."""
+    if isinstance(error, AmberError):
+        return str(error).splitlines()[0] if str(error) else type(error).__name__
+    if isinstance(error, OSError) and error.strerror:
+        return describe_os_error(error)
+    return f"{type(error).__name__}: {error}"
+
+
 def _line(text: str) -> None:
     stream = sys.stderr
     if stream is None:  # no stderr (pythonw, closed by the program): nothing to tell

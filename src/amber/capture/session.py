@@ -15,7 +15,7 @@ from amber import lifecycle
 from amber.capture.recorders.baseline import Baseline
 from amber.capture.recorders.entropy import EntropyRecorder
 from amber.capture.recorders.registrations import RegistrationRecorder
-from amber.errors import CaptureError, UsageError, error, flush_streams, note, say, warn
+from amber.errors import CaptureError, UsageError, describe_error, error, flush_streams, note, say, warn
 from amber.options import SnapshotOptions
 from amber.state import PLAIN, SNAPSHOTTING, STATE
 
@@ -254,9 +254,7 @@ def _build(startup: Startup) -> None:
         warn(f"no image was built, the program runs without one: {first[0]}"
              + (f" ({first[1].strip()} ...)" if len(first) > 1 else ""))
     except Exception as e:
-        from amber.restore.run import _describe
-
-        warn(f"no image was built, the program runs without one ({_describe(e)})")
+        warn(f"no image was built, the program runs without one ({describe_error(e)})")
 
 
 def _build_image(startup: Startup) -> None:

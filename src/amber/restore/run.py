@@ -30,7 +30,7 @@ import sys
 
 from amber import lifecycle
 from amber._files import is_regular
-from amber.errors import AmberError, ImageError, flush_streams, say, warn
+from amber.errors import AmberError, ImageError, describe_error, flush_streams, say, warn
 from amber.image import format as fmt
 from amber.options import RunOptions, SnapshotOptions
 from amber.restore import loader
@@ -63,7 +63,7 @@ def main(argv: list) -> None:
     try:
         cache = _find_cache(options)
     except (OSError, ValueError, UnicodeError) as e:
-        run_cold(options, f"the cache cannot be used ({_describe(e)})")
+        run_cold(options, f"the cache cannot be used ({describe_error(e)})")
     if isinstance(cache, str):
         run_cold(options, cache)
     reason = "asked to rebuild" if options.rebuild else _restore_if_fresh(cache, options)
@@ -122,7 +122,7 @@ def _restore_if_fresh(cache: _Cache, options: RunOptions) -> str | None:
     except AmberError as e:  # no key to check it with...: the build says what is wrong
         return _drop(cache, f"the cached image cannot be checked ({e})")
     except (OSError, ValueError, MemoryError) as e:
-        return _drop(cache, f"the cached image is unusable ({_describe(e)})")
+        return _drop(cache, f"the cached image is unusable ({describe_error(e)})")
     reason = freshness.stale_reason(inputs, cache.key, cache.program)
     if reason is not None:
         image.close()
@@ -162,25 +162,9 @@ def _drop(cache: _Cache, reason: str) -> str:
 
 def _restore_failed(cache: _Cache, options: RunOptions, inputs: dict, error: BaseException) -> "NoReturn":
     """The image is sound but does not restore here: later runs run cold while its inputs hold."""
-    if cache.key is not None:
-        try:
-            marker = keys.seal(cache.key, b"no-image", inputs)
-            from amber._files import write_atomically
-
-            write_atomically(layout.failed_marker(cache.image), marker)
-            layout.remove(cache.image)
-        except OSError:
-            pass
-    run_cold(options, f"the cached image did not restore ({_describe(error)})")
-
-
-def _describe(error: BaseException) -> str:
-    if isinstance(error, AmberError):
-        return str(error).splitlines()[0] if str(error) else type(error).__name__
-    if isinstance(error, OSError) and error.strerror:
-        where = f"{error.filename}: " if error.filename else ""
-        return f"{where}{error.strerror}"
-    return f"{type(error).__name__}: {error}"
+    if cache.key is not None and keys.write_no_image_marker(cache.image, cache.key, inputs):
+        layout.remove(cache.image)
+    run_cold(options, f"the cached image did not restore ({describe_error(error)})")
 
 
 def _hand_over_to_build(options: RunOptions, cache: _Cache, build: bool) -> None:

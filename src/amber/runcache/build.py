@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import time
 
-from amber._files import read_regular, write_atomically
+from amber._files import read_regular
 from amber.image.format import INPUTS_SCHEMA
 from amber.runcache import eviction, keys, layout
 
@@ -72,11 +72,7 @@ def record_failure(image: str, key: bytes, inputs: dict) -> None:
     cannot be watched): leave the no-image marker with its inputs, sealed with the cache's key
     (see :func:`amber.runcache.freshness.known_to_fail`). Best effort: a marker that cannot be
     written only means the next run tries again."""
-    record = INPUTS_SCHEMA.build(**inputs)  # the shape a reader checks
-    try:
-        write_atomically(layout.failed_marker(image), keys.seal(key, b"no-image", record))
-    except OSError:
-        pass
+    keys.write_no_image_marker(image, key, INPUTS_SCHEMA.build(**inputs))  # (the shape a reader checks)
 
 
 def record_built(root: str, entry: str, image: str, key: bytes, target: str, key_args: int | None) -> None:

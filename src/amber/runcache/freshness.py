@@ -35,7 +35,7 @@ from amber.image.format import (
     WATCH_LISTING,
     WATCH_SEARCHED,
 )
-from amber.runcache.keys import read_sealed
+from amber.runcache.keys import NO_IMAGE_KIND, read_sealed
 from amber.runcache.layout import failed_marker
 
 # The name endings the import system (and importlib.metadata) gives meaning to; a name without a
@@ -155,7 +155,7 @@ def known_to_fail(image: str, key: bytes | None, program: str) -> bool:
     """Whether a run built no image (the program could not be captured, or start-up depended on
     what cannot be watched) and the inputs it recorded in the no-image marker beside ``image``
     still hold: then later runs run cold instead of trying again."""
-    inputs = read_sealed(failed_marker(image), key, b"no-image")
+    inputs = read_sealed(failed_marker(image), key, NO_IMAGE_KIND)
     if not isinstance(inputs, dict) or INPUTS_SCHEMA.problem(inputs) is not None:
         return False  # none, damaged, or not one this cache sealed: try again
     return stale_reason(inputs, key, program) is None

@@ -27,11 +27,13 @@ from _blake2 import blake2b
 
 import amber
 from amber._files import create_once, read_regular, write_atomically
-from amber.runcache.layout import key_path, program_record_path
+from amber.runcache.layout import failed_marker, key_path, program_record_path
 
 _STARTUP_VARIABLES = ("PYTHONPATH", "PYTHONHOME", "PYTHONSAFEPATH", "PYTHONNOUSERSITE", "PYTHONUSERBASE",
                       "PYTHONPLATLIBDIR")
 SECRET_KEY_SIZE = 32
+PROGRAM_KIND = b"program"  # the kinds of keyed record (each keys its own MACs)
+NO_IMAGE_KIND = b"no-image"
 RECORD_MAGIC = b"amber-record-1\n"
 _MAC_SIZE = 32
 
@@ -149,7 +151,7 @@ def read_sealed(path: str, key: bytes | None, kind: bytes) -> object | None:
 
 def read_program(entry: str, key: bytes | None) -> dict:
     """The program record of ``entry``: {"target", "key_args"}, or {} if there is none to trust."""
-    info = read_sealed(program_record_path(entry), key, b"program")
+    info = read_sealed(program_record_path(entry), key, PROGRAM_KIND)
     if type(info) is not dict or type(info.get("target")) is not str:
         return {}
     key_args = info.get("key_args")
@@ -161,5 +163,16 @@ def read_program(entry: str, key: bytes | None) -> dict:
 def write_program(entry: str, key: bytes, target: str, key_args: int | None) -> None:
     """Remember what the entry is for (``amber cache list``) and how many arguments start-up reads
     (``amber.startup_args``: the args key covers only those). The entry directory exists."""
-    record = seal(key, b"program", {"target": target, "key_args": key_args})
+    record = seal(key, PROGRAM_KIND, {"target": target, "key_args": key_args})
     write_atomically(program_record_path(entry), record)
+
+
+def write_no_image_marker(image: str, key: bytes, inputs: dict) -> bool:
+    """Leave the no-image marker beside ``image``: its inputs, sealed (read back by
+    :func:`amber.runcache.freshness.known_to_fail`). Best effort: False if it could not be
+    written, which only means the next run tries again."""
+    try:
+        write_atomically(failed_marker(image), seal(key, NO_IMAGE_KIND, inputs))
+        return True
+    except OSError:
+        return False
