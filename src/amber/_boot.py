@@ -10,6 +10,8 @@ The ``amber`` command re-executes the interpreter on this file, with its options
   ``site`` runs only after Amber has taken its baseline of the base set;
 * ``python -I -S _boot.py run OPTIONS ARGS...``: ``amber run``, which restores from the cache like a restore
   or hands over to a snapshotting interpreter that builds the image (:mod:`amber.restore.run`);
+* ``python -I -S _boot.py verify OPTIONS ARGS...``: restores an image just written and describes
+  its state for the snapshotting process to compare (:mod:`amber.verify`);
 * ``python -I -S _boot.py probe``: started like a restore, imports what the snapshot holds by
   reference and reports what that pulls in (:mod:`amber.capture.world.probe`).
 
@@ -34,7 +36,7 @@ def _dirname(path: str) -> str:
 
 
 def main() -> None:
-    if sys.argv[1] in ("restore", "run"):
+    if sys.argv[1] in ("restore", "run", "verify"):
         # A restore allocates and keeps (Amber's modules, the modules imported again, the heap):
         # the collector would only walk it. It is on again when the program resumes
         # (amber.restore.loader.resume), as start-up left it.
@@ -70,6 +72,11 @@ def main() -> None:
         entry_point(lambda: runner.main(args, baseline, imports), leave=posix._exit)
     elif command == "base-set":
         sys.stdout.write("\n".join(sorted(set(sys.modules) - {"__main__"})) + "\n")
+    elif command == "verify":
+        del sys.path[0]
+        from amber.verify import child
+
+        entry_point(lambda: child.main(args), leave=posix._exit)
     elif command == "probe":
         del sys.path[0]
         from amber.capture.world import probe

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
     from typing import Self
 
-__all__ = ["RunOptions", "SnapshotOptions", "RestoreOptions"]
+__all__ = ["RunOptions", "SnapshotOptions", "RestoreOptions", "VerifyOptions"]
 
 
 class _Options:
@@ -82,7 +82,8 @@ class _Options:
 class RunOptions(_Options):
     """``amber run [OPTIONS] (SCRIPT | -m MODULE) [ARGS...]``."""
 
-    __slots__ = ("target", "is_module", "rebuild", "verbose", "reimport", "allowed_secrets", "strict", "args")
+    __slots__ = ("target", "is_module", "rebuild", "verbose", "reimport", "allowed_secrets", "strict",
+                 "verify", "args")
 
     target: str  # the script as spelled (so a cold run gets it; the key makes it absolute), or the module
     is_module: bool
@@ -91,10 +92,11 @@ class RunOptions(_Options):
     reimport: list[str]  # --reimport PKG
     allowed_secrets: list[str]  # --allow-secret NAME
     strict: bool  # --strict: randomness that would repeat is an error
+    verify: bool  # off with --no-verify: the image is not restored and compared before use
 
     def __init__(self, target: str, is_module: bool = False, *, rebuild: bool = False, verbose: bool = False,
                  reimport: "Iterable[str]" = (), allowed_secrets: "Iterable[str]" = (),
-                 strict: bool = False, args: "Iterable[str]" = ()) -> None:
+                 strict: bool = False, verify: bool = True, args: "Iterable[str]" = ()) -> None:
         self.target = target
         self.is_module = is_module
         self.rebuild = rebuild
@@ -102,11 +104,12 @@ class RunOptions(_Options):
         self.reimport = list(reimport)
         self.allowed_secrets = list(allowed_secrets)
         self.strict = strict
+        self.verify = verify
         self.args = list(args)
 
     def build_key(self) -> tuple:
         """The options that change how an image is built: part of the cache's program key."""
-        return (tuple(self.reimport), tuple(self.allowed_secrets), self.strict)
+        return (tuple(self.reimport), tuple(self.allowed_secrets), self.strict, self.verify)
 
 
 class SnapshotOptions(_Options):
@@ -118,7 +121,7 @@ class SnapshotOptions(_Options):
     """
 
     __slots__ = ("image", "target", "is_module", "reimport", "allowed_secrets", "strict", "lazy_code",
-                 "root", "entry", "build", "verbose", "program", "args")
+                 "verify", "root", "entry", "build", "verbose", "program", "args")
 
     image: str  # absolute path of the image to write
     target: str  # the script as given, or the module's name
@@ -127,6 +130,7 @@ class SnapshotOptions(_Options):
     allowed_secrets: list[str]
     strict: bool
     lazy_code: bool  # --lazy-code (experimental): functions get their code on first call
+    verify: bool  # restore the image in a fresh process and compare before it appears (--no-verify: off)
     root: str | None  # amber run: the cache's root directory; None for amber snapshot
     entry: str | None  # amber run: the program's directory in the cache
     build: bool  # amber run: write the image (off: run without trying)
@@ -135,7 +139,7 @@ class SnapshotOptions(_Options):
 
     def __init__(self, image: str, target: str, is_module: bool = False, *, reimport: "Iterable[str]" = (),
                  allowed_secrets: "Iterable[str]" = (), strict: bool = False, lazy_code: bool = False,
-                 root: str | None = None, entry: str | None = None, build: bool = True,
+                 verify: bool = True, root: str | None = None, entry: str | None = None, build: bool = True,
                  verbose: bool = False, program: str = "", args: "Iterable[str]" = ()) -> None:
         self.image = image
         self.target = target
@@ -144,6 +148,7 @@ class SnapshotOptions(_Options):
         self.allowed_secrets = list(allowed_secrets)
         self.strict = strict
         self.lazy_code = lazy_code
+        self.verify = verify
         self.root = root
         self.entry = entry
         self.build = build
@@ -171,4 +176,19 @@ class RestoreOptions(_Options):
         self.image = image
         self.insecure = insecure
         self.verify_buffers = verify_buffers
+        self.args = list(args)
+
+
+class VerifyOptions(_Options):
+    """``_boot.py verify``: restore ``image`` up to the program's hooks, write the description of
+    its state to ``result`` (:mod:`amber.verify.child`); ``args``: the program's arguments."""
+
+    __slots__ = ("image", "result", "args")
+
+    image: str
+    result: str  # the file the description goes to (made by the live side, mode 0600)
+
+    def __init__(self, image: str, result: str, *, args: "Iterable[str]" = ()) -> None:
+        self.image = image
+        self.result = result
         self.args = list(args)

@@ -10,7 +10,12 @@ program ran) and runs the stages in order, each with a typed result:
    (:class:`~amber.capture.compile.planner.HeapPlan`);
 4. ``check_randomness``: random state that every restored process would repeat;
 5. ``compile_heap``: the pickle program (:class:`~amber.capture.compile.compiler.CompiledHeap`);
-6. ``write_image_file``: header, sections, signature (:mod:`amber.image.format`).
+6. ``write_image_file``: header, sections, signature (:mod:`amber.image.format`);
+7. unless ``--no-verify``: before the image appears under its name, a fresh process restores it
+   and its state is compared with this one's, described between steps 1 and 2
+   (:mod:`amber.verify`). Where they differ, the modules the differences are in are imported
+   again at restore (as ``--reimport`` would) and everything runs once more; a second
+   difference is an error.
 
 Any step may raise :class:`~amber.errors.CaptureError`: nothing is written then.
 """
@@ -82,20 +87,57 @@ class HeapRoots:
 
 
 def write_snapshot(request: SnapshotRequest) -> None:
-    """Plan, compile and write the image ``request.path``; raise CaptureError if it cannot be."""
+    """Plan, compile, write and verify the image ``request.path``; raise CaptureError if it
+    cannot be."""
+    from amber.verify.check import VerificationFailed, modules_involved
+
+    try:
+        _write_once(request)
+        return
+    except VerificationFailed as e:
+        if os.environ.get("AMBER_DEBUG"):
+            note(str(e))
+        again = sorted(modules_involved(e.found, e.by_value - {"__main__"}) - set(request.options.reimport))
+        if not again:
+            raise
+        if not request.quiet:
+            note(f"the restored state differed in {', '.join(again)}: importing it again at restore "
+                 f"and verifying once more")
+        request.options.reimport = [*request.options.reimport, *again]
+    _write_once(request)
+
+
+def _write_once(request: SnapshotRequest) -> None:
     started = time.perf_counter()
     kept = _keep_seeded_generators()
     try:
         with _QuietWarnings():
             world = decide_world(request)
+            live = _describe_live(request, world)
             roots = gather_roots(request, world)
             reducers = Reducers(world, always_doc=request.options.lazy_code)
             plan = plan_heap(request, reducers, roots)
             check_randomness(request, plan, reducers, world)
             heap = compile_heap(plan, world, roots, request.options.lazy_code)
-            write_image_file(request, world, roots, plan, heap, reducers, started)
+            write_image_file(request, world, roots, plan, heap, reducers, started, live)
     finally:
         lifecycle._hooks[:] = [h for h in lifecycle._hooks if not any(h is k for k in kept)]
+
+
+def _describe_live(request: SnapshotRequest, world: World):
+    """The state a restore must rebuild, described before the capture touches anything."""
+    if not request.options.verify:
+        return None
+    from amber.verify.check import describe_live
+
+    by_ref = {name for name in request.startup.modules if name in world.by_ref}
+    try:
+        return describe_live(request.startup.modules, by_ref)
+    except Exception as e:  # a bug of the verifier's: said, and the image is written unverified
+        if os.environ.get("AMBER_DEBUG"):
+            raise
+        warn(f"cannot verify the image ({type(e).__name__}: {e}); it is written without verification")
+        return None
 
 
 def _keep_seeded_generators() -> list:
@@ -223,7 +265,7 @@ def compile_heap(plan: HeapPlan, world: World, roots: HeapRoots, lazy_code: bool
 
 
 def write_image_file(request: SnapshotRequest, world: World, roots: HeapRoots, plan: HeapPlan,
-                     heap: CompiledHeap, reducers: Reducers, started: float) -> None:
+                     heap: CompiledHeap, reducers: Reducers, started: float, live=None) -> None:
     modules = request.startup.modules
     env = request.startup.environ_changes
     by_value = roots.by_value
@@ -261,7 +303,8 @@ def write_image_file(request: SnapshotRequest, world: World, roots: HeapRoots, p
         "snapshot_point": request.startup.point,
     }
     imports = world.import_order()
-    prelude = fmt.PRELUDE_SCHEMA.encode(environ=env, path=list(sys.path), imports=imports,
+    prefix = [sys.prefix, sys.exec_prefix, getattr(sys, "_home", None) or ""]
+    prelude = fmt.PRELUDE_SCHEMA.encode(environ=env, path=list(sys.path), prefix=prefix, imports=imports,
                                         distributions=distributions.of_modules(imports))
     # Each section is aligned as records.SECTIONS declares.
     sections: list = [(fmt.PRELUDE, prelude), (fmt.HEAP, program), (fmt.STATS, stats_blob)]
@@ -289,7 +332,14 @@ def write_image_file(request: SnapshotRequest, world: World, roots: HeapRoots, p
         note(f"created a signing key in {where} (mode 0600): images made here restore where this key is "
              f"(for other machines: amber keygen, then amber trust there)")
     header["key_id"] = f"{'ed25519' if scheme == signing.ED25519 else 'hmac'}:{kid.hex()}"
-    writer.write_image(request.path, header, sections, (scheme, kid, sign))
+    check = None
+    if live is not None:
+        from amber.verify.check import check_image
+
+        def check(written: str) -> None:
+            check_image(written, live, request.startup.options.args)
+
+    writer.write_image(request.path, header, sections, (scheme, kid, sign), before_publish=check)
 
 
 def _registrations_on_reimported_abcs(modules, world, done: set) -> list:

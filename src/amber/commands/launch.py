@@ -88,6 +88,9 @@ BUILD = (
            help="let the secret scan pass the value of environment variable NAME (repeatable)"),
     Option("--strict", dest="strict",
            help="randomness that would repeat in every restored process is an error, not a warning"),
+    Option("--no-verify", dest="no_verify",
+           help="do not restore the new image in a fresh process and compare its state with the "
+                "program's before using it"),
     Option("-m", dest="module", kind=PROGRAM, metavar="MODULE",
            help="run library module MODULE as __main__, as python -m does"),
     Option("SCRIPT", dest="script", kind=POSITIONAL, metavar="SCRIPT", help="the script to run as __main__"),
@@ -238,7 +241,7 @@ def run(opts: "argparse.Namespace") -> int:
     target, is_module = _target(opts, "run")  # as spelled: a cold run gets it so (the key makes it absolute)
     options = RunOptions(target, is_module, rebuild=opts.rebuild, verbose=opts.verbose,
                          reimport=opts.reimport, allowed_secrets=opts.allow_secret, strict=opts.strict,
-                         args=opts.args)
+                         verify=not opts.no_verify, args=opts.args)
     return _exec([sys.executable, "-I", "-S", BOOT, "run", *options.encode()])
 
 
@@ -264,7 +267,7 @@ def snapshot(opts: "argparse.Namespace") -> int:
     check_signing_key()
     options = SnapshotOptions(image, target, is_module, reimport=opts.reimport,
                               allowed_secrets=opts.allow_secret, strict=opts.strict, lazy_code=opts.lazy_code,
-                              args=opts.args)
+                              verify=not opts.no_verify, args=opts.args)
     # Not isolated: the user's environment (PYTHONPATH...) shapes the program's start-up.
     return _exec([sys.executable, "-S", BOOT, "snapshot", *options.encode()])
 

@@ -35,7 +35,7 @@ The prefix (the first 128 bytes; integers little-endian unsigned)::
 
     offset  size  field
     0       8     magic: MAGIC, b"\x89AMB\r\n\x1a\n" (the CR LF and ^Z catch text-mode copies)
-    8       2     format: FORMAT_VERSION (3)
+    8       2     format: FORMAT_VERSION (4)
     10      2     flags: 0 (reserved)
     12      4     header_length: H, the length of the header in bytes
     16      32    header_digest: BLAKE2b-256 of the header
@@ -47,7 +47,7 @@ the fields it reads, amber, python, sections, buffers, lazy_code; amber inspect 
 all)::
 
     format               int >= 0
-                         FORMAT_VERSION (3), as in the prefix
+                         FORMAT_VERSION (4), as in the prefix
     amber                str
                          the version of Amber that made the image; a restore needs the same one
     created              float
@@ -262,7 +262,7 @@ from amber.image import signing
 from amber.image.schema import DictOf, Field, Layout, ListOf, Maybe, Record, Row, Scalar
 
 MAGIC = b"\x89AMB\r\n\x1a\n"
-FORMAT_VERSION = 3  # 3: the buffers section's digest is a tree (tree_digest)
+FORMAT_VERSION = 4  # 3: the buffers section's digest is a tree (tree_digest); 4: the prelude's prefix
 DIGEST_SIZE = 32  # BLAKE2b-256: the header's and every section's digest
 VARIABLE_DIGEST_SIZE = 16  # keyed BLAKE2b of an environment variable (amber.runcache.freshness)
 SECTION_ALIGN = 64
@@ -376,6 +376,9 @@ PRELUDE_SCHEMA = Record(PRELUDE, (
           "the changes start-up made to its environment (None: removed), applied over the restoring "
           "process's environment"),
     Field("path", STRS, "sys.path at the snapshot point"),
+    Field("prefix", STRS, "sys.prefix, sys.exec_prefix and sys._home ('' for None) at the snapshot point "
+          "(the interpreter's configuration and site set them in a virtual environment; modules imported "
+          "again read them: sysconfig)"),
     Field("imports", STRS, "the modules imported again, in the order the program first imported them"),
     Field("distributions", ListOf(Row(("name", STR), ("version", STR), ("metadata", STR))),
           "the installed distributions those modules come from: name, version, metadata directory "

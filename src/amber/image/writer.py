@@ -9,6 +9,7 @@ and ``Pieces`` are the mapped buffers section: page-aligned pieces, written with
 import marshal
 import os
 from _blake2 import blake2b
+from collections.abc import Callable
 
 from amber._files import create_temporary
 from amber.image import signing
@@ -148,10 +149,13 @@ def _header(header: dict, sections: list, digests: list) -> tuple:
     raise AssertionError("image header did not converge")  # pragma: no cover - it does in two rounds
 
 
-def write_image(path: str, header: dict, sections: list, signature: tuple | None = None) -> int:
+def write_image(path: str, header: dict, sections: list, signature: tuple | None = None,
+                before_publish: Callable[[str], None] | None = None) -> int:
     """Write ``sections`` (a list of (name, bytes-like or Pieces), aligned as ``SECTIONS`` says)
     atomically to ``path``, signed by ``signature`` = (scheme, key id, sign) (unsigned without one).
     ``header`` has every field of ``HEADER_SCHEMA`` but ``format`` and ``sections``.
+    ``before_publish(temporary)`` runs on the complete file before it gets its name (a
+    verification); if it raises, the file is removed and the exception propagates.
 
     Returns the size of the file. The file appears under its name only when complete.
     """
@@ -176,6 +180,8 @@ def write_image(path: str, header: dict, sections: list, signature: tuple | None
             size = f.tell()
             f.flush()
             os.fsync(f.fileno())
+        if before_publish is not None:
+            before_publish(tmp)
         os.replace(tmp, path)
     except BaseException:
         try:

@@ -59,3 +59,10 @@ def load(key: int):
     function = _functions[key]
     function.__code__ = codes[index]
     return function
+
+
+def load_all() -> None:
+    """Every function its real code now (a verification compares code, not stubs)."""
+    for key in range(len(_where)):
+        if _functions[key] is not None:
+            load(key)

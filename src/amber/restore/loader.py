@@ -65,6 +65,8 @@ def load_image(image, verify_buffers: bool = False) -> dict:
     buffers_when_checked = image.buffers_checked_meanwhile(recheck=verify_buffers)
     apply_environ(prelude["environ"])
     sys.path[:] = prelude["path"]
+    sys.prefix, sys.exec_prefix, home = prelude["prefix"]
+    sys._home = home or None  # type: ignore[attr-defined]
     check_distributions(prelude["distributions"], path)
     import_again(prelude["imports"])
     heap = heap_when_checked()
@@ -153,6 +155,19 @@ def resume(manifest: dict, args: list, argv0: str | None = None, before_hooks=No
     ``__main__``. ``argv0``: ``sys.argv[0]`` as this run spells the script (``amber run``), else
     the snapshot's; ``before_hooks``: called once everything Amber restores is in place, before
     the program's after-restore hooks (``amber run`` prints start-up's output again there)."""
+    settle(manifest, args, argv0)
+    if before_hooks is not None:
+        before_hooks()
+    lifecycle.install(manifest["lifecycle"])
+    lifecycle.run_after_restore()  # HookErrors: exit code 1, from the entry point
+    STATE.mark_resumed()  # from here on, what the program raises is its own
+    exec(manifest["rest"], manifest["main"].__dict__)
+
+
+def settle(manifest: dict, args: list, argv0: str | None = None) -> None:
+    """Everything a restore puts in place after the heap, before the program's own hooks:
+    ``sys.modules`` in the program's order, ``sys.argv``, the run-time variables, the
+    registrations, the collector (a verification describes the state right here)."""
     modules = sys.modules
     order = manifest["order"]
     main = manifest["main"]
@@ -166,24 +181,31 @@ def resume(manifest: dict, args: list, argv0: str | None = None, before_hooks=No
             ordered[name] = mod
     modules.clear()
     modules.update(ordered)
+    # A submodule is an attribute of its package, as its import made it, also where the package
+    # or the submodule came another way (imported again, from the heap, aliased in sys.modules).
+    for name in order:
+        parent, _, child = name.rpartition(".")
+        package = modules.get(parent) if parent else None
+        mod = ordered.get(name)
+        if package is not None and mod is not None and child not in package.__dict__:
+            setattr(package, child, mod)
     sys.argv[:] = [manifest["argv0"] if argv0 is None else argv0, *args]
     honour_runtime_variables()
     STATE.enter(RESTORED)
     rebuild.replay_registrations(manifest["registrations"])
     if rebuild.collector_enabled_at_snapshot():
         gc.enable()
-    if before_hooks is not None:
-        before_hooks()
-    lifecycle.install(manifest["lifecycle"])
-    lifecycle.run_after_restore()  # HookErrors: exit code 1, from the entry point
-    STATE.mark_resumed()  # from here on, what the program raises is its own
-    exec(manifest["rest"], main.__dict__)
 
 
 def honour_runtime_variables() -> None:
     """The restore runs isolated (-I), which drops the ``PYTHON*`` variables that shape the
     program's run rather than its start-up; honour those here as python would have."""
     environ = posix.environ
+    if environ.get(b"PYTHONDONTWRITEBYTECODE"):
+        sys.dont_write_bytecode = True
+    prefix = environ.get(b"PYTHONPYCACHEPREFIX")
+    if prefix:
+        sys.pycache_prefix = prefix.decode(sys.getfilesystemencoding(), "surrogateescape")
     if environ.get(b"PYTHONUNBUFFERED"):
         # As close to -u as an already-open stream allows: every line reaches the pipe at once.
         for stream in (sys.stdout, sys.stderr):

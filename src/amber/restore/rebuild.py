@@ -191,8 +191,15 @@ def reorder(d: dict, keys: tuple) -> None:
 
 
 def make_property(cls, fget, fset, fdel, doc):
+    """A property (or an instance of a subclass) with exactly ``doc``: made with no doc, a
+    property takes its getter's, which the original may not have had (``ipaddress``)."""
     obj = property.__new__(cls)
     property.__init__(obj, fget, fset, fdel, doc)
+    if doc is None and obj.__doc__ is not None:
+        try:
+            obj.__doc__ = None
+        except AttributeError:
+            pass
     return obj
 
 
@@ -205,6 +212,14 @@ def dead_ref(cls, callback=None):
     # ref's own __new__, not a subclass's (WeakMethod's wants a bound method); no callback, so
     # nothing runs when the stand-in dies at once.
     return _ref.__new__(cls, _Gone())
+
+
+def make_wrapper(kind: type, func):
+    """A staticmethod or classmethod whose ``__dict__`` is only what the capture fills in
+    (making one copies the function's attributes, which the original may not have had)."""
+    wrapper = kind(func)
+    wrapper.__dict__.clear()
+    return wrapper
 
 
 def set_list(target: list, items: tuple) -> None:
@@ -256,10 +271,17 @@ def apply_setting(key: str, value) -> None:
 
 
 def register_modules(pairs: tuple) -> None:
-    """Captured modules enter ``sys.modules`` once their dicts are filled (stage C)."""
+    """Captured modules enter ``sys.modules`` once their dicts are filled (stage C), and become
+    attributes of their package as an import makes them (a package imported again does not
+    know its submodules that the heap brings: ``collections.abc``)."""
     modules = sys.modules
     for name, mod in pairs:
         modules[name] = mod
+    for name, mod in pairs:
+        parent, _, child = name.rpartition(".")
+        package = modules.get(parent) if parent else None
+        if package is not None and child not in package.__dict__:
+            setattr(package, child, mod)
 
 
 def replay_registrations(calls: tuple) -> None:

@@ -172,7 +172,8 @@ def _hand_over_to_build(options: RunOptions, cache: _Cache, build: bool) -> None
 
     snapshot = SnapshotOptions(cache.image, options.target, options.is_module, reimport=options.reimport,
                                allowed_secrets=options.allowed_secrets, strict=options.strict,
-                               root=cache.root, entry=cache.entry, build=build, verbose=options.verbose,
+                               verify=options.verify, root=cache.root, entry=cache.entry, build=build,
+                               verbose=options.verbose,
                                program=cache.program, args=options.args)
     cmd = [sys.executable, "-S", boot, "snapshot", *snapshot.encode()]
     flush_streams()

@@ -19,6 +19,7 @@ secrets: see :func:`amber.capture.policy.secret_shapes.is_path` and :func:`secre
 
 from __future__ import annotations
 
+import _codecs
 import base64
 import binascii
 import re
@@ -72,12 +73,18 @@ def text_forms(value: str) -> list:
     return _unique(forms, MIN_LENGTH)
 
 
+_WIDE_CODECS = (("utf-16-le", _codecs.utf_16_le_encode), ("utf-16-be", _codecs.utf_16_be_encode),
+                ("utf-32-le", _codecs.utf_32_le_encode), ("utf-32-be", _codecs.utf_32_be_encode))
+
+
 def byte_forms(value: str) -> list:
     """(bytes, how): the str forms in UTF-8, ``value`` in UTF-16/32, and the decoded bytes."""
     forms = [(t.encode("utf-8", "surrogateescape"), how) for t, how in text_forms(value)]
-    for codec in ("utf-16-le", "utf-16-be", "utf-32-le", "utf-32-be"):
+    # The codecs' C functions, not str.encode: that would import encodings.utf_16_le and the
+    # like into the program's sys.modules (and its encodings package) while it is captured.
+    for codec, encode in _WIDE_CODECS:
         try:
-            enc = value.encode(codec)
+            enc = encode(value)[0]
         except UnicodeEncodeError:
             continue
         # Trimmed of the zero bytes at the ends: for ASCII the two byte orders are then the same

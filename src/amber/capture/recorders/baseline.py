@@ -30,11 +30,14 @@ from amber.restore import rebuild
 NEVER_REPLAY = {
     "sys": {"argv", "orig_argv", "modules", "path_importer_cache", "last_type", "last_value",
             "last_traceback", "last_exc", "__stdin__", "__stdout__", "__stderr__", "flags", "_git",
-            "warnoptions", "_xoptions", "executable", "_base_executable", "exec_prefix", "prefix",
-            "base_prefix", "base_exec_prefix", "platlibdir", "_stdlib_dir"},
+            "warnoptions", "_xoptions", "executable", "_base_executable", "base_prefix",
+            "base_exec_prefix", "platlibdir", "_stdlib_dir"},
     "builtins": {"_", "__build_class__", "__import__"},
     "posix": {"environ"},
 }
+# What the import system sets on every module: never the program's state.
+IMPORT_ATTRIBUTES = {"__name__", "__doc__", "__package__", "__loader__", "__spec__", "__file__", "__cached__",
+                     "__path__", "__builtins__", "__warningregistry__"}
 SKIP_MODULES = {"__main__", "_frozen_importlib", "_frozen_importlib_external", "zipimport", "amber"}
 
 
@@ -77,7 +80,7 @@ class Baseline:
                 continue
             never = NEVER_REPLAY.get(name, ())
             for attr, value in list(vars(mod).items()):
-                if attr in never or attr.startswith("__") and attr.endswith("__") and name != "builtins":
+                if attr in never or attr in IMPORT_ATTRIBUTES and name != "builtins":
                     continue
                 if ids.get(attr) != ident(value):
                     early.append((named("builtins", "setattr"), (mod, attr, value)))

@@ -113,6 +113,14 @@ class EntropyRecorder:
         for mod in (posix, os):
             if mod.urandom is self._replacement:
                 mod.urandom = self._originals[0]  # type: ignore[attr-defined]  # posix has it
+        # Modules imported meanwhile may hold the recorder (random's `from os import urandom as
+        # _urandom`): they get the real function, as a run without Amber has it.
+        for mod in list(sys.modules.values()):
+            namespace = getattr(mod, "__dict__", None)
+            if type(namespace) is dict:
+                for key, value in list(namespace.items()):
+                    if value is self._replacement:
+                        namespace[key] = self._originals[0]
         for cls, attr, original, replacement in self._patched:
             if cls.__dict__.get(attr) is replacement:
                 setattr(cls, attr, original)

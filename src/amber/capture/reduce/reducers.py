@@ -76,6 +76,8 @@ class Reducers:
     def __init__(self, world: World, always_doc: bool = False) -> None:
         self.world = world
         self.module_dicts: dict[int, types.ModuleType] = {}  # ident(dict) -> module captured by value
+        self.imported_dicts = {ident(mod.__dict__): mod for name, mod in world.modules.items()
+                               if world.is_by_ref_module(name) and isinstance(mod, types.ModuleType)}
         self.always_doc = always_doc  # --lazy-code: a stub's constants do not carry the docstring
         self.dispatch = {
             tuple: self.reduce_tuple,
@@ -134,6 +136,10 @@ class Reducers:
             return Recipe(ByName(name[0], name[1]))
         if cls is dict and ident(obj) in self.module_dicts:
             return self.reduce_module_dict(obj)
+        if cls is dict and ident(obj) in self.imported_dicts:
+            # The namespace of a module imported again (builtins.__dict__ as a module's
+            # __builtins__, a function's __globals__): that very dict, never a copy.
+            return Recipe(Call(named("builtins", "getattr"), (self.imported_dicts[ident(obj)], "__dict__")))
         fn = self.dispatch.get(cls)
         if fn is not None:
             return fn(obj)
@@ -266,11 +272,14 @@ class Reducers:
 
     def reduce_wrapper_descriptor(self, obj):
         attrs = list(vars(obj).items())
-        return Recipe(Call(type(obj), (obj.__func__,)), [Build(attrs, None)] if attrs else None)
+        return Recipe(Call(reconstructor(rebuild.make_wrapper), (type(obj), obj.__func__)),
+                      [Build(attrs, None)] if attrs else None)
 
     def reduce_property(self, prop):
         args = (prop.fget, prop.fset, prop.fdel, prop.__doc__)
-        if type(prop) is property:
+        # No doc: made by make_property, which keeps it None (a property takes its getter's doc,
+        # which may not be filled in yet when the property is made, or differ).
+        if type(prop) is property and prop.__doc__ is not None:
             r = Recipe(Call(property, args))
         else:
             r = Recipe(Call(reconstructor(rebuild.make_property), (type(prop),) + args))

@@ -99,10 +99,14 @@ def probe_fresh_imports(seeds: list, path: list, boot: str) -> dict:
     The child inherits this process's environment as the program left it, as a restore will.
     """
     import os
+    import shutil
     import subprocess
-    import tempfile
 
-    with tempfile.TemporaryDirectory(prefix="amber-probe-") as tmp:
+    # Not tempfile: its names come from a generator it keeps, and TemporaryDirectory's finalizer
+    # registers with atexit: state of the program's modules, which the capture must not change.
+    tmp = os.path.join(os.environ.get("TMPDIR") or "/tmp", f"amber-probe-{os.getpid()}-{os.urandom(8).hex()}")
+    os.mkdir(tmp, 0o700)
+    try:
         answer = os.path.join(tmp, "answer")
         request = marshal.dumps({"seeds": list(seeds), "path": list(path), "answer": answer})
         proc = subprocess.run([sys.executable, "-I", "-S", boot, "probe"], input=request,
@@ -112,3 +116,5 @@ def probe_fresh_imports(seeds: list, path: list, boot: str) -> dict:
             raise RuntimeError(f"the fresh-import probe failed: {tail[0]}")
         with open(answer, "rb") as f:
             return marshal.loads(f.read())
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)

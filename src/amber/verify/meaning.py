@@ -1,0 +1,132 @@
+"""Which differences between the live and the restored descriptions are differences.
+
+A restore renews some values on purpose, and :mod:`amber.verify.walker` already describes the
+ones it can for what they mean (set orders, ids). What is left needs the live object to judge,
+so it is judged here, on the live side:
+
+* **a memoised hash**: an int attribute whose value is ``hash()`` of its object in the live
+  process; a restore resets it (the restored process has its own hash seed), to None or by
+  removing it, so the object computes it again.
+
+Everything else that differs is a :class:`Difference`, reported with its path.
+"""
+
+from __future__ import annotations
+
+import re
+
+from amber.verify.walker import Description
+
+# Compiled outside re's cache, which is the program's (and captured with it).
+_ATTRIBUTE = re._compiler.compile(  # type: ignore[attr-defined]
+    r"^(?P<owner>.+)\.(?:<slot )?(?P<name>[A-Za-z_][A-Za-z0-9_]*)>?$", 0)
+_MISSING = ("<missing>",)
+
+
+class Difference:
+    """One path where the restored state is not the live one."""
+
+    __slots__ = ("path", "live", "restored")
+
+    def __init__(self, path: str, live: tuple, restored: tuple) -> None:
+        self.path = path
+        self.live = live
+        self.restored = restored
+
+    def __str__(self) -> str:
+        return f"{self.path}: {show(self.live)} here, {show(self.restored)} after restore"
+
+    def spelled(self, anchors: dict) -> str:
+        """As :meth:`__str__`, a path that starts from an anchor (``<#n>``) spelled out."""
+        path = self.path
+        if path.startswith("<#"):
+            anchor = path[:path.index(">") + 1]
+            full = anchors.get(anchor, anchor)
+            path = (full if len(full) < 160 else f"{full[:80]}...{full[-60:]}") + path[len(anchor):]
+        return f"{path}: {show(self.live)} here, {show(self.restored)} after restore"
+
+    @property
+    def module(self) -> str:
+        """The root the path starts from: a module's name, or ``<sys>``-like for the interpreter."""
+        return root_of(self.path)
+
+
+def root_of(path: str) -> str:
+    """``pkg.mod`` of ``pkg.mod.Cls.__dict__['x']``: the longest prefix that is a root's name is
+    found by the caller; here, the part before the first bracket or angle bracket."""
+    cut = len(path)
+    for mark in ("[", "<", "("):
+        at = path.find(mark, 1)
+        if at != -1:
+            cut = min(cut, at)
+    return path[:cut].rstrip(".")
+
+
+def differences(live: Description, restored: dict) -> list[Difference]:
+    """The paths whose facts differ, in the order the live walk met them, after the judgement
+    of :func:`_renewed_on_purpose`."""
+    facts = live.facts
+    found = [Difference(path, fact, restored.get(path, _MISSING))
+             for path, fact in facts.items() if restored.get(path, _MISSING) != fact]
+    found += [Difference(path, _MISSING, fact) for path, fact in restored.items() if path not in facts]
+    if not found:
+        return found
+    renewed = _renewed_on_purpose(live, found)
+    return [d for d in found if d.path not in renewed]
+
+
+def _renewed_on_purpose(live: Description, found: list[Difference]) -> set:
+    """The paths of ``found`` that a restore changed on purpose (see the module's docstring)."""
+    objects = live.objects or {}
+    renewed: set = set()
+    dropped: dict = {}  # owner path -> attribute names a restore removed on purpose
+    for d in found:
+        if d.live[0] != "int" or d.restored not in (_MISSING, ("NoneType", "None")):
+            continue
+        m = _ATTRIBUTE.match(d.path)
+        owner = objects.get(m.group("owner")) if m else None
+        if owner is None or not _is_hash_of(owner, d.live[1]):
+            continue
+        renewed.add(d.path)
+        if d.restored == _MISSING:
+            dropped.setdefault(m.group("owner"), set()).add(m.group("name"))
+    for d in found:
+        names = dropped.get(d.path)
+        if names and d.live[0] == "object" and d.restored[0] == "object" and len(d.live) == len(d.restored):
+            kept = tuple(k for k in d.live[-1] if k not in names)
+            if (*d.live[:-1], kept) == d.restored:
+                renewed.add(d.path)
+    return renewed
+
+
+def _is_hash_of(obj: object, value: int) -> bool:
+    try:
+        return hash(obj) == value
+    except Exception:  # noqa: BLE001 - an unhashable object memoises no hash
+        return False
+
+
+def show(fact: tuple) -> str:
+    """A fact for people: ``str 'abc'``, ``list of 3``, ``an instance of pkg.Cls``."""
+    kind = fact[0]
+    if fact is _MISSING or kind == "<missing>":
+        return "nothing"
+    if kind in ("str", "bytes", "int", "bool", "float", "complex"):
+        return f"{kind} {fact[1]!r}" if len(fact) == 2 else f"{kind} of length {fact[1]}"
+    if kind == "same":
+        return f"the same object as {fact[1]}"
+    if kind == "ref":
+        return f"{fact[1]} (by reference)"
+    if kind == "id-of":
+        return f"the id of {fact[1]}"
+    if kind == "object":
+        return f"an instance of {fact[1]}"
+    if kind in ("class", "c-type"):
+        return f"class {fact[1]}"
+    if kind == "function":
+        return f"function {fact[1]}.{fact[2]}"
+    if kind == "module":
+        return f"module {fact[-1]}"
+    if kind in ("list", "tuple", "dict", "set", "frozenset", "deque"):
+        return f"{kind} of {fact[1] if isinstance(fact[1], int) else len(fact[1])}"
+    return " ".join(str(part) for part in fact[:3])
