@@ -132,7 +132,7 @@ def _describe_live(request: SnapshotRequest, world: World):
 
     by_ref = {name for name in request.startup.modules if name in world.by_ref}
     try:
-        return describe_live(request.startup.modules, by_ref)
+        return describe_live(request.startup.modules, by_ref, _unchanged_since_import(request))
     except Exception as e:  # a bug of the verifier's: said, and the image is written unverified
         if os.environ.get("AMBER_DEBUG"):
             raise
@@ -195,6 +195,31 @@ def decide_world(request: SnapshotRequest) -> World:
         note(f"the program changed state of {len(world.notes)} module(s) that are imported again at "
              f"restore; Amber sets it again after the import (amber inspect lists it)")
     return world
+
+
+def _unchanged_since_import(request: SnapshotRequest):
+    """``(module, name) -> bool``: is that value still the one the module's import left (or, for
+    the base set, the one the baseline saw)? From the import recorder's record."""
+    after_import = request.startup.recorders.imports.after_import
+    baseline = request.startup.baseline.modules
+    modules = request.startup.modules
+
+    def unchanged(module: str, name: str) -> bool:
+        state = after_import.get(module)
+        if state is not None:
+            known = state.get(name)
+            if known is None:
+                return False
+            oid, fp = known
+            value = modules[module].__dict__.get(name)
+            return ident(value) == oid and (fp is None or type(value) not in (list, dict, set))
+        base = baseline.get(module)
+        if base is not None:
+            value = modules[module].__dict__.get(name)
+            return base[1].get(name) == ident(value) and type(value) not in (list, dict, set)
+        return False
+
+    return unchanged
 
 
 def gather_roots(request: SnapshotRequest, world: World) -> HeapRoots:

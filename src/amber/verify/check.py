@@ -48,13 +48,22 @@ def _is_amber(name: str) -> bool:
     return name == "amber" or name.startswith("amber.")
 
 
-def describe_live(modules: dict[str, ModuleType], by_ref: set[str]) -> walker.Description:
+def describe_live(modules: dict[str, ModuleType], by_ref: set[str], unchanged=None) -> walker.Description:
+    """The live state; ``unchanged(module, name)``: whether a value of a module imported again is
+    the one its import left (then a restore's fresh import sets its own, as a cold run would:
+    addresses, strings built in hash order)."""
+    from amber import lifecycle
     from amber.capture.recorders.inputs import stood_in_for
 
     listed = scope(modules)
     # What amber run's recorders stand in for is what the image holds (the capture maps them back).
-    return walker.describe(listed, {name for name, _ in listed if name not in by_ref}, keep_objects=True,
-                           real_of=stood_in_for)
+    live = walker.describe(listed, {name for name, _ in listed if name not in by_ref}, keep_objects=True,
+                           real_of=stood_in_for, unchanged=unchanged)
+    # amber.transient objects are made again by their factory at restore: different on purpose.
+    objects = live.objects or {}
+    made_again = {id(obj) for obj, _factory in lifecycle.transients()}
+    live.renewed = [path for path, obj in objects.items() if id(obj) in made_again]
+    return live
 
 
 def check_image(image: str, live: walker.Description, args: list[str]) -> None:

@@ -6,7 +6,16 @@ so it is judged here, on the live side:
 
 * **a memoised hash**: an int attribute whose value is ``hash()`` of its object in the live
   process; a restore resets it (the restored process has its own hash seed), to None or by
-  removing it, so the object computes it again.
+  removing it, so the object computes it again (and may have by the time it is described: a
+  dict keyed by it was rebuilt);
+* **what the program asked to be made again** (``amber.transient``): anything under its path;
+* **a value of a module imported again that the program never changed** (the live process has
+  what that module's import left): the restore's fresh import sets its own, as a cold run
+  would (addresses, strings built in hash order);
+* **state a class leaves out on purpose**: an instance whose class defines its own reduce
+  protocol (``__getstate__``, ``__reduce__``) and whose fields differ while what that protocol
+  returns does not (a client that drops its socket in ``__getstate__``): the class says that is
+  its state, as pickle would.
 
 Everything else that differs is a :class:`Difference`, reported with its path.
 """
@@ -72,7 +81,28 @@ def differences(live: Description, restored: dict) -> list[Difference]:
     if not found:
         return found
     renewed = _renewed_on_purpose(live, found)
-    return [d for d in found if d.path not in renewed]
+    found = [d for d in found if d.path not in renewed and d.path not in live.as_imported
+             and not _under(d.path, live.renewed)]
+    return _left_out_by_protocol(live, found)
+
+
+def _under(path: str, roots: list) -> bool:
+    return any(path == r or path.startswith((r + ".", r + "[", r + "<")) for r in roots)
+
+
+def _left_out_by_protocol(live: Description, found: list[Difference]) -> list[Difference]:
+    if not live.protocol or not found:
+        return found
+    differing = [d.path for d in found]
+    agreed = set()
+    for path in live.protocol:
+        reduced = path + ".__reduce__"
+        if not any(p == reduced or p.startswith((reduced + ".", reduced + "[")) for p in differing):
+            agreed.add(path)
+    if not agreed:
+        return found
+
+    return [d for d in found if not _under(d.path, list(agreed))]
 
 
 def _renewed_on_purpose(live: Description, found: list[Difference]) -> set:
@@ -81,7 +111,7 @@ def _renewed_on_purpose(live: Description, found: list[Difference]) -> set:
     renewed: set = set()
     dropped: dict = {}  # owner path -> attribute names a restore removed on purpose
     for d in found:
-        if d.live[0] != "int" or d.restored not in (_MISSING, ("NoneType", "None")):
+        if d.live[0] != "int" or d.restored[0] != "int" and d.restored not in (_MISSING, ("NoneType", "None")):
             continue
         m = _ATTRIBUTE.match(d.path)
         owner = objects.get(m.group("owner")) if m else None

@@ -128,8 +128,12 @@ class Description:
     """What a walk found: ``facts`` (path -> fact, in the order the walk met them); on the live
     side, ``objects`` (path -> the object there) for judging a difference's meaning."""
 
-    def __init__(self, facts: dict, objects: "dict | None", deep: set, anchors: "dict | None" = None) -> None:
+    def __init__(self, facts: dict, objects: "dict | None", deep: set, anchors: "dict | None" = None,
+                 protocol: "list | None" = None) -> None:
         self.anchors = anchors or {}  # "<#n>" -> the long path it continues
+        self.protocol = protocol or []  # instances whose class has a reduce protocol of its own
+        self.renewed: list = []  # paths of what a restore makes again on purpose (amber.transient)
+        self.as_imported: set = set()  # values of modules imported again that their import left
         self.facts = facts
         self.objects = objects
         self.deep = deep  # the modules described in depth: those captured by value
@@ -138,10 +142,14 @@ class Description:
 class Walker:
     """One walk of one process's state (see the module's docstring)."""
 
-    def __init__(self, modules: list, deep: set, keep_objects: bool = False, real_of=None) -> None:
+    def __init__(self, modules: list, deep: set, keep_objects: bool = False, real_of=None,
+                 unchanged=None) -> None:
         self.modules = modules
         self.names = {name for name, _ in modules}
         self.real_of = real_of  # obj -> what it stands for, or None (Amber's recorders' stand-ins)
+        # (module, name) -> whether that value is still the one the module's import left (live side)
+        self.unchanged = unchanged
+        self.as_imported: list = []  # paths of such values, in modules imported again
         self.deep = deep  # names of the modules captured by value
         self.facts: dict = {}
         self.objects: dict | None = {} if keep_objects else None
@@ -150,6 +158,7 @@ class Walker:
         self.refs: dict = {}  # id -> "module.name" of what modules imported again hold
         self.module_dicts: dict = {}  # id(module.__dict__) -> module name
         self.abcs: list = []  # (path, ABC class) met
+        self.protocol: list = []  # paths of instances whose class has a reduce protocol of its own
         self.anchors = 0
         self.anchor_paths: dict = {}  # "<#n>" -> the path it stands for
         self.stack: list = []
@@ -173,7 +182,9 @@ class Walker:
         self.interpreter(*registries)
         self.abc_registries()
         self.name_ids()
-        return Description(self.facts, self.objects, self.deep, self.anchor_paths)
+        found = Description(self.facts, self.objects, self.deep, self.anchor_paths, self.protocol)
+        found.as_imported = set(self.as_imported)
+        return found
 
     def root(self, name: str, mod: "Any") -> None:
         if not isinstance(mod, ModuleType):  # sys.modules may hold any object (typing.io on 3.11)
@@ -198,6 +209,8 @@ class Walker:
                 self.walk(path, value)
             else:
                 self.shallow(path, value, name)
+                if self.unchanged is not None and type(key) is str and self.unchanged(name, key):
+                    self.as_imported.append(path)
 
     def walk(self, path: str, obj: object) -> None:
         """Describe ``obj`` at ``path`` and everything it reaches (depth first, no recursion)."""
@@ -289,6 +302,9 @@ class Walker:
         else:
             self.facts[path] = ("object", type_name(kind))
 
+    def path_of(self, obj: object) -> str:
+        return self.first[id(obj)]
+
     # -- kinds of object ----------------------------------------------------------------------
 
     def describe_class(self, cls: "Any") -> tuple:
@@ -307,13 +323,15 @@ class Walker:
         return ("class", type_name(cls), type_name(meta), keys), children
 
     def describe_instance(self, obj: "Any", kind: type) -> tuple:
+        children: list = []
         if _own_protocol(kind):
-            # What the class says its state is (pickle's view): a restore follows that protocol.
+            # Also what the class says its state is (pickle's view): where the fields differ but
+            # this does not, the class left them out on purpose (see amber.verify.meaning).
             reduced = _reduce(obj, kind)
             if reduced is not None:
                 self.alive.append(reduced)
-                return ("object", type_name(kind), "reduced"), [(".__reduce__", reduced)]
-        children: list = []
+                self.protocol.append(self.path_of(obj))
+                children.append((".__reduce__", reduced))
         base = _builtin_base(kind)
         if base is not None:
             content = _CONTENT[base](self, obj)
@@ -411,13 +429,14 @@ class Walker:
 _CLASS_CACHES = frozenset({"__slotnames__"})  # copyreg's cache of slot names: written by reading it
 
 
-def describe(modules: list, deep: set, keep_objects: bool = False, real_of=None) -> Description:
+def describe(modules: list, deep: set, keep_objects: bool = False, real_of=None,
+             unchanged=None) -> Description:
     """The state of ``modules`` (``[(name, module)]``) and of the interpreter; ``deep``: the names
     of the modules captured by value; ``real_of``: see :class:`Walker`."""
     enabled = gc.isenabled()
     gc.disable()  # the walk allocates and keeps: a collection would only walk it
     try:
-        return Walker(modules, deep, keep_objects, real_of).run()
+        return Walker(modules, deep, keep_objects, real_of, unchanged).run()
     finally:
         if enabled:
             gc.enable()
