@@ -22,7 +22,13 @@ from __future__ import annotations
 import _codecs
 import base64
 import binascii
+import json
 import re
+
+# Imported with this module, before the program's state is described and captured, not when a
+# value is first scanned: their imports compile patterns into the program's re._cache.
+from html import escape
+from urllib.parse import quote, quote_plus
 
 from amber.capture.policy.secret_shapes import _URL, credential_url_password, is_path
 
@@ -50,10 +56,6 @@ def secret_value(value: str) -> str | None:
 
 def text_forms(value: str) -> list:
     """(text, how) for every str form of ``value`` (see the module doc)."""
-    import json
-    from html import escape
-    from urllib.parse import quote, quote_plus
-
     forms = [(value, "as is")]
     raw = value.encode("utf-8", "surrogateescape")
     forms += [(f, "base64-encoded") for f in base64_forms(raw)]

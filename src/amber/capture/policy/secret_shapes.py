@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import os
 import re
+from urllib.parse import unquote  # here, not when first used: see secret_forms
 
 # Compiled outside re's cache: the program's re._cache is captured, and must not hold what the
 # scan looks for (nor lose the program's own entries).
@@ -226,8 +227,6 @@ def _jwt_header(part: str) -> bool:
 def _unquote(text: str) -> str:
     if "%" not in text:
         return text
-    from urllib.parse import unquote
-
     return unquote(text)
 
 

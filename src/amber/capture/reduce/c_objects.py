@@ -174,7 +174,7 @@ def reduce_thread_local(local, cls):
 def _sre_compile_probe():
     import re
 
-    return re.compile("")
+    return re._compiler.compile("", 0)  # not into the program's re._cache
 
 
 def reduce_pattern(pattern):
