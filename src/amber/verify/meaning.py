@@ -111,7 +111,8 @@ def _renewed_on_purpose(live: Description, found: list[Difference]) -> set:
     renewed: set = set()
     dropped: dict = {}  # owner path -> attribute names a restore removed on purpose
     for d in found:
-        if d.live[0] != "int" or d.restored[0] != "int" and d.restored not in (_MISSING, ("NoneType", "None")):
+        reset = d.restored[0] == "int" or d.restored in (_MISSING, ("NoneType", "None"))
+        if d.live[0] != "int" or not reset:
             continue
         m = _ATTRIBUTE.match(d.path)
         owner = objects.get(m.group("owner")) if m else None
