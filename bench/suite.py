@@ -102,6 +102,13 @@ def measure_app(app: str, args, env: dict, amber: str, cache: str, work: str) ->
         row["notes"]["amber"] = snap.stderr.strip().splitlines()[-1]
         return row
     row["image_bytes"] = os.path.getsize(image)
+    # What the self-verification costs: the same snapshot without it (and a fresh process's
+    # restore and comparison), into a file of its own.
+    t0 = time.perf_counter()
+    unverified = subprocess.run([amber, "snapshot", "--no-verify", "-o", image + ".unverified", path],
+                                env=env, cwd=work, capture_output=True, text=True)
+    if unverified.returncode == 0:
+        row["snapshot_unverified_ms"] = (time.perf_counter() - t0) * 1000
     info = json.loads(subprocess.run([amber, "inspect", "--json", image], env=env, capture_output=True,
                                      text=True, check=True).stdout)
     row["mapped_bytes"] = info.get("mapped_buffers", {}).get("bytes", 0)
@@ -242,13 +249,15 @@ def table(rows: list, args) -> str:
         e = row["to_exit"]
         cells = [fmt_times(e.get(c)) if e.get(c) else _note(row, c) for c in COLUMNS[:6]]
         lines.append(f"| {LABELS[row['app']]} | " + " | ".join(cells) + " |")
-    lines += ["", "| app | snapshot | image (mapped buffers) | CRIU image | dill file | cold peak RSS |",
-              "|---|---|---|---|---|---|"]
+    lines += ["", "| app | snapshot (verified) | snapshot --no-verify | image (mapped buffers) | "
+                  "CRIU image | dill file | cold peak RSS |", "|---|---|---|---|---|---|---|"]
     for row in rows:
         image = "-"
         if row.get("image_bytes"):
             image = f"{_mb(row, 'image_bytes')} ({row.get('mapped_bytes', 0) / 1e6:.1f} MB)"
-        lines.append(f"| {LABELS[row['app']]} | {row.get('snapshot_ms', 0):.0f} ms | {image} | "
+        unverified = row.get("snapshot_unverified_ms")
+        lines.append(f"| {LABELS[row['app']]} | {row.get('snapshot_ms', 0):.0f} ms | "
+                     f"{f'{unverified:.0f} ms' if unverified else '-'} | {image} | "
                      f"{_mb(row, 'criu_image_bytes')} | {_mb(row, 'dill_image_bytes')} | "
                      f"{_mb(row, 'rss_cold')} |")
     for row in rows:

@@ -315,7 +315,9 @@ class Walker:
         if "_abc_impl" in namespace:
             self.abcs.append((self.first[id(cls)], cls))
         children: list = [(".__bases__", _type_bases(cls))]
-        for key, value in list(namespace.items()):
+        # In sorted order, as the fact lists them: a restore may fill a namespace in another
+        # order, and the walk must meet shared objects first by the same path on both sides.
+        for key, value in sorted(namespace.items(), key=_by_key):
             if key not in _CLASS_CACHES:
                 children.append((f".__dict__[{key!r}]", value))
         # Sorted: the order of a class namespace is no behaviour a program relies on.
@@ -342,7 +344,7 @@ class Walker:
         state = instance_dict(obj, kind)
         if state:
             children.extend((f".{key}" if type(key) is str else f".__dict__[{key!r}]", value)
-                            for key, value in list(state.items()))
+                            for key, value in sorted(state.items(), key=_by_key))
             # Sorted: a restore sets some attributes after the others (values that need the whole
             # heap), so the order of an instance's __dict__ is not compared (README: not verified).
             head = (*head, tuple(sorted(k if type(k) is str else repr(k) for k in state)))
@@ -424,6 +426,11 @@ class Walker:
             elif kind in ("set", "frozenset") and len(fact[-1]) > 1:
                 ids = sorted(repr(named(("int", v))) for v in fact[-1][1:])
                 self.facts[path] = (*fact[:-1], ("ids?", *ids))
+
+
+def _by_key(item: tuple) -> str:
+    key = item[0]
+    return key if type(key) is str else repr(key)
 
 
 _CLASS_CACHES = frozenset({"__slotnames__"})  # copyreg's cache of slot names: written by reading it

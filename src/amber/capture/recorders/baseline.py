@@ -36,8 +36,11 @@ NEVER_REPLAY = {
     "posix": {"environ"},
 }
 # What the import system sets on every module: never the program's state.
-IMPORT_ATTRIBUTES = {"__name__", "__doc__", "__package__", "__loader__", "__spec__", "__file__", "__cached__",
-                     "__path__", "__builtins__", "__warningregistry__"}
+IMPORT_ATTRIBUTES = {"__loader__", "__spec__", "__cached__", "__path__", "__builtins__",
+                     "__warningregistry__"}
+# Modules of the import system itself: only their names are replayed (importlib's import renames
+# _frozen_importlib "importlib._bootstrap"; a restore that captures importlib does not run that).
+NAMES_ONLY = {"__name__", "__package__", "__file__"}
 SKIP_MODULES = {"__main__", "_frozen_importlib", "_frozen_importlib_external", "zipimport", "amber"}
 
 
@@ -50,7 +53,7 @@ class Baseline:
         self.names = set(sys.modules) - {"__main__"}
         self.modules = {}
         for name, mod in list(sys.modules.items()):
-            if name in SKIP_MODULES or name.startswith("amber."):
+            if name.startswith("amber.") or name in ("__main__", "amber"):
                 continue
             try:
                 d = vars(mod)
@@ -78,6 +81,9 @@ class Baseline:
         for name, (mod, ids, copies) in self.modules.items():
             if sys.modules.get(name) is not mod:
                 continue
+            if name in SKIP_MODULES:
+                early += _renamed(mod, ids)
+                continue
             never = NEVER_REPLAY.get(name, ())
             for attr, value in list(vars(mod).items()):
                 if attr in never or attr in IMPORT_ATTRIBUTES and name != "builtins":
@@ -99,6 +105,16 @@ class Baseline:
             if self.signals.get(signum) is not handler:
                 early.append((named("_signal", "signal"), (signum, handler)))
         return early, late
+
+
+def _renamed(mod, ids: dict) -> list:
+    """The steps that give a module of the import system the names start-up gave it."""
+    steps = []
+    for attr in NAMES_ONLY:
+        value = vars(mod).get(attr)
+        if value is not None and ids.get(attr) != ident(value):
+            steps.append((named("builtins", "setattr"), (mod, attr, value)))
+    return steps
 
 
 def _copy(v):
