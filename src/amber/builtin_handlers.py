@@ -58,13 +58,13 @@ def take_down_runtime_objects(taken: list) -> None:
             obj.clear()  # type: ignore[attr-defined]  # a PoolManager
     for obj in found:
         if isinstance(obj, tuple(executors.executor_classes())):
-            made = executors.take_down(obj)
-            if made is not None:
-                taken.append((executors.bring_up, ref(obj), made))
+            down = executors.take_down(obj)
+            if down is not None:
+                taken.append((executors.bring_up, ref(obj), down))
         elif isinstance(obj, tuple(loops.loop_classes())):
-            selector_class = loops.take_down(obj)
-            if selector_class is not None:
-                taken.append((loops.bring_up, ref(obj), (selector_class,)))
+            made = loops.take_down(obj)
+            if made is not None:
+                taken.append((loops.bring_up, ref(obj), made))
 
 
 def bring_up_runtime_objects(taken: list) -> None:

@@ -4,7 +4,8 @@ loop ``asyncio.get_event_loop()`` makes through the policy).
 An idle selector loop holds what cannot be captured: its self-pipe (a socket pair) and its
 selector (an epoll object). Before the snapshot the handler closes both, as ``loop.close()``
 would, but leaves the loop open; after restore it gives the same loop object a new selector of the
-same class and a new self-pipe, as the loop's ``__init__`` does. Everything else the program set
+same class and a new self-pipe, as the loop's ``__init__`` does, and makes it the main thread's
+current loop again if it was (``asyncio.get_event_loop()`` gives it). Everything else the program set
 on the loop (debug mode, exception handler, task factory, default executor) is captured with it,
 and the module global that refers to the loop still does.
 
@@ -46,8 +47,9 @@ def reopenable(loop: "Any") -> bool:
         and getattr(loop, "_selector", None) is not None and getattr(loop, "_ssock", None) is not None
 
 
-def take_down(loop: "Any") -> "type | None":
-    """Close an idle loop's self-pipe and selector; return the selector's class (None: left as is)."""
+def take_down(loop: "Any") -> "tuple | None":
+    """Close an idle loop's self-pipe and selector; return what :func:`bring_up` needs besides
+    the loop (None: left as it is)."""
     if loop.is_closed() or loop.is_running() or not reopenable(loop) or busy(loop) is not None:
         return None
     _drop_cancelled(loop)
@@ -56,7 +58,15 @@ def take_down(loop: "Any") -> "type | None":
     loop._selector.close()
     loop._selector = None
     _down[id(loop)] = loop
-    return selector_class
+    return selector_class, _is_current(loop)
+
+
+def _is_current(loop: "Any") -> bool:
+    """Is ``loop`` this (main) thread's current loop in the event-loop policy? The policy lives
+    in asyncio.events, which a restore may import again: the loop is made current again then."""
+    policy = getattr(sys.modules.get("asyncio.events"), "_event_loop_policy", None)
+    local = getattr(policy, "_local", None)
+    return getattr(local, "_loop", None) is loop
 
 
 def _drop_cancelled(loop: "Any") -> None:
@@ -79,14 +89,18 @@ def taken_down(loop: "Any") -> bool:
     return _down.get(id(loop)) is loop
 
 
-def bring_up(loop: "Any", selector_class: type) -> None:
-    """Give a loop taken down a new selector and self-pipe (after restore, or in amber run's first
-    run once its image is written)."""
+def bring_up(loop: "Any", selector_class: type, current: bool) -> None:
+    """Give a loop taken down a new selector and self-pipe, and make it the current loop again if
+    it was (after restore, or in amber run's first run once its image is written)."""
     _down.pop(id(loop), None)
     if loop.is_closed() or getattr(loop, "_selector", None) is not None:
         return
     loop._selector = selector_class()
     loop._make_self_pipe()
+    if current and not _is_current(loop):
+        import asyncio
+
+        asyncio.set_event_loop(loop)
 
 
 def loop_classes() -> list:

@@ -12,19 +12,25 @@ the sockets, selectors and threads it holds:
 
 Anything else (a loop the handler closed, one the program closed itself; an executor taken down
 or shut down) is an ordinary instance.
+
+Also here: ``contextvars.Context`` objects (what asyncio's handles hold), made again as a new
+context with the same variables set to the same values.
 """
 
 from __future__ import annotations
 
 import sys
+from contextvars import Context
 
-from amber.capture.reduce.recipes import Offender
+from amber.capture.reduce.recipes import Call, CallOn, Offender, Recipe, named, reconstructor
 from amber.handlers import executors, loops
+from amber.restore import contexts
 
 
 def register(reducers) -> None:
     """Add the reducers for event loops and executors to ``reducers.by_base`` (when loaded)."""
     instances = reducers.instances
+    reducers.dispatch[Context] = reduce_context
     base_events = sys.modules.get("asyncio.base_events")
     loop_type = getattr(base_events, "BaseEventLoop", None)
     if isinstance(loop_type, type):
@@ -63,3 +69,10 @@ def refuse_busy_executor(executor) -> Offender | None:
     return Offender(f"a {name} with {why}",
                     "wait for its futures (concurrent.futures.wait) before the snapshot point, or create it "
                     "after restore")
+
+
+def reduce_context(context):
+    r = Recipe(Call(named("_contextvars", "Context"), ()))
+    if len(context):
+        r.fills.append(CallOn(reconstructor(contexts.fill_context), (tuple(context.items()),)))
+    return r
