@@ -125,15 +125,14 @@ def _load_failed(where: str, method: str, args: tuple, kwargs: dict, error: Exce
     if method == "load_dh_params":
         files += [str(a) for a in args]
     missing = [f for f in files if not _exists(f)]
-    named = missing or files
     what = _WHAT.get(method, f"its {method}()")
     detail = getattr(error, "strerror", None) or str(error) or type(error).__name__
-    if named:
-        source = " and ".join(named)
-        how = "missing here" if missing else f"cannot be loaded here ({detail})"
-        return (f"{where} (ssl.SSLContext): {what} came from {source}: {how}; Amber reads it again at "
-                f"restore (a private key is never written into an image): put it back, or take the "
-                f"snapshot again")
+    if files:
+        how = f"{' and '.join(missing)} is missing here" if missing else \
+            f"it cannot be loaded here ({detail})"
+        return (f"{where} (ssl.SSLContext): {what} is read again from {' and '.join(files)} at restore, and "
+                f"{how}: put it back, or take the snapshot again (a private key is never written into an "
+                f"image)")
     return f"{where} (ssl.SSLContext): {what} cannot be loaded here ({detail}); take the snapshot again"
 
 

@@ -44,7 +44,8 @@ from amber.restore import tls
 from amber.secrecy import SecretStr
 
 # Read at the snapshot point and set again at restore (in this order, see tls.apply_settings).
-SETTINGS = ("options", "verify_flags", "minimum_version", "maximum_version", "_host_flags",
+# The versions before the options: setting a minimum of SSLv3 clears OP_NO_SSLv3.
+SETTINGS = ("minimum_version", "maximum_version", "options", "verify_flags", "_host_flags",
             "post_handshake_auth", "num_tickets", "security_level", "keylog_filename", "verify_mode",
             "check_hostname")
 CALLBACKS = ("sni_callback", "_msg_callback")
