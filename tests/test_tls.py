@@ -33,6 +33,13 @@ def _cert(subject, key, issuer, issuer_key, *, ca=False, sans=(), usage=None):
          .public_key(key.public_key()).serial_number(x509.random_serial_number())
          .not_valid_before(now - datetime.timedelta(days=1)).not_valid_after(now + datetime.timedelta(days=2))
          .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True))
+    # Python 3.13's default contexts verify strictly (VERIFY_X509_STRICT): key identifiers needed.
+    b = b.add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+    b = b.add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_key.public_key()), critical=False)
+    if ca:
+        b = b.add_extension(x509.KeyUsage(digital_signature=True, content_commitment=False, key_encipherment=False,
+                                          data_encipherment=False, key_agreement=False, key_cert_sign=True,
+                                          crl_sign=True, encipher_only=False, decipher_only=False), critical=True)
     if sans:
         b = b.add_extension(x509.SubjectAlternativeName(list(sans)), critical=False)
     if usage:
