@@ -11,6 +11,8 @@ LOOP.slow_callback_duration = 0.25
 ERRORS = []
 LOOP.set_exception_handler(lambda loop, context: ERRORS.append(context["message"]))
 WARM = LOOP.run_until_complete(asyncio.sleep(0, "warm"))   # used once during start-up
+SEVEN = LOOP.run_until_complete(LOOP.run_in_executor(None, int, "7"))  # its default executor too
+DEFAULT_EXECUTOR = LOOP._default_executor
 LATE = LOOP.call_later(3600, print, "never")               # cancelled: dropped, never run
 LATE.cancel()
 HOLDER = {"loop": LOOP}
@@ -25,7 +27,8 @@ async def work(n):
     return await done, blocking
 
 if __name__ == "__main__":
-    print(WARM, LOOP.run_until_complete(work(21)), HOLDER["loop"] is LOOP, LOOP.slow_callback_duration)
+    print(WARM, LOOP.run_until_complete(work(21)), HOLDER["loop"] is LOOP, LOOP.slow_callback_duration,
+          SEVEN, LOOP._default_executor is DEFAULT_EXECUTOR)
     LOOP.call_soon(lambda: 1 / 0)
     LOOP.run_until_complete(asyncio.sleep(0.01))
     print("handler kept:", ERRORS[0].startswith("Exception in callback"), "closed stays closed:", CLOSED.is_closed())
@@ -37,7 +40,7 @@ if __name__ == "__main__":
 def test_event_loop_made_at_start_up(program):
     p = program(LOOPS)
     cold = p.cold(check=True).stdout
-    assert cold.startswith("warm (42, 42) True 0.25\nhandler kept: True closed stays closed: True\n(2, 2)")
+    assert cold.startswith("warm (42, 42) True 0.25 7 True\nhandler kept: True closed stays closed: True\n(2, 2)")
     p.snapshot()
     assert p.restore().stdout == cold
 
@@ -74,6 +77,11 @@ def test_busy_loops_are_refused_with_their_path(program):
         a, b = socket.socketpair()
         WATCHING = asyncio.new_event_loop()
         WATCHING.add_reader(a.fileno(), print)
+        import threading, time
+        RUNNING = asyncio.new_event_loop()
+        threading.Thread(target=RUNNING.run_forever, daemon=True).start()
+        while not RUNNING.is_running():
+            time.sleep(0.01)
         if __name__ == "__main__":
             pass
     ''')
@@ -85,6 +93,7 @@ def test_busy_loops_are_refused_with_their_path(program):
     assert "__main__.TASKS -> asyncio.unix_events._UnixSelectorEventLoop: an asyncio event loop with 1 callback(s)" in err
     assert "__main__.WATCHING -> asyncio.unix_events._UnixSelectorEventLoop: an asyncio event loop with 1 file " \
         "descriptor(s) watched" in err
+    assert "__main__.RUNNING -> asyncio.unix_events._UnixSelectorEventLoop: a running asyncio event loop" in err
     assert "loop.run_until_complete" in err
     assert "_ssock" not in err and "epoll" not in err  # the loop is named, not its parts
 

@@ -98,7 +98,7 @@ def take_down(executor: "Any") -> "tuple | None":
     if base is None or is_shut_down(executor) or busy(executor) is not None:
         return None
     args, kwargs = _init_arguments(executor, base)
-    executor.shutdown(wait=True)
+    vars(base)["shutdown"](executor, wait=True)  # the base's: its __init__ makes it again
     own = set(vars(base)["__init__"].__code__.co_names)  # the attributes the base's __init__ sets
     for name in [k for k in executor.__dict__ if k in own]:
         del executor.__dict__[name]
