@@ -26,11 +26,12 @@ Decisions:
   ``amber.secret`` (written as its variable's name) or a function that returns it is kept.
 * **Fail closed**: before writing, a trial context is made from the recipe in this process and
   compared with the original on everything that can be read back: the settings, the ciphers, the
-  CA certificates (the trial may hold fewer only when a directory or the default paths were
-  loaded: OpenSSL reads those lazily, so the original may have taken certificates from them since),
-  and the counts of the certificate store. Any difference means the context was configured in a
-  way Amber did not see (a call on ``_ssl._SSLContext`` itself, ``ssl`` imported before start-up
-  ran): it is refused with its path. After restore the same settings are checked again.
+  CA certificates and the counts of the certificate store. The original may hold more CA
+  certificates than the trial only when they are in a directory it loaded (a ``capath``, or the
+  default directory): OpenSSL reads those lazily, on a lookup during a handshake. Any other
+  difference means the context was configured in a way Amber did not see (a call on
+  ``_ssl._SSLContext`` itself, ``ssl`` imported before start-up ran): it is refused with its
+  path. After restore the same settings are checked again.
 """
 
 from __future__ import annotations
