@@ -12,7 +12,8 @@ import pathlib
 import pytest
 
 CAPTURE = pathlib.Path(__file__).resolve().parents[2] / "src" / "amber" / "capture"
-RESTORE_MODULES = {"rebuild": "amber.restore.rebuild", "lazy": "amber.restore.lazy",
+RESTORE_MODULES = {"rebuild": "amber.restore.rebuild", "lazy": "amber.restore.lazy", "tls": "amber.restore.tls",
+                   "contexts": "amber.restore.contexts",
                    "secrecy": "amber.secrecy"}
 
 

@@ -15,6 +15,7 @@ from amber import lifecycle
 from amber.capture.recorders.baseline import Baseline
 from amber.capture.recorders.entropy import EntropyRecorder
 from amber.capture.recorders.registrations import RegistrationRecorder
+from amber.capture.recorders.tls import TLSRecorder
 from amber.errors import CaptureError, UsageError, describe_error, error, flush_streams, note, say, warn
 from amber.options import SnapshotOptions
 from amber.state import PLAIN, SNAPSHOTTING, STATE
@@ -74,6 +75,7 @@ class Recorders:
         self.imports = imports
         self.registrations = RegistrationRecorder(imports.importing)
         self.entropy = EntropyRecorder(imports.importing)
+        self.tls = TLSRecorder()
         # What start-up depends on matters only to amber run's cache.
         self.inputs = _input_recorder() if for_run else None
 
@@ -82,6 +84,7 @@ class Recorders:
         self.imports.stop()
         self.registrations.stop()
         self.entropy.stop()
+        self.tls.stop()
         if self.inputs is not None:
             self.inputs.stop()
 

@@ -126,6 +126,7 @@ class Planner:
         self.reducers = reducers
         self.scanner = scanner  # every str and bytes written is checked
         self.plan = HeapPlan(reducers.world.global_name)
+        reducers.path_of = lambda obj: self.plan.path_to(ident(obj))  # for messages a restore may give
         self._scanned: set[int] = set()
 
     def run(self, roots: list[tuple[str, object]]) -> HeapPlan:

@@ -1,8 +1,10 @@
 """Callbacks the program hands to the interpreter, which keeps them where Python cannot list them.
 
 ``atexit.register``, ``codecs.register`` (codec search functions) and ``os.register_at_fork``
-store their callbacks inside the interpreter, so Amber records the calls while the program runs
-to its snapshot point and makes them again at restore, in the same order
+store their callbacks inside the interpreter (and ``threading._register_atexit``, which
+``concurrent.futures`` calls, in ``threading``, a module imported again at restore), so Amber
+records the calls while the program runs to its snapshot point and makes them again at restore,
+in the same order
 (:func:`amber.restore.rebuild.replay_registrations`). ``atexit.unregister`` and
 ``codecs.unregister`` remove recorded calls.
 
@@ -20,6 +22,7 @@ from amber.capture.reduce.recipes import Global, named
 ATEXIT = named("atexit", "register")
 CODEC = named("_codecs", "register")
 AT_FORK = named("posix", "register_at_fork")
+THREADING_EXIT = named("threading", "_register_atexit")
 
 
 class RegistrationRecorder:
@@ -61,6 +64,17 @@ class RegistrationRecorder:
         if hasattr(posix, "register_at_fork"):
             self._patch(posix, "register_at_fork", record(AT_FORK), also=("os",))
 
+        def threading_imported(name: str) -> None:
+            threading = sys.modules.get("threading")
+            if name == "threading" and threading is not None and hasattr(threading, "_register_atexit"):
+                self._patch(threading, "_register_atexit", record(THREADING_EXIT))
+
+        from amber.capture.recorders.entropy import _watch_imports
+
+        self._unwatch = _watch_imports(threading_imported)
+        if "threading" in sys.modules:
+            threading_imported("threading")
+
     def _patch(self, module, name: str, make, also=()) -> None:
         original = getattr(module, name)
         replacement = make(original)
@@ -72,6 +86,7 @@ class RegistrationRecorder:
 
     def stop(self) -> None:
         """Undo the patches (at the snapshot point, before Amber's own capture code runs)."""
+        self._unwatch()
         for name, original, replacement, holders in self._undo:
             for holder in holders:
                 mod = sys.modules.get(holder)

@@ -28,7 +28,7 @@ from pickle import PickleBuffer
 from amber import lifecycle, secrecy
 from amber._compat import ident, is_python_class, known_type_key
 from amber.capture.recorders.inputs import stood_in_for
-from amber.capture.reduce import c_objects
+from amber.capture.reduce import c_objects, runtime, tls
 from amber.capture.reduce.hash_memos import HashMemos
 from amber.capture.reduce.instances import InstanceReducer, is_closed
 from amber.capture.reduce.recipes import (
@@ -116,6 +116,9 @@ class Reducers:
         self.instances = InstanceReducer(world, self.hash_memos, self.is_c_type, self.kept)
         self.by_base: list = []  # (base class, reducer(obj, cls)) for subclasses of C types
         c_objects.register(self)
+        tls.register(self)
+        runtime.register(self)
+        self.path_of = lambda obj: type(obj).__qualname__  # the planner names paths (Planner.__init__)
         self.strong_ids: set[int] | None = None  # set by the planner before weak refs are made
 
     # -- entry point --------------------------------------------------------------------------
