@@ -280,7 +280,7 @@ def register_modules(pairs: tuple) -> None:
     for name, mod in pairs:
         parent, _, child = name.rpartition(".")
         package = modules.get(parent) if parent else None
-        if package is not None and child not in package.__dict__:
+        if package is not None and child not in package.__dict__ and mod.__dict__.get("__name__") == name:
             setattr(package, child, mod)
 
 

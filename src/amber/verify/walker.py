@@ -204,7 +204,10 @@ class Walker:
                 # A submodule imported after the snapshot point (by Amber's own capture): no state
                 # of the program's.
                 continue
-            path = f"{name}.{key}" if type(key) is str and key.isidentifier() else f"{name}.__dict__[{key!r}]"
+            path = f"{name}.{key}"
+            if type(key) is not str or not key.isidentifier() or path in self.names:
+                # (a submodule as an attribute of its package: the submodule is a root by that name)
+                path = f"{name}.__dict__[{key!r}]"
             if deep:
                 self.walk(path, value)
             else:
