@@ -85,8 +85,11 @@ def launch(cmd: list[str], env: dict, cwd: str) -> tuple[float, subprocess.Compl
 
 
 def first_line(text: str) -> str:
-    lines = [line for line in text.splitlines() if line.strip()]
-    return lines[0].strip() if lines else "(nothing on stderr)"
+    """The line that says why: Amber's error line when there is one (notes and the program's
+    warnings may come before it), else the first line."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    errors = [line for line in lines if line.startswith("amber: error")]
+    return (errors or lines or ["(nothing on stderr)"])[0]
 
 
 def first_difference(a: str, b: str) -> str:
@@ -180,7 +183,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for program in programs:
             rows.append(measure(program, args.runs, env, tmp, amber))
-            print(f"{rows[-1].name}: {rows[-1].snapshot or rows[-1].cold}, {rows[-1].identical}", file=sys.stderr)
+            row = rows[-1]
+            print(f"{row.name}: {row.snapshot or row.cold}, {row.identical}", file=sys.stderr)
     print(table(rows, args.runs))
 
 

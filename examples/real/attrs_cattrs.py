@@ -1,6 +1,6 @@
 """attrs classes with validators and converters, and a cattrs converter with hooks registered at
 start-up, structuring and unstructuring nested data. Needs: attrs, cattrs."""
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from enum import Enum
 
 import attrs
@@ -18,7 +18,7 @@ class Reading:
     sensor: str = field(validator=validators.matches_re(r"[a-z]+-\d+"))
     value: float = field(converter=float)
     unit: Unit = Unit.C
-    taken: datetime = datetime(2024, 1, 1, tzinfo=timezone.utc)
+    taken: datetime = datetime(2024, 1, 1, tzinfo=UTC)
 
     def in_celsius(self):
         return self.value if self.unit is Unit.C else round((self.value - 32) * 5 / 9, 2)

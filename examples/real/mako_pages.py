@@ -27,6 +27,6 @@ if __name__ == "__main__":
     dishes = {"Soup <of the day>": 450, "Steak & Chips": 1899, "Salad": 725}
     print(MENU.render(restaurant="Chez Amber", dishes=dishes, veg={"Salad"}))
     try:
-        MENU.render(restaurant="x")
+        MENU.render(restaurant="x", dishes={"Tea": 250})
     except NameError as e:
         print("NameError:", e)

@@ -35,7 +35,7 @@ class Event:
 
 
 PACKER = msgpack.Packer(default=default, use_bin_type=True)
-EVENTS = [Event("signup", datetime.datetime(2024, 6, 1, 9, 30, tzinfo=datetime.timezone.utc), {"user": i})
+EVENTS = [Event("signup", datetime.datetime(2024, 6, 1, 9, 30, tzinfo=datetime.UTC), {"user": i})
           for i in range(3)]
 JSON_OPTIONS = orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2 | orjson.OPT_NAIVE_UTC
 

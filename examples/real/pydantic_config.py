@@ -2,7 +2,7 @@
 union and a TypeAdapter built at start-up; exits 1 when a payload is rejected. Needs: pydantic."""
 import json
 import sys
-from typing import Annotated, Literal, Union
+from typing import Annotated, Literal
 
 from pydantic import (BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator,
                       model_validator)
@@ -31,7 +31,7 @@ class Settings(BaseModel):
     name: str
     debug: bool = False
     workers: int = Field(default=2, ge=1)
-    database: Annotated[Union[Postgres, Sqlite], Field(discriminator="kind")]
+    database: Annotated[Postgres | Sqlite, Field(discriminator="kind")]
     cache: Cache = Cache()
     admins: list[str] = []
 

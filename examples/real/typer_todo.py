@@ -1,12 +1,13 @@
 """A Typer command-line app with type-annotated options over a todo list built at start-up;
 run without arguments it prints the default report. Needs: typer."""
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
+from typing import Annotated
 
 import typer
 
 
-class Priority(str, Enum):
+class Priority(StrEnum):
     low = "low"
     normal = "normal"
     high = "high"
@@ -32,9 +33,9 @@ app = typer.Typer(add_completion=False)
 
 
 @app.command()
-def report(priority: Priority = typer.Option(None, help="Only this priority."),
-           show_done: bool = typer.Option(True, "--show-done/--hide-done"),
-           width: int = typer.Option(30, min=10, max=80)):
+def report(priority: Annotated[Priority | None, typer.Option(help="Only this priority.")] = None,
+           show_done: Annotated[bool, typer.Option("--show-done/--hide-done")] = True,
+           width: Annotated[int, typer.Option(min=10, max=80)] = 30):
     """Print the tasks, most urgent first."""
     tasks = sorted(TASKS, key=lambda t: (ORDER[t.priority], t.title))
     for t in tasks:
