@@ -86,10 +86,14 @@ def launch(cmd: list[str], env: dict, cwd: str) -> tuple[float, subprocess.Compl
 
 def first_line(text: str) -> str:
     """The line that says why: Amber's error line when there is one (notes and the program's
-    warnings may come before it), else the first line."""
+    warnings may come before it) with the first object it lists, else the first line."""
     lines = [line.strip() for line in text.splitlines() if line.strip()]
-    errors = [line for line in lines if line.startswith("amber: error")]
-    return (errors or lines or ["(nothing on stderr)"])[0]
+    at = next((i for i, line in enumerate(lines) if line.startswith("amber: error")), 0)
+    if not lines:
+        return "(nothing on stderr)"
+    if lines[at].endswith(":") and at + 1 < len(lines):  # a list follows: its first item says what
+        return f"{lines[at]} {lines[at + 1]}"
+    return lines[at]
 
 
 def first_difference(a: str, b: str) -> str:
@@ -125,9 +129,15 @@ def measure(program: str, runs: int, env: dict, tmp: str, amber: str) -> Row:
     if restored.stdout == cold.stdout and restored.returncode == cold.returncode:
         row.identical = "yes"
     else:
-        row.identical = "NO: " + (first_difference(cold.stdout, restored.stdout)
-                                  if restored.stdout != cold.stdout
-                                  else f"exit {restored.returncode}, cold exit {cold.returncode}")
+        differences = []
+        if restored.returncode != cold.returncode:  # the why first: Amber's error or the last line
+            why = [line for line in restored.stderr.splitlines() if line.strip()]
+            errors = [line for line in why if line.startswith("amber: error")]
+            differences.append(f"exit {restored.returncode} (cold {cold.returncode}): "
+                               + (errors or why or ["nothing on stderr"])[-1].strip())
+        if restored.stdout != cold.stdout:
+            differences.append(first_difference(cold.stdout, restored.stdout))
+        row.identical = "NO: " + "; ".join(differences)
         row.details.append(f"restore exit {restored.returncode}; stderr:\n{restored.stderr.strip()[-2000:]}")
         return row
     for _ in range(runs):
