@@ -1,4 +1,5 @@
-"""numpy, pandas and pydantic at start-up: an array, a DataFrame, validated models, a pandas option."""
+"""numpy, pandas and pydantic at start-up: an array, a DataFrame, validated models, a pandas option.
+Needs: numpy, pandas, pydantic."""
 import numpy as np
 import pandas as pd
 import pydantic

@@ -1,4 +1,5 @@
-"""A small Django project configured in one file: settings, two apps' URLconfs, templates."""
+"""A small Django project configured in one file: settings, two apps' URLconfs, templates.
+Needs: django."""
 import os
 import django
 from django.conf import settings

@@ -1,4 +1,5 @@
-"""Formats a table with rich: the console and table are built at start-up."""
+"""Formats a table with rich: the console and table are built at start-up.
+Needs: rich."""
 from rich.console import Console
 from rich.table import Table
 console = Console(width=80, force_terminal=False, color_system=None)

@@ -1,4 +1,5 @@
-"""Builds and simplifies sympy expressions at start-up; prints them after the snapshot point."""
+"""Builds and simplifies sympy expressions at start-up; prints them after the snapshot point.
+Needs: sympy."""
 import sympy
 from sympy import symbols, sin, cos, exp, simplify, integrate, series, Matrix
 x, y, z = symbols("x y z")

@@ -1,4 +1,5 @@
-"""Mixed Python/C packages: PyYAML (with its libyaml CLoader when present) and MarkupSafe."""
+"""Mixed Python/C packages: PyYAML (with its libyaml CLoader when present) and MarkupSafe.
+Needs: yaml (pyyaml), markupsafe."""
 import yaml
 from markupsafe import Markup, escape
 
