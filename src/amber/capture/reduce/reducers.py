@@ -78,6 +78,7 @@ class Reducers:
         self.module_dicts: dict[int, types.ModuleType] = {}  # ident(dict) -> module captured by value
         self.imported_dicts = {ident(mod.__dict__): mod for name, mod in world.modules.items()
                                if world.is_by_ref_module(name) and isinstance(mod, types.ModuleType)}
+        self.contained = _contained_in_imported_dicts(world)
         self.always_doc = always_doc  # --lazy-code: a stub's constants do not carry the docstring
         self.dispatch = {
             tuple: self.reduce_tuple,
@@ -137,6 +138,11 @@ class Reducers:
             if name[1] == "":
                 return Recipe(ModuleByName(name[0]))
             return Recipe(ByName(name[0], name[1]))
+        where = self.contained.get(ident(obj)) if self.contained else None
+        if where is not None:
+            # An entry of a module-level dict of a module imported again (urllib3's
+            # key_fn_by_scheme['http']): that entry of the fresh import, as for a module-level name.
+            return Recipe(Call(named("operator", "getitem"), where))
         if cls is dict and ident(obj) in self.module_dicts:
             return self.reduce_module_dict(obj)
         if cls is dict and ident(obj) in self.imported_dicts:
@@ -365,6 +371,33 @@ class Reducers:
     def offend_running(self, obj):
         return Offender(f"a {type(obj).__name__} in progress (its frame cannot be captured yet)",
                         "finish or drop it before the snapshot point, or create it after restore")
+
+
+def _contained_in_imported_dicts(world: World) -> dict:
+    """ident(value) -> (dict, key) for the values of the module-level dicts of modules imported
+    again, where the program did not change the dict after the import (so the fresh import
+    makes the same entry), the key is a plain value and the value is found by no name of its own."""
+    out: dict = {}
+    atoms = (str, int, bytes, float, bool, type(None))
+    for name, mod in world.modules.items():
+        if not world.is_by_ref_module(name) or not isinstance(mod, types.ModuleType) or name in world.base:
+            continue
+        namespace = mod.__dict__
+        dicts = [attr for attr, value in list(namespace.items()) if type(value) is dict and
+                 world.global_name(value) == (name, attr)]
+        if not dicts:
+            continue
+        if name not in world.imports.after_import:
+            continue
+        changed = set(world.imports.changed_since_import(name, dicts))
+        for attr in dicts:
+            if attr in changed:
+                continue
+            table = namespace[attr]
+            for key, value in list(table.items()):
+                if type(key) in atoms and type(value) not in atoms and world.global_name(value) is None:
+                    out.setdefault(ident(value), (table, key))
+    return out
 
 
 def _init_subclass_owners(cls) -> tuple:
