@@ -69,7 +69,7 @@ def test_usage_lines_come_from_the_declarations_and_the_parsers(monkeypatch, tmp
         assert all(line.strip().replace(" [-h]", "") in usage for line in own.splitlines()), (name, own)
     assert any("(--sections | --dis NAME | --extract NAME)" in line for line in usage)
     assert "COMMAND" not in top.split("commands:")[1].split("\n\n")[0]  # no metavar row above the list
-    assert "--reimport PKG, --allow-secret NAME, --strict." in top
+    assert "--reimport PKG, --allow-secret NAME, --strict, --no-verify." in top
     readme = (pathlib.Path(__file__).parent.parent / "README.md").read_text().split("## Use")[1].split("##")[0]
     assert all(line in readme for line in usage if not line.startswith("amber COMMAND")), readme
     # A new option shows up in every usage at once: nothing is written by hand.
@@ -79,7 +79,7 @@ def test_usage_lines_come_from_the_declarations_and_the_parsers(monkeypatch, tmp
     assert "[-v] [--new] [--reimport PKG]..." in cli.make_parser("run")[1]["run"].format_usage()
     parser, _ = cli.make_parser()
     assert "amber run [--rebuild] [-v] [--new] [OPTIONS] SCRIPT" in parser.format_usage()
-    assert "--strict, --also." in parser.format_help()
+    assert "--strict, --no-verify, --also." in parser.format_help()
 
 
 def test_mistakes_are_one_line_with_exit_code_2(tmp_path):
