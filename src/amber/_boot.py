@@ -10,8 +10,9 @@ The ``amber`` command re-executes the interpreter on this file, with its options
   ``site`` runs only after Amber has taken its baseline of the base set;
 * ``python -I -S _boot.py run OPTIONS ARGS...``: ``amber run``, which restores from the cache like a restore
   or hands over to a snapshotting interpreter that builds the image (:mod:`amber.restore.run`);
-* ``python -I -S _boot.py probe``: started like a restore, imports what the snapshot holds by
-  reference and reports what that pulls in (:mod:`amber.capture.world.probe`).
+* ``python -I -S _boot.py probe READ_FD WRITE_FD``: started like a restore, imports what the
+  snapshot holds by reference and reports what that pulls in, over two pipes of its own
+  (:mod:`amber.capture.world.probe`).
 
 Both sides import exactly the same modules before the program's state is touched (Amber's
 restore path: ``amber``, ``amber.restore.loader`` and what they import), so the base set is the
@@ -74,7 +75,7 @@ def main() -> None:
         del sys.path[0]
         from amber.capture.world import probe
 
-        entry_point(probe.child_main)
+        entry_point(lambda: probe.child_main(args))
     else:  # pragma: no cover - only the amber command runs this file
         fail(f"unknown boot command {command!r}")
 

@@ -13,7 +13,7 @@ import types
 
 import pytest
 
-from amber.capture.world.probe import fingerprint, namespace_fingerprint
+from amber.capture.world.fingerprint import fingerprint, namespace_fingerprint
 from amber.capture.world.rules import PER_PROCESS_MODULES, ByRef, Reason, World, is_extension
 
 SO = ".cpython-311-x86_64-linux-gnu.so"
@@ -52,20 +52,34 @@ class FakeImports:
 
 
 class FakeProbe:
-    """Stands for the fresh interpreter: ``loaded[seed]`` is what importing the seed adds (the
-    seed itself when not given), ``failed`` the seeds whose import raises."""
+    """Stands for the fresh interpreter: ``loaded[name]`` is what importing the name adds (the
+    name itself when not given), ``failed`` the names whose import raises, ``fingerprints``
+    what :meth:`describe` finds. Like the real one, it holds what it imported: a name is added
+    once."""
 
-    def __init__(self, loaded=None, failed=None, fingerprints=None):
+    def __init__(self, loaded=None, failed=None, fingerprints=None, members=None):
         self.loaded = loaded or {}
         self.failed = failed or {}
         self.fingerprints = fingerprints or {}
+        self.members = members or {}
         self.calls = []
+        self.described = []
+        self.held = set()
 
-    def __call__(self, seeds):
-        self.calls.append(list(seeds))
-        return {"loaded": {s: list(self.loaded.get(s, [s])) for s in seeds},
-                "failed": {s: why for s, why in self.failed.items() if s in seeds},
-                "fingerprints": dict(self.fingerprints)}
+    def __call__(self, names):
+        self.calls.append(list(names))
+        loaded = {}
+        for name in names:
+            added = [n for n in self.loaded.get(name, [name]) if n not in self.held]
+            self.held.update(added)
+            loaded[name] = added
+        return {"loaded": loaded, "failed": {s: why for s, why in self.failed.items() if s in names}}
+
+    def describe(self, names, members):
+        self.described.append((list(names), {k: list(v) for k, v in members.items()}))
+        return {"modules": {n: self.fingerprints[n] for n in names if n in self.fingerprints},
+                "members": {n: {m: self.members[n][m] for m in ms if m in self.members.get(n, {})}
+                            for n, ms in members.items()}}
 
 
 def never_called(seeds):
@@ -117,14 +131,16 @@ def test_nothing_to_seed_means_no_probe_and_everything_by_value():
 
 
 def test_base_set_and_its_packages():
+    probe = FakeProbe()
     w = make_world([fake_module("encodings", package=True), fake_module("encodings.utf_8"),
                     fake_module("encodings.idna"), fake_module("codecs"), fake_module("app")],
-                   base={"encodings", "encodings.utf_8", "codecs"}, probe=never_called)
+                   base={"encodings", "encodings.utf_8", "codecs"}, probe=probe)
     assert reasons(w) == {"encodings": Reason.BASE_SET, "encodings.utf_8": Reason.BASE_SET,
                           "codecs": Reason.BASE_SET, "encodings.idna": Reason.IN_BASE_PACKAGE}
     assert str(w.by_ref["encodings.idna"]) == "part of the base-set package encodings"
     assert str(w.by_ref["codecs"]) == "base set"
     assert w.import_order() == ["encodings.idna"]  # the base set is already there at restore
+    assert probe.calls == [["encodings.idna"]]  # what it imports is asked about, as a seed's is
 
 
 def test_amber_itself():
@@ -314,8 +330,6 @@ def test_failed_seeds_are_reported():
     assert set(w.by_ref) == {"_broken", "_fine"}
 
 
-@pytest.mark.xfail(strict=True, reason="the probe is asked only about the seeds: what a module imported "
-                   "again for its package imports is not followed (see the report of the fast-layer work)")
 def test_what_a_whole_package_module_imports_is_imported_again_too():
     # fastlib.structs defines a ctypes structure (a seed); fastlib.util is imported again because
     # its package is, and importing it again imports `otherlib` fresh: otherlib must then not be
@@ -331,6 +345,34 @@ def test_what_a_whole_package_module_imports_is_imported_again_too():
                     fake_module("fastlib.util"), fake_module("otherlib")], probe=probe)
     assert w.by_ref["fastlib.util"].reason is Reason.IN_PACKAGE
     assert "otherlib" in w.by_ref
+    assert str(w.by_ref["otherlib"]) == "imported by fastlib.util when that is imported again"
+    assert probe.calls == [["fastlib.structs"], ["fastlib.util"]]
+
+
+def test_what_a_base_set_package_module_imports_is_imported_again():
+    # encodings.idna is imported again for its base-set package, and importing it imports
+    # stringprep (and unicodedata): stringprep must not be captured by value beside it.
+    probe = FakeProbe(loaded={"encodings.idna": ["encodings.idna", "stringprep", "unicodedata"]})
+    w = make_world([fake_module("encodings", package=True), fake_module("encodings.idna"),
+                    fake_module("stringprep"), ext_module("unicodedata"), fake_module("app")],
+                   base={"encodings"}, imports=FakeImports(order=["unicodedata", "stringprep", "encodings.idna"]),
+                   probe=probe)
+    assert reasons(w) == {"encodings": Reason.BASE_SET, "encodings.idna": Reason.IN_BASE_PACKAGE,
+                          "stringprep": Reason.IMPORTED_BY_SEED, "unicodedata": Reason.EXTENSION}
+    assert probe.calls == [["unicodedata", "encodings.idna"]]
+    assert w.import_order() == ["unicodedata", "stringprep", "encodings.idna"]
+
+
+def test_the_closure_goes_on_until_nothing_is_added():
+    # a seed's package brings a module in (rule 4), whose import brings another package in
+    # (rule 3), whose other module is brought in by its package (rule 4), and so on.
+    probe = FakeProbe(loaded={"a._ext": ["a", "a._ext"], "a.util": ["a.util", "b.core"],
+                              "b.extra": ["b.extra", "c"]})
+    w = make_world([fake_module("a", package=True), ext_module("a._ext"), fake_module("a.util"),
+                    fake_module("b", package=True), fake_module("b.core"), fake_module("b.extra"),
+                    fake_module("c"), fake_module("d")], probe=probe)
+    assert set(w.by_ref) == {"a", "a._ext", "a.util", "b", "b.core", "b.extra", "c"}
+    assert probe.calls == [["a._ext"], ["a.util"], ["b", "b.extra"]]
 
 
 # == state the program set on modules imported again ==============================================

@@ -19,7 +19,7 @@ import sys
 
 from amber import _compat
 from amber._compat import ident
-from amber.capture.world.probe import fingerprint
+from amber.capture.world.fingerprint import fingerprint
 
 
 class ImportRecorder:

@@ -14,15 +14,20 @@ value, or when importing such a module again would import it anyway.* In detail:
    * modules whose state describes the running process: ``os`` (``os.environ``), ``threading``
      (the main-thread object), ``random`` (its seed), ``tempfile``, ``multiprocessing.process``;
    * packages the program or the user asked for (``amber.reimport()``, ``--reimport``).
-3. **The closure**: a fresh interpreter started as a restore starts imports the seeds and
-   reports what each import pulled in (:mod:`amber.capture.world.probe`). All of that is imported
-   again at restore, so none of it may also be captured by value. This is how the Python parts
-   that an extension uses while it initialises (``copyreg`` for ``_pickle``, ``numbers`` for
-   ``_decimal``, a package's ``__init__`` for its ``.so``) end up on the same side as it.
+3. **The closure**: a fresh interpreter started as a restore starts imports everything a restore
+   imports again (the seeds, the other modules of base-set packages) and reports what each
+   import pulled in (:mod:`amber.capture.world.probe`). All of that is imported again at
+   restore, so none of it may also be captured by value: *anything a module held by reference
+   imports in a fresh interpreter is held by reference too.* This is how the Python parts that
+   an extension uses while it initialises (``copyreg`` for ``_pickle``, ``numbers`` for
+   ``_decimal``, a package's ``__init__`` for its ``.so``) end up on the same side as it, and
+   ``stringprep`` beside ``encodings.idna``. (What a module imported again imports later, inside
+   a function, finds the captured copy in ``sys.modules``: the heap is in place by then.)
 4. **Whole packages**: a package with any module imported again is imported again whole, so a
    package's modules never mix captured and fresh state. A package whose extension only sits
    beside pure-Python modules that do not import it (``pydantic`` beside ``pydantic_core``) is
-   not entangled and stays captured by value.
+   not entangled and stays captured by value. The modules a package brings in this way are
+   imported in the probe too, and rule 3 applies to them, until nothing new is added.
 
 Everything else reachable from ``sys.modules`` and ``__main__`` is captured by value.
 
@@ -41,7 +46,7 @@ import types
 from amber._compat import c_metaclass, ident, is_python_class
 from amber.capture.recorders.baseline import frozen_contents, refill
 from amber.capture.reduce.recipes import ATOMS, named
-from amber.capture.world.probe import namespace_fingerprint
+from amber.capture.world.fingerprint import namespace_fingerprint
 
 # Imported while the program's state is captured: no typing at run time (importing it registers
 # its types in copyreg.dispatch_table, state of the program's base set); its names are for mypy.
@@ -114,7 +119,9 @@ class World:
     def __init__(self, modules: dict, base: set, baseline: dict, reimport: set, imports, probe) -> None:
         """``base`` names the base set; ``baseline`` maps base-set modules to {attribute: id(value)}
         at start-up; ``imports`` is the :class:`~amber.capture.recorders.imports.ImportRecorder`;
-        ``probe(seeds)`` answers as :func:`amber.capture.world.probe.probe_fresh_imports`."""
+        ``probe`` answers as :class:`amber.capture.world.probe.FreshImportProbe` does: ``probe(names)``
+        imports them in one fresh interpreter, ``probe.describe(names, members)`` fingerprints
+        what those imports left."""
         self.base = base
         self.imports = imports
         self._ranks = {n: i for i, n in enumerate(reversed(imports.order))}
@@ -148,21 +155,40 @@ class World:
         main = self.modules.get("__main__")
         self.main_names = {name for name, mod in self.modules.items() if mod is main and main is not None}
         seeds = self._seeds(reimport)
-        if not seeds:
-            return
-        answer = probe(sorted(seeds, key=self._import_rank))
-        self.failed = dict(answer["failed"])
         for seed, why in seeds.items():
             by_ref.setdefault(seed, why)
-        for seed, loaded in answer["loaded"].items():
-            for name in loaded:
-                if name in self.modules and name not in self.main_names:
-                    by_ref.setdefault(name, ByRef(Reason.IMPORTED_BY_SEED, seed))
-        tops = {_top(name) for name, why in by_ref.items() if why.reason is not Reason.AMBER}
-        for name in self.modules:
-            if name not in by_ref and name not in self.main_names and _top(name) in tops:
-                by_ref[name] = ByRef(Reason.IN_PACKAGE, _top(name))
-        self._compare_with_fresh(answer["fingerprints"])
+        fresh = self._close_over_fresh_imports(probe)
+        if fresh:
+            self._compare_with_fresh(probe.describe(self._described(fresh), {})["modules"])
+
+    def _close_over_fresh_imports(self, probe) -> set:
+        """Rule 3 and 4 to their fixed point: everything a restore imports again (the seeds, the
+        base-set packages' other modules, whole packages) is imported in the probe, in the
+        program's import order; what those imports add is imported again too, and so is the rest
+        of its package, which is imported in turn, until nothing new is to be imported. Returns
+        the names the fresh interpreter holds."""
+        by_ref = self.by_ref
+        fresh: set = set()
+        while True:
+            batch = [name for name in self.import_order() if name not in fresh]
+            if not batch:
+                return fresh
+            answer = probe(batch)
+            self.failed.update(answer["failed"])
+            fresh.update(batch)
+            for name in batch:
+                for added in answer["loaded"].get(name, ()):
+                    fresh.add(added)
+                    if added in self.modules and added not in self.main_names:
+                        by_ref.setdefault(added, ByRef(Reason.IMPORTED_BY_SEED, name))
+            tops = {_top(name) for name, why in by_ref.items() if why.reason is not Reason.AMBER}
+            for name in self.modules:
+                if name not in by_ref and name not in self.main_names and _top(name) in tops:
+                    by_ref[name] = ByRef(Reason.IN_PACKAGE, _top(name))
+
+    def _described(self, fresh: set) -> list:
+        """The modules imported again whose fresh state is compared with the program's."""
+        return [name for name in self.import_order() if name in fresh]
 
     def _seeds(self, reimport: set) -> dict[str, ByRef]:
         """The modules that cannot be captured by value (rule 2), with why."""

@@ -1,0 +1,89 @@
+"""Generality of the world's rules, through the command line, each restore in a fresh process.
+
+What is imported again at restore and what the program set on it: the fresh-import probe
+follows what every module imported again imports (one copy of each module), attributes set on
+classes and functions of modules imported again are set again, ``codecs.register_error``
+handlers come back, the probe's failures name the module, children and subinterpreters of a
+restored process see the program's interpreter configuration, and interpreter settings made
+during start-up survive.
+"""
+
+import json
+import textwrap
+
+from conftest import AMBER, run
+
+
+def write_package(root, name: str, files: dict) -> None:
+    pkg = root / name
+    pkg.mkdir()
+    for filename, source in files.items():
+        (pkg / filename).write_text(textwrap.dedent(source))
+
+
+def inspect_json(p) -> dict:
+    return json.loads(run([*AMBER, "inspect", "--json", str(p.image)], cwd=p.dir, check=True).stdout)
+
+
+# == 1. one copy of every module: what modules imported again import is imported again too ========
+
+def test_a_module_a_base_set_package_imports_is_not_captured_beside_it(program):
+    # encodings.idna is imported again (its package is in the base set); it imports stringprep
+    # and re, which must then not be captured by value too.
+    p = program('''
+        import encodings.idna, re, stringprep, sys
+        WORD = "bücher.example".encode("idna")
+        if __name__ == "__main__":
+            print(encodings.idna.stringprep is sys.modules["stringprep"] is stringprep)
+            print(encodings.idna.re is sys.modules["re"] is re)
+            print(WORD, "straße.de".encode("idna"))
+    ''')
+    cold = p.cold(check=True)
+    p.snapshot()
+    restored = p.restore()
+    assert restored.stdout == cold.stdout
+    assert restored.stdout.startswith("True\nTrue\n")
+    info = inspect_json(p)
+    assert "stringprep" in info["modules"]["by_reference"]
+
+
+def test_what_a_package_imported_again_imports_is_one_copy(program, tmp_path):
+    # fastpkg.structs defines a ctypes structure (so fastpkg is imported again, whole);
+    # fastpkg.util imports dataclasses and typing when it is imported again: the program's own
+    # dataclasses must be the very module fastpkg.util uses, or the MISSING sentinel and the
+    # typing caches differ between the two copies.
+    write_package(tmp_path, "fastpkg", {
+        "__init__.py": "",
+        "structs.py": '''
+            import ctypes
+            class Point(ctypes.Structure):
+                _fields_ = [("x", ctypes.c_int), ("y", ctypes.c_int)]
+        ''',
+        "util.py": '''
+            import dataclasses, typing
+            def defaults(obj):
+                return {f.name: f.default for f in dataclasses.fields(obj)
+                        if f.default is not dataclasses.MISSING}
+            def is_list_alias(tp):
+                return typing.get_origin(tp) is list
+        ''',
+    })
+    p = program('''
+        import dataclasses, sys, typing
+        import fastpkg.structs, fastpkg.util
+        @dataclasses.dataclass
+        class Config:
+            name: str
+            retries: int = 3
+        if __name__ == "__main__":
+            print(fastpkg.util.dataclasses is sys.modules["dataclasses"] is dataclasses)
+            print(fastpkg.util.typing is sys.modules["typing"] is typing)
+            print(fastpkg.util.defaults(Config("x")), fastpkg.util.is_list_alias(typing.List[int]))
+            print(fastpkg.structs.Point(1, 2).y)
+    ''')
+    cold = p.cold(check=True)
+    p.snapshot()
+    restored = p.restore()
+    assert restored.stdout == cold.stdout == "True\nTrue\n{'retries': 3} True\n2\n"
+    info = inspect_json(p)
+    assert {"dataclasses", "typing", "fastpkg.util"} <= set(info["modules"]["by_reference"])
