@@ -87,3 +87,79 @@ def test_what_a_package_imported_again_imports_is_one_copy(program, tmp_path):
     assert restored.stdout == cold.stdout == "True\nTrue\n{'retries': 3} True\n2\n"
     info = inspect_json(p)
     assert {"dataclasses", "typing", "fastpkg.util"} <= set(info["modules"]["by_reference"])
+
+
+# == 2. attributes set on classes and functions of modules imported again ==========================
+
+def test_attributes_set_on_classes_and_functions_of_modules_imported_again(program):
+    # collections.abc (a base-set package's module), threading (describes the process) and
+    # collections (the base set) are imported again at restore: what the program set on their
+    # classes and functions, and the hook it put into threading, must be set again.
+    p = program('''
+        import collections, collections.abc, threading
+        class Loose:
+            fits = True
+            def __len__(self): return 0
+            def __getitem__(self, key): raise KeyError(key)
+            def __iter__(self): return iter(())
+        def hook(cls, other):
+            return True if getattr(other, "fits", False) else NotImplemented
+        collections.abc.MutableMapping.__subclasshook__ = classmethod(hook)
+        threading.Thread.x = 1
+        threading.current_thread.cache = {"a": 1}
+        def counter_repr(self):
+            return f"Counter of {len(self)}"
+        collections.Counter.__repr__ = counter_repr
+        def excepthook(args):
+            print("hook saw", args.exc_type.__name__, flush=True)
+        threading.excepthook = excepthook
+        if __name__ == "__main__":
+            print(issubclass(Loose, collections.abc.MutableMapping), threading.Thread.x,
+                  threading.current_thread.cache, repr(collections.Counter("abc")))
+            t = threading.Thread(target=lambda: 1 / 0)
+            t.start(); t.join()
+    ''')
+    cold = p.cold(check=True)
+    p.snapshot()
+    restored = p.restore()
+    assert restored.stdout == cold.stdout == "True 1 {'a': 1} Counter of 3\nhook saw ZeroDivisionError\n"
+    replayed = inspect_json(p)["replayed"]
+    assert "collections.abc: MutableMapping.__subclasshook__" in replayed
+    assert "threading: excepthook, Thread.x, current_thread.cache" in replayed
+    assert "collections: Counter.__repr__" in replayed
+
+
+def test_monkeypatches_of_a_package_imported_again_by_request(program, tmp_path):
+    # --reimport json and a package of the program's own: a method replaced, a function's
+    # attribute, a class attribute removed, a class's registry filled in place.
+    write_package(tmp_path, "plugins", {"__init__.py": '''
+        class Registry:
+            handlers = {}
+            legacy = "old"
+        def lookup(name):
+            return Registry.handlers.get(name, "none")
+    '''})
+    p = program('''
+        import json, plugins
+        def default(self, obj):
+            return sorted(obj) if isinstance(obj, set) else json.JSONEncoder.__dict__["_orig"](self, obj)
+        json.JSONEncoder._orig = json.JSONEncoder.default
+        json.JSONEncoder.default = default
+        json.dumps.cache = {"hits": 0}
+        plugins.Registry.handlers["csv"] = "csv-handler"
+        del plugins.Registry.legacy
+        if __name__ == "__main__":
+            print(json.dumps({"s": {3, 1, 2}}), json.dumps.cache)
+            print(plugins.lookup("csv"), hasattr(plugins.Registry, "legacy"))
+    ''')
+    cold = p.cold(check=True)
+    run([*AMBER, "snapshot", "--reimport", "json", "--reimport", "plugins", "-o", str(p.image), str(p.script)],
+        cwd=p.dir, check=True)
+    restored = p.restore()
+    assert restored.stdout == cold.stdout == '{"s": [1, 2, 3]} {\'hits\': 0}\ncsv-handler False\n'
+    info = inspect_json(p)
+    assert {"json", "json.encoder", "plugins"} <= set(info["modules"]["by_reference"])
+    replayed = info["replayed"]
+    assert "json.encoder: JSONEncoder.default, JSONEncoder._orig" in replayed
+    assert "json: dumps.cache" in replayed
+    assert "plugins: Registry.handlers, Registry.legacy (removed)" in replayed

@@ -39,6 +39,16 @@ def exact_str(text) -> str:
 _FUNCTION = type(exact_str)  # (types is not in the base set on every version)
 
 
+class _Bound:
+    def method(self) -> None: ...
+
+
+# Callables that are named by their ``__module__`` and ``__qualname__``: functions, builtins,
+# bound methods, the descriptors of C types' methods.
+_NAMED_KINDS = frozenset({_FUNCTION, type(len), type(_Bound().method), type(str.join), type(object.__init__),
+                          type(dict.__dict__["fromkeys"]), type(object().__str__)})
+
+
 def fingerprint(value, depth: int = 3):
     """A marshal-able summary of ``value`` that is equal in two processes when the value is."""
     from _blake2 import blake2b
@@ -63,9 +73,15 @@ def fingerprint(value, depth: int = 3):
         return ("w", cls.__name__, fingerprint(value.__func__, 0))
     if cls is property:
         return ("w", "property", *(fingerprint(f, 0) for f in (value.fget, value.fset, value.fdel)))
-    qualname = getattr(value, "__qualname__", None) if isinstance(value, type) or callable(value) else None
+    if issubclass(cls, type):
+        module = type.__getattribute__(value, "__module__")
+        qualname = type.__getattribute__(value, "__qualname__")
+    elif cls in _NAMED_KINDS:
+        module, qualname = getattr(value, "__module__", ""), getattr(value, "__qualname__", None)
+    else:  # never its attributes: a lazy object's would run the program's code
+        module = qualname = None
     if isinstance(qualname, str):
-        return ("n", exact_str(getattr(value, "__module__", "")), exact_str(qualname))
+        return ("n", exact_str(module), exact_str(qualname))
     return ("o", f"{exact_str(cls.__module__)}.{exact_str(cls.__qualname__)}")
 
 
@@ -94,35 +110,43 @@ def namespace_fingerprint(module) -> dict:
 def own_members(module) -> dict:
     """{name: class or function} of the Python classes and functions ``module`` defines under
     their own name (``__module__`` is the module's ``__name__``, ``__qualname__`` the attribute):
-    the namespaces a program may set attributes on."""
+    the namespaces a program may set attributes on. Runs none of the program's code (a lazy
+    object's ``__class__`` is never asked for)."""
     try:
-        items = list(vars(module).items())
-        own = vars(module).get("__name__")
+        namespace = vars(module)
+        items = list(namespace.items())
     except TypeError:
         return {}
+    own = namespace.get("__name__")
     out = {}
     for attr, value in items:
         if type(attr) is not str:
             continue
-        if isinstance(value, type):
+        kind = type(value)
+        if kind is _FUNCTION:
+            module_name, qualname = value.__module__, value.__qualname__
+        elif issubclass(kind, type):
             flags = value.__flags__
             if not flags & _TPFLAGS_HEAPTYPE or flags & _TPFLAGS_IMMUTABLETYPE:
                 continue  # implemented in C: its namespace is not the program's to change
-        elif type(value) is not _FUNCTION:
-            continue
-        try:
-            if value.__module__ != own or value.__qualname__ != attr:
+            try:
+                module_name = type.__getattribute__(value, "__module__")
+                qualname = type.__getattribute__(value, "__qualname__")
+            except Exception:
                 continue
-        except Exception:  # a metaclass whose __module__ raises
+        else:
             continue
-        out[attr] = value
+        if module_name == own and qualname == attr:
+            out[attr] = value
     return out
 
 
 def member_items(member) -> list:
     """(attribute, value) pairs of a class's or function's own namespace."""
     try:
-        return [(k, v) for k, v in list(member.__dict__.items()) if type(k) is str]
+        namespace = type.__getattribute__(member, "__dict__") if issubclass(type(member), type) \
+            else member.__dict__
+        return [(k, v) for k, v in list(namespace.items()) if type(k) is str]
     except Exception:
         return []
 

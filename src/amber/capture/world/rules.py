@@ -33,8 +33,17 @@ Everything else reachable from ``sys.modules`` and ``__main__`` is captured by v
 
 State the program set on a module that is imported again (an attribute rebound, a registry
 filled, ``pd.set_option``) would be lost: it is detected by comparing the module's namespace at
-the snapshot point with what a fresh import leaves (the probe's fingerprints). Rebound
-attributes are set again and changed containers refilled at restore, and a note says so.
+the snapshot point with what a fresh import leaves (the probe's fingerprints) *and* with the
+namespace right after the module's own import (:mod:`amber.capture.recorders.imports`: what
+differs only from process to process is never replayed). Rebound attributes are set again and
+changed containers refilled at restore, and a note says so (``amber inspect`` lists them). The
+same holds for the namespaces of the classes and functions such a module defines (its
+*members*): an attribute the program set on one (``threading.Thread.x = 1``,
+``json.dumps.cache = {}``, ``MutableMapping.__subclasshook__ = classmethod(f)``, a method
+replaced) is set again, one it removed is removed again; this covers the base set's classes too
+(``collections.Counter.__repr__``). The state of a module describing the process
+(``threading``...) is the restoring process's own, except the functions and classes the program
+put into it (``threading.excepthook = hook``) and its members' namespaces.
 """
 
 from __future__ import annotations
@@ -46,7 +55,12 @@ import types
 from amber._compat import c_metaclass, ident, is_python_class
 from amber.capture.recorders.baseline import frozen_contents, refill
 from amber.capture.reduce.recipes import ATOMS, named
-from amber.capture.world.fingerprint import namespace_fingerprint
+from amber.capture.world.fingerprint import (
+    LAZY_CLASS_ATTRS,
+    member_items,
+    namespace_fingerprint,
+    safe_fingerprint,
+)
 
 # Imported while the program's state is captured: no typing at run time (importing it registers
 # its types in copyreg.dispatch_table, state of the program's base set); its names are for mypy.
@@ -131,6 +145,8 @@ class World:
         self.by_ref: dict[str, ByRef] = {}  # module name -> why it is imported again
         self.failed: dict[str, str] = {}  # seed -> why it cannot be imported again
         self.changed: dict[str, list] = {}  # module imported again -> attributes the program changed
+        # module imported again -> [(member, its name, attribute, "set" or "del")] the program changed
+        self.changed_members: dict[str, list] = {}
         self.notes: list[str] = []
         self._classify(reimport, probe)
         self.names: dict[int, tuple[str, str]] = {}
@@ -158,8 +174,14 @@ class World:
         for seed, why in seeds.items():
             by_ref.setdefault(seed, why)
         fresh = self._close_over_fresh_imports(probe)
-        if fresh:
-            self._compare_with_fresh(probe.describe(self._described(fresh), {})["modules"])
+        candidates = self._member_candidates()
+        described = self._described(fresh)
+        if described or candidates:
+            names = described + [name for name in candidates if name not in described]
+            answer = probe.describe(names, {name: list(found) for name, found in candidates.items()})
+            self._compare_with_fresh(answer["modules"])
+            self._compare_members_with_fresh(candidates, answer["members"])
+        self._note_changes()
 
     def _close_over_fresh_imports(self, probe) -> set:
         """Rule 3 and 4 to their fixed point: everything a restore imports again (the seeds, the
@@ -234,9 +256,11 @@ class World:
             mod = self.modules.get(name)
             if mod is None or name not in self.by_ref or name in self.base:
                 continue
-            if self.by_ref[name].reason is Reason.PER_PROCESS:
-                continue
             ours = namespace_fingerprint(mod)
+            if self.by_ref[name].reason is Reason.PER_PROCESS:
+                # Its state is the restoring process's own; the functions and classes the
+                # program put into it (threading.excepthook, a monkeypatch) are the program's.
+                ours = {attr: fp for attr, fp in ours.items() if fp[0] == "n"}
             # Changed by the program: differs from a fresh import *and* from this process's own
             # state right after the import (values that differ from process to process, such
             # as addresses, are set anew by the fresh import and must never be replayed).
@@ -245,11 +269,60 @@ class World:
                 else diff
             if diff:
                 self.changed[name] = diff
-                self.notes.append(f"{name}: {', '.join(diff)}")
+
+    def _member_candidates(self) -> dict:
+        """{module: {member name: (member, [attributes changed since the import])}} for the
+        classes and functions of modules imported again (the base set and the modules describing
+        the process included: ``collections.abc.MutableMapping``, ``threading.Thread``), each
+        member once, under the module it names as its own."""
+        out: dict = {}
+        seen: set = set()
+        names = sorted((n for n in self.by_ref if n in self.modules and n not in self.main_names
+                        and self.by_ref[n].reason is not Reason.AMBER),
+                       key=lambda n: (getattr(self.modules[n], "__name__", None) != n, self._import_rank(n)))
+        for name in names:
+            for member_name, (member, changes) in self.imports.members_changed_since_import(name).items():
+                if ident(member) in seen:
+                    continue
+                seen.add(ident(member))
+                changes = {a: how for a, how in changes.items() if not _lazy_attr(member, a)}
+                if changes:
+                    out.setdefault(name, {})[member_name] = (member, changes)
+        return out
+
+    def _compare_members_with_fresh(self, candidates: dict, fresh: dict) -> None:
+        """Attributes the program set on (or removed from) classes and functions of modules
+        imported again, that their fresh import does not set: each is set (or removed) again."""
+        for name, found in candidates.items():
+            fresh_members = fresh.get(name, {})
+            steps: list = []
+            for member_name, (member, changes) in found.items():
+                if member_name not in fresh_members:
+                    continue  # the fresh import defines no such member: nothing to set it on
+                fresh_ns = fresh_members[member_name]
+                ours = dict(member_items(member))
+                for attr, how in changes.items():
+                    if how == "removed":
+                        if attr in fresh_ns:
+                            steps.append((member, member_name, attr, "del"))
+                    elif attr in ours and fresh_ns.get(attr) != safe_fingerprint(ours[attr]):
+                        steps.append((member, member_name, attr, "set" if how == "rebound" else "refill"))
+            if steps:
+                self.changed_members[name] = steps
+
+    def _note_changes(self) -> None:
+        """One note per module imported again whose state the program changed (``amber inspect``)."""
+        for name in [*self.changed, *(n for n in self.changed_members if n not in self.changed)]:
+            attrs = list(self.changed.get(name, ()))
+            attrs += [f"{member_name}.{attr}" + (" (removed)" if how == "del" else "")
+                      for _member, member_name, attr, how in self.changed_members.get(name, ())]
+            self.notes.append(f"{name}: {', '.join(attrs)}")
 
     # == finding objects by name ===================================================================
     def _index(self) -> None:
         names = self.names
+        set_members = {(ident(member), attr) for changes in self.changed_members.values()
+                       for member, _name, attr, how in changes if how == "set"}
         for modname in self.by_ref:
             mod = self.modules.get(modname)
             if mod is None:
@@ -280,10 +353,12 @@ class World:
                         attr not in ("__import__", "__build_class__"):
                     continue
                 self._name(value, modname, attr)
-                # Objects kept on a module's own classes (defaults, registries, descriptors).
+                # Objects kept on a module's own classes (defaults, registries, descriptors), but
+                # not those the program set there: they are captured and set again.
                 if isinstance(value, type) and value.__module__ == modname and value.__qualname__ == attr:
                     for key, member in list(value.__dict__.items()):
-                        if type(member) not in ATOMS and not (key.startswith("__") and key.endswith("__")):
+                        if type(member) not in ATOMS and not (key.startswith("__") and key.endswith("__")) \
+                                and (ident(value), key) not in set_members:
                             names.setdefault(ident(member), (modname, f"{attr}.{key}"))
         # Objects every interpreter has under a stable name though no module exports them.
         for owner in (object, type):
@@ -320,6 +395,16 @@ class World:
                     steps.append((named("builtins", "setattr"), (mod, attr, value)))
                 else:
                     steps.append((refill(value), (value, frozen_contents(value))))
+        for changes in self.changed_members.values():
+            for member, _name, attr, how in changes:
+                if how == "del":
+                    steps.append((named("builtins", "delattr"), (member, attr)))
+                    continue
+                value = dict(member_items(member))[attr]
+                if how == "refill":
+                    steps.append((refill(value), (value, frozen_contents(value))))
+                else:
+                    steps.append((named("builtins", "setattr"), (member, attr, value)))
         return steps
 
     def _import_rank(self, name: str) -> int:
@@ -384,6 +469,14 @@ class World:
                 if value is not None and attr:
                     table.setdefault(type(value), (modname, f"{attr}.__class__"))
         return table.get(cls)
+
+
+def _lazy_attr(member, attr: str) -> bool:
+    """What the interpreter or copyreg added on first use (see LAZY_CLASS_ATTRS)."""
+    if attr not in LAZY_CLASS_ATTRS:
+        return False
+    value = dict(member_items(member)).get(attr)
+    return attr == "__slotnames__" or type(value) is dict and not value
 
 
 def _values(mod) -> list:
