@@ -163,3 +163,44 @@ def test_monkeypatches_of_a_package_imported_again_by_request(program, tmp_path)
     assert "json.encoder: JSONEncoder.default, JSONEncoder._orig" in replayed
     assert "json: dumps.cache" in replayed
     assert "plugins: Registry.handlers, Registry.legacy (removed)" in replayed
+
+
+# == 3. codecs error handlers (and audit hooks) registered during start-up ========================
+
+def test_codec_error_handlers_and_audit_hooks_are_registered_again(program, tmp_path):
+    # The program's own handler (captured by value) is registered again; the handler a module
+    # imported again registers while it is imported is that fresh module's, registered once by
+    # its import (not replaced by a captured copy).
+    write_package(tmp_path, "plugin", {"__init__.py": '''
+        import codecs
+        CALLS = []
+        def _make():
+            def handler(err):
+                CALLS.append(err.start)
+                return ("<plugin>", err.end)
+            return handler
+        HANDLER = _make()
+        codecs.register_error("plugin", HANDLER)
+    '''})
+    p = program('''
+        import codecs, sys
+        import plugin
+        def mine(err):
+            return ("?" * (err.end - err.start), err.end)
+        codecs.register_error("mine", mine)
+        codecs.register_error("later", lambda err: ("first", err.end))
+        codecs.register_error("later", lambda err: ("second", err.end))
+        EVENTS = []
+        sys.addaudithook(lambda event, args: EVENTS.append(event) if event == "amber.test" else None)
+        if __name__ == "__main__":
+            print("x\\u00e9\\u00e9".encode("ascii", errors="mine"), "\\u00e9".encode("ascii", errors="later"))
+            print("\\u00e9".encode("ascii", errors="plugin"), plugin.CALLS,
+                  codecs.lookup_error("plugin") is sys.modules["plugin"].HANDLER)
+            sys.audit("amber.test")
+            print(EVENTS)
+    ''')
+    cold = p.cold(check=True)
+    run([*AMBER, "snapshot", "--reimport", "plugin", "-o", str(p.image), str(p.script)], cwd=p.dir, check=True)
+    restored = p.restore()
+    assert restored.stdout == cold.stdout == "b'x??' b'second'\nb'<plugin>' [0] True\n['amber.test']\n"
+    assert "plugin" in inspect_json(p)["modules"]["by_reference"]
