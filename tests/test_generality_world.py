@@ -9,7 +9,10 @@ during start-up survive.
 """
 
 import json
+import sys
 import textwrap
+
+import pytest
 
 from conftest import AMBER, run
 
@@ -204,3 +207,49 @@ def test_codec_error_handlers_and_audit_hooks_are_registered_again(program, tmp_
     restored = p.restore()
     assert restored.stdout == cold.stdout == "b'x??' b'second'\nb'<plugin>' [0] True\n['amber.test']\n"
     assert "plugin" in inspect_json(p)["modules"]["by_reference"]
+
+
+# == 4. children and subinterpreters of a restored process see the program's configuration ========
+
+def test_children_and_subinterpreters_get_the_programs_configuration(program):
+    # A restore runs `python -I -S`; what the restored process hands on must be the program's:
+    # the flags its subprocess and multiprocessing children are started with, and the
+    # configuration a subinterpreter copies (site, so site-packages on its sys.path).
+    pytest.importorskip("iniconfig")
+    sub = "_interpreters" if sys.version_info >= (3, 13) else "_xxsubinterpreters"
+    p = program(f'''
+        import multiprocessing, os, subprocess, sys
+        import {sub} as subinterpreters
+        def flags():
+            f = sys.flags
+            return (f.isolated, f.no_site, f.ignore_environment, f.no_user_site, f.safe_path,
+                    f.dont_write_bytecode, "site" in sys.modules)
+        def child(queue):
+            import iniconfig
+            queue.put((flags(), subprocess._args_from_interpreter_flags()))
+        if __name__ == "__main__":
+            print("main", flags(), sys.warnoptions, subprocess._args_from_interpreter_flags())
+            out = subprocess.run([sys.executable, "-c", "import sys, iniconfig; print(sys.flags.isolated)"],
+                                 capture_output=True, text=True)
+            print("subprocess", out.stdout.strip(), out.returncode)
+            ctx = multiprocessing.get_context("spawn")
+            queue = ctx.Queue()
+            proc = ctx.Process(target=child, args=(queue,))
+            proc.start()
+            print("spawned", queue.get(timeout=60))
+            proc.join()
+            r, w = os.pipe()
+            interp = subinterpreters.create()
+            subinterpreters.run_string(interp, "import os, sys\\n"
+                                       "try:\\n import iniconfig; found = 'iniconfig found'\\n"
+                                       "except ImportError as e:\\n found = repr(e)\\n"
+                                       f"os.write({{w}}, repr((sys.flags.isolated, sys.flags.no_site, found, "
+                                       "sys.path)).encode())\\n")
+            os.close(w)
+            print("subinterpreter", os.read(r, 65536).decode())
+    ''')
+    cold = p.cold(check=True, env={"PYTHONWARNINGS": "default::DeprecationWarning"})
+    assert "iniconfig found" in cold.stdout and "main (0, 0, 0, 0, False" in cold.stdout
+    p.snapshot(env={"PYTHONWARNINGS": "default::DeprecationWarning"})
+    restored = p.restore()
+    assert restored.stdout == cold.stdout

@@ -13,7 +13,7 @@ import pytest
 
 CAPTURE = pathlib.Path(__file__).resolve().parents[2] / "src" / "amber" / "capture"
 RESTORE_MODULES = {"rebuild": "amber.restore.rebuild", "lazy": "amber.restore.lazy",
-                   "secrecy": "amber.secrecy"}
+                   "replay": "amber.restore.replay", "secrecy": "amber.secrecy"}
 
 
 def _calls(func_name: str):

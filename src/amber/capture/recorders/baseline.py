@@ -12,7 +12,12 @@ run. At the snapshot point the difference is turned into replay steps run at res
   again;
 * the environment: variables the program set or removed are applied over the restoring process's
   environment before anything else (see the ``environ`` image section);
-* recursion limit, gc thresholds, switch interval, int-to-str digit limit, signal handlers.
+* recursion limit, gc thresholds, switch interval, int-to-str digit limit, signal handlers;
+* the interpreter's configuration: the snapshotting interpreter's own, as it started (its flags,
+  warning and ``-X`` options, module search path; ``site_import`` on, since Amber's ``-S`` only
+  defers ``site``), set again first so that ``sys.flags``, children and subinterpreters of a
+  restored process see the program's, not the restore's ``-I -S``
+  (:func:`amber.restore.replay.apply_program_config`).
 
 Callbacks kept inside the interpreter (atexit, codec search, at-fork) are recorded by
 :mod:`amber.capture.recorders.registrations`.
@@ -24,7 +29,7 @@ import sys
 
 from amber._compat import ident
 from amber.capture.reduce.recipes import named, reconstructor
-from amber.restore import rebuild
+from amber.restore import rebuild, replay
 
 # Attributes that describe this process, not the program's set-up: never replayed.
 NEVER_REPLAY = {
@@ -59,6 +64,7 @@ class Baseline:
         self.abc_registries = _abc_registries(self.modules)
         self.settings = _settings()
         self.signals = _signals()
+        self.config = program_config()
 
     def environ_changes(self) -> dict:
         import posix
@@ -72,6 +78,8 @@ class Baseline:
         """(early steps, late steps, roots) to restore what start-up did to the base set."""
         early: list = []
         late: list = []
+        if self.config is not None:  # first: the steps below set sys attributes on top of it
+            early.append((reconstructor(replay.apply_program_config), (self.config,)))
         for name, (mod, ids, copies) in self.modules.items():
             if sys.modules.get(name) is not mod:
                 continue
@@ -96,6 +104,26 @@ class Baseline:
             if self.signals.get(signum) is not handler:
                 early.append((named("_signal", "signal"), (signum, handler)))
         return early, late
+
+
+def program_config() -> dict | None:
+    """The fields of this interpreter's configuration that are the program's
+    (:data:`amber.restore.replay.PROGRAM_CONFIG_KEYS`), or None where CPython's configuration
+    API is missing. Read before the program runs; ``_testinternalcapi`` is then forgotten, so the
+    program's ``sys.modules`` is as it would be."""
+    had = "_testinternalcapi" in sys.modules
+    try:
+        import _testinternalcapi
+    except ImportError:
+        return None
+    try:
+        config = _testinternalcapi.get_config()
+    finally:
+        if not had:
+            sys.modules.pop("_testinternalcapi", None)
+    out = {key: config[key] for key in replay.PROGRAM_CONFIG_KEYS if key in config}
+    out["site_import"] = 1  # the snapshot's -S is Amber's: site ran before the program
+    return out
 
 
 def _copy(v):

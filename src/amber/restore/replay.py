@@ -1,0 +1,82 @@
+"""Interpreter state a restore sets again for the program, outside the heap: the reconstructors
+the heap program calls for it (see :mod:`amber.capture.recorders.baseline`).
+
+**The interpreter's configuration is the program's.** A restore starts ``python -I -S`` so that
+every restore begins from the same base set; that configuration is not the program's, and it is
+what the restored process hands on: ``subprocess`` and ``multiprocessing`` give their children
+the flags ``sys.flags``, ``sys.warnoptions`` and ``sys._xoptions`` describe
+(``subprocess._args_from_interpreter_flags``, so a spawned child would start ``-I -S``, without
+site-packages), and a subinterpreter copies its parent's C configuration (no ``site``, the
+standard library alone on its ``sys.path``). The rule: *once the heap is rebuilt, the restoring
+interpreter's configuration is the snapshotting program's*, as recorded when the snapshotting
+interpreter started (its flags, with Amber's own ``-S`` taken back: ``site`` ran there; its
+warning and ``-X`` options; the module search path it computed, which is what a subinterpreter
+starts from). It is set with CPython's configuration API, the one way to change a running
+interpreter's ``PyConfig`` before 3.14 (``_testinternalcapi.set_config``, present wherever
+CPython's test modules are built, as in python.org, pyenv and container builds), so
+``sys.flags`` itself changes and C code, children and subinterpreters all see it. That call also
+rebinds ``sys.path``, ``sys.argv`` and the like from the configuration: every ``sys`` attribute
+is put back as it was, with the same objects, except those that describe the configuration
+(``sys.flags``, changed in place, ``sys.warnoptions``, ``sys._xoptions``,
+``sys.dont_write_bytecode``, ``sys.pycache_prefix``); settings the call resets
+(``sys.set_int_max_str_digits``) are put back too. Where the module is missing (CPython built
+with ``--disable-test-modules``) nothing was recorded and the restored interpreter keeps its own
+configuration: its children and subinterpreters start isolated.
+
+Imported by the heap program when an image names one of its functions: it imports nothing
+else until then.
+"""
+
+import sys
+
+# The configuration's fields that are the program's (when the interpreter has them): the
+# flags of sys.flags, the options children are given, where bytecode goes, and the module
+# search path a subinterpreter starts from.
+PROGRAM_CONFIG_KEYS = (
+    "isolated", "use_environment", "user_site_directory", "safe_path", "site_import", "write_bytecode",
+    "optimization_level", "verbose", "quiet", "inspect", "interactive", "bytes_warning", "dev_mode",
+    "warn_default_encoding", "parser_debug", "warnoptions", "xoptions", "pycache_prefix", "import_time",
+    "code_debug_ranges", "int_max_str_digits", "module_search_paths", "module_search_paths_set",
+)
+# The sys attributes that describe the configuration: they take the program's values.
+CONFIG_VIEWS = frozenset({"flags", "warnoptions", "_xoptions", "dont_write_bytecode", "pycache_prefix"})
+
+
+def apply_program_config(config: dict) -> None:
+    """Give the restoring interpreter the program's configuration (see the module docstring)."""
+    had = "_testinternalcapi" in sys.modules
+    try:
+        import _testinternalcapi as capi
+    except ImportError:  # the image was made where it exists; here it does not
+        return
+    try:
+        current = capi.get_config()
+        wanted = dict(current)
+        wanted.update({key: value for key, value in config.items() if key in current})
+        before = dict(vars(sys))
+        digits = sys.get_int_max_str_digits() if hasattr(sys, "get_int_max_str_digits") else None
+        capi.set_config(wanted)
+        _put_back(before)
+        if digits is not None:
+            sys.set_int_max_str_digits(digits)
+    finally:
+        if not had:
+            sys.modules.pop("_testinternalcapi", None)
+
+
+def _put_back(before: dict) -> None:
+    """Every sys attribute the configuration call rebound goes back to its object; those that
+    describe the configuration keep the new contents in it."""
+    now = vars(sys)
+    for key, old in before.items():
+        new = now.get(key)
+        if new is old:
+            continue
+        if key in CONFIG_VIEWS and type(old) is list and type(new) is list:
+            old[:] = new
+        elif key in CONFIG_VIEWS and type(old) is dict and type(new) is dict:
+            old.clear()
+            old.update(new)
+        elif key in CONFIG_VIEWS:
+            continue
+        setattr(sys, key, old)
