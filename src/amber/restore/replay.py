@@ -42,26 +42,33 @@ PROGRAM_CONFIG_KEYS = (
 CONFIG_VIEWS = frozenset({"flags", "warnoptions", "_xoptions", "dont_write_bytecode", "pycache_prefix"})
 
 
-def apply_program_config(config: dict) -> None:
-    """Give the restoring interpreter the program's configuration (see the module docstring)."""
+def config_api():
+    """CPython's configuration API (``get_config``, ``set_config``), or None; imported without
+    leaving a trace in ``sys.modules`` (the program's ``sys.modules`` stays as it was)."""
     had = "_testinternalcapi" in sys.modules
     try:
-        import _testinternalcapi as capi
-    except ImportError:  # the image was made where it exists; here it does not
-        return
-    try:
-        current = capi.get_config()
-        wanted = dict(current)
-        wanted.update({key: value for key, value in config.items() if key in current})
-        before = dict(vars(sys))
-        digits = sys.get_int_max_str_digits() if hasattr(sys, "get_int_max_str_digits") else None
-        capi.set_config(wanted)
-        _put_back(before)
-        if digits is not None:
-            sys.set_int_max_str_digits(digits)
+        return __import__("_testinternalcapi")
+    except ImportError:
+        return None
     finally:
         if not had:
             sys.modules.pop("_testinternalcapi", None)
+
+
+def apply_program_config(config: dict) -> None:
+    """Give the restoring interpreter the program's configuration (see the module docstring)."""
+    api = config_api()
+    if api is None:  # the image was made where it exists; here it does not
+        return
+    current = api.get_config()
+    wanted = dict(current)
+    wanted.update({key: value for key, value in config.items() if key in current})
+    before = dict(vars(sys))
+    digits = sys.get_int_max_str_digits() if hasattr(sys, "get_int_max_str_digits") else None
+    api.set_config(wanted)
+    _put_back(before)
+    if digits is not None:
+        sys.set_int_max_str_digits(digits)
 
 
 def _put_back(before: dict) -> None:

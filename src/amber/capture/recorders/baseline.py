@@ -111,16 +111,10 @@ def program_config() -> dict | None:
     (:data:`amber.restore.replay.PROGRAM_CONFIG_KEYS`), or None where CPython's configuration
     API is missing. Read before the program runs; ``_testinternalcapi`` is then forgotten, so the
     program's ``sys.modules`` is as it would be."""
-    had = "_testinternalcapi" in sys.modules
-    try:
-        import _testinternalcapi
-    except ImportError:
+    api = replay.config_api()
+    if api is None:
         return None
-    try:
-        config = _testinternalcapi.get_config()
-    finally:
-        if not had:
-            sys.modules.pop("_testinternalcapi", None)
+    config = api.get_config()
     out = {key: config[key] for key in replay.PROGRAM_CONFIG_KEYS if key in config}
     out["site_import"] = 1  # the snapshot's -S is Amber's: site ran before the program
     return out
