@@ -252,3 +252,65 @@ def test_children_and_subinterpreters_get_the_programs_configuration(program):
     p.snapshot(env={"PYTHONWARNINGS": "default::DeprecationWarning"})
     restored = p.restore()
     assert restored.stdout == cold.stdout
+
+
+# == 5. the fresh-import probe: failures name the module, odd modules do not break it =============
+
+def test_probe_failures_name_the_module_and_what_to_do(program, tmp_path):
+    (tmp_path / "exits.py").write_text("import os, sys\nif sys.flags.isolated:\n    os._exit(3)\n")
+    (tmp_path / "crashes.py").write_text("import sys\nif sys.flags.isolated:\n"
+                                         "    import ctypes\n    ctypes.string_at(0)\n")
+    p = program('''
+        import exits, crashes
+        if __name__ == "__main__":
+            pass
+    ''')
+    for module, what in (("exits", "exited with code 3"), ("crashes", "was killed by SIGSEGV")):
+        r = run([*AMBER, "snapshot", "--reimport", module, "-o", str(p.image), str(p.script)], cwd=p.dir)
+        assert r.returncode == 2, r.stderr
+        lines = r.stderr.strip().splitlines()
+        error = [line for line in lines if line.startswith("amber: error:")]
+        assert len(error) == 1 and "Traceback" not in r.stderr, r.stderr
+        assert f"importing {module} again in a fresh interpreter" in error[0] and what in error[0]
+        assert f"hint: {module} must import in a fresh `python -I -S`" in error[0]
+        assert not p.image.exists()
+
+
+def test_modules_the_probe_cannot_describe_plainly_do_not_break_it(program, tmp_path):
+    # A module held by reference that prints and reads standard input while it is imported,
+    # has a namespace key that is no str and names that are str subclasses: the probe answers
+    # on pipes of its own and describes what marshal cannot write by its type.
+    write_package(tmp_path, "odd", {"__init__.py": '''
+        import sys
+        print("odd prints while it is imported", flush=True)
+        sys.stdin.read()
+        globals()[1] = "a key that is no str"
+        class Text(str):
+            pass
+        class Named:
+            pass
+        Named.__qualname__ = Text("Named")
+        LABEL = Text("label")
+    '''})
+    p = program('''
+        import odd
+        if __name__ == "__main__":
+            print("restored", odd.Named.__qualname__, odd.LABEL)
+    ''')
+    cold = p.cold(check=True)
+    run([*AMBER, "snapshot", "--reimport", "odd", "-o", str(p.image), str(p.script)], cwd=p.dir, check=True)
+    assert p.restore().stdout == cold.stdout == "odd prints while it is imported\nrestored Named label\n"
+
+
+def test_a_probe_that_stops_answering_names_the_module(tmp_path):
+    from amber._files import BOOT
+    from amber.capture.world.probe import FreshImportProbe, ProbeError
+
+    (tmp_path / "sleepy.py").write_text("import time\ntime.sleep(60)\n")
+    with FreshImportProbe([str(tmp_path), *sys.path], BOOT, timeout=2) as probe:
+        assert probe(["json"])["failed"] == {}
+        with pytest.raises(ProbeError) as caught:
+            probe(["sleepy"])
+    message = str(caught.value)
+    assert "importing sleepy again in a fresh interpreter" in message and "within 2 s" in message
+    assert "\n" not in message
