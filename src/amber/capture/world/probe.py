@@ -162,7 +162,8 @@ class FreshImportProbe:
 
     def __init__(self, path: list, boot: str, timeout: float = DEFAULT_TIMEOUT) -> None:
         # (entries the import system takes: str and bytes; it skips the rest, and so does the child)
-        self.path = [exact_str(p) if isinstance(p, str) else bytes(p) for p in path if isinstance(p, (str, bytes))]
+        self.path = [exact_str(p) if isinstance(p, str) else bytes(p)
+                     for p in path if isinstance(p, (str, bytes))]
         self.boot = boot
         self.timeout = timeout
         self._proc: Any = None  # the child (subprocess.Popen)
