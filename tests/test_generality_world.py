@@ -314,3 +314,46 @@ def test_a_probe_that_stops_answering_names_the_module(tmp_path):
     message = str(caught.value)
     assert "importing sleepy again in a fresh interpreter" in message and "within 2 s" in message
     assert "\n" not in message
+
+
+# == 6. interpreter settings made during start-up ==================================================
+
+def test_interpreter_settings_made_during_start_up_survive(program):
+    p = program('''
+        import decimal, faulthandler, gc, locale, os, socket, sys, threading, time, warnings
+        os.environ["TZ"] = "EST+05EDT,M3.2.0,M11.1.0"
+        time.tzset()
+        try:
+            locale.setlocale(locale.LC_ALL, "C.UTF-8")
+        except locale.Error:
+            pass
+        socket.setdefaulttimeout(7.5)
+        sys.setrecursionlimit(4321)
+        sys.setswitchinterval(0.002)
+        sys.set_int_max_str_digits(5000)
+        decimal.getcontext().prec = 50
+        decimal.getcontext().rounding = decimal.ROUND_DOWN
+        decimal.DefaultContext.prec = 12
+        warnings.simplefilter("ignore", UserWarning)
+        faulthandler.enable()
+        threading.stack_size(1 << 20)
+        gc.set_debug(gc.DEBUG_UNCOLLECTABLE)
+        if __name__ == "__main__":
+            print("tz", time.tzname, time.localtime(0).tm_hour)
+            print("locale", [locale.setlocale(getattr(locale, c)) for c in ("LC_COLLATE", "LC_NUMERIC", "LC_TIME")])
+            print("socket", socket.getdefaulttimeout())
+            print("sys", sys.getrecursionlimit(), sys.getswitchinterval(), sys.get_int_max_str_digits())
+            print("decimal", decimal.getcontext().prec, decimal.getcontext().rounding, decimal.Decimal(1) / 7)
+            in_thread = []
+            worker = threading.Thread(target=lambda: in_thread.append(decimal.getcontext().prec))
+            worker.start(); worker.join()
+            print("decimal in a new thread", in_thread)
+            warnings.warn("hidden", UserWarning)
+            print("faulthandler", faulthandler.is_enabled(), "stack", threading.stack_size(), "gc", gc.get_debug())
+    ''')
+    cold = p.cold(check=True)
+    assert "tz ('EST', 'EDT') 19" in cold.stdout and "socket 7.5" in cold.stdout
+    p.snapshot()
+    restored = p.restore()
+    assert restored.stdout == cold.stdout
+    assert restored.stderr == cold.stderr == ""

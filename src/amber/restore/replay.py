@@ -1,5 +1,6 @@
 """Interpreter state a restore sets again for the program, outside the heap: the reconstructors
-the heap program calls for it (see :mod:`amber.capture.recorders.baseline`).
+the heap program calls for it (see :mod:`amber.capture.recorders.baseline`): the program's
+configuration, and the settings kept in C that :mod:`amber.capture.recorders.settings` reads.
 
 **The interpreter's configuration is the program's.** A restore starts ``python -I -S`` so that
 every restore begins from the same base set; that configuration is not the program's, and it is
@@ -28,6 +29,11 @@ else until then.
 """
 
 import sys
+
+TYPE_CHECKING = False  # typing is not in the base set: its names are for type checkers only
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
 
 # The configuration's fields that are the program's (when the interpreter has them): the
 # flags of sys.flags, the options children are given, where bytecode goes, and the module
@@ -87,3 +93,83 @@ def _put_back(before: dict) -> None:
         elif key in CONFIG_VIEWS:
             continue
         setattr(sys, key, old)
+
+
+# == interpreter settings kept in C (amber.capture.recorders.settings reads them) ==================
+
+def apply_setting(name: str, value) -> None:
+    """Set again one setting start-up changed (the names of amber.capture.recorders.settings)."""
+    if name.startswith("locale:"):
+        _set_locale(name.partition(":")[2], value)
+    else:
+        _SETTERS[name](value)
+
+
+def _set_locale(category: str, value: str) -> None:
+    had = "_locale" in sys.modules
+    import _locale
+
+    try:
+        _locale.setlocale(getattr(_locale, category), value)
+    finally:
+        if not had:
+            sys.modules.pop("_locale", None)
+
+
+def _set_time_zone(_value) -> None:
+    import time
+
+    time.tzset()  # from the environment, which holds the program's TZ by now
+
+
+def _set_socket_timeout(value) -> None:
+    sys.modules["_socket"].setdefaulttimeout(value)
+
+
+def _decimal_fields(ctx, state: tuple) -> None:
+    mod = sys.modules["_decimal"]
+    ctx.prec, ctx.rounding, ctx.Emin, ctx.Emax, ctx.capitals, ctx.clamp = state[:6]
+    ctx.clear_flags()
+    for name in state[6]:
+        ctx.flags[getattr(mod, name)] = True
+    ctx.clear_traps()
+    for name in state[7]:
+        ctx.traps[getattr(mod, name)] = True
+
+
+def _set_decimal_context(state: tuple) -> None:
+    mod = sys.modules["_decimal"]
+    ctx = mod.Context()
+    _decimal_fields(ctx, state)
+    mod.setcontext(ctx)
+
+
+def _set_decimal_default(state: tuple) -> None:
+    _decimal_fields(sys.modules["_decimal"].DefaultContext, state)
+
+
+def _set_faulthandler(enabled: bool) -> None:
+    import faulthandler
+
+    if enabled:
+        faulthandler.enable()
+    else:
+        faulthandler.disable()
+
+
+def _set_thread_stack_size(size: int) -> None:
+    import _thread
+
+    _thread.stack_size(size)
+
+
+def _set_gc_debug(flags: int) -> None:
+    import gc
+
+    gc.set_debug(flags)
+
+
+_SETTERS: "dict[str, Callable[[Any], None]]" = {
+    "tz": _set_time_zone, "socket_timeout": _set_socket_timeout, "decimal_context": _set_decimal_context,
+    "decimal_default": _set_decimal_default, "faulthandler": _set_faulthandler,
+    "thread_stack_size": _set_thread_stack_size, "gc_debug": _set_gc_debug}

@@ -13,6 +13,9 @@ run. At the snapshot point the difference is turned into replay steps run at res
 * the environment: variables the program set or removed are applied over the restoring process's
   environment before anything else (see the ``environ`` image section);
 * recursion limit, gc thresholds, switch interval, int-to-str digit limit, signal handlers;
+* settings kept in C that no namespace shows (the locale, the C library's time zone, socket's
+  default timeout, decimal's contexts, faulthandler, the thread stack size, gc debug flags:
+  :mod:`amber.capture.recorders.settings`);
 * the interpreter's configuration: the snapshotting interpreter's own, as it started (its flags,
   warning and ``-X`` options, module search path; ``site_import`` on, since Amber's ``-S`` only
   defers ``site``), set again first so that ``sys.flags``, children and subinterpreters of a
@@ -28,6 +31,7 @@ import gc
 import sys
 
 from amber._compat import ident
+from amber.capture.recorders.settings import changed_settings, read_settings
 from amber.capture.reduce.recipes import named, reconstructor
 from amber.restore import rebuild, replay
 
@@ -65,6 +69,7 @@ class Baseline:
         self.settings = _settings()
         self.signals = _signals()
         self.config = program_config()
+        self.c_settings = read_settings()
 
     def environ_changes(self) -> dict:
         import posix
@@ -103,6 +108,8 @@ class Baseline:
         for signum, handler in _signals().items():
             if self.signals.get(signum) is not handler:
                 early.append((named("_signal", "signal"), (signum, handler)))
+        for name, value in changed_settings(self.c_settings, read_settings()):
+            early.append((reconstructor(replay.apply_setting), (name, value)))
         return early, late
 
 
