@@ -251,6 +251,8 @@ def test_children_and_subinterpreters_get_the_programs_configuration(program):
     assert "iniconfig found" in cold.stdout and "main (0, 0, 0, 0, False" in cold.stdout
     p.snapshot(env={"PYTHONWARNINGS": "default::DeprecationWarning"})
     restored = p.restore()
+    if sys.version_info[:2] == (3, 12):  # (a subinterpreter's first directory cannot be set on 3.12)
+        cold.stdout = cold.stdout.replace(f"[{str(p.dir)!r}, ", "[")
     assert restored.stdout == cold.stdout
 
 

@@ -12,7 +12,9 @@ standard library alone on its ``sys.path``). The rule: *once the heap is rebuilt
 interpreter's configuration is the snapshotting program's*, as recorded when the snapshotting
 interpreter started (its flags, with Amber's own ``-S`` taken back: ``site`` ran there; its
 warning and ``-X`` options; the module search path it computed, which is what a subinterpreter
-starts from). It is set with CPython's configuration API, the one way to change a running
+starts from, and on 3.13 the directory a subinterpreter puts first, the script's). On 3.12 that
+directory is kept outside the configuration, where nothing can set it: a subinterpreter of a
+restored process has no script directory first on its ``sys.path``. It is set with CPython's configuration API, the one way to change a running
 interpreter's ``PyConfig`` before 3.14 (``_testinternalcapi.set_config``, present wherever
 CPython's test modules are built, as in python.org, pyenv and container builds), so
 ``sys.flags`` itself changes and C code, children and subinterpreters all see it. That call also
@@ -42,7 +44,7 @@ PROGRAM_CONFIG_KEYS = (
     "isolated", "use_environment", "user_site_directory", "safe_path", "site_import", "write_bytecode",
     "optimization_level", "verbose", "quiet", "inspect", "interactive", "bytes_warning", "dev_mode",
     "warn_default_encoding", "parser_debug", "warnoptions", "xoptions", "pycache_prefix", "import_time",
-    "code_debug_ranges", "int_max_str_digits", "module_search_paths", "module_search_paths_set",
+    "code_debug_ranges", "int_max_str_digits", "module_search_paths", "module_search_paths_set", "sys_path_0",
 )
 # The sys attributes that describe the configuration: they take the program's values.
 CONFIG_VIEWS = frozenset({"flags", "warnoptions", "_xoptions", "dont_write_bytecode", "pycache_prefix"})

@@ -79,12 +79,28 @@ class Baseline:
         changes.update({k: None for k in self.environ if k not in now})
         return changes
 
+    def _sys_path_0(self) -> str | None:
+        """The directory python puts first on the program's sys.path (amber.capture.session did
+        so, as python does): the script's, the working directory for ``-m``, none under -P."""
+        import posixpath
+
+        main = sys.modules.get("__main__")
+        if sys.flags.safe_path or main is None:
+            return None
+        if getattr(main, "__spec__", None) is not None:
+            return self.settings.get("cwd")
+        file = getattr(main, "__file__", None)
+        return posixpath.dirname(posixpath.realpath(file)) if isinstance(file, str) else None
+
     def replay(self) -> tuple:
         """(early steps, late steps, roots) to restore what start-up did to the base set."""
         early: list = []
         late: list = []
         if self.config is not None:  # first: the steps below set sys attributes on top of it
-            early.append((reconstructor(replay.apply_program_config), (self.config,)))
+            config = dict(self.config)
+            if "sys_path_0" in config:
+                config["sys_path_0"] = self._sys_path_0()
+            early.append((reconstructor(replay.apply_program_config), (config,)))
         for name, (mod, ids, copies) in self.modules.items():
             if sys.modules.get(name) is not mod:
                 continue
