@@ -12,19 +12,23 @@ standard library alone on its ``sys.path``). The rule: *once the heap is rebuilt
 interpreter's configuration is the snapshotting program's*, as recorded when the snapshotting
 interpreter started (its flags, with Amber's own ``-S`` taken back: ``site`` ran there; its
 warning and ``-X`` options; the module search path it computed, which is what a subinterpreter
-starts from, and on 3.13 the directory a subinterpreter puts first, the script's). On 3.12 that
-directory is kept outside the configuration, where nothing can set it: a subinterpreter of a
-restored process has no script directory first on its ``sys.path``. It is set with CPython's configuration API, the one way to change a running
-interpreter's ``PyConfig`` before 3.14 (``_testinternalcapi.set_config``, present wherever
-CPython's test modules are built, as in python.org, pyenv and container builds), so
-``sys.flags`` itself changes and C code, children and subinterpreters all see it. That call also
-rebinds ``sys.path``, ``sys.argv`` and the like from the configuration: every ``sys`` attribute
-is put back as it was, with the same objects, except those that describe the configuration
+starts from, and on 3.13 the directory a subinterpreter puts first, the script's; 3.12 keeps that
+directory outside the configuration, where nothing can set it, so there a subinterpreter of a
+restored process has no script directory first on its ``sys.path``).
+
+It is set with CPython's configuration API, the one way to change a running interpreter's
+``PyConfig`` before 3.14 (``_testinternalcapi.set_config``, present wherever CPython's test
+modules are built, as in python.org, pyenv and container builds), so ``sys.flags`` itself
+changes and C code, children and subinterpreters all see it. That call also rebinds
+``sys.path``, ``sys.argv`` and the like from the configuration: every ``sys`` attribute is put
+back as it was, with the same objects, except those that describe the configuration
 (``sys.flags``, changed in place, ``sys.warnoptions``, ``sys._xoptions``,
 ``sys.dont_write_bytecode``, ``sys.pycache_prefix``); settings the call resets
 (``sys.set_int_max_str_digits``) are put back too. Where the module is missing (CPython built
 with ``--disable-test-modules``) nothing was recorded and the restored interpreter keeps its own
-configuration: its children and subinterpreters start isolated.
+configuration: its children and subinterpreters start isolated. (Not the configuration, so not
+set: ``sys.orig_argv`` stays the restoring command's; the UTF-8 mode is fixed before any code
+runs, and ``-I`` ignores ``PYTHONUTF8``.)
 
 Imported by the heap program when an image names one of its functions: it imports nothing
 else until then.

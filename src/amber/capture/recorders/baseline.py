@@ -79,6 +79,14 @@ class Baseline:
         changes.update({k: None for k in self.environ if k not in now})
         return changes
 
+    def _config_steps(self) -> list:
+        if self.config is None:
+            return []
+        config = dict(self.config)
+        if "sys_path_0" in config:
+            config["sys_path_0"] = self._sys_path_0()
+        return [(reconstructor(replay.apply_program_config), (config,))]
+
     def _sys_path_0(self) -> str | None:
         """The directory python puts first on the program's sys.path (amber.capture.session did
         so, as python does): the script's, the working directory for ``-m``, none under -P."""
@@ -94,13 +102,8 @@ class Baseline:
 
     def replay(self) -> tuple:
         """(early steps, late steps, roots) to restore what start-up did to the base set."""
-        early: list = []
+        early: list = self._config_steps()  # first: the steps below set sys attributes on top of it
         late: list = []
-        if self.config is not None:  # first: the steps below set sys attributes on top of it
-            config = dict(self.config)
-            if "sys_path_0" in config:
-                config["sys_path_0"] = self._sys_path_0()
-            early.append((reconstructor(replay.apply_program_config), (config,)))
         for name, (mod, ids, copies) in self.modules.items():
             if sys.modules.get(name) is not mod:
                 continue
