@@ -168,7 +168,9 @@ class FreshImportProbe:
         self.timeout = timeout
         self._proc: Any = None  # the child (subprocess.Popen)
         self._to_child = self._from_child = -1
-        self._errors: Any = None  # the child's standard error (a temporary file)
+        self._errors = -1  # the read end of the child's standard error (a pipe)
+        self._stderr_tail = b""  # the last of what the child wrote there
+        self._errors_open = True
 
     def __enter__(self) -> "FreshImportProbe":
         return self
@@ -212,7 +214,7 @@ class FreshImportProbe:
             self._send_raw(marshal.dumps(("exit",)))
         except OSError:
             pass
-        for fd in (self._to_child, self._from_child):
+        for fd in (self._to_child, self._from_child, self._errors):
             try:
                 os.close(fd)
             except OSError:
@@ -222,27 +224,26 @@ class FreshImportProbe:
         except Exception:
             proc.kill()
             proc.wait()
-        if self._errors is not None:
-            self._errors.close()
 
     # -- the pipes ---------------------------------------------------------------------------
     def _start(self) -> None:
+        # Pipes, not temporary files: tempfile's names come from a generator the program's
+        # tempfile module keeps, which the capture must not advance.
         import os
         import subprocess
-        import tempfile
 
         to_child_r, to_child_w = os.pipe()
         from_child_r, from_child_w = os.pipe()
-        self._errors = tempfile.TemporaryFile(prefix="amber-probe-")
+        errors_r, errors_w = os.pipe()
         try:
             self._proc = subprocess.Popen(
                 [sys.executable, "-I", "-S", self.boot, "probe", str(to_child_r), str(from_child_w)],
-                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=self._errors,
+                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=errors_w,
                 pass_fds=(to_child_r, from_child_w), env=dict(os.environ))
         finally:
-            os.close(to_child_r)
-            os.close(from_child_w)
-        self._to_child, self._from_child = to_child_w, from_child_r
+            for fd in (to_child_r, from_child_w, errors_w):
+                os.close(fd)
+        self._to_child, self._from_child, self._errors = to_child_w, from_child_r, errors_r
 
     def _send(self, message) -> None:
         if self._proc is None:
@@ -269,9 +270,14 @@ class FreshImportProbe:
 
         chunks, left = [], count
         while left:
-            ready, _, _ = select.select([self._from_child], [], [], self.timeout)
+            watched = [self._from_child, self._errors] if self._errors_open else [self._from_child]
+            ready, _, _ = select.select(watched, [], [], self.timeout)
             if not ready:
                 raise self._failure(name, doing, f"it did not finish within {self.timeout:g} s")
+            if self._errors in ready:  # what the imports write to stderr: the last of it is kept
+                self._keep_errors(os.read(self._errors, 1 << 16))
+                if self._from_child not in ready:
+                    continue
             chunk = os.read(self._from_child, min(left, 1 << 20))
             if not chunk:
                 raise self._failure(name, doing, None)
@@ -309,13 +315,20 @@ class FreshImportProbe:
             f"image was written (hint: {name} must import in a fresh `python -I -S` with the snapshot's "
             f"sys.path and environment; else import it after the snapshot point)")
 
+    def _keep_errors(self, data: bytes) -> None:
+        if data:
+            self._stderr_tail = (self._stderr_tail + data)[-4096:]
+        else:  # closed: the child is gone, or closed its stderr
+            self._errors_open = False
+
     def _error_tail(self) -> str:
-        errors = self._errors
-        if errors is None:
-            return ""
-        try:
-            errors.seek(0)
-            lines = errors.read()[-4096:].decode("utf-8", "replace").strip().splitlines()
-        except (OSError, ValueError):
-            return ""
+        import os
+        import select
+
+        try:  # what the child wrote before it died
+            while self._errors_open and select.select([self._errors], [], [], 0)[0]:
+                self._keep_errors(os.read(self._errors, 1 << 16))
+        except OSError:
+            pass
+        lines = self._stderr_tail.decode("utf-8", "replace").strip().splitlines()
         return lines[-1].strip()[:300] if lines else ""
