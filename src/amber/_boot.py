@@ -12,8 +12,9 @@ The ``amber`` command re-executes the interpreter on this file, with its options
   or hands over to a snapshotting interpreter that builds the image (:mod:`amber.restore.run`);
 * ``python -I -S _boot.py verify OPTIONS ARGS...``: restores an image just written and describes
   its state for the snapshotting process to compare (:mod:`amber.verify`);
-* ``python -I -S _boot.py probe``: started like a restore, imports what the snapshot holds by
-  reference and reports what that pulls in (:mod:`amber.capture.world.probe`).
+* ``python -I -S _boot.py probe READ_FD WRITE_FD``: started like a restore, imports what the
+  snapshot holds by reference and reports what that pulls in, over two pipes of its own
+  (:mod:`amber.capture.world.probe`).
 
 Both sides import exactly the same modules before the program's state is touched (Amber's
 restore path: ``amber``, ``amber.restore.loader`` and what they import), so the base set is the
@@ -81,7 +82,7 @@ def main() -> None:
         del sys.path[0]
         from amber.capture.world import probe
 
-        entry_point(probe.child_main)
+        entry_point(lambda: probe.child_main(args))
     else:  # pragma: no cover - only the amber command runs this file
         fail(f"unknown boot command {command!r}")
 

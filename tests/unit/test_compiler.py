@@ -32,6 +32,9 @@ class NoImports:
     def changed_since_import(self, name, attrs):
         return list(attrs)
 
+    def members_changed_since_import(self, name):
+        return {}
+
 
 def no_probe(seeds):
     raise AssertionError(f"the probe ran for {seeds}")

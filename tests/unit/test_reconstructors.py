@@ -13,7 +13,7 @@ import pytest
 
 CAPTURE = pathlib.Path(__file__).resolve().parents[2] / "src" / "amber" / "capture"
 RESTORE_MODULES = {"rebuild": "amber.restore.rebuild", "lazy": "amber.restore.lazy", "tls": "amber.restore.tls",
-                   "contexts": "amber.restore.contexts",
+                   "contexts": "amber.restore.contexts", "replay": "amber.restore.replay",
                    "secrecy": "amber.secrecy"}
 
 

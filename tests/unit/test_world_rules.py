@@ -13,7 +13,7 @@ import types
 
 import pytest
 
-from amber.capture.world.probe import fingerprint, namespace_fingerprint
+from amber.capture.world.fingerprint import fingerprint, namespace_fingerprint
 from amber.capture.world.rules import PER_PROCESS_MODULES, ByRef, Reason, World, is_extension
 
 SO = ".cpython-311-x86_64-linux-gnu.so"
@@ -40,11 +40,15 @@ class FakeImports:
     """What World reads of the ImportRecorder: the order imports started, the namespaces right
     after import, and which attributes the program changed since."""
 
-    def __init__(self, order=(), after_import=None, changed=None):
+    def __init__(self, order=(), after_import=None, changed=None, members=None):
         self.order = list(order)
         self.after_import = after_import or {}
         self._changed = changed or {}
+        self._members = members or {}
         self.asked = []
+
+    def members_changed_since_import(self, name):
+        return dict(self._members.get(name, {}))
 
     def changed_since_import(self, name, attrs):
         self.asked.append((name, list(attrs)))
@@ -52,20 +56,34 @@ class FakeImports:
 
 
 class FakeProbe:
-    """Stands for the fresh interpreter: ``loaded[seed]`` is what importing the seed adds (the
-    seed itself when not given), ``failed`` the seeds whose import raises."""
+    """Stands for the fresh interpreter: ``loaded[name]`` is what importing the name adds (the
+    name itself when not given), ``failed`` the names whose import raises, ``fingerprints``
+    what :meth:`describe` finds. Like the real one, it holds what it imported: a name is added
+    once."""
 
-    def __init__(self, loaded=None, failed=None, fingerprints=None):
+    def __init__(self, loaded=None, failed=None, fingerprints=None, members=None):
         self.loaded = loaded or {}
         self.failed = failed or {}
         self.fingerprints = fingerprints or {}
+        self.members = members or {}
         self.calls = []
+        self.described = []
+        self.held = set()
 
-    def __call__(self, seeds):
-        self.calls.append(list(seeds))
-        return {"loaded": {s: list(self.loaded.get(s, [s])) for s in seeds},
-                "failed": {s: why for s, why in self.failed.items() if s in seeds},
-                "fingerprints": dict(self.fingerprints)}
+    def __call__(self, names):
+        self.calls.append(list(names))
+        loaded = {}
+        for name in names:
+            added = [n for n in self.loaded.get(name, [name]) if n not in self.held]
+            self.held.update(added)
+            loaded[name] = added
+        return {"loaded": loaded, "failed": {s: why for s, why in self.failed.items() if s in names}}
+
+    def describe(self, names, members):
+        self.described.append((list(names), {k: list(v) for k, v in members.items()}))
+        return {"modules": {n: self.fingerprints[n] for n in names if n in self.fingerprints},
+                "members": {n: {m: self.members[n][m] for m in ms if m in self.members.get(n, {})}
+                            for n, ms in members.items()}}
 
 
 def never_called(seeds):
@@ -117,14 +135,16 @@ def test_nothing_to_seed_means_no_probe_and_everything_by_value():
 
 
 def test_base_set_and_its_packages():
+    probe = FakeProbe()
     w = make_world([fake_module("encodings", package=True), fake_module("encodings.utf_8"),
                     fake_module("encodings.idna"), fake_module("codecs"), fake_module("app")],
-                   base={"encodings", "encodings.utf_8", "codecs"}, probe=never_called)
+                   base={"encodings", "encodings.utf_8", "codecs"}, probe=probe)
     assert reasons(w) == {"encodings": Reason.BASE_SET, "encodings.utf_8": Reason.BASE_SET,
                           "codecs": Reason.BASE_SET, "encodings.idna": Reason.IN_BASE_PACKAGE}
     assert str(w.by_ref["encodings.idna"]) == "part of the base-set package encodings"
     assert str(w.by_ref["codecs"]) == "base set"
     assert w.import_order() == ["encodings.idna"]  # the base set is already there at restore
+    assert probe.calls == [["encodings.idna"]]  # what it imports is asked about, as a seed's is
 
 
 def test_amber_itself():
@@ -314,8 +334,6 @@ def test_failed_seeds_are_reported():
     assert set(w.by_ref) == {"_broken", "_fine"}
 
 
-@pytest.mark.xfail(strict=True, reason="the probe is asked only about the seeds: what a module imported "
-                   "again for its package imports is not followed (see the report of the fast-layer work)")
 def test_what_a_whole_package_module_imports_is_imported_again_too():
     # fastlib.structs defines a ctypes structure (a seed); fastlib.util is imported again because
     # its package is, and importing it again imports `otherlib` fresh: otherlib must then not be
@@ -331,6 +349,34 @@ def test_what_a_whole_package_module_imports_is_imported_again_too():
                     fake_module("fastlib.util"), fake_module("otherlib")], probe=probe)
     assert w.by_ref["fastlib.util"].reason is Reason.IN_PACKAGE
     assert "otherlib" in w.by_ref
+    assert str(w.by_ref["otherlib"]) == "imported by fastlib.util when that is imported again"
+    assert probe.calls == [["fastlib.structs"], ["fastlib.util"]]
+
+
+def test_what_a_base_set_package_module_imports_is_imported_again():
+    # encodings.idna is imported again for its base-set package, and importing it imports
+    # stringprep (and unicodedata): stringprep must not be captured by value beside it.
+    probe = FakeProbe(loaded={"encodings.idna": ["encodings.idna", "stringprep", "unicodedata"]})
+    w = make_world([fake_module("encodings", package=True), fake_module("encodings.idna"),
+                    fake_module("stringprep"), ext_module("unicodedata"), fake_module("app")],
+                   base={"encodings"}, imports=FakeImports(order=["unicodedata", "stringprep", "encodings.idna"]),
+                   probe=probe)
+    assert reasons(w) == {"encodings": Reason.BASE_SET, "encodings.idna": Reason.IN_BASE_PACKAGE,
+                          "stringprep": Reason.IMPORTED_BY_SEED, "unicodedata": Reason.EXTENSION}
+    assert probe.calls == [["unicodedata", "encodings.idna"]]
+    assert w.import_order() == ["unicodedata", "stringprep", "encodings.idna"]
+
+
+def test_the_closure_goes_on_until_nothing_is_added():
+    # a seed's package brings a module in (rule 4), whose import brings another package in
+    # (rule 3), whose other module is brought in by its package (rule 4), and so on.
+    probe = FakeProbe(loaded={"a._ext": ["a", "a._ext"], "a.util": ["a.util", "b.core"],
+                              "b.extra": ["b.extra", "c"]})
+    w = make_world([fake_module("a", package=True), ext_module("a._ext"), fake_module("a.util"),
+                    fake_module("b", package=True), fake_module("b.core"), fake_module("b.extra"),
+                    fake_module("c"), fake_module("d")], probe=probe)
+    assert set(w.by_ref) == {"a", "a._ext", "a.util", "b", "b.core", "b.extra", "c"}
+    assert probe.calls == [["a._ext"], ["a.util"], ["b", "b.extra"]]
 
 
 # == state the program set on modules imported again ==============================================
@@ -387,7 +433,7 @@ def test_changes_with_the_real_import_recorder(monkeypatch):
     ext = ext_module("_unit_cfg", level=1, items=[1])
     monkeypatch.setitem(sys.modules, "_unit_cfg", ext)
     recorder = ImportRecorder.__new__(ImportRecorder)  # without hooking the import system
-    recorder.order, recorder.stack, recorder.after_import = [], [], {}
+    recorder.order, recorder.stack, recorder.after_import, recorder.members_after_import = [], [], {}, {}
     recorder._finished("_unit_cfg", True)  # the namespace right after import
     ext.items.append(2)  # the program changes a container...
     ext.level = 1000  # ...and rebinds an attribute; a fresh import has level=0, items=[]
@@ -402,6 +448,108 @@ def test_per_process_and_base_modules_are_never_replayed():
     fresh = {"os": {"environ_copy": fingerprint({})}, "_ext": {"value": fingerprint(2)}}
     w = make_world([os_mod, ext], probe=FakeProbe(fingerprints=fresh))
     assert w.changed == {} and w.replay_steps() == []
+
+
+def test_per_process_modules_keep_only_the_functions_the_program_put_there():
+    def hook(args):
+        pass
+
+    thr = fake_module("threading", excepthook=hook, _counter=5, _active={1: object()})
+    fresh = {"threading": {"excepthook": ("n", "_thread", "_excepthook"), "_counter": fingerprint(0),
+                           "_active": fingerprint({})}}
+    w = make_world([thr], probe=FakeProbe(fingerprints=fresh))
+    assert w.changed == {"threading": ["excepthook"]}
+    assert [(f.qualname, args) for f, args in w.replay_steps()] == [("setattr", (thr, "excepthook", hook))]
+
+
+# == state the program set on the classes and functions of modules imported again =================
+
+class Widget:
+    __module__ = "_widgets"
+    size = 1
+    registry: dict = {}
+
+    def draw(self):
+        return "fresh"
+
+
+def member_world(changes, fresh_members, *, base=(), probe=None, extra=()):
+    mod = ext_module("_widgets", Widget=Widget)
+    imports = FakeImports(order=["_widgets"], members={"_widgets": {"Widget": (Widget, changes)}})
+    probe = probe or FakeProbe(members={"_widgets": {"Widget": fresh_members}})
+    return make_world([mod, *extra], base=base, imports=imports, probe=probe), mod, probe
+
+
+def test_an_attribute_set_on_a_class_of_a_module_imported_again_is_set_again(monkeypatch):
+    def patched(self):
+        return "patched"
+
+    monkeypatch.setattr(Widget, "draw", patched)
+    monkeypatch.setattr(Widget, "color", "red", raising=False)
+    fresh = {"draw": ("n", "_widgets", "Widget.draw"), "size": fingerprint(1)}
+    w, _mod, probe = member_world({"draw": "rebound", "color": "rebound"}, fresh)
+    assert probe.described == [(["_widgets"], {"_widgets": ["Widget"]})]
+    assert w.notes == ["_widgets: Widget.draw, Widget.color"]
+    steps = [(f.qualname, args) for f, args in w.replay_steps()]
+    assert steps == [("setattr", (Widget, "draw", patched)), ("setattr", (Widget, "color", "red"))]
+    # the value set is captured (by value), never found by name as the class's own member
+    assert w.global_name(patched) is None
+
+
+def test_what_a_fresh_import_sets_too_is_not_set_again(monkeypatch):
+    monkeypatch.setattr(Widget, "size", 1)
+    w, _mod, _probe = member_world({"size": "rebound"}, {"size": fingerprint(1)})
+    assert w.changed_members == {} and w.replay_steps() == [] and w.notes == []
+
+
+def test_a_class_container_changed_in_place_is_refilled_and_stays_found_by_name(monkeypatch):
+    monkeypatch.setattr(Widget, "registry", {"k": "v"})
+    w, _mod, _probe = member_world({"registry": "changed"}, {"registry": fingerprint({})})
+    steps = [(f.qualname, args) for f, args in w.replay_steps()]
+    assert steps == [("set_dict", (Widget.registry, (("k", "v"),)))]
+    assert w.global_name(Widget.registry) == ("_widgets", "Widget.registry")
+
+
+def test_an_attribute_removed_from_a_class_is_removed_again():
+    w, _mod, _probe = member_world({"legacy": "removed"}, {"legacy": fingerprint(0)})
+    assert [(f.qualname, args) for f, args in w.replay_steps()] == [("delattr", (Widget, "legacy"))]
+    assert w.notes == ["_widgets: Widget.legacy (removed)"]
+
+
+def test_what_the_interpreter_adds_to_a_class_on_first_use_is_no_change(monkeypatch):
+    monkeypatch.setattr(Widget, "__slotnames__", [], raising=False)
+    probe = FakeProbe()
+    w, _mod, _ = member_world({"__slotnames__": "rebound"}, {}, probe=probe)
+    assert w.changed_members == {} and probe.described == [(["_widgets"], {})]
+
+
+def test_a_function_attribute_and_a_base_set_class(monkeypatch):
+    def dumps():
+        pass
+
+    dumps.__module__, dumps.__qualname__ = "basemod", "dumps"
+    monkeypatch.setattr(dumps, "cache", {}, raising=False)
+    base_mod = fake_module("basemod", dumps=dumps)
+    imports = FakeImports(members={"basemod": {"dumps": (dumps, {"cache": "rebound"})}})
+    probe = FakeProbe(members={"basemod": {"dumps": {}}})
+    w = make_world([base_mod], base={"basemod"}, imports=imports, probe=probe)
+    # the base set is described too (the fresh interpreter has it as a restore has)
+    assert probe.described == [(["basemod"], {"basemod": ["dumps"]})] and probe.calls == []
+    assert [(f.qualname, args) for f, args in w.replay_steps()] == [("setattr", (dumps, "cache", dumps.cache))]
+
+
+def test_a_member_named_by_two_modules_is_compared_once_under_its_own(monkeypatch):
+    monkeypatch.setattr(Widget, "color", "red", raising=False)
+    # _collections_abc's classes say they belong to collections.abc, which re-exports them.
+    imports = FakeImports(order=["_widgets_impl", "_widgets"],
+                          members={"_widgets_impl": {"Widget": (Widget, {"color": "rebound"})},
+                                   "_widgets": {"Widget": (Widget, {"color": "rebound"})}})
+    probe = FakeProbe(members={"_widgets": {"Widget": {}}, "_widgets_impl": {"Widget": {}}})
+    impl = fake_module("_widgets_impl", Widget=Widget)
+    impl.__name__ = "_widgets"
+    w = make_world([("_widgets_impl", impl), ext_module("_widgets", Widget=Widget)], base={"_widgets_impl"},
+                   imports=imports, probe=probe)
+    assert list(w.changed_members) == ["_widgets"]
 
 
 def test_namespace_fingerprint_skips_dunders_and_compares_by_value():

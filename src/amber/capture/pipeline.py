@@ -192,10 +192,15 @@ class _QuietWarnings:
 
 
 def decide_world(request: SnapshotRequest) -> World:
+    from amber._files import BOOT
+    from amber.capture.world.probe import FreshImportProbe
+
     baseline = request.startup.baseline
-    world = World(request.startup.modules, baseline.names,
-                  {name: ids for name, (_mod, ids, _copies) in baseline.modules.items()},
-                  set(request.options.reimport) | STATE.reimport, request.startup.recorders.imports, _probe)
+    start_ids = {name: ids for name, (_mod, ids, _copies) in baseline.modules.items()}
+    reimport = set(request.options.reimport) | STATE.reimport
+    with FreshImportProbe(sys.path, BOOT) as probe:
+        world = World(request.startup.modules, baseline.names, start_ids, reimport,
+                      request.startup.recorders.imports, probe)
     if world.failed:
         raise CaptureError(_failed_report(world.failed))
     if world.notes and not request.quiet:
@@ -393,16 +398,6 @@ def _registrations_on_reimported_abcs(modules, world, done: set) -> list:
             if added:
                 out.append((reconstructor(rebuild.register_abc), (value, added)))
     return out
-
-
-def _probe(seeds: list) -> dict:
-    from amber._files import BOOT as boot
-    from amber.capture.world.probe import probe_fresh_imports
-
-    try:
-        return probe_fresh_imports(seeds, sys.path, boot)
-    except RuntimeError as e:
-        raise CaptureError(str(e)) from None
 
 
 def _failed_report(failed: dict) -> str:

@@ -12,7 +12,15 @@ run. At the snapshot point the difference is turned into replay steps run at res
   again;
 * the environment: variables the program set or removed are applied over the restoring process's
   environment before anything else (see the ``environ`` image section);
-* recursion limit, gc thresholds, switch interval, int-to-str digit limit, signal handlers.
+* recursion limit, gc thresholds, switch interval, int-to-str digit limit, signal handlers;
+* settings kept in C that no namespace shows (the locale, the C library's time zone, socket's
+  default timeout, decimal's contexts, faulthandler, the thread stack size, gc debug flags:
+  :mod:`amber.capture.recorders.settings`);
+* the interpreter's configuration: the snapshotting interpreter's own, as it started (its flags,
+  warning and ``-X`` options, module search path; ``site_import`` on, since Amber's ``-S`` only
+  defers ``site``), set again first so that ``sys.flags``, children and subinterpreters of a
+  restored process see the program's, not the restore's ``-I -S``
+  (:func:`amber.restore.replay.apply_program_config`).
 
 Callbacks kept inside the interpreter (atexit, codec search, at-fork) are recorded by
 :mod:`amber.capture.recorders.registrations`.
@@ -23,8 +31,9 @@ import gc
 import sys
 
 from amber._compat import ident
+from amber.capture.recorders.settings import changed_settings, read_settings
 from amber.capture.reduce.recipes import named, reconstructor
-from amber.restore import rebuild
+from amber.restore import rebuild, replay
 
 # Attributes that describe this process, not the program's set-up: never replayed.
 NEVER_REPLAY = {
@@ -65,6 +74,8 @@ class Baseline:
         self.abc_registries = _abc_registries(self.modules)
         self.settings = _settings()
         self.signals = _signals()
+        self.config = program_config()
+        self.c_settings = read_settings()
 
     def environ_changes(self) -> dict:
         import posix
@@ -74,9 +85,30 @@ class Baseline:
         changes.update({k: None for k in self.environ if k not in now})
         return changes
 
+    def _config_steps(self) -> list:
+        if self.config is None:
+            return []
+        config = dict(self.config)
+        if "sys_path_0" in config:
+            config["sys_path_0"] = self._sys_path_0()
+        return [(reconstructor(replay.apply_program_config), (config,))]
+
+    def _sys_path_0(self) -> str | None:
+        """The directory python puts first on the program's sys.path (amber.capture.session did
+        so, as python does): the script's, the working directory for ``-m``, none under -P."""
+        import posixpath
+
+        main = sys.modules.get("__main__")
+        if sys.flags.safe_path or main is None:
+            return None
+        if getattr(main, "__spec__", None) is not None:
+            return self.settings.get("cwd")
+        file = getattr(main, "__file__", None)
+        return posixpath.dirname(posixpath.realpath(file)) if isinstance(file, str) else None
+
     def replay(self) -> tuple:
         """(early steps, late steps, roots) to restore what start-up did to the base set."""
-        early: list = []
+        early: list = self._config_steps()  # first: the steps below set sys attributes on top of it
         late: list = []
         for name, (mod, ids, copies) in self.modules.items():
             if sys.modules.get(name) is not mod:
@@ -104,6 +136,8 @@ class Baseline:
         for signum, handler in _signals().items():
             if self.signals.get(signum) is not handler:
                 early.append((named("_signal", "signal"), (signum, handler)))
+        for name, value in changed_settings(self.c_settings, read_settings()):
+            early.append((reconstructor(replay.apply_setting), (name, value)))
         return early, late
 
 
@@ -115,6 +149,20 @@ def _renamed(mod, ids: dict) -> list:
         if value is not None and ids.get(attr) != ident(value):
             steps.append((named("builtins", "setattr"), (mod, attr, value)))
     return steps
+
+
+def program_config() -> dict | None:
+    """The fields of this interpreter's configuration that are the program's
+    (:data:`amber.restore.replay.PROGRAM_CONFIG_KEYS`), or None where CPython's configuration
+    API is missing. Read before the program runs; ``_testinternalcapi`` is then forgotten, so the
+    program's ``sys.modules`` is as it would be."""
+    api = replay.config_api()
+    if api is None:
+        return None
+    config = api.get_config()
+    out = {key: config[key] for key in replay.PROGRAM_CONFIG_KEYS if key in config}
+    out["site_import"] = 1  # the snapshot's -S is Amber's: site ran before the program
+    return out
 
 
 def _copy(v):

@@ -8,7 +8,11 @@ For each module it records
 * its namespace right after its import finished: attribute identities, and a fingerprint of
   its containers. Comparing that with the namespace at the snapshot point tells which state the
   program changed *after* the import, as opposed to values that merely differ from process to
-  process (addresses, process ids), which a fresh import sets anew and must never be replayed.
+  process (addresses, process ids), which a fresh import sets anew and must never be replayed;
+* the same for the namespaces of its *members*, the classes and functions it defines under
+  their own name (:func:`amber.capture.world.fingerprint.own_members`): ``Thread.x = 1`` or a
+  method replaced on a class of a module imported again is found the same way. The modules
+  loaded before the recorder starts (the base set) are recorded as they are then.
 
 The hook wraps ``importlib._bootstrap._load_unlocked``, through which every import that runs a
 loader passes (``import``, ``importlib.import_module``, ``__import__``); see
@@ -19,7 +23,7 @@ import sys
 
 from amber import _compat
 from amber._compat import ident
-from amber.capture.world.probe import fingerprint
+from amber.capture.world.fingerprint import fingerprint, member_items, own_members
 
 
 class ImportRecorder:
@@ -27,6 +31,11 @@ class ImportRecorder:
         self.order: list[str] = []  # module names, in the order their imports started
         self.stack: list[str] = []  # imports running now, innermost last
         self.after_import: dict[str, dict] = {}  # name -> {attr: (id, container fingerprint)}
+        # name -> {member: (the class or function, {attr: (id, container fingerprint)})}
+        self.members_after_import: dict[str, dict] = {}
+        for name, mod in list(sys.modules.items()):
+            if mod is not None:
+                self.members_after_import[name] = _members_state(mod)
         self._undo = _compat.wrap_module_loading(self._started, self._finished)
 
     def _started(self, name: str) -> None:
@@ -49,19 +58,31 @@ class ImportRecorder:
             items = list(vars(mod).items())
         except TypeError:
             return
-        state = {}
-        for attr, value in items:
-            fp = None
-            if type(value) in (list, dict, set):
-                try:
-                    fp = fingerprint(value)
-                except Exception:
-                    fp = None
-            state[attr] = (ident(value), fp)
-        self.after_import[name] = state
+        # (dunder names are never compared: see namespace_fingerprint; __builtins__ alone, a
+        # dict of 150 entries in every module, cost more than all the rest)
+        self.after_import[name] = _state([(k, v) for k, v in items if not _dunder(k)])
+        self.members_after_import[name] = _members_state(mod)
 
     def stop(self) -> None:
         self._undo()
+
+    def members_changed_since_import(self, name: str) -> dict:
+        """{member name: (the member, {attribute: "rebound", "changed" (a list, dict or set
+        changed in place) or "removed"})} for the classes and functions ``name`` defined when
+        its import finished, where the program changed their namespaces since."""
+        out: dict = {}
+        for member_name, (member, before) in self.members_after_import.get(name, {}).items():
+            changes = {}
+            now = dict(member_items(member))
+            for attr, value in now.items():
+                if attr not in before or ident(value) != before[attr][0]:
+                    changes[attr] = "rebound"
+                elif _changed_in_place(value, before[attr][1]):
+                    changes[attr] = "changed"
+            changes.update({attr: "removed" for attr in before if attr not in now})
+            if changes:
+                out[member_name] = (member, changes)
+        return out
 
     def changed_since_import(self, name: str, attrs) -> list:
         """Those of ``attrs`` that the program changed after ``name`` was imported."""
@@ -85,3 +106,37 @@ class ImportRecorder:
                 except Exception:
                     continue
         return out
+
+
+def _dunder(name) -> bool:
+    return type(name) is str and name.startswith("__") and name.endswith("__")
+
+
+def _state(items) -> dict:
+    """{attr: (id, fingerprint of a list, dict or set, else None)}."""
+    state = {}
+    for attr, value in items:
+        fp = None
+        if type(value) in (list, dict, set):
+            try:
+                fp = fingerprint(value)
+            except Exception:
+                fp = None
+        state[attr] = (ident(value), fp)
+    return state
+
+
+def _members_state(mod) -> dict:
+    try:
+        return {name: (member, _state(member_items(member))) for name, member in own_members(mod).items()}
+    except Exception:  # nothing the recorder does may make an import fail
+        return {}
+
+
+def _changed_in_place(value, fp) -> bool:
+    if fp is None:
+        return False
+    try:
+        return fingerprint(value) != fp
+    except Exception:
+        return False

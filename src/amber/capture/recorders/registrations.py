@@ -1,15 +1,18 @@
 """Callbacks the program hands to the interpreter, which keeps them where Python cannot list them.
 
-``atexit.register``, ``codecs.register`` (codec search functions) and ``os.register_at_fork``
-store their callbacks inside the interpreter (and ``threading._register_atexit``, which
-``concurrent.futures`` calls, in ``threading``, a module imported again at restore), so Amber
+``atexit.register``, ``codecs.register`` (codec search functions), ``codecs.register_error``
+(error handlers: ``'x'.encode('ascii', errors='mine')``), ``os.register_at_fork`` and
+``sys.addaudithook`` store their callbacks inside the interpreter (and ``threading._register_atexit``,
+which ``concurrent.futures`` calls, in ``threading``, a module imported again at restore), so Amber
 records the calls while the program runs to its snapshot point and makes them again at restore,
 in the same order
 (:func:`amber.restore.rebuild.replay_registrations`). ``atexit.unregister`` and
-``codecs.unregister`` remove recorded calls.
+``codecs.unregister`` remove recorded calls; a later ``register_error`` of the same name
+replaces an earlier one, as in the interpreter.
 
 A call made while a module was being imported is left out when that module is imported again at
-restore: its import makes the call again (``logging`` registers its ``shutdown``).
+restore: its import makes the call again (``logging`` registers its ``shutdown``, ``encodings.idna``
+nothing twice). Calls made by Amber's own code (its recorders' audit hook) are not the program's.
 
 Each call is kept as (the registering function, found by name at restore, its arguments), so
 the restore side makes it again without knowing the kinds.
@@ -21,8 +24,10 @@ from amber.capture.reduce.recipes import Global, named
 
 ATEXIT = named("atexit", "register")
 CODEC = named("_codecs", "register")
+ERROR_HANDLER = named("_codecs", "register_error")
 AT_FORK = named("posix", "register_at_fork")
 THREADING_EXIT = named("threading", "_register_atexit")
+AUDIT_HOOK = named("sys", "addaudithook")
 
 
 class RegistrationRecorder:
@@ -40,6 +45,11 @@ class RegistrationRecorder:
             def wrap(original):
                 def recording(*args, **kwargs):
                     result = original(*args, **kwargs)
+                    caller = sys._getframe(1).f_globals.get("__name__")
+                    if caller == "amber" or isinstance(caller, str) and caller.startswith("amber."):
+                        return result
+                    if register is ERROR_HANDLER:  # one handler per name: the last one counts
+                        calls[:] = [c for c in calls if not (c[0] is ERROR_HANDLER and c[1][:1] == args[:1])]
                     calls.append((register, args, kwargs, importing()))
                     return result
 
@@ -48,19 +58,23 @@ class RegistrationRecorder:
                 return recording
             return wrap
 
-        def forget(original):
-            def unregistering(func):
-                calls[:] = [c for c in calls if not (c[0] is not AT_FORK and c[1][:1] == (func,))]
-                return original(func)
+        def forget(register: Global):
+            def wrap(original):
+                def unregistering(func):
+                    calls[:] = [c for c in calls if not (c[0] is register and c[1][:1] == (func,))]
+                    return original(func)
 
-            unregistering.__doc__ = original.__doc__
-            return unregistering
+                unregistering.__doc__ = original.__doc__
+                return unregistering
+            return wrap
 
         self._patch(atexit, "register", record(ATEXIT))
-        self._patch(atexit, "unregister", forget)
+        self._patch(atexit, "unregister", forget(ATEXIT))
         self._patch(_codecs, "register", record(CODEC), also=("codecs",))
+        self._patch(_codecs, "register_error", record(ERROR_HANDLER), also=("codecs",))
+        self._patch(sys, "addaudithook", record(AUDIT_HOOK))
         if hasattr(_codecs, "unregister"):
-            self._patch(_codecs, "unregister", forget, also=("codecs",))
+            self._patch(_codecs, "unregister", forget(CODEC), also=("codecs",))
         if hasattr(posix, "register_at_fork"):
             self._patch(posix, "register_at_fork", record(AT_FORK), also=("os",))
 

@@ -14,22 +14,36 @@ value, or when importing such a module again would import it anyway.* In detail:
    * modules whose state describes the running process: ``os`` (``os.environ``), ``threading``
      (the main-thread object), ``random`` (its seed), ``tempfile``, ``multiprocessing.process``;
    * packages the program or the user asked for (``amber.reimport()``, ``--reimport``).
-3. **The closure**: a fresh interpreter started as a restore starts imports the seeds and
-   reports what each import pulled in (:mod:`amber.capture.world.probe`). All of that is imported
-   again at restore, so none of it may also be captured by value. This is how the Python parts
-   that an extension uses while it initialises (``copyreg`` for ``_pickle``, ``numbers`` for
-   ``_decimal``, a package's ``__init__`` for its ``.so``) end up on the same side as it.
+3. **The closure**: a fresh interpreter started as a restore starts imports everything a restore
+   imports again (the seeds, the other modules of base-set packages) and reports what each
+   import pulled in (:mod:`amber.capture.world.probe`). All of that is imported again at
+   restore, so none of it may also be captured by value: *anything a module held by reference
+   imports in a fresh interpreter is held by reference too.* This is how the Python parts that
+   an extension uses while it initialises (``copyreg`` for ``_pickle``, ``numbers`` for
+   ``_decimal``, a package's ``__init__`` for its ``.so``) end up on the same side as it, and
+   ``stringprep`` beside ``encodings.idna``. (What a module imported again imports later, inside
+   a function, finds the captured copy in ``sys.modules``: the heap is in place by then.)
 4. **Whole packages**: a package with any module imported again is imported again whole, so a
    package's modules never mix captured and fresh state. A package whose extension only sits
    beside pure-Python modules that do not import it (``pydantic`` beside ``pydantic_core``) is
-   not entangled and stays captured by value.
+   not entangled and stays captured by value. The modules a package brings in this way are
+   imported in the probe too, and rule 3 applies to them, until nothing new is added.
 
 Everything else reachable from ``sys.modules`` and ``__main__`` is captured by value.
 
 State the program set on a module that is imported again (an attribute rebound, a registry
 filled, ``pd.set_option``) would be lost: it is detected by comparing the module's namespace at
-the snapshot point with what a fresh import leaves (the probe's fingerprints). Rebound
-attributes are set again and changed containers refilled at restore, and a note says so.
+the snapshot point with what a fresh import leaves (the probe's fingerprints) *and* with the
+namespace right after the module's own import (:mod:`amber.capture.recorders.imports`: what
+differs only from process to process is never replayed). Rebound attributes are set again and
+changed containers refilled at restore, and a note says so (``amber inspect`` lists them). The
+same holds for the namespaces of the classes and functions such a module defines (its
+*members*): an attribute the program set on one (``threading.Thread.x = 1``,
+``json.dumps.cache = {}``, ``MutableMapping.__subclasshook__ = classmethod(f)``, a method
+replaced) is set again, one it removed is removed again; this covers the base set's classes too
+(``collections.Counter.__repr__``). The state of a module describing the process
+(``threading``...) is the restoring process's own, except the functions and classes the program
+put into it (``threading.excepthook = hook``) and its members' namespaces.
 """
 
 from __future__ import annotations
@@ -41,7 +55,12 @@ import types
 from amber._compat import c_metaclass, ident, is_python_class
 from amber.capture.recorders.baseline import frozen_contents, refill
 from amber.capture.reduce.recipes import ATOMS, named
-from amber.capture.world.probe import namespace_fingerprint
+from amber.capture.world.fingerprint import (
+    LAZY_CLASS_ATTRS,
+    member_items,
+    namespace_fingerprint,
+    safe_fingerprint,
+)
 
 # Imported while the program's state is captured: no typing at run time (importing it registers
 # its types in copyreg.dispatch_table, state of the program's base set); its names are for mypy.
@@ -114,7 +133,9 @@ class World:
     def __init__(self, modules: dict, base: set, baseline: dict, reimport: set, imports, probe) -> None:
         """``base`` names the base set; ``baseline`` maps base-set modules to {attribute: id(value)}
         at start-up; ``imports`` is the :class:`~amber.capture.recorders.imports.ImportRecorder`;
-        ``probe(seeds)`` answers as :func:`amber.capture.world.probe.probe_fresh_imports`."""
+        ``probe`` answers as :class:`amber.capture.world.probe.FreshImportProbe` does: ``probe(names)``
+        imports them in one fresh interpreter, ``probe.describe(names, members)`` fingerprints
+        what those imports left."""
         self.base = base
         self.imports = imports
         self._ranks = {n: i for i, n in enumerate(reversed(imports.order))}
@@ -124,6 +145,8 @@ class World:
         self.by_ref: dict[str, ByRef] = {}  # module name -> why it is imported again
         self.failed: dict[str, str] = {}  # seed -> why it cannot be imported again
         self.changed: dict[str, list] = {}  # module imported again -> attributes the program changed
+        # module imported again -> [(member, its name, attribute, "set" or "del")] the program changed
+        self.changed_members: dict[str, list] = {}
         self.notes: list[str] = []
         self._classify(reimport, probe)
         self.names: dict[int, tuple[str, str]] = {}
@@ -148,21 +171,46 @@ class World:
         main = self.modules.get("__main__")
         self.main_names = {name for name, mod in self.modules.items() if mod is main and main is not None}
         seeds = self._seeds(reimport)
-        if not seeds:
-            return
-        answer = probe(sorted(seeds, key=self._import_rank))
-        self.failed = dict(answer["failed"])
         for seed, why in seeds.items():
             by_ref.setdefault(seed, why)
-        for seed, loaded in answer["loaded"].items():
-            for name in loaded:
-                if name in self.modules and name not in self.main_names:
-                    by_ref.setdefault(name, ByRef(Reason.IMPORTED_BY_SEED, seed))
-        tops = {_top(name) for name, why in by_ref.items() if why.reason is not Reason.AMBER}
-        for name in self.modules:
-            if name not in by_ref and name not in self.main_names and _top(name) in tops:
-                by_ref[name] = ByRef(Reason.IN_PACKAGE, _top(name))
-        self._compare_with_fresh(answer["fingerprints"])
+        fresh = self._close_over_fresh_imports(probe)
+        candidates = self._member_candidates()
+        described = self._described(fresh)
+        if described or candidates:
+            names = described + [name for name in candidates if name not in described]
+            answer = probe.describe(names, {name: list(found) for name, found in candidates.items()})
+            self._compare_with_fresh(answer["modules"])
+            self._compare_members_with_fresh(candidates, answer["members"])
+        self._note_changes()
+
+    def _close_over_fresh_imports(self, probe) -> set:
+        """Rule 3 and 4 to their fixed point: everything a restore imports again (the seeds, the
+        base-set packages' other modules, whole packages) is imported in the probe, in the
+        program's import order; what those imports add is imported again too, and so is the rest
+        of its package, which is imported in turn, until nothing new is to be imported. Returns
+        the names the fresh interpreter holds."""
+        by_ref = self.by_ref
+        fresh: set = set()
+        while True:
+            batch = [name for name in self.import_order() if name not in fresh]
+            if not batch:
+                return fresh
+            answer = probe(batch)
+            self.failed.update(answer["failed"])
+            fresh.update(batch)
+            for name in batch:
+                for added in answer["loaded"].get(name, ()):
+                    fresh.add(added)
+                    if added in self.modules and added not in self.main_names:
+                        by_ref.setdefault(added, ByRef(Reason.IMPORTED_BY_SEED, name))
+            tops = {_top(name) for name, why in by_ref.items() if why.reason is not Reason.AMBER}
+            for name in self.modules:
+                if name not in by_ref and name not in self.main_names and _top(name) in tops:
+                    by_ref[name] = ByRef(Reason.IN_PACKAGE, _top(name))
+
+    def _described(self, fresh: set) -> list:
+        """The modules imported again whose fresh state is compared with the program's."""
+        return [name for name in self.import_order() if name in fresh]
 
     def _seeds(self, reimport: set) -> dict[str, ByRef]:
         """The modules that cannot be captured by value (rule 2), with why."""
@@ -208,9 +256,11 @@ class World:
             mod = self.modules.get(name)
             if mod is None or name not in self.by_ref or name in self.base:
                 continue
-            if self.by_ref[name].reason is Reason.PER_PROCESS:
-                continue
             ours = namespace_fingerprint(mod)
+            if self.by_ref[name].reason is Reason.PER_PROCESS:
+                # Its state is the restoring process's own; the functions and classes the
+                # program put into it (threading.excepthook, a monkeypatch) are the program's.
+                ours = {attr: fp for attr, fp in ours.items() if fp[0] == "n"}
             # Changed by the program: differs from a fresh import *and* from this process's own
             # state right after the import (values that differ from process to process, such
             # as addresses, are set anew by the fresh import and must never be replayed).
@@ -219,11 +269,60 @@ class World:
                 else diff
             if diff:
                 self.changed[name] = diff
-                self.notes.append(f"{name}: {', '.join(diff)}")
+
+    def _member_candidates(self) -> dict:
+        """{module: {member name: (member, [attributes changed since the import])}} for the
+        classes and functions of modules imported again (the base set and the modules describing
+        the process included: ``collections.abc.MutableMapping``, ``threading.Thread``), each
+        member once, under the module it names as its own."""
+        out: dict = {}
+        seen: set = set()
+        names = sorted((n for n in self.by_ref if n in self.modules and n not in self.main_names
+                        and self.by_ref[n].reason is not Reason.AMBER),
+                       key=lambda n: (getattr(self.modules[n], "__name__", None) != n, self._import_rank(n)))
+        for name in names:
+            for member_name, (member, changes) in self.imports.members_changed_since_import(name).items():
+                if ident(member) in seen:
+                    continue
+                seen.add(ident(member))
+                changes = {a: how for a, how in changes.items() if not _lazy_attr(member, a)}
+                if changes:
+                    out.setdefault(name, {})[member_name] = (member, changes)
+        return out
+
+    def _compare_members_with_fresh(self, candidates: dict, fresh: dict) -> None:
+        """Attributes the program set on (or removed from) classes and functions of modules
+        imported again, that their fresh import does not set: each is set (or removed) again."""
+        for name, found in candidates.items():
+            fresh_members = fresh.get(name, {})
+            steps: list = []
+            for member_name, (member, changes) in found.items():
+                if member_name not in fresh_members:
+                    continue  # the fresh import defines no such member: nothing to set it on
+                fresh_ns = fresh_members[member_name]
+                ours = dict(member_items(member))
+                for attr, how in changes.items():
+                    if how == "removed":
+                        if attr in fresh_ns:
+                            steps.append((member, member_name, attr, "del"))
+                    elif attr in ours and fresh_ns.get(attr) != safe_fingerprint(ours[attr]):
+                        steps.append((member, member_name, attr, "set" if how == "rebound" else "refill"))
+            if steps:
+                self.changed_members[name] = steps
+
+    def _note_changes(self) -> None:
+        """One note per module imported again whose state the program changed (``amber inspect``)."""
+        for name in [*self.changed, *(n for n in self.changed_members if n not in self.changed)]:
+            attrs = list(self.changed.get(name, ()))
+            attrs += [f"{member_name}.{attr}" + (" (removed)" if how == "del" else "")
+                      for _member, member_name, attr, how in self.changed_members.get(name, ())]
+            self.notes.append(f"{name}: {', '.join(attrs)}")
 
     # == finding objects by name ===================================================================
     def _index(self) -> None:
         names = self.names
+        set_members = {(ident(member), attr) for changes in self.changed_members.values()
+                       for member, _name, attr, how in changes if how == "set"}
         for modname in self.by_ref:
             mod = self.modules.get(modname)
             if mod is None:
@@ -254,10 +353,12 @@ class World:
                         attr not in ("__import__", "__build_class__"):
                     continue
                 self._name(value, modname, attr)
-                # Objects kept on a module's own classes (defaults, registries, descriptors).
+                # Objects kept on a module's own classes (defaults, registries, descriptors), but
+                # not those the program set there: they are captured and set again.
                 if isinstance(value, type) and value.__module__ == modname and value.__qualname__ == attr:
                     for key, member in list(value.__dict__.items()):
-                        if type(member) not in ATOMS and not (key.startswith("__") and key.endswith("__")):
+                        if type(member) not in ATOMS and not (key.startswith("__") and key.endswith("__")) \
+                                and (ident(value), key) not in set_members:
                             names.setdefault(ident(member), (modname, f"{attr}.{key}"))
         # Objects every interpreter has under a stable name though no module exports them.
         for owner in (object, type):
@@ -294,6 +395,16 @@ class World:
                     steps.append((named("builtins", "setattr"), (mod, attr, value)))
                 else:
                     steps.append((refill(value), (value, frozen_contents(value))))
+        for changes in self.changed_members.values():
+            for member, _name, attr, how in changes:
+                if how == "del":
+                    steps.append((named("builtins", "delattr"), (member, attr)))
+                    continue
+                value = dict(member_items(member))[attr]
+                if how == "refill":
+                    steps.append((refill(value), (value, frozen_contents(value))))
+                else:
+                    steps.append((named("builtins", "setattr"), (member, attr, value)))
         return steps
 
     def _import_rank(self, name: str) -> int:
@@ -358,6 +469,14 @@ class World:
                 if value is not None and attr:
                     table.setdefault(type(value), (modname, f"{attr}.__class__"))
         return table.get(cls)
+
+
+def _lazy_attr(member, attr: str) -> bool:
+    """What the interpreter or copyreg added on first use (see LAZY_CLASS_ATTRS)."""
+    if attr not in LAZY_CLASS_ATTRS:
+        return False
+    value = dict(member_items(member)).get(attr)
+    return attr == "__slotnames__" or type(value) is dict and not value
 
 
 def _values(mod) -> list:
