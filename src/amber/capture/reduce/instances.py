@@ -314,11 +314,12 @@ def _holds_a_resource(obj, cls, defines_hooks: bool) -> bool:
         values = []
     values += [v for _name, v in slot_values(obj, cls) or ()]
     for value in values:
-        if not isinstance(value, _RESOURCE_TYPES):
+        kind = type(value)  # not isinstance: a proxy of a file is no file (it is judged by its fields)
+        if not issubclass(kind, _RESOURCE_TYPES):
             continue
-        if isinstance(value, io.IOBase) and is_closed(value):
+        if issubclass(kind, io.IOBase) and is_closed(value):
             continue
-        if isinstance(value, _socket.socket) and value.fileno() == -1:
+        if issubclass(kind, _socket.socket) and value.fileno() == -1:
             continue
         return True
     return False

@@ -137,35 +137,39 @@ class Reducers:
         fn = self.dispatch.get(cls)
         if fn is not None:
             return fn(obj)
-        if isinstance(obj, type):
+        # Every kind is judged by type(obj), never isinstance: a proxy that forwards __class__
+        # (Django's LazyObject, wrapt) passes isinstance checks for what it wraps, and would be
+        # taken for (or refused as) its target.
+        if issubclass(cls, type):
             return self.reduce_class(obj)
-        if isinstance(obj, types.ModuleType):
+        if issubclass(cls, types.ModuleType):
             return self.reduce_module(obj)
-        if isinstance(obj, weakref.ref):
+        if issubclass(cls, weakref.ref):
             return self.reduce_weakref(obj)
         return self.reduce_other(obj, cls)
 
     def reduce_other(self, obj, cls):
         """Objects no exact type names: resources that cannot be captured, closed files,
-        subclasses of C types with a reducer of their own, and instances."""
-        if isinstance(obj, _socket.socket):
+        subclasses of C types with a reducer of their own, and instances. Judged by ``cls``
+        (the real type), not by what ``obj.__class__`` claims."""
+        if issubclass(cls, _socket.socket):
             return Offender("an open socket" if obj.fileno() != -1 else "a socket",
                             "close it before the snapshot point and connect again after restore")
         threading = sys.modules.get("threading")
-        if threading is not None and isinstance(obj, threading.Thread) and obj.is_alive() and \
+        if threading is not None and issubclass(cls, threading.Thread) and obj.is_alive() and \
                 obj is not threading.main_thread():
             return Offender(f"a running thread ({obj.name})",
                             "start threads after restore (after the snapshot point), or stop this one first")
-        if isinstance(obj, io.IOBase) and not isinstance(obj, _IN_MEMORY_FILES) and not is_closed(obj):
+        if issubclass(cls, io.IOBase) and not issubclass(cls, _IN_MEMORY_FILES) and not is_closed(obj):
             return Offender(f"an open file ({_describe_file(obj)})",
                             "close it before the snapshot point and reopen it in an amber.after_restore hook")
-        if type(obj) in _FILE_TYPES:
+        if cls in _FILE_TYPES:
             # A closed file (``with open(...) as f`` at module level leaves one): a closed file
             # object of the same kind and name.
             name, mode = str(getattr(obj, "name", "")), str(getattr(obj, "mode", ""))
-            return Recipe(Call(reconstructor(rebuild.closed_file), (_FILE_TYPES[type(obj)], name, mode)))
+            return Recipe(Call(reconstructor(rebuild.closed_file), (_FILE_TYPES[cls], name, mode)))
         for base, reducer in self.by_base:
-            if isinstance(obj, base):
+            if issubclass(cls, base):
                 return reducer(obj, cls)
         return self.instances.reduce(obj, cls)
 

@@ -322,7 +322,7 @@ class World:
         hit = self.names.get(ident(obj))
         if hit is not None:
             return hit if hit[1] else None
-        if not isinstance(obj, _NAMED_KINDS):
+        if not issubclass(type(obj), _NAMED_KINDS):  # type(): a proxy may claim a function's class
             return None
         modname = getattr(obj, "__module__", None)
         qualname = getattr(obj, "__qualname__", None)
@@ -341,7 +341,7 @@ class World:
                         break
                 if target is obj:
                     return (head, rest)
-        if isinstance(obj, type):
+        if issubclass(type(obj), type):
             return self._type_of_named_instance(obj)
         return None
 

@@ -1,0 +1,59 @@
+"""Generality of how objects are reduced and rebuilt (issue 12, section 2): one test per class of
+failure, each through the real command line (cold run, ``amber snapshot``, ``amber restore`` in a
+fresh process). Each program tries the rule on a few shapes, and prints what it sees after the
+snapshot point; the restored output must equal the cold one."""
+
+from conftest import Program
+
+
+def same_as_cold(program: Program, lines: int) -> str:
+    """Snapshot and restore ``program``; its restored output must be the cold run's (``lines``
+    lines of it, so that a program that printed nothing cannot pass)."""
+    cold = program.cold()
+    assert cold.returncode == 0, cold.stderr
+    snap = program.snapshot(check=False)
+    assert snap.returncode == 0, snap.stderr
+    restored = program.restore(check=False)
+    assert restored.returncode == 0, restored.stderr
+    assert restored.stdout == cold.stdout
+    assert cold.stdout.count("\n") == lines, cold.stdout
+    return restored.stdout
+
+
+def refused(program: Program) -> str:
+    """Snapshot ``program``, which must be refused in one ``amber: error:`` report."""
+    snap = program.snapshot(check=False)
+    assert snap.returncode == 2, (snap.stdout, snap.stderr)
+    assert snap.stderr.startswith("amber: error:") and "Traceback" not in snap.stderr, snap.stderr
+    return snap.stderr
+
+
+def test_objects_are_judged_by_their_type_not_by_the_class_they_claim(program):
+    """Class 4: a proxy that forwards ``__class__`` (and every other attribute) is an instance of
+    its own class; what it wraps is judged where it is, as a field of the proxy. A proxy of
+    sys.stderr is no open file, one of the main thread no running thread, one of a class no
+    class, one of a module no module, one of a weak reference no weak reference."""
+    p = program('''
+        import json, sys, threading, weakref
+
+        class Proxy:
+            def __init__(self, target): object.__setattr__(self, "_target", target)
+            __class__ = property(lambda self: type(self._target))
+            def __getattr__(self, name): return getattr(self._target, name)
+
+        class Target: pass
+        closed = open(__file__); closed.close()
+        proxies = {
+            "stderr": Proxy(sys.stderr), "thread": Proxy(threading.main_thread()),
+            "class": Proxy(Target), "module": Proxy(json), "weakref": Proxy(weakref.ref(Target)),
+            "closed file": Proxy(closed), "function": Proxy(len), "dict": Proxy({"k": 1}),
+        }
+        if __name__ == "__main__":
+            for name, proxy in proxies.items():
+                print(name, type(proxy).__name__, proxy.__class__.__name__)
+            got = proxies
+            print(got["stderr"]._target is sys.stderr, got["thread"]._target is threading.main_thread(),
+                  got["class"]._target is Target, got["module"].dumps([1]), got["weakref"]._target() is Target,
+                  got["closed file"].closed, got["function"]._target("ab"), got["dict"].get("k"))
+    ''')
+    same_as_cold(p, 9)
