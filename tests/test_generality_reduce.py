@@ -57,3 +57,36 @@ def test_objects_are_judged_by_their_type_not_by_the_class_they_claim(program):
                   got["closed file"].closed, got["function"]._target("ab"), got["dict"].get("k"))
     ''')
     same_as_cold(p, 9)
+
+
+def test_a_class_whose_slots_entry_was_deleted_is_still_a_class_statement(program):
+    """Class 10: "made in C or by a class statement" comes from the type's flags, never from its
+    dict: ``del Cls.__slots__`` leaves member descriptors without ``__slots__`` (as a C type made
+    from a spec has), yet the class and its instances are captured by value, with their layout
+    (no ``__dict__`` where there was none), private slots, and a ``__slots__`` rebound to a
+    non-string value."""
+    p = program('''
+        class Slotted:
+            __slots__ = ("a", "__private", "__weakref__")
+            def __init__(self): self.a = 1; self.__private = [2]
+            def private(self): return self.__private
+        class Child(Slotted):
+            __slots__ = ("c",)
+        class Empty:
+            __slots__ = ()
+        class Rebound:
+            __slots__ = ("x",)
+        del Slotted.__slots__, Empty.__slots__
+        Rebound.__slots__ = 42
+        s, c, e, r = Slotted(), Child(), Empty(), Rebound()
+        c.c = 3; r.x = "x"
+        if __name__ == "__main__":
+            print(type(s).__name__, s.a, s.private(), c.a, c.c, c.private(), r.x, Rebound.__slots__)
+            print(hasattr(Slotted, "__slots__"), hasattr(Empty, "__slots__"), Child.__slots__)
+            print(hasattr(s, "__dict__"), hasattr(e, "__dict__"), hasattr(r, "__dict__"))
+            try:
+                e.anything = 1
+            except AttributeError:
+                print("no __dict__")
+    ''')
+    same_as_cold(p, 4)

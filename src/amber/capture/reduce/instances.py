@@ -21,6 +21,7 @@ import types
 
 from amber._compat import ident, is_python_class
 from amber.capture.recorders.entropy import generator_kind
+from amber.capture.reduce.layout import slot_names
 from amber.capture.reduce.recipes import (
     Appends,
     BaseAdd,
@@ -399,20 +400,22 @@ def _default_state(obj, state) -> bool:
 
 
 def slot_values(obj, cls):
+    """(name, value) of every slot an instance has a value in, through the whole MRO; the slots
+    are read from each class's layout (:func:`amber.capture.reduce.layout.slot_names`), which
+    survives ``del Cls.__slots__``."""
     out = []
     for klass in cls.__mro__:
-        slots = klass.__dict__.get("__slots__")
-        if slots is None:
-            continue
-        for name in (slots,) if isinstance(slots, str) else slots:
-            if name in ("__dict__", "__weakref__"):
-                continue
-            if name.startswith("__") and not name.endswith("__"):
-                name = f"_{klass.__name__.lstrip('_')}{name}"
+        own = klass.__dict__
+        for name in slot_names(klass):
+            member = own.get(name)
             try:
-                out.append((name, object.__getattribute__(obj, name)))
+                # Through the slot's own descriptor: a subclass's property of the same name
+                # would run the program's code, or answer something else.
+                value = member.__get__(obj, klass) if type(member) is types.MemberDescriptorType \
+                    else object.__getattribute__(obj, name)
             except AttributeError:
-                pass
+                continue
+            out.append((name, value))
     return out or None
 
 

@@ -26,11 +26,12 @@ from _thread import _local as ThreadLocal
 from pickle import PickleBuffer
 
 from amber import lifecycle, secrecy
-from amber._compat import ident, is_python_class, known_type_key
+from amber._compat import ident, known_type_key
 from amber.capture.recorders.inputs import stood_in_for
 from amber.capture.reduce import c_objects
 from amber.capture.reduce.hash_memos import HashMemos
 from amber.capture.reduce.instances import InstanceReducer, is_closed
+from amber.capture.reduce.layout import added_slots, made_by_class_statement, slots_are_intact
 from amber.capture.reduce.recipes import (
     EMPTY_DICT,
     EMPTY_LIST,
@@ -285,12 +286,14 @@ class Reducers:
 
     # -- classes ------------------------------------------------------------------------------
     def is_c_type(self, cls) -> bool:
-        """Implemented in C (state Amber cannot see), as opposed to made by a class statement."""
-        if not is_python_class(cls):
+        """Implemented in C (state Amber cannot see), as opposed to made by a class statement.
+
+        Decided from the type's flags and its own C constructor (:mod:`amber.capture.reduce.layout`),
+        never from entries of its dict, which a program may delete (``del Cls.__slots__`` leaves
+        member descriptors without ``__slots__``, as a C type made from a spec has)."""
+        if not made_by_class_statement(cls):
             return True
         d = cls.__dict__
-        if "__slots__" not in d and any(type(v) is types.MemberDescriptorType for v in d.values()):
-            return True  # members without __slots__: made from a C type spec (PyType_FromSpec)
         # Its module, or the nearest registered package of an unregistered extension submodule.
         modname = getattr(cls, "__module__", None)
         if modname == "builtins":
@@ -317,7 +320,7 @@ class Reducers:
         ns = {"__module__": cls.__module__, "__qualname__": cls.__qualname__}
         d = cls.__dict__
         slot_names = set()
-        slots = _class_slots(cls)
+        slots = added_slots(cls)
         if slots is not None:
             ns["__slots__"] = Inline(slots)
             slot_names = set(slots)
@@ -337,10 +340,17 @@ class Reducers:
         skip = {"__dict__", "__weakref__", "__module__", "__qualname__", "_abc_impl", *ns}
         attrs = [(k, v) for k, v in d.items() if k not in skip and not
                  (k in slot_names and type(v) is types.MemberDescriptorType)]
+        if slots is not None and not slots_are_intact(cls):
+            # __slots__ rebound after the class was made: the layout came from its members, the
+            # entry is set as it is now; or deleted (del Cls.__slots__): removed again.
+            if "__slots__" in d:
+                attrs.append(("__slots__", d["__slots__"]))
         meta = type(cls)
         r = Recipe(Call(reconstructor(rebuild.make_class),
                     (meta, cls.__name__, cls.__bases__, Inline(ns), _init_subclass_owners(cls))),
                    [ClassState(attrs)] if attrs else None)
+        if slots is not None and "__slots__" not in d:
+            r.fills.append(CallOn(named("builtins", "type.__delattr__"), ("__slots__",)))
         if "_abc_impl" in d:
             from _abc import _get_dump
 
@@ -384,25 +394,6 @@ def reduce_pickle_buffer(buf):
     data, readonly = view.tobytes(), view.readonly
     view.release()
     return Recipe(BytesOf(data)) if readonly else Recipe(BytearrayOf(data))
-
-
-def _class_slots(cls) -> tuple | None:
-    """The ``__slots__`` that made ``cls``'s layout, as type.__new__ needs them again."""
-    d = cls.__dict__
-    if "__slots__" not in d:
-        return None
-    slots = d["__slots__"]
-    if isinstance(slots, str):
-        return (slots,)
-    try:
-        names = tuple(slots)
-        if all(isinstance(n, str) for n in names):
-            return names
-    except TypeError:
-        pass
-    # __slots__ was rebound after the class was made: read the layout off its descriptors.
-    layout = [k for k, v in d.items() if type(v) is types.MemberDescriptorType and v.__objclass__ is cls]
-    return tuple(layout + [k for k in ("__dict__", "__weakref__") if k in d])
 
 
 def _describe_file(f) -> str:

@@ -1,0 +1,95 @@
+"""What a class is made of, decided from what the interpreter knows, not from what a program can
+change: whether a class was made by a class statement (so Amber can make it again with
+``type.__new__``) or in C, and which slots it adds to its instances' memory.
+
+The rule: *never decide from class-dict entries alone.* A program can delete or rebind them
+(``del Cls.__slots__``, ``Cls.__new__ = ...``), so "has ``__slots__``" or "has members" says
+nothing about how a class was made. What a program cannot change:
+
+* the type flags (``__flags__``): a class statement makes a heap type
+  (``Py_TPFLAGS_HEAPTYPE``), mutable (no ``Py_TPFLAGS_IMMUTABLETYPE``) and always subclassable
+  (``Py_TPFLAGS_BASETYPE``); a C type made from a spec (PyO3, ``_ast``) may be a heap type too,
+  but one that cannot be subclassed was certainly not made by a class statement;
+* a constructor written in C for that very class: its ``__new__`` is then a builtin bound to the
+  class itself, which only the C side can create (``object.__new__`` stored on a class is bound
+  to ``object``);
+* member descriptors, which record the class that owns them (``__objclass__``): the slots of a
+  class whose ``__slots__`` entry is gone are read from them.
+"""
+
+from __future__ import annotations
+
+import types
+
+from amber._compat import TPFLAGS_HEAPTYPE, TPFLAGS_IMMUTABLETYPE
+
+TPFLAGS_BASETYPE = 1 << 10  # Include/object.h; every class a class statement makes has it
+
+
+def own_c_constructor(cls) -> bool:
+    """Does ``cls`` have a ``__new__`` written in C for itself (PyO3's, Cython's, ``_ast.AST``'s)?"""
+    try:
+        new = type.__dict__["__dict__"].__get__(cls)["__new__"]
+    except (KeyError, TypeError):
+        return False
+    return type(new) is types.BuiltinFunctionType and getattr(new, "__self__", None) is cls
+
+
+def made_by_class_statement(cls) -> bool:
+    """Was ``cls`` made by a class statement (or ``type()``), judged by its flags and by whether
+    it has a C constructor of its own (see the module docstring)?"""
+    flags = cls.__flags__
+    if not flags & TPFLAGS_HEAPTYPE or flags & TPFLAGS_IMMUTABLETYPE or not flags & TPFLAGS_BASETYPE:
+        return False
+    return not own_c_constructor(cls)
+
+
+def added_slots(cls) -> tuple | None:
+    """The slot names ``cls`` adds to its instances, as ``type.__new__`` needs them again
+    (``__dict__``/``__weakref__`` included when it adds those); None when a class statement
+    without ``__slots__`` makes the same layout.
+
+    From ``__slots__`` while it is a str or strings (:func:`slots_are_intact`); otherwise
+    (deleted, or rebound after the class was made) from the member descriptors the class owns
+    and the ``__dict__``/``__weakref__`` descriptors it added."""
+    d = cls.__dict__
+    if slots_are_intact(cls):
+        slots = d["__slots__"]
+        return (slots,) if isinstance(slots, str) else tuple(slots)
+    layout = [k for k, v in d.items() if type(v) is types.MemberDescriptorType and v.__objclass__ is cls]
+    if "__slots__" not in d and not layout and cls.__dictoffset__:
+        return None  # instances have a __dict__, as a class statement without __slots__ gives them
+    return tuple(layout + [k for k in ("__dict__", "__weakref__") if k in d])
+
+
+def slots_are_intact(cls) -> bool:
+    """Is ``cls.__slots__`` still what made its layout (a str or strings, in its own dict)?"""
+    slots = cls.__dict__.get("__slots__")
+    if slots is None:
+        return False
+    if isinstance(slots, str):
+        return True
+    try:
+        return all(isinstance(n, str) for n in slots)
+    except TypeError:
+        return False
+
+
+def slot_names(cls) -> tuple:
+    """The slots ``cls`` itself adds, under the names their values are found by (private names
+    mangled), without ``__dict__`` and ``__weakref__``."""
+    if slots_are_intact(cls):
+        slots = cls.__dict__["__slots__"]
+        out = []
+        for name in (slots,) if isinstance(slots, str) else slots:
+            if name in ("__dict__", "__weakref__"):
+                continue
+            if name.startswith("__") and not name.endswith("__"):
+                name = f"_{cls.__name__.lstrip('_')}{name}"
+            out.append(name)
+        return tuple(out)
+    if not made_by_class_statement(cls):
+        return ()  # a C type's members are its own business (read through its hooks)
+    # Member descriptors carry the mangled name already.
+    return tuple(k for k, v in cls.__dict__.items()
+                 if type(v) is types.MemberDescriptorType and v.__objclass__ is cls)
