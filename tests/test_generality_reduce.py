@@ -90,3 +90,34 @@ def test_a_class_whose_slots_entry_was_deleted_is_still_a_class_statement(progra
                 print("no __dict__")
     ''')
     same_as_cold(p, 4)
+
+
+def test_class_entries_named_like_attributes_of_type(program):
+    """Class 6: a class's own entries named like type's attributes (read-only ones such as
+    ``__base__``, ``__mro__``, ``__flags__``; ``__name__``, ``__bases__`` and ``__class__``,
+    whose setters would rename or re-parent the class) are rebuilt into the class's namespace
+    as they were, and the class keeps its real name, bases and type; its instances and
+    subclasses find the entries through the MRO after restore."""
+    p = program('''
+        class Meta(type):
+            pass
+        class A(metaclass=Meta):
+            @classmethod
+            def __base__(cls): return "my base"
+            __mro__ = ("fake",)
+            __name__ = "renamed"
+            __flags__ = property(lambda self: 7)
+            __bases__ = "bases"
+            __text_signature__ = "(x)"
+            __basicsize__ = __itemsize__ = __dictoffset__ = __weakrefoffset__ = 5
+            __class__ = property(lambda self: int)
+        class B(A):
+            pass
+        if __name__ == "__main__":
+            d = A.__dict__
+            print(d["__base__"].__func__(A), d["__mro__"], d["__name__"], d["__bases__"], d["__text_signature__"])
+            print(d["__basicsize__"], d["__itemsize__"], d["__weakrefoffset__"], A().__flags__, B().__flags__)
+            print(A.__name__, A.__qualname__, A.__base__, B.__mro__[1] is A, type(A).__name__, A.__bases__)
+            print(A().__class__, type(B()).__name__, isinstance(A(), int), A.__basicsize__ == object.__basicsize__)
+    ''')
+    same_as_cold(p, 4)

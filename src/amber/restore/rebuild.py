@@ -78,6 +78,24 @@ def class_setstate(cls, attrs: dict) -> None:
             _set_class_attr_under(owner, cls, key, value)
 
 
+def class_dict_setitems(cls, items: tuple) -> None:
+    """Entries of a class's namespace named like an attribute of ``type`` itself (``__name__``,
+    ``__base__``, ``__mro__``, ``__class__``...): ``type.__setattr__`` would change the class's
+    name or class, or refuse, so they are written into the class's dict directly (the dict a
+    mappingproxy of it refers to). None of these names is a slot of the type (such as
+    ``__init__``), so no C slot needs updating; the type's attribute cache is invalidated by a
+    store and a delete of a name of Amber's own."""
+    from gc import get_referents
+
+    (namespace,) = get_referents(_type_dict_of(cls))
+    for key, value in items:
+        namespace[key] = value
+    _type_setattr(cls, "__amber_modified__", None)
+    _type_delattr(cls, "__amber_modified__")
+
+
+_type_dict_of = type.__dict__["__dict__"].__get__
+_type_delattr = type.__delattr__
 _shadowing_by_metaclass: dict = {}
 
 

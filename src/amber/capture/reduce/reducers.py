@@ -331,14 +331,15 @@ class Reducers:
         if "__orig_bases__" in d:
             # typing's __init_subclass__ (C-implemented from 3.12, so it runs) reads it at once.
             ns["__orig_bases__"] = d["__orig_bases__"]
-        for key in ("__class__", "__name__"):
-            if key in d and key not in slot_names:
-                # Only a class body can put these in a class's namespace (Django's LazyObject
-                # proxies __class__, toolz's Compose has a __name__ property): setting them
-                # afterwards would change the class's own class or name instead.
-                ns[key] = d[key]
         skip = {"__dict__", "__weakref__", "__module__", "__qualname__", "_abc_impl", *ns}
-        attrs = [(k, v) for k, v in d.items() if k not in skip and not
+        # Names that type's (or object's) own descriptors intercept (__class__, __name__,
+        # __base__, __mro__...: Django's LazyObject proxies __class__, toolz's Compose has a
+        # __name__ property): type.__setattr__ would change the class's own class or name, or
+        # refuse a read-only attribute, so they go straight into the class's dict.
+        intercepted = intercepted_by_type()
+        direct = [(k, v) for k, v in d.items() if k in intercepted and k not in ns and k != "__qualname__"
+                  and not _made_by_type(cls, k, v)]
+        attrs = [(k, v) for k, v in d.items() if k not in skip and k not in intercepted and not
                  (k in slot_names and type(v) is types.MemberDescriptorType)]
         if slots is not None and not slots_are_intact(cls):
             # __slots__ rebound after the class was made: the layout came from its members, the
@@ -351,6 +352,8 @@ class Reducers:
                    [ClassState(attrs)] if attrs else None)
         if slots is not None and "__slots__" not in d:
             r.fills.append(CallOn(named("builtins", "type.__delattr__"), ("__slots__",)))
+        if direct:
+            r.fills.append(CallOn(reconstructor(rebuild.class_dict_setitems), (tuple(direct),)))
         if "_abc_impl" in d:
             from _abc import _get_dump
 
@@ -367,6 +370,44 @@ class Reducers:
     def offend_running(self, obj):
         return Offender(f"a {type(obj).__name__} in progress (its frame cannot be captured yet)",
                         "finish or drop it before the snapshot point, or create it after restore")
+
+
+_INTERCEPTED: list[frozenset] = []
+
+
+def intercepted_by_type() -> frozenset:
+    """Names that ``type.__setattr__`` does not store into a class's dict as they are: the data
+    descriptors of ``type`` and ``object`` (``__name__``, ``__bases__``, ``__base__``,
+    ``__mro__``, ``__class__``...), less those whose setter only stores the value (``__doc__``,
+    ``__module__``, ``__annotations__``), learnt once by trying each on a class made for it."""
+    if not _INTERCEPTED:
+        names = set()
+        for owner in (type, object):
+            for name, value in vars(owner).items():
+                if not hasattr(type(value), "__set__"):
+                    continue
+                probe = type("_AmberProbe", (), {})
+                marker = _Marker()
+                try:
+                    type.__setattr__(probe, name, marker)
+                    stored = probe.__dict__.get(name) is marker
+                except Exception:
+                    stored = False
+                if not stored:
+                    names.add(name)
+        _INTERCEPTED.append(frozenset(names))
+    return _INTERCEPTED[0]
+
+
+class _Marker:
+    pass
+
+
+def _made_by_type(cls, key: str, value) -> bool:
+    """Is this entry the descriptor type.__new__ makes for the class itself (the ``__dict__`` and
+    ``__weakref__`` of its instances), which the rebuilt class gets by itself?"""
+    return type(value) is types.GetSetDescriptorType and key in ("__dict__", "__weakref__") \
+        and value.__objclass__ is cls
 
 
 def _init_subclass_owners(cls) -> tuple:
