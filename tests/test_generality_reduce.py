@@ -121,3 +121,34 @@ def test_class_entries_named_like_attributes_of_type(program):
             print(A().__class__, type(B()).__name__, isinstance(A(), int), A.__basicsize__ == object.__basicsize__)
     ''')
     same_as_cold(p, 4)
+
+
+def test_classes_with_their_own_dict_and_module_descriptors(program):
+    """Class 11: a class that defines ``__dict__``, ``__module__`` or ``__weakref__`` for its
+    instances (transparent proxies) keeps them, and its instances' state is read from and
+    written to their real ``__dict__``: where the class itself added the dict, where a base
+    did, and beside slots and a refusing ``__setattr__``."""
+    p = program('''
+        class Proxy:
+            __dict__ = property(lambda self: {"fake": 1})
+            __module__ = property(lambda self: "fakemod")
+            __weakref__ = "mine"
+            def __init__(self): self.a = 1; self.b = [2]
+        class Base:
+            pass
+        class Sub(Base):
+            __slots__ = ("s",)
+            __dict__ = property(lambda self: {"sub": 1})
+            def __setattr__(self, k, v): raise AttributeError(k)
+        class Plain:
+            __dict__ = property(lambda self: {"x": 0})
+        p = Proxy(); p.c = 3
+        s = Sub(); object.__setattr__(s, "z", 9); object.__setattr__(s, "s", 5)
+        pl = Plain(); pl.y = 7
+        if __name__ == "__main__":
+            print(p.__dict__, p.__module__, p.a, p.b, p.c, Proxy.__dict__["__weakref__"], type(Proxy.__dict__["__module__"]).__name__)
+            print(s.__dict__, s.z, s.s, pl.__dict__, pl.y, object.__getstate__(pl), object.__getstate__(p))
+            p.d = 4
+            print(object.__getstate__(p), p.__dict__)
+    ''')
+    same_as_cold(p, 3)

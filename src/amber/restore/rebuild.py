@@ -20,8 +20,8 @@ if TYPE_CHECKING:
 
 _type_setattr = type.__setattr__
 _object_setattr = object.__setattr__
-_object_getattribute = object.__getattribute__
 _local_getattribute = _thread_local.__getattribute__
+_FunctionType = type(lambda: None)
 
 
 def make_module(name: str):
@@ -161,8 +161,10 @@ def instance_setstate(obj, attrs, slots) -> None:
     if attrs:
         # Past any __getattribute__ of the program's (it may need state not yet set); a
         # thread-local's __dict__ is its per-thread one, which only _local's own lookup finds.
-        getter = _local_getattribute if issubclass(type(obj), _thread_local) else _object_getattribute
-        getter(obj, "__dict__").update(attrs)
+        if issubclass(type(obj), _thread_local):
+            _local_getattribute(obj, "__dict__").update(attrs)
+        else:
+            _update_instance_dict(obj, attrs)
     if slots:
         cls = type(obj)
         for key, value in slots.items():
@@ -176,6 +178,32 @@ def instance_setstate(obj, attrs, slots) -> None:
 
 
 _members: dict = {}  # (class, slot name) -> its member descriptor, or None
+_GetSetDescriptor = type(type.__dict__["__dict__"])
+_dict_getters: dict = {}  # class -> the descriptor of its instances' real __dict__, or None
+
+
+def _update_instance_dict(obj, attrs) -> None:
+    """Store ``attrs`` in the instance's real ``__dict__``, never in what a ``__dict__`` property
+    of its class (a transparent proxy's) answers: through the dict's own descriptor, the nearest
+    one the interpreter made; where the class replaced that one, attribute by attribute with
+    object.__setattr__ (which stores into the real dict)."""
+    cls = type(obj)
+    getter = _dict_getters.get(cls, _dict_getters)
+    if getter is _dict_getters:
+        getter = _dict_getters[cls] = _real_dict_descriptor(cls)
+    if getter is not None:
+        getter.__get__(obj, cls).update(attrs)
+        return
+    for key, value in attrs.items():
+        _object_setattr(obj, key, value)
+
+
+def _real_dict_descriptor(cls):
+    for klass in cls.__mro__:
+        entry = _type_dict_of(klass).get("__dict__")
+        if type(entry) is _GetSetDescriptor and entry.__objclass__ is klass:
+            return entry
+    return None
 
 
 def _slot_member(cls, key: str):
@@ -189,7 +217,10 @@ def _slot_member(cls, key: str):
 def patch(obj, how: str, key, value) -> None:
     """Put a value made late (by the program's own code) into an object filled earlier."""
     if how == "dict":
-        obj.__dict__[key] = value
+        if type(obj) is _FunctionType:
+            obj.__dict__[key] = value
+        else:
+            _update_instance_dict(obj, {key: value})
     elif how == "type":
         class_setstate(obj, {key: value})
     elif how == "object":

@@ -306,6 +306,7 @@ def _is_module_dict(d) -> bool:
 def type_name(obj) -> str:
     cls = type(obj)
     mod = getattr(cls, "__module__", "builtins")
+    mod = mod if isinstance(mod, str) else "?"  # a class's own __module__ property (a proxy's)
     return cls.__qualname__ if mod == "builtins" else f"{mod}.{cls.__qualname__}"
 
 

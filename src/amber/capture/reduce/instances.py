@@ -21,7 +21,7 @@ import types
 
 from amber._compat import ident, is_python_class
 from amber.capture.recorders.entropy import generator_kind
-from amber.capture.reduce.layout import slot_names
+from amber.capture.reduce.layout import dict_is_overridden, instance_dict, slot_names
 from amber.capture.reduce.recipes import (
     Appends,
     BaseAdd,
@@ -74,7 +74,10 @@ class InstanceReducer:
         self._hooks: dict = {}  # ident(class) -> defines a pickling hook
 
     def reduce(self, obj, cls):
-        kind = generator_kind(obj)
+        try:
+            kind = generator_kind(obj)
+        except (AttributeError, TypeError):  # a class whose __module__ is a descriptor (a proxy)
+            kind = None
         if kind is not None and ident(obj) not in self.kept:
             self.generators.append((ident(obj), kind))
         reducer = copyreg.dispatch_table.get(cls)
@@ -146,12 +149,9 @@ class InstanceReducer:
     def instance_by_value(self, obj, cls):
         base_new, newargs = _base_construction(obj, cls, self.stateless_c_type)
         r = Recipe(Call(base_new, (cls,) + newargs))
-        attrs = None
-        try:
-            d = object.__getattribute__(obj, "__dict__")
-            attrs = list(d.items()) or None
-        except AttributeError:
-            pass
+        # The real instance dict, not what a __dict__ property of the class answers (proxies).
+        d = instance_dict(obj, cls)
+        attrs = list(d.items()) or None if d is not None else None
         slots = slot_values(obj, cls)
         attrs, slots = self.hash_memos.reset(obj, cls, attrs, slots)
         if issubclass(cls, BaseException):
@@ -211,7 +211,7 @@ class InstanceReducer:
         known = self._plain_build.get(key)
         if known is None:
             known = (not _intercepts_attributes(cls) and getattr(cls, "__setstate__", None) is None
-                     and cls.__setattr__ is object.__setattr__
+                     and cls.__setattr__ is object.__setattr__ and not dict_is_overridden(cls)
                      and all(_slot_is_first(cls, name) for name in key[1]))
             self._plain_build[key] = known
         return known
@@ -309,10 +309,8 @@ def _holds_a_resource(obj, cls, defines_hooks: bool) -> bool:
     offers for that case (a __getstate__ that leaves the file out)."""
     if not defines_hooks:
         return False
-    try:
-        values = list(object.__getattribute__(obj, "__dict__").values())
-    except AttributeError:
-        values = []
+    d = instance_dict(obj, cls)
+    values = list(d.values()) if d is not None else []
     values += [v for _name, v in slot_values(obj, cls) or ()]
     for value in values:
         kind = type(value)  # not isinstance: a proxy of a file is no file (it is judged by its fields)

@@ -93,3 +93,45 @@ def slot_names(cls) -> tuple:
     # Member descriptors carry the mangled name already.
     return tuple(k for k, v in cls.__dict__.items()
                  if type(v) is types.MemberDescriptorType and v.__objclass__ is cls)
+
+
+def dict_descriptor(cls):
+    """The descriptor that reads an instance's real ``__dict__``: the nearest one that the
+    interpreter made (type.__new__ for the class that added the dict, or a C type's), passing
+    by a ``__dict__`` property that a class defines for its instances (transparent proxies).
+    None when there is none (the class that added the dict replaced its descriptor)."""
+    for klass in cls.__mro__:
+        entry = type.__dict__["__dict__"].__get__(klass).get("__dict__")
+        if type(entry) is types.GetSetDescriptorType and entry.__objclass__ is klass:
+            return entry
+    return None
+
+
+def dict_is_overridden(cls) -> bool:
+    """Does attribute lookup of ``__dict__`` on an instance find something else than the real
+    dict's descriptor (a class's own ``__dict__`` property)? Then the unpickler's BUILD, which
+    looks ``__dict__`` up that way, would fill the wrong dict."""
+    for klass in cls.__mro__:
+        entry = type.__dict__["__dict__"].__get__(klass).get("__dict__")
+        if entry is not None:
+            return not (type(entry) is types.GetSetDescriptorType and entry.__objclass__ is klass)
+    return False
+
+
+def instance_dict(obj, cls) -> dict | None:
+    """The instance's own ``__dict__`` (None if it has none), never what an overriding
+    ``__dict__`` property or a ``__getattr__`` answers. Where no descriptor of the real dict is
+    left, ``object.__getstate__`` reads it (3.11+: the C default, which looks at the dict
+    itself; it may record ``__slotnames__`` on the class, as pickle does)."""
+    descriptor = dict_descriptor(cls)
+    if descriptor is not None:
+        try:
+            return descriptor.__get__(obj, cls)
+        except (AttributeError, TypeError):
+            return None
+    if not cls.__dictoffset__:
+        return None
+    state = object.__getstate__(obj)
+    if type(state) is tuple:
+        state = state[0]
+    return state if type(state) is dict else None

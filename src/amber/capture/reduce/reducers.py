@@ -331,7 +331,9 @@ class Reducers:
         if "__orig_bases__" in d:
             # typing's __init_subclass__ (C-implemented from 3.12, so it runs) reads it at once.
             ns["__orig_bases__"] = d["__orig_bases__"]
-        skip = {"__dict__", "__weakref__", "__module__", "__qualname__", "_abc_impl", *ns}
+        # Every entry is rebuilt, a class's own __dict__ or __weakref__ property included (a
+        # transparent proxy's); only the descriptors type.__new__ makes again are left out.
+        skip = {"__module__", "__qualname__", "_abc_impl", *ns}
         # Names that type's (or object's) own descriptors intercept (__class__, __name__,
         # __base__, __mro__...: Django's LazyObject proxies __class__, toolz's Compose has a
         # __name__ property): type.__setattr__ would change the class's own class or name, or
@@ -340,7 +342,7 @@ class Reducers:
         direct = [(k, v) for k, v in d.items() if k in intercepted and k not in ns and k != "__qualname__"
                   and not _made_by_type(cls, k, v)]
         attrs = [(k, v) for k, v in d.items() if k not in skip and k not in intercepted and not
-                 (k in slot_names and type(v) is types.MemberDescriptorType)]
+                 (k in slot_names and type(v) is types.MemberDescriptorType) and not _made_by_type(cls, k, v)]
         if slots is not None and not slots_are_intact(cls):
             # __slots__ rebound after the class was made: the layout came from its members, the
             # entry is set as it is now; or deleted (del Cls.__slots__): removed again.
