@@ -3,7 +3,8 @@ failure, each through the real command line (cold run, ``amber snapshot``, ``amb
 fresh process). Each program tries the rule on a few shapes, and prints what it sees after the
 snapshot point; the restored output must equal the cold one."""
 
-from conftest import Program
+import pytest
+from conftest import AMBER, Program, run
 
 
 def same_as_cold(program: Program, lines: int) -> str:
@@ -152,3 +153,51 @@ def test_classes_with_their_own_dict_and_module_descriptors(program):
             print(object.__getstate__(p), p.__dict__)
     ''')
     same_as_cold(p, 3)
+
+
+LAZY_MODULE = '''
+import sys, types
+class LazyModule(types.ModuleType):
+    def __getattr__(self, name):
+        with open(__file__ + ".touched", "a") as f:
+            f.write(name + "\\n")
+        if name == "answer":
+            return 42
+        raise AttributeError(name)
+    def hello(self): return "hello from " + type(self).__name__
+sys.modules[__name__].__class__ = LazyModule
+'''
+
+
+@pytest.mark.parametrize("reimport", [False, True], ids=["by-value", "imported-again"])
+def test_modules_keep_their_module_subclass(program, reimport):
+    """Class 12: a module whose class is a ``ModuleType`` subclass (set by the module itself at
+    its end, or a module object made from such a class at run time, with no ``__file__``) keeps
+    that class, captured by value or imported again; and capturing never runs a lazy module's
+    ``__getattr__`` (PEP 562's or the subclass's): it writes a file when it runs."""
+    p = program('''
+        import sys, types
+        import lazymod, pep562
+        class Made(types.ModuleType):
+            def __init__(self, name): raise RuntimeError("never called")
+        made = types.ModuleType.__new__(Made); types.ModuleType.__init__(made, "made"); made.x = 5
+        dyn = lazymod.LazyModule("dyn"); dyn.y = 6
+        sys.modules["dyn"] = dyn
+        if __name__ == "__main__":
+            print(type(lazymod).__name__, lazymod.hello(), pep562.value, type(made).__name__, made.x, made.__name__)
+            print(type(dyn).__name__, dyn.y, dyn.hello(), type(sys.modules["dyn"]).__name__, lazymod.answer)
+    ''')
+    (p.dir / "lazymod.py").write_text(LAZY_MODULE)
+    (p.dir / "pep562.py").write_text(
+        'def __getattr__(name):\n    open(__file__ + ".touched", "a").write(name + "\\n")\n'
+        '    raise AttributeError(name)\nvalue = 1\n')
+    cold = p.cold()
+    assert cold.returncode == 0, cold.stderr
+    for touched in p.dir.glob("*.touched"):
+        touched.unlink()
+    options = ["--reimport", "lazymod"] if reimport else []
+    snap = run([*AMBER, "snapshot", *options, "-o", str(p.image), str(p.script)], cwd=p.dir)
+    assert snap.returncode == 0, snap.stderr
+    assert not list(p.dir.glob("*.touched")), "capture ran a lazy module's __getattr__"
+    restored = p.restore()
+    assert restored.stdout == cold.stdout and cold.stdout.count("\n") == 2

@@ -29,6 +29,23 @@ def make_module(name: str):
     return type(sys)(name)
 
 
+_ModuleType = type(sys)
+_module_dict = vars(_ModuleType)["__dict__"].__get__
+
+
+def make_module_of(name, cls):
+    """An empty module of a ``ModuleType`` subclass (a lazy module's class), made as ModuleType
+    makes one: the subclass's own ``__new__``/``__init__`` never run."""
+    mod = _ModuleType.__new__(cls)
+    _ModuleType.__init__(mod, name)
+    return mod
+
+
+def module_dict(mod):
+    """A module's own dict, past any ``__dict__`` or ``__getattribute__`` of its class."""
+    return _module_dict(mod)
+
+
 def module_by_name(name: str):
     """A module held by reference: already loaded in this process, or imported now."""
     mod = sys.modules.get(name)

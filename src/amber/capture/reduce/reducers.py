@@ -58,7 +58,7 @@ from amber.capture.reduce.recipes import (
     named,
     reconstructor,
 )
-from amber.capture.world.rules import World, is_extension
+from amber.capture.world.rules import World, is_extension, module_namespace
 from amber.image.format import MAPPED_MIN
 from amber.restore import rebuild
 from amber.secrecy import SecretStr
@@ -193,8 +193,11 @@ class Reducers:
 
     # -- modules ------------------------------------------------------------------------------
     def reduce_module(self, mod):
-        # The name it is registered under (_decimal calls itself "decimal").
-        name = self.world.registered_name(mod) or getattr(mod, "__name__", None) or ""
+        # The name it is registered under (_decimal calls itself "decimal"). Read from its dict,
+        # never by getattr: a lazy module's __getattr__ must not run because Amber looked.
+        ns = module_namespace(mod)
+        own_name = ns.get("__name__")
+        name = self.world.registered_name(mod) or (own_name if isinstance(own_name, str) else "")
         # Registered now (a lazy import the capture set off), or at the snapshot point (the capture
         # sets a quiet copy of warnings in sys.modules: amber.capture.pipeline._QuietWarnings).
         registered = sys.modules.get(name) is mod or self.world.modules.get(name) is mod
@@ -205,13 +208,21 @@ class Reducers:
                             "reach it through the package that creates it, or after the snapshot point")
         # The module's dict is its own node (functions share it as their globals); the fill makes
         # sure it is reached even when nothing else refers to it.
-        self.module_dicts.setdefault(ident(mod.__dict__), mod)
-        return Recipe(Call(reconstructor(rebuild.make_module), (mod.__name__,)), [Touch(mod.__dict__)])
+        self.module_dicts.setdefault(ident(ns), mod)
+        cls = type(mod)
+        if cls is types.ModuleType:
+            return Recipe(Call(reconstructor(rebuild.make_module), (own_name,)), [Touch(ns)])
+        # A module of a ModuleType subclass (a lazy module, or one that set its own __class__):
+        # made as an instance of that class, without running its __new__ or __init__.
+        return Recipe(Call(reconstructor(rebuild.make_module_of), (own_name, cls)), [Touch(ns)])
 
     def reduce_module_dict(self, d):
         mod = self.module_dicts[ident(d)]
-        return Recipe(Call(named("builtins", "getattr"), (mod, "__dict__")),
-                      [SetItems(list(d.items()))] if d else None)
+        fills = [SetItems(list(d.items()))] if d else None
+        if type(mod) is types.ModuleType:
+            return Recipe(Call(named("builtins", "getattr"), (mod, "__dict__")), fills)
+        # Past a __dict__ property or __getattribute__ the module's class may have.
+        return Recipe(Call(reconstructor(rebuild.module_dict), (mod,)), fills)
 
     def reduce_builtin(self, fn):
         """A C function not found by name: looked up again on what it is bound to (a bound

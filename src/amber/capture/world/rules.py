@@ -90,17 +90,31 @@ class ByRef:
         return f"ByRef({self.reason.name}, {str(self)!r})"
 
 
+_module_dict = vars(types.ModuleType)["__dict__"].__get__
+
+
+def module_namespace(mod) -> dict:
+    """A module's own dict, read past its class: a lazy module's ``__getattr__`` (PEP 562, or a
+    ``ModuleType`` subclass's) must never run because Amber looked at it, nor a ``__dict__``
+    property of such a subclass answer."""
+    try:
+        return _module_dict(mod)
+    except TypeError:  # not a module after all
+        return {}
+
+
 def is_extension(mod: types.ModuleType) -> bool:
-    spec = getattr(mod, "__spec__", None)
-    loader = getattr(spec, "loader", None) if spec is not None else getattr(mod, "__loader__", None)
+    ns = module_namespace(mod)  # never getattr: a missing __file__ would run a lazy __getattr__
+    spec = ns.get("__spec__")
+    loader = getattr(spec, "loader", None) if spec is not None else ns.get("__loader__")
     name = type(loader).__name__ if loader is not None else ""
     if name in ("ExtensionFileLoader", "BuiltinImporter"):
         return True
     if isinstance(loader, type) and loader.__name__ == "BuiltinImporter":
         return True
-    file = getattr(mod, "__file__", None)
-    if file is None:
-        return mod.__name__ in sys.builtin_module_names
+    file = ns.get("__file__")
+    if not isinstance(file, str):
+        return ns.get("__name__") in sys.builtin_module_names
     return file.endswith((".so", ".pyd", ".dylib"))
 
 
@@ -228,7 +242,7 @@ class World:
             mod = self.modules.get(modname)
             if mod is None:
                 continue
-            if getattr(mod, "__name__", None) == modname:
+            if module_namespace(mod).get("__name__") == modname:
                 names[ident(mod)] = (modname, "")
             try:
                 items = list(vars(mod).items())
