@@ -201,3 +201,28 @@ def test_modules_keep_their_module_subclass(program, reimport):
     assert not list(p.dir.glob("*.touched")), "capture ran a lazy module's __getattr__"
     restored = p.restore()
     assert restored.stdout == cold.stdout and cold.stdout.count("\n") == 2
+
+
+def test_dict_views_are_views_of_the_captured_dict(program):
+    """Class 1: ``keys()``, ``values()`` and ``items()`` of a dict, an OrderedDict, a
+    defaultdict, a mappingproxy, a class's namespace, the main module's and an imported
+    module's globals are captured as views of the very dict they view: a change to the dict
+    after restore shows in the view. So is a class's ``__dict__`` kept aside."""
+    p = program('''
+        import collections, json, types
+        d = {"a": 1, "b": 2}
+        k, v, i = d.keys(), d.values(), d.items()
+        od = collections.OrderedDict(x=1); ok, oi = od.keys(), od.items()
+        dd = collections.defaultdict(list); dd["q"].append(1); dk = dd.keys()
+        mk = types.MappingProxyType(d).keys()
+        class C:
+            attr = 1
+        ck, gk, jk, cmp = C.__dict__.keys(), globals().keys(), vars(json).keys(), C.__dict__
+        holder = {"views": [k, v, i]}
+        if __name__ == "__main__":
+            d["c"] = 3; od["y"] = 2; dd["r"]; C.new = 5; json.added = 1
+            print(list(k), list(v), list(i), list(ok), list(oi), list(dk), list(mk))
+            print("new" in ck, "holder" in gk, "added" in jk, k.mapping == d, type(ok).__name__, holder["views"][0] is k)
+            print("new" in cmp, cmp["attr"])
+    ''')
+    same_as_cold(p, 3)

@@ -46,6 +46,17 @@ def module_dict(mod):
     return _module_dict(mod)
 
 
+def namespace_view(owner, method: str):
+    """A view (``keys``, ``values``, ``items``) of a class's or a module's own namespace."""
+    if isinstance(owner, _ModuleType):
+        namespace = _module_dict(owner)
+    else:
+        from gc import get_referents
+
+        (namespace,) = get_referents(_type_dict_of(owner))
+    return getattr(dict, method)(namespace)
+
+
 def module_by_name(name: str):
     """A module held by reference: already loaded in this process, or imported now."""
     mod = sys.modules.get(name)

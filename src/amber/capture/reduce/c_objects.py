@@ -51,6 +51,7 @@ from amber.capture.reduce.recipes import (
     named,
     reconstructor,
 )
+from amber.capture.world.rules import module_namespace
 from amber.restore import rebuild
 
 _RLockType = type(RLock())
@@ -72,6 +73,8 @@ def register(reducers) -> None:
     d[SimpleQueue] = reduce_simple_queue
     d[Struct] = lambda st: Recipe(Call(named("_struct", "Struct"), (st.format,)))
     d[memoryview] = reduce_memoryview
+    for view_type, kind in _DICT_VIEWS.items():
+        d[view_type] = lambda view, kind=kind: reduce_dict_view(view, kind)
     d[type(_abc_data_probe())] = reduce_abc_data
     csv_c = sys.modules.get("_csv")
     if csv_c is not None:
@@ -255,6 +258,50 @@ def reduce_abc_data(data):
             if isinstance(owner, type) and owner.__dict__.get("_abc_impl") is data:
                 return Recipe(Call(named("builtins", "getattr"), (owner, "_abc_impl")), late=True)
     return Recipe(Call(reconstructor(rebuild.fresh_abc_data), ()))
+
+
+_ODict = type(__import__("collections").OrderedDict())
+# view type -> (method that makes it, which dict method): a view is made again by calling the
+# C type's own method on the restored mapping (never a subclass's override).
+_DICT_VIEWS = {type({}.keys()): ("dict", "keys"), type({}.values()): ("dict", "values"),
+               type({}.items()): ("dict", "items"),
+               type(_ODict().keys()): ("odict", "keys"), type(_ODict().values()): ("odict", "values"),
+               type(_ODict().items()): ("odict", "items")}
+
+
+def reduce_dict_view(view, kind):
+    """A view of a dict (``d.keys()``, ``.values()``, ``.items()``; an OrderedDict's, a
+    defaultdict's, a mappingproxy's, whose views are those of the dict it wraps): a view of the
+    same captured dict, so the dict's identity is kept and a change to it after restore shows
+    in the view. A view of a class's or a module's namespace is a view of that namespace."""
+    import gc
+
+    owner_kind, method = kind
+    (target,) = gc.get_referents(view)
+    owner = namespace_owner(target)
+    if owner is not None:
+        return Recipe(Call(reconstructor(rebuild.namespace_view), (owner, method)))
+    func = named("builtins", f"dict.{method}") if owner_kind == "dict" else \
+        named("_collections", f"OrderedDict.{method}")
+    return Recipe(Call(func, (target,)))
+
+
+def namespace_owner(d):
+    """The class or module whose namespace the dict ``d`` is, if any (found among the objects
+    that refer to it; only dicts shaped like a namespace are looked for, the search is slow)."""
+    import gc
+
+    if type(d) is not dict or ("__module__" not in d and "__name__" not in d):
+        return None
+    for owner in gc.get_referrers(d):
+        kind = type(owner)
+        if issubclass(kind, type):
+            namespace = gc.get_referents(type.__dict__["__dict__"].__get__(owner))
+            if namespace and namespace[0] is d:
+                return owner
+        elif issubclass(kind, types.ModuleType) and module_namespace(owner) is d:
+            return owner
+    return None
 
 
 def reduce_memoryview(view):

@@ -242,6 +242,12 @@ class Reducers:
         import gc
 
         (target,) = gc.get_referents(proxy)
+        if type(target) is dict:
+            # A class's ``__dict__`` kept aside (``ns = C.__dict__``) is a proxy of that class's
+            # own namespace, not of a copy: a change to the class after restore shows in it.
+            owner = c_objects.namespace_owner(target)
+            if owner is not None and issubclass(type(owner), type):
+                return Recipe(Call(named("builtins", "getattr"), (owner, "__dict__")))
         if isinstance(target, dict):
             return Recipe(Call(types.MappingProxyType, (target,)))
         return Recipe(Call(named("builtins", "getattr"), (target, "__dict__")))
