@@ -226,3 +226,108 @@ def test_dict_views_are_views_of_the_captured_dict(program):
             print("new" in cmp, cmp["attr"])
     ''')
     same_as_cold(p, 3)
+
+
+def test_generators_that_have_not_started_or_have_finished(program):
+    """Class 2: generators, coroutines and async generators that have not started are made again
+    by calling their function with the arguments their frame holds (positional-only, defaults,
+    ``*args``, keyword-only, ``**kwargs``, a bound method's ``self``, a closure whose cells stay
+    shared with the enclosing scope); finished ones are closed ones of the same code."""
+    p = program('''
+        import asyncio, contextlib
+        def outer():
+            z = [0]
+            def g(a, b=2, /, *rest, c, **kw):
+                inner = lambda: a
+                yield (a, b, rest, c, kw, z[0], inner())
+            return g, z
+        g, z = outer()
+        fresh, done = g(1, 5, 6, c=3, k=4), g(1, c=2)
+        list(done)
+        def plain():
+            yield 1
+            yield 2
+        p = plain()
+        p.__qualname__ = "renamed"
+        async def co(x): return x * 2
+        c, cdone = co(21), co(1)
+        cdone.close()
+        async def ag(x):
+            yield x
+            yield x + 1
+        a, adone = ag(10), ag(0)
+        async def drain(agen): return [v async for v in agen]
+        try:  # run to its end without asyncio (whose type cache would keep a C type of the run)
+            drain(adone).send(None)
+        except StopIteration:
+            pass
+        @contextlib.contextmanager
+        def cm(v): yield v
+        m = cm(7)
+        class K:
+            def meth(self, n): yield from range(n)
+        kg = K().meth(3)
+        if __name__ == "__main__":
+            z[0] = 100
+            print(next(fresh), list(done), p.__qualname__, list(p), fresh.__qualname__, done.gi_frame)
+            print(asyncio.run(c), cdone.cr_frame, asyncio.run(drain(a)), asyncio.run(drain(adone)))
+            with m as v:
+                print("cm", v, list(kg), next(g(0, c=0))[5])
+            try:
+                asyncio.run(cdone)
+            except RuntimeError as e:
+                print(e)
+    ''')
+    same_as_cold(p, 4)
+
+
+def test_generators_in_progress_are_refused_by_name_and_a_with_kept_open_by_its_library(program):
+    """Class 2: a generator suspended in a ``yield`` is refused naming its function and where it
+    stands; one that a ``contextlib.contextmanager`` keeps open (a library that enters a
+    ``with`` at import, for the life of the process) is refused naming the context manager and
+    the library function that made it, with a workaround, which works."""
+    lib = '''
+import contextlib
+STATE = []
+@contextlib.contextmanager
+def session(name):
+    STATE.append("open " + name)
+    try:
+        yield name
+    finally:
+        STATE.append("close " + name)
+_active = session("global")
+_active.__enter__()
+'''
+    p = program('''
+        import lib
+        def counter():
+            yield 1
+            yield 2
+        running = counter()
+        next(running)
+        if __name__ == "__main__":
+            print(lib.STATE)
+    ''')
+    (p.dir / "lib.py").write_text(lib)
+    err = refused(p)
+    assert "__main__.running -> generator: a generator of counter() suspended at " in err
+    assert f"{p.dir / 'prog.py'}:4" in err
+    assert "lib._active -> contextlib._GeneratorContextManager: a `with` block kept open: the context " \
+           "manager made by lib.session()" in err
+    assert "amber.before_snapshot" in err and "amber.after_restore" in err
+
+    fixed = program('''
+        import amber, lib
+        @amber.before_snapshot
+        def leave():
+            lib._active.__exit__(None, None, None)
+        @amber.after_restore
+        def enter():
+            lib._active = lib.session("again")
+            lib._active.__enter__()
+        if __name__ == "__main__":
+            print(lib.STATE, type(lib._active.gen).__name__, lib._active.gen.gi_suspended)
+    ''', name="fixed.py")
+    fixed.snapshot()
+    assert fixed.restore().stdout == "['open global', 'close global', 'open again'] generator True\n"

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 _type_setattr = type.__setattr__
 _object_setattr = object.__setattr__
 _local_getattribute = _thread_local.__getattribute__
-_FunctionType = type(lambda: None)
+_FunctionType: "Any" = type(lambda: None)
 
 
 def make_module(name: str):
@@ -282,6 +282,36 @@ def dead_ref(cls, callback=None):
     # ref's own __new__, not a subclass's (WeakMethod's wants a bound method); no callback, so
     # nothing runs when the stand-in dies at once.
     return _ref.__new__(cls, _Gone())
+
+
+def remake_generator(fn, args: tuple, kwargs: tuple, name: str, qualname: str):
+    """A generator (coroutine, async generator) that had not started: its function called again
+    with the arguments it was bound to (which runs none of its body)."""
+    gen = fn(*args, **dict(kwargs))
+    gen.__name__ = name
+    gen.__qualname__ = qualname
+    return gen
+
+
+_CellType: "Any" = type((lambda x: lambda: x)(0).__closure__[0])  # type: ignore[index]
+
+
+def closed_generator(code, name: str, qualname: str):
+    """A finished generator (coroutine, async generator) of this code: made and closed before it
+    starts, so nothing of its body runs."""
+    fn = _FunctionType(code, {}, name, None, tuple(_CellType() for _ in code.co_freevars))
+    n, kw = code.co_argcount, code.co_kwonlyargcount
+    gen = fn(*[None] * n, **dict.fromkeys(code.co_varnames[n:n + kw]))
+    gen.__name__ = name
+    gen.__qualname__ = qualname
+    if hasattr(gen, "aclose"):  # an async generator: closing one that has not started is immediate
+        try:
+            gen.aclose().send(None)
+        except StopIteration:
+            pass
+    else:
+        gen.close()
+    return gen
 
 
 def set_list(target: list, items: tuple) -> None:

@@ -28,7 +28,7 @@ from pickle import PickleBuffer
 from amber import lifecycle, secrecy
 from amber._compat import ident, known_type_key
 from amber.capture.recorders.inputs import stood_in_for
-from amber.capture.reduce import c_objects
+from amber.capture.reduce import c_objects, generators
 from amber.capture.reduce.hash_memos import HashMemos
 from amber.capture.reduce.instances import InstanceReducer, is_closed
 from amber.capture.reduce.layout import added_slots, made_by_class_statement, slots_are_intact
@@ -101,9 +101,9 @@ class Reducers:
             classmethod: self.reduce_wrapper_descriptor,
             property: self.reduce_property,
             weakref.ref: self.reduce_weakref,
-            types.GeneratorType: self.offend_running,
-            types.CoroutineType: self.offend_running,
-            types.AsyncGeneratorType: self.offend_running,
+            types.GeneratorType: generators.reduce_generator,
+            types.CoroutineType: generators.reduce_generator,
+            types.AsyncGeneratorType: generators.reduce_generator,
             types.FrameType: lambda o: Offender("a frame", "drop the reference before the snapshot point"),
             types.TracebackType: lambda o: Offender(
                 "a traceback", "keep the exception, not its traceback (exceptions lose theirs)"),
@@ -115,6 +115,9 @@ class Reducers:
         self.instances = InstanceReducer(world, self.hash_memos, self.is_c_type, self.kept)
         self.by_base: list = []  # (base class, reducer(obj, cls)) for subclasses of C types
         c_objects.register(self)
+        for base in generators.context_manager_bases():  # a `with` kept open is refused by name
+            self.by_base.append((base, lambda obj, cls: generators.reduce_context_manager(
+                obj, cls, self.instances)))
         self.strong_ids: set[int] | None = None  # set by the planner before weak refs are made
 
     # -- entry point --------------------------------------------------------------------------
@@ -385,10 +388,6 @@ class Reducers:
     # -- instances ----------------------------------------------------------------------------
     def reduce_weakref(self, ref):
         return c_objects.reduce_weakref(ref, self.strong_ids)
-
-    def offend_running(self, obj):
-        return Offender(f"a {type(obj).__name__} in progress (its frame cannot be captured yet)",
-                        "finish or drop it before the snapshot point, or create it after restore")
 
 
 _INTERCEPTED: list[frozenset] = []
