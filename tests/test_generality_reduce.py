@@ -331,3 +331,32 @@ _active.__enter__()
     ''', name="fixed.py")
     fixed.snapshot()
     assert fixed.restore().stdout == "['open global', 'close global', 'open again'] generator True\n"
+
+
+def test_dead_weak_references_that_kept_a_hash(program):
+    """Class 8: a weak reference hashed while its referent lived, and dead at the snapshot (or
+    whose referent is held by nothing the image keeps), stays usable as a dict key and set
+    item: the restored dict and set are filled with the restored reference, which is dead, equal
+    only to itself, and hashable; a dead reference never hashed stays unhashable."""
+    p = program('''
+        import weakref
+        class T: pass
+        t = T(); r = weakref.ref(t); hash(r)
+        d = {r: "dead key", "other": 1}
+        s = {r}
+        del t
+        class Sub(weakref.ref):
+            __slots__ = ("tag",)
+        u = T(); sub = Sub(u); sub.tag = "tagged"; hash(sub); del u
+        by_sub = {sub: "sub"}
+        never = weakref.ref(T())
+        if __name__ == "__main__":
+            k = next(iter(d))
+            print(k() is None, d[k], k in s, r in d, r is k, r == weakref.ref(T()), len(d), d.get(r), s == {r})
+            print(by_sub[sub], sub.tag, sub() is None, type(sub).__name__, hash(r) == hash(r))
+            try:
+                hash(never)
+            except TypeError as e:
+                print("unhashable:", e)
+    ''')
+    same_as_cold(p, 3)

@@ -314,6 +314,17 @@ def closed_generator(code, name: str, qualname: str):
     return gen
 
 
+def dead_ref_hashed(cls):
+    """A dead weak reference that kept a hash (it was hashed while its referent lived, and may
+    be a dict key): made on a stand-in, hashed, then the stand-in dropped. Its hash is this
+    process's own; the dicts and sets it is in are filled with this object afterwards."""
+    stand_in = _Gone()
+    ref = _ref.__new__(cls, stand_in)
+    _ref.__hash__(ref)  # ref's own hash (cached in the reference), never a subclass's
+    del stand_in
+    return ref
+
+
 def set_list(target: list, items: tuple) -> None:
     target[:] = items
 

@@ -37,6 +37,7 @@ from _queue import SimpleQueue
 from _struct import Struct
 from _thread import LockType, RLock
 from _thread import _local as ThreadLocal
+from _weakref import ref as _weakref_ref
 from contextvars import ContextVar, copy_context
 
 from amber import _compat
@@ -342,11 +343,29 @@ def reduce_weakref(ref, strong_ids):
     target = ref()
     cls = type(ref)
     if target is None or strong_ids is not None and ident(target) not in strong_ids:
-        r = Recipe(Call(reconstructor(rebuild.dead_ref), (cls,)))
+        # Dead at restore. A weak reference hashed while its referent lived keeps that hash, and
+        # may be a dict key or set item: it is made dead *with* a hash of its own (the heap
+        # program then inserts this very object, so lookups by it work as before; a dead
+        # reference equals only itself). One that was never hashed stays unhashable. A live
+        # referent that nothing holds strongly may have been hashed: it gets a hash too.
+        if target is not None or _dead_ref_hashable(ref):
+            r = Recipe(Call(reconstructor(rebuild.dead_ref_hashed), (cls,)))
+        else:
+            r = Recipe(Call(reconstructor(rebuild.dead_ref), (cls,)))
     else:
         r = Recipe(Call(named("_weakref", "ref.__new__"), (cls, target, ref.__callback__)))
     slots = slot_values(ref, cls)
     if slots:
         r.fills.append(InstanceState(None, slots))
     return r
+
+
+def _dead_ref_hashable(ref) -> bool:
+    """Has this dead weak reference kept a hash (computed while its referent lived)? Asking runs
+    nothing of the program's: a dead reference has no referent to hash."""
+    try:
+        _weakref_ref.__hash__(ref)
+    except TypeError:
+        return False
+    return True
 
