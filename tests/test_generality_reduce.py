@@ -360,3 +360,29 @@ def test_dead_weak_references_that_kept_a_hash(program):
                 print("unhashable:", e)
     ''')
     same_as_cold(p, 3)
+
+
+def test_saved_copies_of_replaced_builtin_functions(program):
+    """Class 5: a builtin function the program moved away from its name (the saved hooks of
+    ``sys.displayhook``, ``excepthook``, ``breakpointhook``, ``unraisablehook``; ``builtins.print``;
+    an extension module's ``math.sqrt``, ``time.time`` as freezegun replaces it) is found by
+    identity: the interpreter's own copy (``sys.__displayhook__``...) or the module's own
+    function of that name, while the program's replacements stay in place."""
+    p = program('''
+        import builtins, math, sys, time
+        saved = {"display": sys.displayhook, "except": sys.excepthook, "break": sys.breakpointhook,
+                 "unraisable": sys.unraisablehook, "print": builtins.print, "sqrt": math.sqrt, "time": time.time}
+        sys.displayhook = lambda v: saved["display"](v)
+        sys.excepthook = lambda *a: saved["except"](*a)
+        sys.breakpointhook = lambda *a: None
+        sys.unraisablehook = lambda u: saved["unraisable"](u)
+        builtins.print = lambda *a, **k: saved["print"]("P:", *a, **k)
+        math.sqrt = lambda x: -1.0
+        time.time = lambda: 0.0
+        if __name__ == "__main__":
+            print(saved["display"] is sys.__displayhook__, saved["except"] is sys.__excepthook__,
+                  saved["break"] is sys.__breakpointhook__, saved["unraisable"] is sys.__unraisablehook__)
+            print(saved["print"] is not builtins.print, saved["print"].__name__, saved["sqrt"](16.0), math.sqrt(16.0))
+            print(saved["time"]() > 1e9, time.time(), sys.displayhook is not sys.__displayhook__)
+    ''')
+    same_as_cold(p, 3)

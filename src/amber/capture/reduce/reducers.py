@@ -232,6 +232,10 @@ class Reducers:
         method of a captured object, ``cache.get``; a function of an extension submodule)."""
         owner = getattr(fn, "__self__", None)
         name = fn.__name__
+        if issubclass(type(owner), types.ModuleType):
+            found = self._module_builtin(owner, name, fn)
+            if found is not None:
+                return found
         try:
             same = owner is not None and getattr(owner, name) == fn
         except Exception:
@@ -240,6 +244,24 @@ class Reducers:
             return Offender(f"a built-in function that cannot be found again ({name})",
                             "keep a reference to the object or module it belongs to instead")
         return Recipe(Call(named("builtins", "getattr"), (owner, name)))
+
+    def _module_builtin(self, module, name: str, fn):
+        """A function of a module held by reference that the program moved away from its name
+        (``_old = sys.displayhook; sys.displayhook = mine``; ``builtins.print`` replaced): found
+        by identity, not by the name it has now. First at a name the interpreter itself keeps
+        it under (``sys.__displayhook__``, ``sys.__excepthook__``...); otherwise it is the
+        module's own function of that name, which every fresh interpreter or import has there
+        before the heap puts the program's replacement back (stage C)."""
+        modname = self.world.registered_name(module)
+        if modname is None or not self.world.is_by_ref_module(modname):
+            return None
+        ns = module_namespace(module)
+        for key, value in ns.items():
+            if value is fn and key.startswith("__") and key.endswith("__"):
+                return Recipe(ByName(modname, key))
+        if ns.get(name) is not fn and getattr(fn, "__module__", modname) in (modname, None):
+            return Recipe(ByName(modname, name))
+        return None
 
     def reduce_mappingproxy(self, proxy):
         import gc
