@@ -386,3 +386,37 @@ def test_saved_copies_of_replaced_builtin_functions(program):
             print(saved["time"]() > 1e9, time.time(), sys.displayhook is not sys.__displayhook__)
     ''')
     same_as_cold(p, 3)
+
+
+def test_names_an_object_claims_are_trusted_only_when_they_find_it(program):
+    """Class 9: objects are found by identity in the modules imported again, under whatever name
+    exports them (C types whose ``__module__.__qualname__`` is another object or nothing:
+    ``_csv.Reader`` claims ``_csv.reader``, a function; ``_thread.LockType`` claims
+    ``_thread.lock``; ``pyexpat.XMLParserType``, ``types.CellType``...). A name an object claims
+    (its ``__module__`` and what its ``__reduce__`` returns) is used only when it finds that very
+    object: a singleton whose class claims another module is not replaced by that module's
+    value of the same name."""
+    p = program('''
+        import _csv, _thread, contextvars, pyexpat, types
+        import liar
+        TYPES = [_csv.Reader, _csv.Writer, _thread.LockType, pyexpat.XMLParserType, contextvars.ContextVar,
+                 contextvars.Token, types.CellType, type({}.keys()), type(iter(range(1 << 70))), types.FrameType]
+        held = liar.HELD[0]
+        if __name__ == "__main__":
+            print([f"{t.__module__}.{t.__qualname__}" for t in TYPES], TYPES[0] is _csv.Reader, TYPES[2] is _thread.LockType)
+            print(repr(held), type(held).__name__, held.state)
+    ''')
+    (p.dir / "other.py").write_text('VALUE = "the value of other.VALUE"\n')
+    (p.dir / "liar.py").write_text(
+        'import other\n'
+        'class Singleton:\n'
+        '    __module__ = "other"  # claims a module that has another VALUE\n'
+        '    def __init__(self): self.state = "its own state"\n'
+        '    def __reduce__(self): return "VALUE"\n'
+        '    def __repr__(self): return "the singleton"\n'
+        'HELD = [Singleton()]\n')
+    cold = p.cold()
+    snap = run([*AMBER, "snapshot", "--reimport", "liar", "-o", str(p.image), str(p.script)], cwd=p.dir)
+    assert snap.returncode == 0, snap.stderr
+    restored = p.restore()
+    assert restored.stdout == cold.stdout and cold.stdout.count("\n") == 2

@@ -221,8 +221,10 @@ class InstanceReducer:
         if isinstance(rv, str):
             # "Save me by name": a singleton. Amber keeps identity anyway, so one captured by
             # value is copied field by field; one in a module held by reference is looked up.
+            # The module it claims is trusted only if the name finds this very object there.
             modname = getattr(obj, "__module__", None)
-            if self.world.is_by_ref_module(modname or ""):
+            if isinstance(modname, str) and self.world.is_by_ref_module(modname) and \
+                    self.world.found_at(modname, rv) is obj:
                 return Recipe(ByName(modname, rv))
             if self._rebuild_by_value(obj, type(obj), honour_hooks=False):
                 return self.instance_by_value(obj, type(obj))

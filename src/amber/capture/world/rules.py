@@ -347,17 +347,32 @@ class World:
             while head not in self.by_ref and "." in head and head not in sys.modules:
                 head, _, tail = head.rpartition(".")
                 rest = f"{tail}.{rest}"
-            if head in self.by_ref:
-                target = self.modules.get(head) or sys.modules.get(head)
-                for part in rest.split("."):
-                    target = getattr(target, part, None)
-                    if target is None:
-                        break
-                if target is obj:
-                    return (head, rest)
+            if head in self.by_ref and self.found_at(head, rest) is obj:
+                return (head, rest)
         if issubclass(type(obj), type):
             return self._type_of_named_instance(obj)
         return None
+
+    def found_at(self, modname: str, qualname: str):
+        """What ``modname.qualname`` is in this process (None if nothing), looked up where the
+        values are stored: a module's dict, a class's namespace, never ``getattr`` (a lazy
+        module's ``__getattr__`` or a metaclass property would run). A name an object *claims*
+        (its ``__module__``/``__qualname__``, what its ``__reduce__`` returns) is trusted only
+        when it finds that very object here: C types and singletons are exported under other
+        names than they claim (``_csv.reader`` is a function, the type is ``_csv.Reader``)."""
+        target: Any = self.modules.get(modname) or sys.modules.get(modname)
+        for part in qualname.split("."):
+            if target is None:
+                return None
+            if issubclass(type(target), types.ModuleType):
+                target = module_namespace(target).get(part)
+            elif issubclass(type(target), type):
+                target = next((vars(k)[part] for k in target.__mro__ if part in vars(k)), None)
+                if type(target) is staticmethod:  # what attribute lookup hands out: the function
+                    target = target.__func__
+            else:
+                return None
+        return target
 
     def _type_of_named_instance(self, cls: type) -> tuple[str, str] | None:
         """A type no module exports (``_ctypes.PyCStructType``, ``functools.KeyWrapper``) is
