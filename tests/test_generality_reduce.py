@@ -25,7 +25,8 @@ def refused(program: Program) -> str:
     """Snapshot ``program``, which must be refused in one ``amber: error:`` report."""
     snap = program.snapshot(check=False)
     assert snap.returncode == 2, (snap.stdout, snap.stderr)
-    assert snap.stderr.startswith("amber: error:") and "Traceback" not in snap.stderr, snap.stderr
+    first = [line for line in snap.stderr.splitlines() if not line.startswith("amber: note:")][0]
+    assert first.startswith("amber: error:") and "Traceback" not in snap.stderr, snap.stderr
     return snap.stderr
 
 
@@ -420,3 +421,40 @@ def test_names_an_object_claims_are_trusted_only_when_they_find_it(program):
     assert snap.returncode == 0, snap.stderr
     restored = p.restore()
     assert restored.stdout == cold.stdout and cold.stdout.count("\n") == 2
+
+
+def test_regular_expression_matches_are_matched_again(program):
+    """Class 7: ``re.Match`` objects are made again by matching their pattern on their string at
+    the same ``pos``/``endpos`` (``match``, ``search``, ``fullmatch``, and the n-th match of a
+    scanner, as ``finditer`` and tokenizers find them; lookbehind and empty matches included);
+    a match that matching again would not reproduce (its bytearray changed since) is refused
+    with the reason."""
+    p = program('''
+        import re
+        p = re.compile(r"(?P<w>\\w+)@(?P<d>\\w+)?")
+        m1 = p.match("ann@example rest")
+        m2 = p.search("xx bob@ yy", 2)
+        m3 = re.fullmatch(rb"(a)(b)?", b"a")
+        found = list(re.finditer(r"\\d+", "a1 b22 c333"))
+        scanner = re.compile(r"\\s*(\\d+|\\+)").scanner("1 + 22 + 3")
+        tokens = [scanner.match() for _ in range(3)]
+        del scanner
+        behind = list(re.finditer(r"(?<=a)b", "abab"))
+        empty = list(re.finditer(r"x*", "ab"))
+        if __name__ == "__main__":
+            for m in [m1, m2, m3, *found, *tokens, *behind, *empty]:
+                print(m, m.span(), m.groups(), m.pos, m.endpos, m.lastgroup)
+            print(m1.re is p, m1["w"], m1.groupdict(), m2.string, m1.string is m1.string)
+    ''')
+    same_as_cold(p, 15)
+
+    changed = program('''
+        import re
+        data = bytearray(b"key=value")
+        m = re.match(rb"(\\w+)=(\\w+)", data)
+        data[:] = b"!!"
+        if __name__ == "__main__":
+            print(m)
+    ''', name="changed.py")
+    err = refused(changed)
+    assert "__main__.m -> re.Match: a regular expression match that matching its pattern again" in err

@@ -454,6 +454,19 @@ def make_pattern(source, flags, code: tuple, groups, groupindex: tuple, indexgro
     return compile(source, flags, list(code), groups, dict(groupindex), indexgroup)
 
 
+def rematch(pattern, string, pos: int, endpos: int, how: str, nth: int = 0):
+    """A ``re.Match`` made again: ``pattern.<how>(string, pos, endpos)``, or for ``scan-search``
+    and ``scan-match`` the ``nth`` (from 0) result of a scanner's ``search``/``match`` (as
+    ``finditer`` and tokenizers find them). The capture side checked that this reproduces
+    every group's span."""
+    if how.startswith("scan-"):
+        step = getattr(pattern.scanner(string, pos, endpos), how[5:])
+        for _ in range(nth):
+            step()
+        return step()
+    return getattr(pattern, how)(string, pos, endpos)
+
+
 def make_type_param(cls, args: tuple, kwargs: tuple, module: str):
     """3.12+: these types take their ``__module__`` from the calling frame's globals (and
     TypeAliasType's cannot be set afterwards), so the call is made from a frame of ``module``."""

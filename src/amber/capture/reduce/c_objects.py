@@ -71,6 +71,7 @@ def register(reducers) -> None:
         d[json_c.make_scanner] = reduce_json_scanner
     d[ContextVar] = reduce_context_var
     d[type(_sre_compile_probe())] = reduce_pattern
+    d[type(_sre_compile_probe().match(""))] = reduce_match
     d[SimpleQueue] = reduce_simple_queue
     d[Struct] = lambda st: Recipe(Call(named("_struct", "Struct"), (st.format,)))
     d[memoryview] = reduce_memoryview
@@ -191,6 +192,44 @@ def reduce_pattern(pattern):
     source, flags, code, groups, groupindex, indexgroup = parts
     return Recipe(Call(reconstructor(rebuild.make_pattern),
                    (source, flags, tuple(code), groups, tuple(groupindex.items()), indexgroup)))
+
+
+def reduce_match(match):
+    """A ``re.Match``: made again by matching its pattern on its string at the same ``pos`` and
+    ``endpos`` (``match``, ``fullmatch`` or ``search``, or the n-th ``search``/``match`` of a
+    scanner, which is how ``finditer`` found it). Which one reproduces it is tried here, and
+    the match is refused when none gives the same spans for every group."""
+    from amber.restore.rebuild import rematch
+
+    pattern, string, pos, endpos = match.re, match.string, match.pos, match.endpos
+    for how in _MATCH_WAYS:
+        nth = 0
+        while True:
+            try:
+                again = rematch(pattern, string, pos, endpos, how, nth)
+            except Exception:
+                again = None
+            if again is not None and _same_match(again, match):
+                late = type(string) not in (str, bytes)  # a buffer: complete before it is read
+                return Recipe(Call(reconstructor(rebuild.rematch), (pattern, string, pos, endpos, how, nth)),
+                              late=late)
+            # Scanners: the next match, until one starts past this one's start.
+            if not how.startswith("scan") or again is None or again.start() > match.start() or \
+                    nth >= _SCAN_LIMIT or again.end() == len(string) and again.start() == again.end():
+                break
+            nth += 1
+    return Offender("a regular expression match that matching its pattern again on its string does not "
+                    "reproduce (the string changed since, or it was found in a way Amber does not replay)",
+                    "keep the groups you need (match.group(), match.span()) instead of the match")
+
+
+_MATCH_WAYS = ("match", "search", "fullmatch", "scan-search", "scan-match")
+_SCAN_LIMIT = 10_000  # matches a scanner is replayed through, at most (each restore replays them)
+
+
+def _same_match(a, b) -> bool:
+    return a.regs == b.regs and a.pos == b.pos and a.endpos == b.endpos and a.lastindex == b.lastindex \
+        and a.re is b.re and a.string is b.string
 
 
 def reduce_context_var(var):
