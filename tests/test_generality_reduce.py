@@ -458,3 +458,38 @@ def test_regular_expression_matches_are_matched_again(program):
     ''', name="changed.py")
     err = refused(changed)
     assert "__main__.m -> re.Match: a regular expression match that matching its pattern again" in err
+
+
+def test_instances_of_classes_on_c_bases_with_constructors_of_their_own(program):
+    """Class 3: an instance whose C base makes its instances with a constructor of its own (ast
+    nodes and subclasses of them, PyO3 classes such as pydantic_core's, decimal.Decimal,
+    datetime.date) is never made with ``object.__new__`` (checked at snapshot time): it follows
+    its class's own reduce protocol, and what the program stored on the instance beyond what
+    that protocol returns (a subclass's attributes) is set on the rebuilt instance."""
+    p = program('''
+        import ast, datetime, decimal
+        import pydantic_core
+        tree = ast.parse("x = 1 + y")
+        class MyNode(ast.expr):
+            _fields = ("value",)
+        class MyName(ast.Name):
+            pass
+        mine = MyNode(value=3); mine.extra = "e"
+        named = MyName(id="q", ctx=ast.Load())
+        class MyUrl(pydantic_core.Url):
+            pass
+        url = MyUrl("https://example.com/x")
+        class MyError(pydantic_core.PydanticCustomError):
+            pass
+        error = MyError("kind", "msg {a}", {"a": 1})
+        class Price(decimal.Decimal):
+            pass
+        price = Price("1.5"); price.currency = "EUR"
+        class Day(datetime.date):
+            pass
+        day = Day(2020, 1, 2); day.note = "holiday"
+        if __name__ == "__main__":
+            print(ast.dump(tree), mine.value, mine.extra, type(mine).__name__, ast.dump(named))
+            print(type(url).__name__, url, type(error).__name__, error.message(), price, price.currency, day, day.note)
+    ''')
+    same_as_cold(p, 2)

@@ -135,3 +135,32 @@ def instance_dict(obj, cls) -> dict | None:
     if type(state) is tuple:
         state = state[0]
     return state if type(state) is dict else None
+
+
+TPFLAGS_DISALLOW_INSTANTIATION = 1 << 7
+
+
+def object_new_is_valid(cls) -> bool:
+    """Would ``object.__new__(cls)`` make an instance? CPython refuses it ("object.__new__(X) is
+    not safe, use Y.__new__()") when the constructor ``cls`` really has in C is not object's:
+    the first C constructor of its own along the ``__base__`` chain (a ``__new__`` written in
+    Python is passed by, as CPython's own check does). ``ast`` nodes, PyO3 and Cython classes
+    have one; so do ``decimal.Decimal`` and ``datetime.date``."""
+    klass = cls
+    while klass is not None:
+        if klass.__flags__ & TPFLAGS_DISALLOW_INSTANTIATION:
+            return False
+        if own_c_constructor(klass):
+            return klass is object
+        klass = klass.__base__
+    return True
+
+
+def c_constructor_owner(cls):
+    """The class whose C constructor ``cls``'s instances need (None when object's will do)."""
+    klass = cls
+    while klass is not None and klass is not object:
+        if own_c_constructor(klass) or klass.__flags__ & TPFLAGS_DISALLOW_INSTANTIATION:
+            return klass
+        klass = klass.__base__
+    return None
