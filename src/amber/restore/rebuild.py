@@ -118,8 +118,8 @@ def class_dict_setitems(cls, items: tuple) -> None:
     (namespace,) = get_referents(_type_dict_of(cls))
     for key, value in items:
         namespace[key] = value
-    _type_setattr(cls, "__amber_modified__", None)
-    _type_delattr(cls, "__amber_modified__")
+    _type_setattr(cls, "_amber_modified", None)
+    _type_delattr(cls, "_amber_modified")
 
 
 _type_dict_of = type.__dict__["__dict__"].__get__

@@ -17,9 +17,14 @@ version-specific and lives in :mod:`amber._compat`). The matching reconstructors
   whole buffer; ``functools.cmp_to_key`` wrappers, ``json`` scanners;
 * ``typing.TypeVar``/``ParamSpec``/``TypeVarTuple``/``TypeAliasType`` where they are C types (3.12+);
 * ``re.Pattern``: with its compiled code, so a restore does not compile it again;
+* ``re.Match``: its pattern matched again on its string at the same ``pos``/``endpos`` (the
+  way that reproduces every group's span is found at snapshot time, or the match is refused);
+* dict views (``keys()``/``values()``/``items()`` of dicts, OrderedDicts, class and module
+  namespaces): views of the very dict captured, so later changes to it show in them;
 * ``random.SystemRandom``: stateless, so made anew;
 * subclasses of ``classmethod``, ``staticmethod`` and ``property`` (``classonlymethod``).
-* locks (only when not held), weak references (dead when nothing else holds the referent).
+* locks (only when not held), weak references (dead when nothing else holds the referent;
+  a dead one that was hashed keeps a hash, so it stays a working dict key).
 
 Refused here (an :class:`~amber.capture.reduce.recipes.Offender` with a hint), as sockets and
 running threads are: **an object that owns a live OS process**, which a restored process would not

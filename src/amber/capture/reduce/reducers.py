@@ -4,13 +4,19 @@ Each reducer returns a :class:`~amber.capture.reduce.recipes.Recipe` (how to re-
 module) or an :class:`~amber.capture.reduce.recipes.Offender` (why it cannot be captured and what to do).
 The matching reconstructors live in :mod:`amber.restore.rebuild`.
 
-Kinds Amber rebuilds itself, whatever the object's own pickling hooks say: modules, functions,
-classes, code, cells, bound methods, weak references, locks, enum members, typing aliases, and
-instances of classes captured by value whose state is all where Amber sees it (``__dict__``,
-slots, builtin bases, C bases that add no state), copied exactly, field by field, unless they
-hold an open file or socket their hooks leave out. Every other object's own
-``__reduce_ex__``/``__getstate__``/``__setstate__`` (or a ``copyreg`` registration) is honoured,
-after one trial in this process. Instances are :mod:`amber.capture.reduce.instances`.
+Kinds Amber rebuilds itself, whatever the object's own pickling hooks say: modules (with their
+``ModuleType`` subclass), functions, classes, code, cells, bound methods, weak references,
+locks, enum members, typing aliases, generators that have not started or have finished
+(:mod:`amber.capture.reduce.generators`), and instances of classes captured by value whose
+state is all where Amber sees it (``__dict__``, slots, builtin bases, C bases that add no
+state), copied exactly, field by field, unless they hold an open file or socket their hooks
+leave out. Every other object's own ``__reduce_ex__``/``__getstate__``/``__setstate__`` (or a
+``copyreg`` registration) is honoured, after one trial in this process. Instances are
+:mod:`amber.capture.reduce.instances`; what a class is made of, :mod:`amber.capture.reduce.layout`.
+
+Every object is judged by ``type(obj)``, never by ``isinstance`` or ``obj.__class__``, which a
+proxy forwards to what it wraps; a module's or a class's namespace is read where it is stored,
+never through ``getattr`` (a lazy module's ``__getattr__`` must not run because Amber looked).
 """
 
 from __future__ import annotations
