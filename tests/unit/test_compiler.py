@@ -324,8 +324,6 @@ def test_every_program_leaves_only_its_result(world):
     assert opnames(program)[-1] == "STOP" and opnames(program)[0] == "PROTO"
 
 
-@pytest.mark.xfail(strict=True, raises=AttributeError, reason="compiler bug: a container that a late make "
-                   "reads at once is filled in D1, in post-order, before the __setstate__ of a key in a cycle with it")
 def test_container_read_by_a_late_make_waits_for_its_keys_state(world):
     k = StatefulKey(1)
     d = {k: "v"}
@@ -335,8 +333,6 @@ def test_container_read_by_a_late_make_waits_for_its_keys_state(world):
     assert got[1].a[StatefulKey(1)] == "v" and got[0].ref is got[1].a
 
 
-@pytest.mark.xfail(strict=True, reason="compiler bug: __setstate__ runs on a state dict whose late values are "
-                   "patched in only after it ran; the restored object silently lacks them")
 def test_setstate_sees_late_values_of_its_state(world):
     k = StatefulKey(1)
     p = Pair(k, None)  # made late, from k

@@ -20,13 +20,41 @@ if TYPE_CHECKING:
 
 _type_setattr = type.__setattr__
 _object_setattr = object.__setattr__
-_object_getattribute = object.__getattribute__
 _local_getattribute = _thread_local.__getattribute__
+_FunctionType: "Any" = type(lambda: None)
 
 
 def make_module(name: str):
     """An empty module object; its ``__dict__`` is filled by the heap program afterwards."""
     return type(sys)(name)
+
+
+_ModuleType = type(sys)
+_module_dict = vars(_ModuleType)["__dict__"].__get__
+
+
+def make_module_of(name, cls):
+    """An empty module of a ``ModuleType`` subclass (a lazy module's class), made as ModuleType
+    makes one: the subclass's own ``__new__``/``__init__`` never run."""
+    mod = _ModuleType.__new__(cls)
+    _ModuleType.__init__(mod, name)
+    return mod
+
+
+def module_dict(mod):
+    """A module's own dict, past any ``__dict__`` or ``__getattribute__`` of its class."""
+    return _module_dict(mod)
+
+
+def namespace_view(owner, method: str):
+    """A view (``keys``, ``values``, ``items``) of a class's or a module's own namespace."""
+    if isinstance(owner, _ModuleType):
+        namespace = _module_dict(owner)
+    else:
+        from gc import get_referents
+
+        (namespace,) = get_referents(_type_dict_of(owner))
+    return getattr(dict, method)(namespace)
 
 
 def module_by_name(name: str):
@@ -78,6 +106,24 @@ def class_setstate(cls, attrs: dict) -> None:
             _set_class_attr_under(owner, cls, key, value)
 
 
+def class_dict_setitems(cls, items: tuple) -> None:
+    """Entries of a class's namespace named like an attribute of ``type`` itself (``__name__``,
+    ``__base__``, ``__mro__``, ``__class__``...): ``type.__setattr__`` would change the class's
+    name or class, or refuse, so they are written into the class's dict directly (the dict a
+    mappingproxy of it refers to). None of these names is a slot of the type (such as
+    ``__init__``), so no C slot needs updating; the type's attribute cache is invalidated by a
+    store and a delete of a name of Amber's own."""
+    from gc import get_referents
+
+    (namespace,) = get_referents(_type_dict_of(cls))
+    for key, value in items:
+        namespace[key] = value
+    _type_setattr(cls, "_amber_modified", None)
+    _type_delattr(cls, "_amber_modified")
+
+
+_type_dict_of = type.__dict__["__dict__"].__get__
+_type_delattr = type.__delattr__
 _shadowing_by_metaclass: dict = {}
 
 
@@ -143,8 +189,10 @@ def instance_setstate(obj, attrs, slots) -> None:
     if attrs:
         # Past any __getattribute__ of the program's (it may need state not yet set); a
         # thread-local's __dict__ is its per-thread one, which only _local's own lookup finds.
-        getter = _local_getattribute if issubclass(type(obj), _thread_local) else _object_getattribute
-        getter(obj, "__dict__").update(attrs)
+        if issubclass(type(obj), _thread_local):
+            _local_getattribute(obj, "__dict__").update(attrs)
+        else:
+            _update_instance_dict(obj, attrs)
     if slots:
         cls = type(obj)
         for key, value in slots.items():
@@ -158,6 +206,32 @@ def instance_setstate(obj, attrs, slots) -> None:
 
 
 _members: dict = {}  # (class, slot name) -> its member descriptor, or None
+_GetSetDescriptor = type(type.__dict__["__dict__"])
+_dict_getters: dict = {}  # class -> the descriptor of its instances' real __dict__, or None
+
+
+def _update_instance_dict(obj, attrs) -> None:
+    """Store ``attrs`` in the instance's real ``__dict__``, never in what a ``__dict__`` property
+    of its class (a transparent proxy's) answers: through the dict's own descriptor, the nearest
+    one the interpreter made; where the class replaced that one, attribute by attribute with
+    object.__setattr__ (which stores into the real dict)."""
+    cls = type(obj)
+    getter = _dict_getters.get(cls, _dict_getters)
+    if getter is _dict_getters:
+        getter = _dict_getters[cls] = _real_dict_descriptor(cls)
+    if getter is not None:
+        getter.__get__(obj, cls).update(attrs)
+        return
+    for key, value in attrs.items():
+        _object_setattr(obj, key, value)
+
+
+def _real_dict_descriptor(cls):
+    for klass in cls.__mro__:
+        entry = _type_dict_of(klass).get("__dict__")
+        if type(entry) is _GetSetDescriptor and entry.__objclass__ is klass:
+            return entry
+    return None
 
 
 def _slot_member(cls, key: str):
@@ -171,7 +245,10 @@ def _slot_member(cls, key: str):
 def patch(obj, how: str, key, value) -> None:
     """Put a value made late (by the program's own code) into an object filled earlier."""
     if how == "dict":
-        obj.__dict__[key] = value
+        if type(obj) is _FunctionType:
+            obj.__dict__[key] = value
+        else:
+            _update_instance_dict(obj, {key: value})
     elif how == "type":
         class_setstate(obj, {key: value})
     elif how == "object":
@@ -220,6 +297,47 @@ def make_wrapper(kind: type, func):
     wrapper = kind(func)
     wrapper.__dict__.clear()
     return wrapper
+
+
+def remake_generator(fn, args: tuple, kwargs: tuple, name: str, qualname: str):
+    """A generator (coroutine, async generator) that had not started: its function called again
+    with the arguments it was bound to (which runs none of its body)."""
+    gen = fn(*args, **dict(kwargs))
+    gen.__name__ = name
+    gen.__qualname__ = qualname
+    return gen
+
+
+_CellType: "Any" = type((lambda x: lambda: x)(0).__closure__[0])  # type: ignore[index]
+
+
+def closed_generator(code, name: str, qualname: str):
+    """A finished generator (coroutine, async generator) of this code: made and closed before it
+    starts, so nothing of its body runs."""
+    fn = _FunctionType(code, {}, name, None, tuple(_CellType() for _ in code.co_freevars))
+    n, kw = code.co_argcount, code.co_kwonlyargcount
+    gen = fn(*[None] * n, **dict.fromkeys(code.co_varnames[n:n + kw]))
+    gen.__name__ = name
+    gen.__qualname__ = qualname
+    if hasattr(gen, "aclose"):  # an async generator: closing one that has not started is immediate
+        try:
+            gen.aclose().send(None)
+        except StopIteration:
+            pass
+    else:
+        gen.close()
+    return gen
+
+
+def dead_ref_hashed(cls):
+    """A dead weak reference that kept a hash (it was hashed while its referent lived, and may
+    be a dict key): made on a stand-in, hashed, then the stand-in dropped. Its hash is this
+    process's own; the dicts and sets it is in are filled with this object afterwards."""
+    stand_in = _Gone()
+    ref = _ref.__new__(cls, stand_in)
+    _ref.__hash__(ref)  # ref's own hash (cached in the reference), never a subclass's
+    del stand_in
+    return ref
 
 
 def set_list(target: list, items: tuple) -> None:
@@ -356,6 +474,19 @@ def make_pattern(source, flags, code: tuple, groups, groupindex: tuple, indexgro
     from _sre import compile
 
     return compile(source, flags, list(code), groups, dict(groupindex), indexgroup)
+
+
+def rematch(pattern, string, pos: int, endpos: int, how: str, nth: int = 0):
+    """A ``re.Match`` made again: ``pattern.<how>(string, pos, endpos)``, or for ``scan-search``
+    and ``scan-match`` the ``nth`` (from 0) result of a scanner's ``search``/``match`` (as
+    ``finditer`` and tokenizers find them). The capture side checked that this reproduces
+    every group's span."""
+    if how.startswith("scan-"):
+        step = getattr(pattern.scanner(string, pos, endpos), how[5:])
+        for _ in range(nth):
+            step()
+        return step()
+    return getattr(pattern, how)(string, pos, endpos)
 
 
 def make_type_param(cls, args: tuple, kwargs: tuple, module: str):

@@ -13,6 +13,10 @@ C. *Registration*: the captured modules enter ``sys.modules``; state the program
 D. *Late steps*, in depth-first post-order of the whole graph: objects made by their own
    ``__reduce__`` or a foreign constructor, fills that run the program's code (``__setstate__``,
    dict keys hashed by a Python ``__hash__``), ABC registries. The heap is complete around them.
+   Two rules override the post-order where a cycle would defeat it: a container that a late
+   make reads at once has its keys made and their state set before it is filled; and the late
+   values a state left out in stage B are made (and patched in) before that state is handed
+   to ``__setstate__``, as pickle orders them.
 E. Dicts that were filled in two passes get their key order back; the steps that need the
    complete heap (ABC registrations) run; the manifest is the program's result.
 
@@ -90,6 +94,9 @@ class HeapCompiler:
         self.asm = Assembler()
         self.buffers: list = []
         self.patches: dict[int, list] = {}  # ident(late value) -> [(target, how, key)] to patch in
+        self.pending_in: dict[int, list] = {}  # ident(target) -> late values to be patched into it
+        self._filled_late: set[int] = set()  # objects whose stage-D fills are emitted
+        self._deferred: dict[int, list] = {}
         self.reorders: list = []  # (dict, keys in their original order)
 
     # == the stages =================================================================================
@@ -138,15 +145,13 @@ class HeapCompiler:
         recipes, late = self.plan.recipes, self.plan.late
         read_by_makes = {ident(x) for oid, r in recipes.items() if late[oid] for x in r.make_refs()}
         hashing_fills: list = []
+        self._deferred = deferred_fills
         for obj in self.post_order():
             oid = ident(obj)
-            r = recipes[oid]
-            fills: list[R.Fill] | None
-            if late[oid]:
-                self.ensure_made(obj)
-                fills = r.fills
-            else:
-                fills = deferred_fills.get(oid)
+            if oid in self._filled_late:
+                continue  # completed early, as the key of a container read by a late make
+            self._filled_late.add(oid)
+            fills = self._late_fills(obj)
             if not fills:
                 continue
             if oid not in read_by_makes:
@@ -157,10 +162,42 @@ class HeapCompiler:
                 if hashing:
                     hashing_fills.append((obj, hashing))
                     fills = plain
+            else:
+                # A late make reads this container at once, so it cannot wait for D2: its keys
+                # are completed first (made, their state set), whatever the post-order says
+                # (in a cycle through a key's state the container comes first).
+                for op in fills:
+                    if self._hashes_keys(op):
+                        self._complete_keys(op)
             self.emit_fills(obj, fills, partial=False)
         # D2. containers whose keys hash by the program's code
         for obj, fills in hashing_fills:
             self.emit_fills(obj, fills, partial=False)
+
+    def _late_fills(self, obj: object) -> list[R.Fill] | None:
+        """Make ``obj`` if it is made late; the fills it still has for stage D."""
+        oid = ident(obj)
+        if self.plan.late[oid]:
+            self.ensure_made(obj)
+            return self.plan.recipes[oid].fills
+        return self._deferred.get(oid)
+
+    def _complete_keys(self, op: R.Fill) -> None:
+        """Make and fill, now, the keys a hashing fill hashes (and the items of tuple and
+        frozenset keys), unless that was done already."""
+        todo = list(op.hashed())
+        while todo:
+            key = todo.pop()
+            if type(key) in (tuple, frozenset):
+                todo.extend(key)
+                continue
+            kid = ident(key)
+            if kid not in self.plan.recipes or kid in self._filled_late:
+                continue
+            self._filled_late.add(kid)
+            fills = self._late_fills(key)
+            if fills:
+                self.emit_fills(key, fills, partial=False)
 
     def _hashes_keys(self, op: R.Fill) -> bool:
         """Does this fill run the program's hashing code (so it waits for stage D2)?"""
@@ -539,12 +576,34 @@ class HeapCompiler:
         asm.pop()
 
     def _fill_set_state(self, obj: object, op: R.SetState, partial: bool) -> None:
+        if not partial:  # stage D: late makes may run
+            self._complete_values_of(op.state)
         self.asm.get(obj)
         self.ref(op.state)
         self.asm.build()
         self.asm.pop()
 
+    def _complete_values_of(self, state: Any) -> None:
+        """Before the program's code is handed ``state`` (a ``__setstate__``, a call on the
+        object), the late values that stage B left out of it (and out of the containers in it)
+        are made, so they are patched in first; as pickle does, such a value is made before the
+        state is set, even when its own make refers to the object whose state this is."""
+        todo, seen = [state], set()
+        while todo:
+            holder = todo.pop()
+            hid = ident(holder)
+            if hid in seen:
+                continue
+            seen.add(hid)
+            if type(holder) is tuple:
+                todo.extend(holder)
+            for value in self.pending_in.pop(hid, ()):
+                self.ensure_made(value)
+                todo.append(value)
+
     def _fill_call_on(self, obj: object, op: R.CallOn, partial: bool) -> None:
+        if not partial:  # stage D: late makes may run
+            self._complete_values_of(op.args)
         self.ref(op.func)
         self.push_tuple((obj, *op.args))
         self.asm.reduce()
@@ -579,6 +638,7 @@ class HeapCompiler:
         for k, v in pairs:
             if late.get(ident(v)) and ident(v) not in self.asm.memo:
                 self.patches.setdefault(ident(v), []).append((obj, how, k))
+                self.pending_in.setdefault(ident(obj), []).append(v)
                 skipped = True
             else:
                 ready.append((k, v))

@@ -81,11 +81,11 @@ class HeapPlan:
             return False
         if cls is tuple or cls is frozenset:
             return any(self.hash_by_code(x) for x in key)
-        if isinstance(key, (type, types.FunctionType, types.ModuleType)):
+        if issubclass(cls, (type, types.FunctionType, types.ModuleType)):  # type(): proxies lie
             return False
         if self.late.get(ident(key)):
             return True
-        if isinstance(key, weakref.ref):
+        if issubclass(cls, weakref.ref):
             target = key()
             return target is not None and self.hash_by_code(target)
         recipe = self.recipes.get(ident(key))
@@ -151,7 +151,7 @@ class Planner:
         while True:
             while queue:
                 obj = queue.popleft()
-                if isinstance(obj, weakref.ref) and ident(obj) not in plan.recipes:
+                if issubclass(type(obj), weakref.ref) and ident(obj) not in plan.recipes:
                     weak.append(obj)
                     continue
                 self._add(obj, self._reduce(obj), queue)
@@ -240,14 +240,16 @@ class Planner:
 
 
 def _edge_label(parent, child) -> str:
-    """How ``parent`` refers to ``child``, written as Python would access it."""
-    if isinstance(parent, types.ModuleType):
+    """How ``parent`` refers to ``child``, written as Python would access it (judged by the
+    real type: a proxy's ``__class__`` may claim a dict's)."""
+    kind = type(parent)
+    if issubclass(kind, types.ModuleType):
         return ""
-    if isinstance(parent, dict):
+    if issubclass(kind, dict):
         label = _dict_edge(parent, child)
         if label is not None:
             return label
-    if isinstance(parent, (list, tuple)):
+    if issubclass(kind, (list, tuple)):
         for i, v in enumerate(parent):
             if v is child:
                 return f"[{i}]"
@@ -266,14 +268,17 @@ def _dict_edge(parent: dict, child) -> str | None:
 
 
 def _attribute_edge(parent, child) -> str:
-    if isinstance(parent, types.FunctionType):
+    if type(parent) is types.FunctionType:
         if parent.__globals__ is child:
             return ".__globals__"
         if parent.__closure__ and child in parent.__closure__:
             return f".__closure__[{parent.__closure__.index(child)}]"
-    if isinstance(parent, types.CellType):
+    if type(parent) is types.CellType:
         return ".cell_contents"
-    d = getattr(parent, "__dict__", None)
+    try:  # the real instance dict, not what a __dict__ property or proxy answers
+        d = object.__getattribute__(parent, "__dict__")
+    except (AttributeError, TypeError):
+        d = None
     if isinstance(d, (dict, types.MappingProxyType)):
         for k, v in d.items():
             if v is child:
@@ -302,6 +307,7 @@ def _is_module_dict(d) -> bool:
 def type_name(obj) -> str:
     cls = type(obj)
     mod = getattr(cls, "__module__", "builtins")
+    mod = mod if isinstance(mod, str) else "?"  # a class's own __module__ property (a proxy's)
     return cls.__qualname__ if mod == "builtins" else f"{mod}.{cls.__qualname__}"
 
 

@@ -17,9 +17,14 @@ version-specific and lives in :mod:`amber._compat`). The matching reconstructors
   whole buffer; ``functools.cmp_to_key`` wrappers, ``json`` scanners;
 * ``typing.TypeVar``/``ParamSpec``/``TypeVarTuple``/``TypeAliasType`` where they are C types (3.12+);
 * ``re.Pattern``: with its compiled code, so a restore does not compile it again;
+* ``re.Match``: its pattern matched again on its string at the same ``pos``/``endpos`` (the
+  way that reproduces every group's span is found at snapshot time, or the match is refused);
+* dict views (``keys()``/``values()``/``items()`` of dicts, OrderedDicts, class and module
+  namespaces): views of the very dict captured, so later changes to it show in them;
 * ``random.SystemRandom``: stateless, so made anew;
 * subclasses of ``classmethod``, ``staticmethod`` and ``property`` (``classonlymethod``).
-* locks (only when not held), weak references (dead when nothing else holds the referent).
+* locks (only when not held), weak references (dead when nothing else holds the referent;
+  a dead one that was hashed keeps a hash, so it stays a working dict key).
 
 Refused here (an :class:`~amber.capture.reduce.recipes.Offender` with a hint), as sockets and
 running threads are: **an object that owns a live OS process**, which a restored process would not
@@ -37,6 +42,7 @@ from _queue import SimpleQueue
 from _struct import Struct
 from _thread import LockType, RLock
 from _thread import _local as ThreadLocal
+from _weakref import ref as _weakref_ref
 from contextvars import ContextVar, copy_context
 
 from amber import _compat
@@ -51,6 +57,7 @@ from amber.capture.reduce.recipes import (
     named,
     reconstructor,
 )
+from amber.capture.world.rules import module_namespace
 from amber.restore import rebuild
 
 _RLockType = type(RLock())
@@ -69,9 +76,12 @@ def register(reducers) -> None:
         d[json_c.make_scanner] = reduce_json_scanner
     d[ContextVar] = reduce_context_var
     d[type(_sre_compile_probe())] = reduce_pattern
+    d[type(_sre_compile_probe().match(""))] = reduce_match
     d[SimpleQueue] = reduce_simple_queue
     d[Struct] = lambda st: Recipe(Call(named("_struct", "Struct"), (st.format,)))
     d[memoryview] = reduce_memoryview
+    for view_type, kind in _DICT_VIEWS.items():
+        d[view_type] = lambda view, kind=kind: reduce_dict_view(view, kind)
     d[type(_abc_data_probe())] = reduce_abc_data
     csv_c = sys.modules.get("_csv")
     if csv_c is not None:
@@ -189,6 +199,44 @@ def reduce_pattern(pattern):
                    (source, flags, tuple(code), groups, tuple(groupindex.items()), indexgroup)))
 
 
+def reduce_match(match):
+    """A ``re.Match``: made again by matching its pattern on its string at the same ``pos`` and
+    ``endpos`` (``match``, ``fullmatch`` or ``search``, or the n-th ``search``/``match`` of a
+    scanner, which is how ``finditer`` found it). Which one reproduces it is tried here, and
+    the match is refused when none gives the same spans for every group."""
+    from amber.restore.rebuild import rematch
+
+    pattern, string, pos, endpos = match.re, match.string, match.pos, match.endpos
+    for how in _MATCH_WAYS:
+        nth = 0
+        while True:
+            try:
+                again = rematch(pattern, string, pos, endpos, how, nth)
+            except Exception:
+                again = None
+            if again is not None and _same_match(again, match):
+                late = type(string) not in (str, bytes)  # a buffer: complete before it is read
+                return Recipe(Call(reconstructor(rebuild.rematch), (pattern, string, pos, endpos, how, nth)),
+                              late=late)
+            # Scanners: the next match, until one starts past this one's start.
+            if not how.startswith("scan") or again is None or again.start() > match.start() or \
+                    nth >= _SCAN_LIMIT or again.end() == len(string) and again.start() == again.end():
+                break
+            nth += 1
+    return Offender("a regular expression match that matching its pattern again on its string does not "
+                    "reproduce (the string changed since, or it was found in a way Amber does not replay)",
+                    "keep the groups you need (match.group(), match.span()) instead of the match")
+
+
+_MATCH_WAYS = ("match", "search", "fullmatch", "scan-search", "scan-match")
+_SCAN_LIMIT = 10_000  # matches a scanner is replayed through, at most (each restore replays them)
+
+
+def _same_match(a, b) -> bool:
+    return a.regs == b.regs and a.pos == b.pos and a.endpos == b.endpos and a.lastindex == b.lastindex \
+        and a.re is b.re and a.string is b.string
+
+
 def reduce_context_var(var):
     name, default = _compat.context_var_parts(var)
     args = (name,) if default is _compat.NOTHING else (name, default)
@@ -257,6 +305,50 @@ def reduce_abc_data(data):
     return Recipe(Call(reconstructor(rebuild.fresh_abc_data), ()))
 
 
+_ODict = type(__import__("collections").OrderedDict())
+# view type -> (method that makes it, which dict method): a view is made again by calling the
+# C type's own method on the restored mapping (never a subclass's override).
+_DICT_VIEWS = {type({}.keys()): ("dict", "keys"), type({}.values()): ("dict", "values"),
+               type({}.items()): ("dict", "items"),
+               type(_ODict().keys()): ("odict", "keys"), type(_ODict().values()): ("odict", "values"),
+               type(_ODict().items()): ("odict", "items")}
+
+
+def reduce_dict_view(view, kind):
+    """A view of a dict (``d.keys()``, ``.values()``, ``.items()``; an OrderedDict's, a
+    defaultdict's, a mappingproxy's, whose views are those of the dict it wraps): a view of the
+    same captured dict, so the dict's identity is kept and a change to it after restore shows
+    in the view. A view of a class's or a module's namespace is a view of that namespace."""
+    import gc
+
+    owner_kind, method = kind
+    (target,) = gc.get_referents(view)
+    owner = namespace_owner(target)
+    if owner is not None:
+        return Recipe(Call(reconstructor(rebuild.namespace_view), (owner, method)))
+    func = named("builtins", f"dict.{method}") if owner_kind == "dict" else \
+        named("_collections", f"OrderedDict.{method}")
+    return Recipe(Call(func, (target,)))
+
+
+def namespace_owner(d):
+    """The class or module whose namespace the dict ``d`` is, if any (found among the objects
+    that refer to it; only dicts shaped like a namespace are looked for, the search is slow)."""
+    import gc
+
+    if type(d) is not dict or ("__module__" not in d and "__name__" not in d):
+        return None
+    for owner in gc.get_referrers(d):
+        kind = type(owner)
+        if issubclass(kind, type):
+            namespace = gc.get_referents(type.__dict__["__dict__"].__get__(owner))
+            if namespace and namespace[0] is d:
+                return owner
+        elif issubclass(kind, types.ModuleType) and module_namespace(owner) is d:
+            return owner
+    return None
+
+
 def reduce_memoryview(view):
     target = view.obj
     try:
@@ -295,11 +387,29 @@ def reduce_weakref(ref, strong_ids):
     target = ref()
     cls = type(ref)
     if target is None or strong_ids is not None and ident(target) not in strong_ids:
-        r = Recipe(Call(reconstructor(rebuild.dead_ref), (cls,)))
+        # Dead at restore. A weak reference hashed while its referent lived keeps that hash, and
+        # may be a dict key or set item: it is made dead *with* a hash of its own (the heap
+        # program then inserts this very object, so lookups by it work as before; a dead
+        # reference equals only itself). One that was never hashed stays unhashable. A live
+        # referent that nothing holds strongly may have been hashed: it gets a hash too.
+        if target is not None or _dead_ref_hashable(ref):
+            r = Recipe(Call(reconstructor(rebuild.dead_ref_hashed), (cls,)))
+        else:
+            r = Recipe(Call(reconstructor(rebuild.dead_ref), (cls,)))
     else:
         r = Recipe(Call(named("_weakref", "ref.__new__"), (cls, target, ref.__callback__)))
     slots = slot_values(ref, cls)
     if slots:
         r.fills.append(InstanceState(None, slots))
     return r
+
+
+def _dead_ref_hashable(ref) -> bool:
+    """Has this dead weak reference kept a hash (computed while its referent lived)? Asking runs
+    nothing of the program's: a dead reference has no referent to hash."""
+    try:
+        _weakref_ref.__hash__(ref)
+    except TypeError:
+        return False
+    return True
 

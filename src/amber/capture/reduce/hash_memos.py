@@ -90,7 +90,11 @@ def _hash_or_none(obj):
 
 def _accessors(obj, cls, name: str, slot: bool):
     if not slot:
-        d = object.__getattribute__(obj, "__dict__")
+        from amber.capture.reduce.layout import instance_dict
+
+        d = instance_dict(obj, cls)  # the real dict (a class may define a __dict__ property)
+        if d is None:
+            raise AttributeError("__dict__")
         return (lambda v: d.__setitem__(name, v)), (lambda: d.pop(name, None))
     member = next((k.__dict__[name] for k in cls.__mro__ if name in k.__dict__), None)
     if member is None or not hasattr(member, "__set__") or not hasattr(member, "__delete__"):

@@ -21,6 +21,14 @@ import types
 
 from amber._compat import ident, is_python_class
 from amber.capture.recorders.entropy import generator_kind
+from amber.capture.reduce.layout import (
+    c_constructor_owner,
+    dict_is_overridden,
+    instance_dict,
+    made_by_class_statement,
+    object_new_is_valid,
+    slot_names,
+)
 from amber.capture.reduce.recipes import (
     Appends,
     BaseAdd,
@@ -71,9 +79,13 @@ class InstanceReducer:
         self._plain_build: dict = {}  # (class, slot names) -> can BUILD fill its instances
         self._stateless: dict = {}  # C type -> adds no state to its instances
         self._hooks: dict = {}  # ident(class) -> defines a pickling hook
+        self._shell_ok: dict = {}  # class -> its instances' shells can be made by a base __new__
 
     def reduce(self, obj, cls):
-        kind = generator_kind(obj)
+        try:
+            kind = generator_kind(obj)
+        except (AttributeError, TypeError):  # a class whose __module__ is a descriptor (a proxy)
+            kind = None
         if kind is not None and ident(obj) not in self.kept:
             self.generators.append((ident(obj), kind))
         reducer = copyreg.dispatch_table.get(cls)
@@ -81,7 +93,10 @@ class InstanceReducer:
             return self.honour(obj, reducer(obj))
         if self._rebuild_by_value(obj, cls):
             return self.instance_by_value(obj, cls)
-        pure = self.only_python_bases(cls)
+        # Copied field by field only where the shell can be made without the class's own
+        # constructor: never with object.__new__ past a C base that has one of its own (ast
+        # nodes, PyO3, Cython classes); their own reduce protocol makes those.
+        pure = self.only_python_bases(cls) and self.shell_by_base_new(cls)
         module = getattr(cls, "__module__", None) or ""
         if pure and (module in _PLAIN_STATE_MODULES or not self.world.is_by_ref_module(module)) \
                 and not _holds_a_resource(obj, cls, self._hooks_of(cls)):
@@ -97,7 +112,9 @@ class InstanceReducer:
         except Exception as e:
             if pure:
                 return self.instance_by_value(obj, cls)
-            return Offender(f"cannot be saved ({type(e).__name__}: {e})",
+            owner = None if self.shell_by_base_new(cls) else c_constructor_owner(cls)
+            made = f"; {_qualified(owner)} makes its instances with a constructor of its own" if owner else ""
+            return Offender(f"cannot be saved ({type(e).__name__}: {e}){made}",
                             "make it picklable, drop it before the snapshot point, or use amber.transient")
         if pure and not self._hooks_rebuild(obj, cls, rv):
             # The class's own hooks cannot rebuild this instance (pickle would fail too), hand
@@ -140,17 +157,24 @@ class InstanceReducer:
             # Amber keeps identity, so it copies those by value.
             if honour_hooks and any(klass.__dict__.get(h) is not None for h in _PICKLE_HOOKS):
                 return False
-        return True
+        return self.shell_by_base_new(cls)
+
+    def shell_by_base_new(self, cls) -> bool:
+        """Can an instance's shell be made by the base ``__new__`` that ``instance_by_value``
+        uses? Checked at snapshot time, once per class: when that is ``object.__new__``, the
+        class's C constructor must be object's (:func:`amber.capture.reduce.layout.object_new_is_valid`)."""
+        known = self._shell_ok.get(cls)
+        if known is None:
+            base = _construction_base(cls, self.stateless_c_type)
+            known = self._shell_ok[cls] = base is not None or object_new_is_valid(cls)
+        return known
 
     def instance_by_value(self, obj, cls):
         base_new, newargs = _base_construction(obj, cls, self.stateless_c_type)
         r = Recipe(Call(base_new, (cls,) + newargs))
-        attrs = None
-        try:
-            d = object.__getattribute__(obj, "__dict__")
-            attrs = list(d.items()) or None
-        except AttributeError:
-            pass
+        # The real instance dict, not what a __dict__ property of the class answers (proxies).
+        d = instance_dict(obj, cls)
+        attrs = list(d.items()) or None if d is not None else None
         slots = slot_values(obj, cls)
         attrs, slots = self.hash_memos.reset(obj, cls, attrs, slots)
         if issubclass(cls, BaseException):
@@ -210,7 +234,7 @@ class InstanceReducer:
         known = self._plain_build.get(key)
         if known is None:
             known = (not _intercepts_attributes(cls) and getattr(cls, "__setstate__", None) is None
-                     and cls.__setattr__ is object.__setattr__
+                     and cls.__setattr__ is object.__setattr__ and not dict_is_overridden(cls)
                      and all(_slot_is_first(cls, name) for name in key[1]))
             self._plain_build[key] = known
         return known
@@ -220,8 +244,10 @@ class InstanceReducer:
         if isinstance(rv, str):
             # "Save me by name": a singleton. Amber keeps identity anyway, so one captured by
             # value is copied field by field; one in a module held by reference is looked up.
+            # The module it claims is trusted only if the name finds this very object there.
             modname = getattr(obj, "__module__", None)
-            if self.world.is_by_ref_module(modname or ""):
+            if isinstance(modname, str) and self.world.is_by_ref_module(modname) and \
+                    self.world.found_at(modname, rv) is obj:
                 return Recipe(ByName(modname, rv))
             if self._rebuild_by_value(obj, type(obj), honour_hooks=False):
                 return self.instance_by_value(obj, type(obj))
@@ -245,6 +271,10 @@ class InstanceReducer:
             r.fills.append(Appends(list(listitems)))
         if dictitems is not None:
             r.fills.append(ReduceSetItems(list(dictitems)))
+        if state is None:
+            own = self._state_hooks_leave_out(obj)
+            if own is not None:
+                r.fills.append(own)
         if state is not None:
             if setter is not None:
                 r.fills.append(CallOn(setter, (state,)))
@@ -259,6 +289,23 @@ class InstanceReducer:
                 r.fills.append(SetState(state))
         r.fill_late = True
         return r
+
+    def _state_hooks_leave_out(self, obj):
+        """The instance's own attributes when its hooks hand back no state at all: a class
+        captured by value on a C base whose ``__reduce__`` knows only the base's data
+        (``class Price(decimal.Decimal)``, a subclass of ``datetime.date``) would lose what the
+        program stored on the instance, which pickle drops too; Amber copies the process's
+        state, so they are set on the rebuilt instance directly."""
+        cls = type(obj)
+        module = getattr(cls, "__module__", None)
+        if not made_by_class_statement(cls) or not isinstance(module, str) or \
+                self.world.is_by_ref_module(module):
+            return None
+        d = instance_dict(obj, cls)
+        attrs = list(d.items()) if d else None
+        slots = slot_values(obj, cls)
+        attrs, slots = self.hash_memos.reset(obj, cls, attrs, slots)
+        return InstanceState(attrs, slots) if attrs or slots else None
 
     def _new_is_by_ref(self, cls) -> bool:
         if not isinstance(cls, type):
@@ -275,6 +322,23 @@ def _new_needs_no_arguments(klass) -> bool:
     except Exception:
         return False
     return True
+
+
+def _construction_base(cls, stateless_c_type):
+    """The base whose ``__new__`` ``_base_construction`` calls (None: object's)."""
+    for klass in cls.__mro__:
+        if klass is not object and not is_python_class(klass) and stateless_c_type(klass) or \
+                klass in _VALUE_BASES or klass in _FILLED_BASES or klass is BaseException or \
+                (not is_python_class(klass) and issubclass(klass, BaseException)):
+            return klass
+    return None
+
+
+def _qualified(cls) -> str:
+    module = getattr(cls, "__module__", None)
+    if isinstance(module, str) and module != "builtins":
+        return f"{module}.{cls.__qualname__}"
+    return cls.__qualname__
 
 
 def _base_construction(obj, cls, stateless_c_type=lambda klass: False):
@@ -308,17 +372,16 @@ def _holds_a_resource(obj, cls, defines_hooks: bool) -> bool:
     offers for that case (a __getstate__ that leaves the file out)."""
     if not defines_hooks:
         return False
-    try:
-        values = list(object.__getattribute__(obj, "__dict__").values())
-    except AttributeError:
-        values = []
+    d = instance_dict(obj, cls)
+    values = list(d.values()) if d is not None else []
     values += [v for _name, v in slot_values(obj, cls) or ()]
     for value in values:
-        if not isinstance(value, _RESOURCE_TYPES):
+        kind = type(value)  # not isinstance: a proxy of a file is no file (it is judged by its fields)
+        if not issubclass(kind, _RESOURCE_TYPES):
             continue
-        if isinstance(value, io.IOBase) and is_closed(value):
+        if issubclass(kind, io.IOBase) and is_closed(value):
             continue
-        if isinstance(value, _socket.socket) and value.fileno() == -1:
+        if issubclass(kind, _socket.socket) and value.fileno() == -1:
             continue
         return True
     return False
@@ -398,20 +461,22 @@ def _default_state(obj, state) -> bool:
 
 
 def slot_values(obj, cls):
+    """(name, value) of every slot an instance has a value in, through the whole MRO; the slots
+    are read from each class's layout (:func:`amber.capture.reduce.layout.slot_names`), which
+    survives ``del Cls.__slots__``."""
     out = []
     for klass in cls.__mro__:
-        slots = klass.__dict__.get("__slots__")
-        if slots is None:
-            continue
-        for name in (slots,) if isinstance(slots, str) else slots:
-            if name in ("__dict__", "__weakref__"):
-                continue
-            if name.startswith("__") and not name.endswith("__"):
-                name = f"_{klass.__name__.lstrip('_')}{name}"
+        own = klass.__dict__
+        for name in slot_names(klass):
+            member = own.get(name)
             try:
-                out.append((name, object.__getattribute__(obj, name)))
+                # Through the slot's own descriptor: a subclass's property of the same name
+                # would run the program's code, or answer something else.
+                value = member.__get__(obj, klass) if type(member) is types.MemberDescriptorType \
+                    else object.__getattribute__(obj, name)
             except AttributeError:
-                pass
+                continue
+            out.append((name, value))
     return out or None
 
 

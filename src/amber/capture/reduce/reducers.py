@@ -4,13 +4,19 @@ Each reducer returns a :class:`~amber.capture.reduce.recipes.Recipe` (how to re-
 module) or an :class:`~amber.capture.reduce.recipes.Offender` (why it cannot be captured and what to do).
 The matching reconstructors live in :mod:`amber.restore.rebuild`.
 
-Kinds Amber rebuilds itself, whatever the object's own pickling hooks say: modules, functions,
-classes, code, cells, bound methods, weak references, locks, enum members, typing aliases, and
-instances of classes captured by value whose state is all where Amber sees it (``__dict__``,
-slots, builtin bases, C bases that add no state), copied exactly, field by field, unless they
-hold an open file or socket their hooks leave out. Every other object's own
-``__reduce_ex__``/``__getstate__``/``__setstate__`` (or a ``copyreg`` registration) is honoured,
-after one trial in this process. Instances are :mod:`amber.capture.reduce.instances`.
+Kinds Amber rebuilds itself, whatever the object's own pickling hooks say: modules (with their
+``ModuleType`` subclass), functions, classes, code, cells, bound methods, weak references,
+locks, enum members, typing aliases, generators that have not started or have finished
+(:mod:`amber.capture.reduce.generators`), and instances of classes captured by value whose
+state is all where Amber sees it (``__dict__``, slots, builtin bases, C bases that add no
+state), copied exactly, field by field, unless they hold an open file or socket their hooks
+leave out. Every other object's own ``__reduce_ex__``/``__getstate__``/``__setstate__`` (or a
+``copyreg`` registration) is honoured, after one trial in this process. Instances are
+:mod:`amber.capture.reduce.instances`; what a class is made of, :mod:`amber.capture.reduce.layout`.
+
+Every object is judged by ``type(obj)``, never by ``isinstance`` or ``obj.__class__``, which a
+proxy forwards to what it wraps; a module's or a class's namespace is read where it is stored,
+never through ``getattr`` (a lazy module's ``__getattr__`` must not run because Amber looked).
 """
 
 from __future__ import annotations
@@ -26,11 +32,12 @@ from _thread import _local as ThreadLocal
 from pickle import PickleBuffer
 
 from amber import lifecycle, secrecy
-from amber._compat import ident, is_python_class, known_type_key
+from amber._compat import ident, known_type_key
 from amber.capture.recorders.inputs import stood_in_for
-from amber.capture.reduce import c_objects, runtime, tls
+from amber.capture.reduce import c_objects, generators, runtime, tls
 from amber.capture.reduce.hash_memos import HashMemos
 from amber.capture.reduce.instances import InstanceReducer, is_closed
+from amber.capture.reduce.layout import added_slots, made_by_class_statement, slots_are_intact
 from amber.capture.reduce.recipes import (
     EMPTY_DICT,
     EMPTY_LIST,
@@ -57,7 +64,7 @@ from amber.capture.reduce.recipes import (
     named,
     reconstructor,
 )
-from amber.capture.world.rules import World, is_extension
+from amber.capture.world.rules import World, is_extension, module_namespace
 from amber.image.format import MAPPED_MIN
 from amber.restore import rebuild
 from amber.secrecy import SecretStr
@@ -103,9 +110,9 @@ class Reducers:
             classmethod: self.reduce_wrapper_descriptor,
             property: self.reduce_property,
             weakref.ref: self.reduce_weakref,
-            types.GeneratorType: self.offend_running,
-            types.CoroutineType: self.offend_running,
-            types.AsyncGeneratorType: self.offend_running,
+            types.GeneratorType: generators.reduce_generator,
+            types.CoroutineType: generators.reduce_generator,
+            types.AsyncGeneratorType: generators.reduce_generator,
             types.FrameType: lambda o: Offender("a frame", "drop the reference before the snapshot point"),
             types.TracebackType: lambda o: Offender(
                 "a traceback", "keep the exception, not its traceback (exceptions lose theirs)"),
@@ -120,6 +127,9 @@ class Reducers:
         tls.register(self)
         runtime.register(self)
         self.path_of = lambda obj: type(obj).__qualname__  # the planner names paths (Planner.__init__)
+        for base in generators.context_manager_bases():  # a `with` kept open is refused by name
+            self.by_base.append((base, lambda obj, cls: generators.reduce_context_manager(
+                obj, cls, self.instances)))
         self.strong_ids: set[int] | None = None  # set by the planner before weak refs are made
 
     # -- entry point --------------------------------------------------------------------------
@@ -152,35 +162,39 @@ class Reducers:
         fn = self.dispatch.get(cls)
         if fn is not None:
             return fn(obj)
-        if isinstance(obj, type):
+        # Every kind is judged by type(obj), never isinstance: a proxy that forwards __class__
+        # (Django's LazyObject, wrapt) passes isinstance checks for what it wraps, and would be
+        # taken for (or refused as) its target.
+        if issubclass(cls, type):
             return self.reduce_class(obj)
-        if isinstance(obj, types.ModuleType):
+        if issubclass(cls, types.ModuleType):
             return self.reduce_module(obj)
-        if isinstance(obj, weakref.ref):
+        if issubclass(cls, weakref.ref):
             return self.reduce_weakref(obj)
         return self.reduce_other(obj, cls)
 
     def reduce_other(self, obj, cls):
         """Objects no exact type names: resources that cannot be captured, closed files,
-        subclasses of C types with a reducer of their own, and instances."""
-        if isinstance(obj, _socket.socket):
+        subclasses of C types with a reducer of their own, and instances. Judged by ``cls``
+        (the real type), not by what ``obj.__class__`` claims."""
+        if issubclass(cls, _socket.socket):
             return Offender("an open socket" if obj.fileno() != -1 else "a socket",
                             "close it before the snapshot point and connect again after restore")
         threading = sys.modules.get("threading")
-        if threading is not None and isinstance(obj, threading.Thread) and obj.is_alive() and \
+        if threading is not None and issubclass(cls, threading.Thread) and obj.is_alive() and \
                 obj is not threading.main_thread():
             return Offender(f"a running thread ({obj.name})",
                             "start threads after restore (after the snapshot point), or stop this one first")
-        if isinstance(obj, io.IOBase) and not isinstance(obj, _IN_MEMORY_FILES) and not is_closed(obj):
+        if issubclass(cls, io.IOBase) and not issubclass(cls, _IN_MEMORY_FILES) and not is_closed(obj):
             return Offender(f"an open file ({_describe_file(obj)})",
                             "close it before the snapshot point and reopen it in an amber.after_restore hook")
-        if type(obj) in _FILE_TYPES:
+        if cls in _FILE_TYPES:
             # A closed file (``with open(...) as f`` at module level leaves one): a closed file
             # object of the same kind and name.
             name, mode = str(getattr(obj, "name", "")), str(getattr(obj, "mode", ""))
-            return Recipe(Call(reconstructor(rebuild.closed_file), (_FILE_TYPES[type(obj)], name, mode)))
+            return Recipe(Call(reconstructor(rebuild.closed_file), (_FILE_TYPES[cls], name, mode)))
         for base, reducer in self.by_base:
-            if isinstance(obj, base):
+            if issubclass(cls, base):
                 return reducer(obj, cls)
         return self.instances.reduce(obj, cls)
 
@@ -203,8 +217,11 @@ class Reducers:
 
     # -- modules ------------------------------------------------------------------------------
     def reduce_module(self, mod):
-        # The name it is registered under (_decimal calls itself "decimal").
-        name = self.world.registered_name(mod) or getattr(mod, "__name__", None) or ""
+        # The name it is registered under (_decimal calls itself "decimal"). Read from its dict,
+        # never by getattr: a lazy module's __getattr__ must not run because Amber looked.
+        ns = module_namespace(mod)
+        own_name = ns.get("__name__")
+        name = self.world.registered_name(mod) or (own_name if isinstance(own_name, str) else "")
         # Registered now (a lazy import the capture set off), or at the snapshot point (the capture
         # sets a quiet copy of warnings in sys.modules: amber.capture.pipeline._QuietWarnings).
         registered = sys.modules.get(name) is mod or self.world.modules.get(name) is mod
@@ -215,19 +232,31 @@ class Reducers:
                             "reach it through the package that creates it, or after the snapshot point")
         # The module's dict is its own node (functions share it as their globals); the fill makes
         # sure it is reached even when nothing else refers to it.
-        self.module_dicts.setdefault(ident(mod.__dict__), mod)
-        return Recipe(Call(reconstructor(rebuild.make_module), (mod.__name__,)), [Touch(mod.__dict__)])
+        self.module_dicts.setdefault(ident(ns), mod)
+        cls = type(mod)
+        if cls is types.ModuleType:
+            return Recipe(Call(reconstructor(rebuild.make_module), (own_name,)), [Touch(ns)])
+        # A module of a ModuleType subclass (a lazy module, or one that set its own __class__):
+        # made as an instance of that class, without running its __new__ or __init__.
+        return Recipe(Call(reconstructor(rebuild.make_module_of), (own_name, cls)), [Touch(ns)])
 
     def reduce_module_dict(self, d):
         mod = self.module_dicts[ident(d)]
-        return Recipe(Call(named("builtins", "getattr"), (mod, "__dict__")),
-                      [SetItems(list(d.items()))] if d else None)
+        fills = [SetItems(list(d.items()))] if d else None
+        if type(mod) is types.ModuleType:
+            return Recipe(Call(named("builtins", "getattr"), (mod, "__dict__")), fills)
+        # Past a __dict__ property or __getattribute__ the module's class may have.
+        return Recipe(Call(reconstructor(rebuild.module_dict), (mod,)), fills)
 
     def reduce_builtin(self, fn):
         """A C function not found by name: looked up again on what it is bound to (a bound
         method of a captured object, ``cache.get``; a function of an extension submodule)."""
         owner = getattr(fn, "__self__", None)
         name = fn.__name__
+        if issubclass(type(owner), types.ModuleType):
+            found = self._module_builtin(owner, name, fn)
+            if found is not None:
+                return found
         try:
             same = owner is not None and getattr(owner, name) == fn
         except Exception:
@@ -237,10 +266,34 @@ class Reducers:
                             "keep a reference to the object or module it belongs to instead")
         return Recipe(Call(named("builtins", "getattr"), (owner, name)))
 
+    def _module_builtin(self, module, name: str, fn):
+        """A function of a module held by reference that the program moved away from its name
+        (``_old = sys.displayhook; sys.displayhook = mine``; ``builtins.print`` replaced): found
+        by identity, not by the name it has now. First at a name the interpreter itself keeps
+        it under (``sys.__displayhook__``, ``sys.__excepthook__``...); otherwise it is the
+        module's own function of that name, which every fresh interpreter or import has there
+        before the heap puts the program's replacement back (stage C)."""
+        modname = self.world.registered_name(module)
+        if modname is None or not self.world.is_by_ref_module(modname):
+            return None
+        ns = module_namespace(module)
+        for key, value in ns.items():
+            if value is fn and key.startswith("__") and key.endswith("__"):
+                return Recipe(ByName(modname, key))
+        if ns.get(name) is not fn and getattr(fn, "__module__", modname) in (modname, None):
+            return Recipe(ByName(modname, name))
+        return None
+
     def reduce_mappingproxy(self, proxy):
         import gc
 
         (target,) = gc.get_referents(proxy)
+        if type(target) is dict:
+            # A class's ``__dict__`` kept aside (``ns = C.__dict__``) is a proxy of that class's
+            # own namespace, not of a copy: a change to the class after restore shows in it.
+            owner = c_objects.namespace_owner(target)
+            if owner is not None and issubclass(type(owner), type):
+                return Recipe(Call(named("builtins", "getattr"), (owner, "__dict__")))
         if isinstance(target, dict):
             return Recipe(Call(types.MappingProxyType, (target,)))
         return Recipe(Call(named("builtins", "getattr"), (target, "__dict__")))
@@ -299,12 +352,14 @@ class Reducers:
 
     # -- classes ------------------------------------------------------------------------------
     def is_c_type(self, cls) -> bool:
-        """Implemented in C (state Amber cannot see), as opposed to made by a class statement."""
-        if not is_python_class(cls):
+        """Implemented in C (state Amber cannot see), as opposed to made by a class statement.
+
+        Decided from the type's flags and its own C constructor (:mod:`amber.capture.reduce.layout`),
+        never from entries of its dict, which a program may delete (``del Cls.__slots__`` leaves
+        member descriptors without ``__slots__``, as a C type made from a spec has)."""
+        if not made_by_class_statement(cls):
             return True
         d = cls.__dict__
-        if "__slots__" not in d and any(type(v) is types.MemberDescriptorType for v in d.values()):
-            return True  # members without __slots__: made from a C type spec (PyType_FromSpec)
         # Its module, or the nearest registered package of an unregistered extension submodule.
         modname = getattr(cls, "__module__", None)
         if modname == "builtins":
@@ -331,7 +386,7 @@ class Reducers:
         ns = {"__module__": cls.__module__, "__qualname__": cls.__qualname__}
         d = cls.__dict__
         slot_names = set()
-        slots = _class_slots(cls)
+        slots = added_slots(cls)
         if slots is not None:
             ns["__slots__"] = Inline(slots)
             slot_names = set(slots)
@@ -342,19 +397,31 @@ class Reducers:
         if "__orig_bases__" in d:
             # typing's __init_subclass__ (C-implemented from 3.12, so it runs) reads it at once.
             ns["__orig_bases__"] = d["__orig_bases__"]
-        for key in ("__class__", "__name__"):
-            if key in d and key not in slot_names:
-                # Only a class body can put these in a class's namespace (Django's LazyObject
-                # proxies __class__, toolz's Compose has a __name__ property): setting them
-                # afterwards would change the class's own class or name instead.
-                ns[key] = d[key]
-        skip = {"__dict__", "__weakref__", "__module__", "__qualname__", "_abc_impl", *ns}
-        attrs = [(k, v) for k, v in d.items() if k not in skip and not
-                 (k in slot_names and type(v) is types.MemberDescriptorType)]
+        # Every entry is rebuilt, a class's own __dict__ or __weakref__ property included (a
+        # transparent proxy's); only the descriptors type.__new__ makes again are left out.
+        skip = {"__module__", "__qualname__", "_abc_impl", *ns}
+        # Names that type's (or object's) own descriptors intercept (__class__, __name__,
+        # __base__, __mro__...: Django's LazyObject proxies __class__, toolz's Compose has a
+        # __name__ property): type.__setattr__ would change the class's own class or name, or
+        # refuse a read-only attribute, so they go straight into the class's dict.
+        intercepted = intercepted_by_type()
+        direct = [(k, v) for k, v in d.items() if k in intercepted and k not in ns and k != "__qualname__"
+                  and not _made_by_type(cls, k, v)]
+        attrs = [(k, v) for k, v in d.items() if k not in skip and k not in intercepted and not
+                 (k in slot_names and type(v) is types.MemberDescriptorType) and not _made_by_type(cls, k, v)]
+        if slots is not None and not slots_are_intact(cls):
+            # __slots__ rebound after the class was made: the layout came from its members, the
+            # entry is set as it is now; or deleted (del Cls.__slots__): removed again.
+            if "__slots__" in d:
+                attrs.append(("__slots__", d["__slots__"]))
         meta = type(cls)
         r = Recipe(Call(reconstructor(rebuild.make_class),
                     (meta, cls.__name__, cls.__bases__, Inline(ns), _init_subclass_owners(cls))),
                    [ClassState(attrs)] if attrs else None)
+        if slots is not None and "__slots__" not in d:
+            r.fills.append(CallOn(named("builtins", "type.__delattr__"), ("__slots__",)))
+        if direct:
+            r.fills.append(CallOn(reconstructor(rebuild.class_dict_setitems), (tuple(direct),)))
         if "_abc_impl" in d:
             from _abc import _get_dump
 
@@ -368,9 +435,43 @@ class Reducers:
     def reduce_weakref(self, ref):
         return c_objects.reduce_weakref(ref, self.strong_ids)
 
-    def offend_running(self, obj):
-        return Offender(f"a {type(obj).__name__} in progress (its frame cannot be captured yet)",
-                        "finish or drop it before the snapshot point, or create it after restore")
+
+_INTERCEPTED: list[frozenset] = []
+
+
+def intercepted_by_type() -> frozenset:
+    """Names that ``type.__setattr__`` does not store into a class's dict as they are: the data
+    descriptors of ``type`` and ``object`` (``__name__``, ``__bases__``, ``__base__``,
+    ``__mro__``, ``__class__``...), less those whose setter only stores the value (``__doc__``,
+    ``__module__``, ``__annotations__``), learnt once by trying each on a class made for it."""
+    if not _INTERCEPTED:
+        names = set()
+        for owner in (type, object):
+            for name, value in vars(owner).items():
+                if not hasattr(type(value), "__set__"):
+                    continue
+                probe = type("_AmberProbe", (), {})
+                marker = _Marker()
+                try:
+                    type.__setattr__(probe, name, marker)
+                    stored = probe.__dict__.get(name) is marker
+                except Exception:
+                    stored = False
+                if not stored:
+                    names.add(name)
+        _INTERCEPTED.append(frozenset(names))
+    return _INTERCEPTED[0]
+
+
+class _Marker:
+    pass
+
+
+def _made_by_type(cls, key: str, value) -> bool:
+    """Is this entry the descriptor type.__new__ makes for the class itself (the ``__dict__`` and
+    ``__weakref__`` of its instances), which the rebuilt class gets by itself?"""
+    return type(value) is types.GetSetDescriptorType and key in ("__dict__", "__weakref__") \
+        and value.__objclass__ is cls
 
 
 def _contained_in_imported_dicts(world: World) -> dict:
@@ -425,25 +526,6 @@ def reduce_pickle_buffer(buf):
     data, readonly = view.tobytes(), view.readonly
     view.release()
     return Recipe(BytesOf(data)) if readonly else Recipe(BytearrayOf(data))
-
-
-def _class_slots(cls) -> tuple | None:
-    """The ``__slots__`` that made ``cls``'s layout, as type.__new__ needs them again."""
-    d = cls.__dict__
-    if "__slots__" not in d:
-        return None
-    slots = d["__slots__"]
-    if isinstance(slots, str):
-        return (slots,)
-    try:
-        names = tuple(slots)
-        if all(isinstance(n, str) for n in names):
-            return names
-    except TypeError:
-        pass
-    # __slots__ was rebound after the class was made: read the layout off its descriptors.
-    layout = [k for k, v in d.items() if type(v) is types.MemberDescriptorType and v.__objclass__ is cls]
-    return tuple(layout + [k for k in ("__dict__", "__weakref__") if k in d])
 
 
 def _describe_file(f) -> str:

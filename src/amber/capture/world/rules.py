@@ -109,17 +109,31 @@ class ByRef:
         return f"ByRef({self.reason.name}, {str(self)!r})"
 
 
+_module_dict = vars(types.ModuleType)["__dict__"].__get__
+
+
+def module_namespace(mod) -> dict:
+    """A module's own dict, read past its class: a lazy module's ``__getattr__`` (PEP 562, or a
+    ``ModuleType`` subclass's) must never run because Amber looked at it, nor a ``__dict__``
+    property of such a subclass answer."""
+    try:
+        return _module_dict(mod)
+    except TypeError:  # not a module after all
+        return {}
+
+
 def is_extension(mod: types.ModuleType) -> bool:
-    spec = getattr(mod, "__spec__", None)
-    loader = getattr(spec, "loader", None) if spec is not None else getattr(mod, "__loader__", None)
+    ns = module_namespace(mod)  # never getattr: a missing __file__ would run a lazy __getattr__
+    spec = ns.get("__spec__")
+    loader = getattr(spec, "loader", None) if spec is not None else ns.get("__loader__")
     name = type(loader).__name__ if loader is not None else ""
     if name in ("ExtensionFileLoader", "BuiltinImporter"):
         return True
     if isinstance(loader, type) and loader.__name__ == "BuiltinImporter":
         return True
-    file = getattr(mod, "__file__", None)
-    if file is None:
-        return mod.__name__ in sys.builtin_module_names
+    file = ns.get("__file__")
+    if not isinstance(file, str):
+        return ns.get("__name__") in sys.builtin_module_names
     return file.endswith((".so", ".pyd", ".dylib"))
 
 
@@ -327,7 +341,7 @@ class World:
             mod = self.modules.get(modname)
             if mod is None:
                 continue
-            if getattr(mod, "__name__", None) == modname:
+            if module_namespace(mod).get("__name__") == modname:
                 names[ident(mod)] = (modname, "")
             try:
                 items = list(vars(mod).items())
@@ -433,7 +447,7 @@ class World:
         hit = self.names.get(ident(obj))
         if hit is not None:
             return hit if hit[1] else None
-        if not isinstance(obj, _NAMED_KINDS):
+        if not issubclass(type(obj), _NAMED_KINDS):  # type(): a proxy may claim a function's class
             return None
         modname = getattr(obj, "__module__", None)
         qualname = getattr(obj, "__qualname__", None)
@@ -444,17 +458,32 @@ class World:
             while head not in self.by_ref and "." in head and head not in sys.modules:
                 head, _, tail = head.rpartition(".")
                 rest = f"{tail}.{rest}"
-            if head in self.by_ref:
-                target = self.modules.get(head) or sys.modules.get(head)
-                for part in rest.split("."):
-                    target = getattr(target, part, None)
-                    if target is None:
-                        break
-                if target is obj:
-                    return (head, rest)
-        if isinstance(obj, type):
+            if head in self.by_ref and self.found_at(head, rest) is obj:
+                return (head, rest)
+        if issubclass(type(obj), type):
             return self._type_of_named_instance(obj)
         return None
+
+    def found_at(self, modname: str, qualname: str):
+        """What ``modname.qualname`` is in this process (None if nothing), looked up where the
+        values are stored: a module's dict, a class's namespace, never ``getattr`` (a lazy
+        module's ``__getattr__`` or a metaclass property would run). A name an object *claims*
+        (its ``__module__``/``__qualname__``, what its ``__reduce__`` returns) is trusted only
+        when it finds that very object here: C types and singletons are exported under other
+        names than they claim (``_csv.reader`` is a function, the type is ``_csv.Reader``)."""
+        target: Any = self.modules.get(modname) or sys.modules.get(modname)
+        for part in qualname.split("."):
+            if target is None:
+                return None
+            if issubclass(type(target), types.ModuleType):
+                target = module_namespace(target).get(part)
+            elif issubclass(type(target), type):
+                target = next((vars(k)[part] for k in target.__mro__ if part in vars(k)), None)
+                if type(target) is staticmethod:  # what attribute lookup hands out: the function
+                    target = target.__func__
+            else:
+                return None
+        return target
 
     def _type_of_named_instance(self, cls: type) -> tuple[str, str] | None:
         """A type no module exports (``_ctypes.PyCStructType``, ``functools.KeyWrapper``) is

@@ -1,0 +1,185 @@
+"""Generators, coroutines and async generators: the ones without execution state are captured.
+
+The rule: *a generator is captured when no frame of it has run.*
+
+* **Not started** (``inspect.getgeneratorstate`` would say ``GEN_CREATED``): its frame holds
+  nothing but the bound arguments, so calling its function again with them makes the same
+  generator. The function is the one the frame was made from (a generator's frame refers to
+  it), so its closure cells are the very cells it shares with the enclosing scope; the arguments
+  are read from the frame's locals (positional, ``*args``, keyword-only, ``**kwargs``, in the
+  function's own order). Calling a generator function runs none of its body.
+* **Finished** (``GEN_CLOSED``, no frame left): a closed generator of the same code, name and
+  qualified name; nothing can run in it any more.
+* **Suspended** in a ``yield`` (or running): its frame's execution state would be needed, which
+  Amber does not capture. Refused with the function, the place it is suspended at, and, when it
+  is the generator of a ``contextlib.contextmanager`` kept open (a library that enters a
+  ``with`` for the life of the process), the context manager and the function that made it,
+  with the workaround: exit it in an ``amber.before_snapshot`` hook, enter it again after the
+  snapshot point or in an ``amber.after_restore`` hook.
+
+The same holds for coroutines (``cr_*``) and async generators (``ag_*``). The state is read from
+the objects' own attributes (``gi_frame``, ``gi_suspended``...), never through ``inspect``
+(importing it would add modules to the program's world).
+"""
+
+from __future__ import annotations
+
+import gc
+import sys
+import types
+
+from amber.capture.reduce.recipes import Call, Offender, Recipe, reconstructor
+from amber.restore import rebuild
+
+_PREFIX = {types.GeneratorType: "gi", types.CoroutineType: "cr", types.AsyncGeneratorType: "ag"}
+_KIND = {types.GeneratorType: "generator", types.CoroutineType: "coroutine",
+         types.AsyncGeneratorType: "async generator"}
+_VARARGS, _VARKEYWORDS = 0x04, 0x08
+CREATED, SUSPENDED, RUNNING, CLOSED = "created", "suspended", "running", "closed"
+
+
+def state(obj) -> str:
+    """``created``, ``suspended``, ``running`` or ``closed``, as ``inspect`` would say."""
+    prefix = _PREFIX[type(obj)]
+    frame = getattr(obj, f"{prefix}_frame")
+    if frame is None:
+        return CLOSED
+    if getattr(obj, f"{prefix}_running"):
+        return RUNNING
+    suspended = getattr(obj, f"{prefix}_suspended", None)
+    if suspended is None:  # an async generator before 3.12: compared with a fresh one
+        suspended = frame.f_lasti != _created_lasti(obj)
+    return SUSPENDED if suspended else CREATED
+
+
+_created_at: dict = {}  # code -> where a not yet started frame of it stands
+
+
+def _created_lasti(obj) -> int:
+    """Where the frame of a not yet started async generator of this code stands (the same for
+    every frame of one code object): learnt from one made for the purpose, never started."""
+    code = obj.ag_code
+    lasti = _created_at.get(code)
+    if lasti is None:
+        fresh = _make_with_placeholders(obj)  # kept alive while read: a frame outliving its
+        lasti = _created_at[code] = fresh.ag_frame.f_lasti  # generator reports another place
+    return lasti
+
+
+def _make_with_placeholders(obj):
+    code = obj.ag_code
+    fn = types.FunctionType(code, {}, code.co_name, None,
+                            tuple(types.CellType() for _ in code.co_freevars))
+    kwonly = code.co_varnames[code.co_argcount:code.co_argcount + code.co_kwonlyargcount]
+    return fn(*[None] * code.co_argcount, **dict.fromkeys(kwonly))
+
+
+def reduce_generator(obj):
+    """A generator, coroutine or async generator (see the module docstring)."""
+    kind = type(obj)
+    prefix = _PREFIX[kind]
+    now = state(obj)
+    code = getattr(obj, f"{prefix}_code")
+    if now == CLOSED:
+        return Recipe(Call(reconstructor(rebuild.closed_generator), (code, obj.__name__, obj.__qualname__)))
+    if now == CREATED:
+        fn = _function_of(obj, code)
+        if fn is not None:
+            args, kwargs = _bound_arguments(getattr(obj, f"{prefix}_frame"), code)
+            return Recipe(Call(reconstructor(rebuild.remake_generator),
+                               (fn, args, kwargs, obj.__name__, obj.__qualname__)))
+    return refuse_in_progress(obj, now)
+
+
+def _function_of(obj, code):
+    """The function whose call made ``obj`` (its frame refers to it), if its code is still that."""
+    for ref in gc.get_referents(obj):
+        if type(ref) is types.FunctionType and ref.__code__ is code:
+            return ref
+    return None
+
+
+def _bound_arguments(frame, code) -> tuple[tuple, tuple]:
+    """(positional arguments, keyword arguments as pairs) that call the function again as it was
+    called: a frame that has not started holds exactly its bound arguments."""
+    values = frame.f_locals
+    names = code.co_varnames
+    n, kw = code.co_argcount, code.co_kwonlyargcount
+    args = [values[name] for name in names[:n]]
+    kwargs = [(name, values[name]) for name in names[n:n + kw]]
+    at = n + kw
+    if code.co_flags & _VARARGS:
+        args.extend(values[names[at]])
+        at += 1
+    if code.co_flags & _VARKEYWORDS:
+        kwargs.extend(values[names[at]].items())
+    return tuple(args), tuple(kwargs)
+
+
+def refuse_in_progress(obj, now: str | None = None) -> Offender:
+    """A generator in progress: what it is, where it stands, and the library-level object that
+    keeps it open when that is a ``contextlib`` context manager."""
+    kind = type(obj)
+    prefix = _PREFIX[kind]
+    frame = getattr(obj, f"{prefix}_frame")
+    where = f" at {frame.f_code.co_filename}:{frame.f_lineno}" if frame is not None else ""
+    manager = _context_manager_of(obj)
+    if manager is not None:
+        return refuse_open_context(manager)
+    what = f"a {_KIND[kind]} of {obj.__qualname__}() {now or state(obj)}{where}"
+    return Offender(f"{what} (its frame cannot be captured yet)",
+                    "finish or drop it before the snapshot point, or create it after restore")
+
+
+def context_manager_bases() -> tuple:
+    """contextlib's generator-based context manager classes, if the program imported it."""
+    contextlib = sys.modules.get("contextlib")
+    base = getattr(contextlib, "_GeneratorContextManagerBase", None)
+    return (base,) if isinstance(base, type) else ()
+
+
+def _context_manager_of(gen):
+    """The ``contextlib.contextmanager`` object whose generator ``gen`` is, if any."""
+    bases = context_manager_bases()
+    if not bases:
+        return None
+    holders = gc.get_referrers(gen)
+    # The manager itself, or its instance dict (then the manager refers to that).
+    holders += [r for h in holders if type(h) is dict for r in gc.get_referrers(h)]
+    for holder in holders:
+        if issubclass(type(holder), bases) and vars(holder).get("gen") is gen:
+            return holder
+    return None
+
+
+def reduce_context_manager(manager, cls, instances):
+    """A ``contextlib.contextmanager`` object: refused while its ``with`` is open (its generator
+    suspended in the ``yield``), captured as any instance otherwise (not entered yet, or exited:
+    its generator is then made again or closed, see :func:`reduce_generator`)."""
+    gen = vars(manager).get("gen")
+    if type(gen) in _PREFIX and state(gen) in (SUSPENDED, RUNNING):
+        return refuse_open_context(manager)
+    return instances.reduce(manager, cls)
+
+
+def refuse_open_context(manager) -> Offender:
+    gen = vars(manager).get("gen")
+    prefix = _PREFIX.get(type(gen))
+    # Entering the manager drops its func; the generator's frame still refers to the function.
+    func = vars(manager).get("func")
+    if func is None and prefix:
+        func = _function_of(gen, getattr(gen, f"{prefix}_code"))
+    made_by = _qualified(func) if func is not None else type(manager).__qualname__
+    frame = getattr(gen, f"{prefix}_frame", None) if prefix else None
+    where = f", suspended at {frame.f_code.co_filename}:{frame.f_lineno}" if frame is not None else ""
+    return Offender(
+        f"a `with` block kept open: the context manager made by {made_by}() "
+        f"({type(manager).__module__}.{type(manager).__qualname__}){where}",
+        f"exit it in an amber.before_snapshot hook (manager.__exit__(None, None, None)) and enter a new "
+        f"{made_by}() after the snapshot point or in an amber.after_restore hook")
+
+
+def _qualified(func) -> str:
+    module = getattr(func, "__module__", None)
+    qualname = getattr(func, "__qualname__", None) or getattr(func, "__name__", "?")
+    return f"{module}.{qualname}" if isinstance(module, str) else str(qualname)
