@@ -774,14 +774,30 @@ def _wrapper(walker: Walker, w: "Any") -> tuple:  # staticmethod, classmethod
                                               *((f".{k}", v) for k, v in list(attrs.items()))]
 
 
+def _is_class_namespace(d: object) -> bool:
+    """Whether ``d`` is the dict a class keeps its namespace in (whose order a restore does not
+    keep, see Walker.describe_class)."""
+    for holder in gc.get_referrers(d):
+        if isinstance(holder, type) and d in gc.get_referents(_type_dict(holder)):
+            return True
+    return False
+
+
 def _mappingproxy(walker: Walker, proxy: "Any") -> tuple:
-    keys, children = _mapping(walker, list(proxy.items()))
+    items = list(proxy.items())
+    target = gc.get_referents(proxy)
+    if target and _is_class_namespace(target[0]):
+        items.sort(key=_by_key)
+    keys, children = _mapping(walker, items)
     return ("mappingproxy", len(keys), keys), children
 
 
 def _dict_view(walker: Walker, view: "Any") -> tuple:
     owners = [o for o in gc.get_referents(view) if isinstance(o, dict)]
-    return (type(view).__name__,), [(".<mapping>", owners[0] if owners else None)]
+    owner = owners[0] if owners else None
+    if owner is not None and _is_class_namespace(owner):  # a class's namespace: as the class has it
+        return (type(view).__name__, "of a class namespace"), [(".<mapping>", MappingProxyType(owner))]
+    return (type(view).__name__,), [(".<mapping>", owner)]
 
 
 _DISPATCH: dict = {
