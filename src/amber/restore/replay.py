@@ -101,6 +101,22 @@ def _put_back(before: dict) -> None:
         setattr(sys, key, old)
 
 
+# == state of instances owned by modules imported again (amber.capture.world.rules) ===============
+
+def forget(obj, attr: str) -> None:
+    """Remove an attribute the program removed from an instance a module imported again owns,
+    from the instance's real ``__dict__`` (no ``__delattr__`` of its class runs)."""
+    from amber.restore import rebuild
+
+    cls = type(obj)
+    descriptor = rebuild._real_dict_descriptor(cls)
+    namespace = descriptor.__get__(obj, cls) if descriptor is not None else None
+    if type(namespace) is dict:
+        namespace.pop(attr, None)
+    else:
+        object.__delattr__(obj, attr)
+
+
 # == interpreter settings kept in C (amber.capture.recorders.settings reads them) ==================
 
 def apply_setting(name: str, value) -> None:

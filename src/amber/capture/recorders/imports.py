@@ -12,7 +12,15 @@ For each module it records
 * the same for the namespaces of its *members*, the classes and functions it defines under
   their own name (:func:`amber.capture.world.fingerprint.own_members`): ``Thread.x = 1`` or a
   method replaced on a class of a module imported again is found the same way. The modules
-  loaded before the recorder starts (the base set) are recorded as they are then.
+  loaded before the recorder starts (the base set) are recorded as they are then;
+* the same for the real ``__dict__`` of the *instances it owns*, the instances of Python classes
+  in its namespace, in its classes' namespaces, and one level into those instances
+  (:func:`amber.capture.world.fingerprint.owned_instances`: ``logging.root``,
+  ``logging.Logger.manager``): ``logging.basicConfig()`` filling ``root.handlers`` is a change
+  since the import; a logger a library's import added to ``Logger.manager.loggerDict`` before
+  the import of ``logging`` finished is not. Instances are recorded by path and identity (the
+  type's too), never held: a recorder that kept them alive would change what the program's weak
+  references see.
 
 The hook wraps ``importlib._bootstrap._load_unlocked``, through which every import that runs a
 loader passes (``import``, ``importlib.import_module``, ``__import__``); see
@@ -23,7 +31,7 @@ import sys
 
 from amber import _compat
 from amber._compat import ident
-from amber.capture.world.fingerprint import fingerprint, member_items, own_members
+from amber.capture.world.fingerprint import fingerprint, member_items, own_members, owned_instances, resolve
 
 
 class ImportRecorder:
@@ -33,9 +41,12 @@ class ImportRecorder:
         self.after_import: dict[str, dict] = {}  # name -> {attr: (id, container fingerprint)}
         # name -> {member: (the class or function, {attr: (id, container fingerprint)})}
         self.members_after_import: dict[str, dict] = {}
+        # name -> {path of an owned instance: (its id, its type's id, {attr: (id, container fingerprint)})}
+        self.instances_after_import: dict[str, dict] = {}
         for name, mod in list(sys.modules.items()):
             if mod is not None:
                 self.members_after_import[name] = _members_state(mod)
+                self.instances_after_import[name] = _instances_state(mod)
         self._undo = _compat.wrap_module_loading(self._started, self._finished)
 
     def _started(self, name: str) -> None:
@@ -62,6 +73,7 @@ class ImportRecorder:
         # dict of 150 entries in every module, cost more than all the rest)
         self.after_import[name] = _state([(k, v) for k, v in items if not _dunder(k)])
         self.members_after_import[name] = _members_state(mod)
+        self.instances_after_import[name] = _instances_state(mod)
 
     def stop(self) -> None:
         self._undo()
@@ -72,17 +84,39 @@ class ImportRecorder:
         its import finished, where the program changed their namespaces since."""
         out: dict = {}
         for member_name, (member, before) in self.members_after_import.get(name, {}).items():
-            changes = {}
-            now = dict(member_items(member))
-            for attr, value in now.items():
-                if attr not in before or ident(value) != before[attr][0]:
-                    changes[attr] = "rebound"
-                elif _changed_in_place(value, before[attr][1]):
-                    changes[attr] = "changed"
-            changes.update({attr: "removed" for attr in before if attr not in now})
+            changes = _changes(member, before)
             if changes:
                 out[member_name] = (member, changes)
         return out
+
+    def instances_changed_since_import(self, name: str) -> dict:
+        """{path: (the instance, {attribute: "rebound", "changed" or "removed"})} for the
+        instances module ``name`` owned when its import finished (the base set's: when the
+        recorder started) that are still at their path, where the program changed their real
+        ``__dict__`` since. An instance the path no longer reaches is not followed: the path was
+        rebound, which the module's or its parent's record shows."""
+        mod = sys.modules.get(name)
+        out: dict = {}
+        if mod is None:
+            return out
+        for path, (oid, tid, before) in self.instances_after_import.get(name, {}).items():
+            obj = resolve(mod, path)
+            if obj is None or ident(obj) != oid or ident(type(obj)) != tid:
+                continue
+            changes = _changes(obj, before)
+            if changes:
+                out[path] = (obj, changes)
+        return out
+
+    def unchanged_instance_attrs(self, name: str, path: str, obj) -> set:
+        """The attributes of the instance at ``path`` of ``name`` that still hold the object its
+        import left there (containers included, whatever their contents now)."""
+        record = self.instances_after_import.get(name, {}).get(path)
+        if record is None or record[0] != ident(obj):
+            return set()
+        before = record[2]
+        return {attr for attr, value in member_items(obj)
+                if attr in before and before[attr][0] == ident(value)}
 
     def changed_since_import(self, name: str, attrs) -> list:
         """Those of ``attrs`` that the program changed after ``name`` was imported."""
@@ -124,6 +158,27 @@ def _state(items) -> dict:
                 fp = None
         state[attr] = (ident(value), fp)
     return state
+
+
+def _changes(owner, before: dict) -> dict:
+    """{attribute: "rebound", "changed" or "removed"} of a namespace since ``before``."""
+    changes = {}
+    now = dict(member_items(owner))
+    for attr, value in now.items():
+        if attr not in before or ident(value) != before[attr][0]:
+            changes[attr] = "rebound"
+        elif _changed_in_place(value, before[attr][1]):
+            changes[attr] = "changed"
+    changes.update({attr: "removed" for attr in before if attr not in now})
+    return changes
+
+
+def _instances_state(mod) -> dict:
+    try:
+        return {path: (ident(obj), ident(type(obj)), _state(member_items(obj)))
+                for path, obj in owned_instances(mod).items()}
+    except Exception:  # nothing the recorder does may make an import fail
+        return {}
 
 
 def _members_state(mod) -> dict:

@@ -14,11 +14,22 @@ classes and functions the module defines under their own name (``threading.Threa
 ``json.dumps``), where a program sets attributes (``Thread.x = 1``, ``dumps.cache = {}``, a
 method replaced) that a fresh import would not have. :func:`own_members` says which they are.
 
+And the *instances a module owns* (:func:`owned_instances`): instances of Python classes held in
+its namespace (``logging.root``), in the namespaces of its own classes (``logging.Logger.manager``),
+and, one level down, in those instances' own ``__dict__`` (``DEFAULTS.sub``). Each is named by the
+path a fresh import reaches it by; its fingerprint is that of its real ``__dict__``, so that a
+program's ``logging.basicConfig()`` (``root.handlers`` filled, ``root.level`` rebound) is told
+from what a fresh import leaves. Only paths every step of which is a plain attribute lookup are
+owned (no ``__getattribute__`` of the program's, no data descriptor shadowing the entry, no
+descriptor as a class attribute), so that looking the path up at restore, or in the probe,
+runs none of the program's code and finds the entry itself.
+
 Every string in a fingerprint is an exact ``str`` (``str.__str__`` of a subclass), so that marshal
 never meets a value it cannot write.
 """
 
 import sys
+from _thread import _local
 
 _ATOM_TYPES = (type(None), bool, int, float, complex, str, bytes)
 _CONTAINERS = (list, tuple, dict, set, frozenset)
@@ -29,6 +40,11 @@ _WRAPPERS = (classmethod, staticmethod)
 LAZY_CLASS_ATTRS = frozenset({"__annotations__", "__slotnames__"})
 _TPFLAGS_HEAPTYPE = 1 << 9
 _TPFLAGS_IMMUTABLETYPE = 1 << 8
+# How deep owned instances are followed from a module's namespace: ``root`` and ``Logger.manager``
+# (1), ``DEFAULTS.sub`` (2).
+OWNED_DEPTH = 2
+_type_dict = type.__dict__["__dict__"].__get__
+_GETSET = type(type.__dict__["__dict__"])
 
 
 def exact_str(text) -> str:
@@ -142,16 +158,134 @@ def own_members(module) -> dict:
 
 
 def member_items(member) -> list:
-    """(attribute, value) pairs of a class's or function's own namespace."""
+    """(attribute, value) pairs of a class's, function's or instance's own namespace (an
+    instance's real ``__dict__``: never what a ``__dict__`` property of its class answers)."""
     try:
-        namespace = type.__getattribute__(member, "__dict__") if issubclass(type(member), type) \
-            else member.__dict__
+        kind = type(member)
+        if issubclass(kind, type):
+            namespace = type.__getattribute__(member, "__dict__")
+        elif kind is _FUNCTION:
+            namespace = member.__dict__
+        else:
+            namespace = instance_namespace(member)
+            if namespace is None:
+                return []
         return [(k, v) for k, v in list(namespace.items()) if type(k) is str]
     except Exception:
         return []
 
 
+def instance_namespace(obj) -> "dict | None":
+    """The real ``__dict__`` of an instance, read through the descriptor the interpreter made for
+    it (a class's own ``__dict__`` property, a proxy's, is passed by), or None."""
+    cls = type(obj)
+    for klass in cls.__mro__:
+        entry = _type_dict(klass).get("__dict__")
+        if type(entry) is _GETSET and entry.__objclass__ is klass:
+            try:
+                namespace = entry.__get__(obj, cls)
+            except Exception:
+                return None
+            return namespace if type(namespace) is dict else None
+    return None
+
+
+def _looked_up_plainly(cls, base: type = object) -> bool:
+    """Does attribute lookup on ``cls``'s instances run none of the program's code before it
+    reads the instance dict (no ``__getattribute__`` of its own below ``base``, not a
+    thread-local, whose dict is per thread)?"""
+    for klass in cls.__mro__:
+        if klass is base:
+            return True
+        ns = _type_dict(klass)
+        if "__getattribute__" in ns or klass is _local:
+            return False
+    return True
+
+
+def plain_entry(cls, key: str) -> bool:
+    """Is ``getattr(instance, key)`` the entry ``key`` of the instance's own dict: no data
+    descriptor of that name in the class's MRO (a property, a slot) answers first?"""
+    for klass in cls.__mro__:
+        found = _type_dict(klass).get(key, _NOTHING)
+        if found is not _NOTHING:
+            kind = type(found)
+            return not any("__set__" in _type_dict(k) or "__delete__" in _type_dict(k) for k in kind.__mro__)
+    return True
+
+
+_NOTHING = object()
+
+
+def owned_instance(value) -> bool:
+    """An instance of a Python class (not a class, function, module, container or atom), with a
+    real ``__dict__``, whose attributes are found by plain lookup, and that is no descriptor."""
+    cls = type(value)
+    if cls in _ATOM_TYPES or cls in _CONTAINERS or cls in _NAMED_KINDS or cls in _WRAPPERS or \
+            cls is property or cls is type(sys) or issubclass(cls, type):
+        return False
+    flags = cls.__flags__
+    if not flags & _TPFLAGS_HEAPTYPE or flags & _TPFLAGS_IMMUTABLETYPE:
+        return False  # a C type: its state is in C
+    if not _looked_up_plainly(cls) or any("__get__" in _type_dict(k) for k in cls.__mro__[:-1]):
+        return False
+    return instance_namespace(value) is not None
+
+
+def owned_instances(module) -> dict:
+    """{path: instance} of the instances ``module`` owns (see the module docstring), each once,
+    under the first path that reaches it; no code of the program's runs."""
+    try:
+        items = list(vars(module).items())
+    except TypeError:
+        return {}
+    frontier = [(attr, value) for attr, value in items if type(attr) is str and not _dunder(attr)
+                and owned_instance(value)]
+    for name, member in own_members(module).items():
+        if issubclass(type(member), type) and _looked_up_plainly(type(member), type):
+            frontier += [(f"{name}.{key}", value) for key, value in member_items(member)
+                         if not _dunder(key) and key.isidentifier() and owned_instance(value)]
+    out: dict = {}
+    seen: set = set()
+    for depth in range(1, OWNED_DEPTH + 1):
+        deeper = []
+        for path, obj in frontier:
+            if id(obj) in seen:
+                continue
+            seen.add(id(obj))
+            out[path] = obj
+            if depth < OWNED_DEPTH:
+                cls = type(obj)
+                deeper += [(f"{path}.{key}", value) for key, value in member_items(obj)
+                           if not _dunder(key) and key.isidentifier() and owned_instance(value)
+                           and plain_entry(cls, key)]
+        frontier = deeper
+    return out
+
+
+def resolve(module, path: str):
+    """What ``path`` (a path of :func:`owned_instances`) reaches in ``module`` now, read where
+    the values are stored (module dict, class namespace, instance dict), or None."""
+    try:
+        obj = vars(module)
+    except TypeError:
+        return None
+    for i, part in enumerate(path.split(".")):
+        if i == 0:
+            target = obj
+        else:
+            target = _type_dict(obj) if issubclass(type(obj), type) else instance_namespace(obj)
+        obj = target.get(part) if target is not None else None
+        if obj is None:
+            return None
+    return obj
+
+
+def _dunder(name: str) -> bool:
+    return name.startswith("__") and name.endswith("__")
+
+
 def member_fingerprint(member) -> dict:
-    """{attribute: fingerprint} of a class's or function's own namespace."""
+    """{attribute: fingerprint} of a class's, function's or owned instance's own namespace."""
     return {attr: safe_fingerprint(value) for attr, value in member_items(member)
             if attr not in ("__dict__", "__weakref__")}

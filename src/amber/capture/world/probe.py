@@ -29,7 +29,7 @@ leaves by ``os._exit``: the imported modules' atexit handlers and finalizers nev
 import marshal
 import sys
 
-from amber.capture.world.fingerprint import exact_str, member_fingerprint, namespace_fingerprint
+from amber.capture.world.fingerprint import exact_str, member_fingerprint, namespace_fingerprint, resolve
 from amber.errors import CaptureError
 
 # Imported in the probe child too, which must hold nothing beyond the base set and this: no
@@ -127,7 +127,8 @@ def _describe_one(name: str, member_names, dumps) -> tuple:
     namespace = namespace_fingerprint(mod)
     members = {}
     for member in member_names:
-        obj = getattr(mod, member, None) if isinstance(member, str) else None
+        # (a member's name, or the path of an instance the module owns)
+        obj = resolve(mod, member) if isinstance(member, str) else None
         if obj is not None:
             members[member] = member_fingerprint(obj)
     message = ("described", name, namespace, members)

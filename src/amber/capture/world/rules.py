@@ -54,16 +54,16 @@ import types
 
 from amber._compat import c_metaclass, ident, is_python_class
 from amber.capture.recorders.baseline import frozen_contents, refill
-from amber.capture.reduce.recipes import ATOMS, named
+from amber.capture.reduce.recipes import ATOMS, named, reconstructor
 from amber.capture.world.fingerprint import (
     LAZY_CLASS_ATTRS,
     member_items,
     namespace_fingerprint,
+    plain_entry,
     safe_fingerprint,
 )
+from amber.restore import rebuild, replay
 
-# Imported while the program's state is captured: no typing at run time (importing it registers
-# its types in copyreg.dispatch_table, state of the program's base set); its names are for mypy.
 # Imported while the program's state is captured: no typing at run time (importing it registers
 # its types in copyreg.dispatch_table, state of the program's base set); its names are for mypy.
 TYPE_CHECKING = False
@@ -161,6 +161,9 @@ class World:
         self.changed: dict[str, list] = {}  # module imported again -> attributes the program changed
         # module imported again -> [(member, its name, attribute, "set" or "del")] the program changed
         self.changed_members: dict[str, list] = {}
+        # module imported again -> [(instance it owns, its path, attribute, "set", "refill" or "del")]
+        self.changed_instances: dict[str, list] = {}
+        self._fresh_keys: dict = {}  # (module, path of an owned instance) -> its attributes in a fresh import
         self.notes: list[str] = []
         self._classify(reimport, probe)
         self.names: dict[int, tuple[str, str]] = {}
@@ -189,12 +192,17 @@ class World:
             by_ref.setdefault(seed, why)
         fresh = self._close_over_fresh_imports(probe)
         candidates = self._member_candidates()
+        owned = self._instance_candidates()
         described = self._described(fresh)
-        if described or candidates:
-            names = described + [name for name in candidates if name not in described]
-            answer = probe.describe(names, {name: list(found) for name, found in candidates.items()})
+        if described or candidates or owned:
+            names = described + [name for name in [*candidates, *owned] if name not in described]
+            names = list(dict.fromkeys(names))
+            asked = {name: [*candidates.get(name, ()), *owned.get(name, ())]
+                     for name in {*candidates, *owned}}
+            answer = probe.describe(names, asked)
             self._compare_with_fresh(answer["modules"])
             self._compare_members_with_fresh(candidates, answer["members"])
+            self._compare_instances_with_fresh(owned, answer["members"])
         self._note_changes()
 
     def _close_over_fresh_imports(self, probe) -> set:
@@ -277,10 +285,15 @@ class World:
                 ours = {attr: fp for attr, fp in ours.items() if fp[0] == "n"}
             # Changed by the program: differs from a fresh import *and* from this process's own
             # state right after the import (values that differ from process to process, such
-            # as addresses, are set anew by the fresh import and must never be replayed).
-            diff = [attr for attr, fp in ours.items() if fresh_ns.get(attr) != fp and fp[0] != "o"]
-            diff = self.imports.changed_since_import(name, diff) if name in self.imports.after_import \
-                else diff
+            # as addresses, are set anew by the fresh import and must never be replayed). An
+            # object the fingerprint cannot tell apart (kind "o") counts when it was rebound
+            # since the import (asyncio.set_event_loop_policy(MyPolicy())): a fresh import
+            # never makes it.
+            if name in self.imports.after_import:
+                diff = [attr for attr, fp in ours.items() if fresh_ns.get(attr) != fp or fp[0] == "o"]
+                diff = self.imports.changed_since_import(name, diff)
+            else:
+                diff = [attr for attr, fp in ours.items() if fresh_ns.get(attr) != fp and fp[0] != "o"]
             if diff:
                 self.changed[name] = diff
 
@@ -324,12 +337,70 @@ class World:
             if steps:
                 self.changed_members[name] = steps
 
+    def _instance_candidates(self) -> dict:
+        """{module: {path: (instance, {attribute: how it changed since the import})}} for the
+        instances modules imported again own (:func:`amber.capture.world.fingerprint.owned_instances`),
+        each once: under its shortest path, in the module that defines its class if that is one,
+        else in the first imported; with the changes every module's record saw (a module
+        imported after the program changed an instance saw no change to it). The modules
+        describing the process are left out: their instances (the main thread, the global
+        random generator) are the restoring process's own."""
+        best: dict = {}  # ident -> (rank, module, path, instance, changes)
+        names = [n for n in self.by_ref if n in self.modules and n not in self.main_names
+                 and self.by_ref[n].reason not in (Reason.AMBER, Reason.PER_PROCESS)]
+        for name in names:
+            for path, (obj, changes) in self.imports.instances_changed_since_import(name).items():
+                rank = (path.count("."), type(obj).__module__ != name, self._import_rank(name))
+                known = best.get(ident(obj))
+                if known is not None:
+                    merged = {**changes, **known[4]}
+                    merged.update({a: "rebound" for a, how in changes.items() if how == "rebound"})
+                    changes = merged
+                    if known[0] <= rank:
+                        best[ident(obj)] = (*known[:4], changes)
+                        continue
+                best[ident(obj)] = (rank, name, path, obj, changes)
+        out: dict = {}
+        for _rank, name, path, obj, changes in sorted(best.values(), key=lambda entry: entry[0]):
+            out.setdefault(name, {})[path] = (obj, changes)
+        return out
+
+    def _compare_instances_with_fresh(self, candidates: dict, fresh: dict) -> None:
+        """Attributes the program set on (refilled in, removed from) instances that modules
+        imported again own, that their fresh import does not leave so: each is set (refilled,
+        removed) again, in place, on the fresh import's own instance. An attribute rebound to
+        an object the fingerprint cannot tell apart (kind "o") counts: it was rebound since the
+        import."""
+        for name, found in candidates.items():
+            fresh_paths = fresh.get(name, {})
+            steps: list = []
+            for path, (obj, changes) in found.items():
+                if path not in fresh_paths:
+                    continue  # a fresh import owns no such instance: nothing to set it on
+                fresh_ns = fresh_paths[path]
+                self._fresh_keys[(name, path)] = set(fresh_ns)
+                ours = dict(member_items(obj))
+                for attr, how in changes.items():
+                    if how == "removed":
+                        if attr in fresh_ns:
+                            steps.append((obj, path, attr, "del"))
+                        continue
+                    if attr not in ours:
+                        continue
+                    fp = safe_fingerprint(ours[attr])
+                    if fresh_ns.get(attr) != fp or how == "rebound" and fp[0] == "o":
+                        steps.append((obj, path, attr, "set" if how == "rebound" else "refill"))
+            if steps:
+                self.changed_instances[name] = steps
+
     def _note_changes(self) -> None:
         """One note per module imported again whose state the program changed (``amber inspect``)."""
-        for name in [*self.changed, *(n for n in self.changed_members if n not in self.changed)]:
+        for name in dict.fromkeys([*self.changed, *self.changed_members, *self.changed_instances]):
             attrs = list(self.changed.get(name, ()))
             attrs += [f"{member_name}.{attr}" + (" (removed)" if how == "del" else "")
                       for _member, member_name, attr, how in self.changed_members.get(name, ())]
+            attrs += [f"{path}.{attr}" + (" (removed)" if how == "del" else "")
+                      for _obj, path, attr, how in self.changed_instances.get(name, ())]
             self.notes.append(f"{name}: {', '.join(attrs)}")
 
     # == finding objects by name ===================================================================
@@ -374,9 +445,35 @@ class World:
                         if type(member) not in ATOMS and not (key.startswith("__") and key.endswith("__")) \
                                 and (ident(value), key) not in set_members:
                             names.setdefault(ident(member), (modname, f"{attr}.{key}"))
+        self._index_owned_instances()
         # Objects every interpreter has under a stable name though no module exports them.
         for owner in (object, type):
             names.setdefault(ident(owner.__new__), ("builtins", f"{owner.__name__}.__new__"))
+
+    def _index_owned_instances(self) -> None:
+        """The instances whose state is set again are found by their path (the fresh import's
+        own object, so identity with what the module itself holds is kept), and so are the
+        values of their attributes that are still those the import left (``Logger.manager.loggerDict``,
+        refilled in place; ``root.handlers``), except those the program rebound, which are
+        captured and set again."""
+        names = self.names
+        set_attrs = {(ident(obj), attr) for steps in self.changed_instances.values()
+                     for obj, _path, attr, how in steps if how == "set"}
+        for modname, steps in self.changed_instances.items():
+            done: set = set()
+            for obj, path, _attr, _how in steps:
+                if ident(obj) in done:
+                    continue
+                done.add(ident(obj))
+                names.setdefault(ident(obj), (modname, path))
+                fresh_keys = self._fresh_keys.get((modname, path), set())
+                kept = self.imports.unchanged_instance_attrs(modname, path, obj) & fresh_keys
+                cls = type(obj)
+                for key, value in member_items(obj):
+                    if key in kept and (ident(obj), key) not in set_attrs and type(value) not in ATOMS \
+                            and not isinstance(value, types.ModuleType) and key.isidentifier() \
+                            and plain_entry(cls, key):
+                        names.setdefault(ident(value), (modname, f"{path}.{key}"))
 
     def _name(self, value, modname: str, attr: str) -> None:
         key = ident(value)
@@ -419,6 +516,16 @@ class World:
                     steps.append((refill(value), (value, frozen_contents(value))))
                 else:
                     steps.append((named("builtins", "setattr"), (member, attr, value)))
+        for changes in self.changed_instances.values():
+            for obj, _path, attr, how in changes:
+                if how == "del":
+                    steps.append((reconstructor(replay.forget), (obj, attr)))
+                    continue
+                value = dict(member_items(obj))[attr]
+                if how == "refill":
+                    steps.append((refill(value), (value, frozen_contents(value))))
+                else:  # into the real __dict__: no __setattr__ or property of the class runs
+                    steps.append((reconstructor(rebuild.patch), (obj, "dict", attr, value)))
         return steps
 
     def _import_rank(self, name: str) -> int:
