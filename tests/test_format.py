@@ -150,7 +150,7 @@ def test_a_restore_checks_the_header_fields_it_reads(tmp_path):
 def test_writers_go_through_the_schemas():
     with pytest.raises(ValueError, match="manifest has no field 'extra'"):
         records.MANIFEST_SCHEMA.build(extra=1)
-    with pytest.raises(ValueError, match="prelude.imports: missing"):
+    with pytest.raises(ValueError, match="prelude.prefix: missing"):
         fmt.PRELUDE_SCHEMA.encode(environ={}, path=[])
     with pytest.raises(ValueError, match=r"stats.by_type\['code'\].count: expected int >= 0"):
         records.STATS_SCHEMA.build(objects=1, by_type={"dict": (1, 2), "code": ("1", 2)}, largest=[],

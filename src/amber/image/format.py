@@ -150,6 +150,10 @@ prelude (a dict)::
                          over the restoring process's environment
     path                 list of str
                          sys.path at the snapshot point
+    prefix               list of str
+                         sys.prefix, sys.exec_prefix and sys._home ('' for None) at the snapshot
+                         point (the interpreter's configuration and site set them in a virtual
+                         environment; modules imported again read them: sysconfig)
     imports              list of str
                          the modules imported again, in the order the program first imported them
     distributions        list of (name: str, version: str, metadata: str)
@@ -221,6 +225,7 @@ inputs (a dict)::
     env_names            16 bytes or None
                          a keyed digest of the variables' names if the program iterated the
                          environment, else None
+
 
 
 

@@ -40,8 +40,12 @@ class VerificationFailed(CaptureError):
 
 def scope(modules: dict[str, ModuleType]) -> list[tuple[str, ModuleType]]:
     """The modules a verification compares: the program's, not Amber's own (which knows, on
-    purpose, whether it runs restored)."""
+    purpose, whether it runs restored: they are named, never walked)."""
     return [(name, mod) for name, mod in modules.items() if not _is_amber(name)]
+
+
+def hidden(modules: dict[str, ModuleType]) -> list[tuple[str, ModuleType]]:
+    return [(name, mod) for name, mod in modules.items() if _is_amber(name)]
 
 
 def _is_amber(name: str) -> bool:
@@ -58,7 +62,7 @@ def describe_live(modules: dict[str, ModuleType], by_ref: set[str], unchanged=No
     listed = scope(modules)
     # What amber run's recorders stand in for is what the image holds (the capture maps them back).
     live = walker.describe(listed, {name for name, _ in listed if name not in by_ref}, keep_objects=True,
-                           real_of=stood_in_for, unchanged=unchanged)
+                           real_of=stood_in_for, unchanged=unchanged, hidden=hidden(modules))
     # amber.transient objects are made again by their factory at restore: different on purpose.
     objects = live.objects or {}
     made_again = {id(obj) for obj, _factory in lifecycle.transients()}

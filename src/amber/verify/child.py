@@ -17,6 +17,11 @@ from amber.restore import loader
 
 def main(argv: list) -> None:
     options = VerifyOptions.decode(argv)
+    from amber.restore import rebuild
+
+    # amber.transient objects are made again on purpose, by the program's own factories, whose
+    # effects the live process never had: they are not run here (the live side excuses them).
+    rebuild.FACTORIES[0] = False
     manifest = loader.load(options.image)
     loader.settle(manifest, options.args)
     from amber.restore import lazy
@@ -26,12 +31,13 @@ def main(argv: list) -> None:
 
     main_module = manifest["main"]
     by_ref = set(manifest["by_ref"])
-    modules = []
+    modules: list = []
+    hidden: list = []
     for name in manifest["order"]:
         mod = main_module if name == "__main__" else sys.modules.get(name)
-        if mod is not None and name != "amber" and not name.startswith("amber."):
-            modules.append((name, mod))
-    facts = walker.describe(modules, {name for name, _ in modules if name not in by_ref}).facts
+        if mod is not None:
+            (hidden if name == "amber" or name.startswith("amber.") else modules).append((name, mod))
+    facts = walker.describe(modules, {name for name, _ in modules if name not in by_ref}, hidden=hidden).facts
     fd = posix.open(options.result, posix.O_WRONLY | posix.O_TRUNC | getattr(posix, "O_NOFOLLOW", 0))
     try:
         data = memoryview(marshal.dumps(facts))

@@ -19,7 +19,8 @@ What is walked, and how deep:
   they define, every entry of the class namespace and the function's attributes and defaults
   (``threading.Thread.x = 1`` shows). Their internals are theirs: a fresh import makes them.
 * **Interpreter-level registrations**: ``sys`` hooks, ``sys.meta_path`` and ``path_hooks``,
-  codec search functions and error handlers, the number of atexit callbacks, signal handlers,
+  codec search functions and error handlers, signal handlers (not atexit: the interpreter
+  counts the slots of unregistered callbacks too, and lists none),
   ``copyreg.dispatch_table``, and the registry of every ABC met.
 
 **Identity and sharing.** The first path that reaches a mutable object names it; every later
@@ -143,8 +144,9 @@ class Walker:
     """One walk of one process's state (see the module's docstring)."""
 
     def __init__(self, modules: list, deep: set, keep_objects: bool = False, real_of=None,
-                 unchanged=None) -> None:
+                 unchanged=None, hidden: "list | None" = None) -> None:
         self.modules = modules
+        self.hidden = hidden or []  # Amber's own modules: their objects named, never walked
         self.names = {name for name, _ in modules}
         self.real_of = real_of  # obj -> what it stands for, or None (Amber's recorders' stand-ins)
         # (module, name) -> whether that value is still the one the module's import left (live side)
@@ -168,12 +170,12 @@ class Walker:
     def run(self) -> Description:
         # Found before the walk keeps lists of its own that hold the same functions.
         registries = (_codec_search_path(), _codec_error_registry())
-        for name, mod in self.modules:
+        for name, mod in [*self.modules, *self.hidden]:
             if not isinstance(mod, ModuleType):
                 continue
             namespace = _module_dict(mod)
             self.module_dicts[id(namespace)] = name
-            if name not in self.deep:
+            if name not in self.deep or (name, mod) in self.hidden:
                 for key, value in list(namespace.items()):
                     if type(value) not in ATOMS and type(value) is not ModuleType:
                         self.refs.setdefault(id(value), f"{name}.{key}")
@@ -199,6 +201,8 @@ class Walker:
         self.alive.append(mod)
         deep = name in self.deep
         for key, value in list(namespace.items()):
+            if name == "builtins" and type(key) is str and key.startswith("__amber"):
+                continue  # what Amber's restore path puts there (lazy code's __amber_code__)
             sub = f"{name}.{key}"
             if type(value) is ModuleType and sub in sys.modules and sub not in self.names:
                 # A submodule imported after the snapshot point (by Amber's own capture): no state
@@ -329,6 +333,11 @@ class Walker:
 
     def describe_instance(self, obj: "Any", kind: type) -> tuple:
         children: list = []
+        if _is_set_like(kind):
+            # A set of the program's (WeakSet, a MutableSet): its elements as a set's, in an
+            # order that does not depend on hashes or ids, not as its reduce lists them.
+            elements, members = _set(list(obj))
+            return ("set-like", type_name(kind), *elements), members
         if _own_protocol(kind):
             # Also what the class says its state is (pickle's view): where the fields differ but
             # this does not, the class left them out on purpose (see amber.verify.meaning).
@@ -380,7 +389,6 @@ class Walker:
 
     def interpreter(self, codec_search: list, codec_errors: dict) -> None:
         import _signal
-        import atexit
         import copyreg
 
         roots: list = [(f"<sys>.{name}", getattr(sys, name, None))
@@ -391,7 +399,6 @@ class Walker:
                   ("<codecs>.search_functions", codec_search), ("<codecs>.error_handlers", codec_errors)]
         for path, value in roots:
             self.walk(path, value)
-        self.facts["<atexit>.callbacks"] = ("count", atexit._ncallbacks())
         for signum in range(1, _signal.NSIG):
             try:
                 handler = _signal.getsignal(signum)
@@ -440,13 +447,13 @@ _CLASS_CACHES = frozenset({"__slotnames__"})  # copyreg's cache of slot names: w
 
 
 def describe(modules: list, deep: set, keep_objects: bool = False, real_of=None,
-             unchanged=None) -> Description:
+             unchanged=None, hidden: "list | None" = None) -> Description:
     """The state of ``modules`` (``[(name, module)]``) and of the interpreter; ``deep``: the names
     of the modules captured by value; ``real_of``: see :class:`Walker`."""
     enabled = gc.isenabled()
     gc.disable()  # the walk allocates and keeps: a collection would only walk it
     try:
-        return Walker(modules, deep, keep_objects, real_of, unchanged).run()
+        return Walker(modules, deep, keep_objects, real_of, unchanged, hidden).run()
     finally:
         if enabled:
             gc.enable()
@@ -506,6 +513,16 @@ def _own_protocol(kind: type) -> bool:
             if value is not None and value is not inherited and type(value) is FunctionType:
                 return True
     return False
+
+
+def _is_set_like(kind: type) -> bool:
+    """A collection without order of its own: it can be iterated, sized and asked for membership,
+    but not indexed (WeakSet, a MutableSet). Decided by what the class defines, not by ABC
+    registrations (which differ between processes)."""
+    def defines(name: str) -> bool:
+        return any(name in _type_dict(cls) for cls in _type_mro(kind) if cls is not object)
+    return defines("__iter__") and defines("__contains__") and defines("__len__") and \
+        not defines("__getitem__") and not issubclass(kind, (set, frozenset))
 
 
 def _c_base(kind: type) -> type:

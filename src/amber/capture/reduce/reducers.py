@@ -414,6 +414,8 @@ class Reducers:
             # entry is set as it is now; or deleted (del Cls.__slots__): removed again.
             if "__slots__" in d:
                 attrs.append(("__slots__", d["__slots__"]))
+        elif slots is not None and type(d["__slots__"]) not in (tuple, str):
+            attrs.append(("__slots__", d["__slots__"]))  # the class statement's own list (rich, socket)
         meta = type(cls)
         r = Recipe(Call(reconstructor(rebuild.make_class),
                     (meta, cls.__name__, cls.__bases__, Inline(ns), _init_subclass_owners(cls))),
