@@ -384,7 +384,7 @@ def reduce_weakref(ref, strong_ids):
     """A weak reference; its referent is kept only if something holds it strongly."""
     from amber.capture.reduce.instances import slot_values
 
-    target = ref()
+    target = _weakref_ref.__call__(ref)  # the referent: a WeakMethod's own __call__ makes a new method
     cls = type(ref)
     if target is None or strong_ids is not None and ident(target) not in strong_ids:
         # Dead at restore. A weak reference hashed while its referent lived keeps that hash, and
