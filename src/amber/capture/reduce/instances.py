@@ -9,7 +9,9 @@ exact. Saved through their hooks (``honour``): instances of classes from modules
 (they know their C parts), with C bases that keep state, or holding an open file or socket their
 hooks leave out. Such hooks are first tried in this process (``_copy_by_reduce``); when they
 cannot rebuild the instance (pickle would fail too) or hand back another object (a singleton, a
-lazy proxy's target), a Python-only instance is copied field by field instead.
+lazy proxy's target), a Python-only instance is copied field by field instead. Hooks that
+look the instance up by name in a module imported again (``logging.Logger``'s) give the fresh
+process's object, with the state the program gave it set on it (``_found_by_lookup``).
 """
 
 from __future__ import annotations
@@ -116,12 +118,42 @@ class InstanceReducer:
             made = f"; {_qualified(owner)} makes its instances with a constructor of its own" if owner else ""
             return Offender(f"cannot be saved ({type(e).__name__}: {e}){made}",
                             "make it picklable, drop it before the snapshot point, or use amber.transient")
+        found = self._found_by_lookup(obj, cls, rv)
+        if found is not None:
+            return found
         if pure and not self._hooks_rebuild(obj, cls, rv):
             # The class's own hooks cannot rebuild this instance (pickle would fail too), hand
             # back the object itself (a singleton, whose class must exist first) or another
             # kind of object; all its state is in Python, so a field-by-field copy is faithful.
             return self.instance_by_value(obj, cls)
         return self.honour(obj, rv)
+
+    def _found_by_lookup(self, obj, cls, rv):
+        """An instance whose reduce protocol is a lookup by name in a module imported again
+        (``Logger.__reduce__`` returns ``(getLogger, (name,))``), with no state: at restore it is
+        the object that lookup returns in the fresh process, so whatever else there holds it
+        (a library's own reference, ``Logger.manager.loggerDict``) is the very same object; and
+        the state the program gave it (a logger's handlers, level, parent, ``disabled``) is set
+        again on that object, in its real ``__dict__`` and slots, where pickle would lose it. A
+        lookup counts when its function is found by name in a module imported again and, called
+        here, returns this very object; all the instance's own attributes are set again."""
+        if type(rv) is not tuple or not 2 <= len(rv) <= 6 or any(part is not None for part in rv[2:]):
+            return None
+        func, args = rv[0], rv[1]
+        if type(args) is not tuple or self.world.global_name(func) is None:
+            return None
+        try:
+            if func(*args) is not obj:
+                return None
+        except Exception:
+            return None
+        d = instance_dict(obj, cls)
+        attrs, slots = self.hash_memos.reset(obj, cls, list(d.items()) if d else None, slot_values(obj, cls))
+        r = Recipe(Call(func, args), late=True)
+        if attrs or slots:
+            r.fills.append(InstanceState(attrs, slots))
+        r.fill_late = True
+        return r
 
     def only_python_bases(self, cls) -> bool:
         """Does ``cls`` keep all of its instances' state where Amber can copy it: in Python, or in
