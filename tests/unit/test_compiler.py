@@ -35,6 +35,9 @@ class NoImports:
     def members_changed_since_import(self, name):
         return {}
 
+    def instances_changed_since_import(self, name):
+        return {}
+
 
 def no_probe(seeds):
     raise AssertionError(f"the probe ran for {seeds}")

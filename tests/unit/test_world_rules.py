@@ -40,15 +40,22 @@ class FakeImports:
     """What World reads of the ImportRecorder: the order imports started, the namespaces right
     after import, and which attributes the program changed since."""
 
-    def __init__(self, order=(), after_import=None, changed=None, members=None):
+    def __init__(self, order=(), after_import=None, changed=None, members=None, instances=None):
         self.order = list(order)
         self.after_import = after_import or {}
         self._changed = changed or {}
         self._members = members or {}
+        self._instances = instances or {}
         self.asked = []
 
     def members_changed_since_import(self, name):
         return dict(self._members.get(name, {}))
+
+    def instances_changed_since_import(self, name):
+        return dict(self._instances.get(name, {}))
+
+    def unchanged_instance_attrs(self, name, path, obj):
+        return set()
 
     def changed_since_import(self, name, attrs):
         self.asked.append((name, list(attrs)))
@@ -434,12 +441,46 @@ def test_changes_with_the_real_import_recorder(monkeypatch):
     monkeypatch.setitem(sys.modules, "_unit_cfg", ext)
     recorder = ImportRecorder.__new__(ImportRecorder)  # without hooking the import system
     recorder.order, recorder.stack, recorder.after_import, recorder.members_after_import = [], [], {}, {}
+    recorder.instances_after_import = {}
     recorder._finished("_unit_cfg", True)  # the namespace right after import
     ext.items.append(2)  # the program changes a container...
     ext.level = 1000  # ...and rebinds an attribute; a fresh import has level=0, items=[]
     fresh = {"_unit_cfg": {"level": fingerprint(0), "items": fingerprint([])}}
     w = make_world([ext], imports=recorder, probe=FakeProbe(fingerprints=fresh))
     assert sorted(w.changed["_unit_cfg"]) == ["items", "level"]
+
+
+class _Defaults:
+    __module__ = "_unit_owned"
+
+    def __init__(self):
+        self.timeout, self.hooks, self.pid, self.legacy = 1, [], 1234, True
+
+
+def test_instances_a_module_owns_with_the_real_import_recorder(monkeypatch):
+    from amber._compat import ident
+    from amber.capture.recorders.imports import ImportRecorder
+    from amber.capture.world.fingerprint import member_fingerprint
+
+    ext = ext_module("_unit_owned", DEFAULTS=_Defaults())
+    monkeypatch.setitem(sys.modules, "_unit_owned", ext)
+    recorder = ImportRecorder.__new__(ImportRecorder)  # without hooking the import system
+    recorder.order, recorder.stack, recorder.after_import, recorder.members_after_import = [], [], {}, {}
+    recorder.instances_after_import = {}
+    recorder._finished("_unit_owned", True)
+    fresh_instance = _Defaults()
+    fresh_instance.pid = 99  # differs from process to process: never set again
+    ext.DEFAULTS.timeout = 5  # rebound since the import, and not what a fresh import has
+    ext.DEFAULTS.hooks.append(len)  # changed in place
+    del ext.DEFAULTS.legacy
+    probe = FakeProbe(fingerprints={"_unit_owned": namespace_fingerprint(ext)},
+                      members={"_unit_owned": {"DEFAULTS": member_fingerprint(fresh_instance)}})
+    w = make_world([ext], imports=recorder, probe=probe)
+    steps = {(path, attr): how for _obj, path, attr, how in w.changed_instances["_unit_owned"]}
+    assert steps == {("DEFAULTS", "timeout"): "set", ("DEFAULTS", "hooks"): "refill",
+                     ("DEFAULTS", "legacy"): "del"}
+    assert w.names[ident(ext.DEFAULTS.hooks)] == ("_unit_owned", "DEFAULTS.hooks")  # refilled in place
+    assert [f.qualname for f, _args in w.replay_steps()] == ["patch", "set_list", "forget"]
 
 
 def test_per_process_and_base_modules_are_never_replayed():
