@@ -44,6 +44,18 @@ replaced) is set again, one it removed is removed again; this covers the base se
 (``collections.Counter.__repr__``). The state of a module describing the process
 (``threading``...) is the restoring process's own, except the functions and classes the program
 put into it (``threading.excepthook = hook``) and its members' namespaces.
+
+*State inside the objects such a module owns* (its module-level and class-level instances, one
+level into them: ``logging.root``, ``logging.Logger.manager``) is set again the same way, in
+place on the fresh import's own objects (:mod:`amber.capture.world.owned`). A module attribute
+rebound since the import to an object (kind ``"o"``) is set again when a fresh import has no
+object of that type there (``asyncio.set_event_loop_policy(MyPolicy())``, the default policy
+``get_event_loop_policy()`` made, where a fresh import has None); one of the type a fresh import
+has there too is the fresh import's (a cache another module's import filled). Objects such a
+module holds elsewhere (a closure, a logger in no namespace) are reached through their class's
+reduce protocol; one that is a lookup by name (``Logger`` reduces to ``getLogger(name)``) is the
+fresh process's object with the program's state set on it
+(:meth:`amber.capture.reduce.instances.InstanceReducer._found_by_lookup`).
 """
 
 from __future__ import annotations
@@ -54,15 +66,14 @@ import types
 
 from amber._compat import c_metaclass, ident, is_python_class
 from amber.capture.recorders.baseline import frozen_contents, refill
-from amber.capture.reduce.recipes import ATOMS, named, reconstructor
+from amber.capture.reduce.recipes import ATOMS, named
 from amber.capture.world.fingerprint import (
     LAZY_CLASS_ATTRS,
     member_items,
     namespace_fingerprint,
-    plain_entry,
     safe_fingerprint,
 )
-from amber.restore import rebuild, replay
+from amber.capture.world.owned import OwnedInstances
 
 # Imported while the program's state is captured: no typing at run time (importing it registers
 # its types in copyreg.dispatch_table, state of the program's base set); its names are for mypy.
@@ -161,9 +172,7 @@ class World:
         self.changed: dict[str, list] = {}  # module imported again -> attributes the program changed
         # module imported again -> [(member, its name, attribute, "set" or "del")] the program changed
         self.changed_members: dict[str, list] = {}
-        # module imported again -> [(instance it owns, its path, attribute, "set", "refill" or "del")]
-        self.changed_instances: dict[str, list] = {}
-        self._fresh_keys: dict = {}  # (module, path of an owned instance) -> its attributes in a fresh import
+        self.owned = OwnedInstances(imports)  # what the program changed in instances they own
         self.notes: list[str] = []
         self._classify(reimport, probe)
         self.names: dict[int, tuple[str, str]] = {}
@@ -192,7 +201,9 @@ class World:
             by_ref.setdefault(seed, why)
         fresh = self._close_over_fresh_imports(probe)
         candidates = self._member_candidates()
-        owned = self._instance_candidates()
+        owned = self.owned.candidates(
+            [n for n in self.by_ref if n in self.modules and n not in self.main_names
+             and self.by_ref[n].reason not in (Reason.AMBER, Reason.PER_PROCESS)], self._import_rank)
         described = self._described(fresh)
         if described or candidates or owned:
             names = described + [name for name in [*candidates, *owned] if name not in described]
@@ -202,7 +213,7 @@ class World:
             answer = probe.describe(names, asked)
             self._compare_with_fresh(answer["modules"])
             self._compare_members_with_fresh(candidates, answer["members"])
-            self._compare_instances_with_fresh(owned, answer["members"])
+            self.owned.compare_with_fresh(owned, answer["members"])
         self._note_changes()
 
     def _close_over_fresh_imports(self, probe) -> set:
@@ -286,11 +297,12 @@ class World:
             # Changed by the program: differs from a fresh import *and* from this process's own
             # state right after the import (values that differ from process to process, such
             # as addresses, are set anew by the fresh import and must never be replayed). An
-            # object the fingerprint cannot tell apart (kind "o") counts when it was rebound
-            # since the import (asyncio.set_event_loop_policy(MyPolicy())): a fresh import
-            # never makes it.
+            # object (kind "o") counts when it was rebound since the import to something a
+            # fresh import does not have there (asyncio.set_event_loop_policy(MyPolicy()) where
+            # a fresh import has None); one of the type a fresh import has there too is the
+            # fresh import's own (a cache another import filled: certifi's _CACERT_CTX).
             if name in self.imports.after_import:
-                diff = [attr for attr, fp in ours.items() if fresh_ns.get(attr) != fp or fp[0] == "o"]
+                diff = [attr for attr, fp in ours.items() if fresh_ns.get(attr) != fp]
                 diff = self.imports.changed_since_import(name, diff)
             else:
                 diff = [attr for attr, fp in ours.items() if fresh_ns.get(attr) != fp and fp[0] != "o"]
@@ -337,71 +349,20 @@ class World:
             if steps:
                 self.changed_members[name] = steps
 
-    def _instance_candidates(self) -> dict:
-        """{module: {path: (instance, {attribute: how it changed since the import})}} for the
-        instances modules imported again own (:func:`amber.capture.world.fingerprint.owned_instances`),
-        each once: under its shortest path, in the module that defines its class if that is one,
-        else in the first imported; with the changes every module's record saw (a module
-        imported after the program changed an instance saw no change to it). The modules
-        describing the process are left out: their instances (the main thread, the global
-        random generator) are the restoring process's own."""
-        best: dict = {}  # ident -> (rank, module, path, instance, changes)
-        names = [n for n in self.by_ref if n in self.modules and n not in self.main_names
-                 and self.by_ref[n].reason not in (Reason.AMBER, Reason.PER_PROCESS)]
-        for name in names:
-            for path, (obj, changes) in self.imports.instances_changed_since_import(name).items():
-                rank = (path.count("."), type(obj).__module__ != name, self._import_rank(name))
-                known = best.get(ident(obj))
-                if known is not None:
-                    merged = {**changes, **known[4]}
-                    merged.update({a: "rebound" for a, how in changes.items() if how == "rebound"})
-                    changes = merged
-                    if known[0] <= rank:
-                        best[ident(obj)] = (*known[:4], changes)
-                        continue
-                best[ident(obj)] = (rank, name, path, obj, changes)
-        out: dict = {}
-        for _rank, name, path, obj, changes in sorted(best.values(), key=lambda entry: entry[0]):
-            out.setdefault(name, {})[path] = (obj, changes)
-        return out
-
-    def _compare_instances_with_fresh(self, candidates: dict, fresh: dict) -> None:
-        """Attributes the program set on (refilled in, removed from) instances that modules
-        imported again own, that their fresh import does not leave so: each is set (refilled,
-        removed) again, in place, on the fresh import's own instance. An attribute rebound to
-        an object the fingerprint cannot tell apart (kind "o") counts: it was rebound since the
-        import."""
-        for name, found in candidates.items():
-            fresh_paths = fresh.get(name, {})
-            steps: list = []
-            for path, (obj, changes) in found.items():
-                if path not in fresh_paths:
-                    continue  # a fresh import owns no such instance: nothing to set it on
-                fresh_ns = fresh_paths[path]
-                self._fresh_keys[(name, path)] = set(fresh_ns)
-                ours = dict(member_items(obj))
-                for attr, how in changes.items():
-                    if how == "removed":
-                        if attr in fresh_ns:
-                            steps.append((obj, path, attr, "del"))
-                        continue
-                    if attr not in ours:
-                        continue
-                    fp = safe_fingerprint(ours[attr])
-                    if fresh_ns.get(attr) != fp or how == "rebound" and fp[0] == "o":
-                        steps.append((obj, path, attr, "set" if how == "rebound" else "refill"))
-            if steps:
-                self.changed_instances[name] = steps
-
     def _note_changes(self) -> None:
         """One note per module imported again whose state the program changed (``amber inspect``)."""
-        for name in dict.fromkeys([*self.changed, *self.changed_members, *self.changed_instances]):
+        for name in dict.fromkeys([*self.changed, *self.changed_members, *self.owned.changed]):
             attrs = list(self.changed.get(name, ()))
             attrs += [f"{member_name}.{attr}" + (" (removed)" if how == "del" else "")
                       for _member, member_name, attr, how in self.changed_members.get(name, ())]
-            attrs += [f"{path}.{attr}" + (" (removed)" if how == "del" else "")
-                      for _obj, path, attr, how in self.changed_instances.get(name, ())]
+            attrs += self.owned.notes(name)
             self.notes.append(f"{name}: {', '.join(attrs)}")
+
+    @property
+    def changed_instances(self) -> dict:
+        """{module imported again: [(instance it owns, its path, attribute, how)]}: see
+        :mod:`amber.capture.world.owned`."""
+        return self.owned.changed
 
     # == finding objects by name ===================================================================
     def _index(self) -> None:
@@ -445,35 +406,10 @@ class World:
                         if type(member) not in ATOMS and not (key.startswith("__") and key.endswith("__")) \
                                 and (ident(value), key) not in set_members:
                             names.setdefault(ident(member), (modname, f"{attr}.{key}"))
-        self._index_owned_instances()
+        self.owned.index(names)
         # Objects every interpreter has under a stable name though no module exports them.
         for owner in (object, type):
             names.setdefault(ident(owner.__new__), ("builtins", f"{owner.__name__}.__new__"))
-
-    def _index_owned_instances(self) -> None:
-        """The instances whose state is set again are found by their path (the fresh import's
-        own object, so identity with what the module itself holds is kept), and so are the
-        values of their attributes that are still those the import left (``Logger.manager.loggerDict``,
-        refilled in place; ``root.handlers``), except those the program rebound, which are
-        captured and set again."""
-        names = self.names
-        set_attrs = {(ident(obj), attr) for steps in self.changed_instances.values()
-                     for obj, _path, attr, how in steps if how == "set"}
-        for modname, steps in self.changed_instances.items():
-            done: set = set()
-            for obj, path, _attr, _how in steps:
-                if ident(obj) in done:
-                    continue
-                done.add(ident(obj))
-                names.setdefault(ident(obj), (modname, path))
-                fresh_keys = self._fresh_keys.get((modname, path), set())
-                kept = self.imports.unchanged_instance_attrs(modname, path, obj) & fresh_keys
-                cls = type(obj)
-                for key, value in member_items(obj):
-                    if key in kept and (ident(obj), key) not in set_attrs and type(value) not in ATOMS \
-                            and not isinstance(value, types.ModuleType) and key.isidentifier() \
-                            and plain_entry(cls, key):
-                        names.setdefault(ident(value), (modname, f"{path}.{key}"))
 
     def _name(self, value, modname: str, attr: str) -> None:
         key = ident(value)
@@ -516,17 +452,7 @@ class World:
                     steps.append((refill(value), (value, frozen_contents(value))))
                 else:
                     steps.append((named("builtins", "setattr"), (member, attr, value)))
-        for changes in self.changed_instances.values():
-            for obj, _path, attr, how in changes:
-                if how == "del":
-                    steps.append((reconstructor(replay.forget), (obj, attr)))
-                    continue
-                value = dict(member_items(obj))[attr]
-                if how == "refill":
-                    steps.append((refill(value), (value, frozen_contents(value))))
-                else:  # into the real __dict__: no __setattr__ or property of the class runs
-                    steps.append((reconstructor(rebuild.patch), (obj, "dict", attr, value)))
-        return steps
+        return steps + self.owned.steps()
 
     def _import_rank(self, name: str) -> int:
         return self._ranks.get(name, len(self._ranks))
