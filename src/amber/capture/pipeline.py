@@ -253,12 +253,26 @@ def gather_roots(request: SnapshotRequest, world: World) -> HeapRoots:
         by_ref=tuple(name for name in modules if name in world.by_ref),
         argv0=request.startup.point["argv0"],
     )
-    registration = [(reconstructor(rebuild.register_modules), (tuple(by_value),)), *early]
+    registration = [(reconstructor(rebuild.register_modules), (tuple(by_value), _attached(modules, world))),
+                    *early]
     roots: list[tuple[str, object]] = [("__main__", request.startup.main)]
     roots += [(name, mod) for name, mod in modules.items() if name != "__main__"]
     roots += [("<replay>", args) for _func, args in registration + late]
     roots += [("<amber manifest>", manifest)]
     return HeapRoots(roots, manifest, registration, late, by_value)
+
+
+def _attached(modules: dict, world: World) -> tuple:
+    """The modules captured by value that are, at the snapshot point, the attribute of their
+    package of their own name, where the package is imported again (the import left it so)."""
+    out = []
+    for name, mod in modules.items():
+        parent, _, child = name.rpartition(".")
+        package = modules.get(parent) if parent else None
+        if package is not None and name not in world.by_ref and parent in world.by_ref and \
+                getattr(package, "__dict__", {}).get(child) is mod:
+            out.append(name)
+    return tuple(out)
 
 
 def plan_heap(request: SnapshotRequest, reducers: Reducers, roots: HeapRoots) -> HeapPlan:
