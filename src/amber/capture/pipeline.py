@@ -212,11 +212,21 @@ def decide_world(request: SnapshotRequest) -> World:
 def _unchanged_since_import(request: SnapshotRequest):
     """``(module, name) -> bool``: is that value still the one the module's import left (or, for
     the base set, the one the baseline saw)? From the import recorder's record."""
-    after_import = request.startup.recorders.imports.after_import
+    recorder = request.startup.recorders.imports
+    after_import = recorder.after_import
+    members = recorder.members_after_import
     baseline = request.startup.baseline.modules
     modules = request.startup.modules
 
     def unchanged(module: str, name: str) -> bool:
+        if "." in name:  # "Cls.attr": an attribute of a class or function the module defines
+            member, _, attr = name.partition(".")
+            known = members.get(module, {}).get(member)
+            if known is None or attr not in known[1]:
+                return False
+            oid, fp = known[1][attr]
+            value = vars(known[0]).get(attr)
+            return ident(value) == oid and (fp is None or type(value) not in (list, dict, set))
         state = after_import.get(module)
         if state is not None:
             known = state.get(name)
