@@ -212,11 +212,21 @@ def decide_world(request: SnapshotRequest) -> World:
 def _unchanged_since_import(request: SnapshotRequest):
     """``(module, name) -> bool``: is that value still the one the module's import left (or, for
     the base set, the one the baseline saw)? From the import recorder's record."""
-    after_import = request.startup.recorders.imports.after_import
+    recorder = request.startup.recorders.imports
+    after_import = recorder.after_import
+    members = recorder.members_after_import
     baseline = request.startup.baseline.modules
     modules = request.startup.modules
 
     def unchanged(module: str, name: str) -> bool:
+        if "." in name:  # "Cls.attr": an attribute of a class or function the module defines
+            member, _, attr = name.partition(".")
+            known = members.get(module, {}).get(member)
+            if known is None or attr not in known[1]:
+                return False
+            oid, fp = known[1][attr]
+            value = vars(known[0]).get(attr)
+            return ident(value) == oid and (fp is None or type(value) not in (list, dict, set))
         state = after_import.get(module)
         if state is not None:
             known = state.get(name)
@@ -253,12 +263,26 @@ def gather_roots(request: SnapshotRequest, world: World) -> HeapRoots:
         by_ref=tuple(name for name in modules if name in world.by_ref),
         argv0=request.startup.point["argv0"],
     )
-    registration = [(reconstructor(rebuild.register_modules), (tuple(by_value),)), *early]
+    registration = [(reconstructor(rebuild.register_modules), (tuple(by_value), _attached(modules, world))),
+                    *early]
     roots: list[tuple[str, object]] = [("__main__", request.startup.main)]
     roots += [(name, mod) for name, mod in modules.items() if name != "__main__"]
     roots += [("<replay>", args) for _func, args in registration + late]
     roots += [("<amber manifest>", manifest)]
     return HeapRoots(roots, manifest, registration, late, by_value)
+
+
+def _attached(modules: dict, world: World) -> tuple:
+    """The modules captured by value that are, at the snapshot point, the attribute of their
+    package of their own name, where the package is imported again (the import left it so)."""
+    out = []
+    for name, mod in modules.items():
+        parent, _, child = name.rpartition(".")
+        package = modules.get(parent) if parent else None
+        if package is not None and name not in world.by_ref and parent in world.by_ref and \
+                getattr(package, "__dict__", {}).get(child) is mod:
+            out.append(name)
+    return tuple(out)
 
 
 def plan_heap(request: SnapshotRequest, reducers: Reducers, roots: HeapRoots) -> HeapPlan:

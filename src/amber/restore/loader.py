@@ -181,16 +181,6 @@ def settle(manifest: dict, args: list, argv0: str | None = None) -> None:
             ordered[name] = mod
     modules.clear()
     modules.update(ordered)
-    # A submodule is an attribute of its package, as its import made it, also where the package
-    # or the submodule came another way (imported again, or from the heap). Not an alias that a
-    # package put in sys.modules under its own name (requests.packages.urllib3).
-    for name in order:
-        parent, _, child = name.rpartition(".")
-        package = modules.get(parent) if parent else None
-        mod = ordered.get(name)
-        if package is not None and mod is not None and child not in package.__dict__ \
-                and getattr(mod, "__name__", None) == name:
-            setattr(package, child, mod)
     sys.argv[:] = [manifest["argv0"] if argv0 is None else argv0, *args]
     honour_runtime_variables()
     STATE.enter(RESTORED)

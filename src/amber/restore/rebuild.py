@@ -388,18 +388,19 @@ def apply_setting(key: str, value) -> None:
                              f"({e.strerror})") from None
 
 
-def register_modules(pairs: tuple) -> None:
-    """Captured modules enter ``sys.modules`` once their dicts are filled (stage C), and become
-    attributes of their package as an import makes them (a package imported again does not
-    know its submodules that the heap brings: ``collections.abc``)."""
+def register_modules(pairs: tuple, attached: tuple = ()) -> None:
+    """Captured modules enter ``sys.modules`` once their dicts are filled (stage C). Those in
+    ``attached`` (captured modules whose package is imported again, and had them as an
+    attribute at the snapshot point) become that attribute again: the fresh import of the
+    package does not know the submodules the heap brings."""
     modules = sys.modules
     for name, mod in pairs:
         modules[name] = mod
-    for name, mod in pairs:
+    for name in attached:
         parent, _, child = name.rpartition(".")
-        package = modules.get(parent) if parent else None
-        if package is not None and child not in package.__dict__ and mod.__dict__.get("__name__") == name:
-            setattr(package, child, mod)
+        package = modules.get(parent)
+        if package is not None:
+            setattr(package, child, modules[name])
 
 
 def replay_registrations(calls: tuple) -> None:

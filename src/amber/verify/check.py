@@ -60,9 +60,14 @@ def describe_live(modules: dict[str, ModuleType], by_ref: set[str], unchanged=No
     from amber.capture.recorders.inputs import stood_in_for
 
     listed = scope(modules)
-    # What amber run's recorders stand in for is what the image holds (the capture maps them back).
-    live = walker.describe(listed, {name for name, _ in listed if name not in by_ref}, keep_objects=True,
-                           real_of=stood_in_for, unchanged=unchanged, hidden=hidden(modules))
+    deep = {name for name, _ in listed if name not in by_ref}
+    # Walked twice, the second walk kept: the objects' own reduce protocols, which the walk (and
+    # the capture after it) calls, may fill caches of the program's as they run (mpmath's
+    # constants, computed once): the image holds the state after them. What amber run's
+    # recorders stand in for is what the image holds (the capture maps them back).
+    walker.describe(listed, deep, real_of=stood_in_for, unchanged=unchanged, hidden=hidden(modules))
+    live = walker.describe(listed, deep, keep_objects=True, real_of=stood_in_for, unchanged=unchanged,
+                           hidden=hidden(modules))
     # amber.transient objects are made again by their factory at restore: different on purpose.
     objects = live.objects or {}
     made_again = {id(obj) for obj, _factory in lifecycle.transients()}

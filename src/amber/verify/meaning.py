@@ -12,6 +12,10 @@ so it is judged here, on the live side:
 * **a value of a module imported again that the program never changed** (the live process has
   what that module's import left): the restore's fresh import sets its own, as a cold run
   would (addresses, strings built in hash order);
+* **what a class's own ``__setstate__`` makes of its state**: an instance of a class of a module
+  imported again that defines ``__setstate__`` is restored through the class's hooks and holds
+  what that method keeps, as after pickle (scikit-learn's ``Bunch`` drops its ``__dict__``):
+  anything under its path;
 * **state a class leaves out on purpose**: an instance whose class defines its own reduce
   protocol (``__getstate__``, ``__reduce__``) and whose fields differ while what that protocol
   returns does not (a client that drops its socket in ``__getstate__``): the class says that is
@@ -82,7 +86,7 @@ def differences(live: Description, restored: dict) -> list[Difference]:
         return found
     renewed = _renewed_on_purpose(live, found)
     found = [d for d in found if d.path not in renewed and d.path not in live.as_imported
-             and not _under(d.path, live.renewed)]
+             and not _under(d.path, live.renewed) and not _under(d.path, live.own_setstate)]
     return _left_out_by_protocol(live, found)
 
 

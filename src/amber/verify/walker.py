@@ -135,6 +135,7 @@ class Description:
         self.protocol = protocol or []  # instances whose class has a reduce protocol of its own
         self.renewed: list = []  # paths of what a restore makes again on purpose (amber.transient)
         self.as_imported: set = set()  # values of modules imported again that their import left
+        self.own_setstate: list = []  # instances whose class sets its own state when unpickled
         self.facts = facts
         self.objects = objects
         self.deep = deep  # the modules described in depth: those captured by value
@@ -161,6 +162,7 @@ class Walker:
         self.module_dicts: dict = {}  # id(module.__dict__) -> module name
         self.abcs: list = []  # (path, ABC class) met
         self.protocol: list = []  # paths of instances whose class has a reduce protocol of its own
+        self.own_setstate: list = []  # paths of instances whose class has a __setstate__ of its own
         self.anchors = 0
         self.anchor_paths: dict = {}  # "<#n>" -> the path it stands for
         self.stack: list = []
@@ -186,6 +188,7 @@ class Walker:
         self.name_ids()
         found = Description(self.facts, self.objects, self.deep, self.anchor_paths, self.protocol)
         found.as_imported = set(self.as_imported)
+        found.own_setstate = self.own_setstate
         return found
 
     def root(self, name: str, mod: "Any") -> None:
@@ -215,7 +218,7 @@ class Walker:
             if deep:
                 self.walk(path, value)
             else:
-                self.shallow(path, value, name)
+                self.shallow(path, value, name, key)
                 if self.unchanged is not None and type(key) is str and self.unchanged(name, key):
                     self.as_imported.append(path)
 
@@ -276,9 +279,10 @@ class Walker:
         self.facts[path] = fact
         return children
 
-    def shallow(self, path: str, obj: object, module: str) -> None:
+    def shallow(self, path: str, obj: object, module: str, member: object = None) -> None:
         """A value of a module imported again: its kind; for classes and functions the module
-        defines, what a program may have set on them."""
+        defines (``member``: the name the module has it under), what a program may have set on
+        them."""
         kind = type(obj)
         if kind in ATOMS:
             self.facts[path] = atom_fact(obj)
@@ -292,6 +296,7 @@ class Walker:
                 for key, value in list(_type_dict(obj).items()):
                     if key not in _CLASS_CACHES:
                         self.shallow(f"{path}.__dict__[{key!r}]", value, "")
+                        self.note_as_imported(f"{path}.__dict__[{key!r}]", module, member, key)
         elif kind is FunctionType:
             fn: Any = obj
             self.facts[path] = ("function", str(fn.__module__), fn.__qualname__, _code_digest(fn.__code__))
@@ -300,6 +305,7 @@ class Walker:
                 self.alive.append(obj)
                 for key, value in list(fn.__dict__.items()):
                     self.shallow(f"{path}.{key}", value, "")
+                    self.note_as_imported(f"{path}.{key}", module, member, key)
                 for i, value in enumerate(fn.__defaults__ or ()):
                     self.shallow(f"{path}.__defaults__[{i}]", value, "")
                 for key, value in (fn.__kwdefaults__ or {}).items():
@@ -308,6 +314,12 @@ class Walker:
             self.facts[path] = _builtin_fact(obj)
         else:
             self.facts[path] = ("object", type_name(kind))
+
+    def note_as_imported(self, path: str, module: str, member: object, attr: object) -> None:
+        """``path`` holds what the module's import left on its class or function ``member``."""
+        if self.unchanged is not None and type(member) is str and type(attr) is str and \
+                self.unchanged(module, f"{member}.{attr}"):
+            self.as_imported.append(path)
 
     def path_of(self, obj: object) -> str:
         return self.first[id(obj)]
@@ -338,6 +350,10 @@ class Walker:
             # order that does not depend on hashes or ids, not as its reduce lists them.
             elements, members = _set(list(obj))
             return ("set-like", type_name(kind), *elements), members
+        if _own_setstate(kind) and _type_module(kind) not in self.deep:
+            # A class of a module imported again decides what an unpickled instance holds; a
+            # restore through its hooks gives what pickle would (see amber.verify.meaning).
+            self.own_setstate.append(self.path_of(obj))
         if _own_protocol(kind):
             # Also what the class says its state is (pickle's view): where the fields differ but
             # this does not, the class left them out on purpose (see amber.verify.meaning).
@@ -525,6 +541,16 @@ def _is_set_like(kind: type) -> bool:
         not defines("__getitem__") and not issubclass(kind, (set, frozenset))
 
 
+def _own_setstate(kind: type) -> bool:
+    """Whether a class (of a module imported again, or any) defines ``__setstate__`` in Python."""
+    for cls in _type_mro(kind):
+        if not is_python_class(cls):
+            return False
+        if type(_type_dict(cls).get("__setstate__")) is FunctionType:
+            return True
+    return False
+
+
 def _c_base(kind: type) -> type:
     for cls in _type_mro(kind):
         if not is_python_class(cls):
@@ -543,6 +569,10 @@ def _reduce(obj: object, kind: type) -> object:
     # only looked at reduces to (cls, args, {}), the same one restored to (cls, args).
     if type(reduced) is tuple and len(reduced) == 3 and (reduced[2] is None or reduced[2] == {}):
         reduced = reduced[:2]
+    elif type(reduced) is tuple and len(reduced) >= 3 and type(reduced[2]) is dict:
+        # A state made from the instance's __dict__, in its order: not compared (see
+        # describe_instance), so sorted here too.
+        reduced = (*reduced[:2], dict(sorted(reduced[2].items(), key=_by_key)), *reduced[3:])
     return reduced
 
 
