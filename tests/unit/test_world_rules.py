@@ -46,6 +46,7 @@ class FakeImports:
         self._changed = changed or {}
         self._members = members or {}
         self._instances = instances or {}
+        self.instances_after_import: dict = {}
         self.asked = []
 
     def members_changed_since_import(self, name):

@@ -117,6 +117,12 @@ def forget(obj, attr: str) -> None:
         object.__delattr__(obj, attr)
 
 
+def set_deque(target, items: tuple) -> None:
+    """Refill a deque of a module imported again (what a ``set_list`` is for a list)."""
+    target.clear()
+    target.extend(items)
+
+
 # == interpreter settings kept in C (amber.capture.recorders.settings reads them) ==================
 
 def apply_setting(name: str, value) -> None:

@@ -31,7 +31,14 @@ import sys
 
 from amber import _compat
 from amber._compat import ident
-from amber.capture.world.fingerprint import fingerprint, member_items, own_members, owned_instances, resolve
+from amber.capture.world.fingerprint import (
+    REFILLED,
+    fingerprint,
+    member_items,
+    own_members,
+    owned_instances,
+    resolve,
+)
 
 
 class ImportRecorder:
@@ -147,11 +154,12 @@ def _dunder(name) -> bool:
 
 
 def _state(items) -> dict:
-    """{attr: (id, fingerprint of a list, dict or set, else None)}."""
+    """{attr: (id, fingerprint of a container refilled in place (a list, dict, set, deque...),
+    else None)}."""
     state = {}
     for attr, value in items:
         fp = None
-        if type(value) in (list, dict, set):
+        if type(value) in REFILLED:
             try:
                 fp = fingerprint(value)
             except Exception:

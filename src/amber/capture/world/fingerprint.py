@@ -29,10 +29,16 @@ never meets a value it cannot write.
 """
 
 import sys
+from _collections import OrderedDict, defaultdict, deque
 from _thread import _local
 
 _ATOM_TYPES = (type(None), bool, int, float, complex, str, bytes)
 _CONTAINERS = (list, tuple, dict, set, frozenset)
+# Containers of the collections module, compared by their contents as a list or a dict is.
+_COLLECTIONS = {deque: list, OrderedDict: dict, defaultdict: dict}
+# The mutable containers whose contents a restore sets again in place (a refill), so that what
+# holds them keeps holding them: their changes in place are seen by their contents.
+REFILLED = frozenset({list, dict, set, *_COLLECTIONS})
 _WRAPPERS = (classmethod, staticmethod)
 # What the interpreter or copyreg put into a class's namespace on first use (an empty
 # ``__annotations__`` when it is read, ``__slotnames__`` when an instance is copied): recomputed on
@@ -75,6 +81,9 @@ def fingerprint(value, depth: int = 3):
         return ("a", cls.__name__, blake2b(text.encode("utf-8", "surrogatepass"), digest_size=8).digest())
     if cls is type(sys):
         return ("m", exact_str(value.__dict__.get("__name__", "")))
+    if cls in _COLLECTIONS:
+        inner = fingerprint(_COLLECTIONS[cls](value), depth)
+        return ("c", cls.__name__, *inner[2:])
     if cls in _CONTAINERS:
         if depth <= 0 or len(value) > 256:
             return ("c", cls.__name__, len(value))

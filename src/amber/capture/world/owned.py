@@ -17,6 +17,12 @@ of the type the fresh import has there too (an object is compared by its type on
 fresh import's, as a cache another import filled would be). The instances of the modules
 describing the process (the main thread) are the restoring process's own and never counted.
 
+An instance is left as a fresh import makes it when part of its state could have changed
+where the recorder does not look (an instance no record follows, a bytearray, a subclass of a
+container): setting the rest again would break what holds its parts together (a cache's dict
+refilled beside its order kept in a structure left fresh). Containers are refilled in place:
+lists, dicts, sets, deques, OrderedDicts and defaultdicts.
+
 The owned instances whose state is set again, and those values of their attributes that are
 still what the import left (``Logger.manager.loggerDict``, refilled in place), are found by
 path at restore (:meth:`OwnedInstances.index`): the refill fills the module's own container,
@@ -26,11 +32,17 @@ and the program's references to it are references to it.
 from __future__ import annotations
 
 import types
+from _collections import deque
 
 from amber._compat import ident
-from amber.capture.recorders.baseline import frozen_contents, refill
 from amber.capture.reduce.recipes import ATOMS, reconstructor
-from amber.capture.world.fingerprint import member_items, plain_entry, safe_fingerprint
+from amber.capture.world.fingerprint import (
+    REFILLED,
+    member_items,
+    owned_instance,
+    plain_entry,
+    safe_fingerprint,
+)
 from amber.restore import rebuild, replay
 
 
@@ -72,12 +84,16 @@ class OwnedInstances:
     def compare_with_fresh(self, candidates: dict, fresh: dict) -> None:
         """Keep the changes a fresh import does not reproduce (``fresh``: {module: {path:
         {attribute: fingerprint}}}, the probe's answer)."""
+        recorded = {record[0] for records in self.imports.instances_after_import.values()
+                    for record in records.values()} if candidates else set()
         for name, found in candidates.items():
             fresh_paths = fresh.get(name, {})
             steps: list = []
             for path, (obj, changes) in found.items():
                 if path not in fresh_paths:
                     continue  # a fresh import owns no such instance: nothing to set it on
+                if any(_unseen(value, recorded) for _attr, value in member_items(obj)):
+                    continue  # part of its state changes unseen: setting the rest would break it
                 fresh_ns = fresh_paths[path]
                 self._fresh_keys[(name, path)] = set(fresh_ns)
                 ours = dict(member_items(obj))
@@ -133,7 +149,37 @@ class OwnedInstances:
                     continue
                 value = dict(member_items(obj))[attr]
                 if how == "refill":
-                    out.append((refill(value), (value, frozen_contents(value))))
+                    out.append(refill_step(value))
                 else:
                     out.append((reconstructor(rebuild.patch), (obj, "dict", attr, value)))
         return out
+
+
+def refill_step(container) -> tuple:
+    """The step that gives a container of a module imported again (a list, dict, set, deque,
+    OrderedDict or defaultdict: :data:`amber.capture.world.fingerprint.REFILLED`) the contents
+    the program left in it, in place; its contents as a tuple, complete once it exists."""
+    kind = type(container)
+    if kind is list:
+        refill = reconstructor(rebuild.set_list)
+    elif kind is set:
+        refill = reconstructor(rebuild.set_set)
+    elif kind is deque:
+        refill = reconstructor(replay.set_deque)
+    else:  # a dict, OrderedDict or defaultdict
+        refill = reconstructor(rebuild.set_dict)
+    items = tuple(dict.items(container)) if isinstance(container, dict) else tuple(container)
+    return (refill, (container, items))
+
+
+def _unseen(value, recorded: set) -> bool:
+    """Could ``value`` have changed in place without the import recorder seeing it: an instance
+    of a Python class that no module's record follows, or a mutable container that is not
+    refilled (a bytearray, a subclass of list, dict or set)? C objects are taken as a fresh
+    import makes them (a lock, a compiled pattern)."""
+    cls = type(value)
+    if cls in REFILLED:
+        return False
+    if cls is bytearray or issubclass(cls, (list, dict, set)):
+        return True
+    return owned_instance(value) and ident(value) not in recorded

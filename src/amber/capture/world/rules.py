@@ -65,15 +65,15 @@ import sys
 import types
 
 from amber._compat import c_metaclass, ident, is_python_class
-from amber.capture.recorders.baseline import frozen_contents, refill
 from amber.capture.reduce.recipes import ATOMS, named
 from amber.capture.world.fingerprint import (
     LAZY_CLASS_ATTRS,
+    REFILLED,
     member_items,
     namespace_fingerprint,
     safe_fingerprint,
 )
-from amber.capture.world.owned import OwnedInstances
+from amber.capture.world.owned import OwnedInstances, refill_step
 
 # Imported while the program's state is captured: no typing at run time (importing it registers
 # its types in copyreg.dispatch_table, state of the program's base set); its names are for mypy.
@@ -427,7 +427,7 @@ class World:
         if not changed:
             return set()
         mod = self.modules[modname]
-        return {attr for attr in changed if type(getattr(mod, attr, None)) not in (list, dict, set)}
+        return {attr for attr in changed if type(getattr(mod, attr, None)) not in REFILLED}
 
     def replay_steps(self) -> list[tuple[Any, tuple]]:
         """(callable, args) steps that put back what the program changed on modules that are
@@ -441,7 +441,7 @@ class World:
                 if attr in rebound:
                     steps.append((named("builtins", "setattr"), (mod, attr, value)))
                 else:
-                    steps.append((refill(value), (value, frozen_contents(value))))
+                    steps.append(refill_step(value))
         for changes in self.changed_members.values():
             for member, _name, attr, how in changes:
                 if how == "del":
@@ -449,7 +449,7 @@ class World:
                     continue
                 value = dict(member_items(member))[attr]
                 if how == "refill":
-                    steps.append((refill(value), (value, frozen_contents(value))))
+                    steps.append(refill_step(value))
                 else:
                     steps.append((named("builtins", "setattr"), (member, attr, value)))
         return steps + self.owned.steps()
