@@ -271,3 +271,69 @@ def test_an_instance_the_program_left_alone_is_the_fresh_imports(program, tmp_pa
     snapshot(p, "--reimport", "cfg")
     assert p.restore().stdout == cold.stdout == "True 1 True\n"
     assert "cfg:" not in changed_state(p)
+
+
+# == containers kept together: refilled in place, or left whole to the fresh import ================
+
+CACHE = {"__init__.py": '''
+    import collections
+
+    class LRU:
+        """A cache whose order lives in a deque beside its dict (jinja2's LRUCache pattern)."""
+        def __init__(self, capacity):
+            self.capacity = capacity
+            self._mapping = {}
+            self._queue = collections.deque()
+            self._append = self._queue.append
+            self._order = collections.OrderedDict()
+
+        def put(self, key, value):
+            self._mapping[key] = value
+            self._append(key)
+            self._order[key] = len(self._order)
+
+        def newest(self):
+            return self._queue[-1], self._mapping[self._queue[-1]], list(self._order)
+
+    class Node:
+        def __init__(self):
+            self.items = []
+
+    class Chained:
+        """Part of its state sits one level deeper than the recorder follows."""
+        def __init__(self):
+            self.index = {}
+            self.head = Node()
+            self.head.next = Node()
+
+        def add(self, key):
+            self.index[key] = len(self.head.next.items)
+            self.head.next.items.append(key)
+
+        def consistent(self):
+            return all(self.head.next.items[i] == k for k, i in self.index.items())
+
+    CACHE = LRU(10)
+    CHAIN = Chained()
+'''}
+
+
+def test_an_owned_cache_is_refilled_whole_and_one_it_cannot_follow_stays_fresh(program, tmp_path):
+    write_package(tmp_path, "cache", CACHE)
+    p = program('''
+        import cache
+        cache.CACHE.put("a", 1)
+        cache.CACHE.put("b", 2)
+        cache.CHAIN.add("x")
+        if __name__ == "__main__":
+            print(cache.CACHE.newest(), cache.CACHE._append.__self__ is cache.CACHE._queue)
+            print(cache.CHAIN.consistent(), len(cache.CHAIN.index) in (0, 1))
+    ''')
+    cold = p.cold(check=True)
+    assert cold.stdout == "('b', 2, ['a', 'b']) True\nTrue True\n"
+    snapshot(p, "--reimport", "cache")
+    assert p.restore().stdout == cold.stdout
+    listed = changed_state(p)
+    assert "CACHE._mapping" in listed and "CACHE._queue" in listed and "CACHE._order" in listed
+    # CHAIN's items live in a Node two levels down: none of CHAIN is set again rather than half.
+    assert "CHAIN" not in listed

@@ -86,13 +86,14 @@ class OwnedInstances:
         {attribute: fingerprint}}}, the probe's answer)."""
         recorded = {record[0] for records in self.imports.instances_after_import.values()
                     for record in records.values()} if candidates else set()
+        complete: dict = {}  # ident -> whether the recorder follows all of the instance's state
         for name, found in candidates.items():
             fresh_paths = fresh.get(name, {})
             steps: list = []
             for path, (obj, changes) in found.items():
                 if path not in fresh_paths:
                     continue  # a fresh import owns no such instance: nothing to set it on
-                if any(_unseen(value, recorded) for _attr, value in member_items(obj)):
+                if not _followed(obj, recorded, complete):
                     continue  # part of its state changes unseen: setting the rest would break it
                 fresh_ns = fresh_paths[path]
                 self._fresh_keys[(name, path)] = set(fresh_ns)
@@ -172,14 +173,24 @@ def refill_step(container) -> tuple:
     return (refill, (container, items))
 
 
-def _unseen(value, recorded: set) -> bool:
-    """Could ``value`` have changed in place without the import recorder seeing it: an instance
-    of a Python class that no module's record follows, or a mutable container that is not
-    refilled (a bytearray, a subclass of list, dict or set)? C objects are taken as a fresh
-    import makes them (a lock, a compiled pattern)."""
-    cls = type(value)
-    if cls in REFILLED:
-        return False
-    if cls is bytearray or issubclass(cls, (list, dict, set)):
-        return True
-    return owned_instance(value) and ident(value) not in recorded
+def _followed(obj, recorded: set, known: dict) -> bool:
+    """Does the import recorder see every change the program can make in place to ``obj``'s
+    state: is each attribute an atom, a named object, a container refilled in place, a C object
+    (taken as a fresh import makes it: a lock, a compiled pattern), or an instance some module's
+    record follows whose own state is followed in turn? Not an instance no record follows, a
+    bytearray, a subclass of a container. ``known`` caches the answers (cycles count as followed)."""
+    key = ident(obj)
+    if key in known:
+        return known[key]
+    known[key] = True
+    for _attr, value in member_items(obj):
+        cls = type(value)
+        if cls in REFILLED:
+            continue
+        unseen = cls is bytearray or issubclass(cls, (list, dict, set))
+        if not unseen and owned_instance(value):
+            unseen = ident(value) not in recorded or not _followed(value, recorded, known)
+        if unseen:
+            known[key] = False
+            break
+    return known[key]
