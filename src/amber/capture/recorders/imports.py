@@ -52,8 +52,7 @@ class ImportRecorder:
         self.instances_after_import: dict[str, dict] = {}
         for name, mod in list(sys.modules.items()):
             if mod is not None:
-                self.members_after_import[name] = _members_state(mod)
-                self.instances_after_import[name] = _instances_state(mod)
+                self.members_after_import[name], self.instances_after_import[name] = _namespaces_state(mod)
         self._undo = _compat.wrap_module_loading(self._started, self._finished)
 
     def _started(self, name: str) -> None:
@@ -79,8 +78,7 @@ class ImportRecorder:
         # (dunder names are never compared: see namespace_fingerprint; __builtins__ alone, a
         # dict of 150 entries in every module, cost more than all the rest)
         self.after_import[name] = _state([(k, v) for k, v in items if not _dunder(k)])
-        self.members_after_import[name] = _members_state(mod)
-        self.instances_after_import[name] = _instances_state(mod)
+        self.members_after_import[name], self.instances_after_import[name] = _namespaces_state(mod)
 
     def stop(self) -> None:
         self._undo()
@@ -181,19 +179,19 @@ def _changes(owner, before: dict) -> dict:
     return changes
 
 
-def _instances_state(mod) -> dict:
+def _namespaces_state(mod) -> tuple:
+    """(members' state, owned instances' state) of a module, as :class:`ImportRecorder` keeps them."""
     try:
-        return {path: (ident(obj), ident(type(obj)), _state(member_items(obj)))
-                for path, obj in owned_instances(mod).items()}
+        members = own_members(mod)
+        members_state = {name: (member, _state(member_items(member))) for name, member in members.items()}
     except Exception:  # nothing the recorder does may make an import fail
-        return {}
-
-
-def _members_state(mod) -> dict:
+        return {}, {}
     try:
-        return {name: (member, _state(member_items(member))) for name, member in own_members(mod).items()}
-    except Exception:  # nothing the recorder does may make an import fail
-        return {}
+        instances = {path: (ident(obj), ident(type(obj)), _state(member_items(obj)))
+                     for path, obj in owned_instances(mod, members).items()}
+    except Exception:
+        instances = {}
+    return members_state, instances
 
 
 def _changed_in_place(value, fp) -> bool:

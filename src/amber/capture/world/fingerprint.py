@@ -31,6 +31,7 @@ never meets a value it cannot write.
 import sys
 from _collections import OrderedDict, defaultdict, deque
 from _thread import _local
+from _weakref import ref as _weakref
 
 _ATOM_TYPES = (type(None), bool, int, float, complex, str, bytes)
 _CONTAINERS = (list, tuple, dict, set, frozenset)
@@ -230,30 +231,48 @@ def owned_instance(value) -> bool:
     """An instance of a Python class (not a class, function, module, container or atom), with a
     real ``__dict__``, whose attributes are found by plain lookup, and that is no descriptor."""
     cls = type(value)
+    known = _owned_types.get(id(cls))
+    if known is None or known[0]() is not cls:
+        verdict = _owned_type(cls)
+        try:
+            known = _owned_types[id(cls)] = (_weakref(cls), verdict)
+        except TypeError:  # a type that takes no weak reference: not remembered
+            known = (None, verdict)
+    return known[1] and instance_namespace(value) is not None
+
+
+def _owned_type(cls) -> bool:
+    """The part of :func:`owned_instance` that depends on the type alone."""
     if cls in _ATOM_TYPES or cls in _CONTAINERS or cls in _NAMED_KINDS or cls in _WRAPPERS or \
             cls is property or cls is type(sys) or issubclass(cls, type):
         return False
     flags = cls.__flags__
     if not flags & _TPFLAGS_HEAPTYPE or flags & _TPFLAGS_IMMUTABLETYPE:
         return False  # a C type: its state is in C
-    if not _looked_up_plainly(cls) or any("__get__" in _type_dict(k) for k in cls.__mro__[:-1]):
-        return False
-    return instance_namespace(value) is not None
+    return _looked_up_plainly(cls) and not any("__get__" in _type_dict(k) for k in cls.__mro__[:-1])
 
 
-def owned_instances(module) -> dict:
+# id(type) -> (a weak reference to it, its verdict): asked for every value of every module
+# imported, so learnt once per type, without keeping the type alive.
+_owned_types: dict = {}
+_PLAIN_TYPES = frozenset({*_ATOM_TYPES, *_CONTAINERS, _FUNCTION, type, type(sys)})
+
+
+def owned_instances(module, members: dict | None = None) -> dict:
     """{path: instance} of the instances ``module`` owns (see the module docstring), each once,
-    under the first path that reaches it; no code of the program's runs."""
+    under the first path that reaches it; no code of the program's runs. ``members``:
+    :func:`own_members` of the module, when the caller has it."""
     try:
         items = list(vars(module).items())
     except TypeError:
         return {}
-    frontier = [(attr, value) for attr, value in items if type(attr) is str and not _dunder(attr)
-                and owned_instance(value)]
-    for name, member in own_members(module).items():
+    frontier = [(attr, value) for attr, value in items if type(value) not in _PLAIN_TYPES
+                and owned_instance(value) and type(attr) is str and not _dunder(attr)]
+    for name, member in (own_members(module) if members is None else members).items():
         if issubclass(type(member), type) and _looked_up_plainly(type(member), type):
-            frontier += [(f"{name}.{key}", value) for key, value in member_items(member)
-                         if not _dunder(key) and key.isidentifier() and owned_instance(value)]
+            frontier += [(f"{name}.{key}", value) for key, value in list(_type_dict(member).items())
+                         if type(value) not in _PLAIN_TYPES and type(key) is str and owned_instance(value)
+                         and not _dunder(key) and key.isidentifier()]
     out: dict = {}
     seen: set = set()
     for depth in range(1, OWNED_DEPTH + 1):
@@ -266,8 +285,8 @@ def owned_instances(module) -> dict:
             if depth < OWNED_DEPTH:
                 cls = type(obj)
                 deeper += [(f"{path}.{key}", value) for key, value in member_items(obj)
-                           if not _dunder(key) and key.isidentifier() and owned_instance(value)
-                           and plain_entry(cls, key)]
+                           if type(value) not in _PLAIN_TYPES and owned_instance(value)
+                           and not _dunder(key) and key.isidentifier() and plain_entry(cls, key)]
         frontier = deeper
     return out
 
