@@ -1,6 +1,8 @@
 """Interpreter state a restore sets again for the program, outside the heap: the reconstructors
 the heap program calls for it (see :mod:`amber.capture.recorders.baseline`): the program's
-configuration, and the settings kept in C that :mod:`amber.capture.recorders.settings` reads.
+configuration, the settings kept in C that :mod:`amber.capture.recorders.settings` reads, and
+the state of instances that modules imported again own (:mod:`amber.capture.world.owned`: an
+attribute removed, a deque refilled).
 
 **The interpreter's configuration is the program's.** A restore starts ``python -I -S`` so that
 every restore begins from the same base set; that configuration is not the program's, and it is
@@ -101,7 +103,7 @@ def _put_back(before: dict) -> None:
         setattr(sys, key, old)
 
 
-# == state of instances owned by modules imported again (amber.capture.world.rules) ===============
+# == state of instances owned by modules imported again (amber.capture.world.owned) ===============
 
 def forget(obj, attr: str) -> None:
     """Remove an attribute the program removed from an instance a module imported again owns,

@@ -17,10 +17,9 @@ For each module it records
   in its namespace, in its classes' namespaces, and one level into those instances
   (:func:`amber.capture.world.fingerprint.owned_instances`: ``logging.root``,
   ``logging.Logger.manager``): ``logging.basicConfig()`` filling ``root.handlers`` is a change
-  since the import; a logger a library's import added to ``Logger.manager.loggerDict`` before
-  the import of ``logging`` finished is not. Instances are recorded by path and identity (the
-  type's too), never held: a recorder that kept them alive would change what the program's weak
-  references see.
+  since the import, a pid the import stored is not. Instances are recorded by path and identity
+  (the type's too), never held: a recorder that kept them alive would change what the program's
+  weak references see.
 
 The hook wraps ``importlib._bootstrap._load_unlocked``, through which every import that runs a
 loader passes (``import``, ``importlib.import_module``, ``__import__``); see
