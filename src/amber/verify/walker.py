@@ -136,7 +136,7 @@ class Description:
         self.renewed: list = []  # paths of what a restore makes again on purpose (amber.transient)
         self.as_imported: set = set()  # values of modules imported again that their import left
         self.own_setstate: list = []  # instances whose class sets its own state when unpickled
-        self.again: "Any" = None  # live side: walks the state once more, as it is then
+        self.again: Any = None  # live side: walks the state once more, as it is then
         self.facts = facts
         self.objects = objects
         self.deep = deep  # the modules described in depth: those captured by value
