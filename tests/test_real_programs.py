@@ -27,12 +27,18 @@ sys.path.insert(0, str(ROOT / "bench"))
 import real_programs  # noqa: E402
 
 # The bounded form (CI): programs whose packages the test extra installs, all restored identically.
-CI = ("django_forms.py", "hypothesis_props.py", "pandas_report.py", "pydantic_config.py", "requests_local.py")
+CI = ("hypothesis_props.py", "pandas_report.py", "pydantic_config.py", "requests_local.py")
 # Checked by the tests above, in CI too; the whole-corpus run checks them again.
 DETAILED = ("data_stack.py", "django_site.py", "rich_table.py", "sympy_algebra.py", "yaml_markup.py")
 # What Amber refuses or restores differently today (bench/real_programs.py gives the full error):
 # findings, kept in the corpus; an unexpected pass is reported, not a failure.
+# Django configures logging at start-up: the loggers' state lives in logging, a module imported
+# again, and is not set again yet; the verification finds it and refuses the image (issue 12).
+LOGGING_STATE = ("refused by the verification: the loggers django.setup() configured are not set again "
+                 "in logging (imported again): django.dispatch.dispatcher.logger.manager.loggerDict['django']")
 XFAIL = {
+    "django_forms.py": LOGGING_STATE,
+    "django_site.py": LOGGING_STATE,
     "aiohttp_service.py": "refused: the app's FrozenList and aiosignal.Signal (Cython) cannot be saved",
     "boto3_stubbed.py": "refused: each client's urllib3 pool keeps an ssl.SSLContext",
     "bs4_scrape.py": "restore fails while rebuilding the heap: AttributeError: readonly attribute",
@@ -51,11 +57,8 @@ XFAIL = {
     "markdown_docs.py": "restore fails while rebuilding the heap: TypeError: first argument must be "
                         "string or compiled pattern",
     "msgpack_orjson.py": "refused: msgpack's Packer (Cython, non-trivial __cinit__) cannot be saved",
-    "pygments_highlight.py": "after restore, pygments.lexers' lazy loading fails: ImportError: cannot "
-                             "import name 'PrologLexer' from 'pygments.lexers'",
     "sqlalchemy_orm.py": "refused: the engine's pool keeps the open sqlite3.Connection of the "
                          "in-memory database",
-    "structlog_events.py": "refused: structlog.stdlib._LOG_RECORD_KEYS is a dict_keys view",
     "tqdm_loader.py": "refused: tqdm's monitor thread runs, and its write lock keeps a multiprocessing SemLock",
     "trio_crawler.py": "refused: trio's thread cache keeps a ctypes function pointer (set_os_thread_name)",
     "typer_todo.py": "refused: the secret scan flags typer.params.Option's 'password' documentation",
@@ -76,6 +79,7 @@ def round_trip(tmp_path, name: str, *args):
     return cold.stdout, info
 
 
+@pytest.mark.xfail(strict=False, reason=LOGGING_STATE)
 def test_django_project_resolves_urls_renders_and_queries(tmp_path):
     pytest.importorskip("django")
     out, info = round_trip(tmp_path, "django_site.py")
