@@ -27,38 +27,33 @@ sys.path.insert(0, str(ROOT / "bench"))
 import real_programs  # noqa: E402
 
 # The bounded form (CI): programs whose packages the test extra installs, all restored identically.
-CI = ("django_forms.py", "hypothesis_props.py", "pandas_report.py", "pydantic_config.py", "requests_local.py")
+CI = ("hypothesis_props.py", "pandas_report.py", "pydantic_config.py", "requests_local.py")
 # Checked by the tests above, in CI too; the whole-corpus run checks them again.
 DETAILED = ("data_stack.py", "django_site.py", "rich_table.py", "sympy_algebra.py", "yaml_markup.py")
 # What Amber refuses or restores differently today (bench/real_programs.py gives the full error):
 # findings, kept in the corpus; an unexpected pass is reported, not a failure.
-XFAIL = {
-    "aiohttp_service.py": "refused: the app's FrozenList and aiosignal.Signal (Cython) cannot be saved",
-    "boto3_stubbed.py": "refused: each client's urllib3 pool keeps an ssl.SSLContext",
-    "bs4_scrape.py": "restore fails while rebuilding the heap: AttributeError: readonly attribute",
-    "celery_tasks.py": "refused: celery.app.amqp.ContextVar is the C type _contextvars.ContextVar",
-    "cryptography_tokens.py": "refused: Fernet's key attributes meet the secret scan; Ed25519 keys and "
-                              "the x509.Certificate (Rust objects) cannot be saved",
-    "fastapi_items.py": "refused: the secret scan flags fastapi.openapi models' pydantic schema refs "
-                        "(APIKey, OAuthFlowPassword...) and httpx._urlparse.PASSWORD_SAFE",
-    "flask_blog.py": "refused: flask.logging.wsgi_errors_stream, a werkzeug LocalProxy of sys.stderr, "
-                     "counts as an open file",
-    "httpx_client.py": "refused: httpx._urlparse.PASSWORD_SAFE meets the secret scan; the client's pool "
-                       "keeps an ssl.SSLContext; trio's thread cache keeps a ctypes function pointer",
-    "ipython_shell.py": "refused: IPython's lazy magics table ('pwd') meets the secret scan; "
-                        "traitlets._version.match is a re.Match",
-    "lxml_feed.py": "refused: lxml's _Element, XPath and XSLT cannot be saved",
-    "markdown_docs.py": "restore fails while rebuilding the heap: TypeError: first argument must be "
-                        "string or compiled pattern",
-    "msgpack_orjson.py": "refused: msgpack's Packer (Cython, non-trivial __cinit__) cannot be saved",
-    "pygments_highlight.py": "after restore, pygments.lexers' lazy loading fails: ImportError: cannot "
-                             "import name 'PrologLexer' from 'pygments.lexers'",
-    "sqlalchemy_orm.py": "refused: the engine's pool keeps the open sqlite3.Connection of the "
-                         "in-memory database",
-    "structlog_events.py": "refused: structlog.stdlib._LOG_RECORD_KEYS is a dict_keys view",
-    "tqdm_loader.py": "refused: tqdm's monitor thread runs, and its write lock keeps a multiprocessing SemLock",
-    "trio_crawler.py": "refused: trio's thread cache keeps a ctypes function pointer (set_os_thread_name)",
-    "typer_todo.py": "refused: the secret scan flags typer.params.Option's 'password' documentation",
+# Django configures logging at start-up: the loggers' state lives in logging, a module imported
+# again, and is not set again yet; the verification finds it and refuses the image (issue 12).
+LOGGING_STATE = ("refused by the verification: the loggers django.setup() configured are not set again "
+                 "in logging (imported again): django.dispatch.dispatcher.logger.manager.loggerDict['django']")
+XFAIL = {  # each refused at snapshot with this first line (AMBER_REAL=all ... --runxfail shows it)
+    "aiohttp_service.py": "cannot capture 6 object(s); no image was written: __main__.app._middlewares -> frozenlist._frozenlist.FrozenList: cannot be saved (TypeError: self._fr",
+    "boto3_stubbed.py": "the restored state differs from the program's at 7141 place(s); no image was written: __main__.session._session.session_var_map._store['api_versions']",
+    "celery_tasks.py": "cannot capture 1 object(s); no image was written: celery.app.amqp.ContextVar -> type: a type implemented in C that no module exports (_contextvars.Con",
+    "cryptography_tokens.py": "cannot capture 6 object(s); no image was written: __main__.FERNET._encryption_key -> bytes: is kept under the secret-looking name '_encryption_key' (-",
+    "django_forms.py": LOGGING_STATE,
+    "django_site.py": LOGGING_STATE,
+    "fastapi_items.py": "cannot capture 6 object(s); no image was written: fastapi.openapi.models.APIKey.__pydantic_core_schema__['ref'] -> str: contains a value under the sec",
+    "flask_blog.py": "the restored state differs from the program's at 1178 place(s); no image was written: __main__.app.jinja_env.policies['json.dumps_function'].__self__.",
+    "httpx_client.py": "cannot capture 2 object(s); no image was written: httpx._urlparse.PASSWORD_SAFE -> str: is kept under the secret-looking name 'PASSWORD_SAFE' (--allow",
+    "ipython_shell.py": "cannot capture 1 object(s); no image was written: IPython.core.magics._table.BUILTIN_LAZY_MAGICS['line']['alias'] -> str: is kept under the secret-loo",
+    "lxml_feed.py": "cannot capture 4 object(s); no image was written: __main__.FEED -> lxml.etree._Element: cannot be saved (TypeError: cannot pickle 'lxml.etree._Element",
+    "markdown_docs.py": "the image does not restore in a fresh process: restore failed while rebuilding the heap: TypeError: first argument must be string or compiled pattern",
+    "msgpack_orjson.py": "cannot capture 1 object(s); no image was written: __main__.PACKER -> msgpack._cmsgpack.Packer: cannot be saved (TypeError: no default __reduce__ due t",
+    "sqlalchemy_orm.py": "cannot capture 1 object(s); no image was written: __main__.engine.pool._all_conns -> .connection -> sqlite3.Connection: cannot be saved (TypeError: ca",
+    "tqdm_loader.py": "cannot capture 2 object(s); no image was written: __main__.tqdm.monitor -> tqdm._monitor.TMonitor: a running thread (tqdm_monitor)",
+    "trio_crawler.py": "cannot capture 1 object(s); no image was written: trio._core._thread_cache.set_os_thread_name -> [1][0] -> ctypes.CDLL.__init__.<locals>._FuncPtr: can",
+    "typer_todo.py": "cannot capture 1 object(s); no image was written: typer.params.Option.__annotations__['hide_input'].__metadata__[0].documentation -> str: contains a v",
 }
 WHOLE = os.environ.get("AMBER_REAL") == "all"
 
@@ -76,6 +71,7 @@ def round_trip(tmp_path, name: str, *args):
     return cold.stdout, info
 
 
+@pytest.mark.xfail(strict=False, reason=LOGGING_STATE)
 def test_django_project_resolves_urls_renders_and_queries(tmp_path):
     pytest.importorskip("django")
     out, info = round_trip(tmp_path, "django_site.py")

@@ -61,18 +61,19 @@ def describe_live(modules: dict[str, ModuleType], by_ref: set[str], unchanged=No
 
     listed = scope(modules)
     deep = {name for name, _ in listed if name not in by_ref}
-    # Walked twice, the second walk kept: the objects' own reduce protocols, which the walk (and
-    # the capture after it) calls, may fill caches of the program's as they run (mpmath's
-    # constants, computed once): the image holds the state after them. What amber run's
-    # recorders stand in for is what the image holds (the capture maps them back).
-    walker.describe(listed, deep, real_of=stood_in_for, unchanged=unchanged, hidden=hidden(modules))
-    live = walker.describe(listed, deep, keep_objects=True, real_of=stood_in_for, unchanged=unchanged,
-                           hidden=hidden(modules))
-    # amber.transient objects are made again by their factory at restore: different on purpose.
-    objects = live.objects or {}
-    made_again = {id(obj) for obj, _factory in lifecycle.transients()}
-    live.renewed = [path for path, obj in objects.items() if id(obj) in made_again]
-    return live
+
+    def walk() -> walker.Description:
+        # What amber run's recorders stand in for is what the image holds (the capture maps them back).
+        live = walker.describe(listed, deep, keep_objects=True, real_of=stood_in_for, unchanged=unchanged,
+                               hidden=hidden(modules))
+        # amber.transient objects are made again by their factory at restore: different on purpose.
+        objects = live.objects or {}
+        made_again = {id(obj) for obj, _factory in lifecycle.transients()}
+        live.renewed = [path for path, obj in objects.items() if id(obj) in made_again]
+        live.again = walk
+        return live
+
+    return walk()
 
 
 def check_image(image: str, live: walker.Description, args: list[str]) -> None:
@@ -80,6 +81,12 @@ def check_image(image: str, live: walker.Description, args: list[str]) -> None:
     differs from ``live``."""
     restored = _restored_facts(image, args)
     found = differences(live, restored)
+    if found and live.again is not None:
+        # The objects' own reduce protocols, which the walk (and the capture after it) calls, may
+        # fill caches of the program's as they run (mpmath's constants, computed once): the
+        # image holds the state after them. The state is walked once more, as it is now.
+        live = live.again()
+        found = differences(live, restored)
     listing = os.environ.get("AMBER_VERIFY_LIST")
     if listing:  # every difference, for whoever debugs Amber itself
         with open(listing, "a") as f:

@@ -39,6 +39,7 @@ C methods of the built-in containers. It runs on the restore path's base set onl
 """
 
 import gc
+import marshal
 import sys
 from _abc import _get_dump
 from _blake2 import blake2b
@@ -136,6 +137,7 @@ class Description:
         self.renewed: list = []  # paths of what a restore makes again on purpose (amber.transient)
         self.as_imported: set = set()  # values of modules imported again that their import left
         self.own_setstate: list = []  # instances whose class sets its own state when unpickled
+        self.again: Any = None  # live side: walks the state once more, as it is then
         self.facts = facts
         self.objects = objects
         self.deep = deep  # the modules described in depth: those captured by value
@@ -669,11 +671,34 @@ def _set(items: list) -> tuple:
     return (tuple(atoms), counts, ("ids?", *big)), children
 
 
+# Plain values that marshal writes by value alone (format 0: no references, no interning flags,
+# so equal values give equal bytes in every process).
+_PLAIN_VALUES = frozenset({int, bool, float, complex, str, bytes, type(None)})
+BULK = 16  # a list, tuple or dict of at least this many plain values is one fact (a digest)
+
+
+def _plain_digest(values) -> "str | None":
+    """The digest of a list or tuple of plain values (no int that may be an id), else None."""
+    for x in values:
+        kind = type(x)
+        if kind not in _PLAIN_VALUES or kind is int and (x >= ID_LIKE or x <= -ID_LIKE):
+            return None
+    try:
+        return blake2b(marshal.dumps(values, 0)).hexdigest()
+    except ValueError:
+        return None
+
+
 def _dict(walker: Walker, d: "Any") -> tuple:
     name = walker.module_dicts.get(id(d))
     if name is not None:
         return ("module-dict", name), None
-    keys, children = _mapping(walker, list(dict.items(d)))
+    items = list(dict.items(d))
+    if len(items) >= BULK:
+        digest = _plain_digest([x for pair in items for x in pair])
+        if digest is not None:  # keys and values, in order, at once
+            return ("dict", len(items), (), digest), None
+    keys, children = _mapping(walker, items)
     return ("dict", len(keys), keys), children
 
 
@@ -694,11 +719,19 @@ def _content_defaultdict(walker: Walker, d: "Any") -> tuple:
 
 def _content_list(walker: Walker, items: "Any") -> tuple:
     copy = list.copy(items)
+    if len(copy) >= BULK:
+        digest = _plain_digest(copy)
+        if digest is not None:
+            return (len(copy), digest), None
     return (len(copy),), _sequence(copy)
 
 
 def _content_tuple(walker: Walker, items: "Any") -> tuple:
     copy = tuple.__getitem__(items, slice(None))
+    if len(copy) >= BULK:
+        digest = _plain_digest(copy)
+        if digest is not None:
+            return (len(copy), digest), None
     return (len(copy),), _sequence(list(copy))
 
 
