@@ -27,22 +27,16 @@ sys.path.insert(0, str(ROOT / "bench"))
 import real_programs  # noqa: E402
 
 # The bounded form (CI): programs whose packages the test extra installs, all restored identically.
-CI = ("hypothesis_props.py", "pandas_report.py", "pydantic_config.py", "requests_local.py")
+CI = ("django_forms.py", "hypothesis_props.py", "pandas_report.py", "pydantic_config.py", "requests_local.py")
 # Checked by the tests above, in CI too; the whole-corpus run checks them again.
 DETAILED = ("data_stack.py", "django_site.py", "rich_table.py", "sympy_algebra.py", "yaml_markup.py")
 # What Amber refuses or restores differently today (bench/real_programs.py gives the full error):
 # findings, kept in the corpus; an unexpected pass is reported, not a failure.
-# Django configures logging at start-up: the loggers' state lives in logging, a module imported
-# again, and is not set again yet; the verification finds it and refuses the image (issue 12).
-LOGGING_STATE = ("refused by the verification: the loggers django.setup() configured are not set again "
-                 "in logging (imported again): django.dispatch.dispatcher.logger.manager.loggerDict['django']")
 XFAIL = {  # each refused at snapshot with this first line (AMBER_REAL=all ... --runxfail shows it)
     "aiohttp_service.py": "cannot capture 6 object(s); no image was written: __main__.app._middlewares -> frozenlist._frozenlist.FrozenList: cannot be saved (TypeError: self._fr",
     "boto3_stubbed.py": "the restored state differs from the program's at 7141 place(s); no image was written: __main__.session._session.session_var_map._store['api_versions']",
     "celery_tasks.py": "cannot capture 1 object(s); no image was written: celery.app.amqp.ContextVar -> type: a type implemented in C that no module exports (_contextvars.Con",
     "cryptography_tokens.py": "cannot capture 6 object(s); no image was written: __main__.FERNET._encryption_key -> bytes: is kept under the secret-looking name '_encryption_key' (-",
-    "django_forms.py": LOGGING_STATE,
-    "django_site.py": LOGGING_STATE,
     "fastapi_items.py": "cannot capture 6 object(s); no image was written: fastapi.openapi.models.APIKey.__pydantic_core_schema__['ref'] -> str: contains a value under the sec",
     "flask_blog.py": "the restored state differs from the program's at 1178 place(s); no image was written: __main__.app.jinja_env.policies['json.dumps_function'].__self__.",
     "httpx_client.py": "cannot capture 2 object(s); no image was written: httpx._urlparse.PASSWORD_SAFE -> str: is kept under the secret-looking name 'PASSWORD_SAFE' (--allow",
@@ -71,7 +65,6 @@ def round_trip(tmp_path, name: str, *args):
     return cold.stdout, info
 
 
-@pytest.mark.xfail(strict=False, reason=LOGGING_STATE)
 def test_django_project_resolves_urls_renders_and_queries(tmp_path):
     pytest.importorskip("django")
     out, info = round_trip(tmp_path, "django_site.py")

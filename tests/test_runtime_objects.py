@@ -1,7 +1,6 @@
 """Asyncio event loops and ``concurrent.futures`` executors made at start-up: the same objects work
 after restore (amber.handlers), busy ones are refused with their path; each in fresh processes."""
 
-import pytest
 from conftest import AMBER, run
 
 LOOPS = '''
@@ -38,9 +37,6 @@ if __name__ == "__main__":
 '''
 
 
-@pytest.mark.xfail(strict=False, reason="refused by the verification: the event loop policy asyncio made "
-                   "at start-up (asyncio.events._event_loop_policy, in a module imported again) is not set "
-                   "again yet (issue 12)")
 def test_event_loop_made_at_start_up(program):
     p = program(LOOPS)
     cold = p.cold(check=True).stdout
@@ -49,9 +45,6 @@ def test_event_loop_made_at_start_up(program):
     assert p.restore().stdout == cold
 
 
-@pytest.mark.xfail(strict=False, reason="refused by the verification: the event loop policy asyncio made "
-                   "at start-up (asyncio.events._event_loop_policy, in a module imported again) is not set "
-                   "again yet (issue 12)")
 def test_policy_loop(program):
     """The loop asyncio.get_event_loop() made through the policy is the one it gives after restore."""
     p = program('''
@@ -165,9 +158,6 @@ def test_busy_executors_are_refused_with_their_path(program):
     assert "concurrent.futures.wait" in r.stderr
 
 
-@pytest.mark.xfail(strict=False, reason="refused by the verification: the event loop policy asyncio made "
-                   "at start-up (asyncio.events._event_loop_policy, in a module imported again) is not set "
-                   "again yet (issue 12)")
 def test_amber_run_goes_on_with_the_same_objects(program, tmp_path):
     """amber run's first run keeps going after writing its image: the loop and executors are
     brought up again in that very process; the second run restores. Both print a cold run's output."""
