@@ -213,33 +213,22 @@ def _unchanged_since_import(request: SnapshotRequest):
     """``(module, name) -> bool``: is that value still the one the module's import left (or, for
     the base set, the one the baseline saw)? From the import recorder's record."""
     recorder = request.startup.recorders.imports
-    after_import = recorder.after_import
-    members = recorder.members_after_import
     baseline = request.startup.baseline.modules
     modules = request.startup.modules
 
     def unchanged(module: str, name: str) -> bool:
+        holder = modules[module]
         if "." in name:  # "Cls.attr": an attribute of a class or function the module defines
             member, _, attr = name.partition(".")
-            known = members.get(module, {}).get(member)
-            if known is None or attr not in known[1]:
-                return False
-            oid, fp = known[1][attr]
-            value = vars(known[0]).get(attr)
-            return ident(value) == oid and (fp is None or type(value) not in (list, dict, set))
-        state = after_import.get(module)
-        if state is not None:
-            known = state.get(name)
-            if known is None:
-                return False
-            oid, fp = known
-            value = modules[module].__dict__.get(name)
-            return ident(value) == oid and (fp is None or type(value) not in (list, dict, set))
-        base = baseline.get(module)
-        if base is not None:
-            value = modules[module].__dict__.get(name)
-            return base[1].get(name) == ident(value) and type(value) not in (list, dict, set)
-        return False
+            value = getattr(vars(holder).get(member), "__dict__", {}).get(attr)
+        else:
+            value = holder.__dict__.get(name)
+        known = recorder.unchanged_since_import(module, name, value)
+        if known is not None:
+            return known
+        base = baseline.get(module)  # the base set: imported before the recorder, seen by the baseline
+        return base is not None and "." not in name and base[1].get(name) == ident(value) and \
+            type(value) not in (list, dict, set)
 
     return unchanged
 

@@ -473,6 +473,7 @@ def describe(modules: list, deep: set, keep_objects: bool = False, real_of=None,
     try:
         return Walker(modules, deep, keep_objects, real_of, unchanged, hidden).run()
     finally:
+        _NAMESPACES.clear()
         if enabled:
             gc.enable()
 
@@ -854,13 +855,18 @@ def _wrapper(walker: Walker, w: "Any") -> tuple:  # staticmethod, classmethod
                                               *((f".{k}", v) for k, v in list(attrs.items()))]
 
 
+_NAMESPACES: dict = {}  # id(dict) -> whether it is a class namespace, for the walk running now
+
+
 def _is_class_namespace(d: object) -> bool:
     """Whether ``d`` is the dict a class keeps its namespace in (whose order a restore does not
-    keep, see Walker.describe_class)."""
-    for holder in gc.get_referrers(d):
-        if isinstance(holder, type) and d in gc.get_referents(_type_dict(holder)):
-            return True
-    return False
+    keep, see Walker.describe_class). A search of the heap, once per dict and walk."""
+    known = _NAMESPACES.get(id(d))
+    if known is None:
+        holders = gc.get_referrers(d)
+        known = _NAMESPACES[id(d)] = any(
+            isinstance(holder, type) and d in gc.get_referents(_type_dict(holder)) for holder in holders)
+    return known
 
 
 def _mappingproxy(walker: Walker, proxy: "Any") -> tuple:

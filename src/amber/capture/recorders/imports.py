@@ -122,6 +122,26 @@ class ImportRecorder:
         return {attr for attr, value in member_items(obj)
                 if attr in before and before[attr][0] == ident(value)}
 
+    def unchanged_since_import(self, module: str, name: str, value: object) -> bool | None:
+        """Is ``value`` still what ``module``'s import left under ``name`` (``"Cls.attr"``: an
+        attribute of a class or function the module defines)? None when this recorder did not
+        see that import."""
+        if "." in name:
+            member, _, attr = name.partition(".")
+            known = self.members_after_import.get(module, {}).get(member)
+            state = known[1] if known is not None else None
+            if state is None and module not in self.members_after_import:
+                return None
+        else:
+            state = self.after_import.get(module)
+            if state is None:
+                return None
+            attr = name
+        if state is None or attr not in state:
+            return False
+        oid, fp = state[attr]
+        return ident(value) == oid and not _changed_in_place(value, fp)
+
     def changed_since_import(self, name: str, attrs) -> list:
         """Those of ``attrs`` that the program changed after ``name`` was imported."""
         mod = sys.modules.get(name)
