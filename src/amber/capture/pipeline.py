@@ -30,10 +30,11 @@ from types import ModuleType
 
 import amber
 from amber import lifecycle
-from amber._compat import ident
+from amber._compat import ident, ident_of_address
 from amber.capture import distributions
 from amber.capture.compile.compiler import CompiledHeap, HeapCompiler, Unplannable
 from amber.capture.compile.planner import HeapPlan, HeapStats, Planner, type_name
+from amber.capture.policy.public_text import PublicText
 from amber.capture.policy.secret_scan import SecretScanner
 from amber.capture.recorders.baseline import abc_registry
 from amber.capture.reduce import recipes as R
@@ -277,7 +278,7 @@ def _attached(modules: dict, world: World) -> tuple:
 def plan_heap(request: SnapshotRequest, reducers: Reducers, roots: HeapRoots) -> HeapPlan:
     scanner = SecretScanner(set(request.options.allowed_secrets))
     plan = Planner(reducers, scanner).run(roots.roots)
-    secret_lines = _secret_report(plan, request.startup.environ_changes, scanner)
+    secret_lines = _secret_report(plan, request.startup.environ_changes, scanner, request.startup.modules)
     if plan.offenders or secret_lines:
         raise CaptureError(_offender_report(plan, secret_lines))
     return plan
@@ -423,16 +424,30 @@ def _failed_report(failed: dict) -> str:
     return "\n".join(lines)
 
 
-def _secret_report(plan: HeapPlan, env: dict, scanner: SecretScanner) -> list:
+def _secret_report(plan: HeapPlan, env: dict, scanner: SecretScanner, modules: dict) -> list:
     """One line for each secret the image would hold: the planner's hits in str and bytes
     values, then buffers and values kept under secret-looking names (the plan's recipes), then
-    variables set in ``os.environ`` during start-up."""
-    lines = []
-    hit = set()
-    for holder, value, reason in plan.secret_hits:
+    variables set in ``os.environ`` during start-up. A guess (a name, a shape) about a constant
+    of a published file is dropped (:mod:`~amber.capture.policy.public_text`)."""
+    lines: list = []
+    hit: set = set()
+    public = PublicText(plan, modules)
+    nodes = plan.nodes
+
+    def address(n: int) -> bool:
+        return ident_of_address(n) in nodes
+
+    for holder, value, reason, literal in plan.secret_hits:
+        if not literal:  # judged again, now that the whole heap is known
+            why = scanner.check(value, False, address)
+            if why is not None and public.holds(holder, value):
+                why = scanner.check(value, True)
+            if why is None:
+                continue
+            reason = why
         hit.add(ident(value))
         lines.append(f"  {plan.path_to_value(holder, value)} -> {type(value).__name__}: {reason}")
-    _recipe_hits(plan, scanner, hit, lines)
+    _recipe_hits(plan, scanner, hit, lines, public)
     for name, value in env.items():
         if value is None:
             continue
@@ -446,9 +461,9 @@ def _secret_report(plan: HeapPlan, env: dict, scanner: SecretScanner) -> list:
     return lines
 
 
-def _recipe_hits(plan: HeapPlan, scanner: SecretScanner, hit: set, lines: list) -> None:
+def _recipe_hits(plan: HeapPlan, scanner: SecretScanner, hit: set, lines: list, public: PublicText) -> None:
     """Lines for the buffers and the values kept under names that the plan's recipes write."""
-    named = _named_value_check(scanner, hit)
+    named = _named_value_check(scanner, hit, public)
     for oid, recipe in plan.recipes.items():
         make: Any = recipe.make
         kind: type = type(make)
@@ -480,10 +495,11 @@ _BUFFER_MAKES = (R.BytesOf, R.BytearrayOf, R.MappedBuffer)
 _KEYED_FILLS = frozenset({R.SetItems, R.ReduceSetItems, R.BaseUpdate, R.ClassState})
 
 
-def _named_value_check(scanner: SecretScanner, hit: set):
+def _named_value_check(scanner: SecretScanner, hit: set, public: PublicText):
     """The check of what a recipe keeps under names (dict items, attributes and slots, class
-    namespaces): a line for each value kept under a secret's name that could be a secret. Names
-    already judged plain are set aside in C (a heap holds millions of pairs, few names)."""
+    namespaces): a line for each value kept under a secret's name that could be a secret, unless
+    it is a constant of a published file. Names already judged plain are set aside in C (a heap
+    holds millions of pairs, few names)."""
     from operator import itemgetter
 
     from amber.capture.policy.secret_shapes import SECRET_WORD, secret_name
@@ -507,7 +523,7 @@ def _named_value_check(scanner: SecretScanner, hit: set):
                 if key != name or type(value) not in text or ident(value) in hit:
                     continue
                 why = scanner.check_named(name, value)
-                if why is not None:
+                if why is not None and not public.holds(oid, value):
                     hit.add(ident(value))
                     lines.append(f"  {plan.path_to_value(oid, value)} -> {type(value).__name__}: {why}")
 

@@ -70,7 +70,8 @@ class HeapPlan:
         self.root_label: dict[int, str] = {}
         self.offenders: dict[int, Offender] = {}
         self.late: dict[int, bool] = {}
-        self.secret_hits: list[tuple[int, object, str]] = []  # (id of the holder, value, why)
+        # (id of the holder, value, why, whether it is what the author wrote: see Planner._add)
+        self.secret_hits: list[tuple[int, object, str, bool]] = []
         self._global_name = global_name
         self._hash_code_types: dict[type, bool] = {}
 
@@ -196,7 +197,7 @@ class Planner:
                         literal = code or _docstring_of(obj) is child
                         why = scanner.check(child, literal)
                         if why is not None:
-                            plan.secret_hits.append((oid, child, why))
+                            plan.secret_hits.append((oid, child, why, literal))
                 continue
             cid = ident(child)
             if cid not in nodes:
