@@ -457,7 +457,8 @@ def _secret_report(plan: HeapPlan, env: dict, scanner: SecretScanner, modules: d
             lines.append(f"  os.environ[{text!r}] (set during start-up): {found}")
     if lines:
         lines.append("      hint: read secrets with amber.secret(NAME) and derive values from them after "
-                     "restore (an amber.after_restore hook); --allow-secret NAME if it is no secret")
+                     "restore (an amber.after_restore hook), or make an object holding one with "
+                     "amber.transient(obj, factory); --allow-secret NAME if it is no secret")
     return lines
 
 

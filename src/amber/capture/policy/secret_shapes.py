@@ -102,7 +102,7 @@ SECRET_NAME_HINT = _compile(r"(?i)(?:pass(?:word|wd|phrase)?|pwd|pw|secret|token
 
 _PLACEHOLDER = _compile(
     r"""(?ix) ^(?: <[^>]*> | \$\{[^}]*\} | \$[A-Z_][A-Z0-9_]* | \{\{.*\}\} | \{[\w.]*\} | %\([^)]*\)s | %s
-        | [*xX.#_-]+ | [A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+
+        | [*xX.#_-]+ | (?-i:[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+)
         | (?:your|my|the|some|dummy|fake|example|sample|test|placeholder|changeme|redacted|
              secret|token|password|none|null|nil|undefined)(?:[_-]?[A-Za-z]+)* )$""")
 _CODE = _compile(r"^[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+(?::[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)?$"

@@ -1,0 +1,188 @@
+"""The classes of failure the real-programs corpus found, each reduced to a small program.
+
+Every program runs for real: ``amber snapshot`` through the command line, then ``amber restore``
+in a fresh process, compared with a cold run; a refusal must name the object's path and say what
+to do. The corpus itself is ``tests/test_real_programs.py``.
+"""
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+from conftest import AMBER, run
+
+MAIN = '\nif __name__ == "__main__":\n    print("ran", {shown})\n'
+
+
+def script(text: str, shown: str) -> str:
+    """A program: ``text`` (indented as in the test) and a main block that prints ``shown``."""
+    return textwrap.dedent(text) + MAIN.format(shown=shown)
+
+
+def clean_env(**extra) -> dict:
+    """The environment without the machine's own secret-looking variables."""
+    from amber.capture.policy.secret_scan import SECRET_WORDS
+
+    env = {k: v for k, v in os.environ.items() if not any(w in k.upper() for w in SECRET_WORDS)}
+    env.update(extra)
+    return env
+
+
+def snapshot(p, env=None):
+    return subprocess.run([*AMBER, "snapshot", "-o", str(p.image), str(p.script)], cwd=p.dir,
+                          env=clean_env(**(env or {})), capture_output=True, text=True, timeout=300)
+
+
+def restores_as_cold(p, env=None) -> str:
+    cold = run([sys.executable, str(p.script)], cwd=p.dir, env=clean_env(**(env or {})), check=True)
+    r = snapshot(p, env)
+    assert r.returncode == 0, r.stderr
+    assert "error" not in r.stderr and "secret" not in r.stderr, r.stderr
+    restored = run([*AMBER, "restore", str(p.image)], cwd=p.dir, env=clean_env(**(env or {})), check=True)
+    assert restored.stdout == cold.stdout and "ran" in cold.stdout
+    return cold.stdout
+
+
+def refused(p, path: str, env=None, hidden: str = "") -> str:
+    r = snapshot(p, env)
+    assert r.returncode == 2 and not p.image.exists(), r.stderr
+    assert path in r.stderr, r.stderr
+    assert "amber.secret(NAME)" in r.stderr and "amber.transient" in r.stderr, r.stderr
+    if hidden:
+        assert hidden not in r.stderr
+    return r.stderr
+
+
+# == secrets: what is no secret, beside what still is ================================================
+
+def installed_package(root, name: str, files: dict, recorded: bool = True) -> None:
+    """A package in ``root`` as pip installs it: its files, and a dist-info whose RECORD lists them
+    (``recorded=False``: a project installed in editable mode, whose RECORD lists no source)."""
+    pkg = root / name
+    pkg.mkdir(parents=True)
+    for filename, source in files.items():
+        (pkg / filename).write_text(textwrap.dedent(source))
+    info = root / f"{name}-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n")
+    listed = [f"{name}/{f},sha256=x,1" for f in files] if recorded else [f"__editable__.{name}.pth,,"]
+    (info / "RECORD").write_text("\n".join([*listed, f"{name}-1.0.dist-info/RECORD,,"]) + "\n")
+
+
+PUBLISHED = '''
+    """Tables a library writes in its source: magic names (``pwd``) mapped to classes, and the
+    documentation of a ``password`` option, kept by the objects the import makes."""
+    TABLE = {"line": {"alias": "published.osm:OSMagics", "pwd": "published.osm:OSMagics",
+                      "cd": "Kq7-vX2mZ9pL"}}
+    PASSWORDS = {"pwd": "Kq7-vX2mZ9pL"}
+
+
+    class Doc:
+        def __init__(self, documentation):
+            self.documentation = documentation
+
+
+    def option(hide_input: Doc("""Hide what is typed, as for a password:
+
+            def login(
+                password: Annotated[str, Option(prompt=True, hide_input=True)],
+            ): ...
+            """) = False):
+        return hide_input
+    '''
+
+
+def published_program(program, tmp_path, recorded: bool = True):
+    site = tmp_path / "site"
+    installed_package(site, "published", {"__init__.py": PUBLISHED}, recorded)
+    return program(script(f'''
+        import sys
+        sys.path.insert(0, {str(site)!r})
+        import published
+        ''', shown='published.TABLE["line"]["pwd"], published.PASSWORDS["pwd"][:3]'))
+
+
+def test_a_constant_of_an_installed_distributions_source_is_no_secret(program, tmp_path):
+    """A literal of a file that an installed distribution's RECORD lists is the same text in
+    every installation: kept under a secret's name (``pwd``, ``password: ...`` in a docstring
+    held by an annotation), it is let through."""
+    assert "published.osm:OSMagics Kq7" in restores_as_cold(published_program(program, tmp_path))
+
+
+def test_the_same_constant_in_the_programs_own_files_is_refused(program, tmp_path):
+    """The program's own source (a module of an editable install, the script) is not published:
+    the same literal kept under a secret's name is refused, naming its path."""
+    p = published_program(program, tmp_path, recorded=False)
+    err = refused(p, "published.PASSWORDS['pwd'] -> str: is kept under the secret-looking name 'pwd'",
+                  hidden="Kq7-vX2mZ9pL")
+    assert "published.option.__annotations__['hide_input'].documentation -> str: contains a value " \
+           "under the secret-looking name 'password'" in err
+    own = program(script('CONFIG = {"pwd": "Kq7-vX2mZ9pL"}', "1"), name="own.py")
+    refused(own, "__main__.CONFIG['pwd']", hidden="Kq7-vX2mZ9pL")
+
+
+def test_a_secret_an_installed_module_reads_at_start_up_is_refused(program, tmp_path):
+    """A published module whose import reads a secret (an environment variable, a file) under a
+    secret's name: the value is not a constant of its code, and is refused."""
+    site = tmp_path / "site"
+    (tmp_path / "token.txt").write_text("Zq81-wLp0vXk3\n")
+    installed_package(site, "readsit", {"__init__.py": '''
+        import os
+        PASSWORD = os.environ["APP_DB_PASS"]
+        with open(os.environ["APP_TOKEN_FILE"]) as f:
+            SETTINGS = {"api_key": f.read().strip()}
+        '''})
+    p = program(script(f'''
+        import sys
+        sys.path.insert(0, {str(site)!r})
+        import readsit
+        ''', shown="len(readsit.PASSWORD)"))
+    env = {"APP_DB_PASS": "Hx7-pR2mq9Zt", "APP_TOKEN_FILE": str(tmp_path / "token.txt")}
+    err = refused(p, "readsit.PASSWORD", env=env, hidden="Hx7-pR2mq9Zt")
+    assert "readsit.SETTINGS['api_key'] -> str" in err and "Zq81-wLp0vXk3" not in err
+
+
+def test_alphabets_object_references_and_addresses_are_no_secrets(program):
+    """A character set in code-point order (httpx's ``PASSWORD_SAFE``), an object reference
+    (``module:Class``) and pydantic's reference to a class by its ``id()`` under secret-looking
+    names are no keys; a random value, or a number that is no address, in their place is."""
+    p = program(script('''
+        class APIKey:
+            pass
+        PASSWORD_SAFE = "".join(chr(i) for i in range(0x21, 0x7F) if chr(i) not in "/:;=@[\\\\]^|")
+        MAGICS = {"pwd": "app.magics.osm:OSMagics"}
+        SCHEMA = {"ref": f"{__name__}.APIKey:{id(APIKey)}"}
+        ''', shown="len(PASSWORD_SAFE), MAGICS['pwd'], SCHEMA['ref'].split(':')[0]"))
+    assert "ran 84 app.magics.osm:OSMagics __main__.APIKey" in restores_as_cold(p)
+    made = program(script('''
+        import hashlib, os
+        API_PASSWORD = hashlib.sha256(os.urandom(16)).hexdigest()[:24]
+        SCHEMA = {"ref": "service.APIKey:" + os.environ["APP_PIN_CODE"]}
+        ''', shown="1"), name="made.py")
+    err = refused(made, "__main__.API_PASSWORD -> str", env={"APP_PIN_CODE": "80734912664021"},
+                  hidden="80734912664021")
+    assert "__main__.SCHEMA['ref'] -> str: contains a value under the secret-looking name" in err
+
+
+def test_a_key_made_at_start_up_is_refused_with_what_to_do(program):
+    """A Fernet-like object keeps keys derived at start-up under ``_encryption_key``: refused,
+    naming the path and the ways out (amber.secret, an after_restore hook, amber.transient)."""
+    p = program(script('''
+        import base64, hashlib, os
+        class Fernet:
+            def __init__(self, key):
+                key = base64.urlsafe_b64decode(key)
+                self._signing_key, self._encryption_key = key[:16], key[16:]
+        FERNET = Fernet(base64.urlsafe_b64encode(hashlib.sha256(os.urandom(8)).digest()))
+        ''', shown="len(FERNET._encryption_key)"))
+    refused(p, "__main__.FERNET._encryption_key -> bytes: is kept under the secret-looking name")
+
+
+@pytest.mark.parametrize("value", ["0123456789abcdefghij", "!$%&'()*+,-.0123456789ABCDEFGHIJ"])
+def test_alphabet_rule(value):
+    from amber.capture.policy.secret_shapes import plausible
+
+    assert not plausible(value)
+    assert plausible("".join(reversed(value[:8])) + value[8:])  # out of order: could be a key
