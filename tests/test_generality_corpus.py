@@ -186,3 +186,50 @@ def test_alphabet_rule(value):
 
     assert not plausible(value)
     assert plausible("".join(reversed(value[:8])) + value[8:])  # out of order: could be a key
+
+
+# == weakref.proxy: a proxy to the same referent, never the referent ================================
+
+def test_weak_proxies_stay_proxies_to_the_same_object(program):
+    """flask's JSON provider keeps ``weakref.proxy(app)``: captured through the proxy's forwarded
+    attributes it became a second app. A proxy comes back a proxy of the same kind (callable or
+    not) to the very object, with its callback; a proxy whose referent nothing else holds is dead."""
+    p = program(script('''
+        import weakref
+
+        class App:
+            def __init__(self):
+                self.name = "app"
+                self.provider = Provider(self)
+            def __call__(self):
+                return "called"
+
+        class Plain:
+            pass
+
+        class Provider:
+            def __init__(self, app):
+                self._app = weakref.proxy(app)
+                self.gone = weakref.proxy(Plain())
+
+        def five():
+            return 5
+
+        def callback(ref):
+            pass
+
+        APP = App()
+        PLAIN = Plain()
+        PLAIN_PROXY = weakref.proxy(PLAIN)
+        FIVE = weakref.proxy(five, callback)
+        ''', shown='''type(APP.provider._app).__name__, type(PLAIN_PROXY).__name__, APP.provider._app(), FIVE(),
+              weakref.getweakrefcount(APP), APP.provider._app.provider is APP.provider''') + '''
+    APP.name = "changed"
+    print(APP.provider._app.name, PLAIN_PROXY.__class__.__name__)
+    try:
+        APP.provider.gone.anything
+    except ReferenceError:
+        print("dead")
+''')
+    out = restores_as_cold(p)
+    assert out == "ran CallableProxyType ProxyType called 5 1 True\nchanged Plain\ndead\n"

@@ -291,6 +291,18 @@ def dead_ref(cls, callback=None):
     return _ref.__new__(cls, _Gone())
 
 
+def dead_proxy(callable_referent: bool):
+    """A ``weakref.proxy`` whose referent is gone (its callable kind when ``callable_referent``):
+    made on a stand-in that dies at once, with no callback."""
+    from _weakref import proxy
+
+    if callable_referent:
+        def stand_in():  # a callable referent makes a CallableProxyType
+            pass
+        return proxy(stand_in)
+    return proxy(_Gone())
+
+
 def make_wrapper(kind: type, func):
     """A staticmethod or classmethod whose ``__dict__`` is only what the capture fills in
     (making one copies the function's attributes, which the original may not have had)."""

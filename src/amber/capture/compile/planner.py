@@ -27,6 +27,9 @@ from amber._compat import ident
 from amber.capture.reduce import recipes as R
 from amber.capture.reduce.recipes import ATOMS, Global, Offender, Recipe
 
+# Weak proxies wait, as weak references do, until what is held strongly is known.
+_PROXIES = (weakref.ProxyType, weakref.CallableProxyType)
+
 
 def _docstring_of(obj):
     """The docstring ``obj`` keeps (a module's, a class's, a property's, or a namespace dict's
@@ -152,14 +155,15 @@ class Planner:
         while True:
             while queue:
                 obj = queue.popleft()
-                if issubclass(type(obj), weakref.ref) and ident(obj) not in plan.recipes:
+                kind = type(obj)
+                if (kind in _PROXIES or issubclass(kind, weakref.ref)) and ident(obj) not in plan.recipes:
                     weak.append(obj)
                     continue
                 self._add(obj, self._reduce(obj), queue)
             if not weak:
                 break
             # Referents that nothing holds strongly are gone at restore, as after a collection.
-            self.reducers.strong_ids = set(plan.nodes)
+            self.reducers.strong_ids = dict(plan.nodes)
             for ref in weak:
                 self._add(ref, self._reduce(ref), queue)
             weak = []

@@ -130,7 +130,8 @@ class Reducers:
         for base in generators.context_manager_bases():  # a `with` kept open is refused by name
             self.by_base.append((base, lambda obj, cls: generators.reduce_context_manager(
                 obj, cls, self.instances)))
-        self.strong_ids: set[int] | None = None  # set by the planner before weak refs are made
+        # ident -> object held strongly: set by the planner before weak refs and proxies are made
+        self.strong_ids: dict[int, object] | None = None
 
     # -- entry point --------------------------------------------------------------------------
     def reduce(self, obj):
