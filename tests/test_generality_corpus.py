@@ -233,3 +233,33 @@ def test_weak_proxies_stay_proxies_to_the_same_object(program):
 ''')
     out = restores_as_cold(p)
     assert out == "ran CallableProxyType ProxyType called 5 1 True\nchanged Plain\ndead\n"
+
+
+# == re.Scanner: a pattern compiled from a parse tree ===============================================
+
+def test_a_regular_expression_scanner_keeps_its_compiled_pattern(program):
+    """Python-Markdown's attr_list keeps a module-level ``re.Scanner``, whose pattern has no source
+    (``pattern`` is None): it is compiled at capture from the Scanner's lexicon, as the Scanner
+    did, and kept as code; the lexicon stays the very list."""
+    p = program(script('''
+        import re
+
+        def word(scanner, token):
+            return ("word", token)
+
+        LEXICON = [(r"[a-z]+", word), (r"\\d+", lambda s, t: ("num", int(t))), (r"\\s+", None)]
+        SCANNER = re.Scanner(LEXICON, re.I)
+        SCANNER.label = "mine"
+        ''', shown='SCANNER.scan("Abc 12 de!"), SCANNER.lexicon is LEXICON, SCANNER.label'))
+    assert restores_as_cold(p).startswith("ran ([('word', 'Abc'), ('num', 12), ('word', 'de')], '!') True mine")
+
+
+@pytest.mark.parametrize("how", ["alone", "lexicon changed"])
+def test_a_pattern_without_source_that_cannot_be_made_again_is_refused(program, how):
+    made = {"alone": 'PATTERN = re.Scanner([(r"a+", None)]).scanner',
+            "lexicon changed": 'S = re.Scanner([(r"a+", None)])\nS.lexicon.append((r"b", None))\nPATTERN = S.scanner'}
+    p = program(script("import re\n" + made[how], shown="PATTERN.match('aa')"))
+    r = p.snapshot(check=False)
+    assert r.returncode == 2 and not p.image.exists(), r.stderr
+    assert "PATTERN -> re.Pattern: a regular expression compiled from a parse tree" in r.stderr, r.stderr
+    assert "keep the re.Scanner that made it, unchanged, or make the pattern with re.compile" in r.stderr

@@ -206,6 +206,36 @@ def pattern_parts(pattern) -> tuple | None:
     return parts
 
 
+def scanner_pattern_parts(lexicon, pattern) -> tuple | None:
+    """The arguments of ``_sre.compile`` for the pattern ``re.Scanner(lexicon, flags)`` compiles
+    from a parse tree (its ``pattern`` is None), built the way ``Scanner.__init__`` builds it
+    (3.11-3.13); None if they do not make ``pattern`` again exactly."""
+    import _sre
+    from re import _compiler, _constants, _parser  # type: ignore[attr-defined]  # private, no stub
+
+    try:
+        flags = pattern.flags
+        state = _parser.State()
+        state.flags = flags
+        branches = []
+        for phrase, _action in lexicon:
+            gid = state.opengroup()
+            branches.append(_parser.SubPattern(state, [
+                (_constants.SUBPATTERN, (gid, 0, 0, _parser.parse(phrase, flags)))]))
+            state.closegroup(gid, branches[-1])
+        tree = _parser.SubPattern(state, [(_constants.BRANCH, (None, branches))])
+        code = _compiler._code(tree, flags)
+        indexgroup = [None] * state.groups
+        for name, index in state.groupdict.items():
+            indexgroup[index] = name
+        parts = (None, flags | state.flags, code, state.groups - 1, dict(state.groupdict), tuple(indexgroup))
+        if _sre.compile(*parts) != pattern:
+            return None
+    except Exception:
+        return None
+    return parts
+
+
 def type_param_parts(param) -> tuple:
     """(args, kwargs) that make a TypeVar, ParamSpec, TypeVarTuple or TypeAliasType like ``param``
     (3.12+)."""

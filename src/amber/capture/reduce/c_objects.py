@@ -16,7 +16,8 @@ version-specific and lives in :mod:`amber._compat`). The matching reconstructors
 * ``csv`` dialects; ``queue.SimpleQueue`` with its items; ``struct.Struct``; a ``memoryview`` of a
   whole buffer; ``functools.cmp_to_key`` wrappers, ``json`` scanners;
 * ``typing.TypeVar``/``ParamSpec``/``TypeVarTuple``/``TypeAliasType`` where they are C types (3.12+);
-* ``re.Pattern``: with its compiled code, so a restore does not compile it again;
+* ``re.Pattern``: with its compiled code, so a restore does not compile it again (the pattern
+  of an ``re.Scanner``, which has no source, compiled from the Scanner's lexicon);
 * ``re.Match``: its pattern matched again on its string at the same ``pos``/``endpos`` (the
   way that reproduces every group's span is found at snapshot time, or the match is refused);
 * dict views (``keys()``/``values()``/``items()`` of dicts, OrderedDicts, class and module
@@ -195,12 +196,34 @@ def reduce_pattern(pattern):
     # Compiling is what regular expressions cost at start-up (Django's URL patterns, parsers'
     # token tables): the image keeps the compiled code and a restore hands it straight to
     # _sre.compile. When that cannot be reproduced exactly, the pattern is compiled again.
+    if pattern.pattern is None:
+        return reduce_sourceless_pattern(pattern)
     parts = _compat.pattern_parts(pattern)
     if parts is None:
         return Recipe(Call(named("re", "_compile"), (pattern.pattern, pattern.flags)), late=True)
+    return _pattern_recipe(parts)
+
+
+def _pattern_recipe(parts: tuple) -> Recipe:
     source, flags, code, groups, groupindex, indexgroup = parts
     return Recipe(Call(reconstructor(rebuild.make_pattern),
                    (source, flags, tuple(code), groups, tuple(groupindex.items()), indexgroup)))
+
+
+def reduce_sourceless_pattern(pattern):
+    """A pattern compiled from a parse tree, not a string (``re.Scanner`` makes one): there is no
+    source to compile again. The pattern of a Scanner is compiled now, from the lexicon the
+    Scanner keeps, the way its ``__init__`` does, and kept as code like any other pattern."""
+    import gc
+
+    for holder in gc.get_referrers(pattern):
+        if type(holder) is dict and holder.get("scanner") is pattern and "lexicon" in holder:
+            parts = _compat.scanner_pattern_parts(holder["lexicon"], pattern)
+            if parts is not None:
+                return _pattern_recipe(parts)
+    return Offender("a regular expression compiled from a parse tree (as re.Scanner does), which "
+                    "its lexicon does not make again: it has no source to compile",
+                    "keep the re.Scanner that made it, unchanged, or make the pattern with re.compile")
 
 
 def reduce_match(match):
