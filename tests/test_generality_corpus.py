@@ -263,3 +263,66 @@ def test_a_pattern_without_source_that_cannot_be_made_again_is_refused(program, 
     assert r.returncode == 2 and not p.image.exists(), r.stderr
     assert "PATTERN -> re.Pattern: a regular expression compiled from a parse tree" in r.stderr, r.stderr
     assert "keep the re.Scanner that made it, unchanged, or make the pattern with re.compile" in r.stderr
+
+
+# == C types and modules imported after the snapshot point =========================================
+
+def test_a_c_type_whose_module_left_sys_modules_is_found_by_identity(program):
+    """A C type whose own module is no longer in sys.modules at the snapshot point (as after a
+    lazy loader's cleanup) is found by identity in a module imported after it that exports it
+    (here: ``_contextvars``, imported again by the capture's own ``contextvars``), and the restore
+    imports that module by name."""
+    p = program(script('''
+        import sys
+        import _contextvars
+        CONTEXT_VAR = _contextvars.ContextVar
+        VAR = CONTEXT_VAR("var", default=7)
+        del sys.modules["_contextvars"], _contextvars
+        ''', shown='CONTEXT_VAR.__name__, VAR.get(), type(VAR) is CONTEXT_VAR'))
+    assert restores_as_cold(p) == "ran ContextVar 7 True\n"
+
+
+def test_a_reduce_that_imports_modules_is_refused_with_its_path(program, tmp_path):
+    """celery's lazy proxies evaluate themselves in ``__reduce__``, which imports modules and
+    makes objects: what capture would write is not the state at the snapshot point. Refused,
+    naming the object and what it imported."""
+    (tmp_path / "lazyhelper.py").write_text("MADE = []\n")
+    p = program(script('''
+        class Lazy:
+            def __reduce__(self):
+                import lazyhelper
+                lazyhelper.MADE.append(1)
+                return (Lazy, ())
+        THING = Lazy()
+        ''', shown="1"))
+    r = p.snapshot(check=False)
+    assert r.returncode == 2 and not p.image.exists(), r.stderr
+    assert "__main__.THING: its __reduce__ imported lazyhelper" in r.stderr, r.stderr
+    assert "evaluate it before the snapshot point" in r.stderr
+
+
+def test_capture_never_asks_a_lazy_proxy_its_class(program, tmp_path):
+    """isinstance() asks an object's ``__class__``, which a lazy proxy (celery's ``Proxy``) answers
+    by evaluating itself: deciding which modules are imported again judges module values by
+    ``type()`` only, so start-up's lazy objects are still unevaluated after restore."""
+    (tmp_path / "lazymod.py").write_text(textwrap.dedent('''
+        EVALUATED = []
+
+        class Proxy:
+            def __init__(self, factory):
+                object.__setattr__(self, "_factory", factory)
+
+            @property
+            def __class__(self):
+                EVALUATED.append(self._factory)
+                return type(self._factory())
+
+            def __reduce__(self):
+                return (Proxy, (self._factory,))
+
+        current = Proxy(dict)
+        '''))
+    p = program(script('''
+        import lazymod
+        ''', shown="len(lazymod.EVALUATED)"))
+    assert restores_as_cold(p) == "ran 0\n"

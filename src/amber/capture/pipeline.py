@@ -140,12 +140,29 @@ def _describe_live(request: SnapshotRequest, world: World):
 
     by_ref = {name for name in request.startup.modules if name in world.by_ref}
     try:
-        return describe_live(request.startup.modules, by_ref, _unchanged_since_import(request))
+        live = describe_live(request.startup.modules, by_ref, _unchanged_since_import(request))
     except Exception as e:  # a bug of the verifier's: said, and the image is written unverified
         if os.environ.get("AMBER_DEBUG"):
             raise
         warn(f"cannot verify the image ({type(e).__name__}: {e}); it is written without verification")
         return None
+    if live.imports_run:
+        raise CaptureError(_imports_run_report(live.imports_run))
+    return live
+
+
+def _imports_run_report(found: list) -> str:
+    """An object whose own ``__reduce__`` imports modules (a lazy proxy that evaluates itself:
+    celery's ``current_app`` attributes) changes the program's state when it is captured: what
+    the image would hold is not the state at the snapshot point, so no image is written."""
+    lines = [f"capturing {len(found)} object(s) ran the program's code, which changed its state "
+             f"(imported modules); no image was written:"]
+    for path, modules in found[:20]:
+        shown = ", ".join(modules[:4]) + (f" and {len(modules) - 4} more" if len(modules) > 4 else "")
+        lines.append(f"  {path}: its __reduce__ imported {shown}")
+    lines.append("      hint: evaluate it before the snapshot point (use the object, so that what it "
+                 "imports and makes exists), or make it with amber.transient(obj, factory)")
+    return "\n".join(lines)
 
 
 def _keep_seeded_generators() -> list:

@@ -123,7 +123,7 @@ class SecretScanner:
         """Why ``value`` kept under ``name`` (a key, an attribute) must not be written, or None."""
         if type(name) is not str or type(value) not in (str, bytes) or name in self.allowed:
             return None
-        if not secret_name(name) or not plausible(value):
+        if not secret_name(name) or not plausible(value) or _spells(name, value):
             return None
         if type(value) is str and any(value in v for v in self.allowed_values):
             return None
@@ -156,6 +156,14 @@ class SecretScanner:
 
 
 _GUESSED = frozenset({secret_shapes.TAG_URL})  # shapes not looked for in what the author wrote
+
+
+def _spells(name: str, value) -> bool:
+    """Whether ``value`` is ``name`` itself in another case or separator (celery's
+    ``_TO_NEW_KEY['S3_SECRET_ACCESS_KEY'] = 's3_secret_access_key'``): a table of names."""
+    if type(value) is bytes:
+        value = value.decode("latin-1")
+    return "".join(filter(str.isalnum, name)).lower() == "".join(filter(str.isalnum, value)).lower()
 
 
 def _alternation(needles: dict):

@@ -381,6 +381,9 @@ class Reducers:
             key = known_type_key(cls)
             if key is not None:
                 return Recipe(Call(reconstructor(rebuild.known_type), key), late=True)
+            elsewhere = self.world.exported_elsewhere(cls)
+            if elsewhere is not None:
+                return Recipe(ByName(*elsewhere))
             return Offender(f"a type implemented in C that no module exports "
                             f"({cls.__module__}.{cls.__qualname__})",
                             "keep a reference to an object of that type instead of the type")
