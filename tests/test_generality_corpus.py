@@ -326,3 +326,94 @@ def test_capture_never_asks_a_lazy_proxy_its_class(program, tmp_path):
         import lazymod
         ''', shown="len(lazymod.EVALUATED)"))
     assert restores_as_cold(p) == "ran 0\n"
+
+
+# == sqlite3 connections ============================================================================
+
+SQLITE = '''
+    import os, sqlite3
+
+    class Conn(sqlite3.Connection):
+        pass
+
+    HERE = os.path.dirname(os.path.abspath(__file__))
+    MEM = sqlite3.connect(":memory:", detect_types=sqlite3.PARSE_DECLTYPES | sqlite3.PARSE_COLNAMES,
+                          isolation_level=None, cached_statements=7, factory=Conn)
+    MEM.row_factory = sqlite3.Row
+    MEM.execute("create table t (a integer, d date)")
+    MEM.execute("insert into t values (1, '2024-05-06'), (2, '2025-01-02')")
+    FILE = sqlite3.connect(os.path.join(HERE, "app.db"), check_same_thread=False, timeout=2.5)
+    FILE.text_factory = bytes
+    FILE.execute("create table if not exists kv (k text primary key, v text)")
+    FILE.execute("insert or replace into kv values ('a', 'one')")
+    FILE.commit()
+    CLOSED = sqlite3.connect(":memory:")
+    CLOSED.close()
+'''
+SQLITE_MAIN = '''
+    import threading
+    rows = MEM.execute("select * from t").fetchall()
+    print(type(MEM).__name__, [dict(r) for r in rows], MEM.execute('select 1 as "x [y]"').description[0][0])
+    print(MEM.isolation_level, MEM.in_transaction, FILE.execute("pragma busy_timeout").fetchone())
+    print(FILE.execute("select v from kv").fetchall(), FILE.isolation_level)
+    box = []
+    worker = threading.Thread(target=lambda: box.append(FILE.execute("select k from kv").fetchone()))
+    worker.start(); worker.join(); print("other thread", box)
+    try:
+        CLOSED.execute("select 1")
+    except sqlite3.ProgrammingError as e:
+        print("closed:", e)
+'''
+
+
+def test_sqlite_connections_are_opened_again_with_their_settings(program, tmp_path):
+    """An in-memory database comes back with its contents (``serialize``/``deserialize``), a file
+    database is opened again by its path; both with the settings they were opened with (types
+    detected, isolation level, thread check, timeout, factory class, row and text factories);
+    a closed connection stays closed. The file changed after the snapshot is what restore reads."""
+    p = program(script(SQLITE, shown="1") + textwrap.indent(textwrap.dedent(SQLITE_MAIN), "    "))
+    out = restores_as_cold(p)
+    assert "Conn [{'a': 1, 'd': datetime.date(2024, 5, 6)}" in out and "\nNone False (2500,)\n" in out
+    assert "[(b'one',)] " in out and "other thread [(b'a',)]" in out and "closed: Cannot operate" in out
+    import sqlite3
+
+    with sqlite3.connect(tmp_path / "app.db") as db:
+        db.execute("update kv set v = 'two'")
+    assert "[(b'two',)] " in run([*AMBER, "restore", str(p.image)], cwd=tmp_path, check=True).stdout
+
+
+@pytest.mark.parametrize("case", ["transaction", "function", "collation", "attached", "temp table"])
+def test_sqlite_connections_that_cannot_be_made_again_are_refused(program, case):
+    made = {"transaction": ('DB.execute("create table t (a)")\nDB.execute("insert into t values (1)")',
+                            "a transaction open"),
+            "function": ('DB.create_function("twice", 1, lambda x: 2 * x)', "SQL function(s) registered "
+                         "from Python (twice)"),
+            "collation": ('DB.create_collation("rev", lambda a, b: -1)', "collation(s) registered from "
+                          "Python (rev)"),
+            "attached": ('DB.execute("attach database \':memory:\' as other")', "attached database(s) (other)"),
+            "temp table": ('DB.execute("create temp table scratch (a)")', "tables of its temp schema")}
+    source, why = made[case]
+    p = program(script("import sqlite3\nDB = sqlite3.connect(':memory:')\n" + source, shown="1"))
+    r = p.snapshot(check=False)
+    assert r.returncode == 2 and not p.image.exists(), r.stderr
+    assert f"__main__.DB -> sqlite3.Connection: an sqlite3 connection with {why}" in r.stderr, r.stderr
+    assert "open it after the snapshot point, or make it with amber.transient" in r.stderr
+
+
+def test_an_sqlite_connection_subclass_keeps_its_attributes_and_a_callback_is_refused(program):
+    p = program(script('''
+        import sqlite3
+        class Conn(sqlite3.Connection):
+            pass
+        DB = sqlite3.connect(":memory:", factory=Conn)
+        DB.label = "mine"
+        ''', shown="DB.label, DB.execute('select 2').fetchone()"))
+    assert restores_as_cold(p) == "ran mine (2,)\n"
+    watched = program(script('''
+        import sqlite3
+        DB = sqlite3.connect(":memory:")
+        DB.set_authorizer(lambda *args: sqlite3.SQLITE_OK)
+        ''', shown="1"), name="watched.py")
+    r = watched.snapshot(check=False)
+    assert r.returncode == 2 and "__main__.DB -> sqlite3.Connection: an sqlite3 connection with a " \
+        "callback set" in r.stderr, r.stderr

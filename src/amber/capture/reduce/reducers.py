@@ -34,7 +34,7 @@ from pickle import PickleBuffer
 from amber import lifecycle, secrecy
 from amber._compat import ident, known_type_key
 from amber.capture.recorders.inputs import stood_in_for
-from amber.capture.reduce import c_objects, generators, runtime, tls
+from amber.capture.reduce import c_objects, generators, runtime, sqlite, tls
 from amber.capture.reduce.hash_memos import HashMemos
 from amber.capture.reduce.instances import InstanceReducer, is_closed
 from amber.capture.reduce.layout import added_slots, made_by_class_statement, slots_are_intact
@@ -126,6 +126,7 @@ class Reducers:
         c_objects.register(self)
         tls.register(self)
         runtime.register(self)
+        sqlite.register(self)
         self.path_of = lambda obj: type(obj).__qualname__  # the planner names paths (Planner.__init__)
         for base in generators.context_manager_bases():  # a `with` kept open is refused by name
             self.by_base.append((base, lambda obj, cls: generators.reduce_context_manager(
