@@ -56,7 +56,8 @@ def reduce_connection(sqlite3, conn, cls) -> Recipe | Offender:
             return Offender(f"an sqlite3 connection with {why}", _HINT_OPEN_LATER)
         databases = conn.execute("PRAGMA database_list").fetchall()
         path = next((file for _seq, name, file in databases if name == "main"), "")
-        pages = bytes(conn.serialize()) if not path else None
+        empty = conn.execute("PRAGMA page_count").fetchone()[0] == 0  # nothing to serialize yet
+        pages = bytes(conn.serialize()) if not path and not empty else None
         settings = [("detect_types", _detect_types(sqlite3, conn)),
                     ("check_same_thread", _thread_checked(sqlite3, conn)),
                     ("isolation_level", conn.isolation_level),
