@@ -417,3 +417,60 @@ def test_an_sqlite_connection_subclass_keeps_its_attributes_and_a_callback_is_re
     r = watched.snapshot(check=False)
     assert r.returncode == 2 and "__main__.DB -> sqlite3.Connection: an sqlite3 connection with a " \
         "callback set" in r.stderr, r.stderr
+
+
+# == ctypes libraries and their functions ===========================================================
+
+def test_ctypes_libraries_and_their_functions_are_loaded_again(program):
+    """trio keeps ``partial(namefunc, libpthread.pthread_setname_np)``: a library is loaded again by
+    its name (and errno flags), a function looked up again by its symbol with its argtypes,
+    restype and errcheck; the library's cache of functions keeps their identity."""
+    p = program(script('''
+        import ctypes, ctypes.util
+        from functools import partial
+
+        def checked(result, func, args):
+            return ("checked", result)
+
+        LIBC = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+        STRLEN = LIBC.strlen
+        STRLEN.argtypes = [ctypes.c_char_p]
+        STRLEN.restype = ctypes.c_size_t
+        ABS = LIBC["abs"]
+        ABS.errcheck = checked
+        CALL = partial(STRLEN, b"hello")
+        PROGRAM = ctypes.CDLL(None)
+        ''', shown="CALL(), ABS(-4), STRLEN is LIBC.strlen, ctypes.get_errno() == 0, "
+                   "PROGRAM.getpid() > 0, STRLEN.__name__"))
+    assert restores_as_cold(p) == "ran 5 ('checked', 4) True True True strlen\n"
+
+
+def test_a_ctypes_callback_is_refused_with_its_path(program):
+    p = program(script('''
+        import ctypes
+        COMPARE = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_int)(lambda x: x)
+        ''', shown="COMPARE(3)"))
+    r = p.snapshot(check=False)
+    assert r.returncode == 2 and not p.image.exists(), r.stderr
+    assert "__main__.COMPARE -> ctypes.CFUNCTYPE.<locals>.CFunctionType: a ctypes function pointer that is " \
+           "no symbol of a loaded library" in r.stderr, r.stderr
+    assert "make it again after restore, in an amber.after_restore hook" in r.stderr
+
+
+def test_a_class_that_is_its_own_type(program):
+    """h11's sentinels: a metaclass's ``__new__`` sets ``v.__class__ = v``."""
+    p = program(script('''
+        class Sentinel(type):
+            def __new__(cls, name, bases, namespace, **kw):
+                v = super().__new__(cls, name, bases, namespace, **kw)
+                v.__class__ = v
+                return v
+            def __repr__(self):
+                return self.__name__
+
+        class CLIENT(Sentinel, metaclass=Sentinel):
+            pass
+
+        STATES = {CLIENT: "client"}
+        ''', shown="CLIENT, type(CLIENT) is CLIENT, STATES[CLIENT], isinstance(CLIENT, Sentinel)"))
+    assert restores_as_cold(p) == "ran CLIENT True client True\n"

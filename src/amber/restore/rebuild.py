@@ -94,6 +94,11 @@ def make_class(metaclass, name: str, bases: tuple, namespace: dict, hook_owners:
         _type_setattr(hook_owner, "__init_subclass__", saved)
 
 
+def become_own_type(cls) -> None:
+    """Make a class its own type, as it was (``cls.__class__ = cls``)."""
+    cls.__class__ = cls
+
+
 def class_setstate(cls, attrs: dict) -> None:
     """Set a class's attributes as they were, bypassing any metaclass ``__setattr__``."""
     meta = type(cls)

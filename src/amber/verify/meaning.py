@@ -9,6 +9,8 @@ so it is judged here, on the live side:
   removing it, so the object computes it again (and may have by the time it is described: a
   dict keyed by it was rebuilt);
 * **what the program asked to be made again** (``amber.transient``): anything under its path;
+* **the handle of a ctypes library**: what the dynamic loader gave the process that loaded it
+  (the restore loads the library again by name);
 * **a value of a module imported again that the program never changed** (the live process has
   what that module's import left): the restore's fresh import sets its own, as a cold run
   would (addresses, strings built in hash order);
@@ -27,6 +29,7 @@ Everything else that differs is a :class:`Difference`, reported with its path.
 from __future__ import annotations
 
 import re
+import sys
 
 from amber.verify.walker import Description
 
@@ -120,6 +123,9 @@ def _renewed_on_purpose(live: Description, found: list[Difference]) -> set:
             continue
         m = _ATTRIBUTE.match(d.path)
         owner = objects.get(m.group("owner")) if m else None
+        if m and m.group("name") == "_handle" and d.restored[0] == "int" and _is_library(owner):
+            renewed.add(d.path)  # what the dynamic loader gave this process
+            continue
         if owner is None or not _is_hash_of(owner, d.live[1]):
             continue
         renewed.add(d.path)
@@ -132,6 +138,13 @@ def _renewed_on_purpose(live: Description, found: list[Difference]) -> set:
             if (*d.live[:-1], kept) == d.restored:
                 renewed.add(d.path)
     return renewed
+
+
+def _is_library(obj: object) -> bool:
+    """A ctypes library (``CDLL`` and subclasses), loaded again by name at restore."""
+    ctypes = sys.modules.get("ctypes")
+    library = getattr(ctypes, "CDLL", None)
+    return isinstance(library, type) and issubclass(type(obj), library)
 
 
 def _is_hash_of(obj: object, value: int) -> bool:

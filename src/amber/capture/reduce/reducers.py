@@ -34,7 +34,7 @@ from pickle import PickleBuffer
 from amber import lifecycle, secrecy
 from amber._compat import ident, known_type_key
 from amber.capture.recorders.inputs import stood_in_for
-from amber.capture.reduce import c_objects, generators, runtime, sqlite, tls
+from amber.capture.reduce import c_objects, ctypes_objects, generators, runtime, sqlite, tls
 from amber.capture.reduce.hash_memos import HashMemos
 from amber.capture.reduce.instances import InstanceReducer, is_closed
 from amber.capture.reduce.layout import added_slots, made_by_class_statement, slots_are_intact
@@ -127,6 +127,7 @@ class Reducers:
         tls.register(self)
         runtime.register(self)
         sqlite.register(self)
+        ctypes_objects.register(self)
         self.path_of = lambda obj: type(obj).__qualname__  # the planner names paths (Planner.__init__)
         for base in generators.context_manager_bases():  # a `with` kept open is refused by name
             self.by_base.append((base, lambda obj, cls: generators.reduce_context_manager(
@@ -422,9 +423,17 @@ class Reducers:
         elif slots is not None and type(d["__slots__"]) not in (tuple, str):
             attrs.append(("__slots__", d["__slots__"]))  # the class statement's own list (rich, socket)
         meta = type(cls)
+        own_type = meta is cls
+        if own_type:
+            # A class that is its own type (h11's sentinels set ``v.__class__ = v`` in their
+            # metaclass's __new__): made with the metaclass it came from, the first metaclass
+            # of its MRO, then made its own type again.
+            meta = next((k for k in cls.__mro__[1:] if issubclass(k, type)), type)
         r = Recipe(Call(reconstructor(rebuild.make_class),
                     (meta, cls.__name__, cls.__bases__, Inline(ns), _init_subclass_owners(cls))),
                    [ClassState(attrs)] if attrs else None)
+        if own_type:
+            r.fills.append(CallOn(reconstructor(rebuild.become_own_type), ()))
         if slots is not None and "__slots__" not in d:
             r.fills.append(CallOn(named("builtins", "type.__delattr__"), ("__slots__",)))
         if direct:
