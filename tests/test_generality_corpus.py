@@ -474,3 +474,15 @@ def test_a_class_that_is_its_own_type(program):
         STATES = {CLIENT: "client"}
         ''', shown="CLIENT, type(CLIENT) is CLIENT, STATES[CLIENT], isinstance(CLIENT, Sentinel)"))
     assert restores_as_cold(p) == "ran CLIENT True client True\n"
+
+
+def test_a_tuple_of_a_module_imported_again_held_by_the_program(program):
+    """Immutable containers are written by value (equal ones are interchangeable); verification
+    describes them by what they hold too, not as the very object a module imported again keeps
+    (vine's ``wraps`` defaults are ``functools.WRAPPER_ASSIGNMENTS``: a false difference that
+    refused the snapshot, or made Amber import a package again for nothing)."""
+    p = program(script('''
+        import functools, string
+        HOLDER = {"a": functools.WRAPPER_ASSIGNMENTS, "b": frozenset(string.digits)}
+        ''', shown='HOLDER["a"] == functools.WRAPPER_ASSIGNMENTS, len(HOLDER["b"])'))
+    assert restores_as_cold(p) == "ran True 10\n"

@@ -33,9 +33,9 @@ DETAILED = ("data_stack.py", "django_site.py", "rich_table.py", "sympy_algebra.p
 # What Amber restores differently today (bench/real_programs.py gives the full error): findings,
 # kept in the corpus; an unexpected pass is reported, not a failure.
 XFAIL = {  # each refused at snapshot with this first line (AMBER_REAL=all ... --runxfail shows it)
-    "fastapi_items.py": "the restored state differs from the program's at 3 place(s): an object of a module imported "
-                        "again (fastapi.telemetry._api._HTTP_METHODS) is a copy after restore, and the "
-                        "__warningregistry__ of two modules differ (warnings issued again by the imports at restore)",
+    "fastapi_items.py": "the restored state differs from the program's at 2 place(s): the __warningregistry__ of two "
+                        "modules (a warning issued at start-up is attributed to Amber's import recorder; a module "
+                        "imported again at restore issues its warning again)",
     "ipython_shell.py": "the restored state differs from the program's at 4658 place(s): InteractiveShell puts a "
                         "module of its own in sys.modules['__main__'] (its user namespace), which a restore does "
                         "not make again",

@@ -259,11 +259,15 @@ class Walker:
             self.facts[path] = atom_fact(obj)
             return None
         oid = id(obj)
-        ref = self.refs.get(oid)
+        immutable = kind is tuple or kind is frozenset or kind is CodeType
+        # Immutable containers are described by what they hold, never as what a module imported
+        # again holds: the capture writes them by value (equal ones are interchangeable), so a
+        # restore has an equal one, not that module's very object.
+        ref = self.refs.get(oid) if not immutable else None
         if ref is not None:
             self.facts[path] = ("ref", ref)
             return None
-        if kind is not tuple and kind is not frozenset and kind is not CodeType:
+        if not immutable:
             seen = self.first.get(oid)
             if seen is not None:
                 self.facts[path] = ("same", seen)
