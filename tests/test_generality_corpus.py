@@ -486,3 +486,26 @@ def test_a_tuple_of_a_module_imported_again_held_by_the_program(program):
         HOLDER = {"a": functools.WRAPPER_ASSIGNMENTS, "b": frozenset(string.digits)}
         ''', shown='HOLDER["a"] == functools.WRAPPER_ASSIGNMENTS, len(HOLDER["b"])'))
     assert restores_as_cold(p) == "ran True 10\n"
+
+
+# == warnings issued during start-up ================================================================
+
+def test_a_warning_issued_by_an_import_is_the_importers(program, tmp_path):
+    """Amber's hook around the import system is named as part of it, so warnings skip its frame:
+    a module's import-time warning (``stacklevel=2``) names the importer, as in a cold run, and
+    the importer's ``__warningregistry__`` records it."""
+    (tmp_path / "oldmod.py").write_text('import warnings\nwarnings.warn("old", DeprecationWarning, stacklevel=2)\n')
+    (tmp_path / "user_of_old.py").write_text("import oldmod\n")
+    p = program(script('''
+        import json, warnings
+        warnings.simplefilter("default")
+        import user_of_old
+        # a registry of a module imported again, filled during start-up
+        warnings.warn_explicit("seen", UserWarning, "json.py", 1, module="json",
+                               registry=json.__dict__.setdefault("__warningregistry__", {}))
+        ''', shown='"__warningregistry__" in vars(user_of_old)'))
+    r = snapshot(p)
+    assert r.returncode == 0, r.stderr
+    assert "user_of_old.py:1: DeprecationWarning: old" in r.stderr and "amber" not in r.stderr.split("old")[0]
+    restored = run([*AMBER, "restore", str(p.image)], cwd=p.dir, check=True)
+    assert restored.stdout == "ran True\n"

@@ -133,6 +133,17 @@ def thread_local_args(local) -> tuple:
     return args, kwargs
 
 
+def as_import_machinery(hook):
+    """``hook`` (a function wrapped around ``_bootstrap._load_unlocked``) named as part of the
+    import system: warnings skip frames whose file names importlib's _bootstrap
+    (``warnings._is_internal_frame``, and ``_warnings`` in C, 3.11-3.13), so a warning that a
+    module's import issues (``stacklevel=2``) is attributed to the importer, as in a cold run,
+    and lands in the importer's ``__warningregistry__``, not in Amber's."""
+    name = "<amber: hook around importlib._bootstrap._load_unlocked>"
+    hook.__code__ = hook.__code__.replace(co_filename=name)
+    return hook
+
+
 def wrap_module_loading(started, finished):
     """Call ``started(name)`` when a module's loading begins and ``finished(name, ok)`` when it
     ends. Every import that runs a loader goes through ``_bootstrap._load_unlocked(spec)``
@@ -152,7 +163,7 @@ def wrap_module_loading(started, finished):
             finished(spec.name, ok)
         return module
 
-    bootstrap._load_unlocked = _load_unlocked
+    bootstrap._load_unlocked = as_import_machinery(_load_unlocked)
 
     def undo() -> None:
         bootstrap._load_unlocked = original  # type: ignore[attr-defined]

@@ -9,6 +9,11 @@ so it is judged here, on the live side:
   removing it, so the object computes it again (and may have by the time it is described: a
   dict keyed by it was rebuilt);
 * **what the program asked to be made again** (``amber.transient``): anything under its path;
+* **the warnings a module has shown** (its ``__warningregistry__``): valid only for the warnings
+  filters' version of the process that made it (``warnings`` clears a registry of another
+  version on its next use), so a restored process, whose filters are its own, starts with none
+  where a module imported again is concerned: a warning shown during start-up may be shown
+  again after restore, on standard error;
 * **the handle of a ctypes library**: what the dynamic loader gave the process that loaded it
   (the restore loads the library again by name);
 * **a value of a module imported again that the program never changed** (the live process has
@@ -89,8 +94,15 @@ def differences(live: Description, restored: dict) -> list[Difference]:
         return found
     renewed = _renewed_on_purpose(live, found)
     found = [d for d in found if d.path not in renewed and d.path not in live.as_imported
+             and not _warnings_shown(d.path)
              and not _under(d.path, live.renewed) and not _under(d.path, live.own_setstate)]
     return _left_out_by_protocol(live, found)
+
+
+def _warnings_shown(path: str) -> bool:
+    """A module's ``__warningregistry__`` (or what is in it): see the module's docstring."""
+    at = path.find(".__warningregistry__")
+    return at > 0 and "[" not in path[:at] and path[at + len(".__warningregistry__"):][:1] in ("", "[", ".")
 
 
 def _under(path: str, roots: list) -> bool:
