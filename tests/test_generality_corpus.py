@@ -509,3 +509,18 @@ def test_a_warning_issued_by_an_import_is_the_importers(program, tmp_path):
     assert "user_of_old.py:1: DeprecationWarning: old" in r.stderr and "amber" not in r.stderr.split("old")[0]
     restored = run([*AMBER, "restore", str(p.image)], cwd=p.dir, check=True)
     assert restored.stdout == "ran True\n"
+
+
+def test_a_module_the_program_puts_in_sys_modules_main(program):
+    """IPython's InteractiveShell puts its user namespace, a module of its own, in
+    ``sys.modules['__main__']``: after restore it is there again (the script still runs in its
+    own module)."""
+    p = program(script('''
+        import sys, types
+        USER = types.ModuleType("__main__", "the user's namespace")
+        USER.answer = 42
+        SCRIPT = sys.modules["__main__"]
+        sys.modules["__main__"] = USER
+        ''', shown='sys.modules["__main__"] is USER, sys.modules["__main__"].answer, '
+                   'SCRIPT is not USER, __doc__ is None'))
+    assert restores_as_cold(p) == "ran True 42 True True\n"

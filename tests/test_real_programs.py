@@ -32,13 +32,10 @@ CI = ("django_forms.py", "hypothesis_props.py", "pandas_report.py", "pydantic_co
 DETAILED = ("data_stack.py", "django_site.py", "rich_table.py", "sympy_algebra.py", "yaml_markup.py")
 # What Amber restores differently today (bench/real_programs.py gives the full error): findings,
 # kept in the corpus; an unexpected pass is reported, not a failure.
-XFAIL = {  # each refused at snapshot with this first line (AMBER_REAL=all ... --runxfail shows it)
-    "fastapi_items.py": "the restored state differs from the program's at 2 place(s): the __warningregistry__ of two "
-                        "modules (a warning issued at start-up is attributed to Amber's import recorder; a module "
-                        "imported again at restore issues its warning again)",
-    "ipython_shell.py": "the restored state differs from the program's at 4658 place(s): InteractiveShell puts a "
-                        "module of its own in sys.modules['__main__'] (its user namespace), which a restore does "
-                        "not make again",
+XFAIL = {  # why (AMBER_REAL=all ... --runxfail shows it)
+    "ipython_shell.py": "restores identically but for the two lines `alias_magic` prints during start-up "
+                        "(Created `%smry` as an alias for `%timeit`.): a restore starts after start-up, "
+                        "whose output it does not print again",
 }
 # What Amber refuses, rightly: the snapshot names this path and says what to do (the hint).
 REFUSED = {

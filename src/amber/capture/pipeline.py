@@ -269,6 +269,8 @@ def gather_roots(request: SnapshotRequest, world: World) -> HeapRoots:
         lifecycle=lifecycle.registered(),
         by_ref=tuple(name for name in modules if name in world.by_ref),
         argv0=request.startup.point["argv0"],
+        # A program may put a module of its own there (IPython's InteractiveShell does): set again.
+        sys_main=modules.get("__main__") if modules.get("__main__") is not request.startup.main else None,
     )
     registration = [(reconstructor(rebuild.register_modules), (tuple(by_value), _attached(modules, world))),
                     *early]

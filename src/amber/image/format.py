@@ -178,6 +178,9 @@ manifest (a dict)::
                          the modules imported again
     argv0                str
                          sys.argv[0] after restore
+    sys_main             any
+                         what sys.modules['__main__'] is when it is not the main module
+                         (IPython's user module), else None
 
 stats (a dict)::
 
