@@ -1,4 +1,4 @@
-"""The saving side for ``ctypes`` libraries and their functions (restore: :mod:`amber.handlers.libraries`).
+"""The saving side for ``ctypes`` libraries and their functions (restore: :mod:`amber.restore.libraries`).
 
 * A library (``ctypes.CDLL`` and subclasses, ``PyDLL``): its name (``_name``; the handle is
   the process's own) and the flags of its function class (``use_errno``, ``use_last_error``);
@@ -17,7 +17,7 @@ from __future__ import annotations
 import sys
 
 from amber.capture.reduce.recipes import Call, InstanceState, Offender, Recipe, reconstructor
-from amber.handlers import libraries
+from amber.restore import libraries
 
 _LIBRARY_OWN = ("_name", "_handle", "_FuncPtr")
 

@@ -1,4 +1,4 @@
-"""The saving side for ``sqlite3`` connections (the restore side: :mod:`amber.handlers.sqlite`).
+"""The saving side for ``sqlite3`` connections (the restore side: :mod:`amber.restore.sqlite_connections`).
 
 A connection keeps no Python-visible record of how it was opened, so what it was opened with is
 read off the connection, without changing what the program sees:
@@ -24,7 +24,7 @@ from __future__ import annotations
 import sys
 
 from amber.capture.reduce.recipes import Call, InstanceState, Offender, Recipe, reconstructor
-from amber.handlers import sqlite as restore_side
+from amber.restore import sqlite_connections
 
 _PROBE = "amber_probe"
 _HINT_OPEN_LATER = "open it after the snapshot point, or make it with amber.transient(conn, factory)"
@@ -42,7 +42,7 @@ def reduce_connection(sqlite3, conn, cls) -> Recipe | Offender:
     try:
         conn.total_changes  # noqa: B018 - raises on a closed connection
     except sqlite3.ProgrammingError:  # closed
-        return Recipe(Call(reconstructor(restore_side.closed_connection), (cls,)))
+        return Recipe(Call(reconstructor(sqlite_connections.closed_connection), (cls,)))
     try:
         conn.cursor().close()
     except sqlite3.ProgrammingError:
@@ -68,7 +68,7 @@ def reduce_connection(sqlite3, conn, cls) -> Recipe | Offender:
     autocommit = getattr(conn, "autocommit", None)
     if autocommit is not None and autocommit != getattr(sqlite3, "LEGACY_TRANSACTION_CONTROL", None):
         settings.append(("autocommit", autocommit))
-    r = Recipe(Call(reconstructor(restore_side.connect_again),
+    r = Recipe(Call(reconstructor(sqlite_connections.connect_again),
                     (cls, path, pages, tuple(settings), row_factory, text_factory)))
     attrs = getattr(conn, "__dict__", None)  # a subclass's own attributes
     if attrs:
