@@ -217,6 +217,11 @@ def reduce_sourceless_pattern(pattern):
     import gc
 
     for holder in gc.get_referrers(pattern):
+        if type(holder) is not dict:  # 3.12+ keeps an instance's attributes inline, without a dict
+            try:
+                holder = object.__getattribute__(holder, "__dict__")
+            except (AttributeError, TypeError):
+                continue
         if type(holder) is dict and holder.get("scanner") is pattern and "lexicon" in holder:
             parts = _compat.scanner_pattern_parts(holder["lexicon"], pattern)
             if parts is not None:
