@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import marshal
+import os
 import sys
 import time
 from types import CodeType
@@ -48,6 +49,7 @@ def describe(path: str, insecure: bool = False) -> dict:
     buffers = image.buffers()
     stats = image.decode(fmt.STATS, records.STATS_SCHEMA)
     inputs = image.decode(fmt.INPUTS) if image.has_section(fmt.INPUTS) else None
+    heap = image.entry(fmt.HEAP)[2]
     image.close()
     by_value = stats["modules_by_value"]
     by_ref = stats["modules_by_ref"]
@@ -88,7 +90,21 @@ def describe(path: str, insecure: bool = False) -> dict:
             "iterated_environment": inputs["env_names"] is not None,
         },
         "capture_seconds": stats["capture_seconds"],
+        "timings": None if inputs is None else _timings(path, inputs, heap),
     }
+
+
+def _timings(path: str, inputs: dict, heap: bytes) -> dict:
+    """An amber run image's cold start and the restores measured so far, and the choice they make
+    (:mod:`amber.runcache.timings`). The record is read with the key of the cache the image is in."""
+    from amber.runcache import keys, timings
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(path)))
+    samples = timings.restores(path, keys.secret_key(root), heap)
+    cold = inputs.get("cold_seconds")
+    choice = ("measuring" if cold is None or len(samples) < timings.SAMPLES
+              else "cold" if timings.cold_is_faster(cold, samples) else "restore")
+    return {"cold_seconds": cold, "restore_seconds": samples, "choice": choice}
 
 
 def _watched(inputs: dict, how: int) -> list:
@@ -155,9 +171,19 @@ def render(d: dict, top: int = 12) -> str:
         if i["iterated_environment"]:
             lines.append("  the program iterated the whole environment: that is one input, the set of "
                          "variable names (not their values)")
+        lines += ["", _render_timings(d["timings"])]
     if d["environ_changed"]:
         lines += ["", "environment variables set during start-up: " + ", ".join(d["environ_changed"])]
     return "\n".join(lines) + "\n"
+
+
+def _render_timings(t: dict) -> str:
+    cold = "not measured" if t["cold_seconds"] is None else f"{t['cold_seconds'] * 1000:.1f} ms"
+    restores = ", ".join(f"{s * 1000:.1f}" for s in t["restore_seconds"]) or "none yet"
+    choice = {"measuring": "amber run restores it while it measures",
+              "restore": "amber run restores it (faster than a cold start)",
+              "cold": "amber run runs the program cold (restoring it is not faster)"}[t["choice"]]
+    return f"timings      cold start {cold}; restores (ms) {restores}: {choice}"
 
 
 def sections_table(image: fmt.Image) -> tuple[str, list[str]]:

@@ -225,6 +225,9 @@ inputs (a dict)::
     env_names            16 bytes or None
                          a keyed digest of the variables' names if the program iterated the
                          environment, else None
+    cold_seconds         float or None, optional
+                         the build run's time from amber run's start to the snapshot point: its
+                         estimate of a cold start (amber.runcache.timings)
 
 
 
@@ -410,6 +413,9 @@ INPUTS_SCHEMA = Record(INPUTS, (
           "the environment variables start-up read, with a keyed digest of each value"),
     Field("env_names", Maybe(VARIABLE_DIGEST),
           "a keyed digest of the variables' names if the program iterated the environment, else None"),
+    Field("cold_seconds", Maybe(FLOAT),
+          "the build run's time from amber run's start to the snapshot point: its estimate of a cold "
+          "start (amber.runcache.timings)", optional=True),
 ))
 
 SECTION_RECORDS = {PRELUDE: PRELUDE_SCHEMA, INPUTS: INPUTS_SCHEMA}  # by section: what Image.decode checks
