@@ -50,6 +50,7 @@ def describe(path: str, insecure: bool = False) -> dict:
     stats = image.decode(fmt.STATS, records.STATS_SCHEMA)
     inputs = image.decode(fmt.INPUTS) if image.has_section(fmt.INPUTS) else None
     heap = image.entry(fmt.HEAP)[2]
+    launch = image.launch.decode("utf-8", "replace").rstrip("\n") or None
     image.close()
     by_value = stats["modules_by_value"]
     by_ref = stats["modules_by_ref"]
@@ -62,6 +63,7 @@ def describe(path: str, insecure: bool = False) -> dict:
         "created": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(h["created"])),
         "python": {k: (v.hex() if isinstance(v, bytes) else v) for k, v in h["python"].items()},
         "signed_by": h.get("key_id"),
+        "launch_line": launch,
         "snapshot_point": h["snapshot_point"],
         "sections": sections,
         "mapped_buffers": {"count": len(buffers), "bytes": sum(b.nbytes for b in buffers)},
@@ -122,6 +124,8 @@ def render(d: dict, top: int = 12) -> str:
         f"interpreter  {p['implementation']} {p['version'].split()[0]} ({p['platform']}, {p['cache_tag']}) "
         f"{p['executable']}",
         f"snapshot at  {sp['module'] or sp['script']}: {where} {sp['line']}",
+        "runs as      " + (f"./{os.path.basename(d['image'])} [ARGS...] (its launch line: {d['launch_line']})"
+                           if d["launch_line"] else f"amber restore {d['image']} [ARGS...] (no launch line)"),
         f"start-up     {d['startup_seconds'] * 1000:.0f} ms ran before the snapshot; capture took "
         f"{d['capture_seconds'] * 1000:.0f} ms",
         f"objects      {d['objects']:,}",
@@ -218,8 +222,9 @@ def _entry(image: fmt.Image, name: str) -> tuple:
 
 
 def _header_bytes(image: fmt.Image) -> bytes:
-    length = int.from_bytes(image.data[fmt.PREFIX["header_length"]], "little")
-    return bytes(image.data[fmt.HEADER_AT:fmt.HEADER_AT + length])
+    base = len(image.launch)
+    length = int.from_bytes(image.data[base:][fmt.PREFIX["header_length"]], "little")
+    return bytes(image.data[base + fmt.HEADER_AT:base + fmt.HEADER_AT + length])
 
 
 def disassemble(image: fmt.Image, name: str, out: TextIO) -> None:
@@ -266,10 +271,14 @@ def _dis_header(image: fmt.Image, out: TextIO) -> None:
     from amber.image import signing
 
     blob = _header_bytes(image)
-    lines = [f"# prefix: {fmt.HEADER_AT} bytes; the signature block covers the rest of the prefix and the "
-             f"header"]
-    lines += explain.show_layout(fmt.PREFIX, image.data, nested={"signature": signing.BLOCK})
-    lines += ["", f"# {HEADER}: marshal; {len(blob)} bytes at offset {fmt.HEADER_AT}; digest ok"]
+    base = len(image.launch)
+    lines = []
+    if image.launch:
+        lines += [f"# launch line: {base} bytes, signed: {image.launch.decode(errors='replace').rstrip()}"]
+    lines += [f"# prefix: {fmt.HEADER_AT} bytes at offset {base}; the signature block covers the launch "
+              f"line, the rest of the prefix and the header"]
+    lines += explain.show_layout(fmt.PREFIX, image.data[base:], nested={"signature": signing.BLOCK})
+    lines += ["", f"# {HEADER}: marshal; {len(blob)} bytes at offset {base + fmt.HEADER_AT}; digest ok"]
     lines += explain.show(records.HEADER_SCHEMA, image.header)
     out.write(_lines(lines))
 
