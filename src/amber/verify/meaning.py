@@ -35,6 +35,10 @@ import re
 
 from amber.verify.walker import Description
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
 # Compiled outside re's cache, which is the program's (and captured with it).
 _ATTRIBUTE = re._compiler.compile(  # type: ignore[attr-defined]
     r"^(?P<owner>.+)\.(?:<slot )?(?P<name>[A-Za-z_][A-Za-z0-9_]*)>?$", 0)
@@ -114,23 +118,23 @@ def _changed_by_a_round_trip(obj: object, index: str) -> bool:
     """Whether the buffer at ``index`` (``[2][0]``) of ``obj``'s reduce differs after ``obj`` is
     made again from that reduce, as pickle makes it, and reduced again."""
     try:
-        first = _at(type(obj).__reduce_ex__(obj, 4), index)
-        again = _at(type(obj).__reduce_ex__(_made_again(obj), 4), index)  # type: ignore[arg-type]
+        first: Any = _at(type(obj).__reduce_ex__(obj, 4), index)
+        again: Any = _at(type(obj).__reduce_ex__(_made_again(obj), 4), index)
         return bytes(memoryview(first)) != bytes(memoryview(again))
     except Exception:  # noqa: BLE001 - a round trip that fails proves nothing: the difference stays
         return False
 
 
-def _at(reduced: object, index: str) -> object:
-    for i in re.findall(r"\d+", index):
-        reduced = reduced[int(i)]  # type: ignore[index]
+def _at(reduced: Any, index: str) -> object:
+    for i in index.strip("[]").split("]["):  # (not re.findall: re's cache is the program's)
+        reduced = reduced[int(i)]
     return reduced
 
 
 def _made_again(obj: object) -> object:
     """A copy of ``obj`` made the way pickle makes one from its reduce (callable, arguments,
     then state through ``__setstate__`` or into ``__dict__``)."""
-    reduced = type(obj).__reduce_ex__(obj, 4)
+    reduced: Any = type(obj).__reduce_ex__(obj, 4)
     make, args, state = reduced[0], reduced[1], reduced[2] if len(reduced) > 2 else None
     copy = make(*args)
     if state is not None:
