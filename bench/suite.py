@@ -121,7 +121,8 @@ def measure_app(app: str, args, env: dict, amber: str, cache: str, work: str) ->
         subprocess.run([amber, "snapshot", "--lazy-code", "-o", lazy_image, path], env=env, cwd=work,
                        capture_output=True, check=True)
     run_env = dict(env, AMBER_CACHE=cache)
-    subprocess.run([amber, "run", path], env=run_env, cwd=work, capture_output=True, check=True)  # builds
+    subprocess.run([amber, "run", "--wait", path], env=run_env, cwd=work, capture_output=True,
+                   check=True)  # builds the image: the runs below restore it
     reimported = [m for m in info["modules"]["by_reference"] if m not in set(base_set(amber, env))]
     floor_imports = (f"import importlib\nfor m in {reimported!r}:\n    try:\n"
                      "        importlib.import_module(m)\n    except Exception:\n        pass\nprint('ok')\n")

@@ -153,7 +153,7 @@ if __name__ == "__main__":
 ''')
     env = {"AMBER_CACHE": str(tmp_path / "cache")}
     for _ in range(2):
-        r = run([*AMBER, "run", "-v", str(script)], cwd=tmp_path, env=env)
+        r = run([*AMBER, "run", "--wait", "-v", str(script)], cwd=tmp_path, env=env)
         assert r.returncode == 0 and r.stdout == "1\n", r.stderr  # cold each time, never the drifted one
     assert "restored from" not in r.stderr
 
