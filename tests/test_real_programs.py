@@ -4,7 +4,9 @@ The programs live in ``examples/real/``; each names its packages on a ``Needs:``
 docstring (``bench/real_programs.py`` reads it, and prints the corpus as a table, timed cold
 against restored). Each is snapshotted and restored through the real command line, the restore
 in a fresh process. The first tests check five programs in detail. The parametrized test checks
-every program of the corpus: the same standard output and exit code restored as cold. CI runs its
+every program of the corpus: the same standard output and exit code restored as cold, or, for a
+program Amber rightly refuses (``REFUSED``), a refusal that names the object's path and says what
+to do. CI runs its
 bounded form, the programs in ``CI`` (their packages are in the ``test`` extra); the whole corpus
 runs with ``pip install -e '.[real]'`` and ``AMBER_REAL=all python -m pytest tests/test_real_programs.py``.
 """
