@@ -214,3 +214,28 @@ if __name__ == "__main__":
 ''')
     snapshot(p, check=True)
     assert p.restore().stdout == p.cold().stdout
+
+
+def test_describing_runs_no_getstate_that_would_change_the_program(program):
+    # A lazy query set: its __getstate__ evaluates it, and opens a connection on the way (Django's
+    # QuerySet). Neither the verification nor the capture runs it: the restored object is as
+    # unevaluated as the program's, and no connection is made.
+    p = program('''
+CONNECTIONS = []
+
+class Lazy:
+    def __init__(self, query):
+        self.query, self.rows = query, None
+    def __getstate__(self):
+        CONNECTIONS.append(open(__file__))
+        self.rows = ["row"]
+        return dict(self.__dict__)
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+
+Q = Lazy("select")
+if __name__ == "__main__":
+    print(Q.query, Q.rows, len(CONNECTIONS))
+''')
+    snapshot(p, check=True)
+    assert p.restore().stdout == p.cold().stdout == "select None 0\n"

@@ -8,6 +8,7 @@ names, so that a change in the order of the stages (A shells, B plain fills, C r
 D late steps, D2 hashing fills, E) fails here first.
 """
 
+import copyreg
 import io
 import pickle
 import pickletools
@@ -113,11 +114,15 @@ class HashedKey:
 
 
 class StatefulKey(HashedKey):
-    """Has pickling hooks, so (its module being held by reference) its instances are made late,
-    by their own reduce, and their state is set by ``__setstate__`` in stage D."""
+    """Has a reduce protocol of its own, so (its module being held by reference) its instances
+    are made late, by their own reduce, and their state is set by ``__setstate__`` in stage D.
+    (A ``__getstate__`` alone would not do: such instances are copied field by field.)"""
 
     def __getstate__(self):
         return dict(self.__dict__)
+
+    def __reduce_ex__(self, protocol):
+        return (copyreg.__newobj__, (type(self),), self.__getstate__())
 
     def __setstate__(self, state):
         self.__dict__.update(state)

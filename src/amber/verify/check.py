@@ -79,7 +79,7 @@ def describe_live(modules: dict[str, ModuleType], by_ref: set[str], unchanged=No
 def check_image(image: str, live: walker.Description, args: list[str]) -> None:
     """Restore ``image`` in a fresh process; raise :class:`VerificationFailed` if what it rebuilt
     differs from ``live``."""
-    restored = _restored_facts(image, args)
+    restored = _restored_facts(image, args, live.getstate_asked)
     found = differences(live, restored)
     if found and live.again is not None:
         # The objects' own reduce protocols, which the walk (and the capture after it) calls, may
@@ -96,9 +96,10 @@ def check_image(image: str, live: walker.Description, args: list[str]) -> None:
         raise VerificationFailed(report(found, live.anchors), found, live.deep)
 
 
-def _restored_facts(image: str, args: list[str]) -> dict:
+def _restored_facts(image: str, args: list[str], asked: list) -> dict:
     fd, result = create_temporary(image + ".facts")
-    os.close(fd)
+    with open(fd, "wb") as f:  # read by the child first: the instances whose __getstate__ was asked
+        f.write(marshal.dumps(asked))
     try:
         options = VerifyOptions(image, result, args=args)
         cmd = [sys.executable, "-I", "-S", BOOT, "verify", *options.encode()]

@@ -37,7 +37,10 @@ def main(argv: list) -> None:
         mod = main_module if name == "__main__" else sys.modules.get(name)
         if mod is not None:
             (hidden if name == "amber" or name.startswith("amber.") else modules).append((name, mod))
-    facts = walker.describe(modules, {name for name, _ in modules if name not in by_ref}, hidden=hidden).facts
+    with open(options.result, "rb") as f:
+        asked = set(marshal.load(f))  # the live walk's getstate_asked (amber.verify.check)
+    facts = walker.describe(modules, {name for name, _ in modules if name not in by_ref}, hidden=hidden,
+                            asked=asked).facts
     fd = posix.open(options.result, posix.O_WRONLY | posix.O_TRUNC | getattr(posix, "O_NOFOLLOW", 0))
     try:
         data = memoryview(marshal.dumps(facts))

@@ -140,6 +140,7 @@ class Description:
         # (path, modules): instances whose own reduce protocol imported modules when the walk
         # asked it (the program's code ran, and changed the state being described)
         self.imports_run: list = []
+        self.getstate_asked: list = []  # live side: see Walker._asks_protocol
         self.again: Any = None  # live side: walks the state once more, as it is then
         self.facts = facts
         self.objects = objects
@@ -150,8 +151,10 @@ class Walker:
     """One walk of one process's state (see the module's docstring)."""
 
     def __init__(self, modules: list, deep: set, keep_objects: bool = False, real_of=None,
-                 unchanged=None, hidden: "list | None" = None) -> None:
+                 unchanged=None, hidden: "list | None" = None, asked: "set | None" = None) -> None:
         self.modules = modules
+        self.asked = asked  # restored side: the paths whose __getstate__ the live side asked
+        self.getstate_asked: list = []  # live side: those paths
         self.hidden = hidden or []  # Amber's own modules: their objects named, never walked
         self.names = {name for name, _ in modules}
         self.real_of = real_of  # obj -> what it stands for, or None (Amber's recorders' stand-ins)
@@ -196,6 +199,7 @@ class Walker:
         found.as_imported = set(self.as_imported)
         found.own_setstate = self.own_setstate
         found.imports_run = self.imports_run
+        found.getstate_asked = self.getstate_asked
         return found
 
     def root(self, name: str, mod: "Any") -> None:
@@ -365,12 +369,23 @@ class Walker:
             # A class of a module imported again decides what an unpickled instance holds; a
             # restore through its hooks gives what pickle would (see amber.verify.meaning).
             self.own_setstate.append(self.path_of(obj))
-        if _own_protocol(kind):
+        if self._asks_protocol(obj, kind):
             # Also what the class says its state is (pickle's view): where the fields differ but
             # this does not, the class left them out on purpose (see amber.verify.meaning).
             count = len(sys.modules)
+            state = instance_dict(obj, kind)
+            held = None if state is None else list(state.items())
             reduced = _reduce(obj, kind)
-            if len(sys.modules) > count:  # new modules come last in sys.modules
+            if held is not None and state is not None and _not_as_held(state, held):
+                # The protocol changed the instance (a Django QuerySet runs its query and keeps
+                # the rows): put back what it held at the snapshot point, and describe that, not
+                # the protocol's view (the capture copies such an instance field by field).
+                state.clear()
+                state.update(held)
+                reduced = None
+            elif reduced is not None and len(sys.modules) > count:  # new modules come last
+                # (A protocol that failed is not what the capture uses: what it imported on the
+                # way is no state of the image's.)
                 self.imports_run.append((self.path_of(obj), list(sys.modules)[count:]))
             if reduced is not None:
                 self.alive.append(reduced)
@@ -393,13 +408,42 @@ class Walker:
         children.extend(_slot_values(obj, kind))
         if base is None and _c_base(kind) is not object:
             count = len(sys.modules)
+            state = instance_dict(obj, kind)
+            held = None if state is None else list(state.items())
             reduced = _reduce(obj, kind)
-            if len(sys.modules) > count:  # new modules come last in sys.modules
+            if held is not None and state is not None and _not_as_held(state, held):
+                # The protocol changed the instance (a Django QuerySet runs its query and keeps
+                # the rows): put back what it held at the snapshot point, and describe that, not
+                # the protocol's view (the capture copies such an instance field by field).
+                state.clear()
+                state.update(held)
+                reduced = None
+            elif reduced is not None and len(sys.modules) > count:  # new modules come last
+                # (A protocol that failed is not what the capture uses: what it imported on the
+                # way is no state of the image's.)
                 self.imports_run.append((self.path_of(obj), list(sys.modules)[count:]))
             if reduced is not None:
                 self.alive.append(reduced)
                 children.append((".__reduce__", reduced))
         return head, children
+
+    def _asks_protocol(self, obj: "Any", kind: type) -> bool:
+        """Whether the walk asks the instance's own reduce protocol. A ``__getstate__`` alone is
+        asked only where the instance holds an open file or socket (what such a hook leaves
+        out; the capture copies the others field by field, and asking would run the program's
+        code: a Django QuerySet's runs its query, opening a database connection on the way).
+        The live side decides and lists the paths (``getstate_asked``); the restored side asks
+        the same ones, so that both walks meet every object by the same path."""
+        protocol = _own_protocol(kind)
+        if protocol != "getstate":
+            return bool(protocol)
+        path = self.path_of(obj)
+        if self.asked is not None:
+            return path in self.asked
+        if _holds_open_resource(obj, kind):
+            self.getstate_asked.append(path)
+            return True
+        return False
 
     def describe_c_object(self, obj: "Any", kind: type) -> tuple:
         try:
@@ -480,13 +524,13 @@ _CLASS_CACHES = frozenset({"__slotnames__"})  # copyreg's cache of slot names: w
 
 
 def describe(modules: list, deep: set, keep_objects: bool = False, real_of=None,
-             unchanged=None, hidden: "list | None" = None) -> Description:
+             unchanged=None, hidden: "list | None" = None, asked: "set | None" = None) -> Description:
     """The state of ``modules`` (``[(name, module)]``) and of the interpreter; ``deep``: the names
     of the modules captured by value; ``real_of``: see :class:`Walker`."""
     enabled = gc.isenabled()
     gc.disable()  # the walk allocates and keeps: a collection would only walk it
     try:
-        return Walker(modules, deep, keep_objects, real_of, unchanged, hidden).run()
+        return Walker(modules, deep, keep_objects, real_of, unchanged, hidden, asked).run()
     finally:
         _NAMESPACES.clear()
         if enabled:
@@ -494,6 +538,13 @@ def describe(modules: list, deep: set, keep_objects: bool = False, real_of=None,
 
 
 # -- reading objects as the interpreter stores them -----------------------------------------
+
+def _not_as_held(state: dict, held: list) -> bool:
+    """Whether ``state`` (an instance's ``__dict__``) holds other items than ``held`` did."""
+    if len(state) != len(held):
+        return True
+    return any(k1 != k2 or v1 is not v2 for (k1, v1), (k2, v2) in zip(state.items(), held, strict=True))
+
 
 def instance_dict(obj: object, kind: type) -> "dict | None":
     """The instance's own ``__dict__`` (never a ``__dict__`` property the class defines)."""
@@ -535,17 +586,38 @@ _OBJECT_PROTOCOL = {name: object.__dict__.get(name)
                     for name in ("__reduce_ex__", "__reduce__", "__getstate__")}
 
 
-def _own_protocol(kind: type) -> bool:
-    """Whether a class defines how its instances are pickled (``__reduce_ex__``, ``__reduce__`` or
-    ``__getstate__`` of its own, in Python: those of C bases are the bases' state, read directly)."""
+def _own_protocol(kind: type) -> "bool | str":
+    """Whether a class defines how its instances are pickled, in Python (those of C bases are the
+    bases' state, read directly): True for a ``__reduce_ex__`` or ``__reduce__`` of its own,
+    ``"getstate"`` for a ``__getstate__`` alone (see :meth:`Walker._asks_protocol`)."""
+    getstate = False
     for cls in _type_mro(kind):
         if not is_python_class(cls):
-            return False
+            break
         namespace = _type_dict(cls)
         for name, inherited in _OBJECT_PROTOCOL.items():
             value = namespace.get(name)
             if value is not None and value is not inherited and type(value) is FunctionType:
+                if name != "__getstate__":
+                    return True
+                getstate = True
+    return "getstate" if getstate else False
+
+
+def _holds_open_resource(obj: object, kind: type) -> bool:
+    import _io
+
+    socket_module = sys.modules.get("_socket")  # (not imported: then there is no socket)
+    sockets = (socket_module.socket,) if socket_module is not None else ()
+    for value in (instance_dict(obj, kind) or {}).values():
+        cls = type(value)
+        try:
+            if sockets and issubclass(cls, sockets) and value.fileno() != -1:
                 return True
+            if issubclass(cls, _io._IOBase) and not _io._IOBase.closed.__get__(value):
+                return True
+        except (OSError, ValueError, AttributeError, TypeError):
+            continue
     return False
 
 
@@ -585,6 +657,11 @@ def _reduce(obj: object, kind: type) -> object:
         return None
     # An empty state is no state (unpickling sets nothing): an exception whose __dict__ was
     # only looked at reduces to (cls, args, {}), the same one restored to (cls, args).
+    if type(reduced) is tuple and len(reduced) >= 3 and type(reduced[2]) is tuple:
+        # An instance __dict__ that is empty is none: CPython makes one on first access (of
+        # anyone's: a partial's reduce says {} or None for the same object).
+        state = tuple(None if type(v) is dict and not v else v for v in reduced[2])
+        reduced = (*reduced[:2], state, *reduced[3:])
     if type(reduced) is tuple and len(reduced) == 3 and (reduced[2] is None or reduced[2] == {}):
         reduced = reduced[:2]
     elif type(reduced) is tuple and len(reduced) >= 3 and type(reduced[2]) is dict:

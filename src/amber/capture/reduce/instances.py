@@ -109,10 +109,17 @@ class InstanceReducer:
             # is trusted to know its C parts: its hooks decide; so is a class whose instance
             # holds an open file or socket that its hooks leave out.
             return self.instance_by_value(obj, cls)
+        if pure and not _defines_reduce(cls) and not _holds_a_resource(obj, cls, self._hooks_of(cls)):
+            # A class of a module imported again whose only hooks are __getstate__/__setstate__:
+            # its instances are copied field by field too, without running them (a Django
+            # QuerySet's __getstate__ runs its query): the state at the snapshot point, exactly.
+            return self.instance_by_value(obj, cls)
+        before = _own_state(obj, cls) if pure else None
         try:
             rv = _materialise(obj.__reduce_ex__(5))
         except Exception as e:
             if pure:
+                _put_back(obj, cls, before)
                 return self.instance_by_value(obj, cls)
             owner = None if self.shell_by_base_new(cls) else c_constructor_owner(cls)
             made = f"; {_qualified(owner)} makes its instances with a constructor of its own" if owner else ""
@@ -120,6 +127,11 @@ class InstanceReducer:
                             "make it again after restore: amber.transient(obj, factory) (the factory "
                             "builds it), or make it after the snapshot point; or register a reducer "
                             "with copyreg.pickle")
+        if _changed(obj, cls, before):
+            # Its reduce protocol changed it (a Django QuerySet runs its query and keeps the
+            # rows): the state at the snapshot point is the one before, all of it in Python.
+            _put_back(obj, cls, before)
+            return self.instance_by_value(obj, cls)
         found = self._found_by_lookup(obj, cls, rv)
         if found is not None:
             return found
@@ -395,6 +407,13 @@ _RESOURCE_TYPES = (io.IOBase, _socket.socket, types.GeneratorType, types.Corouti
                    types.AsyncGeneratorType, types.FrameType)
 
 
+def _defines_reduce(cls) -> bool:
+    """Does ``cls`` (or a base other than object) define ``__reduce__`` or ``__reduce_ex__``: a
+    protocol that may hand back another object (a lookup by name), not only a state?"""
+    return any(hook in klass.__dict__ for klass in cls.__mro__[:-1]
+               for hook in ("__reduce__", "__reduce_ex__"))
+
+
 def _defines_hooks(cls) -> bool:
     """Does ``cls`` (or a base other than object) define a pickling hook?"""
     return any(hook in klass.__dict__ for klass in cls.__mro__[:-1] for hook in _PICKLE_HOOKS)
@@ -419,6 +438,29 @@ def _holds_a_resource(obj, cls, defines_hooks: bool) -> bool:
             continue
         return True
     return False
+
+
+def _own_state(obj, cls) -> list | None:
+    """What an instance holds directly: its ``__dict__``'s items (the values held, so that they
+    can be put back), to tell whether running its class's code changed it."""
+    d = instance_dict(obj, cls)
+    return None if d is None else list(d.items())
+
+
+def _changed(obj, cls, before: list | None) -> bool:
+    now = _own_state(obj, cls)
+    if before is None or now is None:
+        return False
+    return len(now) != len(before) or any(k1 != k2 or v1 is not v2
+                                          for (k1, v1), (k2, v2) in zip(now, before, strict=True))
+
+
+def _put_back(obj, cls, before: list | None) -> None:
+    """The instance's ``__dict__`` as :func:`_own_state` saw it."""
+    d = instance_dict(obj, cls)
+    if before is not None and d is not None and _changed(obj, cls, before):
+        d.clear()
+        d.update(before)
 
 
 def _materialise(rv):
