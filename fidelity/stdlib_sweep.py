@@ -1,4 +1,4 @@
-"""The standard library sweep: every stdlib module that imports here, snapshotted, restored, its state compared.
+"""The standard library sweep: every stdlib module that imports here, restored, its state compared.
 
     python fidelity/stdlib_sweep.py [--jobs N] [--only NAME,...] [--limit N] [--json FILE]
 
@@ -96,7 +96,8 @@ def compare(cold: dict, cold2: dict, restored: dict) -> tuple[list, int, int]:
     noise = {p for p in cold.keys() | cold2.keys() if cold.get(p) != cold2.get(p)}
     # A path that is in neither cold process, under a container whose fact is noise, is named by
     # a key that differs between processes (a thread ident, an id): it is noise too.
-    noise |= {p for p in restored.keys() - cold.keys() - cold2.keys() if any(a in noise for a in ancestors(p))}
+    noise |= {p for p in restored.keys() - cold.keys() - cold2.keys()
+              if any(a in noise for a in ancestors(p))}
     paths = (cold.keys() | restored.keys()) - noise
     diffs = [(p, cold.get(p, "<absent>"), restored.get(p, "<absent>"))
              for p in sorted(paths) if cold.get(p) != restored.get(p)]

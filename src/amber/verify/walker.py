@@ -493,12 +493,27 @@ def instance_dict(obj: object, kind: type) -> "dict | None":
     if _object_getstate is None:
         return None
     try:
-        state = _object_getstate(obj)
+        state = _leaving_class_as_it_was(kind, lambda: _object_getstate(obj))
     except Exception:  # noqa: BLE001 - no instance dict to be read
         return None
     if type(state) is tuple:
         state = state[0]
     return state if type(state) is dict else None
+
+
+def _leaving_class_as_it_was(kind: type, read: "Any") -> "Any":
+    """``read()``, with the class left as the program left it: the first time one of its
+    instances is reduced, copyreg caches the class's slot names on it (``__slotnames__``), an
+    entry a cold process never has. The snapshotting process is described before it is captured."""
+    had = "__slotnames__" in _type_dict(kind)
+    try:
+        return read()
+    finally:
+        if not had and "__slotnames__" in _type_dict(kind):
+            try:
+                type.__delattr__(kind, "__slotnames__")
+            except (AttributeError, TypeError):
+                pass  # a type that refuses: copyreg could not have cached it either
 
 
 def _slot_values(obj: object, kind: type) -> list:
@@ -565,7 +580,7 @@ def _reduce(obj: object, kind: type) -> object:
     """The object's own reduce protocol (``__reduce_ex__(4)``), or None if it has none."""
     try:
         reducer: Any = kind.__reduce_ex__
-        reduced = reducer(obj, 4)
+        reduced = _leaving_class_as_it_was(kind, lambda: reducer(obj, 4))
     except Exception:  # noqa: BLE001 - no protocol: the object is described by its type alone
         return None
     # An empty state is no state (unpickling sets nothing): an exception whose __dict__ was
