@@ -152,12 +152,24 @@ def wrap_module_loading(started, finished):
             finished(spec.name, ok)
         return module
 
-    bootstrap._load_unlocked = _load_unlocked
+    bootstrap._load_unlocked = as_import_system_frame(_load_unlocked, original)
 
     def undo() -> None:
         bootstrap._load_unlocked = original  # type: ignore[attr-defined]
 
     return undo
+
+
+def as_import_system_frame(wrapper, original):
+    """``wrapper`` (a hook Amber puts between the import system's own functions while start-up
+    runs) with the file name of the ``original`` it wraps, so its frame counts as the import
+    system's: ``warnings`` skips the import system's frames when it looks for the code a
+    ``stacklevel`` names (the frame of a module's importer), and the interpreter leaves them out of
+    an import's traceback. Under Amber's own file name the frame would be the importer instead:
+    a deprecation warning a module gives its importer would not be shown as under ``python``,
+    and ``__warningregistry__`` would be filled in Amber's module instead of the importer's."""
+    wrapper.__code__ = wrapper.__code__.replace(co_filename=original.__code__.co_filename)
+    return wrapper
 
 
 def context_var_parts(var) -> tuple:

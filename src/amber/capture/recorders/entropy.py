@@ -144,6 +144,8 @@ def _watch_imports(callback):
     still the outermost one (the import recorder may already have put the original back)."""
     import _frozen_importlib as bootstrap
 
+    from amber import _compat
+
     original = bootstrap._load_unlocked
 
     def _load_unlocked(spec):
@@ -154,7 +156,7 @@ def _watch_imports(callback):
             pass
         return module
 
-    bootstrap._load_unlocked = _load_unlocked
+    bootstrap._load_unlocked = _compat.as_import_system_frame(_load_unlocked, original)
 
     def undo() -> None:
         if bootstrap._load_unlocked is _load_unlocked:  # type: ignore[attr-defined]
