@@ -180,3 +180,18 @@ if __name__ == "__main__":
     cold = p.cold(check=True).stdout
     p.snapshot()
     assert p.restore().stdout == cold
+
+
+def test_amber_leaves_no_module_the_program_did_not_import(program):
+    """Splitting the main script at its snapshot point needs the syntax tree's classes, not the
+    _ast module: a restored process has no _ast the program never imported, and one that
+    imports ast after the restore gets working node classes."""
+    p = program("""
+        import sys, amber
+        amber.snapshot()
+        print("_ast" in sys.modules, "ast" in sys.modules)
+        import ast
+        print(type(ast.parse("x = 1").body[0]).__name__, ast.Assign is type(ast.parse("y = 2").body[0]))
+    """)
+    p.snapshot()
+    assert p.restore().stdout == "False False\nAssign True\n"

@@ -192,3 +192,56 @@ def test_iterating_the_environment_is_one_input(program, tmp_path):
     image = next((tmp_path / "cache").rglob("*.amber"))
     info = json.loads(run([*AMBER, "inspect", "--json", str(image)], check=True).stdout)
     assert info["inputs"]["iterated_environment"] is True
+
+
+def _timings_record(cache):
+    from amber.runcache import layout
+
+    images = [os.path.join(d, n) for d, _s, names in os.walk(cache) for n in names if n.endswith(".amber")]
+    assert len(images) == 1, images
+    return images[0], layout.timings_record(images[0])
+
+
+def test_restore_and_cold_times_are_measured_and_shown(app):
+    assert app()[0] == "built"
+    for _ in range(4):  # the first three restores are measured; the fourth only reads the record
+        assert app()[0] == "restored"
+    image, _record = _timings_record(app.cache)
+    info = run([*AMBER, "inspect", "--json", image], env={"AMBER_CACHE": str(app.cache)}, check=True)
+    import json
+
+    t = json.loads(info.stdout)["timings"]
+    assert 0 < t["cold_seconds"] < 60, t
+    assert len(t["restore_seconds"]) == 3 and all(0 < s < 60 for s in t["restore_seconds"]), t
+    assert t["choice"] in ("restore", "cold"), t
+    text = run([*AMBER, "inspect", image], env={"AMBER_CACHE": str(app.cache)}, check=True).stdout
+    assert "timings      cold start" in text and "restores (ms)" in text
+
+
+def test_a_restore_slower_than_cold_runs_cold_until_rebuilt(app):
+    from amber.image import format as fmt
+    from amber.runcache import keys, timings
+
+    assert app()[0] == "built"
+    assert app()[0] == "restored"
+    image, record = _timings_record(app.cache)
+    heap = fmt.read_image(image).entry(fmt.HEAP)[2]
+    key = keys.secret_key(str(app.cache))
+    # Restores measured at 100 s each: slower than any cold start.
+    with open(record, "wb") as f:
+        f.write(keys.seal(key, timings.TIMINGS_KIND, {"image": heap, "restores": [100.0, 100.0, 100.0]}))
+    r = run([*AMBER, "run", "-v", str(app.dir / "app.py")], cwd=app.dir, env={"AMBER_CACHE": str(app.cache)},
+            check=True)
+    assert r.stdout == "v1 1 plain [] [] False\n"  # ran cold, exactly as python runs it
+    assert "restoring is not faster for this program" in r.stderr and "warning" not in r.stderr, r.stderr
+    # A forged record (another key) is not believed: the run restores.
+    with open(record, "wb") as f:
+        f.write(keys.seal(b"k" * 32, timings.TIMINGS_KIND, {"image": heap, "restores": [100.0] * 3}))
+    assert app()[0] == "restored"
+    # A rebuild removes the record: the restores it measured were of the image replaced.
+    with open(record, "wb") as f:
+        f.write(keys.seal(key, timings.TIMINGS_KIND, {"image": heap, "restores": [100.0] * 3}))
+    bump(app.dir / "lib" / "helper.py")
+    assert app()[0] == "built"
+    assert not os.path.exists(record)
+    assert app()[0] == "restored"

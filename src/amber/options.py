@@ -121,7 +121,7 @@ class SnapshotOptions(_Options):
     """
 
     __slots__ = ("image", "target", "is_module", "reimport", "allowed_secrets", "strict", "lazy_code",
-                 "verify", "root", "entry", "build", "verbose", "program", "args")
+                 "verify", "root", "entry", "build", "verbose", "program", "started", "args")
 
     image: str  # absolute path of the image to write
     target: str  # the script as given, or the module's name
@@ -136,11 +136,13 @@ class SnapshotOptions(_Options):
     build: bool  # amber run: write the image (off: run without trying)
     verbose: bool  # amber run -v
     program: str  # amber run: the program's cache key (each image records it)
+    started: float | None  # amber run: when its run began (amber.runcache.timings.now()), for the cold time
 
     def __init__(self, image: str, target: str, is_module: bool = False, *, reimport: "Iterable[str]" = (),
                  allowed_secrets: "Iterable[str]" = (), strict: bool = False, lazy_code: bool = False,
                  verify: bool = True, root: str | None = None, entry: str | None = None, build: bool = True,
-                 verbose: bool = False, program: str = "", args: "Iterable[str]" = ()) -> None:
+                 verbose: bool = False, program: str = "", started: float | None = None,
+                 args: "Iterable[str]" = ()) -> None:
         self.image = image
         self.target = target
         self.is_module = is_module
@@ -154,6 +156,7 @@ class SnapshotOptions(_Options):
         self.build = build
         self.verbose = verbose
         self.program = program
+        self.started = started
         self.args = list(args)
 
     @property

@@ -31,6 +31,7 @@ from types import ModuleType
 import amber
 from amber import lifecycle
 from amber._compat import ident
+from amber._files import BOOT
 from amber.capture import distributions
 from amber.capture.compile.compiler import CompiledHeap, HeapCompiler, Unplannable
 from amber.capture.compile.planner import HeapPlan, HeapStats, Planner, type_name
@@ -389,7 +390,10 @@ def write_image_file(request: SnapshotRequest, world: World, roots: HeapRoots, p
         def check(written: str) -> None:
             check_image(written, live, request.startup.options.args)
 
-    writer.write_image(request.path, header, sections, (scheme, kid, sign), before_publish=check)
+    # amber snapshot's images are programs (./app.amber ARGS); amber run's are restored by amber run.
+    launch = None if request.options.for_run else writer.launch_line(sys.executable, BOOT)
+    writer.write_image(request.path, header, sections, (scheme, kid, sign), before_publish=check,
+                       launch=launch or b"")
 
 
 def _registrations_on_reimported_abcs(modules, world, done: set) -> list:

@@ -18,6 +18,7 @@ from amber.capture.recorders.registrations import RegistrationRecorder
 from amber.capture.recorders.tls import TLSRecorder
 from amber.errors import CaptureError, UsageError, describe_error, error, flush_streams, note, say, warn
 from amber.options import SnapshotOptions
+from amber.runcache import timings
 from amber.state import PLAIN, SNAPSHOTTING, STATE
 
 # This module runs before the program does: it imports nothing the program did not ask for
@@ -46,13 +47,15 @@ class Startup:
     (without Amber's capture side) and the base set's changed state."""
 
     def __init__(self, options: SnapshotOptions, baseline: Baseline, recorders: "Recorders",
-                 main: "ModuleType", split: "Split", filename: str, startup_seconds: float) -> None:
+                 main: "ModuleType", split: "Split", filename: str, startup_seconds: float,
+                 cold_seconds: float | None = None) -> None:
         self.options = options
         self.baseline = baseline
         self.recorders = recorders
         self.main = main
         self.split = split
         self.startup_seconds = startup_seconds
+        self.cold_seconds = cold_seconds  # amber run: from its start to here (amber.runcache.timings)
         self.modules = {name: mod for name, mod in list(sys.modules.items())
                         if mod is not None and not _is_amber_machinery(name)}
         self.replay = baseline.replay()
@@ -113,9 +116,10 @@ def run_snapshot(options: SnapshotOptions, baseline: Baseline, imports: "ImportR
             raise
         _run_cold(options, f"{e}" if isinstance(e, UsageError) else f"{type(e).__name__}: {e}")
     startup_seconds = _run_to_snapshot_point(options, main, split)
+    cold_seconds = None if options.started is None else timings.now() - options.started
     hooks_failed = _run_before_snapshot(options)
     recorders.stop()
-    startup = Startup(options, baseline, recorders, main, split, filename, startup_seconds)
+    startup = Startup(options, baseline, recorders, main, split, filename, startup_seconds, cold_seconds)
     if options.for_run:
         _build_and_continue(startup, build=options.build and not hooks_failed)
     else:
@@ -279,6 +283,7 @@ def _build_image(startup: Startup) -> None:
         assert secret is not None  # made when missing
         recorded = inputs.record(startup.modules, secret, run.program,
                                  exclude_under=root.rstrip(os.sep) + os.sep)
+        recorded["cold_seconds"] = startup.cold_seconds
         if recorded["output"]:  # printed again by every restore: kept in the image, so scanned
             from amber.capture.policy.secret_scan import SecretScanner
 

@@ -80,4 +80,5 @@ def record_built(root: str, entry: str, image: str, key: bytes, target: str, key
     removing the image just built)."""
     keys.write_program(entry, key, target, key_args)
     layout.remove(layout.failed_marker(image))
+    layout.remove(layout.timings_record(image))  # the restores it measured were of the image replaced
     eviction.evict(root, eviction.cap(), keep=image)
