@@ -280,3 +280,26 @@ if __name__ == "__main__":
     assert "DeprecationWarning: old_api is old" in snap.stderr, snap.stderr
     assert "DeprecationWarning: inner" in snap.stderr, snap.stderr
     assert p.restore().stdout == cold.stdout
+
+
+def test_filters_added_while_amber_looks_at_objects_stay_out_of_the_program_s(program):
+    # The verifier and the capture call the program's pickling hooks; one that starts a process
+    # runs os.get_exec_path(), which adds a filter inside catch_warnings(). Amber's quiet copy of
+    # warnings must take it (and catch_warnings drop it again), not the program's filters, which
+    # are set again at restore when the program changed them (found by the stdlib sweep:
+    # distutils, through platform.uname_result's __reduce__).
+    p = program('''
+import os, random, warnings
+class Lazy:
+    def __reduce__(self):
+        os.get_exec_path()
+        return (Lazy, ())
+X = Lazy()
+warnings.filterwarnings("ignore", category=UserWarning, module="quiet_here")
+if __name__ == "__main__":
+    print(len(warnings.filters), [f[2].__name__ for f in warnings.filters[:2]])
+''')
+    cold = p.cold(check=True).stdout
+    assert cold == "6 ['UserWarning', 'DeprecationWarning']\n"
+    p.snapshot()
+    assert p.restore().stdout == cold
