@@ -77,6 +77,9 @@ _FILE_TYPES = {io.TextIOWrapper: "text", io.BufferedReader: "rb", io.BufferedWri
 _NEVER_GLOBAL = frozenset({tuple, frozenset, str, bytes, types.CodeType, types.CellType})
 
 
+_PROPERTY_DOC = property.__dict__["__doc__"]  # the doc slot of a property, read past a subclass
+
+
 class Reducers:
     """Holds the dispatch table and what reducers need to know about the world."""
 
@@ -338,13 +341,21 @@ class Reducers:
                       [Build(attrs, None)] if attrs else None)
 
     def reduce_property(self, prop):
-        args = (prop.fget, prop.fset, prop.fdel, prop.__doc__)
+        # The doc the property itself holds: for a subclass, prop.__doc__ reads the instance's
+        # __dict__ (filled from it below), where the property put its getter's doc instead.
+        doc = _PROPERTY_DOC.__get__(prop)
+        # A doc taken from the getter is the getter's very object. Such a property's getter(),
+        # setter() and deleter() copies take their own getter's doc: made by make_property,
+        # which takes the getter's doc the same way.
+        from_getter = doc is not None and prop.fget is not None and doc is getattr(prop.fget, "__doc__", None)
+        args = (prop.fget, prop.fset, prop.fdel, doc)
         # No doc: made by make_property, which keeps it None (a property takes its getter's doc,
         # which may not be filled in yet when the property is made, or differ).
-        if type(prop) is property and prop.__doc__ is not None:
+        if type(prop) is property and doc is not None and not from_getter:
             r = Recipe(Call(property, args))
         else:
-            r = Recipe(Call(reconstructor(rebuild.make_property), (type(prop),) + args))
+            r = Recipe(Call(reconstructor(rebuild.make_property),
+                            (type(prop), *args, *((True,) if from_getter else ()))))
         attrs = list(getattr(prop, "__dict__", {}).items())
         if attrs:
             r.fills.append(Build(attrs, None))
