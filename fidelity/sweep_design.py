@@ -22,4 +22,22 @@ def by_design(module: str, path: str, cold: str, restored: str, base_set: set) -
                     "(no Python code runs; its only trace is its sys.modules entry)")
     if path == "@interp.copyreg" and cold == "not imported" and "copyreg" in base_set:
         return BASE_SET
+    if module == "sys":
+        return _sys(path, cold, base_set)
+    return ""
+
+
+def _sys(path: str, cold: str, base_set: set) -> str:
+    """The sys module describes the process: what differs there is the restoring process's own."""
+    if path == "sys.orig_argv" or path.startswith("sys.orig_argv["):
+        return "sys.orig_argv is the restoring command's (README: Modules imported again)"
+    if path == "sys.modules" or path.startswith("sys.modules[") and cold == "<absent>":
+        name = path[len("sys.modules["):].strip("[]'\"")
+        if path == "sys.modules" or name in base_set or name.startswith("amber") or \
+                name in sys.builtin_module_names:
+            return BASE_SET
+    if path == "sys.path_importer_cache" or path.startswith("sys.path_importer_cache["):
+        return ("sys.path_importer_cache caches the finders of the directories the process's own "
+                "imports searched: a restore imports Amber's restore path and the modules imported "
+                "again, not the modules of the image")
     return ""

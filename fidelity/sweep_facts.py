@@ -216,6 +216,7 @@ class Describer:
             self.describe(path + ".__func__", value.__func__, depth)
         elif t is property:
             self.add(path, "property")
+            self.describe(path + ".__doc__", value.__doc__, depth)
             for part in ("fget", "fset", "fdel"):
                 self.describe(f"{path}.{part}", getattr(value, part), depth)
         elif t.__name__ in ("getset_descriptor", "member_descriptor", "wrapper_descriptor",
@@ -244,9 +245,9 @@ class Describer:
             for key, d in type.__dict__["__dict__"].__get__(klass).items():
                 if type(d).__name__ == "member_descriptor" and key not in ("__weakref__",):
                     try:
-                        self.describe(f"{path}.{key}", d.__get__(obj, t), depth)
+                        self.describe(f"{path}.<slot {key}>", d.__get__(obj, t), depth)
                     except AttributeError:
-                        self.add(f"{path}.{key}", "slot unset")
+                        self.add(f"{path}.<slot {key}>", "slot unset")
 
 
 def registrations(facts: dict) -> None:
