@@ -188,3 +188,27 @@ if __name__ == "__main__":
     assert cold == "False False 1 y\n"
     p.snapshot()
     assert p.restore().stdout == cold
+
+
+def test_describing_leaves_the_program_s_instances_as_they_were(program):
+    # The verifier compares what an instance's own reduce protocol returns; one that reads a lazy
+    # attribute fills it (platform.uname_result's processor, a cached_property that runs
+    # `uname -p`). The image must hold the instance as start-up left it (found by the stdlib sweep).
+    p = program('''
+import functools
+class Lazy:
+    def __init__(self):
+        self.name = "x"
+    @functools.cached_property
+    def expensive(self):
+        return "computed"
+    def __reduce__(self):
+        return (Lazy, (), {"name": self.name, "expensive": self.expensive})
+L = Lazy()
+if __name__ == "__main__":
+    print(sorted(vars(L)))
+''')
+    cold = p.cold(check=True).stdout
+    assert cold == "['name']\n"
+    p.snapshot()
+    assert p.restore().stdout == cold

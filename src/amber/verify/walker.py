@@ -516,6 +516,21 @@ def _leaving_class_as_it_was(kind: type, read: "Any") -> "Any":
                 pass  # a type that refuses: copyreg could not have cached it either
 
 
+def _leaving_instance_as_it_was(obj: object, kind: type, read: "Any") -> "Any":
+    """``read()`` (the instance's own reduce protocol), with the instance's ``__dict__`` put back
+    as it was: a protocol that reads a lazy attribute fills it (a ``functools.cached_property``:
+    ``platform.uname_result.processor``), which a cold process does not have at this point."""
+    state = instance_dict(obj, kind)
+    before = dict(state) if state is not None else None
+    try:
+        return _leaving_class_as_it_was(kind, read)
+    finally:
+        if state is not None and before is not None and (
+                len(state) != len(before) or any(state.get(k, before) is not v for k, v in before.items())):
+            state.clear()
+            state.update(before)
+
+
 def _slot_values(obj: object, kind: type) -> list:
     """``(".name", value)`` for every slot set, read through its member descriptor."""
     out = []
@@ -580,7 +595,7 @@ def _reduce(obj: object, kind: type) -> object:
     """The object's own reduce protocol (``__reduce_ex__(4)``), or None if it has none."""
     try:
         reducer: Any = kind.__reduce_ex__
-        reduced = _leaving_class_as_it_was(kind, lambda: reducer(obj, 4))
+        reduced = _leaving_instance_as_it_was(obj, kind, lambda: reducer(obj, 4))
     except Exception:  # noqa: BLE001 - no protocol: the object is described by its type alone
         return None
     # An empty state is no state (unpickling sets nothing): an exception whose __dict__ was
