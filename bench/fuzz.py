@@ -380,7 +380,8 @@ class Fuzz:
         with open(self.uncapturable, "w") as f:
             f.write(textwrap.dedent(UNCAPTURABLE))
         for prog in (script, script, self.uncapturable):
-            p = subprocess.run(AMBER + ["run", prog], env=env, capture_output=True, text=True, cwd=self.work,
+            p = subprocess.run(AMBER + ["run", "--wait", prog], env=env, capture_output=True, text=True,
+                               cwd=self.work,
                                stdin=subprocess.DEVNULL)
             if p.returncode != 0 or "Traceback" in p.stderr:
                 raise SystemExit(f"fuzz: amber run {prog} failed:\n{p.stderr}")
@@ -461,8 +462,8 @@ class Fuzz:
         def restore(i: Input) -> list:
             return AMBER + ["restore", i.path]
 
-        def run(i: Input) -> list:
-            return AMBER + ["run", i.path]
+        def run(i: Input) -> list:  # --wait: a rebuild ends with the run (no build left behind)
+            return AMBER + ["run", "--wait", i.path]
 
         def inspect(i: Input) -> list:
             return AMBER + ["inspect", i.path]

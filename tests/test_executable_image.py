@@ -40,7 +40,7 @@ def test_run_images_have_no_launch_line(tmp_path):
     script = tmp_path / "app.py"
     script.write_text(PROGRAM)
     cache = tmp_path / "cache"
-    run([*AMBER, "run", str(script)], cwd=tmp_path, input="x\n", env={"AMBER_CACHE": str(cache)}, check=True)
+    run([*AMBER, "run", "--wait", str(script)], cwd=tmp_path, input="x\n", env={"AMBER_CACHE": str(cache)}, check=True)
     images = [os.path.join(d, n) for d, _s, names in os.walk(cache) for n in names if n.endswith(".amber")]
     assert len(images) == 1
     with open(images[0], "rb") as f:

@@ -155,7 +155,7 @@ def test_start_up_sees_no_module_amber_brought(program, tmp_path):
     cold = set(ast.literal_eval(p.cold(check=True).stdout))
     base = set(run([*AMBER, "inspect", "--base-set"], check=True).stdout.split())
     under = {"snapshot": p.snapshot().stdout,
-             "run": run([*AMBER, "run", str(p.script)], cwd=p.dir, check=True,
+             "run": run([*AMBER, "run", "--wait", str(p.script)], cwd=p.dir, check=True,
                         env={"AMBER_CACHE": str(tmp_path / "cache")}).stdout}
     for how, out in under.items():
         extra = set(ast.literal_eval(out)) - cold - base

@@ -22,14 +22,14 @@ imports ``ast`` later gets the very classes this module holds (3.11 to 3.13).
 
 import sys
 
+from amber._compat import ident
+from amber.errors import UsageError
+
 _HAD_AST = "_ast" in sys.modules
 import _ast as ast  # noqa: E402  (the node classes; ast.py adds only helpers, and imports)
 
 if not _HAD_AST:
     del sys.modules["_ast"]
-
-from amber._compat import ident
-from amber.errors import UsageError
 
 TYPE_CHECKING = False  # no `types` or `typing` before the program runs (see above)
 if TYPE_CHECKING:

@@ -238,6 +238,9 @@ inputs (a dict)::
     cold_seconds         float or None, optional
                          the build run's time from amber run's start to the snapshot point: its
                          estimate of a cold start (amber.runcache.timings)
+    no_image             str, optional
+                         in a no-image marker only: why no image was built (said by later runs'
+                         -v)
 
 
 
@@ -429,6 +432,8 @@ INPUTS_SCHEMA = Record(INPUTS, (
     Field("cold_seconds", Maybe(FLOAT),
           "the build run's time from amber run's start to the snapshot point: its estimate of a cold "
           "start (amber.runcache.timings)", optional=True),
+    Field("no_image", STR, "in a no-image marker only: why no image was built (said by later runs' -v)",
+          optional=True),
 ))
 
 SECTION_RECORDS = {PRELUDE: PRELUDE_SCHEMA, INPUTS: INPUTS_SCHEMA}  # by section: what Image.decode checks

@@ -73,8 +73,9 @@ def main(argv: list) -> None:
     if reason is None:
         return  # restored, and the program ran
     build = True
-    if not options.rebuild and freshness.known_to_fail(cache.image, cache.key, cache.program):
-        say("no image can be built for this program (see the first run's warning); running it cold",
+    failed = None if options.rebuild else freshness.known_to_fail(cache.image, cache.key, cache.program)
+    if failed is not None:
+        say(f"no image can be built for this program ({failed}); running it cold",
             verbose=options.verbose)
         build = False
     else:
@@ -177,7 +178,9 @@ def _drop(cache: _Cache, reason: str) -> str:
 
 def _restore_failed(cache: _Cache, options: RunOptions, inputs: dict, error: BaseException) -> "NoReturn":
     """The image is sound but does not restore here: later runs run cold while its inputs hold."""
-    if cache.key is not None and keys.write_no_image_marker(cache.image, cache.key, inputs):
+    why = f"its image did not restore: {describe_error(error)}"
+    marker = dict(inputs, no_image=why)
+    if cache.key is not None and keys.write_no_image_marker(cache.image, cache.key, marker):
         layout.remove(cache.image)
     run_cold(options, f"the cached image did not restore ({describe_error(error)})")
 
@@ -189,7 +192,8 @@ def _hand_over_to_build(options: RunOptions, cache: _Cache, build: bool, started
                                allowed_secrets=options.allowed_secrets, strict=options.strict,
                                verify=options.verify, root=cache.root, entry=cache.entry, build=build,
                                verbose=options.verbose,
-                               program=cache.program, started=started, args=options.args)
+                               program=cache.program, started=started, wait=options.wait,
+                               args=options.args)
     cmd = [sys.executable, "-S", boot, "snapshot", *snapshot.encode()]
     flush_streams()
     posix.execve(cmd[0], cmd, _ENVIRON)

@@ -20,6 +20,11 @@ so it is judged here, on the live side:
   protocol (``__getstate__``, ``__reduce__``) and whose fields differ while what that protocol
   returns does not (a client that drops its socket in ``__getstate__``): the class says that is
   its state, as pickle would.
+* **bytes a type's own protocol does not keep**: a buffer in what an object's reduce protocol
+  returns whose bytes differ after the restore, when a round trip through that same protocol in
+  the live process (the object made again from its reduce, and reduced again) changes them too:
+  they carry nothing the type keeps (a C struct's uninitialised padding: scipy's ``cKDTree``
+  node buffer). Any other difference under the same object still counts.
 
 Everything else that differs is a :class:`Difference`, reported with its path.
 """
@@ -29,6 +34,10 @@ from __future__ import annotations
 import re
 
 from amber.verify.walker import Description
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 # Compiled outside re's cache, which is the program's (and captured with it).
 _ATTRIBUTE = re._compiler.compile(  # type: ignore[attr-defined]
@@ -87,7 +96,54 @@ def differences(live: Description, restored: dict) -> list[Difference]:
     renewed = _renewed_on_purpose(live, found)
     found = [d for d in found if d.path not in renewed and d.path not in live.as_imported
              and not _under(d.path, live.renewed) and not _under(d.path, live.own_setstate)]
-    return _left_out_by_protocol(live, found)
+    return _not_kept_by_a_round_trip(live, _left_out_by_protocol(live, found))
+
+
+_REDUCED = re._compiler.compile(r"^(?P<owner>.+?)\.__reduce__(?P<index>(?:\[\d+\])+)$", 0)  # type: ignore[attr-defined]
+
+
+def _not_kept_by_a_round_trip(live: Description, found: list[Difference]) -> list[Difference]:
+    objects = live.objects or {}
+    kept = []
+    for d in found:
+        m = _REDUCED.match(d.path)
+        same_shape = d.live[0] == d.restored[0] == "buffer" and d.live[:5] == d.restored[:5]
+        owner = objects.get(m.group("owner")) if m and same_shape else None
+        if owner is None or not _changed_by_a_round_trip(owner, m.group("index")):
+            kept.append(d)
+    return kept
+
+
+def _changed_by_a_round_trip(obj: object, index: str) -> bool:
+    """Whether the buffer at ``index`` (``[2][0]``) of ``obj``'s reduce differs after ``obj`` is
+    made again from that reduce, as pickle makes it, and reduced again."""
+    try:
+        first: Any = _at(type(obj).__reduce_ex__(obj, 4), index)
+        again: Any = _at(type(obj).__reduce_ex__(_made_again(obj), 4), index)
+        return bytes(memoryview(first)) != bytes(memoryview(again))
+    except Exception:  # noqa: BLE001 - a round trip that fails proves nothing: the difference stays
+        return False
+
+
+def _at(reduced: Any, index: str) -> object:
+    for i in index.strip("[]").split("]["):  # (not re.findall: re's cache is the program's)
+        reduced = reduced[int(i)]
+    return reduced
+
+
+def _made_again(obj: object) -> object:
+    """A copy of ``obj`` made the way pickle makes one from its reduce (callable, arguments,
+    then state through ``__setstate__`` or into ``__dict__``)."""
+    reduced: Any = type(obj).__reduce_ex__(obj, 4)
+    make, args, state = reduced[0], reduced[1], reduced[2] if len(reduced) > 2 else None
+    copy = make(*args)
+    if state is not None:
+        setstate = getattr(copy, "__setstate__", None)
+        if setstate is not None:
+            setstate(state)
+        else:
+            copy.__dict__.update(state)
+    return copy
 
 
 def _under(path: str, roots: list) -> bool:
