@@ -12,7 +12,8 @@ depth, and the registries an import may add to (codecs, copyreg, import hooks, a
 handlers, warnings filters, sys.modules). Facts that differ between the two cold processes are
 noise (salted hashes, ids, time, pids) and are left out; every other fact of the restored
 process must equal the cold one's. A difference that Amber makes by design is named with its
-reason (``fidelity/sweep_design.py``); any other is printed with its path, both values, and counts as a failure.
+reason (``fidelity/sweep_design.py``); any other is printed with its path and both values, and
+counts as a failure (exit code 1).
 """
 
 from __future__ import annotations
