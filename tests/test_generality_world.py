@@ -131,6 +131,25 @@ def test_attributes_set_on_classes_and_functions_of_modules_imported_again(progr
     assert "collections: Counter.__repr__" in replayed
 
 
+def test_attributes_set_on_classes_of_an_extension_that_claim_another_module(program):
+    # _ast (an extension module, imported again) makes the classes ast.py (captured by value)
+    # adds properties to at import: Constant.n, Tuple.dims. Those classes say their module is
+    # "ast", yet they are _ast's own: what ast.py and the program set on them is set again
+    # (found by the stdlib sweep).
+    p = program('''
+        import ast, _ast
+        _ast.Name.note = "set by the program"
+        if __name__ == "__main__":
+            print("n" in vars(ast.Constant), "dims" in vars(ast.Tuple), ast.Constant(5).n,
+                  ast.Name.__module__, ast.Name.note)
+    ''')
+    cold = p.cold(check=True)
+    assert cold.stdout == "True True 5 ast set by the program\n"
+    p.snapshot()
+    assert p.restore().stdout == cold.stdout
+    assert "_ast: Constant.n, Constant.s, Name.note, Tuple.dims" in inspect_json(p)["replayed"]
+
+
 def test_monkeypatches_of_a_package_imported_again_by_request(program, tmp_path):
     # --reimport json and a package of the program's own: a method replaced, a function's
     # attribute, a class attribute removed, a class's registry filled in place.

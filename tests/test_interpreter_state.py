@@ -254,3 +254,52 @@ if __name__ == "__main__":
     assert cold.split() == ["True"] * 9
     p.snapshot()
     assert p.restore().stdout == cold
+
+
+def test_warnings_a_module_gives_its_importer_are_attributed_as_under_python(program):
+    # A module that warns at import with stacklevel=2 names its importer's frame. Amber's import
+    # recorder wraps the import system's loading function while start-up runs; its frame must
+    # count as the import system's (warnings skips those), or the warning would be attributed to
+    # Amber: not shown (DeprecationWarning shows for __main__ only) and __warningregistry__ filled
+    # in Amber's module instead of the importer's (found by the stdlib sweep: cgi, smtpd, aifc...).
+    p = program('''
+import sys
+import old_api
+import old_api_twice
+if __name__ == "__main__":
+    print(sorted(k for k in globals() if k == "__warningregistry__"),
+          hasattr(old_api_twice, "__warningregistry__"), "linecache" in sys.modules)
+''')
+    (p.dir / "old_api.py").write_text('import warnings\nwarnings.warn("old_api is old", DeprecationWarning, stacklevel=2)\n')
+    (p.dir / "old_api_twice.py").write_text('import inner_old\n')
+    (p.dir / "inner_old.py").write_text('import warnings\nwarnings.warn("inner", DeprecationWarning, stacklevel=3)\n')
+    cold = p.cold(check=True)
+    assert "DeprecationWarning: old_api is old" in cold.stderr, cold.stderr
+    assert cold.stdout == "['__warningregistry__'] False True\n", cold.stdout
+    snap = p.snapshot()  # start-up runs there: its warnings are shown there, as in the cold run
+    assert "DeprecationWarning: old_api is old" in snap.stderr, snap.stderr
+    assert "DeprecationWarning: inner" in snap.stderr, snap.stderr
+    assert p.restore().stdout == cold.stdout
+
+
+def test_filters_added_while_amber_looks_at_objects_stay_out_of_the_program_s(program):
+    # The verifier and the capture call the program's pickling hooks; one that starts a process
+    # runs os.get_exec_path(), which adds a filter inside catch_warnings(). Amber's quiet copy of
+    # warnings must take it (and catch_warnings drop it again), not the program's filters, which
+    # are set again at restore when the program changed them (found by the stdlib sweep:
+    # distutils, through platform.uname_result's __reduce__).
+    p = program('''
+import os, random, warnings
+class Lazy:
+    def __reduce__(self):
+        os.get_exec_path()
+        return (Lazy, ())
+X = Lazy()
+warnings.filterwarnings("ignore", category=UserWarning, module="quiet_here")
+if __name__ == "__main__":
+    print(len(warnings.filters), [f[2].__name__ for f in warnings.filters[:2]])
+''')
+    cold = p.cold(check=True).stdout
+    assert cold == "6 ['UserWarning', 'DeprecationWarning']\n"
+    p.snapshot()
+    assert p.restore().stdout == cold

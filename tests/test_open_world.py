@@ -195,3 +195,24 @@ def test_amber_leaves_no_module_the_program_did_not_import(program):
     """)
     p.snapshot()
     assert p.restore().stdout == "False False\nAssign True\n"
+
+
+def test_what_the_capture_side_imports_stays_out_of_the_programs_modules(program):
+    """The capture side imports modules after the snapshot point (re, json, urllib.parse...).
+    A submodule that import binds on a package of the program's (``urllib.parse`` on an
+    ``urllib`` the program imported alone) is not the program's: the snapshot failed on it. And
+    ``re``'s import registers ``re.Pattern`` in ``copyreg.dispatch_table``, which ``copy`` holds
+    too: with ``copy`` imported again (pyexpat pulls ``xml`` in), its table was refilled with the
+    capture side's registration and the snapshot failed (found by the stdlib sweep: urllib,
+    xml.dom.expatbuilder). The program's own registrations are kept."""
+    p = program("""
+import copy, copyreg, sys, urllib, xml.dom.minidom, xml.parsers.expat
+copyreg.pickle(type(Ellipsis), lambda e: "Ellipsis")
+if __name__ == "__main__":
+    print(hasattr(urllib, "parse"), "re" in sys.modules, copy.dispatch_table is copyreg.dispatch_table,
+          sorted(k.__qualname__ for k in copyreg.dispatch_table))
+""")
+    cold = p.cold(check=True).stdout
+    assert cold == "False False True ['UnionType', 'complex', 'ellipsis']\n"
+    p.snapshot()
+    assert p.restore().stdout == cold

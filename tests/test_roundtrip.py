@@ -460,3 +460,38 @@ def test_hooks_that_leave_out_a_resource_are_honoured(program):
     ''')
     p.snapshot()
     assert p.restore().stdout == "svc None None\n"
+
+
+def test_properties_keep_where_their_doc_came_from(program):
+    # A property whose doc is its getter's keeps that: its getter()/setter() copies take their
+    # new getter's doc, as in a cold run. A property subclass keeps its doc in its __dict__ and
+    # none in the property itself (abc.abstractproperty: importlib.abc.Traversable.name; found
+    # by the stdlib sweep). An explicit doc stays explicit, a doc set to None stays None.
+    p = program('''
+import abc
+def lend(self):
+    "lent doc"
+class A:
+    @property
+    def plain(self):
+        "plain doc"
+    @abc.abstractproperty
+    def sub(self):
+        "sub doc"
+    explicit = property(lend, doc="explicit doc")
+    nodoc = property(lend)
+    nodoc.__doc__ = None
+def g(self):
+    "g doc"
+if __name__ == "__main__":
+    slot = property.__dict__["__doc__"]
+    for name in ("plain", "sub", "explicit", "nodoc"):
+        prop = A.__dict__[name]
+        print(name, prop.__doc__, slot.__get__(prop), vars(prop) if type(prop) is not property else "",
+              prop.getter(g).__doc__, prop.setter(g).__doc__)
+''')
+    cold = p.cold(check=True).stdout
+    assert "plain plain doc plain doc  g doc plain doc\n" in cold
+    assert "sub sub doc None {'__doc__': 'sub doc'} g doc" in cold
+    p.snapshot()
+    assert p.restore().stdout == cold

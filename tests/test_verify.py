@@ -158,6 +158,61 @@ if __name__ == "__main__":
     assert "restored from" not in r.stderr
 
 
+def test_describing_leaves_the_program_s_classes_as_they_were(program):
+    # Reading an instance's state through object.__getstate__ or __reduce_ex__ makes copyreg cache
+    # the class's slot names on the class (__slotnames__). The verifier reads the snapshotting
+    # process's state before the capture: that cache must not end up in the image (found by the
+    # stdlib sweep: typing._SpecialForm, uuid.UUID).
+    p = program('''
+class Slotted:
+    __slots__ = ("a", "b")
+    def __init__(self):
+        self.a, self.b = 1, 2
+    def __getstate__(self):
+        return {"a": self.a, "b": self.b}
+    def __setstate__(self, state):
+        self.a, self.b = state["a"], state["b"]
+
+class Reduced:
+    __slots__ = ("name",)
+    def __init__(self, name):
+        self.name = name
+    def __reduce__(self):
+        return (Reduced, (self.name,))
+
+X, Y = Slotted(), Reduced("y")
+if __name__ == "__main__":
+    print("__slotnames__" in Slotted.__dict__, "__slotnames__" in Reduced.__dict__, X.a, Y.name)
+''')
+    cold = p.cold(check=True).stdout
+    assert cold == "False False 1 y\n"
+    p.snapshot()
+    assert p.restore().stdout == cold
+
+
+def test_describing_leaves_the_program_s_instances_as_they_were(program):
+    # The verifier compares what an instance's own reduce protocol returns; one that reads a lazy
+    # attribute fills it (platform.uname_result's processor, a cached_property that runs
+    # `uname -p`). The image must hold the instance as start-up left it (found by the stdlib sweep).
+    p = program('''
+import functools
+class Lazy:
+    def __init__(self):
+        self.name = "x"
+    @functools.cached_property
+    def expensive(self):
+        return "computed"
+    def __reduce__(self):
+        return (Lazy, (), {"name": self.name, "expensive": self.expensive})
+L = Lazy()
+if __name__ == "__main__":
+    print(sorted(vars(L)))
+''')
+    cold = p.cold(check=True).stdout
+    assert cold == "['name']\n"
+    p.snapshot()
+    assert p.restore().stdout == cold
+
 # An object whose own reduce gives a buffer with bytes the type does not keep (here its id, as a
 # C struct's uninitialised padding is): no two round trips give the same bytes.
 TAGGED = '''

@@ -133,17 +133,6 @@ def thread_local_args(local) -> tuple:
     return args, kwargs
 
 
-def as_import_machinery(hook):
-    """``hook`` (a function wrapped around ``_bootstrap._load_unlocked``) named as part of the
-    import system: warnings skip frames whose file names importlib's _bootstrap
-    (``warnings._is_internal_frame``, and ``_warnings`` in C, 3.11-3.13), so a warning that a
-    module's import issues (``stacklevel=2``) is attributed to the importer, as in a cold run,
-    and lands in the importer's ``__warningregistry__``, not in Amber's."""
-    name = "<amber: hook around importlib._bootstrap._load_unlocked>"
-    hook.__code__ = hook.__code__.replace(co_filename=name)
-    return hook
-
-
 def wrap_module_loading(started, finished):
     """Call ``started(name)`` when a module's loading begins and ``finished(name, ok)`` when it
     ends. Every import that runs a loader goes through ``_bootstrap._load_unlocked(spec)``
@@ -163,12 +152,24 @@ def wrap_module_loading(started, finished):
             finished(spec.name, ok)
         return module
 
-    bootstrap._load_unlocked = as_import_machinery(_load_unlocked)
+    bootstrap._load_unlocked = as_import_system_frame(_load_unlocked, original)
 
     def undo() -> None:
         bootstrap._load_unlocked = original  # type: ignore[attr-defined]
 
     return undo
+
+
+def as_import_system_frame(wrapper, original):
+    """``wrapper`` (a hook Amber puts between the import system's own functions while start-up
+    runs) with the file name of the ``original`` it wraps, so its frame counts as the import
+    system's: ``warnings`` skips the import system's frames when it looks for the code a
+    ``stacklevel`` names (the frame of a module's importer), and the interpreter leaves them out of
+    an import's traceback. Under Amber's own file name the frame would be the importer instead:
+    a deprecation warning a module gives its importer would not be shown as under ``python``,
+    and ``__warningregistry__`` would be filled in Amber's module instead of the importer's."""
+    wrapper.__code__ = wrapper.__code__.replace(co_filename=original.__code__.co_filename)
+    return wrapper
 
 
 def context_var_parts(var) -> tuple:

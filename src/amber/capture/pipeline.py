@@ -26,7 +26,7 @@ import os
 import sys
 import time
 from pickle import PickleBuffer
-from types import ModuleType
+from types import FunctionType, ModuleType
 
 import amber
 from amber import lifecycle
@@ -200,6 +200,15 @@ class _QuietWarnings:
         quiet = ModuleType("warnings")
         quiet.__dict__.update(real.__dict__)
         quiet.__dict__["filters"] = [("ignore", None, Warning, None, 0), *real.filters]
+        # The copy's functions work on the copy's filters: catch_warnings() (which takes
+        # sys.modules["warnings"], the copy) puts back the copy's list, so a filter that code run
+        # during the capture adds inside one (a __reduce__ calling subprocess: os.get_exec_path's
+        # simplefilter) must go to that list, not stay in the program's for good.
+        for name, value in real.__dict__.items():
+            if type(value) is FunctionType and value.__globals__ is real.__dict__:
+                quiet.__dict__[name] = FunctionType(value.__code__, quiet.__dict__, value.__name__,
+                                                    value.__defaults__, value.__closure__)
+                quiet.__dict__[name].__kwdefaults__ = value.__kwdefaults__
         self.real, self.quiet = real, quiet
         sys.modules["warnings"] = quiet
         real._filters_mutated()

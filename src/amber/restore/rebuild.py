@@ -272,10 +272,15 @@ def reorder(d: dict, keys: tuple) -> None:
     d.update(rest)
 
 
-def make_property(cls, fget, fset, fdel, doc):
+def make_property(cls, fget, fset, fdel, doc, from_getter=False):
     """A property (or an instance of a subclass) with exactly ``doc``: made with no doc, a
-    property takes its getter's, which the original may not have had (``ipaddress``)."""
+    property takes its getter's, which the original may not have had (``ipaddress``). One whose
+    doc was its getter's (``from_getter``) takes it from the getter again, as the original did:
+    its getter(), setter() and deleter() copies then take their new getter's doc."""
     obj = property.__new__(cls)
+    if from_getter:
+        _init_from_getter(obj, fget, fset, fdel, doc)
+        return obj
     property.__init__(obj, fget, fset, fdel, doc)
     if doc is None and obj.__doc__ is not None:
         try:
@@ -283,6 +288,24 @@ def make_property(cls, fget, fset, fdel, doc):
         except AttributeError:
             pass
     return obj
+
+
+def _init_from_getter(obj, fget, fset, fdel, doc) -> None:
+    """``property.__init__`` with no doc, so that it takes ``doc`` from the getter; the getter is
+    lent ``doc`` for the call when its own is not set yet (a later step of the heap sets it)."""
+    current = getattr(fget, "__doc__", None)
+    if current is doc:
+        property.__init__(obj, fget, fset, fdel, None)
+        return
+    try:
+        fget.__doc__ = doc
+    except (AttributeError, TypeError):
+        property.__init__(obj, fget, fset, fdel, doc)
+        return
+    try:
+        property.__init__(obj, fget, fset, fdel, None)
+    finally:
+        fget.__doc__ = current
 
 
 class _Gone:

@@ -373,17 +373,8 @@ class Walker:
             # Also what the class says its state is (pickle's view): where the fields differ but
             # this does not, the class left them out on purpose (see amber.verify.meaning).
             count = len(sys.modules)
-            state = instance_dict(obj, kind)
-            held = None if state is None else list(state.items())
-            reduced = _reduce(obj, kind)
-            if held is not None and state is not None and _not_as_held(state, held):
-                # The protocol changed the instance (a Django QuerySet runs its query and keeps
-                # the rows): put back what it held at the snapshot point, and describe that, not
-                # the protocol's view (the capture copies such an instance field by field).
-                state.clear()
-                state.update(held)
-                reduced = None
-            elif reduced is not None and len(sys.modules) > count:  # new modules come last
+            reduced = _reduce(obj, kind)  # (the instance's __dict__ put back as it was)
+            if reduced is not None and len(sys.modules) > count:  # new modules come last
                 # (A protocol that failed is not what the capture uses: what it imported on the
                 # way is no state of the image's.)
                 self.imports_run.append((self.path_of(obj), list(sys.modules)[count:]))
@@ -407,21 +398,7 @@ class Walker:
             head = (*head, tuple(sorted(k if type(k) is str else repr(k) for k in state)))
         children.extend(_slot_values(obj, kind))
         if base is None and _c_base(kind) is not object:
-            count = len(sys.modules)
-            state = instance_dict(obj, kind)
-            held = None if state is None else list(state.items())
             reduced = _reduce(obj, kind)
-            if held is not None and state is not None and _not_as_held(state, held):
-                # The protocol changed the instance (a Django QuerySet runs its query and keeps
-                # the rows): put back what it held at the snapshot point, and describe that, not
-                # the protocol's view (the capture copies such an instance field by field).
-                state.clear()
-                state.update(held)
-                reduced = None
-            elif reduced is not None and len(sys.modules) > count:  # new modules come last
-                # (A protocol that failed is not what the capture uses: what it imported on the
-                # way is no state of the image's.)
-                self.imports_run.append((self.path_of(obj), list(sys.modules)[count:]))
             if reduced is not None:
                 self.alive.append(reduced)
                 children.append((".__reduce__", reduced))
@@ -539,13 +516,6 @@ def describe(modules: list, deep: set, keep_objects: bool = False, real_of=None,
 
 # -- reading objects as the interpreter stores them -----------------------------------------
 
-def _not_as_held(state: dict, held: list) -> bool:
-    """Whether ``state`` (an instance's ``__dict__``) holds other items than ``held`` did."""
-    if len(state) != len(held):
-        return True
-    return any(k1 != k2 or v1 is not v2 for (k1, v1), (k2, v2) in zip(state.items(), held, strict=True))
-
-
 def instance_dict(obj: object, kind: type) -> "dict | None":
     """The instance's own ``__dict__`` (never a ``__dict__`` property the class defines)."""
     for cls in _type_mro(kind):
@@ -559,12 +529,42 @@ def instance_dict(obj: object, kind: type) -> "dict | None":
     if _object_getstate is None:
         return None
     try:
-        state = _object_getstate(obj)
+        state = _leaving_class_as_it_was(kind, lambda: _object_getstate(obj))
     except Exception:  # noqa: BLE001 - no instance dict to be read
         return None
     if type(state) is tuple:
         state = state[0]
     return state if type(state) is dict else None
+
+
+def _leaving_class_as_it_was(kind: type, read: "Any") -> "Any":
+    """``read()``, with the class left as the program left it: the first time one of its
+    instances is reduced, copyreg caches the class's slot names on it (``__slotnames__``), an
+    entry a cold process never has. The snapshotting process is described before it is captured."""
+    had = "__slotnames__" in _type_dict(kind)
+    try:
+        return read()
+    finally:
+        if not had and "__slotnames__" in _type_dict(kind):
+            try:
+                type.__delattr__(kind, "__slotnames__")
+            except (AttributeError, TypeError):
+                pass  # a type that refuses: copyreg could not have cached it either
+
+
+def _leaving_instance_as_it_was(obj: object, kind: type, read: "Any") -> "Any":
+    """``read()`` (the instance's own reduce protocol), with the instance's ``__dict__`` put back
+    as it was: a protocol that reads a lazy attribute fills it (a ``functools.cached_property``:
+    ``platform.uname_result.processor``), which a cold process does not have at this point."""
+    state = instance_dict(obj, kind)
+    before = dict(state) if state is not None else None
+    try:
+        return _leaving_class_as_it_was(kind, read)
+    finally:
+        if state is not None and before is not None and (
+                len(state) != len(before) or any(state.get(k, before) is not v for k, v in before.items())):
+            state.clear()
+            state.update(before)
 
 
 def _slot_values(obj: object, kind: type) -> list:
@@ -652,7 +652,7 @@ def _reduce(obj: object, kind: type) -> object:
     """The object's own reduce protocol (``__reduce_ex__(4)``), or None if it has none."""
     try:
         reducer: Any = kind.__reduce_ex__
-        reduced = reducer(obj, 4)
+        reduced = _leaving_instance_as_it_was(obj, kind, lambda: reducer(obj, 4))
     except Exception:  # noqa: BLE001 - no protocol: the object is described by its type alone
         return None
     # An empty state is no state (unpickling sets nothing): an exception whose __dict__ was

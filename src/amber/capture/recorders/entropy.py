@@ -146,6 +146,7 @@ def _watch_imports(callback):
     still the outermost one (the import recorder may already have put the original back)."""
     import _frozen_importlib as bootstrap
 
+
     original = bootstrap._load_unlocked
 
     def _load_unlocked(spec):
@@ -156,7 +157,7 @@ def _watch_imports(callback):
             pass
         return module
 
-    bootstrap._load_unlocked = _compat.as_import_machinery(_load_unlocked)
+    bootstrap._load_unlocked = _compat.as_import_system_frame(_load_unlocked, original)
 
     def undo() -> None:
         if bootstrap._load_unlocked is _load_unlocked:  # type: ignore[attr-defined]

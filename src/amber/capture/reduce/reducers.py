@@ -77,6 +77,9 @@ _FILE_TYPES = {io.TextIOWrapper: "text", io.BufferedReader: "rb", io.BufferedWri
 _NEVER_GLOBAL = frozenset({tuple, frozenset, str, bytes, types.CodeType, types.CellType})
 
 
+_PROPERTY_DOC = property.__dict__["__doc__"]  # the doc slot of a property, read past a subclass
+
+
 class Reducers:
     """Holds the dispatch table and what reducers need to know about the world."""
 
@@ -245,11 +248,23 @@ class Reducers:
 
     def reduce_module_dict(self, d):
         mod = self.module_dicts[ident(d)]
-        fills = [SetItems(list(d.items()))] if d else None
+        items = [(k, v) for k, v in d.items() if not self._imported_by_the_capture(mod, k, v)]
+        fills = [SetItems(items)] if items else None
         if type(mod) is types.ModuleType:
             return Recipe(Call(named("builtins", "getattr"), (mod, "__dict__")), fills)
         # Past a __dict__ property or __getattribute__ the module's class may have.
         return Recipe(Call(reconstructor(rebuild.module_dict), (mod,)), fills)
+
+    def _imported_by_the_capture(self, package, attr, value) -> bool:
+        """Is ``package.attr`` a submodule that the import system bound there after the snapshot
+        point, when Amber's capture side imported it (``urllib.parse`` on the program's
+        ``urllib``, ``json.decoder`` on its ``json``)? It is not the program's: a cold process
+        has no such attribute, and the module is not in the image."""
+        if type(value) is not types.ModuleType or type(attr) is not str:
+            return False
+        name = module_namespace(package).get("__name__")
+        full = f"{name}.{attr}" if isinstance(name, str) else ""
+        return sys.modules.get(full) is value and full not in self.world.modules
 
     def reduce_builtin(self, fn):
         """A C function not found by name: looked up again on what it is bound to (a bound
@@ -341,13 +356,21 @@ class Reducers:
                       [Build(attrs, None)] if attrs else None)
 
     def reduce_property(self, prop):
-        args = (prop.fget, prop.fset, prop.fdel, prop.__doc__)
+        # The doc the property itself holds: for a subclass, prop.__doc__ reads the instance's
+        # __dict__ (filled from it below), where the property put its getter's doc instead.
+        doc = _PROPERTY_DOC.__get__(prop)
+        # A doc taken from the getter is the getter's very object. Such a property's getter(),
+        # setter() and deleter() copies take their own getter's doc: made by make_property,
+        # which takes the getter's doc the same way.
+        from_getter = doc is not None and prop.fget is not None and doc is getattr(prop.fget, "__doc__", None)
+        args = (prop.fget, prop.fset, prop.fdel, doc)
         # No doc: made by make_property, which keeps it None (a property takes its getter's doc,
         # which may not be filled in yet when the property is made, or differ).
-        if type(prop) is property and prop.__doc__ is not None:
+        if type(prop) is property and doc is not None and not from_getter:
             r = Recipe(Call(property, args))
         else:
-            r = Recipe(Call(reconstructor(rebuild.make_property), (type(prop),) + args))
+            r = Recipe(Call(reconstructor(rebuild.make_property),
+                            (type(prop), *args, *((True,) if from_getter else ()))))
         attrs = list(getattr(prop, "__dict__", {}).items())
         if attrs:
             r.fills.append(Build(attrs, None))

@@ -135,7 +135,8 @@ def namespace_fingerprint(module) -> dict:
 
 def own_members(module) -> dict:
     """{name: class or function} of the Python classes and functions ``module`` defines under
-    their own name (``__module__`` is the module's ``__name__``, ``__qualname__`` the attribute):
+    their own name (``__module__`` is the module's ``__name__``, or any name for the classes of an
+    extension module, ``__qualname__`` the attribute):
     the namespaces a program may set attributes on. Runs none of the program's code (a lazy
     object's ``__class__`` is never asked for)."""
     try:
@@ -144,6 +145,7 @@ def own_members(module) -> dict:
     except TypeError:
         return {}
     own = namespace.get("__name__")
+    in_c = _made_in_c(namespace)
     out = {}
     for attr, value in items:
         if type(attr) is not str:
@@ -162,9 +164,19 @@ def own_members(module) -> dict:
                 continue
         else:
             continue
-        if module_name == own and qualname == attr:
+        if (module_name == own or in_c and kind is not _FUNCTION) and qualname == attr:
             out[attr] = value
     return out
+
+
+def _made_in_c(namespace: dict) -> bool:
+    """Is this the namespace of an extension or builtin module? Its C code makes the classes it
+    holds under their own name, whatever module their ``__module__`` names (``_ast.Constant``
+    says ``ast``, where ``ast.py`` adds properties to it)."""
+    file = namespace.get("__file__")
+    if not isinstance(file, str):
+        return namespace.get("__name__") in sys.builtin_module_names
+    return file.endswith((".so", ".pyd", ".dylib"))
 
 
 def member_items(member) -> list:

@@ -285,6 +285,11 @@ class World:
 
     def _compare_with_fresh(self, fresh: dict) -> None:
         """Find state the program set on modules that a fresh import would not reproduce."""
+        # A container a module holds that is a base-set module's own (copy.dispatch_table is
+        # copyreg's) is set again with the base set, as it was at the snapshot point; here it
+        # would be read as the capture side's own imports left it (re registers re.Pattern).
+        base_containers = {ident(value) for base in self.base for value in _values(self.modules.get(base))
+                           if type(value) in REFILLED}
         for name, fresh_ns in fresh.items():
             mod = self.modules.get(name)
             if mod is None or name not in self.by_ref or name in self.base:
@@ -306,6 +311,8 @@ class World:
                 diff = self.imports.changed_since_import(name, diff)
             else:
                 diff = [attr for attr, fp in ours.items() if fresh_ns.get(attr) != fp and fp[0] != "o"]
+            namespace = module_namespace(mod)
+            diff = [attr for attr in diff if ident(namespace.get(attr)) not in base_containers]
             if diff:
                 self.changed[name] = diff
 
