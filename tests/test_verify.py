@@ -294,3 +294,20 @@ if __name__ == "__main__":
 ''')
     snapshot(p, check=True)
     assert p.restore().stdout == p.cold().stdout == "select None 0\n"
+
+
+def test_state_of_a_module_describing_the_process_is_the_restoring_process_s(program, tmp_path):
+    # gettempdir() caches the directory in tempfile.tempdir; a restored process finds its own
+    # (from its own TMPDIR), as every module describing the running process does.
+    p = program('''
+import tempfile
+BASE = tempfile.gettempdir()
+if __name__ == "__main__":
+    print(tempfile.gettempdir() == BASE or tempfile.gettempdir())
+''')
+    snapshot(p, check=True)
+    assert p.restore().stdout == "True\n"
+    other = tmp_path / "elsewhere"
+    other.mkdir()
+    r = run([*AMBER, "restore", str(p.image)], cwd=p.dir, env={"TMPDIR": str(other)}, check=True)
+    assert r.stdout == f"{other}\n"

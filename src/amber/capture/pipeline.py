@@ -41,7 +41,7 @@ from amber.capture.recorders.baseline import abc_registry
 from amber.capture.reduce import recipes as R
 from amber.capture.reduce.recipes import reconstructor
 from amber.capture.reduce.reducers import Reducers
-from amber.capture.world.rules import World, is_extension
+from amber.capture.world.rules import PER_PROCESS_MODULES, World, is_extension
 from amber.errors import CaptureError, note, warn
 from amber.errors import hint as hint_line
 from amber.image import format as fmt
@@ -251,6 +251,11 @@ def _unchanged_since_import(request: SnapshotRequest):
             value = getattr(vars(holder).get(member), "__dict__", {}).get(attr)
         else:
             value = holder.__dict__.get(name)
+            if module in PER_PROCESS_MODULES and not callable(value):
+                # A module describing the running process keeps the restoring process's own
+                # state (tempfile.tempdir, cached by gettempdir), as the world's rule says; only
+                # the functions and classes the program put into it are set again.
+                return True
         known = recorder.unchanged_since_import(module, name, value)
         if known is not None:
             return known
