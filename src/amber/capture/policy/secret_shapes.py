@@ -113,6 +113,7 @@ _PATHLIKE = _compile(r"^(?:[/~]|\.{1,2}/|[A-Za-z]:[\\/]|file:)"
                        r"|^[\w.-]+\.(?:pem|key|crt|cer|der|p12|pfx|jks|pub|gpg|asc|json|ya?ml|toml|ini|cfg|conf"
                        r"|env|txt|sock)$", re.I)
 _URL = _compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+_TAG = _compile(r"</?[A-Za-z][A-Za-z0-9]*>")
 
 
 def is_path(value: str) -> bool:
@@ -132,6 +133,9 @@ def plausible(value, min_length: int = 6) -> bool:
     if isinstance(value, bytes):
         return len(value) >= 8 and len(set(value)) >= 4 and not _looks_text(value)
     value = value.strip().strip("'\"")
+    # Markup around it is no part of it: documentation shows placeholders in tags
+    # (botocore's "<i>internal-disk-admin_password</i>"); the text inside is judged.
+    value = _TAG.sub("", value).strip().strip("'\"")
     if not min_length <= len(value) <= 256 or any(c.isspace() for c in value):
         return False
     if is_path(value) or _PLACEHOLDER.match(value) or _CODE.match(value):
