@@ -84,7 +84,7 @@ class Reducers:
         self.world = world
         self.module_dicts: dict[int, types.ModuleType] = {}  # ident(dict) -> module captured by value
         self.imported_dicts = {ident(mod.__dict__): mod for name, mod in world.modules.items()
-                               if world.is_by_ref_module(name) and isinstance(mod, types.ModuleType)}
+                               if world.is_by_ref_module(name) and issubclass(type(mod), types.ModuleType)}
         self.contained = _contained_in_imported_dicts(world)
         self.always_doc = always_doc  # --lazy-code: a stub's constants do not carry the docstring
         self.dispatch = {
@@ -483,7 +483,8 @@ def _contained_in_imported_dicts(world: World) -> dict:
     out: dict = {}
     atoms = (str, int, bytes, float, bool, type(None))
     for name, mod in world.modules.items():
-        if not world.is_by_ref_module(name) or not isinstance(mod, types.ModuleType) or name in world.base:
+        if not world.is_by_ref_module(name) or not issubclass(type(mod), types.ModuleType) \
+                or name in world.base:
             continue
         namespace = mod.__dict__
         dicts = [attr for attr, value in list(namespace.items()) if type(value) is dict and

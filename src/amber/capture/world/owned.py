@@ -134,7 +134,7 @@ class OwnedInstances:
                 cls = type(obj)
                 for key, value in member_items(obj):
                     if key in kept and (ident(obj), key) not in rebound and type(value) not in ATOMS \
-                            and not isinstance(value, types.ModuleType) and key.isidentifier() \
+                            and not issubclass(type(value), types.ModuleType) and key.isidentifier() \
                             and plain_entry(cls, key):
                         names.setdefault(ident(value), (modname, f"{path}.{key}"))
 

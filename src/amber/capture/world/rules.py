@@ -387,14 +387,16 @@ class World:
                 if at_start is not None and at_start.get(attr) != ident(value) or attr in rebound:
                     continue
                 # (registered now, or at the snapshot point: the capture puts a quiet copy of
-                # warnings in sys.modules, amber.capture.pipeline._QuietWarnings)
-                if isinstance(value, types.ModuleType) and sys.modules.get(value.__name__) is not value \
+                # warnings in sys.modules, amber.capture.pipeline._QuietWarnings). Judged by
+                # type: a cffi library claims to be a module through __class__, and is not one.
+                is_module = issubclass(type(value), types.ModuleType)
+                if is_module and sys.modules.get(value.__name__) is not value \
                         and self.modules.get(value.__name__) is not value:
                     # A submodule an extension made without registering it (PyO3's pattern):
                     # found again as this attribute.
                     names.setdefault(ident(value), (modname, attr))
                     continue
-                if type(value) in ATOMS or isinstance(value, types.ModuleType) or \
+                if type(value) in ATOMS or is_module or \
                         attr.startswith("__") and attr.endswith("__") and \
                         attr not in ("__import__", "__build_class__"):
                     continue
