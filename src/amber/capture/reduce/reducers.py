@@ -417,9 +417,17 @@ class Reducers:
         elif slots is not None and type(d["__slots__"]) not in (tuple, str):
             attrs.append(("__slots__", d["__slots__"]))  # the class statement's own list (rich, socket)
         meta = type(cls)
+        own_class = meta is cls
+        if own_class:
+            # A class that is its own class (h11's sentinels: its metaclass's __new__ set
+            # v.__class__ = v) cannot be made by itself: it is made by the metaclass among its
+            # bases, as its class statement made it, and given its own class once it exists.
+            meta = next((base for base in cls.__mro__[1:] if issubclass(base, type)), type)
         r = Recipe(Call(reconstructor(rebuild.make_class),
                     (meta, cls.__name__, cls.__bases__, Inline(ns), _init_subclass_owners(cls))),
                    [ClassState(attrs)] if attrs else None)
+        if own_class:
+            r.fills.append(CallOn(named("builtins", "type.__setattr__"), ("__class__", cls)))
         if slots is not None and "__slots__" not in d:
             r.fills.append(CallOn(named("builtins", "type.__delattr__"), ("__slots__",)))
         if direct:
