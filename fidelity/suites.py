@@ -1,15 +1,26 @@
 """Third-party test suites run inside restored processes, compared test by test with cold runs.
 
     python fidelity/suites.py [--only NAME,...] [--budget SECONDS] [--markdown FILE] [--cache DIR]
+    python fidelity/suites.py --held-out      # only the held-out libraries (--all: every library)
+    python fidelity/suites.py --cold-only     # run the tests cold only (does a new row run here?)
     python fidelity/suites.py --lazy-code     # the same, images made with amber snapshot --lazy-code
     python fidelity/suites.py --ci            # a small fixed selection, bounded in time (for CI)
 
 For each library below: install the pinned version (and its test dependencies) into this
 interpreter's environment, fetch its sdist (which ships its tests), run the chosen tests cold
-with pytest, then snapshot a process that imported what a cold collection of those tests imports
-(the library's modules and pytest, not the test modules themselves), restore it, run the same
-tests inside the restored process, and compare the outcome of every test. Prints a Markdown
-table; ``--markdown FILE`` writes it to FILE too (the README's fidelity table comes from it).
+with pytest, then snapshot a process that imported what a cold collection of those tests imports,
+in the order it imported it (the library's modules and pytest, not the test modules themselves),
+restore it, run the same tests inside the restored process, and compare the outcome of every
+test. Prints a Markdown table; ``--markdown FILE`` writes it to FILE too (the README's fidelity
+table comes from it).
+
+The rows are of many styles: pure Python; C-accelerated builds, each with a second row forced
+onto its pure-Python fallback by the switch the library documents (``env``, applied to the cold
+run, the collection, the snapshot and the restored run) or by running its uncompiled sdist copy;
+web frameworks, async libraries, serialisation, CLI frameworks, lazy modules, proxies, an ORM,
+scientific subsets. Held-out rows (``held_out``) were not looked at while Amber was changed for
+the others: they run only with ``--held-out`` or ``--all``, and measure whether those changes
+generalise.
 
 The pins install into the running environment: run the full harness from a virtual environment
 of its own (``python -m venv /tmp/venv-fid && /tmp/venv-fid/bin/pip install -e '.[test]'``).
