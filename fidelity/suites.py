@@ -152,6 +152,9 @@ LIBRARIES = [
     Library("bottle", "0.13.4", ("test",)),
     Library("falcon", "4.4.0", ("tests",), ("pyyaml", "requests", "msgpack", "httpx", "aiofiles"),
             ("--ignore=tests/asgi",), remove=("falcon",)),
+    # An ORM that decompiles the bytecode of the generator expressions it is given (on SQLite
+    # in memory), beside SQLAlchemy above.
+    Library("pony", "0.7.20", ("pony/orm/tests",)),
     # Async libraries: anyio on both of its backends, trio's core, sniffio.
     Library("anyio", "4.16.0", tuple(f"tests/{t}" for t in (
         "test_synchronization.py", "test_taskgroups.py", "test_lowlevel.py", "test_eventloop.py",
