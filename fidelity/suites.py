@@ -456,6 +456,10 @@ def main(argv: list[str] | None = None) -> int:
     libs = {lib.name: lib for lib in LIBRARIES}
     if wanted and wanted - libs.keys():
         parser.error(f"unknown libraries: {', '.join(sorted(wanted - libs.keys()))}")
+    mismatched = sorted(n for n in wanted or () if libs[n].held_out != args.held_out and not args.all)
+    if mismatched:
+        parser.error(f"{', '.join(mismatched)}: " + ("not held out: use --all" if args.held_out else
+                                                      "held out: use --held-out (or --all)"))
     start, rows, left_out = time.monotonic(), [], []
     for lib in LIBRARIES:
         if wanted is not None and lib.name not in wanted:
