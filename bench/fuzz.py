@@ -145,16 +145,21 @@ class Seed:
     key: bytes
     header: dict = field(init=False)
     hlen: int = field(init=False)
+    base: int = field(init=False)  # the launch line's length: the prefix starts there
 
     def __post_init__(self) -> None:
-        self.hlen = int.from_bytes(self.data[fmt.PREFIX["header_length"]], "little")
-        self.header = marshal.loads(self.data[fmt.HEADER_AT:fmt.HEADER_AT + self.hlen])
+        self.base = _base(self.data)
+        self.hlen = int.from_bytes(self.data[self.base:][fmt.PREFIX["header_length"]], "little")
+        at = self.base + fmt.HEADER_AT
+        self.header = marshal.loads(self.data[at:at + self.hlen])
 
     def regions(self) -> list:
         """(name, start, end) of every part of the file, padding and the end included."""
-        parts = [("prefix", 0, fmt.SIGNATURE_AT), ("signature", fmt.SIGNATURE_AT, fmt.HEADER_AT),
-                 ("header", fmt.HEADER_AT, fmt.HEADER_AT + self.hlen)]
-        pos = fmt.HEADER_AT + self.hlen
+        b = self.base
+        parts = [("launch", 0, b), ("prefix", b, b + fmt.SIGNATURE_AT),
+                 ("signature", b + fmt.SIGNATURE_AT, b + fmt.HEADER_AT),
+                 ("header", b + fmt.HEADER_AT, b + fmt.HEADER_AT + self.hlen)]
+        pos = b + fmt.HEADER_AT + self.hlen
         for name, off, length, _dig in sorted(self.header["sections"], key=lambda s: s[1]):
             if off > pos:
                 parts.append(("padding", pos, off))
@@ -196,28 +201,37 @@ def _span(rng: random.Random, length: int) -> tuple:
     return start, min(length, start + rng.choice((1, 4, 32, length)))
 
 
+def _base(data: bytes) -> int:
+    """Where the prefix starts: after the launch line, if the image has one (a seed's has)."""
+    return fmt.launch_length("seed", data)
+
+
 def resign(data: bytes, key: bytes, fix_digest: bool = True) -> bytes:
     """``data`` signed again with ``key``: the header's length and digest made to match its bytes
-    (unless ``fix_digest`` is off), then the signature block over the signed prefix and header."""
-    hlen = int.from_bytes(data[fmt.PREFIX["header_length"]], "little")
-    blob = data[fmt.HEADER_AT:fmt.HEADER_AT + hlen]
-    signed = bytearray(data[:fmt.SIGNATURE_AT])
+    (unless ``fix_digest`` is off), then the signature block over the launch line, the signed
+    prefix and the header."""
+    b = _base(data)
+    hlen = int.from_bytes(data[b:][fmt.PREFIX["header_length"]], "little")
+    blob = data[b + fmt.HEADER_AT:b + fmt.HEADER_AT + hlen]
+    signed = bytearray(data[b:b + fmt.SIGNATURE_AT])
     if fix_digest:
         signed[fmt.PREFIX["header_digest"]] = fmt.digest(blob)
     sign = (signing.HMAC_SHA256, signing.key_id(key), lambda message: signing.hmac_sha256(key, message))
-    return bytes(signed) + signing.sign_block(sign, bytes(signed) + blob) + data[fmt.HEADER_AT:]
+    return (data[:b] + bytes(signed) + signing.sign_block(sign, data[:b] + bytes(signed) + blob)
+            + data[b + fmt.HEADER_AT:])
 
 
 def _with_header(data: bytes, old_len: int, blob: bytes) -> bytes:
     """``data`` with its header replaced by ``blob`` (the length field set); the sections stay
     where they were when it is not longer (zeros pad it: the length field says where it ends)."""
-    prefix = bytearray(data[:fmt.HEADER_AT])
+    b = _base(data)
+    prefix = bytearray(data[b:b + fmt.HEADER_AT])
     prefix[fmt.PREFIX["header_length"]] = len(blob).to_bytes(4, "little")
     padding = bytes(max(old_len - len(blob), 0))
-    return bytes(prefix) + blob + padding + data[fmt.HEADER_AT + old_len:]
+    return data[:b] + bytes(prefix) + blob + padding + data[b + fmt.HEADER_AT + old_len:]
 
 
-WEIGHTS = {"header": 4, "prefix": 1, "signature": 1, "padding": 1, "end": 1}  # others: 2
+WEIGHTS = {"header": 4, "launch": 1, "prefix": 1, "signature": 1, "padding": 1, "end": 1}  # others: 2
 
 
 def _hostile_record(seed: Seed, name: str, rng: random.Random) -> bytes:
@@ -250,10 +264,12 @@ def mutate_image(seed: Seed, rng: random.Random) -> tuple:
         if name in fmt.SECTION_RECORDS or name == "stats":
             if rng.random() < 0.3:
                 return _hostile_record(seed, name, rng), f"re-signed {name}: a hostile record", True
-        if name in ("prefix", "signature", "padding", "end"):
-            out, what = _bytes_op(rng, data, fmt.PREFIX["format"].start, fmt.SIGNATURE_AT)
-            return resign(out[:fmt.SIGNATURE_AT] + data[fmt.SIGNATURE_AT:], seed.key, fix_digest=False), \
-                f"re-signed prefix: {what}", True
+        if name in ("launch", "prefix", "signature", "padding", "end"):
+            b = seed.base
+            out, what = _bytes_op(rng, data, b + fmt.PREFIX["format"].start, b + fmt.SIGNATURE_AT)
+            cut = b + fmt.SIGNATURE_AT
+            signed = resign(out[:cut] + data[cut:], seed.key, fix_digest=False)
+            return signed, f"re-signed prefix: {what}", True
         if name == "header":
             if rng.random() < 0.5:
                 header = marshal.loads(marshal.dumps(seed.header))
@@ -262,7 +278,8 @@ def mutate_image(seed: Seed, rng: random.Random) -> tuple:
                 blob = marshal.dumps(header)
                 what = f"re-signed header: {fieldname} = hostile"
             else:
-                old = data[fmt.HEADER_AT:fmt.HEADER_AT + seed.hlen]
+                at = seed.base + fmt.HEADER_AT
+                old = data[at:at + seed.hlen]
                 blob, what = _bytes_op(rng, old, 0, len(old))
                 what = f"re-signed header: {what}"
             return resign(_with_header(data, seed.hlen, blob), seed.key), what, True
@@ -276,8 +293,9 @@ def mutate_image(seed: Seed, rng: random.Random) -> tuple:
             out[i] = rng.randrange(256) if rng.random() < 0.5 else out[i] ^ (1 << rng.randrange(8))
         off, length, old_digest = sections[name]
         new_digest = fmt.section_digest(name, memoryview(bytes(out[off:off + length])))
-        blob = data[fmt.HEADER_AT:fmt.HEADER_AT + seed.hlen].replace(old_digest, new_digest)
-        out[fmt.HEADER_AT:fmt.HEADER_AT + seed.hlen] = blob
+        at = seed.base + fmt.HEADER_AT
+        blob = data[at:at + seed.hlen].replace(old_digest, new_digest)
+        out[at:at + seed.hlen] = blob
         return resign(bytes(out), seed.key), f"re-signed {name}: bytes changed, digest fixed", True
     out, what = _bytes_op(rng, data, start, end)
     return out, f"{name}: {what}", False
@@ -362,7 +380,8 @@ class Fuzz:
         with open(self.uncapturable, "w") as f:
             f.write(textwrap.dedent(UNCAPTURABLE))
         for prog in (script, script, self.uncapturable):
-            p = subprocess.run(AMBER + ["run", prog], env=env, capture_output=True, text=True, cwd=self.work,
+            p = subprocess.run(AMBER + ["run", "--wait", prog], env=env, capture_output=True, text=True,
+                               cwd=self.work,
                                stdin=subprocess.DEVNULL)
             if p.returncode != 0 or "Traceback" in p.stderr:
                 raise SystemExit(f"fuzz: amber run {prog} failed:\n{p.stderr}")
@@ -443,8 +462,8 @@ class Fuzz:
         def restore(i: Input) -> list:
             return AMBER + ["restore", i.path]
 
-        def run(i: Input) -> list:
-            return AMBER + ["run", i.path]
+        def run(i: Input) -> list:  # --wait: a rebuild ends with the run (no build left behind)
+            return AMBER + ["run", "--wait", i.path]
 
         def inspect(i: Input) -> list:
             return AMBER + ["inspect", i.path]

@@ -42,7 +42,7 @@ def main() -> None:
                     "if __name__ == '__main__':\n    print(sum(m.f(1) for m in MODS))\n")
         env = dict(os.environ, AMBER_CACHE=os.path.join(tmp, "cache"))
         env.pop("PYTHONDONTWRITEBYTECODE", None)
-        subprocess.run([amber, "run", script], env=env, check=True, stdout=subprocess.DEVNULL)
+        subprocess.run([amber, "run", "--wait", script], env=env, check=True, stdout=subprocess.DEVNULL)
         (image,) = glob.glob(os.path.join(tmp, "cache", "*", "*.amber"))
         run_ms, restore_ms = [], []
         for _ in range(args.runs):

@@ -1,4 +1,4 @@
-"""Amber's benchmark suite: start-up of six apps, cold vs Amber vs the peers, side by side.
+"""Amber's benchmark suite: start-up of eleven apps, cold vs Amber vs the peers, side by side.
 
     python bench/suite.py [--quick] [--runs N] [--only APP,...] [--no-criu] [--no-history]
 
@@ -8,7 +8,8 @@ whole process started the way a user starts it, interleaved run by run after one
 with medians and min/max:
 
 * cold: ``python app.py`` (the venv's real interpreter, ``.pyc`` files written and warm);
-* ``amber restore IMAGE`` and ``amber run app.py`` (cached), through the installed ``amber``;
+* ``amber restore IMAGE`` and ``amber run app.py`` (cached), through the installed ``amber``, and
+  ``./IMAGE`` (the image as a program: its launch line starts the restoring interpreter directly);
 * the peers (``bench/peers/``): a fork from a pre-loaded parent, dill's session dump, CRIU;
 * the floor: ``python -c pass``, and importing the modules the image imports again.
 
@@ -38,10 +39,13 @@ RESULTS = os.path.join(BENCH, "results")
 sys.path.insert(0, BENCH)
 import peers  # noqa: E402
 
-APPS = ["service", "django_project", "fastapi_app", "sympy_app", "numpy_data", "cli_tool"]
+APPS = ["service", "django_project", "fastapi_app", "sympy_app", "numpy_data", "cli_tool", "sklearn_model",
+        "torch_model", "scipy_app", "flask_app", "botocore_cli"]
 LABELS = {"service": "1 pure-Python service", "django_project": "2 Django project",
           "fastapi_app": "3 FastAPI + pydantic", "sympy_app": "4 sympy workload",
-          "numpy_data": "5 numpy/data app", "cli_tool": "6 CLI tool (click+rich)"}
+          "numpy_data": "5 numpy/data app", "cli_tool": "6 CLI tool (click+rich)",
+          "sklearn_model": "7 scikit-learn model fitted", "torch_model": "8 torch CNN loaded",
+          "scipy_app": "9 scipy solvers", "flask_app": "10 Flask app", "botocore_cli": "11 cloud-SDK CLI"}
 PSS_PROCESSES = 8
 
 
@@ -117,7 +121,8 @@ def measure_app(app: str, args, env: dict, amber: str, cache: str, work: str) ->
         subprocess.run([amber, "snapshot", "--lazy-code", "-o", lazy_image, path], env=env, cwd=work,
                        capture_output=True, check=True)
     run_env = dict(env, AMBER_CACHE=cache)
-    subprocess.run([amber, "run", path], env=run_env, cwd=work, capture_output=True, check=True)  # builds
+    subprocess.run([amber, "run", "--wait", path], env=run_env, cwd=work, capture_output=True,
+                   check=True)  # builds the image: the runs below restore it
     reimported = [m for m in info["modules"]["by_reference"] if m not in set(base_set(amber, env))]
     floor_imports = (f"import importlib\nfor m in {reimported!r}:\n    try:\n"
                      "        importlib.import_module(m)\n    except Exception:\n        pass\nprint('ok')\n")
@@ -127,12 +132,14 @@ def measure_app(app: str, args, env: dict, amber: str, cache: str, work: str) ->
         "cold": cold,
         "amber restore": Process([amber, "restore", image], env, work, answer),
         "amber run": Process([amber, "run", path], run_env, work, answer),
+        "./IMAGE": Process([image], env, work, answer),
         "floor: python -c pass": Process([py, "-c", "print('ok')"], env, work, 3),
         "floor: + re-imports": Process([py, "-c", floor_imports], env, work, 3),
     }
     if args.lazy_code:
         methods["lazy code"] = Process([amber, "restore", lazy_image], env, work, answer)
-    outputs = {"cold": expected, "amber restore": expected, "amber run": expected, "lazy code": expected}
+    outputs = {"cold": expected, "amber restore": expected, "amber run": expected, "lazy code": expected,
+               "./IMAGE": expected}
     active_peers = prepare_peers(path, py, expected, env, work, args, row)
     try:
         for method in list(methods):  # warm-up; a contender that fails is reported, not timed
@@ -214,7 +221,7 @@ def _pss(pid: int) -> int:
 
 
 # == output ===========================================================================================
-COLUMNS = ["cold", "amber restore", "amber run", "zygote", "dill", "criu", "floor: python -c pass",
+COLUMNS = ["cold", "amber restore", "./IMAGE", "amber run", "zygote", "dill", "criu", "floor: python -c pass",
            "floor: + re-imports"]
 LAZY_COLUMN = "lazy code"  # amber snapshot --lazy-code (experimental), with --lazy-code
 HEADINGS = {"zygote": "fork from pre-loaded parent", "dill": "dill load_module", "criu": "CRIU restore"}

@@ -14,7 +14,7 @@ from amber.options import RestoreOptions, RunOptions, SnapshotOptions
 
 # Each command's help must show its own options (not the global usage) and not another's.
 OWN_OPTIONS = {
-    "run": ["--rebuild", "--verbose", "--reimport PKG", "--allow-secret NAME", "--strict", "-m MODULE"],
+    "run": ["--rebuild", "--verbose", "--wait", "--reimport PKG", "--allow-secret NAME", "--strict", "-m MODULE"],
     "snapshot": ["--output IMAGE", "--lazy-code", "--reimport PKG", "--strict", "-m MODULE"],
     "restore": ["--insecure", "--verify-buffers", "IMAGE"],
     "inspect": ["--json", "--insecure", "--base-set", "IMAGE"],
@@ -62,7 +62,7 @@ def test_usage_lines_come_from_the_declarations_and_the_parsers(monkeypatch, tmp
         for option in declared:
             found = [line for line in lines if option.in_usage() in line or f" {option.spelling()} [ARGS" in line]
             assert len(found) == (1 if option.names_program else len(lines)), (name, option.names)
-    assert "amber run [--rebuild] [-v] [OPTIONS] -m MODULE [ARGS...]" in usage
+    assert "amber run [--rebuild] [-v] [--wait] [OPTIONS] -m MODULE [ARGS...]" in usage
     assert "amber restore [--insecure] [--verify-buffers] IMAGE [ARGS...]" in usage
     for name in ("inspect", "cache", "keygen", "trust"):  # theirs, as their own --help shows it
         own = run([*AMBER, name, "--help"], cwd=tmp_path).stdout.split("\n\n")[0].removeprefix("usage: ")
@@ -76,9 +76,9 @@ def test_usage_lines_come_from_the_declarations_and_the_parsers(monkeypatch, tmp
     monkeypatch.setattr(launch, "RUN", (*launch.RUN[:2], launch.Option("--new", dest="new", help="n"),
                                         *launch.RUN[2:]))
     monkeypatch.setattr(launch, "BUILD", (*launch.BUILD, launch.Option("--also", dest="also", help="a")))
-    assert "[-v] [--new] [--reimport PKG]..." in cli.make_parser("run")[1]["run"].format_usage()
+    assert "[-v] [--new] [--wait] [--reimport PKG]..." in cli.make_parser("run")[1]["run"].format_usage()
     parser, _ = cli.make_parser()
-    assert "amber run [--rebuild] [-v] [--new] [OPTIONS] SCRIPT" in parser.format_usage()
+    assert "amber run [--rebuild] [-v] [--new] [--wait] [OPTIONS] SCRIPT" in parser.format_usage()
     assert "--strict, --no-verify, --also." in parser.format_help()
 
 
@@ -129,7 +129,7 @@ def test_arguments_after_script_or_image_belong_to_the_program(tmp_path):
     env = {"AMBER_CACHE": str(tmp_path / "cache")}
     for target in (["prog.py"], ["-m", "prog"]):
         for how in ("amber: built", "amber: restoring"):
-            r = run([*AMBER, "run", "-v", *target, *TRICKY], cwd=tmp_path, env=env, check=True)
+            r = run([*AMBER, "run", "--wait", "-v", *target, *TRICKY], cwd=tmp_path, env=env, check=True)
             assert json.loads(r.stdout) == [TRICKY, TRICKY] and how in r.stderr, (target, r.stderr)
 
 

@@ -27,14 +27,17 @@ def test_images_that_cannot_be_used(program, tmp_path):
 
     _, heap_at, heap_len, _ = next(s for s in read_image(str(p.image)).header["sections"] if s[0] == "heap")
     mid = heap_at + heap_len // 2
+    base = fmt.launch_length("image", data)  # the prefix's offsets below are after the launch line
+    h, v = base + 60, base + 8
     cases = {
         "missing.amber": None,
         "text.amber": b"hello, not an image\n" * 10,
         "empty.amber": b"",
         "truncated.amber": data[: len(data) // 2],
-        "damaged-header.amber": data[:60] + bytes([data[60] ^ 0xFF]) + data[61:],
+        "damaged-header.amber": data[:h] + bytes([data[h] ^ 0xFF]) + data[h + 1:],
         "damaged-heap.amber": data[:mid] + bytes([data[mid] ^ 0xFF]) + data[mid + 1:],
-        "future-format.amber": data[:8] + (99).to_bytes(2, "little") + data[10:],
+        "future-format.amber": data[:v] + (99).to_bytes(2, "little") + data[v + 2:],
+        "long-launch-line.amber": b"#!" + b"x" * 300 + b"\n" + data[base:],
     }
     expect = {
         "missing.amber": "no such image file",
@@ -44,6 +47,7 @@ def test_images_that_cannot_be_used(program, tmp_path):
         "damaged-header.amber": "damaged",
         "damaged-heap.amber": "damaged",
         "future-format.amber": "format 99 is not supported",
+        "long-launch-line.amber": "a #! line longer than 256 bytes",
     }
     for name, blob in cases.items():
         path = tmp_path / name
@@ -154,22 +158,36 @@ def test_unsigned_foreign_and_forged_images_are_refused(program, tmp_path):
     assert "signed by key" in line and "not by this machine's key" in line and "AMBER_KEY" in line
     # unsigned: the signature block zeroed
     unsigned = tmp_path / "unsigned.amber"
-    unsigned.write_bytes(data[:fmt.SIGNATURE_AT] + bytes(fmt.SIGNATURE_SIZE) + data[fmt.HEADER_AT:])
+    launch, rest = _split(data)
+    unsigned.write_bytes(launch + rest[:fmt.SIGNATURE_AT] + bytes(fmt.SIGNATURE_SIZE) + rest[fmt.HEADER_AT:])
     line = one_line_error(run([*AMBER, "restore", str(unsigned)], cwd=tmp_path,
                               env={"AMBER_KEY": "key-of-machine-one"}))
     assert "image is not signed" in line and "--insecure" in line
     # forged: the header changed and its digest recomputed, the signature cannot be
-    header = bytearray(data[fmt.HEADER_AT:fmt.HEADER_AT + _header_length(data)])
+    header = bytearray(rest[fmt.HEADER_AT:fmt.HEADER_AT + _header_length(rest)])
     at = header.find(b"prog.py")
     header[at:at + 7] = b"evil.py"
     forged = tmp_path / "forged.amber"
-    forged.write_bytes(_with_header(data, bytes(header)))
+    forged.write_bytes(launch + _with_header(rest, bytes(header)))
     line = one_line_error(run([*AMBER, "restore", str(forged)], cwd=tmp_path,
                               env={"AMBER_KEY": "key-of-machine-one"}))
     assert "forged" in line
     # --insecure restores what the user vouches for
     r = run([*AMBER, "restore", "--insecure", str(unsigned)], cwd=tmp_path, env={"AMBER_KEY": "x" * 9})
     assert r.returncode == 0 and r.stdout == "[1]\n"
+    # the launch line changed (another interpreter): it is signed, so the image is refused
+    assert launch.startswith(b"#!/usr/bin/env -S "), launch
+    relaunched = tmp_path / "relaunched.amber"
+    relaunched.write_bytes(launch.replace(b" -I -S ", b" -I -s ") + rest)
+    line = one_line_error(run([*AMBER, "restore", str(relaunched)], cwd=tmp_path,
+                              env={"AMBER_KEY": "key-of-machine-one"}))
+    assert "forged" in line
+
+
+def _split(data: bytes) -> tuple:
+    """(the launch line, the image from its prefix on): the offsets below are the prefix's."""
+    base = fmt.launch_length("image", data)
+    return data[:base], data[base:]
 
 
 def _header_length(data: bytes) -> int:
@@ -218,16 +236,22 @@ class _ImageMutator:
     bytes changed, or header fields replaced (the last two given a valid header digest)."""
 
     def __init__(self, data: bytes, rng) -> None:
-        self.data = data
-        self.hlen = _header_length(data)
+        self.launch, self.data = _split(data)  # mutations of the prefix on keep the launch line
+        self.hlen = _header_length(self.data)
         self.rng = rng
         self.damage = _Damage(rng)
 
     def __call__(self, i: int) -> bytes:
+        if i % 7 == 6:  # the launch line itself: cut, bit-flipped, or made too long
+            return self.damage.flip_bits(self.launch, len(self.launch), 8) + self.data if i % 3 else (
+                self.launch[:self.rng.randrange(len(self.launch))] + self.data if i % 2
+                else self.launch[:-1] + b" " * 300 + b"\n" + self.data)
+        return self.launch + self._mutated(i % 7)
+
+    def _mutated(self, kind: int) -> bytes:
         import marshal
 
         data, hlen, rng = self.data, self.hlen, self.rng
-        kind = i % 6
         if kind == 0:
             return self.damage.cut(data)
         if kind == 1:
@@ -279,7 +303,7 @@ def test_fuzzed_images_never_crash(program, tmp_path):
                 r = run([*AMBER, *cmd, str(path)], cwd=tmp_path, timeout=60)
                 if r.returncode != 0:
                     one_line_error(r)
-    assert min(refused.values()) > 500, refused
+    assert min(refused.values()) > 520, refused
 
 
 def test_ed25519_images_travel_between_machines(program, tmp_path):

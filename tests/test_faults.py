@@ -56,7 +56,7 @@ class App:
                               timeout=120, stdin=subprocess.DEVNULL, **kw)
 
     def amber(self, *args):
-        return self._run([*AMBER, "run", "-v", str(self.script), *args])
+        return self._run([*AMBER, "run", "--wait", "-v", str(self.script), *args])
 
     def cold(self, *args):
         return self._run([sys.executable, str(self.script), *args])
@@ -396,7 +396,7 @@ if __name__ == "__main__":
 
 def test_sigkill_while_writing_leaves_nothing_that_is_never_cleaned(tmp_path):
     app = App(tmp_path, BIG)
-    p = subprocess.Popen([*AMBER, "run", str(app.script)], cwd=app.dir, env=app.env,
+    p = subprocess.Popen([*AMBER, "run", "--wait", str(app.script)], cwd=app.dir, env=app.env,
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     found = _wait_for(lambda: any(n.name.endswith(".tmp") for n in app.cache.rglob("*")) if app.cache.exists()
                       else False)
@@ -465,7 +465,7 @@ def test_ctrl_c_during_amber_runs_first_run(tmp_path, delay):
     KeyboardInterrupt (as python shows it) or one line of Amber's; never a traceback through
     Amber's code; and the next run is as good as a cold one."""
     app = App(tmp_path, BIG)
-    p = subprocess.Popen([*AMBER, "run", str(app.script)], cwd=app.dir, env=app.env, stdout=subprocess.PIPE,
+    p = subprocess.Popen([*AMBER, "run", "--wait", str(app.script)], cwd=app.dir, env=app.env, stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, text=True, start_new_session=True)
     time.sleep(delay)
     os.killpg(p.pid, signal.SIGINT)

@@ -229,7 +229,7 @@ def test_the_collector_is_as_start_up_left_it(program, tmp_path, start_up, expec
     assert p.restore().stdout.strip() == expected
     env = {"AMBER_CACHE": str(tmp_path / "cache")}
     for _ in range(2):  # the build, then the restore from the cache
-        out = run([*AMBER, "run", str(p.script)], cwd=p.dir, env=env, check=True).stdout
+        out = run([*AMBER, "run", "--wait", str(p.script)], cwd=p.dir, env=env, check=True).stdout
         assert out.strip() == expected
 
 

@@ -89,7 +89,7 @@ def test_hooks_that_raise_under_amber_run(program, tmp_path):
         if __name__ == "__main__":
             print("main")
     ''')
-    r = run([*AMBER, "run", str(p.script)], cwd=p.dir, env=env)
+    r = run([*AMBER, "run", "--wait", str(p.script)], cwd=p.dir, env=env)
     assert (r.returncode, r.stdout) == (0, "main\n"), r.stderr
     assert r.stderr == ("amber: warning: 1 before-snapshot hook(s) failed: __main__.broken raised "
                         "RuntimeError: cannot flush; no image was built\n")
@@ -101,7 +101,7 @@ def test_hooks_that_raise_under_amber_run(program, tmp_path):
             print("main")
     ''', name="after.py")
     for how in ("amber: built", "amber: restoring"):  # the first run builds, the second restores: alike
-        r = run([*AMBER, "run", "-v", str(p.script)], cwd=p.dir, env=env)
+        r = run([*AMBER, "run", "--wait", "-v", str(p.script)], cwd=p.dir, env=env)
         assert (r.returncode, r.stdout) == (1, ""), r.stderr
         said, error = r.stderr.splitlines()[-2:]
         assert said.startswith(how), r.stderr
@@ -140,7 +140,7 @@ def test_secret_is_read_from_the_restoring_environment(program):
     data = p.image.read_bytes()
     assert b"snapshot-time-value-123" not in data
     assert base64.b64encode(b"snapshot-time-value-123")[:12] not in data
-    assert os.stat(p.image).st_mode & 0o777 == 0o600
+    assert os.stat(p.image).st_mode & 0o777 == 0o700  # an executable image: its owner's alone
     assert p.restore(env={"API_TOKEN": "restore-time-value"}).stdout == "restore-time-value True SecretStr\n"
     import subprocess
 
@@ -212,7 +212,7 @@ def test_log_files_are_closed_and_reopened(program, tmp_path):
     from conftest import AMBER, run
 
     log.write_text("")
-    run([*AMBER, "run", str(p.script)], env={"AMBER_CACHE": str(tmp_path / "cache")}, check=True)
+    run([*AMBER, "run", "--wait", str(p.script)], env={"AMBER_CACHE": str(tmp_path / "cache")}, check=True)
     assert log.read_text() == "start-up\nafter the snapshot point\n"
 
 

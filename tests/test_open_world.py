@@ -155,7 +155,7 @@ def test_start_up_sees_no_module_amber_brought(program, tmp_path):
     cold = set(ast.literal_eval(p.cold(check=True).stdout))
     base = set(run([*AMBER, "inspect", "--base-set"], check=True).stdout.split())
     under = {"snapshot": p.snapshot().stdout,
-             "run": run([*AMBER, "run", str(p.script)], cwd=p.dir, check=True,
+             "run": run([*AMBER, "run", "--wait", str(p.script)], cwd=p.dir, check=True,
                         env={"AMBER_CACHE": str(tmp_path / "cache")}).stdout}
     for how, out in under.items():
         extra = set(ast.literal_eval(out)) - cold - base
@@ -180,3 +180,18 @@ if __name__ == "__main__":
     cold = p.cold(check=True).stdout
     p.snapshot()
     assert p.restore().stdout == cold
+
+
+def test_amber_leaves_no_module_the_program_did_not_import(program):
+    """Splitting the main script at its snapshot point needs the syntax tree's classes, not the
+    _ast module: a restored process has no _ast the program never imported, and one that
+    imports ast after the restore gets working node classes."""
+    p = program("""
+        import sys, amber
+        amber.snapshot()
+        print("_ast" in sys.modules, "ast" in sys.modules)
+        import ast
+        print(type(ast.parse("x = 1").body[0]).__name__, ast.Assign is type(ast.parse("y = 2").body[0]))
+    """)
+    p.snapshot()
+    assert p.restore().stdout == "False False\nAssign True\n"

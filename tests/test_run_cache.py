@@ -36,7 +36,7 @@ def app(tmp_path):
     env = {"AMBER_CACHE": str(cache)}
 
     def amber_run(*args, extra_env=None):
-        r = run([*AMBER, "run", "-v", str(tmp_path / "app.py"), *args], cwd=tmp_path,
+        r = run([*AMBER, "run", "--wait", "-v", str(tmp_path / "app.py"), *args], cwd=tmp_path,
                 env={**env, **(extra_env or {})}, check=True)
         how = "restored" if "amber: restoring" in r.stderr else "built" if "amber: built" in r.stderr else "cold"
         return how, r.stdout
@@ -110,7 +110,7 @@ def test_distribution_upgrade_rebuilds(app):
 
 
 def test_concurrent_first_runs_leave_one_valid_image(app):
-    procs = [subprocess.Popen([*AMBER, "run", str(app.dir / "app.py")], cwd=app.dir,
+    procs = [subprocess.Popen([*AMBER, "run", "--wait", str(app.dir / "app.py")], cwd=app.dir,
                               env={**os.environ, "AMBER_CACHE": str(app.cache)},
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(4)]
     outs = [p.communicate(timeout=300) for p in procs]
@@ -146,20 +146,20 @@ def test_program_that_cannot_be_captured_still_runs(program, tmp_path):
             print("ran", WORKER.is_alive())
     ''')
     env = {"AMBER_CACHE": str(tmp_path / "cache")}
-    first = run([*AMBER, "run", str(p.script)], env=env, check=True)
+    first = run([*AMBER, "run", "--wait", str(p.script)], env=env, check=True)
     assert first.stdout == "ran True\n" and "amber: warning: no image was built" in first.stderr
-    second = run([*AMBER, "run", "-v", str(p.script)], env=env, check=True)
+    second = run([*AMBER, "run", "--wait", "-v", str(p.script)], env=env, check=True)
     assert second.stdout == "ran True\n" and "running it cold" in second.stderr
 
 
 def test_run_failures_are_the_programs(program, tmp_path):
     env = {"AMBER_CACHE": str(tmp_path / "cache")}
     p = program("import sys\nsys.exit(3)\n")
-    assert run([*AMBER, "run", str(p.script)], env=env).returncode == 3
+    assert run([*AMBER, "run", "--wait", str(p.script)], env=env).returncode == 3
     p = program("raise ValueError('boom')\n")
-    r = run([*AMBER, "run", str(p.script)], env=env)
+    r = run([*AMBER, "run", "--wait", str(p.script)], env=env)
     assert r.returncode == 1 and "ValueError: boom" in r.stderr and "amber/capture" not in r.stderr
-    r = run([*AMBER, "run", str(tmp_path / "missing.py")], env=env)
+    r = run([*AMBER, "run", "--wait", str(tmp_path / "missing.py")], env=env)
     assert r.returncode == 2 and r.stderr.startswith("amber: error: no such script")
     assert sys.executable  # the interpreter that runs the tests runs amber too
 
@@ -179,7 +179,7 @@ def test_iterating_the_environment_is_one_input(program, tmp_path):
     clean["AMBER_CACHE"] = str(tmp_path / "cache")
 
     def amber_run(*args, extra=None):
-        return subprocess.run([*AMBER, "run", *args, str(p.script)], env={**clean, **(extra or {})},
+        return subprocess.run([*AMBER, "run", "--wait", *args, str(p.script)], env={**clean, **(extra or {})},
                               capture_output=True, text=True, check=True)
 
     assert amber_run().stdout == "False\n"
@@ -192,3 +192,113 @@ def test_iterating_the_environment_is_one_input(program, tmp_path):
     image = next((tmp_path / "cache").rglob("*.amber"))
     info = json.loads(run([*AMBER, "inspect", "--json", str(image)], check=True).stdout)
     assert info["inputs"]["iterated_environment"] is True
+
+
+def _timings_record(cache):
+    from amber.runcache import layout
+
+    images = [os.path.join(d, n) for d, _s, names in os.walk(cache) for n in names if n.endswith(".amber")]
+    assert len(images) == 1, images
+    return images[0], layout.timings_record(images[0])
+
+
+def test_restore_and_cold_times_are_measured_and_shown(app):
+    assert app()[0] == "built"
+    for _ in range(4):  # the first three restores are measured; the fourth only reads the record
+        assert app()[0] == "restored"
+    image, _record = _timings_record(app.cache)
+    info = run([*AMBER, "inspect", "--json", image], env={"AMBER_CACHE": str(app.cache)}, check=True)
+    import json
+
+    t = json.loads(info.stdout)["timings"]
+    assert 0 < t["cold_seconds"] < 60, t
+    assert len(t["restore_seconds"]) == 3 and all(0 < s < 60 for s in t["restore_seconds"]), t
+    assert t["choice"] in ("restore", "cold"), t
+    text = run([*AMBER, "inspect", image], env={"AMBER_CACHE": str(app.cache)}, check=True).stdout
+    assert "timings      cold start" in text and "restores (ms)" in text
+
+
+def test_a_restore_slower_than_cold_runs_cold_until_rebuilt(app):
+    from amber.image import format as fmt
+    from amber.runcache import keys, timings
+
+    assert app()[0] == "built"
+    assert app()[0] == "restored"
+    image, record = _timings_record(app.cache)
+    heap = fmt.read_image(image).entry(fmt.HEAP)[2]
+    key = keys.secret_key(str(app.cache))
+    # Restores measured at 100 s each: slower than any cold start.
+    with open(record, "wb") as f:
+        f.write(keys.seal(key, timings.TIMINGS_KIND, {"image": heap, "restores": [100.0, 100.0, 100.0]}))
+    r = run([*AMBER, "run", "--wait", "-v", str(app.dir / "app.py")], cwd=app.dir, env={"AMBER_CACHE": str(app.cache)},
+            check=True)
+    assert r.stdout == "v1 1 plain [] [] False\n"  # ran cold, exactly as python runs it
+    assert "restoring is not faster for this program" in r.stderr and "warning" not in r.stderr, r.stderr
+    # A forged record (another key) is not believed: the run restores.
+    with open(record, "wb") as f:
+        f.write(keys.seal(b"k" * 32, timings.TIMINGS_KIND, {"image": heap, "restores": [100.0] * 3}))
+    assert app()[0] == "restored"
+    # A rebuild removes the record: the restores it measured were of the image replaced.
+    with open(record, "wb") as f:
+        f.write(keys.seal(key, timings.TIMINGS_KIND, {"image": heap, "restores": [100.0] * 3}))
+    bump(app.dir / "lib" / "helper.py")
+    assert app()[0] == "built"
+    assert not os.path.exists(record)
+    assert app()[0] == "restored"
+
+
+BACKGROUND = '''
+import atexit, glob, os, sys, weakref
+import amber
+DATA = [{"k": i, "v": str(i) * 3} for i in range(60000)]
+print("start-up done", len(DATA))  # still in the buffer at the snapshot point (stdout is a pipe)
+atexit.register(lambda: print("bye"))
+class F: pass
+f = F(); weakref.finalize(f, print, "fin")
+%s
+if __name__ == "__main__":
+    images = glob.glob(os.path.join(os.environ["AMBER_CACHE"], "*", "*.amber"))
+    print("restored" if amber.is_restored() else "ran", "image" if images else "no image yet")
+'''
+
+
+def _wait_for(cache, suffix, seconds=180):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        found = [n for _d, _s, names in os.walk(cache) for n in names if n.endswith(suffix)]
+        if found:
+            return found
+        time.sleep(0.2)
+    raise AssertionError(f"no {suffix} file in {cache} after {seconds} s")
+
+
+def test_first_run_does_not_wait_for_its_image(tmp_path):
+    script = tmp_path / "bg.py"
+    script.write_text(BACKGROUND % "")
+    env = {"AMBER_CACHE": str(tmp_path / "cache")}
+    cold = run([sys.executable, str(script)], cwd=tmp_path, env=env, check=True)
+    assert cold.stdout == "start-up done 60000\nran no image yet\nfin\nbye\n"
+    first = run([*AMBER, "run", "-v", str(script)], cwd=tmp_path, env=env, check=True)
+    # The program went on before the image was written, and printed what a cold run prints,
+    # once: nothing buffered was printed again by the build, no atexit handler or finaliser ran twice.
+    assert first.stdout == cold.stdout, first.stderr
+    assert "building the image in the background" in first.stderr
+    _wait_for(tmp_path / "cache", ".amber")
+    again = run([*AMBER, "run", "-v", str(script)], cwd=tmp_path, env=env, check=True)
+    assert again.stdout == "start-up done 60000\nrestored image\nfin\nbye\n", again.stderr
+    assert "amber: restoring" in again.stderr
+    assert not [n for _d, _s, names in os.walk(tmp_path) for n in names if n.endswith(".tmp")]
+
+
+def test_a_background_build_that_fails_says_why_in_later_runs(tmp_path):
+    script = tmp_path / "bg.py"
+    script.write_text(BACKGROUND % "def gen():\n    yield 1\nG = gen(); next(G)  # suspended: not capturable\n")
+    env = {"AMBER_CACHE": str(tmp_path / "cache")}
+    first = run([*AMBER, "run", str(script)], cwd=tmp_path, env=env, check=True)
+    assert first.stdout == "start-up done 60000\nran no image yet\nfin\nbye\n"
+    _wait_for(tmp_path / "cache", ".failed")
+    later = run([*AMBER, "run", "-v", str(script)], cwd=tmp_path, env=env, check=True)
+    assert later.stdout == first.stdout
+    assert "no image can be built for this program (" in later.stderr and "__main__.G" in later.stderr, \
+        later.stderr
+    assert not [n for _d, _s, names in os.walk(tmp_path) for n in names if n.endswith((".amber", ".tmp"))]

@@ -70,7 +70,7 @@ def test_the_failure_marker(tmp_path, monkeypatch):
     recorded = {"program": "p" * 32, "cwd": None, "env_names": None, "output": [],
                 "watched": [(str(source), freshness.WATCH_CONTENT, freshness.stamp(str(source), 0), None)],
                 "env": [("AMBER_TEST_MODE", freshness.env_digest(key, "AMBER_TEST_MODE"))]}
-    build.record_failure(image, key, recorded)
+    build.record_failure(image, key, recorded, "a test")
     assert freshness.known_to_fail(image, key, "p" * 32)
     assert not freshness.known_to_fail(image, key, "q" * 32)  # another program's
     assert not freshness.known_to_fail(image, bytes(32), "p" * 32)  # not sealed by this key
@@ -81,7 +81,7 @@ def test_the_failure_marker(tmp_path, monkeypatch):
         f.write(b"\x00not marshal")
     assert not freshness.known_to_fail(image, key, "p" * 32)
     with pytest.raises(ValueError, match="inputs.watched"):  # the marker is the inputs schema's
-        build.record_failure(image, key, {**recorded, "watched": None})
+        build.record_failure(image, key, {**recorded, "watched": None}, "a test")
 
 
 def test_restore_path_modules_import_only_the_base_set():

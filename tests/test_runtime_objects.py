@@ -177,9 +177,9 @@ def test_amber_run_goes_on_with_the_same_objects(program, tmp_path):
     cold = p.cold(check=True, timeout=120).stdout
     assert cold == "loop policy True\n8 16\n", cold
     env = {"AMBER_CACHE": str(tmp_path / "cache")}
-    first = run([*AMBER, "run", "-v", str(p.script)], cwd=p.dir, env=env, check=True, timeout=120)
+    first = run([*AMBER, "run", "--wait", "-v", str(p.script)], cwd=p.dir, env=env, check=True, timeout=120)
     assert "built" in first.stderr and first.stdout == cold, first.stderr
-    second = run([*AMBER, "run", "-v", str(p.script)], cwd=p.dir, env=env, check=True, timeout=120)
+    second = run([*AMBER, "run", "--wait", "-v", str(p.script)], cwd=p.dir, env=env, check=True, timeout=120)
     assert "built" not in second.stderr and second.stdout == cold
 
 

@@ -78,7 +78,7 @@ class World:
         return p
 
     def amber(self) -> tuple:
-        p = self._run([*AMBER, "run", "-v", str(self.script)])
+        p = self._run([*AMBER, "run", "--wait", "-v", str(self.script)])
         err = p.stderr.decode(errors="replace")
         assert "Traceback" not in err or "Traceback" in self.cold_err, err
         how = "restored" if "amber: restoring" in err else "built" if "amber: built" in err else "cold"

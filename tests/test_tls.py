@@ -281,10 +281,10 @@ def test_amber_run_first_and_restored_runs(program, pki, servers, tmp_path):
     p = _clients(program, pki, servers)
     cold = p.cold(check=True).stdout
     env = {"AMBER_CACHE": str(tmp_path / "cache")}
-    first = run([*AMBER, "run", "-v", str(p.script)], cwd=p.dir, env=env, check=True)
+    first = run([*AMBER, "run", "--wait", "-v", str(p.script)], cwd=p.dir, env=env, check=True)
     assert "built" in first.stderr, first.stderr
     assert first.stdout == cold
-    second = run([*AMBER, "run", "-v", str(p.script)], cwd=p.dir, env=env, check=True)
+    second = run([*AMBER, "run", "--wait", "-v", str(p.script)], cwd=p.dir, env=env, check=True)
     assert "built" not in second.stderr and second.stdout == cold
 
 

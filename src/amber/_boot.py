@@ -6,6 +6,8 @@ The ``amber`` command re-executes the interpreter on this file, with its options
 * ``python -I -S _boot.py restore OPTIONS ARGS...``: isolated, no ``site``: the restoring
   interpreter starts from the base set only, and takes ``sys.path`` and the site set-up from
   the image;
+* ``python -I -S _boot.py exec IMAGE ARGS...``: the same, started by an image's launch line
+  (``./app.amber ARGS``, see :mod:`amber.image.format`): a restore with the default options;
 * ``python -S _boot.py snapshot OPTIONS ARGS...``: the user's environment applies (``PYTHONPATH``...),
   ``site`` runs only after Amber has taken its baseline of the base set;
 * ``python -I -S _boot.py run OPTIONS ARGS...``: ``amber run``, which restores from the cache like a restore
@@ -37,7 +39,7 @@ def _dirname(path: str) -> str:
 
 
 def main() -> None:
-    if sys.argv[1] in ("restore", "run", "verify"):
+    if sys.argv[1] in ("restore", "exec", "run", "verify"):
         # A restore allocates and keeps (Amber's modules, the modules imported again, the heap):
         # the collector would only walk it. It is on again when the program resumes
         # (amber.restore.loader.resume), as start-up left it.
@@ -54,6 +56,11 @@ def main() -> None:
     if command == "restore":
         del sys.path[0]
         entry_point(lambda: loader.main(args))
+    elif command == "exec" and args:
+        del sys.path[0]
+        from amber.options import RestoreOptions
+
+        entry_point(lambda: loader.main(RestoreOptions(args[0], args=args[1:]).encode()))
     elif command == "run":
         del sys.path[0]
         from amber.restore import run

@@ -133,6 +133,17 @@ def thread_local_args(local) -> tuple:
     return args, kwargs
 
 
+def as_import_machinery(hook):
+    """``hook`` (a function wrapped around ``_bootstrap._load_unlocked``) named as part of the
+    import system: warnings skip frames whose file names importlib's _bootstrap
+    (``warnings._is_internal_frame``, and ``_warnings`` in C, 3.11-3.13), so a warning that a
+    module's import issues (``stacklevel=2``) is attributed to the importer, as in a cold run,
+    and lands in the importer's ``__warningregistry__``, not in Amber's."""
+    name = "<amber: hook around importlib._bootstrap._load_unlocked>"
+    hook.__code__ = hook.__code__.replace(co_filename=name)
+    return hook
+
+
 def wrap_module_loading(started, finished):
     """Call ``started(name)`` when a module's loading begins and ``finished(name, ok)`` when it
     ends. Every import that runs a loader goes through ``_bootstrap._load_unlocked(spec)``
@@ -152,7 +163,7 @@ def wrap_module_loading(started, finished):
             finished(spec.name, ok)
         return module
 
-    bootstrap._load_unlocked = _load_unlocked
+    bootstrap._load_unlocked = as_import_machinery(_load_unlocked)
 
     def undo() -> None:
         bootstrap._load_unlocked = original  # type: ignore[attr-defined]
@@ -199,6 +210,36 @@ def pattern_parts(pattern) -> tuple | None:
             indexgroup[index] = name
         parts = (source, flags | parsed.state.flags, code, parsed.state.groups - 1, dict(groupindex),
                  tuple(indexgroup))
+        if _sre.compile(*parts) != pattern:
+            return None
+    except Exception:
+        return None
+    return parts
+
+
+def scanner_pattern_parts(lexicon, pattern) -> tuple | None:
+    """The arguments of ``_sre.compile`` for the pattern ``re.Scanner(lexicon, flags)`` compiles
+    from a parse tree (its ``pattern`` is None), built the way ``Scanner.__init__`` builds it
+    (3.11-3.13); None if they do not make ``pattern`` again exactly."""
+    import _sre
+    from re import _compiler, _constants, _parser  # type: ignore[attr-defined]  # private, no stub
+
+    try:
+        flags = pattern.flags
+        state = _parser.State()
+        state.flags = flags
+        branches = []
+        for phrase, _action in lexicon:
+            gid = state.opengroup()
+            branches.append(_parser.SubPattern(state, [
+                (_constants.SUBPATTERN, (gid, 0, 0, _parser.parse(phrase, flags)))]))
+            state.closegroup(gid, branches[-1])
+        tree = _parser.SubPattern(state, [(_constants.BRANCH, (None, branches))])
+        code = _compiler._code(tree, flags)
+        indexgroup = [None] * state.groups
+        for name, index in state.groupdict.items():
+            indexgroup[index] = name
+        parts = (None, flags | state.flags, code, state.groups - 1, dict(state.groupdict), tuple(indexgroup))
         if _sre.compile(*parts) != pattern:
             return None
     except Exception:

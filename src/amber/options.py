@@ -83,7 +83,7 @@ class RunOptions(_Options):
     """``amber run [OPTIONS] (SCRIPT | -m MODULE) [ARGS...]``."""
 
     __slots__ = ("target", "is_module", "rebuild", "verbose", "reimport", "allowed_secrets", "strict",
-                 "verify", "args")
+                 "verify", "wait", "args")
 
     target: str  # the script as spelled (so a cold run gets it; the key makes it absolute), or the module
     is_module: bool
@@ -93,10 +93,12 @@ class RunOptions(_Options):
     allowed_secrets: list[str]  # --allow-secret NAME
     strict: bool  # --strict: randomness that would repeat is an error
     verify: bool  # off with --no-verify: the image is not restored and compared before use
+    wait: bool  # --wait: a build happens before the program goes on, not in the background
 
     def __init__(self, target: str, is_module: bool = False, *, rebuild: bool = False, verbose: bool = False,
                  reimport: "Iterable[str]" = (), allowed_secrets: "Iterable[str]" = (),
-                 strict: bool = False, verify: bool = True, args: "Iterable[str]" = ()) -> None:
+                 strict: bool = False, verify: bool = True, wait: bool = False,
+                 args: "Iterable[str]" = ()) -> None:
         self.target = target
         self.is_module = is_module
         self.rebuild = rebuild
@@ -105,6 +107,7 @@ class RunOptions(_Options):
         self.allowed_secrets = list(allowed_secrets)
         self.strict = strict
         self.verify = verify
+        self.wait = wait
         self.args = list(args)
 
     def build_key(self) -> tuple:
@@ -121,7 +124,7 @@ class SnapshotOptions(_Options):
     """
 
     __slots__ = ("image", "target", "is_module", "reimport", "allowed_secrets", "strict", "lazy_code",
-                 "verify", "root", "entry", "build", "verbose", "program", "args")
+                 "verify", "root", "entry", "build", "verbose", "program", "started", "wait", "args")
 
     image: str  # absolute path of the image to write
     target: str  # the script as given, or the module's name
@@ -136,11 +139,14 @@ class SnapshotOptions(_Options):
     build: bool  # amber run: write the image (off: run without trying)
     verbose: bool  # amber run -v
     program: str  # amber run: the program's cache key (each image records it)
+    started: float | None  # amber run: when its run began (amber.runcache.timings.now()), for the cold time
+    wait: bool  # amber run --wait: build before the program goes on (else in a background fork)
 
     def __init__(self, image: str, target: str, is_module: bool = False, *, reimport: "Iterable[str]" = (),
                  allowed_secrets: "Iterable[str]" = (), strict: bool = False, lazy_code: bool = False,
                  verify: bool = True, root: str | None = None, entry: str | None = None, build: bool = True,
-                 verbose: bool = False, program: str = "", args: "Iterable[str]" = ()) -> None:
+                 verbose: bool = False, program: str = "", started: float | None = None,
+                 wait: bool = False, args: "Iterable[str]" = ()) -> None:
         self.image = image
         self.target = target
         self.is_module = is_module
@@ -154,6 +160,8 @@ class SnapshotOptions(_Options):
         self.build = build
         self.verbose = verbose
         self.program = program
+        self.started = started
+        self.wait = wait
         self.args = list(args)
 
     @property

@@ -14,7 +14,8 @@ import pytest
 CAPTURE = pathlib.Path(__file__).resolve().parents[2] / "src" / "amber" / "capture"
 RESTORE_MODULES = {"rebuild": "amber.restore.rebuild", "lazy": "amber.restore.lazy", "tls": "amber.restore.tls",
                    "contexts": "amber.restore.contexts", "replay": "amber.restore.replay",
-                   "secrecy": "amber.secrecy"}
+                   "secrecy": "amber.secrecy", "sqlite_connections": "amber.restore.sqlite_connections",
+                   "libraries": "amber.restore.libraries"}
 
 
 def _calls(func_name: str):

@@ -14,13 +14,22 @@ A call of ``amber.snapshot()`` anywhere else in the script (inside a function, o
 This runs in the snapshotting process before the program does, so it leaves no module behind
 that the program did not ask for: the syntax tree comes from the builtin ``_ast`` (``compile``
 with ``PyCF_ONLY_AST``), not from ``ast`` (which would bring ``enum`` and ``contextlib``), and
-``__future__`` is imported only for a script that imports it itself.
+``__future__`` is imported only for a script that imports it itself. Nor does it leave ``_ast``
+in ``sys.modules`` (a restore would import it again for every image, and a cold run has no such
+module): its node classes live in the interpreter's state, not in the module, so a program that
+imports ``ast`` later gets the very classes this module holds (3.11 to 3.13).
 """
 
-import _ast as ast  # the node classes; ast.py adds only helpers (and imports)
+import sys
 
 from amber._compat import ident
 from amber.errors import UsageError
+
+_HAD_AST = "_ast" in sys.modules
+import _ast as ast  # noqa: E402  (the node classes; ast.py adds only helpers, and imports)
+
+if not _HAD_AST:
+    del sys.modules["_ast"]
 
 TYPE_CHECKING = False  # no `types` or `typing` before the program runs (see above)
 if TYPE_CHECKING:

@@ -30,10 +30,12 @@ from types import ModuleType
 
 import amber
 from amber import lifecycle
-from amber._compat import ident
+from amber._compat import ident, ident_of_address
+from amber._files import BOOT
 from amber.capture import distributions
 from amber.capture.compile.compiler import CompiledHeap, HeapCompiler, Unplannable
 from amber.capture.compile.planner import HeapPlan, HeapStats, Planner, type_name
+from amber.capture.policy.public_text import PublicText
 from amber.capture.policy.secret_scan import SecretScanner
 from amber.capture.recorders.baseline import abc_registry
 from amber.capture.reduce import recipes as R
@@ -139,12 +141,29 @@ def _describe_live(request: SnapshotRequest, world: World):
 
     by_ref = {name for name in request.startup.modules if name in world.by_ref}
     try:
-        return describe_live(request.startup.modules, by_ref, _unchanged_since_import(request))
+        live = describe_live(request.startup.modules, by_ref, _unchanged_since_import(request))
     except Exception as e:  # a bug of the verifier's: said, and the image is written unverified
         if os.environ.get("AMBER_DEBUG"):
             raise
         warn(f"cannot verify the image ({type(e).__name__}: {e}); it is written without verification")
         return None
+    if live.imports_run:
+        raise CaptureError(_imports_run_report(live.imports_run))
+    return live
+
+
+def _imports_run_report(found: list) -> str:
+    """An object whose own ``__reduce__`` imports modules (a lazy proxy that evaluates itself:
+    celery's ``current_app`` attributes) changes the program's state when it is captured: what
+    the image would hold is not the state at the snapshot point, so no image is written."""
+    lines = [f"capturing {len(found)} object(s) ran the program's code, which changed its state "
+             f"(imported modules); no image was written:"]
+    for path, modules in found[:20]:
+        shown = ", ".join(modules[:4]) + (f" and {len(modules) - 4} more" if len(modules) > 4 else "")
+        lines.append(f"  {path}: its __reduce__ imported {shown}")
+    lines.append("      hint: evaluate it before the snapshot point (use the object, so that what it "
+                 "imports and makes exists), or make it with amber.transient(obj, factory)")
+    return "\n".join(lines)
 
 
 def _keep_seeded_generators() -> list:
@@ -251,6 +270,8 @@ def gather_roots(request: SnapshotRequest, world: World) -> HeapRoots:
         lifecycle=lifecycle.registered(),
         by_ref=tuple(name for name in modules if name in world.by_ref),
         argv0=request.startup.point["argv0"],
+        # A program may put a module of its own there (IPython's InteractiveShell does): set again.
+        sys_main=modules.get("__main__") if modules.get("__main__") is not request.startup.main else None,
     )
     registration = [(reconstructor(rebuild.register_modules), (tuple(by_value), _attached(modules, world))),
                     *early]
@@ -277,7 +298,7 @@ def _attached(modules: dict, world: World) -> tuple:
 def plan_heap(request: SnapshotRequest, reducers: Reducers, roots: HeapRoots) -> HeapPlan:
     scanner = SecretScanner(set(request.options.allowed_secrets))
     plan = Planner(reducers, scanner).run(roots.roots)
-    secret_lines = _secret_report(plan, request.startup.environ_changes, scanner)
+    secret_lines = _secret_report(plan, request.startup.environ_changes, scanner, request.startup.modules)
     if plan.offenders or secret_lines:
         raise CaptureError(_offender_report(plan, secret_lines))
     return plan
@@ -389,7 +410,10 @@ def write_image_file(request: SnapshotRequest, world: World, roots: HeapRoots, p
         def check(written: str) -> None:
             check_image(written, live, request.startup.options.args)
 
-    writer.write_image(request.path, header, sections, (scheme, kid, sign), before_publish=check)
+    # amber snapshot's images are programs (./app.amber ARGS); amber run's are restored by amber run.
+    launch = None if request.options.for_run else writer.launch_line(sys.executable, BOOT)
+    writer.write_image(request.path, header, sections, (scheme, kid, sign), before_publish=check,
+                       launch=launch or b"")
 
 
 def _registrations_on_reimported_abcs(modules, world, done: set) -> list:
@@ -423,16 +447,30 @@ def _failed_report(failed: dict) -> str:
     return "\n".join(lines)
 
 
-def _secret_report(plan: HeapPlan, env: dict, scanner: SecretScanner) -> list:
+def _secret_report(plan: HeapPlan, env: dict, scanner: SecretScanner, modules: dict) -> list:
     """One line for each secret the image would hold: the planner's hits in str and bytes
     values, then buffers and values kept under secret-looking names (the plan's recipes), then
-    variables set in ``os.environ`` during start-up."""
-    lines = []
-    hit = set()
-    for holder, value, reason in plan.secret_hits:
+    variables set in ``os.environ`` during start-up. A guess (a name, a shape) about a constant
+    of a published file is dropped (:mod:`~amber.capture.policy.public_text`)."""
+    lines: list = []
+    hit: set = set()
+    public = PublicText(plan, modules)
+    nodes = plan.nodes
+
+    def address(n: int) -> bool:
+        return ident_of_address(n) in nodes
+
+    for holder, value, reason, literal in plan.secret_hits:
+        if not literal:  # judged again, now that the whole heap is known
+            why = scanner.check(value, False, address)
+            if why is not None and public.holds(holder, value):
+                why = scanner.check(value, True)
+            if why is None:
+                continue
+            reason = why
         hit.add(ident(value))
         lines.append(f"  {plan.path_to_value(holder, value)} -> {type(value).__name__}: {reason}")
-    _recipe_hits(plan, scanner, hit, lines)
+    _recipe_hits(plan, scanner, hit, lines, public)
     for name, value in env.items():
         if value is None:
             continue
@@ -442,13 +480,14 @@ def _secret_report(plan: HeapPlan, env: dict, scanner: SecretScanner) -> list:
             lines.append(f"  os.environ[{text!r}] (set during start-up): {found}")
     if lines:
         lines.append("      hint: read secrets with amber.secret(NAME) and derive values from them after "
-                     "restore (an amber.after_restore hook); --allow-secret NAME if it is no secret")
+                     "restore (an amber.after_restore hook), or make an object holding one with "
+                     "amber.transient(obj, factory); --allow-secret NAME if it is no secret")
     return lines
 
 
-def _recipe_hits(plan: HeapPlan, scanner: SecretScanner, hit: set, lines: list) -> None:
+def _recipe_hits(plan: HeapPlan, scanner: SecretScanner, hit: set, lines: list, public: PublicText) -> None:
     """Lines for the buffers and the values kept under names that the plan's recipes write."""
-    named = _named_value_check(scanner, hit)
+    named = _named_value_check(scanner, hit, public)
     for oid, recipe in plan.recipes.items():
         make: Any = recipe.make
         kind: type = type(make)
@@ -480,10 +519,11 @@ _BUFFER_MAKES = (R.BytesOf, R.BytearrayOf, R.MappedBuffer)
 _KEYED_FILLS = frozenset({R.SetItems, R.ReduceSetItems, R.BaseUpdate, R.ClassState})
 
 
-def _named_value_check(scanner: SecretScanner, hit: set):
+def _named_value_check(scanner: SecretScanner, hit: set, public: PublicText):
     """The check of what a recipe keeps under names (dict items, attributes and slots, class
-    namespaces): a line for each value kept under a secret's name that could be a secret. Names
-    already judged plain are set aside in C (a heap holds millions of pairs, few names)."""
+    namespaces): a line for each value kept under a secret's name that could be a secret, unless
+    it is a constant of a published file. Names already judged plain are set aside in C (a heap
+    holds millions of pairs, few names)."""
     from operator import itemgetter
 
     from amber.capture.policy.secret_shapes import SECRET_WORD, secret_name
@@ -507,7 +547,7 @@ def _named_value_check(scanner: SecretScanner, hit: set):
                 if key != name or type(value) not in text or ident(value) in hit:
                     continue
                 why = scanner.check_named(name, value)
-                if why is not None:
+                if why is not None and not public.holds(oid, value):
                     hit.add(ident(value))
                     lines.append(f"  {plan.path_to_value(oid, value)} -> {type(value).__name__}: {why}")
 

@@ -18,6 +18,7 @@ from amber.capture.recorders.registrations import RegistrationRecorder
 from amber.capture.recorders.tls import TLSRecorder
 from amber.errors import CaptureError, UsageError, describe_error, error, flush_streams, note, say, warn
 from amber.options import SnapshotOptions
+from amber.runcache import timings
 from amber.state import PLAIN, SNAPSHOTTING, STATE
 
 # This module runs before the program does: it imports nothing the program did not ask for
@@ -46,13 +47,15 @@ class Startup:
     (without Amber's capture side) and the base set's changed state."""
 
     def __init__(self, options: SnapshotOptions, baseline: Baseline, recorders: "Recorders",
-                 main: "ModuleType", split: "Split", filename: str, startup_seconds: float) -> None:
+                 main: "ModuleType", split: "Split", filename: str, startup_seconds: float,
+                 cold_seconds: float | None = None) -> None:
         self.options = options
         self.baseline = baseline
         self.recorders = recorders
         self.main = main
         self.split = split
         self.startup_seconds = startup_seconds
+        self.cold_seconds = cold_seconds  # amber run: from its start to here (amber.runcache.timings)
         self.modules = {name: mod for name, mod in list(sys.modules.items())
                         if mod is not None and not _is_amber_machinery(name)}
         self.replay = baseline.replay()
@@ -113,9 +116,10 @@ def run_snapshot(options: SnapshotOptions, baseline: Baseline, imports: "ImportR
             raise
         _run_cold(options, f"{e}" if isinstance(e, UsageError) else f"{type(e).__name__}: {e}")
     startup_seconds = _run_to_snapshot_point(options, main, split)
+    cold_seconds = None if options.started is None else timings.now() - options.started
     hooks_failed = _run_before_snapshot(options)
     recorders.stop()
-    startup = Startup(options, baseline, recorders, main, split, filename, startup_seconds)
+    startup = Startup(options, baseline, recorders, main, split, filename, startup_seconds, cold_seconds)
     if options.for_run:
         _build_and_continue(startup, build=options.build and not hooks_failed)
     else:
@@ -232,6 +236,8 @@ def _build_and_continue(startup: Startup, build: bool) -> None:
     if startup.split.kind == "end":
         say("the script has no snapshot point (no amber.snapshot(), no main guard): no image",
             verbose=run.verbose)
+    elif build and not run.wait and _can_build_in_the_background():
+        _build_in_the_background(startup)
     elif build:
         _build(startup)
     if startup.recorders.inputs is not None:
@@ -245,6 +251,66 @@ def _build_and_continue(startup: Startup, build: bool) -> None:
     exec(startup.split.rest, startup.main.__dict__)
 
 
+BUILD_SECONDS_LIMIT = 900  # a background build still running then is ended (a capture that hung)
+
+
+def _can_build_in_the_background() -> bool:
+    """Whether a fork can write the image while the program goes on: where there is ``fork``, and
+    no other Python thread runs (a fork keeps only the calling thread: locks another one held would
+    stay held in the child; and the capture refuses running threads anyway). Threads of C libraries
+    (BLAS pools) are no obstacle: the capture does not call into them, and such libraries make
+    themselves fork-safe (``pthread_atfork``)."""
+    threading = sys.modules.get("threading")
+    return hasattr(os, "fork") and (threading is None or threading.active_count() == 1)
+
+
+def _build_in_the_background(startup: Startup) -> None:
+    """``amber run``'s first run does not wait for its image: at the snapshot point the process
+    forks, and a detached grandchild (its own session, no terminal, the standard descriptors on
+    /dev/null, so that nobody waits for it and it writes none of the program's output) captures
+    the state the fork froze, writes and verifies the image, and leaves with ``os._exit`` (no
+    atexit handler or finaliser of the program runs twice). The program goes on at once; what the
+    build says goes into the cache (the image, or a no-image marker with its reason for later runs'
+    ``-v``). Nothing buffered is inherited: the streams are flushed first."""
+    flush_streams()
+    for stream in (sys.__stdout__, sys.__stderr__):
+        try:
+            if stream is not None:
+                stream.flush()
+        except (OSError, ValueError):
+            pass
+    try:
+        child = os.fork()
+    except OSError as e:
+        say(f"cannot fork a background build ({e.strerror}); building in this process",
+            verbose=startup.options.verbose)
+        _build(startup)
+        return
+    if child == 0:  # the intermediate child: lets the grandchild go, so that no zombie is left
+        try:
+            if os.fork() == 0:
+                _detached_build(startup)
+        finally:
+            os._exit(0)
+    os.waitpid(child, 0)
+    say("building the image in the background", verbose=startup.options.verbose)
+
+
+def _detached_build(startup: Startup) -> None:
+    import signal
+
+    try:
+        os.setsid()  # no Ctrl-C or hang-up of the terminal reaches the build
+        null = os.open(os.devnull, os.O_RDWR)
+        for fd in (0, 1, 2):
+            os.dup2(null, fd)
+        signal.signal(signal.SIGALRM, signal.SIG_DFL)  # (not the program's handler)
+        signal.alarm(BUILD_SECONDS_LIMIT)
+        _build(startup)
+    finally:
+        os._exit(0)
+
+
 def _build(startup: Startup) -> None:
     """Write the image into the cache entry, with what start-up depended on. Never makes the
     program fail: a program that cannot be captured, or whose start-up depended on what cannot be
@@ -253,11 +319,17 @@ def _build(startup: Startup) -> None:
     try:
         _build_image(startup)
     except CaptureError as e:
-        first = str(e).splitlines()
-        warn(f"no image was built, the program runs without one: {first[0]}"
-             + (f" ({first[1].strip()} ...)" if len(first) > 1 else ""))
+        warn(f"no image was built, the program runs without one: {_gist(e)}")
     except Exception as e:
         warn(f"no image was built, the program runs without one ({describe_error(e)})")
+
+
+def _gist(error: Exception) -> str:
+    """An error in one line: its first line, and the first offender of a capture error."""
+    lines = str(error).splitlines()
+    if not isinstance(error, CaptureError) or not lines:
+        return describe_error(error)
+    return lines[0] + (f" ({lines[1].strip()} ...)" if len(lines) > 1 else "")
 
 
 def _build_image(startup: Startup) -> None:
@@ -279,6 +351,7 @@ def _build_image(startup: Startup) -> None:
         assert secret is not None  # made when missing
         recorded = inputs.record(startup.modules, secret, run.program,
                                  exclude_under=root.rstrip(os.sep) + os.sep)
+        recorded["cold_seconds"] = startup.cold_seconds
         if recorded["output"]:  # printed again by every restore: kept in the image, so scanned
             from amber.capture.policy.secret_scan import SecretScanner
 
@@ -286,9 +359,9 @@ def _build_image(startup: Startup) -> None:
             if any(scanner.check(text) for _fd, text in recorded["output"]):
                 inputs.unwatchable.append("printed what looks like a secret")
         if inputs.unwatchable:
-            say(f"no image: start-up {inputs.unwatchable[0]}, which cannot be watched for changes",
-                verbose=run.verbose)
-            build.record_failure(image_path, secret, recorded)
+            why = f"start-up {inputs.unwatchable[0]}, which cannot be watched for changes"
+            say(f"no image: {why}", verbose=run.verbose)
+            build.record_failure(image_path, secret, recorded, why)
             return
         shown = run.args if key_args is None else run.args[:key_args]
         target = run.target if run.is_module else os.path.abspath(run.target)
@@ -298,8 +371,8 @@ def _build_image(startup: Startup) -> None:
                                            run_info=run_info))
         except OSError:
             raise  # the disk or the cache, not the program: the next run tries again
-        except Exception:
-            build.record_failure(image_path, secret, recorded)  # the same program fails the same way
+        except Exception as e:  # the same program fails the same way: later runs do not try again
+            build.record_failure(image_path, secret, recorded, _gist(e))
             raise
         watched = f"{len(recorded['watched'])} paths, {len(recorded['env'])} variables watched"
         say(f"built {image_path} ({watched})", verbose=run.verbose)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import marshal
+import os
 import sys
 import time
 from types import CodeType
@@ -48,6 +49,8 @@ def describe(path: str, insecure: bool = False) -> dict:
     buffers = image.buffers()
     stats = image.decode(fmt.STATS, records.STATS_SCHEMA)
     inputs = image.decode(fmt.INPUTS) if image.has_section(fmt.INPUTS) else None
+    heap = image.entry(fmt.HEAP)[2]
+    launch = image.launch.decode("utf-8", "replace").rstrip("\n") or None
     image.close()
     by_value = stats["modules_by_value"]
     by_ref = stats["modules_by_ref"]
@@ -60,6 +63,7 @@ def describe(path: str, insecure: bool = False) -> dict:
         "created": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(h["created"])),
         "python": {k: (v.hex() if isinstance(v, bytes) else v) for k, v in h["python"].items()},
         "signed_by": h.get("key_id"),
+        "launch_line": launch,
         "snapshot_point": h["snapshot_point"],
         "sections": sections,
         "mapped_buffers": {"count": len(buffers), "bytes": sum(b.nbytes for b in buffers)},
@@ -88,7 +92,21 @@ def describe(path: str, insecure: bool = False) -> dict:
             "iterated_environment": inputs["env_names"] is not None,
         },
         "capture_seconds": stats["capture_seconds"],
+        "timings": None if inputs is None else _timings(path, inputs, heap),
     }
+
+
+def _timings(path: str, inputs: dict, heap: bytes) -> dict:
+    """An amber run image's cold start and the restores measured so far, and the choice they make
+    (:mod:`amber.runcache.timings`). The record is read with the key of the cache the image is in."""
+    from amber.runcache import keys, timings
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(path)))
+    samples = timings.restores(path, keys.secret_key(root), heap)
+    cold = inputs.get("cold_seconds")
+    choice = ("measuring" if cold is None or len(samples) < timings.SAMPLES
+              else "cold" if timings.cold_is_faster(cold, samples) else "restore")
+    return {"cold_seconds": cold, "restore_seconds": samples, "choice": choice}
 
 
 def _watched(inputs: dict, how: int) -> list:
@@ -106,6 +124,8 @@ def render(d: dict, top: int = 12) -> str:
         f"interpreter  {p['implementation']} {p['version'].split()[0]} ({p['platform']}, {p['cache_tag']}) "
         f"{p['executable']}",
         f"snapshot at  {sp['module'] or sp['script']}: {where} {sp['line']}",
+        "runs as      " + (f"./{os.path.basename(d['image'])} [ARGS...] (its launch line: {d['launch_line']})"
+                           if d["launch_line"] else f"amber restore {d['image']} [ARGS...] (no launch line)"),
         f"start-up     {d['startup_seconds'] * 1000:.0f} ms ran before the snapshot; capture took "
         f"{d['capture_seconds'] * 1000:.0f} ms",
         f"objects      {d['objects']:,}",
@@ -155,9 +175,19 @@ def render(d: dict, top: int = 12) -> str:
         if i["iterated_environment"]:
             lines.append("  the program iterated the whole environment: that is one input, the set of "
                          "variable names (not their values)")
+        lines += ["", _render_timings(d["timings"])]
     if d["environ_changed"]:
         lines += ["", "environment variables set during start-up: " + ", ".join(d["environ_changed"])]
     return "\n".join(lines) + "\n"
+
+
+def _render_timings(t: dict) -> str:
+    cold = "not measured" if t["cold_seconds"] is None else f"{t['cold_seconds'] * 1000:.1f} ms"
+    restores = ", ".join(f"{s * 1000:.1f}" for s in t["restore_seconds"]) or "none yet"
+    choice = {"measuring": "amber run restores it while it measures",
+              "restore": "amber run restores it (faster than a cold start)",
+              "cold": "amber run runs the program cold (restoring it is not faster)"}[t["choice"]]
+    return f"timings      cold start {cold}; restores (ms) {restores}: {choice}"
 
 
 def sections_table(image: fmt.Image) -> tuple[str, list[str]]:
@@ -192,8 +222,9 @@ def _entry(image: fmt.Image, name: str) -> tuple:
 
 
 def _header_bytes(image: fmt.Image) -> bytes:
-    length = int.from_bytes(image.data[fmt.PREFIX["header_length"]], "little")
-    return bytes(image.data[fmt.HEADER_AT:fmt.HEADER_AT + length])
+    base = len(image.launch)
+    length = int.from_bytes(image.data[base:][fmt.PREFIX["header_length"]], "little")
+    return bytes(image.data[base + fmt.HEADER_AT:base + fmt.HEADER_AT + length])
 
 
 def disassemble(image: fmt.Image, name: str, out: TextIO) -> None:
@@ -240,10 +271,14 @@ def _dis_header(image: fmt.Image, out: TextIO) -> None:
     from amber.image import signing
 
     blob = _header_bytes(image)
-    lines = [f"# prefix: {fmt.HEADER_AT} bytes; the signature block covers the rest of the prefix and the "
-             f"header"]
-    lines += explain.show_layout(fmt.PREFIX, image.data, nested={"signature": signing.BLOCK})
-    lines += ["", f"# {HEADER}: marshal; {len(blob)} bytes at offset {fmt.HEADER_AT}; digest ok"]
+    base = len(image.launch)
+    lines = []
+    if image.launch:
+        lines += [f"# launch line: {base} bytes, signed: {image.launch.decode(errors='replace').rstrip()}"]
+    lines += [f"# prefix: {fmt.HEADER_AT} bytes at offset {base}; the signature block covers the launch "
+              f"line, the rest of the prefix and the header"]
+    lines += explain.show_layout(fmt.PREFIX, image.data[base:], nested={"signature": signing.BLOCK})
+    lines += ["", f"# {HEADER}: marshal; {len(blob)} bytes at offset {base + fmt.HEADER_AT}; digest ok"]
     lines += explain.show(records.HEADER_SCHEMA, image.header)
     out.write(_lines(lines))
 

@@ -98,6 +98,8 @@ BUILD = (
 RUN = (
     Option("--rebuild", dest="rebuild", help="build a new image even if the cached one is fresh"),
     Option("-v", "--verbose", dest="verbose", help="say whether the image is restored or built, and why"),
+    Option("--wait", dest="wait", help="a run that builds the image waits for it (by default the image "
+                                        "is written in the background while the program goes on)"),
     *BUILD,
 )
 SNAPSHOT = (
@@ -241,7 +243,7 @@ def run(opts: "argparse.Namespace") -> int:
     target, is_module = _target(opts, "run")  # as spelled: a cold run gets it so (the key makes it absolute)
     options = RunOptions(target, is_module, rebuild=opts.rebuild, verbose=opts.verbose,
                          reimport=opts.reimport, allowed_secrets=opts.allow_secret, strict=opts.strict,
-                         verify=not opts.no_verify, args=opts.args)
+                         verify=not opts.no_verify, wait=opts.wait, args=opts.args)
     return _exec([sys.executable, "-I", "-S", BOOT, "run", *options.encode()])
 
 

@@ -85,10 +85,12 @@ def _check_replaceable(output: str, path: str) -> None:
         if st.st_size == 0:
             return
         with open(path, "rb") as f:
-            head = f.read(len(IMAGE_MAGIC))
+            head = f.read(256 + len(IMAGE_MAGIC))  # an image may start with a launch line (#!...)
     except OSError as e:
         raise UsageError(f"cannot write {output}: {e.strerror}") from None
-    if head != IMAGE_MAGIC:
+    if head.startswith(b"#!"):
+        head = head[head.find(b"\n", 0, 256) + 1:] if b"\n" in head[:256] else b""
+    if not head.startswith(IMAGE_MAGIC):
         raise UsageError(f"cannot write {output}: it exists and is not an Amber image (amber snapshot "
                          f"replaces only images; remove it first, or choose another -o)")
 

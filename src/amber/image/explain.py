@@ -182,7 +182,8 @@ def document() -> str:
     read = ", ".join(fmt.HEADER_READ.names)
     header = (f"The header (a dict; each field is name, type, meaning; extra keys are ignored; a restore "
               f"checks the fields it reads, {read}; amber inspect checks them all)")
-    blocks = [block(f"The prefix (the first {fmt.HEADER_AT} bytes; integers little-endian unsigned)", prefix),
+    blocks = [block(f"The prefix ({fmt.HEADER_AT} bytes, after the launch line if there is one; integers "
+                         f"little-endian unsigned)", prefix),
               block(header, record_doc(records.HEADER_SCHEMA))]
     blocks += [block(f"{r.name} (a dict)", record_doc(r))
                for r in (fmt.PYTHON_SCHEMA, records.SNAPSHOT_POINT_SCHEMA, records.RUN_SCHEMA)]

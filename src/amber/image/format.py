@@ -1,9 +1,19 @@
 r"""The Amber image format, declared once: the layouts and schemas here and in
 :mod:`amber.image.records` *are* the format.
 
-An image is one file, written once (to a temporary name, then renamed) and never modified: a
-fixed prefix, a signature block, the header, then the sections, each at the offset the header
-gives. Every declaration is made once, in one of two modules:
+An image is one file, written once (to a temporary name, then renamed) and never modified: an
+optional launch line, a fixed prefix, a signature block, the header, then the sections, each at the
+offset (from the start of the file) the header gives.
+
+**The launch line** makes an image a program: ``amber snapshot`` starts the file with one line
+``#!/usr/bin/env -S PYTHON -I -S BOOT exec`` (the interpreter that made it and Amber's
+:mod:`amber._boot`), and makes it executable, so ``./app.amber ARGS`` starts the restoring
+interpreter directly (one interpreter, not ``amber``'s and then the restoring one). It is at most
+``LAUNCH_LINE_MAX`` bytes with its newline, and the signature covers it: an image whose launch line
+was changed does not restore. Where the paths do not fit such a line (too long, or characters a
+``#!`` line cannot carry), the image has none and is restored with ``amber restore``.
+
+Every declaration is made once, in one of two modules:
 
 * this one, on the restore path, holds what a restore acts on: the constants, the section names
   and which sections are mapped, the prefix (``PREFIX``), the records a restore decodes
@@ -31,15 +41,15 @@ The types the declarations are written in are :mod:`amber.image.schema`'s. The r
 follows is generated from the declarations (:func:`amber.image.explain.document`);
 ``tests/test_format.py`` keeps it equal to them.
 
-The prefix (the first 128 bytes; integers little-endian unsigned)::
+The prefix (128 bytes, after the launch line if there is one; integers little-endian unsigned)::
 
     offset  size  field
     0       8     magic: MAGIC, b"\x89AMB\r\n\x1a\n" (the CR LF and ^Z catch text-mode copies)
-    8       2     format: FORMAT_VERSION (4)
+    8       2     format: FORMAT_VERSION (5)
     10      2     flags: 0 (reserved)
     12      4     header_length: H, the length of the header in bytes
     16      32    header_digest: BLAKE2b-256 of the header
-    48      80    signature: over bytes 0-48 and the header (see amber.image.signing)
+    48      80    signature: over the launch line, bytes 0-48 and the header (see amber.image.signing)
     128     H     header: marshal-encoded (only str, int, float, bytes, tuple, list, dict)
 
 The header (a dict; each field is name, type, meaning; extra keys are ignored; a restore checks
@@ -47,7 +57,7 @@ the fields it reads, amber, python, sections, buffers, lazy_code; amber inspect 
 all)::
 
     format               int >= 0
-                         FORMAT_VERSION (4), as in the prefix
+                         FORMAT_VERSION (5), as in the prefix
     amber                str
                          the version of Amber that made the image; a restore needs the same one
     created              float
@@ -178,6 +188,9 @@ manifest (a dict)::
                          the modules imported again
     argv0                str
                          sys.argv[0] after restore
+    sys_main             any
+                         what sys.modules['__main__'] is when it is not the main module
+                         (IPython's user module), else None
 
 stats (a dict)::
 
@@ -225,6 +238,12 @@ inputs (a dict)::
     env_names            16 bytes or None
                          a keyed digest of the variables' names if the program iterated the
                          environment, else None
+    cold_seconds         float or None, optional
+                         the build run's time from amber run's start to the snapshot point: its
+                         estimate of a cold start (amber.runcache.timings)
+    no_image             str, optional
+                         in a no-image marker only: why no image was built (said by later runs'
+                         -v)
 
 
 
@@ -267,7 +286,9 @@ from amber.image import signing
 from amber.image.schema import DictOf, Field, Layout, ListOf, Maybe, Record, Row, Scalar
 
 MAGIC = b"\x89AMB\r\n\x1a\n"
-FORMAT_VERSION = 4  # 3: the buffers section's digest is a tree (tree_digest); 4: the prelude's prefix
+FORMAT_VERSION = 5  # 3: the buffers section's digest is a tree (tree_digest); 4: the prelude's prefix
+# 5: a launch line may come first (the signature covers it); the inputs' cold_seconds
+LAUNCH_LINE_MAX = 256  # a launch line and its newline: what Linux reads of a #! line (BINPRM_BUF_SIZE)
 DIGEST_SIZE = 32  # BLAKE2b-256: the header's and every section's digest
 VARIABLE_DIGEST_SIZE = 16  # keyed BLAKE2b of an environment variable (amber.runcache.freshness)
 SECTION_ALIGN = 64
@@ -295,7 +316,8 @@ PREFIX = Layout("prefix", (
     ("flags", 2, "int", "0 (reserved)"),
     ("header_length", 4, "int", "H, the length of the header in bytes"),
     ("header_digest", DIGEST_SIZE, "hex", "BLAKE2b-256 of the header"),
-    ("signature", signing.BLOCK.size, "hex", "over bytes 0-48 and the header (see amber.image.signing)"),
+    ("signature", signing.BLOCK.size, "hex", "over the launch line, bytes 0-48 and the header "
+                                             "(see amber.image.signing)"),
 ))
 SIGNATURE_AT = PREFIX["signature"].start  # everything before the signature block is signed
 SIGNATURE_SIZE = signing.BLOCK.size
@@ -410,6 +432,11 @@ INPUTS_SCHEMA = Record(INPUTS, (
           "the environment variables start-up read, with a keyed digest of each value"),
     Field("env_names", Maybe(VARIABLE_DIGEST),
           "a keyed digest of the variables' names if the program iterated the environment, else None"),
+    Field("cold_seconds", Maybe(FLOAT),
+          "the build run's time from amber run's start to the snapshot point: its estimate of a cold "
+          "start (amber.runcache.timings)", optional=True),
+    Field("no_image", STR, "in a no-image marker only: why no image was built (said by later runs' -v)",
+          optional=True),
 ))
 
 SECTION_RECORDS = {PRELUDE: PRELUDE_SCHEMA, INPUTS: INPUTS_SCHEMA}  # by section: what Image.decode checks
@@ -597,8 +624,9 @@ class Image:
     """
 
     def __init__(self, path: str, data: bytes, header: dict, size: int = 0, file=None, stat=None,
-                 wary: bool = True):
+                 wary: bool = True, launch: bytes = b""):
         self.path = path
+        self.launch = launch  # the launch line (b"" if none); the prefix follows it
         self.wary = wary  # records checked by plausible_record before marshal reads them (see read_image)
         self.data = data
         self.header = header
@@ -836,28 +864,43 @@ def read_image(path: str, check_interpreter: bool = True, insecure: bool = False
     return image
 
 
+def launch_length(path: str, start: bytes) -> int:
+    """The length of the launch line ``start`` (the file's first bytes) begins with, 0 if none."""
+    if not start.startswith(b"#!"):
+        return 0
+    end = start.find(b"\n", 0, LAUNCH_LINE_MAX)
+    if end < 0:
+        raise ImageError(f"{path}: not an Amber image (a #! line longer than {LAUNCH_LINE_MAX} bytes)")
+    return end + 1
+
+
 def _read_verified(path: str, f, insecure: bool, header_schema: Record) -> Image:
     try:
         stat = posix.fstat(f.fileno())
         size = stat.st_size
-        data = f.read(HEADER_AT)
-        if data[:len(MAGIC)] != MAGIC:
+        data = f.read(LAUNCH_LINE_MAX + HEADER_AT)
+        base = launch_length(path, data)
+        prefix = data[base:base + HEADER_AT]
+        if prefix[:len(MAGIC)] != MAGIC:
             raise ImageError(f"{path}: not an Amber image (bad magic)")
-        if len(data) < HEADER_AT:
+        if len(prefix) < HEADER_AT:
             raise ImageError(f"{path}: image is truncated (incomplete prefix)")
-        version = int.from_bytes(data[_VERSION], "little")
+        version = int.from_bytes(prefix[_VERSION], "little")
         if version != FORMAT_VERSION:
             raise ImageError(f"{path}: image format {version} is not supported (this Amber reads "
                              f"format {FORMAT_VERSION})")
-        hlen = int.from_bytes(data[_HEADER_LENGTH], "little")
-        blob = f.read(min(hlen, max(size - HEADER_AT, 0)))
+        hlen = int.from_bytes(prefix[_HEADER_LENGTH], "little")
+        blob = data[base + HEADER_AT:base + HEADER_AT + hlen]
+        if len(blob) < hlen:
+            blob += f.read(min(hlen - len(blob), max(size - base - HEADER_AT - len(blob), 0)))
     except OSError as e:
         raise ImageError(f"{path}: cannot read image: {e.strerror or e}") from None
     if len(blob) != hlen:
         raise ImageError(f"{path}: image is truncated (incomplete header)")
-    data += blob
-    signing.verify(path, data[SIGNATURE_AT:HEADER_AT], data[:SIGNATURE_AT] + blob, insecure)
-    if digest(blob) != data[_HEADER_DIGEST]:
+    launch = data[:base]
+    data = launch + prefix + blob
+    signing.verify(path, prefix[SIGNATURE_AT:HEADER_AT], launch + prefix[:SIGNATURE_AT] + blob, insecure)
+    if digest(blob) != prefix[_HEADER_DIGEST]:
         raise damaged(path, "header fails its checksum")
     # A restore of a signed image trusts its signer's records as it trusts the heap program (a
     # signer can make that run anything); amber inspect, which runs nothing, and --insecure do not.
@@ -880,7 +923,7 @@ def _read_verified(path: str, f, insecure: bool, header_schema: Record) -> Image
     if not any(name in MAPPED for name, _off, _length, _dig in header["sections"]):
         f.close()  # nothing to map
         f = None
-    return Image(path, data, header, size, f, stat, wary)
+    return Image(path, data, header, size, f, stat, wary, launch)
 
 
 def check_compatible(image: Image) -> None:

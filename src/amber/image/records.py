@@ -86,6 +86,8 @@ MANIFEST_SCHEMA = Record("manifest", (
     Field("lifecycle", Type("tuple", tuple), "the lifecycle hooks (amber.lifecycle)"),
     Field("by_ref", ListOf(STR, tuple), "the modules imported again"),
     Field("argv0", STR, "sys.argv[0] after restore"),
+    Field("sys_main", Type("any"), "what sys.modules['__main__'] is when it is not the main module "
+                                   "(IPython's user module), else None"),
 ))
 
 STATS_SCHEMA = Record(STATS, (

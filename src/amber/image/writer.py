@@ -17,6 +17,7 @@ from amber.image.format import (
     BUFFER_LEAF,
     FORMAT_VERSION,
     HEADER_AT,
+    LAUNCH_LINE_MAX,
     MAGIC,
     PAGE_SIZE,
     PREFIX,
@@ -130,13 +131,13 @@ def prefix(header: bytes) -> bytes:
                        header_digest=digest(header))[:SIGNATURE_AT]
 
 
-def _header(header: dict, sections: list, digests: list) -> tuple:
-    """(encoded header, section table): the sections laid out after the header, whose length
-    shifts them; iterated until the header's length is stable (it grows only by the width of
-    the offsets)."""
+def _header(header: dict, sections: list, digests: list, base: int = 0) -> tuple:
+    """(encoded header, section table): the sections laid out after the header (which starts
+    ``base`` + the prefix into the file), whose length shifts them; iterated until the header's
+    length is stable (it grows only by the width of the offsets)."""
     header_len = 0
     for _ in range(4):
-        pos = _align(HEADER_AT + header_len, SECTION_ALIGN)
+        pos = _align(base + HEADER_AT + header_len, SECTION_ALIGN)
         table = []
         for (name, data), dig in zip(sections, digests, strict=True):
             pos = _align(pos, SECTIONS[name].align)
@@ -149,27 +150,40 @@ def _header(header: dict, sections: list, digests: list) -> tuple:
     raise AssertionError("image header did not converge")  # pragma: no cover - it does in two rounds
 
 
+def launch_line(python: str, boot: str) -> bytes | None:
+    """The launch line that makes an image start ``python -I -S boot exec IMAGE ARGS`` when run
+    (see :mod:`amber.image.format`), or None where no ``#!`` line can say it: a path with a
+    character ``env -S`` would split or interpret, or a line longer than Linux reads."""
+    safe = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/._+-,:@%=")
+    if os.name != "posix" or not all(p.startswith("/") and set(p) <= safe for p in (python, boot)):
+        return None
+    line = f"#!/usr/bin/env -S {python} -I -S {boot} exec\n".encode()
+    return line if len(line) <= LAUNCH_LINE_MAX else None
+
+
 def write_image(path: str, header: dict, sections: list, signature: tuple | None = None,
-                before_publish: Callable[[str], None] | None = None) -> int:
+                before_publish: Callable[[str], None] | None = None, launch: bytes = b"") -> int:
     """Write ``sections`` (a list of (name, bytes-like or Pieces), aligned as ``SECTIONS`` says)
     atomically to ``path``, signed by ``signature`` = (scheme, key id, sign) (unsigned without one).
     ``header`` has every field of ``HEADER_SCHEMA`` but ``format`` and ``sections``.
     ``before_publish(temporary)`` runs on the complete file before it gets its name (a
-    verification); if it raises, the file is removed and the exception propagates.
+    verification); if it raises, the file is removed and the exception propagates. ``launch``: a
+    launch line (:func:`launch_line`) to start the file with; the file is then executable (0700).
 
     Returns the size of the file. The file appears under its name only when complete.
     """
     digests = [section_digest(name, data) for name, data in sections]
-    blob, table = _header(header, sections, digests)
+    blob, table = _header(header, sections, digests, len(launch))
     # 0600: an image holds the program's whole state. The temporary is created exclusively under
     # an unpredictable name (amber._files): a file or symlink planted beside the image is never
     # followed, and a temporary left by a writer that was killed is swept by its dead pid.
-    fd, tmp = create_temporary(os.path.abspath(path))
+    fd, tmp = create_temporary(os.path.abspath(path), 0o700 if launch else 0o600)
     try:
         with open(fd, "wb") as f:
             signed = prefix(blob)
+            f.write(launch)
             f.write(signed)
-            f.write(signing.sign_block(signature, signed + blob))
+            f.write(signing.sign_block(signature, launch + signed + blob))
             f.write(blob)
             for (_name, offset, _length, _digest), (_, data) in zip(table, sections, strict=True):
                 f.write(b"\0" * (offset - f.tell()))

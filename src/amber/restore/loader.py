@@ -170,7 +170,7 @@ def settle(manifest: dict, args: list, argv0: str | None = None) -> None:
     registrations, the collector (a verification describes the state right here)."""
     modules = sys.modules
     order = manifest["order"]
-    main = manifest["main"]
+    main = manifest.get("sys_main") or manifest["main"]  # what sys.modules["__main__"] was
     ordered = {}
     for name in order:
         mod = main if name == "__main__" else modules.get(name)

@@ -94,6 +94,11 @@ def make_class(metaclass, name: str, bases: tuple, namespace: dict, hook_owners:
         _type_setattr(hook_owner, "__init_subclass__", saved)
 
 
+def become_own_type(cls) -> None:
+    """Make a class its own type, as it was (``cls.__class__ = cls``)."""
+    cls.__class__ = cls
+
+
 def class_setstate(cls, attrs: dict) -> None:
     """Set a class's attributes as they were, bypassing any metaclass ``__setattr__``."""
     meta = type(cls)
@@ -289,6 +294,18 @@ def dead_ref(cls, callback=None):
     # ref's own __new__, not a subclass's (WeakMethod's wants a bound method); no callback, so
     # nothing runs when the stand-in dies at once.
     return _ref.__new__(cls, _Gone())
+
+
+def dead_proxy(callable_referent: bool):
+    """A ``weakref.proxy`` whose referent is gone (its callable kind when ``callable_referent``):
+    made on a stand-in that dies at once, with no callback."""
+    from _weakref import proxy
+
+    if callable_referent:
+        def stand_in():  # a callable referent makes a CallableProxyType
+            pass
+        return proxy(stand_in)
+    return proxy(_Gone())
 
 
 def make_wrapper(kind: type, func):

@@ -20,6 +20,8 @@ image made for another program              likewise
 restore fails (an import again, the heap)   runs cold; a no-image marker: later runs run cold at once
                                             until an input changes
 known not to build (a marker that holds)    runs cold (no warning: the first run gave it)
+restoring measured slower than cold         runs cold (no warning: a choice; ``-v`` says it), until
+                                            the image is built again (:mod:`amber.runcache.timings`)
 ==========================================  =========================================================
 
 Imports only the base set.
@@ -34,7 +36,7 @@ from amber.errors import AmberError, ImageError, describe_error, flush_streams, 
 from amber.image import format as fmt
 from amber.options import RunOptions, SnapshotOptions
 from amber.restore import loader
-from amber.runcache import freshness, keys, layout
+from amber.runcache import freshness, keys, layout, timings
 from amber.state import STATE
 
 TYPE_CHECKING = False  # typing is not in the base set
@@ -59,6 +61,7 @@ class _Cache:
 
 def main(argv: list) -> None:
     """``_boot.py run <RunOptions>``: restore and resume, or hand over to a build, or run cold."""
+    started = timings.now()  # both the cold start and the restore are measured from here
     options = RunOptions.decode(argv)
     try:
         cache = _find_cache(options)
@@ -66,17 +69,18 @@ def main(argv: list) -> None:
         run_cold(options, f"the cache cannot be used ({describe_error(e)})")
     if isinstance(cache, str):
         run_cold(options, cache)
-    reason = "asked to rebuild" if options.rebuild else _restore_if_fresh(cache, options)
+    reason = "asked to rebuild" if options.rebuild else _restore_if_fresh(cache, options, started)
     if reason is None:
         return  # restored, and the program ran
     build = True
-    if not options.rebuild and freshness.known_to_fail(cache.image, cache.key, cache.program):
-        say("no image can be built for this program (see the first run's warning); running it cold",
+    failed = None if options.rebuild else freshness.known_to_fail(cache.image, cache.key, cache.program)
+    if failed is not None:
+        say(f"no image can be built for this program ({failed}); running it cold",
             verbose=options.verbose)
         build = False
     else:
         say(f"building an image: {reason}", verbose=options.verbose)
-    _hand_over_to_build(options, cache, build)
+    _hand_over_to_build(options, cache, build, started)
 
 
 def _find_cache(options: RunOptions) -> "_Cache | str":
@@ -101,9 +105,10 @@ def _find_cache(options: RunOptions) -> "_Cache | str":
     return _Cache(root, entry, program, key, layout.image_path(entry, keys.args_key(options.args, key_args)))
 
 
-def _restore_if_fresh(cache: _Cache, options: RunOptions) -> str | None:
+def _restore_if_fresh(cache: _Cache, options: RunOptions, started: float) -> str | None:
     """Restore and resume if the image is fresh (returning None); else say why not. A damaged
-    image is removed (it is rebuilt); a restore that fails runs the program cold."""
+    image is removed (it is rebuilt); a restore that fails runs the program cold, and so does one
+    measured slower than the cold start (:mod:`amber.runcache.timings`)."""
     if not is_regular(cache.image):  # (a FIFO planted there must not hang the run)
         try:
             posix.stat(cache.image)
@@ -127,15 +132,26 @@ def _restore_if_fresh(cache: _Cache, options: RunOptions) -> str | None:
     if reason is not None:
         image.close()
         return reason
+    heap = image.entry(fmt.HEAP)[2]  # names the image in its timings record
+    samples = timings.restores(cache.image, cache.key, heap)
+    slower = timings.cold_is_faster(inputs.get("cold_seconds"), samples)
+    if slower is not None:
+        image.close()
+        say(f"{slower}; running it cold", verbose=options.verbose)
+        cold_exec(options.target, options.is_module, options.args, _ENVIRON)
     try:
         posix.utime(cache.image)  # last use, for the cache's eviction
     except OSError:
         pass
     say(f"restoring {cache.image}", verbose=options.verbose)
+
+    def before_hooks() -> None:
+        timings.add_restore(cache.image, cache.key, heap, samples, timings.now() - started)
+        _print_again(inputs["output"])
     try:
         manifest = loader.load_image(image)
         loader.resume(manifest, options.args, argv0=None if options.is_module else options.target,
-                      before_hooks=lambda: _print_again(inputs["output"]))
+                      before_hooks=before_hooks)
     except BaseException as e:
         if STATE.resumed or isinstance(e, (KeyboardInterrupt, SystemExit, lifecycle.HookErrors)):
             raise  # the program's own (its after-restore hooks are its code too), or the user's Ctrl-C
@@ -162,19 +178,22 @@ def _drop(cache: _Cache, reason: str) -> str:
 
 def _restore_failed(cache: _Cache, options: RunOptions, inputs: dict, error: BaseException) -> "NoReturn":
     """The image is sound but does not restore here: later runs run cold while its inputs hold."""
-    if cache.key is not None and keys.write_no_image_marker(cache.image, cache.key, inputs):
+    why = f"its image did not restore: {describe_error(error)}"
+    marker = dict(inputs, no_image=why)
+    if cache.key is not None and keys.write_no_image_marker(cache.image, cache.key, marker):
         layout.remove(cache.image)
     run_cold(options, f"the cached image did not restore ({describe_error(error)})")
 
 
-def _hand_over_to_build(options: RunOptions, cache: _Cache, build: bool) -> None:
+def _hand_over_to_build(options: RunOptions, cache: _Cache, build: bool, started: float) -> None:
     from amber._files import BOOT as boot
 
     snapshot = SnapshotOptions(cache.image, options.target, options.is_module, reimport=options.reimport,
                                allowed_secrets=options.allowed_secrets, strict=options.strict,
                                verify=options.verify, root=cache.root, entry=cache.entry, build=build,
                                verbose=options.verbose,
-                               program=cache.program, args=options.args)
+                               program=cache.program, started=started, wait=options.wait,
+                               args=options.args)
     cmd = [sys.executable, "-S", boot, "snapshot", *snapshot.encode()]
     flush_streams()
     posix.execve(cmd[0], cmd, _ENVIRON)

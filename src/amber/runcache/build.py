@@ -67,12 +67,12 @@ class BuildLock:
                 pass
 
 
-def record_failure(image: str, key: bytes, inputs: dict) -> None:
+def record_failure(image: str, key: bytes, inputs: dict, reason: str) -> None:
     """No image could be built (the program cannot be captured, or start-up depended on what
     cannot be watched): leave the no-image marker with its inputs, sealed with the cache's key
     (see :func:`amber.runcache.freshness.known_to_fail`). Best effort: a marker that cannot be
     written only means the next run tries again."""
-    keys.write_no_image_marker(image, key, INPUTS_SCHEMA.build(**inputs))  # (the shape a reader checks)
+    keys.write_no_image_marker(image, key, INPUTS_SCHEMA.build(**dict(inputs, no_image=reason)))
 
 
 def record_built(root: str, entry: str, image: str, key: bytes, target: str, key_args: int | None) -> None:
@@ -80,4 +80,5 @@ def record_built(root: str, entry: str, image: str, key: bytes, target: str, key
     removing the image just built)."""
     keys.write_program(entry, key, target, key_args)
     layout.remove(layout.failed_marker(image))
+    layout.remove(layout.timings_record(image))  # the restores it measured were of the image replaced
     eviction.evict(root, eviction.cap(), keep=image)

@@ -151,14 +151,17 @@ def stale_reason(inputs: dict, key: bytes | None, program: str) -> str | None:
     return None
 
 
-def known_to_fail(image: str, key: bytes | None, program: str) -> bool:
-    """Whether a run built no image (the program could not be captured, or start-up depended on
-    what cannot be watched) and the inputs it recorded in the no-image marker beside ``image``
-    still hold: then later runs run cold instead of trying again."""
+def known_to_fail(image: str, key: bytes | None, program: str) -> str | None:
+    """Why no image can be built, if a run built none (the program could not be captured, or
+    start-up depended on what cannot be watched) and the inputs it recorded in the no-image
+    marker beside ``image`` still hold: then later runs run cold instead of trying again. None:
+    try to build."""
     inputs = read_sealed(failed_marker(image), key, NO_IMAGE_KIND)
     if not isinstance(inputs, dict) or INPUTS_SCHEMA.problem(inputs) is not None:
-        return False  # none, damaged, or not one this cache sealed: try again
-    return stale_reason(inputs, key, program) is None
+        return None  # none, damaged, or not one this cache sealed: try again
+    if stale_reason(inputs, key, program) is not None:
+        return None
+    return inputs.get("no_image") or "a first run built none"
 
 
 __all__ = ["env_digest", "names_digest", "stamp", "listing_digest", "stale_reason", "known_to_fail",

@@ -13,6 +13,8 @@ no cache (never a shared fallback such as ``/tmp``)::
     <cache>/<program key>/<args key>.failed   the no-image marker: a keyed record of the inputs (the
                                               inputs schema of amber.image.format) of a run that
                                               built no image; while they hold, runs skip the attempt
+    <cache>/<program key>/<args key>.times    the timings record: the first restores' times, sealed
+                                              (amber.runcache.timings)
     <cache>/<program key>/build.lock          held while an image is written: the builder's pid
     <cache>/verified/<dev>-<inode>            a remembered check of an image's buffers (a keyed
                                               record, amber.image.remembered)
@@ -34,6 +36,7 @@ import sys
 
 IMAGE_SUFFIX = ".amber"
 FAILED_SUFFIX = ".failed"
+TIMINGS_SUFFIX = ".times"
 KEY_FILE = "key"
 PROGRAM_RECORD = "program"
 LOCK_FILE = "build.lock"
@@ -125,6 +128,11 @@ def image_path(entry: str, args_key: str) -> str:
 def failed_marker(image: str) -> str:
     """The no-image marker beside the image at path ``image``."""
     return image.removesuffix(IMAGE_SUFFIX) + FAILED_SUFFIX
+
+
+def timings_record(image: str) -> str:
+    """The timings record beside the image at path ``image`` (:mod:`amber.runcache.timings`)."""
+    return image.removesuffix(IMAGE_SUFFIX) + TIMINGS_SUFFIX
 
 
 def lock_path(entry: str) -> str:

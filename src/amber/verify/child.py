@@ -29,7 +29,7 @@ def main(argv: list) -> None:
     lazy.load_all()  # the real code of every function, as the live process has it
     from amber.verify import walker
 
-    main_module = manifest["main"]
+    main_module = manifest.get("sys_main") or manifest["main"]  # as settle put it in sys.modules
     by_ref = set(manifest["by_ref"])
     modules: list = []
     hidden: list = []

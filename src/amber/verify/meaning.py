@@ -9,6 +9,13 @@ so it is judged here, on the live side:
   removing it, so the object computes it again (and may have by the time it is described: a
   dict keyed by it was rebuilt);
 * **what the program asked to be made again** (``amber.transient``): anything under its path;
+* **the warnings a module has shown** (its ``__warningregistry__``): valid only for the warnings
+  filters' version of the process that made it (``warnings`` clears a registry of another
+  version on its next use), so a restored process, whose filters are its own, starts with none
+  where a module imported again is concerned: a warning shown during start-up may be shown
+  again after restore, on standard error;
+* **the handle of a ctypes library**: what the dynamic loader gave the process that loaded it
+  (the restore loads the library again by name);
 * **a value of a module imported again that the program never changed** (the live process has
   what that module's import left): the restore's fresh import sets its own, as a cold run
   would (addresses, strings built in hash order);
@@ -20,6 +27,11 @@ so it is judged here, on the live side:
   protocol (``__getstate__``, ``__reduce__``) and whose fields differ while what that protocol
   returns does not (a client that drops its socket in ``__getstate__``): the class says that is
   its state, as pickle would.
+* **bytes a type's own protocol does not keep**: a buffer in what an object's reduce protocol
+  returns whose bytes differ after the restore, when a round trip through that same protocol in
+  the live process (the object made again from its reduce, and reduced again) changes them too:
+  they carry nothing the type keeps (a C struct's uninitialised padding: scipy's ``cKDTree``
+  node buffer). Any other difference under the same object still counts.
 
 Everything else that differs is a :class:`Difference`, reported with its path.
 """
@@ -27,8 +39,13 @@ Everything else that differs is a :class:`Difference`, reported with its path.
 from __future__ import annotations
 
 import re
+import sys
 
 from amber.verify.walker import Description
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 # Compiled outside re's cache, which is the program's (and captured with it).
 _ATTRIBUTE = re._compiler.compile(  # type: ignore[attr-defined]
@@ -86,8 +103,62 @@ def differences(live: Description, restored: dict) -> list[Difference]:
         return found
     renewed = _renewed_on_purpose(live, found)
     found = [d for d in found if d.path not in renewed and d.path not in live.as_imported
+             and not _warnings_shown(d.path)
              and not _under(d.path, live.renewed) and not _under(d.path, live.own_setstate)]
-    return _left_out_by_protocol(live, found)
+    return _not_kept_by_a_round_trip(live, _left_out_by_protocol(live, found))
+
+
+_REDUCED = re._compiler.compile(r"^(?P<owner>.+?)\.__reduce__(?P<index>(?:\[\d+\])+)$", 0)  # type: ignore[attr-defined]
+
+
+def _not_kept_by_a_round_trip(live: Description, found: list[Difference]) -> list[Difference]:
+    objects = live.objects or {}
+    kept = []
+    for d in found:
+        m = _REDUCED.match(d.path)
+        same_shape = d.live[0] == d.restored[0] == "buffer" and d.live[:5] == d.restored[:5]
+        owner = objects.get(m.group("owner")) if m and same_shape else None
+        if owner is None or not _changed_by_a_round_trip(owner, m.group("index")):
+            kept.append(d)
+    return kept
+
+
+def _changed_by_a_round_trip(obj: object, index: str) -> bool:
+    """Whether the buffer at ``index`` (``[2][0]``) of ``obj``'s reduce differs after ``obj`` is
+    made again from that reduce, as pickle makes it, and reduced again."""
+    try:
+        first: Any = _at(type(obj).__reduce_ex__(obj, 4), index)
+        again: Any = _at(type(obj).__reduce_ex__(_made_again(obj), 4), index)
+        return bytes(memoryview(first)) != bytes(memoryview(again))
+    except Exception:  # noqa: BLE001 - a round trip that fails proves nothing: the difference stays
+        return False
+
+
+def _at(reduced: Any, index: str) -> object:
+    for i in index.strip("[]").split("]["):  # (not re.findall: re's cache is the program's)
+        reduced = reduced[int(i)]
+    return reduced
+
+
+def _made_again(obj: object) -> object:
+    """A copy of ``obj`` made the way pickle makes one from its reduce (callable, arguments,
+    then state through ``__setstate__`` or into ``__dict__``)."""
+    reduced: Any = type(obj).__reduce_ex__(obj, 4)
+    make, args, state = reduced[0], reduced[1], reduced[2] if len(reduced) > 2 else None
+    copy = make(*args)
+    if state is not None:
+        setstate = getattr(copy, "__setstate__", None)
+        if setstate is not None:
+            setstate(state)
+        else:
+            copy.__dict__.update(state)
+    return copy
+
+
+def _warnings_shown(path: str) -> bool:
+    """A module's ``__warningregistry__`` (or what is in it): see the module's docstring."""
+    at = path.find(".__warningregistry__")
+    return at > 0 and "[" not in path[:at] and path[at + len(".__warningregistry__"):][:1] in ("", "[", ".")
 
 
 def _under(path: str, roots: list) -> bool:
@@ -120,6 +191,9 @@ def _renewed_on_purpose(live: Description, found: list[Difference]) -> set:
             continue
         m = _ATTRIBUTE.match(d.path)
         owner = objects.get(m.group("owner")) if m else None
+        if m and m.group("name") == "_handle" and d.restored[0] == "int" and _is_library(owner):
+            renewed.add(d.path)  # what the dynamic loader gave this process
+            continue
         if owner is None or not _is_hash_of(owner, d.live[1]):
             continue
         renewed.add(d.path)
@@ -132,6 +206,13 @@ def _renewed_on_purpose(live: Description, found: list[Difference]) -> set:
             if (*d.live[:-1], kept) == d.restored:
                 renewed.add(d.path)
     return renewed
+
+
+def _is_library(obj: object) -> bool:
+    """A ctypes library (``CDLL`` and subclasses), loaded again by name at restore."""
+    ctypes = sys.modules.get("ctypes")
+    library = getattr(ctypes, "CDLL", None)
+    return isinstance(library, type) and issubclass(type(obj), library)
 
 
 def _is_hash_of(obj: object, value: int) -> bool:

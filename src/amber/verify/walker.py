@@ -142,6 +142,9 @@ class Description:
         self.renewed: list = []  # paths of what a restore makes again on purpose (amber.transient)
         self.as_imported: set = set()  # values of modules imported again that their import left
         self.own_setstate: list = []  # instances whose class sets its own state when unpickled
+        # (path, modules): instances whose own reduce protocol imported modules when the walk
+        # asked it (the program's code ran, and changed the state being described)
+        self.imports_run: list = []
         self.again: Any = None  # live side: walks the state once more, as it is then
         self.facts = facts
         self.objects = objects
@@ -170,6 +173,7 @@ class Walker:
         self.abcs: list = []  # (path, ABC class) met
         self.protocol: list = []  # paths of instances whose class has a reduce protocol of its own
         self.own_setstate: list = []  # paths of instances whose class has a __setstate__ of its own
+        self.imports_run: list = []  # see Description.imports_run
         self.anchors = 0
         self.anchor_paths: dict = {}  # "<#n>" -> the path it stands for
         self.stack: list = []
@@ -196,6 +200,7 @@ class Walker:
         found = Description(self.facts, self.objects, self.deep, self.anchor_paths, self.protocol)
         found.as_imported = set(self.as_imported)
         found.own_setstate = self.own_setstate
+        found.imports_run = self.imports_run
         return found
 
     def root(self, name: str, mod: "Any") -> None:
@@ -263,11 +268,15 @@ class Walker:
             self.facts[path] = atom_fact(obj)
             return None
         oid = id(obj)
-        ref = self.refs.get(oid)
+        immutable = kind is tuple or kind is frozenset or kind is CodeType
+        # Immutable containers are described by what they hold, never as what a module imported
+        # again holds: the capture writes them by value (equal ones are interchangeable), so a
+        # restore has an equal one, not that module's very object.
+        ref = self.refs.get(oid) if not immutable else None
         if ref is not None:
             self.facts[path] = ("ref", ref)
             return None
-        if kind is not tuple and kind is not frozenset and kind is not CodeType:
+        if not immutable:
             seen = self.first.get(oid)
             if seen is not None:
                 self.facts[path] = ("same", seen)
@@ -368,7 +377,10 @@ class Walker:
         if _own_protocol(kind):
             # Also what the class says its state is (pickle's view): where the fields differ but
             # this does not, the class left them out on purpose (see amber.verify.meaning).
+            count = len(sys.modules)
             reduced = _reduce(obj, kind)
+            if len(sys.modules) > count:  # new modules come last in sys.modules
+                self.imports_run.append((self.path_of(obj), list(sys.modules)[count:]))
             if reduced is not None:
                 self.alive.append(reduced)
                 self.protocol.append(self.path_of(obj))
@@ -389,7 +401,10 @@ class Walker:
             head = (*head, tuple(sorted(k if type(k) is str else repr(k) for k in state)))
         children.extend(_slot_values(obj, kind))
         if base is None and _c_base(kind) is not object:
+            count = len(sys.modules)
             reduced = _reduce(obj, kind)
+            if len(sys.modules) > count:  # new modules come last in sys.modules
+                self.imports_run.append((self.path_of(obj), list(sys.modules)[count:]))
             if reduced is not None:
                 self.alive.append(reduced)
                 children.append((".__reduce__", reduced))

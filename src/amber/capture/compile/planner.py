@@ -27,6 +27,9 @@ from amber._compat import ident
 from amber.capture.reduce import recipes as R
 from amber.capture.reduce.recipes import ATOMS, Global, Offender, Recipe
 
+# Weak proxies wait, as weak references do, until what is held strongly is known.
+_PROXIES = (weakref.ProxyType, weakref.CallableProxyType)
+
 
 def _docstring_of(obj):
     """The docstring ``obj`` keeps (a module's, a class's, a property's, or a namespace dict's
@@ -70,7 +73,8 @@ class HeapPlan:
         self.root_label: dict[int, str] = {}
         self.offenders: dict[int, Offender] = {}
         self.late: dict[int, bool] = {}
-        self.secret_hits: list[tuple[int, object, str]] = []  # (id of the holder, value, why)
+        # (id of the holder, value, why, whether it is what the author wrote: see Planner._add)
+        self.secret_hits: list[tuple[int, object, str, bool]] = []
         self._global_name = global_name
         self._hash_code_types: dict[type, bool] = {}
 
@@ -151,14 +155,15 @@ class Planner:
         while True:
             while queue:
                 obj = queue.popleft()
-                if issubclass(type(obj), weakref.ref) and ident(obj) not in plan.recipes:
+                kind = type(obj)
+                if (kind in _PROXIES or issubclass(kind, weakref.ref)) and ident(obj) not in plan.recipes:
                     weak.append(obj)
                     continue
                 self._add(obj, self._reduce(obj), queue)
             if not weak:
                 break
             # Referents that nothing holds strongly are gone at restore, as after a collection.
-            self.reducers.strong_ids = set(plan.nodes)
+            self.reducers.strong_ids = dict(plan.nodes)
             for ref in weak:
                 self._add(ref, self._reduce(ref), queue)
             weak = []
@@ -196,7 +201,7 @@ class Planner:
                         literal = code or _docstring_of(obj) is child
                         why = scanner.check(child, literal)
                         if why is not None:
-                            plan.secret_hits.append((oid, child, why))
+                            plan.secret_hits.append((oid, child, why, literal))
                 continue
             cid = ident(child)
             if cid not in nodes:

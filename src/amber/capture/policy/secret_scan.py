@@ -87,20 +87,22 @@ class SecretScanner:
         self._data_rx = _alternation(data)
 
     # == the three entry points ======================================================================
-    def check(self, value, literal: bool = False) -> str | None:
+    def check(self, value, literal: bool = False, address=None) -> str | None:
         """Why ``value`` (a str or bytes) must not be written, or None. ``literal``: the value is
         what the program's author wrote, a docstring or code with its constants: the values of
         secrets and the shapes of keys are looked for, not the shapes a guess goes by (a password
-        in a URL, ``name = value``), which documentation is full of (``scott:tiger@host``)."""
+        in a URL, ``name = value``), which documentation is full of (``scott:tiger@host``).
+        ``address(n)``: whether ``n`` is the id() of an object the process holds (a value that is
+        one is no secret: see ``secret_shapes.named_in_text``)."""
         if len(value) < MIN_LENGTH:
             return None
         if type(value) is bytes:
-            return self._check_bytes(value, literal)
+            return self._check_bytes(value, literal, address)
         if self._text_rx is not None:
             m = self._text_rx.search(value)
             if m is not None:
                 return _says(*self._text[m.group()])
-        return self._shapes(value, literal)
+        return self._shapes(value, literal, address)
 
     def check_buffer(self, buffer) -> str | None:
         """Why a buffer (a bytearray, the ``PickleBuffer`` of an array) must not be written, or None."""
@@ -121,23 +123,23 @@ class SecretScanner:
         """Why ``value`` kept under ``name`` (a key, an attribute) must not be written, or None."""
         if type(name) is not str or type(value) not in (str, bytes) or name in self.allowed:
             return None
-        if not secret_name(name) or not plausible(value):
+        if not secret_name(name) or not plausible(value) or _spells(name, value):
             return None
         if type(value) is str and any(value in v for v in self.allowed_values):
             return None
         return f"is kept under the secret-looking name {name!r} (--allow-secret {name} if it is no secret)"
 
     # == internals ===================================================================================
-    def _check_bytes(self, value, literal: bool = False) -> str | None:
+    def _check_bytes(self, value, literal: bool = False, address=None) -> str | None:
         if self._data_rx is not None:
             m = self._data_rx.search(value)
             if m is not None:
                 return _says(*self._data[m.group()])
         if _BYTE_HINTS.search(value) or _BYTE_NAME_HINT.search(value):
-            return self._shapes(bytes(value).decode("latin-1"), literal)
+            return self._shapes(bytes(value).decode("latin-1"), literal, address)
         return None
 
-    def _shapes(self, value: str, literal: bool = False) -> str | None:
+    def _shapes(self, value: str, literal: bool = False, address=None) -> str | None:
         if _HINTS.search(value):
             allowed = self.allowed | _GUESSED if literal else self.allowed
             found = secret_shapes.shape(value, allowed, self.allowed_values)
@@ -146,7 +148,7 @@ class SecretScanner:
                 return f"contains {what} (--allow-secret {tag} if it is none)"
         if literal:
             return None
-        named = secret_shapes.named_in_text(value, self.allowed, self.allowed_values)
+        named = secret_shapes.named_in_text(value, self.allowed, self.allowed_values, address)
         if named is not None:
             return (f"contains a value under the secret-looking name {named[0]!r} "
                     f"(--allow-secret {named[0]} if it is no secret)")
@@ -154,6 +156,14 @@ class SecretScanner:
 
 
 _GUESSED = frozenset({secret_shapes.TAG_URL})  # shapes not looked for in what the author wrote
+
+
+def _spells(name: str, value) -> bool:
+    """Whether ``value`` is ``name`` itself in another case or separator (celery's
+    ``_TO_NEW_KEY['S3_SECRET_ACCESS_KEY'] = 's3_secret_access_key'``): a table of names."""
+    if type(value) is bytes:
+        value = value.decode("latin-1")
+    return "".join(filter(str.isalnum, name)).lower() == "".join(filter(str.isalnum, value)).lower()
 
 
 def _alternation(needles: dict):

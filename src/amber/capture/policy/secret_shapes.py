@@ -17,8 +17,9 @@ Three questions, each answered the same way wherever the scan asks it:
   placeholder (``<token>``, ``${TOKEN}``, ``%(pw)s``, ``xxxx``, ``YOUR_API_KEY``, ``changeme``),
   not letters that read as words (``password``, ``default``: shorter than 16; ``_auth_user_id``,
   ``IAmSensitiveBytes``: words of three letters or more on average), not
-  code (``getpass()``, ``self.token``, ``os.environ["X"]``), not prose (white space), 6 to 256
-  characters.
+  code (``getpass()``, ``self.token``, ``os.environ["X"]``, ``package.module:Class``), not
+  prose (white space), not an alphabet (16 characters or more in code-point order, such as the
+  characters a URL's password may hold), 6 to 256 characters.
 * **Is this a credential by its shape?** (:data:`SHAPES`) A PEM private key *with a key body*
   (40 base64 characters or more after the marker: a marker alone, as in a library's docstring,
   is no key), a cloud access key id (``AKIA…``; the documented examples ending in ``EXAMPLE``
@@ -35,6 +36,10 @@ from __future__ import annotations
 import os
 import re
 from urllib.parse import unquote  # here, not when first used: see secret_forms
+
+TYPE_CHECKING = False  # imported while the program's state is captured: nothing more at run time
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 # Compiled outside re's cache: the program's re._cache is captured, and must not hold what the
 # scan looks for (nor lose the program's own entries).
@@ -97,10 +102,11 @@ SECRET_NAME_HINT = _compile(r"(?i)(?:pass(?:word|wd|phrase)?|pwd|pw|secret|token
 
 _PLACEHOLDER = _compile(
     r"""(?ix) ^(?: <[^>]*> | \$\{[^}]*\} | \$[A-Z_][A-Z0-9_]* | \{\{.*\}\} | \{[\w.]*\} | %\([^)]*\)s | %s
-        | [*xX.#_-]+ | [A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+
+        | [*xX.#_-]+ | (?-i:[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+)
         | (?:your|my|the|some|dummy|fake|example|sample|test|placeholder|changeme|redacted|
              secret|token|password|none|null|nil|undefined)(?:[_-]?[A-Za-z]+)* )$""")
-_CODE = _compile(r"^[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+$|^[A-Za-z_][\w.]*(?:\(.*\)|\[.*\])$|^[\[({].*[\])}]$")
+_CODE = _compile(r"^[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+(?::[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)?$"
+                 r"|^[A-Za-z_][\w.]*(?:\(.*\)|\[.*\])$|^[\[({].*[\])}]$")
 _LETTERS = _compile(r"^_*[A-Za-z]+(?:[_.-]+[A-Za-z]+)*$")
 _HUMP = _compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])")
 _PATHLIKE = _compile(r"^(?:[/~]|\.{1,2}/|[A-Za-z]:[\\/]|file:)"
@@ -132,7 +138,7 @@ def plausible(value, min_length: int = 6) -> bool:
         return False
     if _URL.match(value):
         return credential_url_password(value) is not None
-    if len(set(value)) < 4:
+    if len(set(value)) < 4 or _alphabet(value):
         return False
     return not (_LETTERS.match(value) and (len(value) < 16 or _wordy(value)))
 
@@ -143,6 +149,13 @@ def _wordy(value: str) -> bool:
     change case or break every one or two characters (``xKqPzLmWnRtYvBsQ``)."""
     words = _HUMP.findall(value)
     return bool(words) and sum(map(len, words)) / len(words) >= 3
+
+
+def _alphabet(value: str) -> bool:
+    """A character set written out in code-point order (``0123456789abcdef``, the characters a
+    URL's user information may hold): 16 characters or more, each after the one before. A
+    generated secret of 16 characters is in order once in some 10^13."""
+    return len(value) >= 16 and all(a < b for a, b in zip(value, value[1:], strict=False))
 
 
 def _looks_text(value: bytes) -> bool:
@@ -194,9 +207,12 @@ def shape(value: str, allowed: set, allowed_values: tuple) -> tuple | None:
     return None
 
 
-def named_in_text(value: str, allowed: set, allowed_values: tuple) -> tuple | None:
+def named_in_text(value: str, allowed: set, allowed_values: tuple,
+                  address: Callable[[int], bool] | None = None) -> tuple | None:
     """(name, hidden) for a ``name = value`` (ini, dotenv, YAML, JSON, URL query) whose name is a
-    secret's name and whose value is plausible; None if there is none."""
+    secret's name and whose value is plausible; None if there is none. ``address(n)``: whether
+    ``n`` is the ``id()`` of an object the process holds; a value that is one (pydantic's
+    ``module.APIKey:140...`` reference to a class) tells where an object is, not a secret."""
     if not SECRET_NAME_HINT.search(value):
         return None
     for m in _NAMED.finditer(value):
@@ -204,6 +220,8 @@ def named_in_text(value: str, allowed: set, allowed_values: tuple) -> tuple | No
         if name in allowed or not secret_name(name.rsplit(".", 1)[-1]):
             continue
         found = found.strip("'\"")
+        if address is not None and found.isdigit() and address(int(found)):
+            continue
         if plausible(found) and not _is_allowed_value(found, allowed_values):
             return name, found
     return None

@@ -37,6 +37,8 @@ no warning is due.
 import os
 import sys
 
+from amber import _compat
+
 TYPE_CHECKING = False  # this module is imported before the program runs: nothing more than needed
 if TYPE_CHECKING:
     from types import FrameType
@@ -154,7 +156,7 @@ def _watch_imports(callback):
             pass
         return module
 
-    bootstrap._load_unlocked = _load_unlocked
+    bootstrap._load_unlocked = _compat.as_import_machinery(_load_unlocked)
 
     def undo() -> None:
         if bootstrap._load_unlocked is _load_unlocked:  # type: ignore[attr-defined]

@@ -16,7 +16,8 @@ version-specific and lives in :mod:`amber._compat`). The matching reconstructors
 * ``csv`` dialects; ``queue.SimpleQueue`` with its items; ``struct.Struct``; a ``memoryview`` of a
   whole buffer; ``functools.cmp_to_key`` wrappers, ``json`` scanners;
 * ``typing.TypeVar``/``ParamSpec``/``TypeVarTuple``/``TypeAliasType`` where they are C types (3.12+);
-* ``re.Pattern``: with its compiled code, so a restore does not compile it again;
+* ``re.Pattern``: with its compiled code, so a restore does not compile it again (the pattern
+  of an ``re.Scanner``, which has no source, compiled from the Scanner's lexicon);
 * ``re.Match``: its pattern matched again on its string at the same ``pos``/``endpos`` (the
   way that reproduces every group's span is found at snapshot time, or the match is refused);
 * dict views (``keys()``/``values()``/``items()`` of dicts, OrderedDicts, class and module
@@ -24,7 +25,8 @@ version-specific and lives in :mod:`amber._compat`). The matching reconstructors
 * ``random.SystemRandom``: stateless, so made anew;
 * subclasses of ``classmethod``, ``staticmethod`` and ``property`` (``classonlymethod``).
 * locks (only when not held), weak references (dead when nothing else holds the referent;
-  a dead one that was hashed keeps a hash, so it stays a working dict key).
+  a dead one that was hashed keeps a hash, so it stays a working dict key), and
+  ``weakref.proxy`` objects (a proxy to the same referent with its callback, or a dead proxy).
 
 Refused here (an :class:`~amber.capture.reduce.recipes.Offender` with a hint), as sockets and
 running threads are: **an object that owns a live OS process**, which a restored process would not
@@ -42,6 +44,7 @@ from _queue import SimpleQueue
 from _struct import Struct
 from _thread import LockType, RLock
 from _thread import _local as ThreadLocal
+from _weakref import CallableProxyType, ProxyType
 from _weakref import ref as _weakref_ref
 from contextvars import ContextVar, copy_context
 
@@ -75,6 +78,8 @@ def register(reducers) -> None:
     if json_c is not None and hasattr(json_c, "make_scanner"):
         d[json_c.make_scanner] = reduce_json_scanner
     d[ContextVar] = reduce_context_var
+    for proxy_type in (ProxyType, CallableProxyType):
+        d[proxy_type] = lambda proxy: reduce_weakproxy(proxy, reducers.strong_ids)
     d[type(_sre_compile_probe())] = reduce_pattern
     d[type(_sre_compile_probe().match(""))] = reduce_match
     d[SimpleQueue] = reduce_simple_queue
@@ -191,12 +196,39 @@ def reduce_pattern(pattern):
     # Compiling is what regular expressions cost at start-up (Django's URL patterns, parsers'
     # token tables): the image keeps the compiled code and a restore hands it straight to
     # _sre.compile. When that cannot be reproduced exactly, the pattern is compiled again.
+    if pattern.pattern is None:
+        return reduce_sourceless_pattern(pattern)
     parts = _compat.pattern_parts(pattern)
     if parts is None:
         return Recipe(Call(named("re", "_compile"), (pattern.pattern, pattern.flags)), late=True)
+    return _pattern_recipe(parts)
+
+
+def _pattern_recipe(parts: tuple) -> Recipe:
     source, flags, code, groups, groupindex, indexgroup = parts
     return Recipe(Call(reconstructor(rebuild.make_pattern),
                    (source, flags, tuple(code), groups, tuple(groupindex.items()), indexgroup)))
+
+
+def reduce_sourceless_pattern(pattern):
+    """A pattern compiled from a parse tree, not a string (``re.Scanner`` makes one): there is no
+    source to compile again. The pattern of a Scanner is compiled now, from the lexicon the
+    Scanner keeps, the way its ``__init__`` does, and kept as code like any other pattern."""
+    import gc
+
+    for holder in gc.get_referrers(pattern):
+        if type(holder) is not dict:  # 3.12+ keeps an instance's attributes inline, without a dict
+            try:
+                holder = object.__getattribute__(holder, "__dict__")
+            except (AttributeError, TypeError):
+                continue
+        if type(holder) is dict and holder.get("scanner") is pattern and "lexicon" in holder:
+            parts = _compat.scanner_pattern_parts(holder["lexicon"], pattern)
+            if parts is not None:
+                return _pattern_recipe(parts)
+    return Offender("a regular expression compiled from a parse tree (as re.Scanner does), which "
+                    "its lexicon does not make again: it has no source to compile",
+                    "keep the re.Scanner that made it, unchanged, or make the pattern with re.compile")
 
 
 def reduce_match(match):
@@ -402,6 +434,27 @@ def reduce_weakref(ref, strong_ids):
     if slots:
         r.fills.append(InstanceState(None, slots))
     return r
+
+
+def reduce_weakproxy(proxy, strong_ids):
+    """A ``weakref.proxy``: a proxy to the very referent (never the referent in its place, which
+    every attribute of the proxy forwards to), with its callback; dead when nothing else holds
+    the referent. The referent is found by the address the proxy's own repr gives (which runs
+    nothing of the referent's) among the objects held strongly."""
+    import gc
+
+    callable_kind = type(proxy) is CallableProxyType
+    text = type(proxy).__repr__(proxy)  # "<weakproxy at 0x..; to 'A' at 0x..>", or "...; dead>"
+    address = text.rpartition(" at ")[2].rstrip(">")
+    target = None
+    if strong_ids is not None and address.startswith("0x") and not text.endswith("dead>"):
+        target = strong_ids.get(_compat.ident_of_address(int(address, 16)))
+    if target is None:
+        return Recipe(Call(reconstructor(rebuild.dead_proxy), (callable_kind,)))
+    callback = gc.get_referents(proxy)  # a weak reference's only referent for the collector
+    # Late: weakref.proxy picks its kind by whether the referent is callable, which a class
+    # captured by value is only once its namespace (its __call__) is filled in.
+    return Recipe(Call(named("_weakref", "proxy"), (target, *callback[:1])), late=True)
 
 
 def _dead_ref_hashable(ref) -> bool:

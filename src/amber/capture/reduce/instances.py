@@ -117,7 +117,9 @@ class InstanceReducer:
             owner = None if self.shell_by_base_new(cls) else c_constructor_owner(cls)
             made = f"; {_qualified(owner)} makes its instances with a constructor of its own" if owner else ""
             return Offender(f"cannot be saved ({type(e).__name__}: {e}){made}",
-                            "make it picklable, drop it before the snapshot point, or use amber.transient")
+                            "make it again after restore: amber.transient(obj, factory) (the factory "
+                            "builds it), or make it after the snapshot point; or register a reducer "
+                            "with copyreg.pickle")
         found = self._found_by_lookup(obj, cls, rv)
         if found is not None:
             return found

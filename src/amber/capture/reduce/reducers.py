@@ -34,7 +34,7 @@ from pickle import PickleBuffer
 from amber import lifecycle, secrecy
 from amber._compat import ident, known_type_key
 from amber.capture.recorders.inputs import stood_in_for
-from amber.capture.reduce import c_objects, generators, runtime, tls
+from amber.capture.reduce import c_objects, ctypes_objects, generators, runtime, sqlite, tls
 from amber.capture.reduce.hash_memos import HashMemos
 from amber.capture.reduce.instances import InstanceReducer, is_closed
 from amber.capture.reduce.layout import added_slots, made_by_class_statement, slots_are_intact
@@ -84,7 +84,7 @@ class Reducers:
         self.world = world
         self.module_dicts: dict[int, types.ModuleType] = {}  # ident(dict) -> module captured by value
         self.imported_dicts = {ident(mod.__dict__): mod for name, mod in world.modules.items()
-                               if world.is_by_ref_module(name) and issubclass(type(mod), types.ModuleType)}
+                               if world.is_by_ref_module(name) and isinstance(mod, types.ModuleType)}
         self.contained = _contained_in_imported_dicts(world)
         self.always_doc = always_doc  # --lazy-code: a stub's constants do not carry the docstring
         self.dispatch = {
@@ -126,11 +126,14 @@ class Reducers:
         c_objects.register(self)
         tls.register(self)
         runtime.register(self)
+        sqlite.register(self)
+        ctypes_objects.register(self)
         self.path_of = lambda obj: type(obj).__qualname__  # the planner names paths (Planner.__init__)
         for base in generators.context_manager_bases():  # a `with` kept open is refused by name
             self.by_base.append((base, lambda obj, cls: generators.reduce_context_manager(
                 obj, cls, self.instances)))
-        self.strong_ids: set[int] | None = None  # set by the planner before weak refs are made
+        # ident -> object held strongly: set by the planner before weak refs and proxies are made
+        self.strong_ids: dict[int, object] | None = None
 
     # -- entry point --------------------------------------------------------------------------
     def reduce(self, obj):
@@ -380,6 +383,9 @@ class Reducers:
             key = known_type_key(cls)
             if key is not None:
                 return Recipe(Call(reconstructor(rebuild.known_type), key), late=True)
+            elsewhere = self.world.exported_elsewhere(cls)
+            if elsewhere is not None:
+                return Recipe(ByName(*elsewhere))
             return Offender(f"a type implemented in C that no module exports "
                             f"({cls.__module__}.{cls.__qualname__})",
                             "keep a reference to an object of that type instead of the type")
@@ -417,17 +423,17 @@ class Reducers:
         elif slots is not None and type(d["__slots__"]) not in (tuple, str):
             attrs.append(("__slots__", d["__slots__"]))  # the class statement's own list (rich, socket)
         meta = type(cls)
-        own_class = meta is cls
-        if own_class:
-            # A class that is its own class (h11's sentinels: its metaclass's __new__ set
-            # v.__class__ = v) cannot be made by itself: it is made by the metaclass among its
-            # bases, as its class statement made it, and given its own class once it exists.
-            meta = next((base for base in cls.__mro__[1:] if issubclass(base, type)), type)
+        own_type = meta is cls
+        if own_type:
+            # A class that is its own type (h11's sentinels set ``v.__class__ = v`` in their
+            # metaclass's __new__): made with the metaclass it came from, the first metaclass
+            # of its MRO, then made its own type again.
+            meta = next((k for k in cls.__mro__[1:] if issubclass(k, type)), type)
         r = Recipe(Call(reconstructor(rebuild.make_class),
                     (meta, cls.__name__, cls.__bases__, Inline(ns), _init_subclass_owners(cls))),
                    [ClassState(attrs)] if attrs else None)
-        if own_class:
-            r.fills.append(CallOn(named("builtins", "type.__setattr__"), ("__class__", cls)))
+        if own_type:
+            r.fills.append(CallOn(reconstructor(rebuild.become_own_type), ()))
         if slots is not None and "__slots__" not in d:
             r.fills.append(CallOn(named("builtins", "type.__delattr__"), ("__slots__",)))
         if direct:
@@ -491,8 +497,7 @@ def _contained_in_imported_dicts(world: World) -> dict:
     out: dict = {}
     atoms = (str, int, bytes, float, bool, type(None))
     for name, mod in world.modules.items():
-        if not world.is_by_ref_module(name) or not issubclass(type(mod), types.ModuleType) \
-                or name in world.base:
+        if not world.is_by_ref_module(name) or not isinstance(mod, types.ModuleType) or name in world.base:
             continue
         namespace = mod.__dict__
         dicts = [attr for attr, value in list(namespace.items()) if type(value) is dict and

@@ -271,14 +271,14 @@ class World:
         named = set()
         for name in self.by_ref:
             for value in _values(self.modules.get(name)):
-                if isinstance(value, type):
+                if issubclass(type(value), type):
                     named.add(ident(value))
         out: dict[str, ByRef] = {}
         for name in sorted(self.modules, key=self._import_rank):
             if name in self.by_ref or name in seeds or name in self.main_names:
                 continue
             for attr, value in _items(self.modules[name]):
-                if isinstance(value, type) and ident(value) not in named and _is_unnamed_c_type(value):
+                if issubclass(type(value), type) and ident(value) not in named and _is_unnamed_c_type(value):
                     named.add(ident(value))
                     out.setdefault(name, ByRef(Reason.NAMES_C_TYPE, attr, _qualified(value)))
         return out
@@ -387,8 +387,7 @@ class World:
                 if at_start is not None and at_start.get(attr) != ident(value) or attr in rebound:
                     continue
                 # (registered now, or at the snapshot point: the capture puts a quiet copy of
-                # warnings in sys.modules, amber.capture.pipeline._QuietWarnings). Judged by
-                # type: a cffi library claims to be a module through __class__, and is not one.
+                # warnings in sys.modules, amber.capture.pipeline._QuietWarnings)
                 is_module = issubclass(type(value), types.ModuleType)
                 if is_module and sys.modules.get(value.__name__) is not value \
                         and self.modules.get(value.__name__) is not value:
@@ -396,14 +395,15 @@ class World:
                     # found again as this attribute.
                     names.setdefault(ident(value), (modname, attr))
                     continue
-                if type(value) in ATOMS or is_module or \
+                if type(value) in ATOMS or issubclass(type(value), types.ModuleType) or \
                         attr.startswith("__") and attr.endswith("__") and \
                         attr not in ("__import__", "__build_class__"):
                     continue
                 self._name(value, modname, attr)
                 # Objects kept on a module's own classes (defaults, registries, descriptors), but
                 # not those the program set there: they are captured and set again.
-                if isinstance(value, type) and value.__module__ == modname and value.__qualname__ == attr:
+                if _own_module(value) == modname and issubclass(type(value), type) and \
+                        value.__qualname__ == attr:
                     for key, member in list(value.__dict__.items()):
                         if type(member) not in ATOMS and not (key.startswith("__") and key.endswith("__")) \
                                 and (ident(value), key) not in set_members:
@@ -418,8 +418,7 @@ class World:
         prev = self.names.get(key)
         # Prefer the module an object says it belongs to (collections.OrderedDict, not some
         # module that imported it).
-        if prev is None or (getattr(value, "__module__", None) == modname and
-                            getattr(value, "__module__", None) != prev[0]):
+        if prev is None or (_own_module(value) == modname and _own_module(value) != prev[0]):
             self.names[key] = (modname, attr)
 
     def _rebound(self, modname: str) -> set:
@@ -520,6 +519,28 @@ class World:
                 return None
         return target
 
+    def exported_elsewhere(self, cls: type) -> tuple[str, str] | None:
+        """Where an extension module imported after the snapshot point (by Amber's capture, or by
+        the program's code that capture ran: a ``__reduce__`` that imports) exports the C type
+        ``cls``, found by identity: the module its ``__module__`` names first, then any other.
+        Such a module is no part of the program's state; the restore imports it by name
+        (``_contextvars.ContextVar``, held by a module that did ``from contextvars import ...``)."""
+        claimed = type.__getattribute__(cls, "__module__")
+        names = [claimed] if isinstance(claimed, str) else []
+        names += [n for n in list(sys.modules) if n != claimed]
+        for name in names:
+            mod = sys.modules.get(name)
+            if mod is None or name in self.modules or not is_extension(mod):
+                continue
+            namespace = module_namespace(mod)
+            qualname = type.__getattribute__(cls, "__qualname__")
+            if namespace.get(qualname) is cls:
+                return (name, qualname)
+            for attr, value in list(namespace.items()):
+                if value is cls and isinstance(attr, str) and attr.isidentifier():
+                    return (name, attr)
+        return None
+
     def _type_of_named_instance(self, cls: type) -> tuple[str, str] | None:
         """A type no module exports (``_ctypes.PyCStructType``, ``functools.KeyWrapper``) is
         still found as the ``__class__`` of an object that is found by name."""
@@ -554,10 +575,7 @@ def _qualified(cls) -> str:
 
 
 def _items(mod) -> list:
-    try:
-        return list(vars(mod).items())
-    except TypeError:
-        return []
+    return list(module_namespace(mod).items()) if mod is not None else []
 
 
 def _is_unnamed_c_type(cls) -> bool:
@@ -569,13 +587,21 @@ def _is_unnamed_c_type(cls) -> bool:
     return target is not cls
 
 
+def _own_module(value) -> object:
+    """The ``__module__`` a class or function says it belongs to; None for anything else, whose
+    attributes are never read (a lazy proxy's ``__getattr__`` or ``__class__`` runs the
+    program's code: celery's ``current_app`` proxies make ``app.amqp`` when asked)."""
+    if issubclass(type(value), type):
+        return type.__getattribute__(value, "__module__")
+    if type(value) in _NAMED_KINDS:
+        return getattr(value, "__module__", None)
+    return None
+
+
 def _c_metaclass_reason(name: str, mod) -> ByRef | None:
-    try:
-        items = list(vars(mod).items())
-    except TypeError:
-        return None
-    for attr, value in items:
-        if isinstance(value, type) and getattr(value, "__module__", None) == name:
+    # Kinds by type(value), never isinstance: isinstance asks a proxy's __class__ (see _own_module).
+    for attr, value in _items(mod):
+        if issubclass(type(value), type) and getattr(value, "__module__", None) == name:
             meta = c_metaclass(type(value))
             if meta is not None:
                 return ByRef(Reason.C_METACLASS, attr, _qualified(meta))
