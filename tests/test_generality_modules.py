@@ -5,7 +5,8 @@ cryptography): an object that claims to be a module through ``__class__`` but is
 library, which cffi also registers in ``sys.modules``) is found by name in the module imported
 again that holds it, never captured by value; and what the import system caches on a module
 imported again (``__path__`` in the dict of a module whose class caches what its
-``__getattr__`` returns) is the fresh import's, not a difference.
+``__getattr__`` returns) is the fresh import's, not a difference. Also from the harness
+(SQLAlchemy): a class's ``__slots__`` given as one name stays that string.
 """
 
 import textwrap
@@ -90,3 +91,27 @@ def test_what_a_caching_module_wrapper_caches_of_the_import_system_is_not_a_diff
     run([*AMBER, "snapshot", "--reimport", "wrapped", "-o", str(p.image), str(p.script)], cwd=p.dir, check=True)
     restored = p.restore()
     assert restored.stdout == cold.stdout == "Wrapper ['VALUE', '_module']\n1 41\n42\n"
+
+
+def test_slots_given_as_one_name_stay_a_string(program):
+    # SQLAlchemy's loader strategies (found by the fidelity harness): `__slots__ = "join_depth"`
+    # came back as ('join_depth',), the verifier refused it, and SQLAlchemy was imported again
+    # at restore. The class statement's own value is the class's entry again.
+    p = program('''
+        class Strategy:
+            __slots__ = "join_depth"
+
+            def __init__(self):
+                self.join_depth = 3
+
+        class Listed:
+            __slots__ = ["a", "b"]
+
+        s = Strategy()
+        if __name__ == "__main__":
+            print(repr(Strategy.__slots__), repr(Listed.__slots__), s.join_depth, hasattr(s, "__dict__"))
+    ''')
+    cold = p.cold(check=True)
+    p.snapshot()
+    restored = p.restore()
+    assert restored.stdout == cold.stdout == "'join_depth' ['a', 'b'] 3 False\n"

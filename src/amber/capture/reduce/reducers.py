@@ -420,8 +420,10 @@ class Reducers:
             # entry is set as it is now; or deleted (del Cls.__slots__): removed again.
             if "__slots__" in d:
                 attrs.append(("__slots__", d["__slots__"]))
-        elif slots is not None and type(d["__slots__"]) not in (tuple, str):
-            attrs.append(("__slots__", d["__slots__"]))  # the class statement's own list (rich, socket)
+        elif slots is not None and type(d["__slots__"]) is not tuple:
+            # The class statement's own list (rich, socket) or single name (SQLAlchemy's
+            # __slots__ = "join_depth"): the class is made with the tuple, the entry is set back.
+            attrs.append(("__slots__", d["__slots__"]))
         meta = type(cls)
         own_type = meta is cls
         if own_type:
