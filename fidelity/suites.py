@@ -204,10 +204,11 @@ LIBRARIES = [
             remove=("pyrsistent",), env={"PYRSISTENT_NO_C_EXTENSION": "1"}, held_out=True),
     Library("starlette", "1.10.0", ("tests",), ("httpx<0.29", "httpx2", "itsdangerous", "jinja2",
                                                 "python-multipart", "pyyaml", "trio", "blockbuster"),
-            held_out=True),
+            ("-p", "no:asyncio"), held_out=True),
     Library("cattrs", "26.2.1", ("tests",), ("hypothesis", "immutables", "pytest-benchmark", "msgpack",
                                              "pyyaml", "tomlkit"),
-            ("--ignore=tests/preconf",), held_out=True),  # preconf: a dozen serialisers not installed
+            # preconf: a dozen serialisers not installed here
+            ("--ignore=tests/preconf", "-p", "no:asyncio"), held_out=True),
     Library("arrow", "1.4.0", ("tests",), ("dateparser", "pytest-mock", "pytz", "simplejson"), held_out=True),
     Library("sqlparse", "0.6.1", ("tests",), held_out=True),
     Library("mistune", "3.4.0", ("tests",), held_out=True),
@@ -215,7 +216,7 @@ LIBRARIES = [
     Library("blinker", "1.9.0", ("tests",), ("pytest-asyncio",),
             ("-o", "asyncio_default_fixture_loop_scope=function"), held_out=True),
     # (pytest-asyncio, which another row installs, warns at start-up; their warnings are errors)
-    Library("funcy", "2.1", ("tests",), args=("-p", "no:asyncio"), held_out=True),
+    Library("funcy", "2.1", ("tests",), ("whatever",), ("-p", "no:asyncio"), held_out=True),
     Library("humanize", "4.17.0", ("tests",), ("freezegun", "pytest-codspeed"), ("-p", "no:asyncio"),
             held_out=True),
 ]
