@@ -115,3 +115,36 @@ def test_slots_given_as_one_name_stay_a_string(program):
     p.snapshot()
     restored = p.restore()
     assert restored.stdout == cold.stdout == "'join_depth' ['a', 'b'] 3 False\n"
+
+
+def test_a_function_given_a_class_namespace_by_update_wrapper(program):
+    # pyparsing's pep8 aliases (found by the fidelity harness): update_wrapper(make, Impl)
+    # copies the ABC's namespace, _abc_impl included, into the function's __dict__; a restore
+    # sets _abc_impl after the others, and the verifier compared the order of the names.
+    p = program('''
+        import abc, functools
+
+        class Base(abc.ABC):
+            @abc.abstractmethod
+            def f(self): ...
+
+        class Impl(Base):
+            """An implementation."""
+            def __init__(self, n=1):
+                self.n = n
+
+            def f(self):
+                return self.n
+
+        def make(*args, **kwargs):
+            return Impl(*args, **kwargs)
+
+        functools.update_wrapper(make, Impl)
+        if __name__ == "__main__":
+            print(sorted(make.__dict__), make(3).f(), make.__wrapped__ is Impl)
+    ''')
+    cold = p.cold(check=True)
+    p.snapshot()
+    restored = p.restore()
+    assert restored.stdout == cold.stdout
+    assert cold.stdout.endswith("'_abc_impl', 'f'] 3 True\n")

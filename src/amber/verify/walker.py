@@ -838,7 +838,10 @@ def _function(walker: Walker, fn: "Any") -> tuple:
         children.append((f".__closure__[{i}]", cell))
     attrs = fn.__dict__
     children.extend((f".{key}", value) for key, value in list(attrs.items()))
-    return ("function", str(fn.__module__), fn.__qualname__, fn.__name__, tuple(attrs)), children
+    # The names, not their order: as for an instance's __dict__, a restore sets some attributes
+    # after the others (an ABC's _abc_impl that update_wrapper copied from a class: pyparsing).
+    names = tuple(sorted(attrs, key=str))
+    return ("function", str(fn.__module__), fn.__qualname__, fn.__name__, names), children
 
 
 def _code(walker: Walker, code: "Any") -> tuple:
