@@ -1,8 +1,8 @@
 """The bounded CI form of the fidelity harness: real libraries' own test suites, run inside
 restored processes and compared test by test with cold runs (fidelity/suites.py --ci).
 
-The full harness (19 libraries, about 8 minutes) is `python fidelity/suites.py` from a virtual
-environment of its own; the other two parts of the fidelity work have their bounded forms in
+The full harness (48 libraries and builds, about 40 minutes, and 11 held-out ones with
+`--held-out`) is `python fidelity/suites.py` from a virtual environment of its own; the other two parts of the fidelity work have their bounded forms in
 tests/test_stdlib_sample.py (14 modules of the standard library sweep) and
 tests/test_property.py (6 Hypothesis examples of 25 random graphs each).
 """

@@ -85,6 +85,11 @@ _object_getstate = getattr(object, "__getstate__", None)
 
 ATOMS = frozenset({int, bool, float, complex, str, bytes, type(None), type(...), type(NotImplemented),
                    range, slice})
+# What the import system keeps on a module (how it was found, its search path, warnings' record of
+# what it warned): in a module imported again, the fresh import's own. A module whose class caches
+# what its __getattr__ returned (cryptography's deprecation wrapper) has __path__ in its dict
+# only once a submodule was imported after it: no state of the program's.
+_IMPORT_SYSTEM_KEYS = frozenset({"__spec__", "__loader__", "__path__", "__cached__", "__warningregistry__"})
 LONG = 256  # str and bytes longer than this are described by length and digest
 LONG_PATH = 240  # a path longer than this is continued from an anchor "<#n>" (deep linked lists)
 
@@ -182,7 +187,7 @@ class Walker:
         # Found before the walk keeps lists of its own that hold the same functions.
         registries = (_codec_search_path(), _codec_error_registry())
         for name, mod in [*self.modules, *self.hidden]:
-            if not isinstance(mod, ModuleType):
+            if not issubclass(type(mod), ModuleType):
                 continue
             namespace = _module_dict(mod)
             self.module_dicts[id(namespace)] = name
@@ -203,7 +208,9 @@ class Walker:
         return found
 
     def root(self, name: str, mod: "Any") -> None:
-        if not isinstance(mod, ModuleType):  # sys.modules may hold any object (typing.io on 3.11)
+        # sys.modules may hold any object (typing.io on 3.11), one that claims to be a module
+        # through __class__ too (a cffi library: isinstance says module, it has no module dict)
+        if not issubclass(type(mod), ModuleType):
             if name in self.deep:
                 self.walk(name, mod)
             else:
@@ -217,6 +224,8 @@ class Walker:
         for key, value in list(namespace.items()):
             if name == "builtins" and type(key) is str and key.startswith("__amber"):
                 continue  # what Amber's restore path puts there (lazy code's __amber_code__)
+            if not deep and key in _IMPORT_SYSTEM_KEYS:
+                continue
             sub = f"{name}.{key}"
             if type(value) is ModuleType and sub in sys.modules and sub not in self.names:
                 # A submodule imported after the snapshot point (by Amber's own capture): no state
@@ -906,7 +915,10 @@ def _function(walker: Walker, fn: "Any") -> tuple:
         children.append((f".__closure__[{i}]", cell))
     attrs = fn.__dict__
     children.extend((f".{key}", value) for key, value in list(attrs.items()))
-    return ("function", str(fn.__module__), fn.__qualname__, fn.__name__, tuple(attrs)), children
+    # The names, not their order: as for an instance's __dict__, a restore sets some attributes
+    # after the others (an ABC's _abc_impl that update_wrapper copied from a class: pyparsing).
+    names = tuple(sorted(attrs, key=str))
+    return ("function", str(fn.__module__), fn.__qualname__, fn.__name__, names), children
 
 
 def _code(walker: Walker, code: "Any") -> tuple:
