@@ -109,11 +109,6 @@ class InstanceReducer:
             # is trusted to know its C parts: its hooks decide; so is a class whose instance
             # holds an open file or socket that its hooks leave out.
             return self.instance_by_value(obj, cls)
-        if pure and not _defines_reduce(cls) and not _holds_a_resource(obj, cls, self._hooks_of(cls)):
-            # A class of a module imported again whose only hooks are __getstate__/__setstate__:
-            # its instances are copied field by field too, without running them (a Django
-            # QuerySet's __getstate__ runs its query): the state at the snapshot point, exactly.
-            return self.instance_by_value(obj, cls)
         before = _own_state(obj, cls) if pure else None
         try:
             rv = _materialise(obj.__reduce_ex__(5))
@@ -405,13 +400,6 @@ def _base_construction(obj, cls, stateless_c_type=lambda klass: False):
 
 _RESOURCE_TYPES = (io.IOBase, _socket.socket, types.GeneratorType, types.CoroutineType,
                    types.AsyncGeneratorType, types.FrameType)
-
-
-def _defines_reduce(cls) -> bool:
-    """Does ``cls`` (or a base other than object) define ``__reduce__`` or ``__reduce_ex__``: a
-    protocol that may hand back another object (a lookup by name), not only a state?"""
-    return any(hook in klass.__dict__ for klass in cls.__mro__[:-1]
-               for hook in ("__reduce__", "__reduce_ex__"))
 
 
 def _defines_hooks(cls) -> bool:
