@@ -177,7 +177,10 @@ LIBRARIES = [
     Library("marshmallow", "4.4.0", ("tests",), ("simplejson",), clock_ids=r"\d\d:\d\d:\d\d"),
     Library("typer", "0.29.2", ("tests/test_core.py", "tests/test_types.py", "tests/test_others.py",
                                 "tests/test_param_meta_empty.py", "tests/test_annotated.py",
-                                "tests/test_ambiguous_params.py", "tests/test_callback_warning.py")),
+                                "tests/test_ambiguous_params.py", "tests/test_callback_warning.py"),
+            # pytest-asyncio, which another row installs, errors on start-up under typer's
+            # filterwarnings = error (no test of typer's uses it).
+            args=("-p", "no:asyncio"), remove=("typer",)),  # the installed typer, as its users have it
     # docopt-ng 0.9.0 was tried: its conftest's hook takes pytest's removed `path` argument.
     Library("fire", "0.7.1", ("fire",), ("termcolor", "hypothesis", "levenshtein")),
     Library("decorator", "5.3.1", ("tests/test.py",)),
