@@ -88,8 +88,9 @@ def _check_replaceable(output: str, path: str) -> None:
             head = f.read(256 + len(IMAGE_MAGIC))  # an image may start with a launch line (#!...)
     except OSError as e:
         raise UsageError(f"cannot write {output}: {e.strerror}") from None
-    if head.startswith(b"#!"):
-        head = head[head.find(b"\n", 0, 256) + 1:] if b"\n" in head[:256] else b""
+    if head.startswith(b"#!"):  # (amber.image.format.launch_length, without importing the format)
+        end = head.find(b"\n", 0, 256)
+        head = head[end + 1:] if end >= 0 else b""
     if not head.startswith(IMAGE_MAGIC):
         raise UsageError(f"cannot write {output}: it exists and is not an Amber image (amber snapshot "
                          f"replaces only images; remove it first, or choose another -o)")

@@ -127,8 +127,10 @@ def _changed_by_a_round_trip(obj: object, index: str) -> bool:
     """Whether the buffer at ``index`` (``[2][0]``) of ``obj``'s reduce differs after ``obj`` is
     made again from that reduce, as pickle makes it, and reduced again."""
     try:
-        first: Any = _at(type(obj).__reduce_ex__(obj, 4), index)
-        again: Any = _at(type(obj).__reduce_ex__(_made_again(obj), 4), index)
+        reduced: Any = type(obj).__reduce_ex__(obj, 4)
+        copy = _made_again(reduced)
+        first: Any = _at(reduced, index)
+        again: Any = _at(type(copy).__reduce_ex__(copy, 4), index)
         return bytes(memoryview(first)) != bytes(memoryview(again))
     except Exception:  # noqa: BLE001 - a round trip that fails proves nothing: the difference stays
         return False
@@ -140,10 +142,9 @@ def _at(reduced: Any, index: str) -> object:
     return reduced
 
 
-def _made_again(obj: object) -> object:
-    """A copy of ``obj`` made the way pickle makes one from its reduce (callable, arguments,
+def _made_again(reduced: Any) -> object:
+    """A copy of an object made from its reduce the way pickle makes one (callable, arguments,
     then state through ``__setstate__`` or into ``__dict__``)."""
-    reduced: Any = type(obj).__reduce_ex__(obj, 4)
     make, args, state = reduced[0], reduced[1], reduced[2] if len(reduced) > 2 else None
     copy = make(*args)
     if state is not None:

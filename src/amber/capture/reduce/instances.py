@@ -114,7 +114,7 @@ class InstanceReducer:
             rv = _materialise(obj.__reduce_ex__(5))
         except Exception as e:
             if pure:
-                _put_back(obj, cls, before)
+                _put_back(obj, cls, before)  # (a protocol may fail after it changed the instance)
                 return self.instance_by_value(obj, cls)
             owner = None if self.shell_by_base_new(cls) else c_constructor_owner(cls)
             made = f"; {_qualified(owner)} makes its instances with a constructor of its own" if owner else ""
@@ -122,10 +122,9 @@ class InstanceReducer:
                             "make it again after restore: amber.transient(obj, factory) (the factory "
                             "builds it), or make it after the snapshot point; or register a reducer "
                             "with copyreg.pickle")
-        if _changed(obj, cls, before):
+        if _put_back(obj, cls, before):
             # Its reduce protocol changed it (a Django QuerySet runs its query and keeps the
             # rows): the state at the snapshot point is the one before, all of it in Python.
-            _put_back(obj, cls, before)
             return self.instance_by_value(obj, cls)
         found = self._found_by_lookup(obj, cls, rv)
         if found is not None:
@@ -435,20 +434,18 @@ def _own_state(obj, cls) -> list | None:
     return None if d is None else list(d.items())
 
 
-def _changed(obj, cls, before: list | None) -> bool:
-    now = _own_state(obj, cls)
-    if before is None or now is None:
-        return False
-    return len(now) != len(before) or any(k1 != k2 or v1 is not v2
-                                          for (k1, v1), (k2, v2) in zip(now, before, strict=True))
-
-
-def _put_back(obj, cls, before: list | None) -> None:
-    """The instance's ``__dict__`` as :func:`_own_state` saw it."""
+def _put_back(obj, cls, before: list | None) -> bool:
+    """Give the instance its ``__dict__`` as :func:`_own_state` saw it, if running its class's
+    code changed it since; return whether it had."""
     d = instance_dict(obj, cls)
-    if before is not None and d is not None and _changed(obj, cls, before):
-        d.clear()
-        d.update(before)
+    if before is None or d is None:
+        return False
+    if len(d) == len(before) and all(k1 == k2 and v1 is v2
+                                     for (k1, v1), (k2, v2) in zip(d.items(), before, strict=True)):
+        return False
+    d.clear()
+    d.update(before)
+    return True
 
 
 def _materialise(rv):
