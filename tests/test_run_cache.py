@@ -150,6 +150,13 @@ def test_program_that_cannot_be_captured_still_runs(program, tmp_path):
     assert first.stdout == "ran True\n" and "amber: warning: no image was built" in first.stderr
     second = run([*AMBER, "run", "--wait", "-v", str(p.script)], env=env, check=True)
     assert second.stdout == "ran True\n" and "running it cold" in second.stderr
+    # Known not to build: plain python runs it (no snapshotting interpreter, no recorders).
+    probe = p.script.with_name("probe.py")
+    probe.write_text(p.script.read_text().replace('print("ran", WORKER.is_alive())',
+                                                  'import sys; print("ran", sorted(m for m in sys.modules if "amber" in m))'))
+    run([*AMBER, "run", "--wait", str(probe)], env=env, check=True)
+    third = run([*AMBER, "run", "--wait", str(probe)], env=env, check=True)
+    assert third.stdout == "ran []\n", third.stdout
 
 
 def test_run_failures_are_the_programs(program, tmp_path):

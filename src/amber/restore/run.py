@@ -72,15 +72,15 @@ def main(argv: list) -> None:
     reason = "asked to rebuild" if options.rebuild else _restore_if_fresh(cache, options, started)
     if reason is None:
         return  # restored, and the program ran
-    build = True
     failed = None if options.rebuild else freshness.known_to_fail(cache.image, cache.key, cache.program)
     if failed is not None:
+        # Plain python, not the snapshotting interpreter: its recorders would make this run
+        # slower than cold, and its hooks would run where a cold run runs none.
         say(f"no image can be built for this program ({failed}); running it cold",
             verbose=options.verbose)
-        build = False
-    else:
-        say(f"building an image: {reason}", verbose=options.verbose)
-    _hand_over_to_build(options, cache, build, started)
+        cold_exec(options.target, options.is_module, options.args, _ENVIRON)
+    say(f"building an image: {reason}", verbose=options.verbose)
+    _hand_over_to_build(options, cache, started)
 
 
 def _find_cache(options: RunOptions) -> "_Cache | str":
@@ -185,12 +185,12 @@ def _restore_failed(cache: _Cache, options: RunOptions, inputs: dict, error: Bas
     run_cold(options, f"the cached image did not restore ({describe_error(error)})")
 
 
-def _hand_over_to_build(options: RunOptions, cache: _Cache, build: bool, started: float) -> None:
+def _hand_over_to_build(options: RunOptions, cache: _Cache, started: float) -> None:
     from amber._files import BOOT as boot
 
     snapshot = SnapshotOptions(cache.image, options.target, options.is_module, reimport=options.reimport,
                                allowed_secrets=options.allowed_secrets, strict=options.strict,
-                               verify=options.verify, root=cache.root, entry=cache.entry, build=build,
+                               verify=options.verify, root=cache.root, entry=cache.entry, build=True,
                                verbose=options.verbose,
                                program=cache.program, started=started, wait=options.wait,
                                args=options.args)
