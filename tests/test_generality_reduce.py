@@ -389,6 +389,23 @@ def test_saved_copies_of_replaced_builtin_functions(program):
     same_as_cold(p, 3)
 
 
+def test_static_methods_of_c_types_copied_into_a_class(program):
+    """Class 5b: a static or class method of a C type kept elsewhere (``maketrans =
+    str.maketrans`` in a class body, as ``collections.UserString`` has it; ``int.from_bytes``
+    in a table): a static one's ``__self__`` reads None, so it is found again on the type its
+    own reduce names."""
+    p = program('''
+        class Text:
+            maketrans = str.maketrans
+            frombytes = bytes.maketrans
+        TABLE = {"from": int.from_bytes, "keys": dict.fromkeys, "hex": float.fromhex}
+        if __name__ == "__main__":
+            print(Text.maketrans("ab", "xy") == {97: 120, 98: 121}, Text.frombytes(b"a", b"b")[97])
+            print(TABLE["from"](b"\\x01\\x00", "little"), TABLE["keys"]("ab"), TABLE["hex"]("0x1p4"))
+    ''')
+    same_as_cold(p, 2)
+
+
 def test_names_an_object_claims_are_trusted_only_when_they_find_it(program):
     """Class 9: objects are found by identity in the modules imported again, under whatever name
     exports them (C types whose ``__module__.__qualname__`` is another object or nothing:

@@ -271,6 +271,8 @@ class Reducers:
         method of a captured object, ``cache.get``; a function of an extension submodule)."""
         owner = getattr(fn, "__self__", None)
         name = fn.__name__
+        if owner is None:
+            owner = _static_method_owner(fn)
         if issubclass(type(owner), types.ModuleType):
             found = self._module_builtin(owner, name, fn)
             if found is not None:
@@ -572,3 +574,17 @@ def reduce_pickle_buffer(buf):
 def _describe_file(f) -> str:
     name = getattr(f, "name", None)
     return repr(name) if name is not None else type(f).__name__
+
+
+def _static_method_owner(fn):
+    """The type a static method of a C type belongs to (``str.maketrans``, which a class body
+    copies as ``maketrans = str.maketrans``): its ``__self__`` reads None, but its own reduce
+    names the type (``getattr(str, "maketrans")``). None for anything else."""
+    try:
+        reduced = fn.__reduce__()
+    except Exception:
+        return None
+    if (type(reduced) is tuple and len(reduced) == 2 and reduced[0] is getattr
+            and type(reduced[1]) is tuple and len(reduced[1]) == 2 and isinstance(reduced[1][0], type)):
+        return reduced[1][0]
+    return None
