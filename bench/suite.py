@@ -11,7 +11,10 @@ with medians and min/max:
 * ``amber restore IMAGE`` and ``amber run app.py`` (cached), through the installed ``amber``, and
   ``./IMAGE`` (the image as a program: its launch line starts the restoring interpreter directly);
 * the peers (``bench/peers/``): a fork from a pre-loaded parent, dill's session dump, CRIU;
-* the floor: ``python -c pass``, and importing the modules the image imports again.
+* the floor (:mod:`floor`): ``python -I -S -c pass`` (the restoring interpreter's start) plus the
+  initialisation of the extension modules the image imports again, measured on its own; and,
+  for comparison, ``python -c`` importing the modules the image imports again, Python parts
+  included. Amber's share is ``amber restore`` minus the floor.
 
 Each time runs from starting the process until its whole answer has been read (the answer is
 checked against the cold run's; ``PYTHONUNBUFFERED=1`` so every line arrives when printed); a
@@ -37,6 +40,7 @@ BENCH = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(BENCH)
 RESULTS = os.path.join(BENCH, "results")
 sys.path.insert(0, BENCH)
+import floor  # noqa: E402
 import peers  # noqa: E402
 
 APPS = ["service", "django_project", "fastapi_app", "sympy_app", "numpy_data", "cli_tool", "sklearn_model",
@@ -134,6 +138,7 @@ def measure_app(app: str, args, env: dict, amber: str, cache: str, work: str) ->
         "amber run": Process([amber, "run", path], run_env, work, answer),
         "./IMAGE": Process([image], env, work, answer),
         "floor: python -c pass": Process([py, "-c", "print('ok')"], env, work, 3),
+        "python -I -S": Process([py, "-I", "-S", "-c", "print('ok')"], env, work, 3),
         "floor: + re-imports": Process([py, "-c", floor_imports], env, work, 3),
     }
     if args.lazy_code:
@@ -165,6 +170,7 @@ def measure_app(app: str, args, env: dict, amber: str, cache: str, work: str) ->
     finally:
         for _name, peer in active_peers:
             peer.close()
+    row["extension_init_ms"], row["extensions"] = floor.extension_init_ms(py, reimported, env, work)
     if app == "numpy_data":
         row["pss"] = {"cold": total_pss([py, path], env, work),
                       "amber restore": total_pss([amber, "restore", image], env, work)}
@@ -222,9 +228,19 @@ def _pss(pid: int) -> int:
 
 # == output ===========================================================================================
 COLUMNS = ["cold", "amber restore", "./IMAGE", "amber run", "zygote", "dill", "criu", "floor: python -c pass",
-           "floor: + re-imports"]
+           "floor: + re-imports", "floor"]
 LAZY_COLUMN = "lazy code"  # amber snapshot --lazy-code (experimental), with --lazy-code
-HEADINGS = {"zygote": "fork from pre-loaded parent", "dill": "dill load_module", "criu": "CRIU restore"}
+HEADINGS = {"zygote": "fork from pre-loaded parent", "dill": "dill load_module", "criu": "CRIU restore",
+            "floor: + re-imports": "python + re-imports", "floor": "floor (-I -S + extensions)"}
+
+
+def floor_ms(row: dict) -> float | None:
+    """The app's floor: the isolated interpreter's start (median) plus its extensions' own
+    initialisation (median, :func:`floor.extension_init_ms`)."""
+    start = row["times"].get("python -I -S")
+    if not start or "extension_init_ms" not in row:
+        return None
+    return median_ms(start) + row["extension_init_ms"]
 
 
 def fmt_times(xs: list | None) -> str:
@@ -239,17 +255,21 @@ def table(rows: list, args) -> str:
              f"whole processes ({'quick' if args.quick else 'full'} sizes). Python {sys.version.split()[0]}, "
              f"{os.cpu_count()} cores.", ""]
     lines.append("| app | " + " | ".join(HEADINGS.get(c, c) for c in columns)
-                 + " | restore/cold | Amber's share |")
-    lines.append("|---" * (len(columns) + 3) + "|")
+                 + " | restore/cold | Amber's share (restore - floor) | share/floor |")
+    lines.append("|---" * (len(columns) + 4) + "|")
     for row in rows:
         t = row["times"]
-        cells = [fmt_times(t.get(c)) if t.get(c) else _note(row, c) for c in columns]
-        ratio = share = "-"
+        bottom = floor_ms(row)
+        cells = [(f"{bottom:.0f} ({row['extensions']} ext.)" if bottom is not None else "-") if c == "floor"
+                 else fmt_times(t.get(c)) if t.get(c) else _note(row, c) for c in columns]
+        ratio = share = per_floor = "-"
         if t.get("amber restore") and t.get("cold"):
             r, c = median_ms(t["amber restore"]), median_ms(t["cold"])
             ratio = f"{r / c:.2f}"
-            share = f"{r - median_ms(t['floor: + re-imports']):.0f} ms"
-        lines.append(f"| {LABELS[row['app']]} | " + " | ".join(cells) + f" | {ratio} | {share} |")
+            if bottom is not None:
+                share, per_floor = f"{r - bottom:.0f} ms", f"{(r - bottom) / bottom:.1f}"
+        lines.append(f"| {LABELS[row['app']]} | " + " | ".join(cells)
+                     + f" | {ratio} | {share} | {per_floor} |")
     lines += ["", "The same runs until the process has exited (the interpreter's teardown included), ms:", "",
               "| app | " + " | ".join(HEADINGS.get(c, c) for c in COLUMNS[:6]) + " |", "|---" * 7 + "|"]
     for row in rows:
@@ -296,12 +316,13 @@ def chart(rows: list, path: str) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    shown = ["cold", "amber restore", "zygote", "dill", "criu", "floor: + re-imports"]
+    shown = ["cold", "amber restore", "zygote", "dill", "criu", "floor"]
     fig, ax = plt.subplots(figsize=(11, 5))
     width = 0.8 / len(shown)
     for i, method in enumerate(shown):
         xs = [j + i * width for j in range(len(rows))]
-        ys = [median_ms(row["times"].get(method, [])) for row in rows]
+        ys = [(floor_ms(row) or float("nan")) if method == "floor"
+              else median_ms(row["times"].get(method, [])) for row in rows]
         ax.bar(xs, ys, width, label=HEADINGS.get(method, method))
     ax.set_xticks([j + 0.4 - width / 2 for j in range(len(rows))])
     ax.set_xticklabels([LABELS[row["app"]] for row in rows], rotation=15, fontsize=8)
@@ -319,7 +340,9 @@ def history(rows: list, args) -> str:
     for row in rows:
         t = row["times"]
         if t.get("cold") and t.get("amber restore"):
-            parts.append(f"{row['app']} {median_ms(t['cold']):.0f}->{median_ms(t['amber restore']):.0f}")
+            bottom = floor_ms(row)
+            parts.append(f"{row['app']} {median_ms(t['cold']):.0f}->{median_ms(t['amber restore']):.0f}"
+                         + (f" (floor {bottom:.0f})" if bottom is not None else ""))
     mode = "quick" if args.quick else "full"
     return f"| {time.strftime('%Y-%m-%d')} | {commit} | {mode} | {'; '.join(parts)} |\n"
 
