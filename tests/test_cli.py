@@ -278,6 +278,21 @@ def test_the_restore_path_does_not_import_future_or_typing(tmp_path):
     assert not [name for name in base if name.startswith(("amber.capture", "amber.commands"))]
 
 
+def test_the_installed_command_hands_over_without_importing_re(program):
+    """The ``amber`` command (``scripts/amber``, installed beside the interpreter) imports only
+    Amber's front end before the restoring interpreter replaces it: not ``re``, as the wrapper
+    of a ``[project.scripts]`` entry point would."""
+    command = pathlib.Path(sys.executable).with_name("amber")
+    if not command.exists():
+        pytest.skip("Amber is not installed beside this interpreter (tests run from a checkout)")
+    p = program("import amber\nX = 2\namber.snapshot()\nprint(X * 21)\n")
+    p.snapshot()
+    r = run([str(command), "restore", str(p.image)], env={"PYTHONPROFILEIMPORTTIME": "1"})
+    assert r.returncode == 0 and r.stdout == "42\n", r.stderr
+    imported = {line.rsplit("|", 1)[1].strip() for line in r.stderr.splitlines() if line.startswith("import time:")}
+    assert "amber.commands.cli" in imported and "re" not in imported, sorted(imported)
+
+
 def test_installed_hooks_are_the_captured_records():
     from amber import lifecycle
 
