@@ -510,3 +510,65 @@ def test_instances_of_classes_on_c_bases_with_constructors_of_their_own(program)
             print(type(url).__name__, url, type(error).__name__, error.message(), price, price.currency, day, day.note)
     ''')
     same_as_cold(p, 2)
+
+
+def test_classes_are_read_past_their_metaclass_getattribute_and_setattr(program):
+    """Class 13: a reconstructor reads a class (its ``__mro__``, its namespace) through type's own
+    descriptors and makes a class its own type through object's, never through the metaclass's
+    ``__getattribute__`` or ``__setattr__``: that is the program's code, and it would run while the
+    heap is half made (its ``super()`` cell empty, the globals it reads not set yet: httpx's
+    ``codes``, an IntEnum whose metaclass warns on deprecated names, failed with "super(): empty
+    __class__ cell"). The shapes: that enum, a slotted class whose metaclass hides names listed
+    in a global bound after it, and a class made its own type under a read-only metaclass."""
+    p = program('''
+        import enum, warnings
+
+        DEPRECATED = {"OLD_NOT_FOUND"}
+
+        class CodesMeta(enum.EnumMeta):
+            def __getattribute__(cls, name):
+                if name in DEPRECATED:
+                    warnings.warn(f"{name} is deprecated", DeprecationWarning, stacklevel=2)
+                return super().__getattribute__(name)
+
+        class Codes(enum.IntEnum, metaclass=CodesMeta):
+            OK = 200
+            NOT_FOUND = 404
+            OLD_NOT_FOUND = 404
+
+        class Hiding(type):
+            def __getattribute__(cls, name):
+                if name in HIDDEN:
+                    raise AttributeError(name)
+                return super().__getattribute__(name)
+
+        class Slotted(metaclass=Hiding):
+            __slots__ = ("a", "__dict__")
+            def __init__(self): self.a = 1; self.b = 2
+
+        HIDDEN = {"secret"}
+
+        class ReadOnly(type):
+            def __setattr__(cls, name, value):
+                raise AttributeError(f"{name} is read-only")
+
+        def sentinel(name):
+            v = ReadOnly(name, (ReadOnly,), {})
+            type.__setattr__(v, "__class__", v)
+            return v
+
+        slotted, by_code, NEED_DATA = Slotted(), {Codes.OK: "ok", Codes.NOT_FOUND: "nf"}, sentinel("NEED_DATA")
+        if __name__ == "__main__":
+            print(Codes(404).name, Codes.OK + 1, by_code[Codes.OK], sorted(Codes.__members__))
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                Codes.OLD_NOT_FOUND
+            print([str(w.message) for w in caught])
+            print(slotted.a, slotted.b, type(slotted).__name__, hasattr(Slotted, "secret"))
+            print(type(NEED_DATA) is NEED_DATA, NEED_DATA.__name__)
+            try:
+                NEED_DATA.x = 1
+            except AttributeError as e:
+                print(e)
+    ''')
+    same_as_cold(p, 5)

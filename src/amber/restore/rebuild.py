@@ -3,7 +3,10 @@
 The heap section of an image calls these by name (``amber.restore.rebuild.make_class`` ...), so
 their names and signatures are part of the image format: change one and bump FORMAT_VERSION.
 Each one builds an object *without running the program's code*: no module body, class body,
-metaclass, ``__init_subclass__``, ``__set_name__`` or ``__init__`` runs again at restore.
+metaclass, ``__init_subclass__``, ``__set_name__`` or ``__init__`` runs again at restore. Nor
+does reading a class: its ``__mro__`` and namespace are read through ``type``'s own descriptors,
+never by attribute lookup, which a metaclass's ``__getattribute__`` answers (program code, called
+while the heap is half made: its ``super()`` cell and its module's globals may not be set yet).
 Imports only the base set.
 """
 
@@ -19,7 +22,10 @@ if TYPE_CHECKING:
     from typing import Any
 
 _type_setattr = type.__setattr__
+_type_dict_of = type.__dict__["__dict__"].__get__  # a class's namespace (a mappingproxy)
+_mro_of = type.__dict__["__mro__"].__get__
 _object_setattr = object.__setattr__
+_object_class = object.__dict__["__class__"]
 _local_getattribute = _thread_local.__getattribute__
 _FunctionType: "Any" = type(lambda: None)
 
@@ -48,7 +54,7 @@ def module_dict(mod):
 
 def namespace_view(owner, method: str):
     """A view (``keys``, ``values``, ``items``) of a class's or a module's own namespace."""
-    if isinstance(owner, _ModuleType):
+    if issubclass(type(owner), _ModuleType):
         namespace = _module_dict(owner)
     else:
         from gc import get_referents
@@ -80,10 +86,10 @@ def make_class(metaclass, name: str, bases: tuple, namespace: dict, hook_owners:
     (registries, attributes) are already captured in the heap. The metaclass's own
     ``__new__``/``__init__`` never run.
     """
-    hook_owner = next((k for k in hook_owners if "__init_subclass__" in k.__dict__), None)
+    hook_owner = next((k for k in hook_owners if "__init_subclass__" in _type_dict_of(k)), None)
     if hook_owner is None:
         return type.__new__(metaclass, name, bases, namespace)
-    saved = hook_owner.__dict__["__init_subclass__"]
+    saved = _type_dict_of(hook_owner)["__init_subclass__"]
     try:
         _type_setattr(hook_owner, "__init_subclass__", classmethod(_noop_init_subclass))
     except TypeError:  # a static (C) type: its hook is C code, let it run
@@ -95,8 +101,9 @@ def make_class(metaclass, name: str, bases: tuple, namespace: dict, hook_owners:
 
 
 def become_own_type(cls) -> None:
-    """Make a class its own type, as it was (``cls.__class__ = cls``)."""
-    cls.__class__ = cls
+    """Make a class its own type, as it was (``cls.__class__ = cls``), through object's own
+    descriptor: a ``__setattr__`` of its metaclass is the program's code."""
+    _object_class.__set__(cls, cls)
 
 
 def class_setstate(cls, attrs: dict) -> None:
@@ -127,7 +134,6 @@ def class_dict_setitems(cls, items: tuple) -> None:
     _type_delattr(cls, "_amber_modified")
 
 
-_type_dict_of = type.__dict__["__dict__"].__get__
 _type_delattr = type.__delattr__
 _shadowing_by_metaclass: dict = {}
 
@@ -136,15 +142,15 @@ def _metaclass_data_descriptors(meta) -> dict:
     """{name: metaclass that defines it} for data descriptors (properties) of Python metaclasses:
     ``type.__setattr__`` would call their setter instead of storing into the class. Learnt once
     per metaclass and size of its namespaces (a metaclass may itself be filled later)."""
-    key = (meta, tuple(len(klass.__dict__) for klass in meta.__mro__))
+    key = (meta, tuple(len(_type_dict_of(klass)) for klass in _mro_of(meta)))
     out = _shadowing_by_metaclass.get(key)
     if out is not None:
         return out
     out = _shadowing_by_metaclass[key] = {}
-    for klass in meta.__mro__:
+    for klass in _mro_of(meta):
         if klass is type or klass is object:
             continue
-        for name, value in klass.__dict__.items():
+        for name, value in _type_dict_of(klass).items():
             if name not in out and hasattr(type(value), "__set__"):
                 out[name] = klass
     return out
@@ -154,7 +160,7 @@ def _set_class_attr_under(owner, cls, key, value) -> None:
     # No API stores into a class's namespace past a metaclass descriptor of the same name, so
     # the descriptor is replaced by a plain value on the metaclass for the moment of the store
     # (replaced, not deleted: type refuses to delete __doc__).
-    saved = owner.__dict__[key]
+    saved = _type_dict_of(owner)[key]
     _type_setattr(owner, key, None)
     try:
         _type_setattr(cls, key, value)
@@ -232,7 +238,7 @@ def _update_instance_dict(obj, attrs) -> None:
 
 
 def _real_dict_descriptor(cls):
-    for klass in cls.__mro__:
+    for klass in _mro_of(cls):
         entry = _type_dict_of(klass).get("__dict__")
         if type(entry) is _GetSetDescriptor and entry.__objclass__ is klass:
             return entry
@@ -240,8 +246,8 @@ def _real_dict_descriptor(cls):
 
 
 def _slot_member(cls, key: str):
-    for klass in cls.__mro__:
-        member = klass.__dict__.get(key)
+    for klass in _mro_of(cls):
+        member = _type_dict_of(klass).get(key)
         if type(member) is _MemberDescriptor:
             return member
     return None
@@ -539,7 +545,7 @@ def make_type_param(cls, args: tuple, kwargs: tuple, module: str):
 
 
 def class_member(cls, name: str):
-    return cls.__dict__[name]
+    return _type_dict_of(cls)[name]
 
 
 def closed_file(kind: str, name: str, mode: str):
