@@ -14,6 +14,8 @@ os.environ.setdefault("XDG_CONFIG_HOME", tempfile.mkdtemp(prefix="amber-test-con
 # ... and so do amber run's images and remembered buffer checks (tests that need a cache of their
 # own set AMBER_CACHE themselves).
 os.environ.setdefault("AMBER_CACHE", tempfile.mkdtemp(prefix="amber-test-cache-"))
+# ... and so do pools (tests/test_pool.py stops the pools it starts).
+os.environ.setdefault("AMBER_POOL_DIR", tempfile.mkdtemp(prefix="amber-test-pools-"))
 
 
 def run(cmd, cwd=None, env=None, check=False, timeout=300, input=None):

@@ -19,11 +19,12 @@ OWN_OPTIONS = {
     "restore": ["--insecure", "--verify-buffers", "IMAGE"],
     "inspect": ["--json", "--insecure", "--base-set", "IMAGE"],
     "cache": ["list", "clear"],
+    "pool": ["start", "list", "stop", "IMAGE"],
     "keygen": ["--force"],
     "trust": ["PUBLIC_KEY"],
 }
 NOT_THEIRS = {"run": "--lazy-code", "snapshot": "--rebuild", "restore": "--reimport", "inspect": "--rebuild",
-              "cache": "--json", "keygen": "--insecure", "trust": "--force"}
+              "cache": "--json", "pool": "--rebuild", "keygen": "--insecure", "trust": "--force"}
 
 
 def one_line_error(p, code=2):
@@ -62,9 +63,10 @@ def test_usage_lines_come_from_the_declarations_and_the_parsers(monkeypatch, tmp
         for option in declared:
             found = [line for line in lines if option.in_usage() in line or f" {option.spelling()} [ARGS" in line]
             assert len(found) == (1 if option.names_program else len(lines)), (name, option.names)
-    assert "amber run [--rebuild] [-v] [--wait] [OPTIONS] -m MODULE [ARGS...]" in usage
-    assert "amber restore [--insecure] [--verify-buffers] IMAGE [ARGS...]" in usage
-    for name in ("inspect", "cache", "keygen", "trust"):  # theirs, as their own --help shows it
+    assert "amber run [--rebuild] [-v] [--wait] [--no-pool] [OPTIONS] -m MODULE [ARGS...]" in usage
+    assert "amber restore [--insecure] [--verify-buffers] [--no-pool] IMAGE [ARGS...]" in usage
+    assert "amber pool stop (IMAGE | --all)" in usage
+    for name in ("inspect", "cache", "pool", "keygen", "trust"):  # theirs, as their own --help shows it
         own = run([*AMBER, name, "--help"], cwd=tmp_path).stdout.split("\n\n")[0].removeprefix("usage: ")
         assert all(line.strip().replace(" [-h]", "") in usage for line in own.splitlines()), (name, own)
     assert any("(--sections | --dis NAME | --extract NAME)" in line for line in usage)
@@ -76,9 +78,9 @@ def test_usage_lines_come_from_the_declarations_and_the_parsers(monkeypatch, tmp
     monkeypatch.setattr(launch, "RUN", (*launch.RUN[:2], launch.Option("--new", dest="new", help="n"),
                                         *launch.RUN[2:]))
     monkeypatch.setattr(launch, "BUILD", (*launch.BUILD, launch.Option("--also", dest="also", help="a")))
-    assert "[-v] [--new] [--wait] [--reimport PKG]..." in cli.make_parser("run")[1]["run"].format_usage()
+    assert "[-v] [--new] [--wait] [--no-pool] [--reimport PKG]..." in cli.make_parser("run")[1]["run"].format_usage()
     parser, _ = cli.make_parser()
-    assert "amber run [--rebuild] [-v] [--new] [--wait] [OPTIONS] SCRIPT" in parser.format_usage()
+    assert "amber run [--rebuild] [-v] [--new] [--wait] [--no-pool] [OPTIONS] SCRIPT" in parser.format_usage()
     assert "--strict, --no-verify, --also." in parser.format_help()
 
 

@@ -8,6 +8,8 @@ The ``amber`` command re-executes the interpreter on this file, with its options
   the image;
 * ``python -I -S _boot.py exec IMAGE ARGS...``: the same, started by an image's launch line
   (``./app.amber ARGS``, see :mod:`amber.image.format`): a restore with the default options;
+  both go through a pool of the image when one runs (:mod:`amber.pool.client`);
+* ``python -I -S _boot.py pool OPTIONS``: a pool's resident parent (:mod:`amber.pool.server`);
 * ``python -S _boot.py snapshot OPTIONS ARGS...``: the user's environment applies (``PYTHONPATH``...),
   ``site`` runs only after Amber has taken its baseline of the base set;
 * ``python -I -S _boot.py run OPTIONS ARGS...``: ``amber run``, which restores from the cache like a restore
@@ -19,8 +21,8 @@ The ``amber`` command re-executes the interpreter on this file, with its options
   (:mod:`amber.capture.world.probe`).
 
 Both sides import exactly the same modules before the program's state is touched (Amber's
-restore path: ``amber``, ``amber.restore.loader`` and what they import), so the base set is the
-same on both sides. Only names from that set may be imported here.
+restore path: ``amber``, ``amber.pool.client``, ``amber.restore.loader`` and what they import),
+so the base set is the same on both sides. Only names from that set may be imported here.
 
 Each path is one process entry point: its Amber work runs under
 :func:`amber.errors.entry_point`, the one error handler of the process (an ``AmberError`` is one
@@ -38,8 +40,21 @@ def _dirname(path: str) -> str:
     return path[:cut] if cut > 0 else path
 
 
+def _restore(command: str, args: list, client) -> None:
+    """``restore OPTIONS ARGS`` or ``exec IMAGE ARGS``: through a pool of the image when one
+    runs (:mod:`amber.pool.client`: nothing of the restore path is imported then), else here."""
+    from amber.options import RestoreOptions
+
+    options = RestoreOptions.decode(args) if command == "restore" else RestoreOptions(args[0], args=args[1:])
+    if not options.no_pool and not options.verify_buffers:
+        client.serve(options.image, options.args)
+    from amber.restore import loader
+
+    loader.main(options.encode())
+
+
 def main() -> None:
-    if sys.argv[1] in ("restore", "exec", "run", "verify"):
+    if sys.argv[1] in ("restore", "exec", "run", "verify", "pool"):
         # A restore allocates and keeps (Amber's modules, the modules imported again, the heap):
         # the collector would only walk it. It is on again when the program resumes
         # (amber.restore.loader.resume), as start-up left it.
@@ -50,18 +65,16 @@ def main() -> None:
     here = _dirname(amber_dir)
     sys.path.insert(0, here)
     from amber.errors import entry_point, fail
-    from amber.restore import loader
+    from amber.pool import client
 
     command, args = sys.argv[1], sys.argv[2:]
-    if command == "restore":
+    if command in ("restore", "exec") and args:
         del sys.path[0]
-        entry_point(lambda: loader.main(args))
-    elif command == "exec" and args:
-        del sys.path[0]
-        from amber.options import RestoreOptions
+        entry_point(lambda: _restore(command, args, client))
+        return
+    from amber.restore import loader  # noqa: F401 (every other path has the restore path's modules too)
 
-        entry_point(lambda: loader.main(RestoreOptions(args[0], args=args[1:]).encode()))
-    elif command == "run":
+    if command == "run":
         del sys.path[0]
         from amber.restore import run
 
@@ -85,6 +98,12 @@ def main() -> None:
         from amber.verify import child
 
         entry_point(lambda: child.main(args), leave=posix._exit)
+    elif command == "pool":
+        del sys.path[0]
+        from amber.pool import server
+
+        instance = entry_point(lambda: server.main(args))  # returns in a forked instance only
+        entry_point(instance.run)
     elif command == "probe":
         del sys.path[0]
         from amber.capture.world import probe

@@ -91,11 +91,12 @@ def _write_all(fd: int, data: bytes) -> None:
         view = view[posix.write(fd, view):]
 
 
-def _written_temporary(path: str, data: bytes, mode: int) -> str:
+def _written_temporary(path: str, data: bytes, mode: int, durable: bool = True) -> str:
     fd, tmp = create_temporary(path, mode)
     try:
         _write_all(fd, data)
-        posix.fsync(fd)
+        if durable:
+            posix.fsync(fd)
     except BaseException:
         posix.close(fd)
         _remove(tmp)
@@ -111,10 +112,11 @@ def _remove(path: str) -> None:
         pass
 
 
-def write_atomically(path: str, data: bytes, mode: int = 0o600) -> None:
+def write_atomically(path: str, data: bytes, mode: int = 0o600, durable: bool = True) -> None:
     """Write ``data`` to an exclusive temporary, then rename it to ``path``: readers never see a
-    part, and a symlink planted at ``path`` is replaced, never followed."""
-    tmp = _written_temporary(path, data, mode)
+    part, and a symlink planted at ``path`` is replaced, never followed. ``durable``: synced to
+    disk first (off for records that only describe a running process)."""
+    tmp = _written_temporary(path, data, mode, durable)
     try:
         posix.replace(tmp, path)
     except BaseException:

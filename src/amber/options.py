@@ -7,7 +7,8 @@ interpreter on :mod:`amber._boot`, which decodes it again:
 * :class:`RunOptions`: ``amber`` -> ``_boot.py run`` (:mod:`amber.restore.run`);
 * :class:`SnapshotOptions`: ``amber`` -> ``_boot.py snapshot`` (:mod:`amber.capture.session`), and
   ``_boot.py run`` -> ``_boot.py snapshot`` when ``amber run`` hands over to a build;
-* :class:`RestoreOptions`: ``amber`` -> ``_boot.py restore`` (:mod:`amber.restore.loader`).
+* :class:`RestoreOptions`: ``amber`` -> ``_boot.py restore`` (:mod:`amber.restore.loader`);
+* :class:`PoolOptions`: ``amber pool start`` -> ``_boot.py pool`` (:mod:`amber.pool.server`).
 
 **Encoding.** ``encode()`` gives ``["<Class>=<hex>", *args]``: every field but ``args`` in one argv
 element, as ``marshal.dumps`` of a tuple in ``__slots__`` order, hex-encoded (argv cannot hold a
@@ -29,7 +30,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
     from typing import Self
 
-__all__ = ["RunOptions", "SnapshotOptions", "RestoreOptions", "VerifyOptions"]
+__all__ = ["RunOptions", "SnapshotOptions", "RestoreOptions", "VerifyOptions", "PoolOptions"]
 
 
 class _Options:
@@ -83,7 +84,7 @@ class RunOptions(_Options):
     """``amber run [OPTIONS] (SCRIPT | -m MODULE) [ARGS...]``."""
 
     __slots__ = ("target", "is_module", "rebuild", "verbose", "reimport", "allowed_secrets", "strict",
-                 "verify", "wait", "args")
+                 "verify", "wait", "no_pool", "args")
 
     target: str  # the script as spelled (so a cold run gets it; the key makes it absolute), or the module
     is_module: bool
@@ -94,10 +95,11 @@ class RunOptions(_Options):
     strict: bool  # --strict: randomness that would repeat is an error
     verify: bool  # off with --no-verify: the image is not restored and compared before use
     wait: bool  # --wait: a build happens before the program goes on, not in the background
+    no_pool: bool  # --no-pool: restore in this process even when a pool of the cached image runs
 
     def __init__(self, target: str, is_module: bool = False, *, rebuild: bool = False, verbose: bool = False,
                  reimport: "Iterable[str]" = (), allowed_secrets: "Iterable[str]" = (),
-                 strict: bool = False, verify: bool = True, wait: bool = False,
+                 strict: bool = False, verify: bool = True, wait: bool = False, no_pool: bool = False,
                  args: "Iterable[str]" = ()) -> None:
         self.target = target
         self.is_module = is_module
@@ -108,6 +110,7 @@ class RunOptions(_Options):
         self.strict = strict
         self.verify = verify
         self.wait = wait
+        self.no_pool = no_pool
         self.args = list(args)
 
     def build_key(self) -> tuple:
@@ -171,20 +174,40 @@ class SnapshotOptions(_Options):
 
 
 class RestoreOptions(_Options):
-    """``amber restore [--insecure] [--verify-buffers] IMAGE [ARGS...]``."""
+    """``amber restore [--insecure] [--verify-buffers] [--no-pool] IMAGE [ARGS...]``."""
 
-    __slots__ = ("image", "insecure", "verify_buffers", "args")
+    __slots__ = ("image", "insecure", "verify_buffers", "no_pool", "args")
 
     image: str
     insecure: bool  # restore without checking the signature
     verify_buffers: bool  # check the large buffers' digest even if this file passed the check before
+    no_pool: bool  # restore in this process even when a pool of IMAGE runs
 
     def __init__(self, image: str, *, insecure: bool = False, verify_buffers: bool = False,
-                 args: "Iterable[str]" = ()) -> None:
+                 no_pool: bool = False, args: "Iterable[str]" = ()) -> None:
         self.image = image
         self.insecure = insecure
         self.verify_buffers = verify_buffers
+        self.no_pool = no_pool
         self.args = list(args)
+
+
+class PoolOptions(_Options):
+    """``_boot.py pool``: the server of a pool of ``image`` (:mod:`amber.pool.server`)."""
+
+    __slots__ = ("image", "size", "idle_timeout", "ready_fd", "args")
+
+    image: str  # absolute
+    size: int  # at most this many instances at once; beyond, callers restore by themselves
+    idle_timeout: float  # stop after this many seconds with no instance (0: never)
+    ready_fd: int  # where "ready PID" or "error LINE" goes once (-1: nobody waits)
+
+    def __init__(self, image: str, *, size: int, idle_timeout: float = 0.0, ready_fd: int = -1) -> None:
+        self.image = image
+        self.size = size
+        self.idle_timeout = idle_timeout
+        self.ready_fd = ready_fd
+        self.args: list = []
 
 
 class VerifyOptions(_Options):

@@ -67,6 +67,8 @@ COMMANDS = (
             "show what IMAGE holds; --base-set lists the modules every restore starts with"),
     Command("cache", "amber.commands.cache", "add_arguments", "run", None,
             "list or clear amber run's image cache"),
+    Command("pool", "amber.commands.pool", "add_arguments", "run", None,
+            "start, list or stop pools: instances of IMAGE forked from a resident parent in milliseconds"),
     Command("keygen", "amber.commands.keys", "keygen_arguments", "keygen", None,
             "make an Ed25519 key pair: images made here are signed with it"),
     Command("trust", "amber.commands.keys", "trust_arguments", "trust", None,

@@ -100,6 +100,8 @@ RUN = (
     Option("-v", "--verbose", dest="verbose", help="say whether the image is restored or built, and why"),
     Option("--wait", dest="wait", help="a run that builds the image waits for it (by default the image "
                                         "is written in the background while the program goes on)"),
+    Option("--no-pool", dest="no_pool", help="restore in this process even when a pool of the cached image "
+                                              "runs (amber pool start)"),
     *BUILD,
 )
 SNAPSHOT = (
@@ -113,6 +115,8 @@ RESTORE = (
     Option("--verify-buffers", dest="verify_buffers",
            help="check the digest of the large buffers even if this very file passed the check "
                 "before (a restore always checks them once per file)"),
+    Option("--no-pool", dest="no_pool", help="restore in this process even when a pool of IMAGE runs "
+                                              "(amber pool start)"),
     Option("IMAGE", dest="image", kind=POSITIONAL, metavar="IMAGE", help="the image to restore"),
 )
 _AFTER = ("Amber's options come before SCRIPT (or -m MODULE); everything after it belongs to the "
@@ -243,7 +247,7 @@ def run(opts: "argparse.Namespace") -> int:
     target, is_module = _target(opts, "run")  # as spelled: a cold run gets it so (the key makes it absolute)
     options = RunOptions(target, is_module, rebuild=opts.rebuild, verbose=opts.verbose,
                          reimport=opts.reimport, allowed_secrets=opts.allow_secret, strict=opts.strict,
-                         verify=not opts.no_verify, wait=opts.wait, args=opts.args)
+                         verify=not opts.no_verify, wait=opts.wait, no_pool=opts.no_pool, args=opts.args)
     return _exec([sys.executable, "-I", "-S", BOOT, "run", *options.encode()])
 
 
@@ -286,7 +290,7 @@ def restore(opts: "argparse.Namespace") -> int:
     if opts.image is None:
         raise UsageError("restore needs an image; see 'amber restore --help'")
     options = RestoreOptions(opts.image, insecure=opts.insecure, verify_buffers=opts.verify_buffers,
-                             args=opts.args)
+                             no_pool=opts.no_pool, args=opts.args)
     return _exec([sys.executable, "-I", "-S", BOOT, "restore", *options.encode()])
 
 

@@ -139,10 +139,8 @@ def _restore_if_fresh(cache: _Cache, options: RunOptions, started: float) -> str
         image.close()
         say(f"{slower}; running it cold", verbose=options.verbose)
         cold_exec(options.target, options.is_module, options.args, _ENVIRON)
-    try:
-        posix.utime(cache.image)  # last use, for the cache's eviction
-    except OSError:
-        pass
+    layout.mark_used(cache.image)  # for the cache's eviction
+    _through_a_pool(cache, options)
     say(f"restoring {cache.image}", verbose=options.verbose)
 
     def before_hooks() -> None:
@@ -159,6 +157,17 @@ def _restore_if_fresh(cache: _Cache, options: RunOptions, started: float) -> str
             return _drop(cache, f"the cached image is unusable ({e})")  # (the build is a fresh process)
         _restore_failed(cache, options, inputs, e)
     return None
+
+
+def _through_a_pool(cache: _Cache, options: RunOptions) -> None:
+    """When a pool of this image runs (amber pool start), an instance of it is this run (and
+    this process leaves with its status); else this returns."""
+    if options.no_pool:
+        return
+    from amber.pool import client
+
+    client.serve(cache.image, options.args, argv0=None if options.is_module else options.target,
+                 print_output=True)
 
 
 def _print_again(output: list) -> None:

@@ -20,7 +20,8 @@ import time
 
 from amber._files import TEMP_SUFFIX, writer_pid
 from amber.errors import warn
-from amber.runcache.layout import IMAGE_SUFFIX
+from amber.runcache import layout
+from amber.runcache.layout import IMAGE_SUFFIX, last_used
 
 __all__ = ["DEFAULT_CAP", "parse_size", "cap", "images", "evict", "sweep_temporaries"]
 
@@ -72,7 +73,8 @@ def _files(root: str) -> list:
                     st = os.lstat(path)
                 except OSError:
                     continue
-                out.append((path, st.st_size, st.st_mtime, temporary))
+                used = st.st_mtime if temporary else last_used(path, st.st_mtime)
+                out.append((path, st.st_size, used, temporary))
     return out
 
 
@@ -124,6 +126,7 @@ def evict(root: str, limit: int, keep: str | None = None) -> list:
             os.unlink(path)
         except OSError:
             continue
+        layout.remove(layout.used_marker(path))
         total -= size
         removed.append(path)
     return removed

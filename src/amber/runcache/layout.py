@@ -15,6 +15,9 @@ no cache (never a shared fallback such as ``/tmp``)::
                                               built no image; while they hold, runs skip the attempt
     <cache>/<program key>/<args key>.times    the timings record: the first restores' times, sealed
                                               (amber.runcache.timings)
+    <cache>/<program key>/<args key>.used     empty; its mtime is the image's last use (the image
+                                              itself is never touched: a pool of it knows it by its
+                                              times, amber.pool.paths)
     <cache>/<program key>/build.lock          held while an image is written: the builder's pid
     <cache>/verified/<dev>-<inode>            a remembered check of an image's buffers (a keyed
                                               record, amber.image.remembered)
@@ -37,6 +40,7 @@ import sys
 IMAGE_SUFFIX = ".amber"
 FAILED_SUFFIX = ".failed"
 TIMINGS_SUFFIX = ".times"
+USED_SUFFIX = ".used"
 KEY_FILE = "key"
 PROGRAM_RECORD = "program"
 LOCK_FILE = "build.lock"
@@ -133,6 +137,34 @@ def failed_marker(image: str) -> str:
 def timings_record(image: str) -> str:
     """The timings record beside the image at path ``image`` (:mod:`amber.runcache.timings`)."""
     return image.removesuffix(IMAGE_SUFFIX) + TIMINGS_SUFFIX
+
+
+def used_marker(image: str) -> str:
+    """The last-use marker beside the image at path ``image``."""
+    return image.removesuffix(IMAGE_SUFFIX) + USED_SUFFIX
+
+
+def mark_used(image: str) -> None:
+    """The image was used now (for the cache's eviction); best effort."""
+    marker = used_marker(image)
+    try:
+        posix.utime(marker)
+    except FileNotFoundError:
+        try:
+            posix.close(posix.open(marker, posix.O_WRONLY | posix.O_CREAT | getattr(posix, "O_NOFOLLOW", 0)
+                                   | getattr(posix, "O_CLOEXEC", 0), 0o600))
+        except OSError:
+            pass
+    except OSError:
+        pass
+
+
+def last_used(image: str, modified: float) -> float:
+    """When the image at path ``image`` (modified at ``modified``) was last used."""
+    try:
+        return max(modified, posix.stat(used_marker(image)).st_mtime)
+    except OSError:
+        return modified
 
 
 def lock_path(entry: str) -> str:
