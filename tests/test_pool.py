@@ -63,7 +63,7 @@ START = "started"
 amber.snapshot()
 print(sys.argv, os.getcwd(), os.environ.get("POOL_TEST"), os.environ.get("SET_AT_START"))
 print(oct(os.umask(0)), sys.stdin.read(), amber.is_restored(), sys.stdout.isatty())
-print("to stderr", file=sys.stderr)
+print("to stderr", sys.orig_argv[4], file=sys.stderr)
 sys.exit(int(os.environ.get("EXIT", "0")))
 '''
 
@@ -82,7 +82,7 @@ def test_an_instance_sees_what_a_plain_restore_sees(program, pools, tmp_path):
         assert r.returncode == 3, r.stderr
         assert r.stdout == (f"['{p.script}', 'a', 'b c'] {work} caller's yes\n"
                             "0o27 fed in True False\n"), r.stdout
-        assert r.stderr == "to stderr\n"
+        assert r.stderr == "to stderr restore\n"
     assert served(p.image) == 1
 
 

@@ -73,6 +73,7 @@ def _through(sock_path: str, ident: tuple, args: list, argv0: "str | None", prin
             return
         streams, fds = _open_streams()
         request = wire.Request(identity=repr(ident), argv0=argv0, args=list(args),
+                               orig_argv=list(getattr(sys, "orig_argv", [])),
                                environ=list(posix.environ.items()), cwd=posix.getcwdb(), umask=_umask(),
                                ignored_signals=_ignored_signals(), limits=_limits(),
                                print_output=print_output, streams=streams)

@@ -55,6 +55,7 @@ class Instance:
         posix.umask(request.umask)
         _limits(request.limits)
         _signals(set(request.ignored_signals))
+        sys.orig_argv = list(request.orig_argv)  # the restoring command's, as a restore has it
         self.pool.entropy.apply()
         for name in set(sys.modules) - self.pool.modules:
             del sys.modules[name]  # the server's own imports (_socket, select): not the program's

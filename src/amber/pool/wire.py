@@ -25,12 +25,13 @@ BUSY, STALE = "busy", "stale"
 class Request:
     """Everything about the caller an instance takes on (see :mod:`amber.pool.instance`)."""
 
-    __slots__ = ("identity", "argv0", "args", "environ", "cwd", "umask", "ignored_signals", "limits",
-                 "print_output", "streams")
+    __slots__ = ("identity", "argv0", "args", "orig_argv", "environ", "cwd", "umask", "ignored_signals",
+                 "limits", "print_output", "streams")
 
     identity: str  # the image file's identity as the caller saw it (amber.pool.paths.identity)
     argv0: "str | None"  # sys.argv[0] as amber run spells the script; None: the snapshot's
     args: list  # the program's arguments (sys.argv[1:])
+    orig_argv: list  # the caller's sys.orig_argv: the restoring command's, as a restore has it
     environ: list  # [(name, value), ...] as bytes: the caller's whole environment
     cwd: bytes
     umask: int
@@ -50,6 +51,7 @@ def encode(request: Request) -> bytes:
     put(request.identity.encode())
     put(b"\x00" if request.argv0 is None else b"\x01" + request.argv0.encode("utf-8", "surrogateescape"))
     _list(items, [a.encode("utf-8", "surrogateescape") for a in request.args])
+    _list(items, [a.encode("utf-8", "surrogateescape") for a in request.orig_argv])
     _list(items, [b"%s=%s" % (k, v) for k, v in request.environ])
     put(request.cwd)
     put(b"%d" % request.umask)
@@ -87,6 +89,7 @@ def decode(body: bytes) -> Request:
         raise ValueError("bad argv0")
     argv0 = None if argv0_raw[:1] == b"\x00" else argv0_raw[1:].decode("utf-8", "surrogateescape")
     args = [a.decode("utf-8", "surrogateescape") for a in reader.many()]
+    orig_argv = [a.decode("utf-8", "surrogateescape") for a in reader.many()]
     environ = []
     for pair in reader.many():
         name, sep, value = pair.partition(b"=")
@@ -104,8 +107,9 @@ def decode(body: bytes) -> Request:
     streams = int(take())
     if not reader.done() or not 0 <= umask <= 0o777 or not 0 <= streams <= 7:
         raise ValueError("bad request")
-    return Request(identity=identity, argv0=argv0, args=args, environ=environ, cwd=cwd, umask=umask,
-                   ignored_signals=ignored, limits=limits, print_output=print_output, streams=streams)
+    return Request(identity=identity, argv0=argv0, args=args, orig_argv=orig_argv, environ=environ, cwd=cwd,
+                   umask=umask, ignored_signals=ignored, limits=limits, print_output=print_output,
+                   streams=streams)
 
 
 class _Reader:
