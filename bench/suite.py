@@ -10,6 +10,7 @@ with medians and min/max:
 * cold: ``python app.py`` (the venv's real interpreter, ``.pyc`` files written and warm);
 * ``amber restore IMAGE`` and ``amber run app.py`` (cached), through the installed ``amber``, and
   ``./IMAGE`` (the image as a program: its launch line starts the restoring interpreter directly);
+* ``pool``: ``./IMAGE`` while ``amber pool start IMAGE`` runs (an instance forked from the pool);
 * the peers (``bench/peers/``): a fork from a pre-loaded parent, dill's session dump, CRIU;
 * the floor (:mod:`floor`): ``python -I -S -c pass`` (the restoring interpreter's start) plus the
   initialisation of the extension modules the image imports again, measured on its own; and,
@@ -20,9 +21,10 @@ Each time runs from starting the process until its whole answer has been read (t
 checked against the cold run's; ``PYTHONUNBUFFERED=1`` so every line arrives when printed); a
 second table gives the same runs until the process has exited, teardown included.
 Also reported: image size next to the cold process's peak RSS
-and CRIU's image, snapshot time, and the total PSS of 8 processes of the data app restored from
-one image against 8 cold ones. Writes ``bench/results/RESULTS.md`` (``RESULTS-quick.md`` in
-quick mode), ``startup.png`` and appends the medians to ``bench/results/HISTORY.md``.
+and CRIU's image, snapshot time, and the total PSS of 8 processes alive at once (Django,
+FastAPI, sympy, the data app): cold, restored from one image, and instances of one pool.
+Writes ``bench/results/RESULTS.md`` (``RESULTS-quick.md`` in quick mode), ``startup.png`` and
+appends the medians to ``bench/results/HISTORY.md``.
 """
 
 from __future__ import annotations
@@ -51,6 +53,7 @@ LABELS = {"service": "1 pure-Python service", "django_project": "2 Django projec
           "sklearn_model": "7 scikit-learn model fitted", "torch_model": "8 torch CNN loaded",
           "scipy_app": "9 scipy solvers", "flask_app": "10 Flask app", "botocore_cli": "11 cloud-SDK CLI"}
 PSS_PROCESSES = 8
+PSS_APPS = ("django_project", "fastapi_app", "sympy_app", "numpy_data")  # they can hold: AMBER_BENCH_HOLD
 
 
 class Process:
@@ -143,38 +146,62 @@ def measure_app(app: str, args, env: dict, amber: str, cache: str, work: str) ->
     }
     if args.lazy_code:
         methods["lazy code"] = Process([amber, "restore", lazy_image], env, work, answer)
+    pool_env = start_pool(amber, image, env, work, row)
+    if pool_env is not None:
+        methods["pool"] = Process([image], pool_env, work, answer)
     outputs = {"cold": expected, "amber restore": expected, "amber run": expected, "lazy code": expected,
-               "./IMAGE": expected}
+               "./IMAGE": expected, "pool": expected}
     active_peers = prepare_peers(path, py, expected, env, work, args, row)
     try:
-        for method in list(methods):  # warm-up; a contender that fails is reported, not timed
-            try:
-                _ms, out = methods[method].run()
-                if method in outputs and out != outputs[method]:
-                    raise RuntimeError("it printed something else than the cold run")
-            except RuntimeError as e:
-                row["notes"][method] = str(e).splitlines()[-1][:200]
-                del methods[method]
-        for _ in range(args.runs):
-            for method, proc in methods.items():
-                ms, out = proc.run()
-                row["times"].setdefault(method, []).append(proc.answer_ms)
-                row["to_exit"].setdefault(method, []).append(ms)
-            for name, peer in active_peers:
-                try:
-                    ms = peer.trial()
-                    row["times"].setdefault(name, []).append(peer.answer_ms or ms)
-                    row["to_exit"].setdefault(name, []).append(ms)
-                except peers.TrialFailed as e:
-                    row["notes"][name] = f"trial failed: {str(e)[:200]}"
+        time_contenders(methods, outputs, active_peers, args.runs, row)
+        if app in PSS_APPS:
+            row["pss"] = {"cold": total_pss([py, path], env, work),
+                          "amber restore": total_pss([amber, "restore", image], env, work)}
+            if pool_env is not None and "pool" in methods:
+                row["pss"]["pool"], row["pss"]["pool callers"] = pool_pss(image, pool_env, work)
     finally:
         for _name, peer in active_peers:
             peer.close()
+        if pool_env is not None:
+            subprocess.run([amber, "pool", "stop", "--all"], env=pool_env, capture_output=True)
     row["extension_init_ms"], row["extensions"] = floor.extension_init_ms(py, reimported, env, work)
-    if app == "numpy_data":
-        row["pss"] = {"cold": total_pss([py, path], env, work),
-                      "amber restore": total_pss([amber, "restore", image], env, work)}
     return row
+
+
+def start_pool(amber: str, image: str, env: dict, work: str, row: dict) -> dict | None:
+    """A pool of ``image`` in a directory of its own (AMBER_POOL_DIR): the environment that finds
+    it (only the pool contender runs with it), or None (a note in ``row`` says why)."""
+    pool_env = dict(env, AMBER_POOL_DIR=tempfile.mkdtemp(prefix="pools-", dir=work))
+    started = subprocess.run([amber, "pool", "start", image], env=pool_env, capture_output=True, text=True)
+    if started.returncode == 0:
+        return pool_env
+    row["notes"]["pool"] = (started.stderr.strip().splitlines() or ["did not start"])[-1][:200]
+    return None
+
+
+def time_contenders(methods: dict, outputs: dict, active_peers: list, runs: int, row: dict) -> None:
+    """A warm-up run of each (one that fails or prints something else is a note, not timed),
+    then ``runs`` rounds, every contender once per round, peers included."""
+    for method in list(methods):
+        try:
+            _ms, out = methods[method].run()
+            if method in outputs and out != outputs[method]:
+                raise RuntimeError("it printed something else than the cold run")
+        except RuntimeError as e:
+            row["notes"][method] = str(e).splitlines()[-1][:200]
+            del methods[method]
+    for _ in range(runs):
+        for method, proc in methods.items():
+            ms, _out = proc.run()
+            row["times"].setdefault(method, []).append(proc.answer_ms)
+            row["to_exit"].setdefault(method, []).append(ms)
+        for name, peer in active_peers:
+            try:
+                ms = peer.trial()
+                row["times"].setdefault(name, []).append(peer.answer_ms or ms)
+                row["to_exit"].setdefault(name, []).append(ms)
+            except peers.TrialFailed as e:
+                row["notes"][name] = f"trial failed: {str(e)[:200]}"
 
 
 def prepare_peers(path: str, py: str, expected: str, env: dict, work: str, args, row: dict) -> list:
@@ -218,6 +245,30 @@ def total_pss(cmd: list, env: dict, cwd: str) -> int:
             p.wait(timeout=60)
 
 
+def pool_pss(image: str, env: dict, cwd: str) -> tuple[int, int]:
+    """(total PSS of PSS_PROCESSES instances alive at once through the pool of ``image`` and of
+    the pool's parent, total PSS of their callers), each instance after printing its answer."""
+    record = next(os.path.join(env["AMBER_POOL_DIR"], n) for n in os.listdir(env["AMBER_POOL_DIR"])
+                  if n.endswith(".pool"))
+    with open(record) as f:
+        parent = int(dict(line.split("=", 1) for line in f.read().splitlines())["pid"])
+    procs = []
+    hold = dict(env, AMBER_BENCH_HOLD="1")
+    try:
+        for _ in range(PSS_PROCESSES):
+            p = subprocess.Popen([image], env=hold, cwd=cwd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                 stderr=subprocess.DEVNULL)
+            p.stdout.readline()
+            procs.append(p)
+        with open(f"/proc/{parent}/task/{parent}/children") as f:
+            instances = [int(pid) for pid in f.read().split()]
+        return sum(_pss(pid) for pid in [parent, *instances]), sum(_pss(p.pid) for p in procs)
+    finally:
+        for p in procs:
+            p.stdin.close()
+            p.wait(timeout=60)
+
+
 def _pss(pid: int) -> int:
     with open(f"/proc/{pid}/smaps_rollup") as f:
         for line in f:
@@ -227,11 +278,12 @@ def _pss(pid: int) -> int:
 
 
 # == output ===========================================================================================
-COLUMNS = ["cold", "amber restore", "./IMAGE", "amber run", "zygote", "dill", "criu", "floor: python -c pass",
-           "floor: + re-imports", "floor"]
+COLUMNS = ["cold", "amber restore", "./IMAGE", "pool", "amber run", "zygote", "dill", "criu",
+           "floor: python -c pass", "floor: + re-imports", "floor"]
 LAZY_COLUMN = "lazy code"  # amber snapshot --lazy-code (experimental), with --lazy-code
-HEADINGS = {"zygote": "fork from pre-loaded parent", "dill": "dill load_module", "criu": "CRIU restore",
-            "floor: + re-imports": "python + re-imports", "floor": "floor (-I -S + extensions)"}
+HEADINGS = {"pool": "pool (./IMAGE)", "zygote": "fork from pre-loaded parent", "dill": "dill load_module",
+            "criu": "CRIU restore", "floor: + re-imports": "python + re-imports",
+            "floor": "floor (-I -S + extensions)"}
 
 
 def floor_ms(row: dict) -> float | None:
@@ -271,10 +323,10 @@ def table(rows: list, args) -> str:
         lines.append(f"| {LABELS[row['app']]} | " + " | ".join(cells)
                      + f" | {ratio} | {share} | {per_floor} |")
     lines += ["", "The same runs until the process has exited (the interpreter's teardown included), ms:", "",
-              "| app | " + " | ".join(HEADINGS.get(c, c) for c in COLUMNS[:6]) + " |", "|---" * 7 + "|"]
+              "| app | " + " | ".join(HEADINGS.get(c, c) for c in COLUMNS[:7]) + " |", "|---" * 8 + "|"]
     for row in rows:
         e = row["to_exit"]
-        cells = [fmt_times(e.get(c)) if e.get(c) else _note(row, c) for c in COLUMNS[:6]]
+        cells = [fmt_times(e.get(c)) if e.get(c) else _note(row, c) for c in COLUMNS[:7]]
         lines.append(f"| {LABELS[row['app']]} | " + " | ".join(cells) + " |")
     lines += ["", "| app | snapshot (verified) | snapshot --no-verify | image (mapped buffers) | "
                   "CRIU image | dill file | cold peak RSS |", "|---|---|---|---|---|---|---|"]
@@ -287,14 +339,19 @@ def table(rows: list, args) -> str:
                      f"{f'{unverified:.0f} ms' if unverified else '-'} | {image} | "
                      f"{_mb(row, 'criu_image_bytes')} | {_mb(row, 'dill_image_bytes')} | "
                      f"{_mb(row, 'rss_cold')} |")
-    for row in rows:
-        if "pss" in row:
-            cold, restored = row["pss"]["cold"], row["pss"]["amber restore"]
-            one = cold / PSS_PROCESSES
-            lines += ["", f"Memory, {PSS_PROCESSES} processes of the numpy/data app alive at once, total "
-                      f"PSS: cold {cold / 1e6:.0f} MB, restored from one image {restored / 1e6:.0f} MB "
-                      f"({restored / cold:.2f} x; one cold process is {one / 1e6:.0f} MB, so the "
-                      f"{PSS_PROCESSES} restored ones = {restored / one:.2f} x one cold process)."]
+    memory = [row for row in rows if "pss" in row]
+    if memory:
+        lines += ["", f"Memory: {PSS_PROCESSES} processes alive at once, total PSS in MB (and as a multiple "
+                      "of one cold process): cold; restored from one image; instances of one pool with the "
+                      "pool's parent; their callers (./IMAGE), apart.", "",
+                  "| app | cold | amber restore | pool instances + parent | pool callers |",
+                  "|---|---|---|---|---|"]
+    for row in memory:
+        pss = row["pss"]
+        one = pss["cold"] / PSS_PROCESSES
+        cells = [f"{pss[k] / 1e6:.0f} ({pss[k] / one:.2f} x)" if k in pss else "-"
+                 for k in ("cold", "amber restore", "pool", "pool callers")]
+        lines.append(f"| {LABELS[row['app']]} | " + " | ".join(cells) + " |")
     notes = [f"- {LABELS[row['app']]}, {HEADINGS.get(k, k)}: {v}"
              for row in rows for k, v in row["notes"].items()]
     if notes:
@@ -316,7 +373,7 @@ def chart(rows: list, path: str) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    shown = ["cold", "amber restore", "zygote", "dill", "criu", "floor"]
+    shown = ["cold", "amber restore", "pool", "zygote", "dill", "criu", "floor"]
     fig, ax = plt.subplots(figsize=(11, 5))
     width = 0.8 / len(shown)
     for i, method in enumerate(shown):
