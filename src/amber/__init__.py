@@ -37,6 +37,9 @@ The public Python API is this module's handful of names:
 ``AmberError``
     The base of every error Amber raises on purpose.
 
+And one submodule, imported on its own: ``amber.multiprocessing.get_context()``, a
+multiprocessing context whose workers are restored from the image (:mod:`amber.multiprocessing`).
+
 This module imports nothing beyond the interpreter's start-up set: it is loaded by every restore.
 """
 

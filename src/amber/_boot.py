@@ -10,6 +10,8 @@ The ``amber`` command re-executes the interpreter on this file, with its options
   (``./app.amber ARGS``, see :mod:`amber.image.format`): a restore with the default options;
   both go through a pool of the image when one runs (:mod:`amber.pool.client`);
 * ``python -I -S _boot.py pool OPTIONS``: a pool's resident parent (:mod:`amber.pool.server`);
+* ``python -I -S _boot.py worker OPTIONS``: a ``multiprocessing`` worker restored from an image
+  (:mod:`amber.multiprocessing`, :mod:`amber.restore.worker`);
 * ``python -S _boot.py snapshot OPTIONS ARGS...``: the user's environment applies (``PYTHONPATH``...),
   ``site`` runs only after Amber has taken its baseline of the base set;
 * ``python -I -S _boot.py run OPTIONS ARGS...``: ``amber run``, which restores from the cache like a restore
@@ -54,7 +56,7 @@ def _restore(command: str, args: list, client) -> None:
 
 
 def main() -> None:
-    if sys.argv[1] in ("restore", "exec", "run", "verify", "pool"):
+    if sys.argv[1] in ("restore", "exec", "run", "verify", "pool", "worker"):
         # A restore allocates and keeps (Amber's modules, the modules imported again, the heap):
         # the collector would only walk it. It is on again when the program resumes
         # (amber.restore.loader.resume), as start-up left it.
@@ -98,6 +100,11 @@ def main() -> None:
         from amber.verify import child
 
         entry_point(lambda: child.main(args), leave=posix._exit)
+    elif command == "worker":
+        del sys.path[0]
+        from amber.restore import worker
+
+        entry_point(lambda: worker.main(args))
     elif command == "pool":
         del sys.path[0]
         from amber.pool import server

@@ -8,7 +8,9 @@ interpreter on :mod:`amber._boot`, which decodes it again:
 * :class:`SnapshotOptions`: ``amber`` -> ``_boot.py snapshot`` (:mod:`amber.capture.session`), and
   ``_boot.py run`` -> ``_boot.py snapshot`` when ``amber run`` hands over to a build;
 * :class:`RestoreOptions`: ``amber`` -> ``_boot.py restore`` (:mod:`amber.restore.loader`);
-* :class:`PoolOptions`: ``amber pool start`` -> ``_boot.py pool`` (:mod:`amber.pool.server`).
+* :class:`PoolOptions`: ``amber pool start`` -> ``_boot.py pool`` (:mod:`amber.pool.server`);
+* :class:`WorkerOptions`: a restored program's ``multiprocessing`` -> ``_boot.py worker``
+  (:mod:`amber.multiprocessing`, :mod:`amber.restore.worker`).
 
 **Encoding.** ``encode()`` gives ``["<Class>=<hex>", *args]``: every field but ``args`` in one argv
 element, as ``marshal.dumps`` of a tuple in ``__slots__`` order, hex-encoded (argv cannot hold a
@@ -30,7 +32,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
     from typing import Self
 
-__all__ = ["RunOptions", "SnapshotOptions", "RestoreOptions", "VerifyOptions", "PoolOptions"]
+__all__ = ["RunOptions", "SnapshotOptions", "RestoreOptions", "VerifyOptions", "PoolOptions", "WorkerOptions"]
 
 
 class _Options:
@@ -207,6 +209,23 @@ class PoolOptions(_Options):
         self.size = size
         self.idle_timeout = idle_timeout
         self.ready_fd = ready_fd
+        self.args: list = []
+
+
+class WorkerOptions(_Options):
+    """``_boot.py worker``: a ``multiprocessing`` worker restored from ``image``
+    (:mod:`amber.multiprocessing`, :mod:`amber.restore.worker`)."""
+
+    __slots__ = ("image", "pipe_fd", "tracker_fd", "args")
+
+    image: str
+    pipe_fd: int  # the worker reads its preparation data and process object here
+    tracker_fd: int  # multiprocessing's resource tracker (-1: none)
+
+    def __init__(self, image: str, *, pipe_fd: int, tracker_fd: int) -> None:
+        self.image = image
+        self.pipe_fd = pipe_fd
+        self.tracker_fd = tracker_fd
         self.args: list = []
 
 

@@ -13,7 +13,8 @@ One :data:`STATE` object per process. Its **mode** is one of:
     the heap is rebuilt; the after-restore hooks and the program's code after the snapshot point
     run (``amber.is_restored()`` is True).
 
-Besides the mode: the packages the program asked to import again (``amber.reimport``), how many
+Besides the mode: the image a restored process came from (``amber.multiprocessing`` starts its
+workers from it), the packages the program asked to import again (``amber.reimport``), how many
 command-line arguments start-up reads (``amber.startup_args``, None: all), and whether the
 program's own code has resumed after its snapshot point (from then on its exceptions are its own,
 not Amber's: see :func:`amber.errors.entry_point`).
@@ -33,18 +34,28 @@ MODES = (PLAIN, SNAPSHOTTING, RESTORING, RESTORED)
 class State:
     """The state of Amber in this process; read through the properties, changed by the methods."""
 
-    __slots__ = ("_mode", "_reimport", "_startup_args", "_resumed")
+    __slots__ = ("_mode", "_reimport", "_startup_args", "_resumed", "_image")
 
     _mode: str
     _reimport: set[str]
     _startup_args: int | None
     _resumed: bool
+    _image: str | None
 
     def __init__(self) -> None:
         self._mode = PLAIN
         self._reimport = set()
         self._startup_args = None
         self._resumed = False
+        self._image = None
+
+    @property
+    def image(self) -> str | None:
+        """The image this process was restored from (absolute), or None."""
+        return self._image
+
+    def set_image(self, path: str) -> None:
+        self._image = path
 
     @property
     def mode(self) -> str:

@@ -77,6 +77,7 @@ def load_image(image, verify_buffers: bool = False) -> dict:
 
         lazy.attach(lazy_section, lazy_table, path)
     image.close()
+    STATE.set_image(path if path.startswith("/") else posix.getcwd().rstrip("/") + "/" + path)
     STATE.enter(RESTORING)
     gc.disable()  # the heap is rebuilt, not churned (the boot turned it off already; resume turns it on)
     try:
