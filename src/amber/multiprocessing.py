@@ -30,7 +30,7 @@ from typing import Any
 
 from amber.state import STATE
 
-__all__ = ["get_context", "AmberContext", "AmberProcess"]
+__all__ = ["get_context", "after_fork", "AmberContext", "AmberProcess"]
 
 
 def get_context(image: str | None = None) -> multiprocessing.context.BaseContext:
@@ -40,6 +40,25 @@ def get_context(image: str | None = None) -> multiprocessing.context.BaseContext
     if path is None:
         return multiprocessing.get_context("spawn")
     return AmberContext(os.path.abspath(path))
+
+
+def after_fork() -> None:
+    """In a process just forked from this one (a pre-fork server's worker: gunicorn's
+    ``post_fork``), reseed from the OS the random generators a restore would have fresh: those
+    held by the modules a restore imports again (:mod:`amber.pool.entropy`: ``random``'s global
+    generator, numpy's legacy global one...); in a process that was not restored, those held by
+    extension modules and by the modules that describe the process. A generator the program
+    keeps itself is left alone, as a fork leaves it. Then no two workers draw the same numbers."""
+    from amber.pool import entropy
+
+    held = set(STATE.imported_again)
+    if not held:
+        from amber.capture.world.rules import PER_PROCESS_MODULES
+
+        held = {name for name, module in list(sys.modules.items())
+                if name in PER_PROCESS_MODULES
+                or str(getattr(module, "__file__", "")).endswith((".so", ".pyd"))}
+    entropy.plan(set(), held).apply()
 
 
 class _Popen(popen_spawn_posix.Popen):

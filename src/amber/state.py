@@ -34,13 +34,14 @@ MODES = (PLAIN, SNAPSHOTTING, RESTORING, RESTORED)
 class State:
     """The state of Amber in this process; read through the properties, changed by the methods."""
 
-    __slots__ = ("_mode", "_reimport", "_startup_args", "_resumed", "_image")
+    __slots__ = ("_mode", "_reimport", "_startup_args", "_resumed", "_image", "_imported_again")
 
     _mode: str
     _reimport: set[str]
     _startup_args: int | None
     _resumed: bool
     _image: str | None
+    _imported_again: tuple[str, ...]
 
     def __init__(self) -> None:
         self._mode = PLAIN
@@ -48,6 +49,7 @@ class State:
         self._startup_args = None
         self._resumed = False
         self._image = None
+        self._imported_again = ()
 
     @property
     def image(self) -> str | None:
@@ -56,6 +58,14 @@ class State:
 
     def set_image(self, path: str) -> None:
         self._image = path
+
+    @property
+    def imported_again(self) -> tuple[str, ...]:
+        """The modules this restored process imported again (held by reference), or ()."""
+        return self._imported_again
+
+    def set_imported_again(self, names: tuple[str, ...]) -> None:
+        self._imported_again = names
 
     @property
     def mode(self) -> str:

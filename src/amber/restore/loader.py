@@ -185,6 +185,7 @@ def settle(manifest: dict, args: list, argv0: str | None = None) -> None:
     sys.argv[:] = [manifest["argv0"] if argv0 is None else argv0, *args]
     honour_runtime_variables()
     STATE.enter(RESTORED)
+    STATE.set_imported_again(tuple(manifest["by_ref"]))
     rebuild.replay_registrations(manifest["registrations"])
     if rebuild.collector_enabled_at_snapshot():
         gc.enable()
