@@ -73,6 +73,25 @@ def test_workers_are_restored_from_the_image(program, tmp_path):
     assert startups.read_text().count("start-up") > 1  # spawn's workers run start-up again
 
 
+def test_workers_come_from_a_pool_of_the_image_when_one_runs(program, tmp_path):
+    import pathlib
+
+    p = program(PROGRAM)
+    startups = tmp_path / "startups"
+    env = {"STARTUPS": str(startups)}
+    p.snapshot(env=env)
+    plain = run([*AMBER, "restore", "--no-pool", str(p.image)], cwd=p.dir, env=env)
+    run([*AMBER, "pool", "start", str(p.image)], env=env, check=True)
+    try:
+        r = run([*AMBER, "restore", "--no-pool", str(p.image)], cwd=p.dir, env=env)
+        assert r.returncode == 0 and r.stdout == plain.stdout, (r.stdout, r.stderr)
+        record = next(pathlib.Path(os.environ["AMBER_POOL_DIR"]).glob("*.pool")).read_text()
+        assert "served=6\n" in record, record  # 3 executor workers, 2 of the Pool, 1 Process
+    finally:
+        run([*AMBER, "pool", "stop", str(p.image)])
+    assert startups.read_text() == "start-up\n"
+
+
 def test_a_worker_that_fails_is_reported_as_under_spawn(program, tmp_path):
     p = program('''
         import concurrent.futures, amber, amber.multiprocessing

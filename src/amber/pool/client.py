@@ -33,9 +33,12 @@ LIMITS = ("RLIMIT_NOFILE", "RLIMIT_CORE", "RLIMIT_CPU", "RLIMIT_FSIZE", "RLIMIT_
 TAKE_ON_SECONDS = 10.0  # an instance takes a request on in milliseconds; a wedged pool is left
 
 
-def serve(image: str, args: list, argv0: "str | None" = None, print_output: bool = False) -> None:
+def serve(image: str, args: list, argv0: "str | None" = None, print_output: bool = False,
+          worker_fds: "list | None" = None) -> None:
     """Run the program through a pool of ``image`` and exit as it exits; return if there is no
-    pool to use (the caller then restores the image itself)."""
+    pool to use (the caller then restores the image itself). ``worker_fds``: instead of the rest
+    of ``__main__``, the instance serves as a multiprocessing worker on these descriptors (its
+    pipe, and its resource tracker's if any: :mod:`amber.restore.worker`)."""
     try:
         ident = paths.identity(image)
     except OSError:
@@ -49,13 +52,14 @@ def serve(image: str, args: list, argv0: "str | None" = None, print_output: bool
         return
     before = set(sys.modules)
     try:
-        _through(sock_path, ident, args, argv0, print_output)
+        _through(sock_path, ident, args, argv0, print_output, worker_fds)
     finally:  # declined: the restore that follows starts from the base set
         for name in set(sys.modules) - before:
             del sys.modules[name]
 
 
-def _through(sock_path: str, ident: tuple, args: list, argv0: "str | None", print_output: bool) -> None:
+def _through(sock_path: str, ident: tuple, args: list, argv0: "str | None", print_output: bool,
+             worker_fds: "list | None") -> None:
     import _socket
 
     sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
@@ -72,11 +76,14 @@ def _through(sock_path: str, ident: tuple, args: list, argv0: "str | None", prin
             warn(f"the pool at {sock_path} runs as another user (uid {uid}); restoring without the pool")
             return
         streams, fds = _open_streams()
+        extra = list(worker_fds or ())
+        fds += extra
         request = wire.Request(identity=repr(ident), argv0=argv0, args=list(args),
                                orig_argv=list(getattr(sys, "orig_argv", [])),
                                environ=list(posix.environ.items()), cwd=posix.getcwdb(), umask=_umask(),
                                ignored_signals=_ignored_signals(), limits=_limits(),
-                               print_output=print_output, streams=streams)
+                               print_output=print_output, streams=streams,
+                               mode=wire.MAIN if worker_fds is None else wire.WORKER, extra=len(extra))
         data = wire.encode(request)
         sock.settimeout(TAKE_ON_SECONDS)
         reader = _Lines(sock)

@@ -39,6 +39,7 @@ class Instance:
         self.manifest = manifest
         self.pool = pool  # the server's view of the image: identity, prelude, output, modules
         self.request: wire.Request | None = None
+        self.extra_fds: list = []  # a worker's pipe and tracker, as numbered here
 
     def take_on(self) -> None:
         """Become the caller's process (see the module's docstring); RequestError if not."""
@@ -46,7 +47,9 @@ class Instance:
         self.request = request
         if request.identity != repr(self.pool.identity):
             raise RequestError(wire.STALE)
-        _streams(request.streams, fds)
+        streams = bin(request.streams).count("1")
+        self.extra_fds = fds[streams:]
+        _streams(request.streams, fds[:streams])
         _environment(request.environ, self.pool.environ_changes)
         try:
             posix.chdir(request.cwd)
@@ -77,7 +80,7 @@ class Instance:
             request = wire.decode(body)
         except (OSError, ValueError) as e:
             raise RequestError(f"bad request ({type(e).__name__}: {e})") from None
-        if len(fds) != bin(request.streams).count("1"):
+        if len(fds) != bin(request.streams).count("1") + request.extra:
             raise RequestError("bad request (descriptors do not match)")
         conn.settimeout(None)
         return request, fds
@@ -97,6 +100,12 @@ class Instance:
         self.conn.sendall(wire.reply("P", posix.getpid()))
         # The connection stays open (close-on-exec) until this process ends: the caller waits
         # on it, and the server reports the exit status through its own copy.
+        if request.mode == wire.WORKER:
+            from amber.restore import worker
+
+            pipe_fd, tracker_fd = (self.extra_fds + [-1])[:2]
+            worker.serve(self.manifest, pipe_fd, tracker_fd)
+            return
         output = self.pool.output if request.print_output else None
 
         def before_hooks() -> None:

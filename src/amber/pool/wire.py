@@ -5,7 +5,8 @@ a damaged request can only end the one instance it was for): :data:`MAGIC`, a 4-
 then the :class:`Request`'s fields in :data:`Request.__slots__` order, each a 4-byte length and
 its bytes (a list: its count, then its items; a number: decimal digits). The caller's standard
 streams travel with the first bytes as ``SCM_RIGHTS`` descriptors, those of fds 0, 1, 2 that
-are open (``Request.streams`` says which).
+are open (``Request.streams`` says which), then ``Request.extra`` more (a multiprocessing
+worker's pipe and resource tracker, ``Request.mode`` ``worker``).
 
 **The replies** (one line each, ASCII): ``P<pid>`` the instance took the request on and is about
 to run the program (the caller forwards its signals there from now on); ``X<code>`` it exited
@@ -20,13 +21,14 @@ On the restore path (the client): imports only the base set.
 MAGIC = b"AMBER-POOL-1\n"
 MAX_REQUEST = 64 << 20  # arguments and environment: far above what exec accepts
 BUSY, STALE = "busy", "stale"
+MAIN, WORKER = "main", "worker"
 
 
 class Request:
     """Everything about the caller an instance takes on (see :mod:`amber.pool.instance`)."""
 
     __slots__ = ("identity", "argv0", "args", "orig_argv", "environ", "cwd", "umask", "ignored_signals",
-                 "limits", "print_output", "streams")
+                 "limits", "print_output", "streams", "mode", "extra")
 
     identity: str  # the image file's identity as the caller saw it (amber.pool.paths.identity)
     argv0: "str | None"  # sys.argv[0] as amber run spells the script; None: the snapshot's
@@ -39,6 +41,8 @@ class Request:
     limits: list  # [(resource, soft, hard), ...]
     print_output: bool  # amber run: print what start-up printed first
     streams: int  # bit n set: the caller's fd n (0, 1, 2) is sent
+    mode: str  # MAIN: resume __main__; WORKER: serve as a multiprocessing worker (amber.restore.worker)
+    extra: int  # descriptors sent after the streams (WORKER: its pipe, then its tracker's, if any)
 
     def __init__(self, **values: object) -> None:
         for name in self.__slots__:
@@ -59,6 +63,8 @@ def encode(request: Request) -> bytes:
     _list(items, [b"%d %d %d" % limit for limit in request.limits])
     put(b"1" if request.print_output else b"0")
     put(b"%d" % request.streams)
+    put(request.mode.encode("ascii"))
+    put(b"%d" % request.extra)
     body = b"".join(len(item).to_bytes(4, "big") + item for item in items)
     return MAGIC + len(body).to_bytes(4, "big") + body
 
@@ -105,11 +111,14 @@ def decode(body: bytes) -> Request:
         limits.append((resource, soft, hard))
     print_output = take() == b"1"
     streams = int(take())
-    if not reader.done() or not 0 <= umask <= 0o777 or not 0 <= streams <= 7:
+    mode = take().decode("ascii")
+    extra = int(take())
+    if (not reader.done() or not 0 <= umask <= 0o777 or not 0 <= streams <= 7 or mode not in (MAIN, WORKER)
+            or not 0 <= extra <= 2):
         raise ValueError("bad request")
     return Request(identity=identity, argv0=argv0, args=args, orig_argv=orig_argv, environ=environ, cwd=cwd,
                    umask=umask, ignored_signals=ignored, limits=limits, print_output=print_output,
-                   streams=streams)
+                   streams=streams, mode=mode, extra=extra)
 
 
 class _Reader:

@@ -1,12 +1,13 @@
 """A ``multiprocessing`` worker restored from an image (the worker's side of
 :mod:`amber.multiprocessing`).
 
-``_boot.py worker <WorkerOptions>``: the image is restored as ``amber restore`` does, up to and
-including the after-restore hooks, but the rest of ``__main__`` does not run: the worker reads
-the spawn protocol's preparation data and process object from its pipe, applies the data as a
-spawn worker does, except that the main module is not run again (the restored ``__main__`` is
-the one functions are found in, also as ``__mp_main__``), and runs the process object; its exit
-code is the worker's.
+``_boot.py worker <WorkerOptions>``: through a pool of the image when one runs (an instance
+serves, with this worker's pipe and resource tracker passed to it), else the image is restored
+here as ``amber restore`` does, up to and including the after-restore hooks. The rest of
+``__main__`` does not run either way: the worker reads the spawn protocol's preparation data and
+process object from its pipe, applies the data as a spawn worker does, except that the main
+module is not run again (the restored ``__main__`` is the one functions are found in, also as
+``__mp_main__``), and runs the process object; its exit code is the worker's.
 """
 
 import sys
@@ -22,13 +23,23 @@ if TYPE_CHECKING:
 
 
 def main(argv: list) -> None:
+    """``_boot.py worker``: through a pool of the image when one runs (the instance serves on
+    this process's descriptors; this process passes its exit status on), else restored here."""
+    from amber.pool import client
+
     options = WorkerOptions.decode(argv)
-    manifest = loader.load(options.image)
+    fds = [options.pipe_fd] + ([options.tracker_fd] if options.tracker_fd >= 0 else [])
+    client.serve(options.image, [], worker_fds=fds)
+    serve(loader.load(options.image), options.pipe_fd, options.tracker_fd)
+
+
+def serve(manifest: dict, pipe_fd: int, tracker_fd: int) -> None:
+    """After the heap: settle, run the after-restore hooks, then the process object."""
     loader.settle(manifest, [])
     lifecycle.install(manifest["lifecycle"])
     lifecycle.run_after_restore()
     STATE.mark_resumed()  # what the process object raises is the program's
-    sys.exit(_run(options, manifest["main"]))
+    sys.exit(_run(WorkerOptions(STATE.image or "", pipe_fd=pipe_fd, tracker_fd=tracker_fd), manifest["main"]))
 
 
 def _run(options: WorkerOptions, main: "Any") -> int:
