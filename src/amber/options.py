@@ -197,17 +197,20 @@ class RestoreOptions(_Options):
 class PoolOptions(_Options):
     """``_boot.py pool``: the server of a pool of ``image`` (:mod:`amber.pool.server`)."""
 
-    __slots__ = ("image", "size", "idle_timeout", "ready_fd", "args")
+    __slots__ = ("image", "size", "idle_timeout", "fresh_process", "ready_fd", "args")
 
     image: str  # absolute
     size: int  # at most this many instances at once; beyond, callers restore by themselves
     idle_timeout: float  # stop after this many seconds with no instance (0: never)
+    fresh_process: bool  # each instance execs a restore: its own ASLR and hash seed, a restore's time
     ready_fd: int  # where "ready PID" or "error LINE" goes once (-1: nobody waits)
 
-    def __init__(self, image: str, *, size: int, idle_timeout: float = 0.0, ready_fd: int = -1) -> None:
+    def __init__(self, image: str, *, size: int, idle_timeout: float = 0.0, fresh_process: bool = False,
+                 ready_fd: int = -1) -> None:
         self.image = image
         self.size = size
         self.idle_timeout = idle_timeout
+        self.fresh_process = fresh_process
         self.ready_fd = ready_fd
         self.args: list = []
 

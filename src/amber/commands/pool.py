@@ -29,8 +29,8 @@ STOP_SECONDS = 30
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """``amber pool``'s command line (see :mod:`amber.commands.cli`)."""
-    parser.usage = ("%(prog)s start [--size N] [--idle-timeout S] IMAGE\n       %(prog)s list\n"
-                    "       %(prog)s stop (IMAGE | --all)")
+    parser.usage = ("%(prog)s start [--size N] [--idle-timeout S] [--fresh-process] IMAGE\n"
+                    "       %(prog)s list\n       %(prog)s stop (IMAGE | --all)")
     parser.epilog = ("While a pool of IMAGE runs, `amber restore IMAGE`, `./IMAGE` and a cached `amber run` "
                      "start their instance from it (--no-pool restores in the caller). Each instance gets "
                      "fresh random state; it shares the pool's hash seed and address layout.")
@@ -42,6 +42,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                        help=f"at most N instances at once (default {DEFAULT_SIZE})")
     start.add_argument("--idle-timeout", type=float, default=0.0, metavar="S",
                        help="stop after S seconds without an instance (default: never)")
+    start.add_argument("--fresh-process", action="store_true",
+                       help="each instance execs a restore: its own address layout and hash seed, at the "
+                            "cost of a restore (amber restore and ./IMAGE only)")
     actions.add_parser("list", prog="amber pool list",
                        help="the pools running: image, pid, instances served, memory")
     stop = actions.add_parser("stop", prog="amber pool stop",
@@ -56,7 +59,7 @@ def run(opts: argparse.Namespace) -> int:
     if opts.action == "start":
         if opts.size < 1 or opts.idle_timeout < 0:
             raise UsageError("--size must be 1 or more and --idle-timeout 0 or more; see 'amber pool --help'")
-        return start(opts.image, opts.size, opts.idle_timeout)
+        return start(opts.image, opts.size, opts.idle_timeout, opts.fresh_process)
     if opts.action == "list":
         return list_pools()
     if opts.image is None and not opts.all:
@@ -71,7 +74,7 @@ def _image_path(image: str) -> str:
     return path
 
 
-def start(image: str, size: int, idle_timeout: float) -> int:
+def start(image: str, size: int, idle_timeout: float, fresh_process: bool = False) -> int:
     path = _image_path(image)
     try:
         directory = paths.make_pool_dir()
@@ -86,7 +89,8 @@ def start(image: str, size: int, idle_timeout: float) -> int:
     log = paths.log_path(directory, name)
     pid = os.fork()
     if pid == 0:  # pragma: no cover - the detached server's side (its own tests are end to end)
-        _detach_and_exec(path, size, idle_timeout, ready_w, log)
+        _detach_and_exec(PoolOptions(path, size=size, idle_timeout=idle_timeout, fresh_process=fresh_process,
+                                     ready_fd=ready_w), log)
     os.close(ready_w)
     os.waitpid(pid, 0)
     line = _read_line(ready_r, READY_SECONDS)
@@ -98,7 +102,8 @@ def start(image: str, size: int, idle_timeout: float) -> int:
     raise AmberError(f"the pool did not start (its server ended without a word; see {log})")
 
 
-def _detach_and_exec(path: str, size: int, idle_timeout: float, ready_w: int, log: str) -> None:
+def _detach_and_exec(options: PoolOptions, log: str) -> None:
+    ready_w = options.ready_fd
     try:
         os.setsid()
         if os.fork():
@@ -109,7 +114,6 @@ def _detach_and_exec(path: str, size: int, idle_timeout: float, ready_w: int, lo
         os.dup2(null, 1)
         os.dup2(err, 2)
         os.set_inheritable(ready_w, True)
-        options = PoolOptions(path, size=size, idle_timeout=idle_timeout, ready_fd=ready_w)
         cmd = [sys.executable, "-I", "-S", BOOT, "pool", *options.encode()]
         os.execv(cmd[0], cmd)
     except BaseException as e:

@@ -101,7 +101,7 @@ def _through(sock_path: str, ident: tuple, args: list, argv0: "str | None", prin
     if first is None or not first.startswith("P"):
         sock.close()
         why = "it closed the connection" if first is None else first[1:]
-        if first is None or why not in (wire.BUSY, wire.STALE):
+        if first is None or why not in (wire.BUSY, wire.STALE, wire.DECLINED):
             warn(f"the pool of this image did not serve it ({why}); restoring without the pool")
         return
     _wait_for(int(first[1:]), sock, reader)

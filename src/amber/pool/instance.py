@@ -34,10 +34,11 @@ class RequestError(Exception):
 class Instance:
     """A forked child of the pool's server, with its connection to the caller."""
 
-    def __init__(self, conn, manifest: dict, pool) -> None:
+    def __init__(self, conn, manifest: dict, pool, options) -> None:
         self.conn = conn
         self.manifest = manifest
         self.pool = pool  # the server's view of the image: identity, prelude, output, modules
+        self.options = options  # the pool's (amber.options.PoolOptions)
         self.request: wire.Request | None = None
         self.extra_fds: list = []  # a worker's pipe and tracker, as numbered here
 
@@ -47,9 +48,12 @@ class Instance:
         self.request = request
         if request.identity != repr(self.pool.identity):
             raise RequestError(wire.STALE)
+        if self.options.fresh_process and (request.mode != wire.MAIN or request.print_output):
+            raise RequestError(wire.DECLINED)  # amber run and workers restore by themselves
         streams = bin(request.streams).count("1")
         self.extra_fds = fds[streams:]
         _streams(request.streams, fds[:streams])
+        # (--fresh-process: no changes here, the restore it becomes applies them)
         _environment(request.environ, self.pool.environ_changes)
         try:
             posix.chdir(request.cwd)
@@ -100,6 +104,8 @@ class Instance:
         self.conn.sendall(wire.reply("P", posix.getpid()))
         # The connection stays open (close-on-exec) until this process ends: the caller waits
         # on it, and the server reports the exit status through its own copy.
+        if self.options.fresh_process:
+            _exec_a_restore(self.options.image, request)
         if request.mode == wire.WORKER:
             from amber.restore import worker
 
@@ -116,6 +122,18 @@ class Instance:
                         stream.write(text)
                         stream.flush()
         loader.resume(self.manifest, request.args, argv0=request.argv0, before_hooks=before_hooks)
+
+
+def _exec_a_restore(image: str, request: wire.Request) -> None:
+    """``--fresh-process``: this process (the caller's situation taken on) becomes a restore of
+    the image, with an address layout and hash seed of its own."""
+    from amber._files import BOOT
+    from amber.options import RestoreOptions
+
+    options = RestoreOptions(image, no_pool=True, args=request.args)
+    cmd = [sys.executable, "-I", "-S", BOOT, "restore", *options.encode()]
+    sys.stdout is not None and sys.stdout.flush()
+    posix.execv(cmd[0], cmd)
 
 
 def _exactly(conn, n: int) -> bytes:

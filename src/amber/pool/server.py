@@ -60,7 +60,7 @@ def main(argv: list) -> Instance:
     """Load, listen, serve; returns only in a forked instance."""
     options = PoolOptions.decode(argv)
     try:
-        manifest, loaded = load(options.image)
+        manifest, loaded = load(options.image, heap=not options.fresh_process)
         server = Server(options, manifest, loaded)
     except (AmberError, OSError) as e:
         _report(options.ready_fd, f"error {describe_error(e) if isinstance(e, OSError) else e}")
@@ -69,13 +69,18 @@ def main(argv: list) -> Instance:
     return server.serve()
 
 
-def load(image_path: str) -> "tuple[dict, LoadedImage]":
+def load(image_path: str, heap: bool = True) -> "tuple[dict, LoadedImage]":
+    """The image read and checked, and (``heap``) its heap rebuilt; without it (``--fresh-process``)
+    only checked: each instance restores it anew."""
     from amber.restore import loader
 
     before = paths.identity(image_path)
     image = fmt.read_image(image_path)
     prelude = image.decode(fmt.PRELUDE)
     output = image.decode(fmt.INPUTS).get("output", []) if image.has_section(fmt.INPUTS) else []
+    if not heap:
+        image.close()
+        return {}, LoadedImage(before, {}, output, set(sys.modules), entropy.Plan())
     base = dict(sys.modules)
     recorder = entropy.DrawRecorder()
     try:
@@ -226,7 +231,7 @@ class Server:
         for other in self.instances.values():
             other.close()
         self.instances.clear()
-        instance = Instance(conn, self.manifest, self.loaded)
+        instance = Instance(conn, self.manifest, self.loaded, self.options)
         try:
             instance.take_on()
         except RequestError as e:
@@ -328,8 +333,9 @@ class Server:
             paths.identity(self.options.image)
         except OSError:
             return  # removed: nothing to serve
-        options = PoolOptions(self.options.image, size=self.options.size,
-                              idle_timeout=self.options.idle_timeout)
+        old = self.options
+        options = PoolOptions(old.image, size=old.size, idle_timeout=old.idle_timeout,
+                              fresh_process=old.fresh_process)
         cmd = [sys.executable, "-I", "-S", BOOT, "pool", *options.encode()]
         try:
             posix.execv(cmd[0], cmd)
@@ -341,7 +347,8 @@ class Server:
 
         lines = [f"image={self.options.image}", f"pid={self.pid}", f"size={self.options.size}",
                  f"started={self.started:.0f}", f"served={self.served}", f"running={len(self.instances)}",
-                 f"idle_timeout={self.options.idle_timeout:g}"]
+                 f"idle_timeout={self.options.idle_timeout:g}",
+                 f"fresh_process={int(self.options.fresh_process)}"]
         try:
             write_atomically(self.record_path, ("\n".join(lines) + "\n").encode("utf-8", "surrogateescape"),
                              durable=False)

@@ -11,16 +11,17 @@ worker's pipe and resource tracker, ``Request.mode`` ``worker``).
 **The replies** (one line each, ASCII): ``P<pid>`` the instance took the request on and is about
 to run the program (the caller forwards its signals there from now on); ``X<code>`` it exited
 with that code; ``K<signal>`` a signal killed it; ``E<why>`` the request was not served (the
-caller restores the image itself: ``busy`` and ``stale`` are ordinary, anything else is said in
-one warning line). ``P`` and ``E`` come from the instance or the parent, ``X``/``K`` from the
-parent, which reaps it.
+caller restores the image itself: ``busy``, ``stale`` and ``declined``, what a
+``--fresh-process`` pool does not serve, are ordinary; anything else is said in one warning
+line). ``P`` and ``E`` come from the instance or the parent, ``X``/``K`` from the parent, which
+reaps it.
 
 On the restore path (the client): imports only the base set.
 """
 
 MAGIC = b"AMBER-POOL-1\n"
 MAX_REQUEST = 64 << 20  # arguments and environment: far above what exec accepts
-BUSY, STALE = "busy", "stale"
+BUSY, STALE, DECLINED = "busy", "stale", "declined"
 MAIN, WORKER = "main", "worker"
 
 
