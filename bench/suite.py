@@ -11,6 +11,8 @@ with medians and min/max:
 * ``amber restore IMAGE`` and ``amber run app.py`` (cached), through the installed ``amber``, and
   ``./IMAGE`` (the image as a program: its launch line starts the restoring interpreter directly);
 * ``pool``: ``./IMAGE`` while ``amber pool start IMAGE`` runs (an instance forked from the pool);
+  ``pool, no caller``: the same instance requested from the benchmark process itself, as the
+  fork peer is (``bench/pool_caller.py``: no caller interpreter);
 * the peers (``bench/peers/``): a fork from a pre-loaded parent, dill's session dump, CRIU;
 * the floor (:mod:`floor`): ``python -I -S -c pass`` (the restoring interpreter's start) plus the
   initialisation of the extension modules the image imports again, measured on its own; and,
@@ -44,6 +46,7 @@ RESULTS = os.path.join(BENCH, "results")
 sys.path.insert(0, BENCH)
 import floor  # noqa: E402
 import peers  # noqa: E402
+import pool_caller  # noqa: E402
 
 APPS = ["service", "django_project", "fastapi_app", "sympy_app", "numpy_data", "cli_tool", "sklearn_model",
         "torch_model", "scipy_app", "flask_app", "botocore_cli"]
@@ -149,8 +152,9 @@ def measure_app(app: str, args, env: dict, amber: str, cache: str, work: str) ->
     pool_env = start_pool(amber, image, env, work, row)
     if pool_env is not None:
         methods["pool"] = Process([image], pool_env, work, answer)
+        methods["pool, no caller"] = pool_caller.PoolSocket(image, pool_env, work, answer)
     outputs = {"cold": expected, "amber restore": expected, "amber run": expected, "lazy code": expected,
-               "./IMAGE": expected, "pool": expected}
+               "./IMAGE": expected, "pool": expected, "pool, no caller": expected}
     active_peers = prepare_peers(path, py, expected, env, work, args, row)
     try:
         time_contenders(methods, outputs, active_peers, args.runs, row)
@@ -278,8 +282,8 @@ def _pss(pid: int) -> int:
 
 
 # == output ===========================================================================================
-COLUMNS = ["cold", "amber restore", "./IMAGE", "pool", "amber run", "zygote", "dill", "criu",
-           "floor: python -c pass", "floor: + re-imports", "floor"]
+COLUMNS = ["cold", "amber restore", "./IMAGE", "pool", "amber run", "pool, no caller", "zygote", "dill",
+           "criu", "floor: python -c pass", "floor: + re-imports", "floor"]
 LAZY_COLUMN = "lazy code"  # amber snapshot --lazy-code (experimental), with --lazy-code
 HEADINGS = {"pool": "pool (./IMAGE)", "zygote": "fork from pre-loaded parent", "dill": "dill load_module",
             "criu": "CRIU restore", "floor: + re-imports": "python + re-imports",
