@@ -301,6 +301,36 @@ def test_amber_run_inputs_that_went_stale_are_never_served(program, pools, tmp_p
     assert served(cached) == 1
 
 
+def test_a_stopped_pool_lets_running_instances_finish_without_spinning(program, pools, tmp_path):
+    ready = tmp_path / "ready"
+    p = program(f'''
+        import time, amber
+        amber.snapshot()
+        open({str(ready)!r}, "w").write("x")
+        time.sleep(1.5)
+        print("finished")
+    ''')
+    p.snapshot()
+    server = pools(p.image)
+    caller = subprocess.Popen([*AMBER, "restore", str(p.image)], stdout=subprocess.PIPE, text=True)
+    _wait_for(ready)
+    assert "stopped the pool" in run([*AMBER, "pool", "stop", str(p.image)], check=True).stdout
+    busy = _cpu_seconds(server)
+    time.sleep(0.8)
+    assert _cpu_seconds(server) - busy < 0.2  # waiting for its instance, not polling a closed socket
+    assert caller.communicate(timeout=30)[0] == "finished\n" and caller.returncode == 0
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and _alive(server):
+        time.sleep(0.05)
+    assert not _alive(server)
+
+
+def _cpu_seconds(pid) -> float:
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(") ", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def test_a_killed_pool_leaves_nothing_in_the_way(program, pools):
     p = program('import amber\namber.snapshot()\nprint("ok")\n')
     p.snapshot()

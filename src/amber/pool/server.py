@@ -139,6 +139,7 @@ class Server:
         self.last_activity = time.monotonic()
         self.stopping = False
         self.stale = False
+        self.poller: Any = None  # select.poll(), once serving
         listener = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
         temporary = f"{self.directory}/.{self.name}.{self.pid}.sock"
         _remove(temporary)
@@ -161,7 +162,7 @@ class Server:
         _signal.signal(_signal.SIGTERM, self._on_stop)
         _signal.signal(_signal.SIGINT, self._on_stop)
         _signal.signal(_signal.SIGHUP, _signal.SIG_IGN)
-        poller = select.poll()
+        poller = self.poller = select.poll()
         poller.register(wake_r, select.POLLIN)
         assert self.listener is not None
         poller.register(self.listener.fileno(), select.POLLIN)
@@ -294,6 +295,11 @@ class Server:
 
     def _stop_listening(self) -> None:
         if self.listener is not None:
+            if self.poller is not None:  # a closed descriptor left there would wake every poll
+                try:
+                    self.poller.unregister(self.listener.fileno())
+                except (KeyError, ValueError):
+                    pass
             try:
                 if paths.is_own_socket(self.sock_path):
                     posix.unlink(self.sock_path)
