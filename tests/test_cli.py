@@ -65,7 +65,7 @@ def test_usage_lines_come_from_the_declarations_and_the_parsers(monkeypatch, tmp
             assert len(found) == (1 if option.names_program else len(lines)), (name, option.names)
     assert "amber run [--rebuild] [-v] [--wait] [--no-pool] [OPTIONS] -m MODULE [ARGS...]" in usage
     assert "amber restore [--insecure] [--verify-buffers] [--no-pool] IMAGE [ARGS...]" in usage
-    assert "amber pool stop (IMAGE | --all)" in usage
+    assert "amber pool stop (IMAGE | SCRIPT | --all)" in usage
     for name in ("inspect", "cache", "pool", "keygen", "trust"):  # theirs, as their own --help shows it
         own = run([*AMBER, name, "--help"], cwd=tmp_path).stdout.split("\n\n")[0].removeprefix("usage: ")
         assert all(line.strip().replace(" [-h]", "") in usage for line in own.splitlines()), (name, own)

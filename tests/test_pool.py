@@ -230,14 +230,20 @@ def test_the_image_as_a_program_and_amber_run_go_through_the_pool(program, pools
     assert r.returncode == 0 and r.stdout == "rest ['x']\n", r.stderr
     assert served(p.image) == 1
     env = {"AMBER_CACHE": str(tmp_path / "cache")}
-    first = run([*AMBER, "run", "--wait", str(p.script), "y"], env=env, check=True)
+    r = run([*AMBER, "pool", "start", str(p.script), "y"], env=env, cwd=p.dir)
+    assert r.returncode == 2 and "run it once with amber run first" in r.stderr, r.stderr
+    first = run([*AMBER, "run", "--wait", str(p.script), "y"], env=env, check=True, cwd=p.dir)
     cached = next((tmp_path / "cache").rglob("*.amber"))
-    pools(cached)
-    again = run([*AMBER, "run", str(p.script), "y"], env=env, check=True)
-    assert again.stdout == first.stdout == "start-up says hello\nrest ['y']\n"
-    assert served(cached) == 1
-    plain = run([*AMBER, "run", "--no-pool", str(p.script), "y"], env=env, check=True)
-    assert plain.stdout == first.stdout and served(cached) == 1
+    run([*AMBER, "pool", "start", str(p.script), "y"], env=env, check=True, cwd=p.dir)  # the script's image
+    try:
+        again = run([*AMBER, "run", str(p.script), "y"], env=env, check=True, cwd=p.dir)
+        assert again.stdout == first.stdout == "start-up says hello\nrest ['y']\n"
+        assert served(cached) == 1
+        plain = run([*AMBER, "run", "--no-pool", str(p.script), "y"], env=env, check=True, cwd=p.dir)
+        assert plain.stdout == first.stdout and served(cached) == 1
+    finally:
+        stopped = run([*AMBER, "pool", "stop", str(p.script), "y"], env=env, cwd=p.dir)
+    assert "stopped the pool" in stopped.stdout, stopped.stderr
 
 
 def test_a_stale_image_is_never_served_and_its_pool_starts_again(program, pools):

@@ -30,14 +30,16 @@ STOP_SECONDS = 30
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """``amber pool``'s command line (see :mod:`amber.commands.cli`)."""
     parser.usage = ("%(prog)s start [--size N] [--idle-timeout S] [--fresh-process] IMAGE\n"
-                    "       %(prog)s list\n       %(prog)s stop (IMAGE | --all)")
+                    "       %(prog)s start [--size N] [--idle-timeout S] [--fresh-process] SCRIPT [ARGS...]\n"
+                    "       %(prog)s list\n       %(prog)s stop (IMAGE | SCRIPT | --all)")
     parser.epilog = ("While a pool of IMAGE runs, `amber restore IMAGE`, `./IMAGE` and a cached `amber run` "
                      "start their instance from it (--no-pool restores in the caller). Each instance gets "
                      "fresh random state; it shares the pool's hash seed and address layout.")
     actions = parser.add_subparsers(dest="action", metavar="ACTION", parser_class=type(parser))
     start = actions.add_parser("start", prog="amber pool start",
                                help="restore IMAGE once into a resident parent; returns when ready")
-    start.add_argument("image", metavar="IMAGE", help="the image")
+    start.add_argument("image", metavar="IMAGE", help="the image, or a script: the image amber run caches "
+                                                      "for SCRIPT ARGS (run it once first)")
     start.add_argument("--size", type=int, default=DEFAULT_SIZE, metavar="N",
                        help=f"at most N instances at once (default {DEFAULT_SIZE})")
     start.add_argument("--idle-timeout", type=float, default=0.0, metavar="S",
@@ -45,11 +47,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     start.add_argument("--fresh-process", action="store_true",
                        help="each instance execs a restore: its own address layout and hash seed, at the "
                             "cost of a restore (amber restore and ./IMAGE only)")
+    start.add_argument("args", nargs=argparse.REMAINDER, metavar="ARGS", help="a script's arguments")
     actions.add_parser("list", prog="amber pool list",
                        help="the pools running: image, pid, instances served, memory")
     stop = actions.add_parser("stop", prog="amber pool stop",
                               help="stop the pool of IMAGE (or every pool, --all)")
-    stop.add_argument("image", nargs="?", metavar="IMAGE", help="the image")
+    stop.add_argument("image", nargs="?", metavar="IMAGE", help="the image (or script)")
+    stop.add_argument("args", nargs=argparse.REMAINDER, metavar="ARGS", help="a script's arguments")
     stop.add_argument("--all", action="store_true", help="every pool of this user's")
 
 
@@ -59,12 +63,42 @@ def run(opts: argparse.Namespace) -> int:
     if opts.action == "start":
         if opts.size < 1 or opts.idle_timeout < 0:
             raise UsageError("--size must be 1 or more and --idle-timeout 0 or more; see 'amber pool --help'")
-        return start(opts.image, opts.size, opts.idle_timeout, opts.fresh_process)
+        return start(_image_of(opts.image, opts.args), opts.size, opts.idle_timeout, opts.fresh_process)
     if opts.action == "list":
         return list_pools()
     if opts.image is None and not opts.all:
         raise UsageError("pool stop needs an image or --all; see 'amber pool --help'")
-    return stop(None if opts.all else opts.image)
+    return stop(None if opts.all else _image_of(opts.image, opts.args, must_exist=False))
+
+
+def _image_of(given: str, args: list, must_exist: bool = True) -> str:
+    """``given`` if it is an image (or anything but a script, which the server then refuses);
+    for a script (``.py``, not an image), the image ``amber run SCRIPT ARGS`` restores from its
+    cache."""
+    from amber.commands.paths import IMAGE_MAGIC
+
+    try:
+        with open(given, "rb") as f:
+            head = f.read(512)
+    except OSError:
+        if must_exist:
+            raise AmberError(f"no such image file: {given}") from None
+        return given
+    if head.startswith(b"#!"):  # an image's launch line
+        head = head[head.find(b"\n") + 1:]
+    if head.startswith(IMAGE_MAGIC) or not given.endswith(".py"):
+        if args:
+            raise UsageError(f"arguments after an image ({args[0]!r}) belong to no one: an image's "
+                             "instances get their callers' arguments")
+        return given
+    from amber.options import RunOptions
+    from amber.restore.run import cached_image
+
+    image = cached_image(RunOptions(given, args=args))
+    if must_exist and not os.path.isfile(image):
+        raise AmberError(f"amber run has no image of {given} {' '.join(args)}".rstrip()
+                         + " yet: run it once with amber run first")
+    return image
 
 
 def _image_path(image: str) -> str:

@@ -83,6 +83,18 @@ def main(argv: list) -> None:
     _hand_over_to_build(options, cache, started)
 
 
+def cached_image(options: RunOptions) -> str:
+    """Where ``amber run`` with ``options`` keeps its image (``amber pool start SCRIPT``); an
+    AmberError says why there is no cache to look in."""
+    try:
+        cache = _find_cache(options)
+    except (OSError, ValueError, UnicodeError) as e:
+        raise AmberError(f"the cache cannot be used ({describe_error(e)})") from None
+    if isinstance(cache, str):
+        raise AmberError(cache)
+    return cache.image
+
+
 def _find_cache(options: RunOptions) -> "_Cache | str":
     """The cache entry of this run, or why there is no cache to use."""
     root = layout.cache_root()
