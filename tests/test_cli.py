@@ -17,13 +17,14 @@ OWN_OPTIONS = {
     "run": ["--rebuild", "--verbose", "--wait", "--reimport PKG", "--allow-secret NAME", "--strict", "-m MODULE"],
     "snapshot": ["--output IMAGE", "--lazy-code", "--reimport PKG", "--strict", "-m MODULE"],
     "restore": ["--insecure", "--verify-buffers", "IMAGE"],
+    "debug": ["--insecure", "IMAGE"],
     "inspect": ["--json", "--insecure", "--base-set", "IMAGE"],
     "cache": ["list", "clear"],
     "pool": ["start", "list", "stop", "IMAGE"],
     "keygen": ["--force"],
     "trust": ["PUBLIC_KEY"],
 }
-NOT_THEIRS = {"run": "--lazy-code", "snapshot": "--rebuild", "restore": "--reimport", "inspect": "--rebuild",
+NOT_THEIRS = {"run": "--lazy-code", "snapshot": "--rebuild", "restore": "--reimport", "debug": "--no-pool", "inspect": "--rebuild",
               "cache": "--json", "pool": "--rebuild", "keygen": "--insecure", "trust": "--force"}
 
 

@@ -176,21 +176,24 @@ class SnapshotOptions(_Options):
 
 
 class RestoreOptions(_Options):
-    """``amber restore [--insecure] [--verify-buffers] [--no-pool] IMAGE [ARGS...]``."""
+    """``amber restore [--insecure] [--verify-buffers] [--no-pool] IMAGE [ARGS...]``, and
+    ``amber debug [--insecure] IMAGE [ARGS...]`` (``debug``)."""
 
-    __slots__ = ("image", "insecure", "verify_buffers", "no_pool", "args")
+    __slots__ = ("image", "insecure", "verify_buffers", "no_pool", "debug", "args")
 
     image: str
     insecure: bool  # restore without checking the signature
     verify_buffers: bool  # check the large buffers' digest even if this file passed the check before
     no_pool: bool  # restore in this process even when a pool of IMAGE runs
+    debug: bool  # run the rest of __main__ under pdb, stopped at its first line (amber debug)
 
     def __init__(self, image: str, *, insecure: bool = False, verify_buffers: bool = False,
-                 no_pool: bool = False, args: "Iterable[str]" = ()) -> None:
+                 no_pool: bool = False, debug: bool = False, args: "Iterable[str]" = ()) -> None:
         self.image = image
         self.insecure = insecure
         self.verify_buffers = verify_buffers
         self.no_pool = no_pool
+        self.debug = debug
         self.args = list(args)
 
 

@@ -63,6 +63,8 @@ COMMANDS = (
             "run SCRIPT (or MODULE) as __main__ up to its snapshot point and write IMAGE"),
     Command("restore", "amber.commands.launch", "restore_arguments", "restore", "RESTORE",
             "restore a fresh process from IMAGE and resume right after the snapshot point"),
+    Command("debug", "amber.commands.launch", "debug_arguments", "debug", "DEBUG",
+            "restore IMAGE and stop in pdb right after the snapshot point, with the restored state"),
     Command("inspect", "amber.commands.inspect", "add_arguments", "run", None,
             "show what IMAGE holds; --base-set lists the modules every restore starts with"),
     Command("cache", "amber.commands.cache", "add_arguments", "run", None,

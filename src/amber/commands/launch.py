@@ -28,8 +28,9 @@ if TYPE_CHECKING:
     import argparse
     from typing import Any
 
-__all__ = ["Option", "BUILD", "RUN", "SNAPSHOT", "RESTORE", "usage_lines", "split_program", "quick_parse",
-           "run_arguments", "run", "snapshot_arguments", "snapshot", "restore_arguments", "restore"]
+__all__ = ["Option", "BUILD", "RUN", "SNAPSHOT", "RESTORE", "DEBUG", "usage_lines", "split_program",
+           "quick_parse", "run_arguments", "run", "snapshot_arguments", "snapshot", "restore_arguments",
+           "restore", "debug_arguments", "debug"]
 
 FLAG = "flag"  # --strict: True when given
 VALUE = "value"  # -o IMAGE: the last one given
@@ -118,6 +119,10 @@ RESTORE = (
     Option("--no-pool", dest="no_pool", help="restore in this process even when a pool of IMAGE runs "
                                               "(amber pool start)"),
     Option("IMAGE", dest="image", kind=POSITIONAL, metavar="IMAGE", help="the image to restore"),
+)
+DEBUG = (
+    Option("--insecure", dest="insecure", help="restore without checking who made IMAGE"),
+    Option("IMAGE", dest="image", kind=POSITIONAL, metavar="IMAGE", help="the image to restore and debug"),
 )
 _AFTER = ("Amber's options come before SCRIPT (or -m MODULE); everything after it belongs to the "
           "program. The snapshot point is the first top-level `amber.snapshot()` statement of the "
@@ -291,6 +296,21 @@ def restore(opts: "argparse.Namespace") -> int:
         raise UsageError("restore needs an image; see 'amber restore --help'")
     options = RestoreOptions(opts.image, insecure=opts.insecure, verify_buffers=opts.verify_buffers,
                              no_pool=opts.no_pool, args=opts.args)
+    return _exec([sys.executable, "-I", "-S", BOOT, "restore", *options.encode()])
+
+
+def debug_arguments(parser: "argparse.ArgumentParser") -> None:
+    parser.description = ("Restore IMAGE and stop in pdb at the first line after its snapshot point, with "
+                          "the restored state (p, n, s, b, c as in python -m pdb); an unhandled exception "
+                          "opens a post-mortem session. Never through a pool.")
+    parser.epilog = "Amber's options come before IMAGE; everything after it belongs to the program."
+    _add(parser, DEBUG, "the program's own arguments (its sys.argv[1:]): everything after IMAGE")
+
+
+def debug(opts: "argparse.Namespace") -> int:
+    if opts.image is None:
+        raise UsageError("debug needs an image; see 'amber debug --help'")
+    options = RestoreOptions(opts.image, insecure=opts.insecure, no_pool=True, debug=True, args=opts.args)
     return _exec([sys.executable, "-I", "-S", BOOT, "restore", *options.encode()])
 
 

@@ -49,7 +49,7 @@ def main(argv: list) -> None:
     """``_boot.py restore <RestoreOptions>``; an :class:`AmberError` is reported by the process's
     entry point (:func:`amber.errors.entry_point`)."""
     options = RestoreOptions.decode(argv)
-    resume(load(options.image, options.insecure, options.verify_buffers), options.args)
+    resume(load(options.image, options.insecure, options.verify_buffers), options.args, debug=options.debug)
 
 
 def load(path: str, insecure: bool = False, verify_buffers: bool = False) -> dict:
@@ -151,17 +151,24 @@ def apply_environ(changes: dict) -> None:
             posix.putenv(key, value)
 
 
-def resume(manifest: dict, args: list, argv0: str | None = None, before_hooks=None) -> None:
+def resume(manifest: dict, args: list, argv0: str | None = None, before_hooks=None,
+           debug: bool = False) -> None:
     """Put the process as the program left it at its snapshot point and run the rest of
     ``__main__``. ``argv0``: ``sys.argv[0]`` as this run spells the script (``amber run``), else
     the snapshot's; ``before_hooks``: called once everything Amber restores is in place, before
-    the program's after-restore hooks (``amber run`` prints start-up's output again there)."""
+    the program's after-restore hooks (``amber run`` prints start-up's output again there);
+    ``debug``: under pdb (:mod:`amber.restore.debug`)."""
     settle(manifest, args, argv0)
     if before_hooks is not None:
         before_hooks()
     lifecycle.install(manifest["lifecycle"])
     lifecycle.run_after_restore()  # HookErrors: exit code 1, from the entry point
     STATE.mark_resumed()  # from here on, what the program raises is its own
+    if debug:
+        from amber.restore.debug import run_under_pdb
+
+        run_under_pdb(manifest["rest"], manifest["main"].__dict__)
+        return
     exec(manifest["rest"], manifest["main"].__dict__)
 
 
