@@ -11,7 +11,9 @@ import pytest
 from conftest import AMBER, run
 
 APP = '''
-import json, os, sys
+import json, os, sys, time
+time.sleep(0.15)  # start-up's work: well above a restore's time even on a loaded machine, so that
+                  # amber run keeps restoring (a restore measured slower than cold would run cold)
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
 import helper
 import amber
