@@ -25,6 +25,10 @@ from amber.pool import paths, wire
 
 # Signals a caller forwards to its instance: what a user, a terminal or a supervisor sends to
 # "the program" (Ctrl-C, Ctrl-\, kill, hang-up, window resize, the user signals).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
 FORWARDED = tuple(getattr(_signal, name) for name in
                   ("SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2", "SIGWINCH", "SIGALRM",
                    "SIGCONT") if hasattr(_signal, name))
@@ -78,11 +82,16 @@ def _through(sock_path: str, ident: tuple, args: list, argv0: "str | None", prin
         streams, fds = _open_streams()
         extra = list(worker_fds or ())
         fds += extra
+        cwd = posix.getcwdb()
+    except OSError:
+        sock.close()
+        return  # (a working directory that is gone: the restore says what python would)
+    try:
         request = wire.Request(identity=repr(ident), argv0=argv0, args=list(args),
                                orig_argv=list(getattr(sys, "orig_argv", [])),
-                               environ=list(posix.environ.items()), cwd=posix.getcwdb(), umask=_umask(),
+                               environ=list(posix.environ.items()), cwd=cwd, umask=_umask(),
                                ignored_signals=_ignored_signals(), limits=_limits(),
-                               print_output=print_output, streams=streams,
+                               print_output=print_output, streams=streams, stdio=_stdio(),
                                mode=wire.MAIN if worker_fds is None else wire.WORKER, extra=len(extra))
         data = wire.encode(request)
         sock.settimeout(TAKE_ON_SECONDS)
@@ -177,6 +186,19 @@ def _open_streams() -> "tuple[int, list]":
         streams |= 1 << fd
         fds.append(fd)
     return streams, fds
+
+
+def _stdio() -> list:
+    """How this interpreter made its standard streams for the caller's environment and
+    descriptors (what a restore's would be): the instance makes its own so."""
+    out: list = []
+    for stream in (sys.stdin, sys.stdout, sys.stderr):
+        try:
+            made: Any = stream  # an io.TextIOWrapper (write_through is not in TextIO's stubs)
+            out.append((made.encoding, made.errors, made.line_buffering, made.write_through))
+        except AttributeError:
+            out.append(None)
+    return out
 
 
 def _umask() -> int:

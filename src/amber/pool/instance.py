@@ -52,7 +52,7 @@ class Instance:
             raise RequestError(wire.DECLINED)  # amber run and workers restore by themselves
         streams = bin(request.streams).count("1")
         self.extra_fds = fds[streams:]
-        _streams(request.streams, fds[:streams])
+        _streams(request.streams, fds[:streams], request.stdio)
         # (--fresh-process: no changes here, the restore it becomes applies them)
         _environment(request.environ, self.pool.environ_changes)
         try:
@@ -147,9 +147,10 @@ def _exactly(conn, n: int) -> bytes:
     return b"".join(chunks)
 
 
-def _streams(streams: int, fds: list) -> None:
-    """The caller's descriptors as fds 0, 1, 2, and the ``sys`` streams buffered for them as
-    python buffers a stream it opens at start (a terminal's stdout by line)."""
+def _streams(streams: int, fds: list, stdio: list) -> None:
+    """The caller's descriptors as fds 0, 1, 2, and the ``sys`` streams encoded and buffered as
+    the caller's interpreter made its own for them (a terminal's stdout by line; the locale's
+    encoding, and its errors handler, for the caller's environment)."""
     received = iter(fds)
     for fd in (0, 1, 2):
         name = ("stdin", "stdout", "stderr")[fd]
@@ -171,13 +172,14 @@ def _streams(streams: int, fds: list) -> None:
                 pass
             setattr(sys, name, None)
             setattr(sys, f"__{name}__", None)
-    for name in ("stdout", "stderr"):
+    for name, made in zip(("stdin", "stdout", "stderr"), stdio, strict=True):
         stream = getattr(sys, name)
-        if stream is not None:
+        if stream is not None and made is not None:
+            encoding, errors, line_buffering, write_through = made
             try:
-                terminal = posix.isatty(stream.fileno())
-                stream.reconfigure(line_buffering=terminal or name == "stderr")
-            except (OSError, ValueError, AttributeError):
+                stream.reconfigure(encoding=encoding, errors=errors, line_buffering=line_buffering,
+                                   write_through=write_through)
+            except (OSError, ValueError, AttributeError, LookupError):
                 pass
 
 

@@ -29,7 +29,7 @@ class Request:
     """Everything about the caller an instance takes on (see :mod:`amber.pool.instance`)."""
 
     __slots__ = ("identity", "argv0", "args", "orig_argv", "environ", "cwd", "umask", "ignored_signals",
-                 "limits", "print_output", "streams", "mode", "extra")
+                 "limits", "print_output", "streams", "stdio", "mode", "extra")
 
     identity: str  # the image file's identity as the caller saw it (amber.pool.paths.identity)
     argv0: "str | None"  # sys.argv[0] as amber run spells the script; None: the snapshot's
@@ -42,6 +42,8 @@ class Request:
     limits: list  # [(resource, soft, hard), ...]
     print_output: bool  # amber run: print what start-up printed first
     streams: int  # bit n set: the caller's fd n (0, 1, 2) is sent
+    stdio: list  # per sys.stdin/stdout/stderr of the caller: (encoding, errors, line_buffering,
+    # write_through) as its interpreter made them for its environment and descriptors, or None
     mode: str  # MAIN: resume __main__; WORKER: serve as a multiprocessing worker (amber.restore.worker)
     extra: int  # descriptors sent after the streams (WORKER: its pipe, then its tracker's, if any)
 
@@ -64,6 +66,8 @@ def encode(request: Request) -> bytes:
     _list(items, [b"%d %d %d" % limit for limit in request.limits])
     put(b"1" if request.print_output else b"0")
     put(b"%d" % request.streams)
+    _list(items, [b"" if s is None else "\0".join((s[0], s[1], str(int(s[2])), str(int(s[3])))).encode()
+                  for s in request.stdio])
     put(request.mode.encode("ascii"))
     put(b"%d" % request.extra)
     body = b"".join(len(item).to_bytes(4, "big") + item for item in items)
@@ -112,14 +116,21 @@ def decode(body: bytes) -> Request:
         limits.append((resource, soft, hard))
     print_output = take() == b"1"
     streams = int(take())
+    stdio: list = []
+    for raw in reader.many():
+        if not raw:
+            stdio.append(None)
+            continue
+        encoding, errors, line_buffering, write_through = raw.decode("ascii").split("\0")
+        stdio.append((encoding, errors, line_buffering == "1", write_through == "1"))
     mode = take().decode("ascii")
     extra = int(take())
     if (not reader.done() or not 0 <= umask <= 0o777 or not 0 <= streams <= 7 or mode not in (MAIN, WORKER)
-            or not 0 <= extra <= 2):
+            or not 0 <= extra <= 2 or len(stdio) != 3):
         raise ValueError("bad request")
     return Request(identity=identity, argv0=argv0, args=args, orig_argv=orig_argv, environ=environ, cwd=cwd,
                    umask=umask, ignored_signals=ignored, limits=limits, print_output=print_output,
-                   streams=streams, mode=mode, extra=extra)
+                   streams=streams, stdio=stdio, mode=mode, extra=extra)
 
 
 class _Reader:
