@@ -86,6 +86,19 @@ def test_an_instance_sees_what_a_plain_restore_sees(program, pools, tmp_path):
     assert served(p.image) == 1
 
 
+def test_an_instance_has_the_modules_a_restore_has(program, pools):
+    p = program('''
+        import sys, amber
+        amber.snapshot()
+        print(sorted(sys.modules))
+    ''')
+    p.snapshot()
+    pools(p.image)
+    pooled, plain = both(p)
+    assert pooled.stdout == plain.stdout and "'amber'" in plain.stdout, (pooled.stdout, plain.stdout)
+    assert served(p.image) == 1
+
+
 def test_exit_codes_exceptions_and_death_by_signal_come_back(program, pools):
     p = program('''
         import os, signal, sys, amber

@@ -97,7 +97,9 @@ def load(image_path: str, heap: bool = True) -> "tuple[dict, LoadedImage]":
     held.discard("__main__")
     plan = entropy.plan(drawn, held)
     gc.freeze()  # after this, an instance's collections leave the shared pages alone
-    return manifest, LoadedImage(before, prelude["environ"], output, set(sys.modules), plan)
+    # An instance's sys.modules is a restore's: without the server's own modules.
+    modules = set(sys.modules) - {"amber.pool.server", "amber.pool.instance", "amber.pool.entropy"}
+    return manifest, LoadedImage(before, prelude["environ"], output, modules, plan)
 
 
 def _no_other_threads(image_path: str) -> None:
