@@ -22,6 +22,7 @@ Any step may raise :class:`~amber.errors.CaptureError`: nothing is written then.
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 import time
@@ -119,6 +120,12 @@ def write_snapshot(request: SnapshotRequest) -> None:
 def _write_once(request: SnapshotRequest) -> None:
     started = time.perf_counter()
     kept = _keep_seeded_generators()
+    # The capture allocates millions of objects it keeps (recipes, pairs, the program's bytes):
+    # the collector would only walk them, again and again (a quarter of the planning time on a
+    # heap of a million values). It finds nothing the capture reads: the graph is what is
+    # reachable, and the program's state was recorded before (Startup).
+    collecting = gc.isenabled()
+    gc.disable()
     try:
         with _QuietWarnings():
             world = decide_world(request)
@@ -130,6 +137,8 @@ def _write_once(request: SnapshotRequest) -> None:
             heap = compile_heap(plan, world, roots, request.options.lazy_code)
             write_image_file(request, world, roots, plan, heap, reducers, started, live)
     finally:
+        if collecting:
+            gc.enable()
         lifecycle._hooks[:] = [h for h in lifecycle._hooks if not any(h is k for k in kept)]
 
 
