@@ -208,11 +208,12 @@ class HeapCompiler:
     def post_order(self) -> Iterable[object]:
         plan = self.plan
         recipes = plan.recipes
+        children = plan.children  # each recipe's refs that are nodes (atoms never have recipes)
         seen: set[int] = set()
         for root_id in plan.root_label:
             if root_id not in recipes or root_id in seen:
                 continue
-            stack = [(plan.nodes[root_id], iter(list(recipes[root_id].refs())))]
+            stack = [(plan.nodes[root_id], iter(children[root_id]))]
             seen.add(root_id)
             while stack:
                 obj, it = stack[-1]
@@ -220,7 +221,7 @@ class HeapCompiler:
                     cid = ident(child)
                     if cid in recipes and cid not in seen:
                         seen.add(cid)
-                        stack.append((child, iter(list(recipes[cid].refs()))))
+                        stack.append((child, iter(children[cid])))
                         break
                 else:
                     stack.pop()
