@@ -24,6 +24,13 @@ _pack_I = Struct("<I").pack
 _pack_Q = Struct("<Q").pack
 _pack_d = Struct(">d").pack
 
+# Whole opcodes for the values written by the million (HeapCompiler.push_values writes them
+# without a method call): the same bytes as Assembler.get, .int and .float write.
+SMALL_GET = tuple(P.BINGET + bytes([i]) for i in range(256))  # memo index -> BINGET
+SMALL_INT = tuple(P.BININT1 + bytes([i]) for i in range(256))  # 0 <= v < 256
+pack_opcode_I = Struct("<cI").pack  # (P.LONG_BINGET, memo index): 256 and above
+pack_opcode_H = Struct("<cH").pack  # (P.BININT2, v): 256 <= v < 65536
+pack_opcode_d = Struct(">cd").pack  # (P.BINFLOAT, v)
 
 
 class Assembler:

@@ -28,9 +28,18 @@ into opcodes by one method, found through a dispatch table keyed by the step's c
 from __future__ import annotations
 
 import marshal
+import pickle
+from itertools import chain
 
 from amber._compat import ident, ident_of_address
-from amber.capture.compile.assembler import Assembler
+from amber.capture.compile.assembler import (
+    SMALL_GET,
+    SMALL_INT,
+    Assembler,
+    pack_opcode_d,
+    pack_opcode_H,
+    pack_opcode_I,
+)
 from amber.capture.compile.code_table import CodeTable
 from amber.capture.compile.planner import HeapPlan
 from amber.capture.reduce import recipes as R
@@ -48,6 +57,7 @@ if TYPE_CHECKING:
     Step = tuple[Any, tuple]  # (callable, args): one call of the program, for stages C and E
 
 
+BININT2, BINFLOAT, LONG_BINGET = pickle.BININT2, pickle.BINFLOAT, pickle.LONG_BINGET
 _MAIN_THREAD_IDENT = __import__("_thread").get_ident()  # the snapshot runs in the main thread
 _MAIN_THREAD_IDENT_MARK = object()
 _BASE_METHODS: dict[type, Global] = {R.BaseExtend: named("builtins", "list.extend"),
@@ -314,8 +324,7 @@ class HeapCompiler:
 
     def _make_frozenset(self, obj: object, m: R.FrozensetOf) -> bool:
         self.asm.mark()
-        for item in m.items:
-            self.ref(item)
+        self.push_values(m.items)
         self.asm.frozenset()
         return False
 
@@ -364,8 +373,7 @@ class HeapCompiler:
         asm = self.asm
         if len(items) > 3:
             asm.mark()
-        for item in items:
-            self.ref(item)
+        self.push_values(items)
         asm.tuple_of(len(items))
 
     def _emit_code_table(self) -> None:
@@ -396,6 +404,29 @@ class HeapCompiler:
         self.asm.reduce()
 
     # == values ===================================================================================
+    def push_values(self, values: Iterable) -> None:
+        """``ref`` each of ``values`` in turn. The atoms a heap holds by the million (small ints,
+        floats, strs already written) are written here with the opcodes ``ref`` writes for them,
+        without a call each; everything else goes through ``ref``."""
+        asm = self.asm
+        out = asm.out
+        memo = asm.memo
+        ref = self.ref
+        for v in values:
+            cls = type(v)
+            if cls is str:
+                idx = memo.get(ident(v))
+                if idx is None:
+                    asm.str(v)
+                else:
+                    out += SMALL_GET[idx] if idx < 256 else pack_opcode_I(LONG_BINGET, idx)
+            elif cls is int and 0 <= v <= 0xFFFF:  # below the thread idents and addresses _ref_int looks for
+                out += SMALL_INT[v] if v < 256 else pack_opcode_H(BININT2, v)
+            elif cls is float:
+                out += pack_opcode_d(BINFLOAT, v)
+            else:
+                ref(v)
+
     def ref(self, value: Any) -> None:
         """Push ``value``: inline if an atom, from the memo otherwise (making it first if needed)."""
         asm = self.asm
@@ -547,8 +578,7 @@ class HeapCompiler:
     def _push_items(self, obj: object, items: list) -> None:
         self.asm.get(obj)
         self.asm.mark()
-        for item in items:
-            self.ref(item)
+        self.push_values(items)
 
     def _fill_reduce_setitems(self, obj: object, op: R.ReduceSetItems, partial: bool) -> None:
         self.asm.get(obj)
@@ -569,8 +599,7 @@ class HeapCompiler:
         self.ref(_BASE_METHODS[kind])
         asm.get(obj)
         asm.mark()
-        for item in items:
-            self.ref(item)
+        self.push_values(items)
         asm.tuple_from_mark()
         asm.tuple_of(2)
         asm.reduce()
@@ -651,9 +680,7 @@ class HeapCompiler:
         asm = self.asm
         for start in range(0, len(pairs), 1000):
             asm.mark()
-            for k, v in pairs[start:start + 1000]:
-                self.ref(k)
-                self.ref(v)
+            self.push_values(chain.from_iterable(pairs[start:start + 1000]))  # key, value, key...
             asm.setitems()
 
     def _emit_state_dict(self, pairs: list | None) -> None:
