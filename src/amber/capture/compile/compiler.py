@@ -29,7 +29,8 @@ from __future__ import annotations
 
 import marshal
 import pickle
-from itertools import chain
+from itertools import chain, compress
+from operator import itemgetter, not_
 
 from amber._compat import ident, ident_of_address
 from amber.capture.compile.assembler import (
@@ -70,6 +71,18 @@ _PATCH_HOW = {R.Build: ("dict", "setattr"), R.InstanceState: ("dict", "object"),
 
 
 
+_second = itemgetter(1)
+
+
+def _not_atoms(values: Iterable) -> Iterable:
+    """``values`` without the atoms (no hash of theirs runs code, none is made late), filtered
+    in C: a dict's keys are mostly atoms, and there may be millions."""
+    values = list(values)
+    if set(map(type, values)) <= ATOMS:
+        return ()
+    return compress(values, map(not_, map(ATOMS.__contains__, map(type, values))))
+
+
 class CompiledHeap:
     """What the compiler hands the image writer: the heap program, the large buffers it takes
     with ``NEXT_BUFFER`` (in order) and the blobs of code that comes on first call."""
@@ -108,6 +121,7 @@ class HeapCompiler:
         self._filled_late: set[int] = set()  # objects whose stage-D fills are emitted
         self._deferred: dict[int, list] = {}
         self.reorders: list = []  # (dict, keys in their original order)
+        self._late_ids = {oid for oid, flag in plan.late.items() if flag}  # the objects made late
 
     # == the stages =================================================================================
     def compile(self, manifest: dict, registration: list[Step], late_steps: list[Step]) -> CompiledHeap:
@@ -655,13 +669,19 @@ class HeapCompiler:
         whole-container items are needed at once, and hashing may run the program's code."""
         if op.patched_later:
             return True
-        late = self.plan.late
-        hash_by_code = self.plan.hash_by_code
-        return not (any(hash_by_code(k) for k in op.hashed()) or any(late.get(ident(x)) for x in op.needed()))
+        if any(map(self.plan.hash_by_code, _not_atoms(op.hashed()))):
+            return False
+        return self._none_late(op.needed())
+
+    def _none_late(self, values: Iterable) -> bool:
+        """Is none of ``values`` made late?"""
+        values = list(values)
+        return set(map(type, values)) <= ATOMS or self._late_ids.isdisjoint(map(ident, values))
 
     def _split(self, obj: object, pairs: list, how: str, partial: bool) -> list:
-        if not partial:
-            return pairs
+        """The pairs that can be written now; the others are patched in once their value is made."""
+        if not partial or self._none_late(map(_second, pairs)):
+            return pairs  # (read only: the callers write it)
         late = self.plan.late
         ready = []
         skipped = False
