@@ -44,7 +44,7 @@ from amber.capture.compile.assembler import (
 from amber.capture.compile.code_table import CodeTable
 from amber.capture.compile.planner import HeapPlan
 from amber.capture.reduce import recipes as R
-from amber.capture.reduce.recipes import ATOMS, Global, Inline, named, reconstructor
+from amber.capture.reduce.recipes import ATOMS, LEAF_MAKES, Global, Inline, named, reconstructor
 from amber.image.format import MAPPED_MIN
 from amber.restore import lazy, rebuild
 
@@ -260,6 +260,11 @@ class HeapCompiler:
         if self.is_made(obj):
             return
         recipes = self.plan.recipes
+        r = recipes.get(ident(obj))
+        if r is not None and type(r.make) in LEAF_MAKES:  # most objects: nothing to make first
+            self.emit_make(obj, r.make)
+            self.asm.pop()
+            return
         stack = [(obj, False)]
         pending: set[int] = set()  # waiting for what their makes need
         while stack:

@@ -163,6 +163,11 @@ class CodeObject(Make):
         yield self.marshalled
 
 
+# The makes that refer to nothing that is made (nothing, or only an atom): what they need exists.
+LEAF_MAKES = frozenset({ByName, ModuleByName, EmptyList, EmptyDict, EmptySet, BytesOf, BytearrayOf,
+                        MappedBuffer, CodeObject})
+
+
 # == fills ===========================================================================================
 Pairs = list  # [(key or attribute name, value)]
 
