@@ -28,7 +28,7 @@ from operator import not_
 from amber._compat import ident
 from amber.capture.policy.secret_forms import MIN_LENGTH
 from amber.capture.reduce import recipes as R
-from amber.capture.reduce.recipes import ATOMS, Global, Offender, Recipe
+from amber.capture.reduce.recipes import ATOMS, LEAF_MAKES, Global, Offender, Recipe
 
 # Weak proxies wait, as weak references do, until what is held strongly is known.
 _PROXIES = (weakref.ProxyType, weakref.CallableProxyType)
@@ -240,6 +240,10 @@ class Planner:
         recipes = plan.recipes
         for oid in recipes:
             if oid in late:
+                continue
+            r = recipes[oid]
+            if type(r.make) in LEAF_MAKES:  # needs nothing made: late only by its own make
+                late[oid] = r.late
                 continue
             stack = [(oid, False)]
             while stack:
