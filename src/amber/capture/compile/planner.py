@@ -353,12 +353,17 @@ class HeapStats:
         owner: dict[int, str] = dict(plan.root_label)
         largest = []
         getsizeof = sys.getsizeof
+        names: dict[int, str] = {}  # ident(type) -> its name, read once per type
         for oid, obj in plan.nodes.items():  # in walk order: a parent comes before its children
             try:
                 size = getsizeof(obj)
             except Exception:
                 size = 0
-            for table, key in ((by_type, type_name(obj)), (by_root, self._owner(plan, owner, oid))):
+            cls = type(obj)
+            name = names.get(ident(cls))
+            if name is None:
+                name = names[ident(cls)] = type_name(obj)
+            for table, key in ((by_type, name), (by_root, self._owner(plan, owner, oid))):
                 entry = table.get(key)
                 if entry is None:
                     table[key] = [1, size]
