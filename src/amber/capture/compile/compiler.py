@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import marshal
 import pickle
-from itertools import chain, compress
+from itertools import chain, compress, repeat
 from operator import itemgetter, not_
 
 from amber._compat import ident, ident_of_address
@@ -40,6 +40,7 @@ from amber.capture.compile.assembler import (
     pack_opcode_d,
     pack_opcode_H,
     pack_opcode_I,
+    short_int_opcodes,
 )
 from amber.capture.compile.code_table import CodeTable
 from amber.capture.compile.planner import HeapPlan
@@ -71,7 +72,8 @@ _PATCH_HOW = {R.Build: ("dict", "setattr"), R.InstanceState: ("dict", "object"),
 
 
 
-_second = itemgetter(1)
+_first, _second = itemgetter(0), itemgetter(1)
+_RUN = 8  # values from which push_values tries to write them in C at once
 
 
 def _not_atoms(values: Iterable) -> Iterable:
@@ -429,6 +431,11 @@ class HeapCompiler:
         without a call each; everything else goes through ``ref``."""
         asm = self.asm
         out = asm.out
+        if type(values) in (list, tuple) and len(values) >= _RUN:
+            opcodes = self._run_opcodes(values)
+            if opcodes is not None:
+                out += b"".join(opcodes)
+                return
         memo = asm.memo
         ref = self.ref
         for v in values:
@@ -445,6 +452,27 @@ class HeapCompiler:
                 out += pack_opcode_d(BINFLOAT, v)
             else:
                 ref(v)
+
+    def _run_opcodes(self, values: list | tuple) -> Iterable[bytes] | None:
+        """The opcodes ``push_values`` writes for ``values`` when all are atoms of one kind that it
+        writes itself (floats, ints from 0 to 65535, strs already on the memo), made in C: a heap's
+        lists, tuples and dicts are mostly such runs. None for any other values."""
+        kinds = set(map(type, values))
+        if len(kinds) != 1:
+            return None
+        kind = kinds.pop()
+        if kind is float:
+            return map(pack_opcode_d, repeat(BINFLOAT, len(values)), values)
+        if kind is int:
+            if min(values) < 0 or max(values) > 0xFFFF:
+                return None
+            return map(short_int_opcodes().__getitem__, values)
+        if kind is str:
+            indices = list(map(self.asm.memo.get, map(ident, values)))
+            if None in indices:
+                return None  # (a first one is written and memoized)
+            return map(self.asm.get_opcodes(max(indices)).__getitem__, indices)
+        return None
 
     def ref(self, value: Any) -> None:
         """Push ``value``: inline if an atom, from the memo otherwise (making it first if needed)."""
@@ -705,7 +733,15 @@ class HeapCompiler:
         asm = self.asm
         for start in range(0, len(pairs), 1000):
             asm.mark()
-            self.push_values(chain.from_iterable(pairs[start:start + 1000]))  # key, value, key...
+            chunk = pairs[start:start + 1000]
+            keys = values = None
+            if len(chunk) >= _RUN:  # keys of one kind and values of one kind: written in C
+                keys = self._run_opcodes(list(map(_first, chunk)))
+                values = self._run_opcodes(list(map(_second, chunk))) if keys is not None else None
+            if keys is not None and values is not None:
+                asm.out += b"".join(chain.from_iterable(zip(keys, values, strict=True)))
+            else:
+                self.push_values(chain.from_iterable(chunk))  # key, value, key...
             asm.setitems()
 
     def _emit_state_dict(self, pairs: list | None) -> None:
