@@ -562,8 +562,11 @@ class HeapCompiler:
         """Emit ``fills`` on ``obj``; with ``partial``, return the ops that must wait for stage D."""
         rest = []
         fillers = self._FILLERS
+        # A recipe that refers to atoms alone (no node among its refs: plan.children) has no
+        # value made late and no key that hashes by the program's code: every fill is ready.
+        judge = partial and bool(self.plan.children.get(ident(obj), True))
         for op in fills:
-            if partial and not self._fill_ready(op):
+            if judge and not self._fill_ready(op):
                 rest.append(op)
                 continue
             fillers[type(op)](self, obj, op, partial)
@@ -713,7 +716,8 @@ class HeapCompiler:
 
     def _split(self, obj: object, pairs: list, how: str, partial: bool) -> list:
         """The pairs that can be written now; the others are patched in once their value is made."""
-        if not partial or self._none_late(map(_second, pairs)):
+        atoms_only = not self.plan.children.get(ident(obj), True)  # (see emit_fills)
+        if not partial or atoms_only or self._none_late(map(_second, pairs)):
             return pairs  # (read only: the callers write it)
         late = self.plan.late
         ready = []
