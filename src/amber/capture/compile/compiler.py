@@ -22,28 +22,22 @@ E. Dicts that were filled in two passes get their key order back; the steps that
 
 The unpickler then executes the program at C speed, and nothing in it recurses on the
 graph's depth. Each kind of make and fill step (:mod:`amber.capture.reduce.recipes`) is turned
-into opcodes by one method, found through a dispatch table keyed by the step's class.
+into opcodes by one method, found through a dispatch table keyed by the step's class; values
+(tuples, items, the runs of atoms a heap holds by the million) are written by
+:mod:`amber.capture.compile.values`.
 """
 
 from __future__ import annotations
 
 import marshal
-import pickle
-from itertools import chain, compress, repeat
+from itertools import compress
 from operator import itemgetter, not_
 
 from amber._compat import ident, ident_of_address
-from amber.capture.compile.assembler import (
-    SMALL_GET,
-    SMALL_INT,
-    Assembler,
-    pack_opcode_d,
-    pack_opcode_H,
-    pack_opcode_I,
-    short_int_opcodes,
-)
+from amber.capture.compile.assembler import Assembler
 from amber.capture.compile.code_table import CodeTable
 from amber.capture.compile.planner import HeapPlan
+from amber.capture.compile.values import ValueWriter
 from amber.capture.reduce import recipes as R
 from amber.capture.reduce.recipes import ATOMS, LEAF_MAKES, Global, Inline, named, reconstructor
 from amber.image.format import MAPPED_MIN
@@ -59,7 +53,6 @@ if TYPE_CHECKING:
     Step = tuple[Any, tuple]  # (callable, args): one call of the program, for stages C and E
 
 
-BININT2, BINFLOAT, LONG_BINGET = pickle.BININT2, pickle.BINFLOAT, pickle.LONG_BINGET
 _MAIN_THREAD_IDENT = __import__("_thread").get_ident()  # the snapshot runs in the main thread
 _MAIN_THREAD_IDENT_MARK = object()
 _BASE_METHODS: dict[type, Global] = {R.BaseExtend: named("builtins", "list.extend"),
@@ -72,8 +65,7 @@ _PATCH_HOW = {R.Build: ("dict", "setattr"), R.InstanceState: ("dict", "object"),
 
 
 
-_first, _second = itemgetter(0), itemgetter(1)
-_RUN = 8  # values from which push_values tries to write them in C at once
+_second = itemgetter(1)
 
 
 def _not_atoms(values: Iterable) -> Iterable:
@@ -106,7 +98,7 @@ class Unplannable(Exception):
         self.why = why
 
 
-class HeapCompiler:
+class HeapCompiler(ValueWriter):
     """Emits the program for a :class:`~amber.capture.compile.planner.HeapPlan`."""
 
     def __init__(self, plan: HeapPlan, names: dict[int, tuple[str, str]], lazy_code: bool = False) -> None:
@@ -390,13 +382,6 @@ class HeapCompiler:
         R.MappedBuffer: _make_buffer, R.BytesOf: _make_bytes, R.BytearrayOf: _make_bytes,
     }
 
-    def push_tuple(self, items: tuple) -> None:
-        asm = self.asm
-        if len(items) > 3:
-            asm.mark()
-        self.push_values(items)
-        asm.tuple_of(len(items))
-
     def _emit_code_table(self) -> None:
         """The code table first (:mod:`amber.capture.compile.code_table`), then, with code on
         first call, the restore side's hook that stubs call."""
@@ -425,55 +410,6 @@ class HeapCompiler:
         self.asm.reduce()
 
     # == values ===================================================================================
-    def push_values(self, values: Iterable) -> None:
-        """``ref`` each of ``values`` in turn. The atoms a heap holds by the million (small ints,
-        floats, strs already written) are written here with the opcodes ``ref`` writes for them,
-        without a call each; everything else goes through ``ref``."""
-        asm = self.asm
-        out = asm.out
-        if type(values) in (list, tuple) and len(values) >= _RUN:
-            opcodes = self._run_opcodes(values)
-            if opcodes is not None:
-                out += b"".join(opcodes)
-                return
-        memo = asm.memo
-        ref = self.ref
-        for v in values:
-            cls = type(v)
-            if cls is str:
-                idx = memo.get(ident(v))
-                if idx is None:
-                    asm.str(v)
-                else:
-                    out += SMALL_GET[idx] if idx < 256 else pack_opcode_I(LONG_BINGET, idx)
-            elif cls is int and 0 <= v <= 0xFFFF:  # below the thread idents and addresses _ref_int looks for
-                out += SMALL_INT[v] if v < 256 else pack_opcode_H(BININT2, v)
-            elif cls is float:
-                out += pack_opcode_d(BINFLOAT, v)
-            else:
-                ref(v)
-
-    def _run_opcodes(self, values: list | tuple) -> Iterable[bytes] | None:
-        """The opcodes ``push_values`` writes for ``values`` when all are atoms of one kind that it
-        writes itself (floats, ints from 0 to 65535, strs already on the memo), made in C: a heap's
-        lists, tuples and dicts are mostly such runs. None for any other values."""
-        kinds = set(map(type, values))
-        if len(kinds) != 1:
-            return None
-        kind = kinds.pop()
-        if kind is float:
-            return map(pack_opcode_d, repeat(BINFLOAT, len(values)), values)
-        if kind is int:
-            if min(values) < 0 or max(values) > 0xFFFF:
-                return None
-            return map(short_int_opcodes().__getitem__, values)
-        if kind is str:
-            indices = list(map(self.asm.memo.get, map(ident, values)))
-            if None in indices:
-                return None  # (a first one is written and memoized)
-            return map(self.asm.get_opcodes(max(indices)).__getitem__, indices)
-        return None
-
     def ref(self, value: Any) -> None:
         """Push ``value``: inline if an atom, from the memo otherwise (making it first if needed)."""
         asm = self.asm
@@ -732,26 +668,3 @@ class HeapCompiler:
         if skipped and how == "setitem":
             self.reorders.append((obj, tuple(k for k, _ in pairs)))
         return ready
-
-    def _emit_pairs_dict(self, pairs: list) -> None:
-        asm = self.asm
-        for start in range(0, len(pairs), 1000):
-            asm.mark()
-            chunk = pairs[start:start + 1000]
-            keys = values = None
-            if len(chunk) >= _RUN:  # keys of one kind and values of one kind: written in C
-                keys = self._run_opcodes(list(map(_first, chunk)))
-                values = self._run_opcodes(list(map(_second, chunk))) if keys is not None else None
-            if keys is not None and values is not None:
-                asm.out += b"".join(chain.from_iterable(zip(keys, values, strict=True)))
-            else:
-                self.push_values(chain.from_iterable(chunk))  # key, value, key...
-            asm.setitems()
-
-    def _emit_state_dict(self, pairs: list | None) -> None:
-        if pairs is None:
-            self.asm.none()
-            return
-        self.asm.empty_dict()
-        if pairs:
-            self._emit_pairs_dict(pairs)
