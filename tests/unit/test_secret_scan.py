@@ -38,3 +38,17 @@ def test_the_lowered_name_search_finds_what_the_case_blind_one_does():
     for sample in samples:
         for value in (sample, bytearray(sample), memoryview(sample)):
             assert S._names_a_secret(value) == (S._BYTE_NAME_HINT.search(value) is not None), sample
+
+
+def test_what_the_author_wrote_is_judged_alike_with_or_without_the_name_search():
+    """Code and docstrings (literal) are not searched for a secret's name before "=": only a
+    guess would use it, and literal text is never guessed at. Keys and tokens by shape are still
+    found there, and a name with a plausible value is still found elsewhere."""
+    from amber.capture.policy.secret_scan import SecretScanner
+
+    scanner = SecretScanner(set())
+    named = b"x\n[db]\npassword = hunter2hunter2xx\n"
+    assert scanner.check(named) is not None and scanner.check(named, True) is None
+    assert scanner.check(named.decode(), True) is None  # the same for the text itself
+    pem = b"-----BEGIN PRIVATE KEY-----\n" + b"A" * 64 + b"\npassword = hunter2hunter2xx\n"
+    assert scanner.check(pem, True) is not None and "PEM" in scanner.check(pem, True)

@@ -140,7 +140,9 @@ class SecretScanner:
             m = self._data_rx.search(value)
             if m is not None:
                 return _says(*self._data[m.group()])
-        if _BYTE_HINTS.search(value) or _names_a_secret(value):
+        # A name before "=" or ":" matters only to a guess, never made of what the author wrote
+        # (see _shapes): code and docstrings are not searched for one.
+        if _BYTE_HINTS.search(value) or not literal and _names_a_secret(value):
             return self._shapes(bytes(value).decode("latin-1"), literal, address)
         return None
 
