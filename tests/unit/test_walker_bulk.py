@@ -16,3 +16,14 @@ def test_a_list_of_plain_values_is_one_digest_unless_an_int_may_be_an_id():
     for not_plain in ([1, object()], [1, [2]], ["a", (1,)], [1.5, 2 ** 100 > 0, int]):
         assert walker._plain_digest(not_plain) is None, not_plain
     assert walker._plain_digest([]) is not None  # nothing that may be an id
+
+
+def test_a_dict_of_plain_values_is_digested_as_its_items_in_order():
+    from itertools import chain
+
+    d = {i: float(i) / 3 for i in range(40)} | {"k": b"v", None: True}
+    assert walker._interleaved(d) == list(chain.from_iterable(d.items()))
+    assert walker._interleaved({}) == []
+    fact, children = walker._dict(walker.Walker([], set()), d)
+    flat = list(chain.from_iterable(d.items()))
+    assert children is None and fact == ("dict", 42, (), walker._plain_digest(flat))

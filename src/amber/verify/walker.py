@@ -45,7 +45,7 @@ from _abc import _get_dump
 from _blake2 import blake2b
 from _collections import OrderedDict, defaultdict, deque
 from _weakref import ref as weakref_type
-from itertools import chain, compress
+from itertools import compress
 
 TYPE_CHECKING = False  # restore path: typing is no module of the base set
 if TYPE_CHECKING:
@@ -799,16 +799,25 @@ def _plain_digest(values) -> "str | None":
         return None
 
 
+def _interleaved(d: dict) -> list:
+    """Key, value, key, value... of a dict, without a tuple per item (slices, in C)."""
+    keys, values = list(dict.keys(d)), list(dict.values(d))
+    flat: list = [None] * (2 * len(keys))
+    flat[0::2] = keys
+    flat[1::2] = values
+    return flat
+
+
 def _dict(walker: Walker, d: "Any") -> tuple:
     name = walker.module_dicts.get(id(d))
     if name is not None:
         return ("module-dict", name), None
-    items = list(dict.items(d))
-    if len(items) >= BULK:
-        digest = _plain_digest(list(chain.from_iterable(items)))
+    if dict.__len__(d) >= BULK:
+        flat = _interleaved(d)
+        digest = _plain_digest(flat)
         if digest is not None:  # keys and values, in order, at once
-            return ("dict", len(items), (), digest), None
-    keys, children = _mapping(walker, items)
+            return ("dict", len(flat) // 2, (), digest), None
+    keys, children = _mapping(walker, list(dict.items(d)))
     return ("dict", len(keys), keys), children
 
 
