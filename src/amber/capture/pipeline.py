@@ -22,6 +22,7 @@ Any step may raise :class:`~amber.errors.CaptureError`: nothing is written then.
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 import time
@@ -65,13 +66,15 @@ class SnapshotRequest:
     and, for ``amber run``'s cache, what start-up depended on."""
 
     def __init__(self, path: str, startup: Startup, quiet: bool = False, inputs: dict | None = None,
-                 run_info: dict | None = None) -> None:
+                 run_info: dict | None = None, leaves: bool = False) -> None:
         self.path = path  # the image file to write
         self.startup = startup
         self.options = startup.options  # --reimport, --allow-secret, --strict, --lazy-code
         self.quiet = quiet  # no notes (amber run without -v)
         self.inputs = inputs  # amber run: what start-up depended on (the inputs section)
         self.run_info = run_info  # amber run: the header's "run" record
+        # The process leaves by os._exit once the image is written (the collector stays off).
+        self.leaves = leaves
 
 
 class HeapRoots:
@@ -119,6 +122,12 @@ def write_snapshot(request: SnapshotRequest) -> None:
 def _write_once(request: SnapshotRequest) -> None:
     started = time.perf_counter()
     kept = _keep_seeded_generators()
+    # The capture allocates millions of objects it keeps (recipes, pairs, the program's bytes):
+    # the collector would only walk them, again and again (a quarter of the planning time on a
+    # heap of a million values). It finds nothing the capture reads: the graph is what is
+    # reachable, and the program's state was recorded before (Startup).
+    collecting = gc.isenabled()
+    gc.disable()
     try:
         with _QuietWarnings():
             world = decide_world(request)
@@ -130,6 +139,10 @@ def _write_once(request: SnapshotRequest) -> None:
             heap = compile_heap(plan, world, roots, request.options.lazy_code)
             write_image_file(request, world, roots, plan, heap, reducers, started, live)
     finally:
+        # Not when the process leaves: the collector's first pass would walk, as young, every
+        # object the capture made (0.3 s on the example, a tenth of its capture).
+        if collecting and not request.leaves:
+            gc.enable()
         lifecycle._hooks[:] = [h for h in lifecycle._hooks if not any(h is k for k in kept)]
 
 

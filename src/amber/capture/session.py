@@ -221,7 +221,7 @@ def _snapshot_and_exit(startup: Startup) -> None:
              "captured the end of the script; nothing is left to run after restore")
     flush_streams()
     try:
-        write_snapshot(startup.request(startup.options.image))  # CaptureError: one line, exit 2
+        write_snapshot(startup.request(startup.options.image, leaves=True))  # CaptureError: one line, exit 2
     except KeyboardInterrupt:
         error("interrupted; no image was written")  # the writer removed its temporary
         flush_streams()
@@ -306,18 +306,18 @@ def _detached_build(startup: Startup) -> None:
             os.dup2(null, fd)
         signal.signal(signal.SIGALRM, signal.SIG_DFL)  # (not the program's handler)
         signal.alarm(BUILD_SECONDS_LIMIT)
-        _build(startup)
+        _build(startup, leaves=True)
     finally:
         os._exit(0)
 
 
-def _build(startup: Startup) -> None:
+def _build(startup: Startup, leaves: bool = False) -> None:
     """Write the image into the cache entry, with what start-up depended on. Never makes the
     program fail: a program that cannot be captured, or whose start-up depended on what cannot be
     watched, leaves a no-image marker instead (later runs skip the attempt while its inputs hold);
     any other trouble (a full disk, an unwritable cache, a bug in Amber) is one warning."""
     try:
-        _build_image(startup)
+        _build_image(startup, leaves)
     except CaptureError as e:
         warn(f"no image was built, the program runs without one: {_gist(e)}")
     except Exception as e:
@@ -332,7 +332,7 @@ def _gist(error: Exception) -> str:
     return lines[0] + (f" ({lines[1].strip()} ...)" if len(lines) > 1 else "")
 
 
-def _build_image(startup: Startup) -> None:
+def _build_image(startup: Startup, leaves: bool) -> None:
     from amber.capture.pipeline import write_snapshot
     from amber.runcache import build, keys, layout
 
@@ -368,7 +368,7 @@ def _build_image(startup: Startup) -> None:
         run_info = {"target": target, "args": list(shown), "key_args": key_args}
         try:
             write_snapshot(startup.request(image_path, quiet=not run.verbose, inputs=recorded,
-                                           run_info=run_info))
+                                           run_info=run_info, leaves=leaves))
         except OSError:
             raise  # the disk or the cache, not the program: the next run tries again
         except Exception as e:  # the same program fails the same way: later runs do not try again

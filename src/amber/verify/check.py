@@ -115,7 +115,9 @@ def _restored_facts(image: str, args: list[str], asked: list) -> dict:
             raise VerificationFailed(f"the image does not restore in a fresh process: "
                                      f"{last.removeprefix('amber: error: ')}")
         with open(result, "rb") as f:
-            facts = marshal.load(f)
+            # Read whole, then decoded: marshal.load on a file reads it piece by piece through
+            # the file object (0.7 s for the example's 28 MB of facts, 0.15 s this way).
+            facts = marshal.loads(f.read())
         if type(facts) is not dict:
             raise VerificationFailed("the restoring process sent no description of its state")
         return facts

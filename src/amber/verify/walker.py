@@ -35,7 +35,7 @@ The walker reads objects the way the interpreter stores them and never through t
 own overrides (``__getattr__``, ``__getattribute__``, a ``__dict__`` or ``__class__``
 property): ``type(obj)``, the ``__dict__`` getter of ``type``/``object``/the module type, the
 C methods of the built-in containers. It runs on the restore path's base set only (``sys``,
-``gc``, ``_blake2``, ``_weakref``, ``_abc``, ``_signal``, ``_collections``).
+``gc``, ``_blake2``, ``_weakref``, ``_abc``, ``_signal``, ``_collections``, ``itertools``).
 """
 
 import gc
@@ -45,6 +45,7 @@ from _abc import _get_dump
 from _blake2 import blake2b
 from _collections import OrderedDict, defaultdict, deque
 from _weakref import ref as weakref_type
+from itertools import compress
 
 TYPE_CHECKING = False  # restore path: typing is no module of the base set
 if TYPE_CHECKING:
@@ -779,11 +780,18 @@ _PLAIN_VALUES = frozenset({int, bool, float, complex, str, bytes, type(None)})
 BULK = 16  # a list, tuple or dict of at least this many plain values is one fact (a digest)
 
 
+_is_int = frozenset({int}).__contains__
+
+
 def _plain_digest(values) -> "str | None":
-    """The digest of a list or tuple of plain values (no int that may be an id), else None."""
-    for x in values:
-        kind = type(x)
-        if kind not in _PLAIN_VALUES or kind is int and (x >= ID_LIKE or x <= -ID_LIKE):
+    """The digest of a list or tuple of plain values (no int that may be an id), else None.
+    Judged in C (the kinds, then the range of the ints): such lists hold millions of values."""
+    kinds = list(map(type, values))
+    if not _PLAIN_VALUES.issuperset(kinds):
+        return None
+    if int in kinds:
+        ints = list(compress(values, map(_is_int, kinds)))
+        if max(ints) >= ID_LIKE or min(ints) <= -ID_LIKE:
             return None
     try:
         return blake2b(marshal.dumps(values, 0)).hexdigest()
@@ -791,16 +799,25 @@ def _plain_digest(values) -> "str | None":
         return None
 
 
+def _interleaved(d: dict) -> list:
+    """Key, value, key, value... of a dict, without a tuple per item (slices, in C)."""
+    keys, values = list(dict.keys(d)), list(dict.values(d))
+    flat: list = [None] * (2 * len(keys))
+    flat[0::2] = keys
+    flat[1::2] = values
+    return flat
+
+
 def _dict(walker: Walker, d: "Any") -> tuple:
     name = walker.module_dicts.get(id(d))
     if name is not None:
         return ("module-dict", name), None
-    items = list(dict.items(d))
-    if len(items) >= BULK:
-        digest = _plain_digest([x for pair in items for x in pair])
+    if dict.__len__(d) >= BULK:
+        flat = _interleaved(d)
+        digest = _plain_digest(flat)
         if digest is not None:  # keys and values, in order, at once
-            return ("dict", len(items), (), digest), None
-    keys, children = _mapping(walker, items)
+            return ("dict", len(flat) // 2, (), digest), None
+    keys, children = _mapping(walker, list(dict.items(d)))
     return ("dict", len(keys), keys), children
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import builtins
 import pickle as P
+from itertools import repeat
 from struct import Struct, pack
 
 from amber._compat import ident
@@ -24,6 +25,22 @@ _pack_I = Struct("<I").pack
 _pack_Q = Struct("<Q").pack
 _pack_d = Struct(">d").pack
 
+# Whole opcodes for the values written by the million (HeapCompiler.push_values writes them
+# without a method call): the same bytes as Assembler.get, .int and .float write.
+SMALL_GET = tuple(P.BINGET + bytes([i]) for i in range(256))  # memo index -> BINGET
+SMALL_INT = tuple(P.BININT1 + bytes([i]) for i in range(256))  # 0 <= v < 256
+pack_opcode_I = Struct("<cI").pack  # (P.LONG_BINGET, memo index): 256 and above
+pack_opcode_H = Struct("<cH").pack  # (P.BININT2, v): 256 <= v < 65536
+pack_opcode_d = Struct(">cd").pack  # (P.BINFLOAT, v)
+_SHORT_INTS: list = []  # v -> its opcode, for 0 <= v < 65536 (made on first use: 2 MB)
+
+
+def short_int_opcodes() -> list:
+    """The opcode of every int from 0 to 65535, as Assembler.int writes it."""
+    if not _SHORT_INTS:
+        _SHORT_INTS.extend(SMALL_INT)
+        _SHORT_INTS.extend(map(pack_opcode_H, repeat(P.BININT2, 65536 - 256), range(256, 65536)))
+    return _SHORT_INTS
 
 
 class Assembler:
@@ -36,6 +53,7 @@ class Assembler:
         self.out = bytearray(P.PROTO + bytes([5]))
         self.memo: dict[int, int] = {}
         self._alive: list = []  # keeps memoized objects alive so their ids stay unique
+        self._gets: list = list(SMALL_GET)  # memo index -> the opcode that pushes it (made as needed)
 
     # -- the memo -------------------------------------------------------------------------------
     def memoize(self, obj: object) -> None:
@@ -54,6 +72,14 @@ class Assembler:
         else:
             self.out += P.LONG_BINGET + _pack_I(idx)
         return True
+
+    def get_opcodes(self, top: builtins.int) -> list:
+        """The opcodes that push memo indices 0 to ``top``, as ``get`` writes them."""
+        gets = self._gets
+        if top >= len(gets):
+            first = len(gets)
+            gets.extend(map(pack_opcode_I, repeat(P.LONG_BINGET, top + 1 - first), range(first, top + 1)))
+        return gets
 
     # -- atoms: values written inline ---------------------------------------------------------
     def none(self) -> None:

@@ -22,19 +22,24 @@ E. Dicts that were filled in two passes get their key order back; the steps that
 
 The unpickler then executes the program at C speed, and nothing in it recurses on the
 graph's depth. Each kind of make and fill step (:mod:`amber.capture.reduce.recipes`) is turned
-into opcodes by one method, found through a dispatch table keyed by the step's class.
+into opcodes by one method, found through a dispatch table keyed by the step's class; values
+(tuples, items, the runs of atoms a heap holds by the million) are written by
+:mod:`amber.capture.compile.values`.
 """
 
 from __future__ import annotations
 
 import marshal
+from itertools import compress
+from operator import itemgetter, not_
 
 from amber._compat import ident, ident_of_address
 from amber.capture.compile.assembler import Assembler
 from amber.capture.compile.code_table import CodeTable
 from amber.capture.compile.planner import HeapPlan
+from amber.capture.compile.values import ValueWriter
 from amber.capture.reduce import recipes as R
-from amber.capture.reduce.recipes import ATOMS, Global, Inline, named, reconstructor
+from amber.capture.reduce.recipes import ATOMS, LEAF_MAKES, Global, Inline, named, reconstructor
 from amber.image.format import MAPPED_MIN
 from amber.restore import lazy, rebuild
 
@@ -60,6 +65,18 @@ _PATCH_HOW = {R.Build: ("dict", "setattr"), R.InstanceState: ("dict", "object"),
 
 
 
+_second = itemgetter(1)
+
+
+def _not_atoms(values: Iterable) -> Iterable:
+    """``values`` without the atoms (no hash of theirs runs code, none is made late), filtered
+    in C: a dict's keys are mostly atoms, and there may be millions."""
+    values = list(values)
+    if set(map(type, values)) <= ATOMS:
+        return ()
+    return compress(values, map(not_, map(ATOMS.__contains__, map(type, values))))
+
+
 class CompiledHeap:
     """What the compiler hands the image writer: the heap program, the large buffers it takes
     with ``NEXT_BUFFER`` (in order) and the blobs of code that comes on first call."""
@@ -81,7 +98,7 @@ class Unplannable(Exception):
         self.why = why
 
 
-class HeapCompiler:
+class HeapCompiler(ValueWriter):
     """Emits the program for a :class:`~amber.capture.compile.planner.HeapPlan`."""
 
     def __init__(self, plan: HeapPlan, names: dict[int, tuple[str, str]], lazy_code: bool = False) -> None:
@@ -98,6 +115,7 @@ class HeapCompiler:
         self._filled_late: set[int] = set()  # objects whose stage-D fills are emitted
         self._deferred: dict[int, list] = {}
         self.reorders: list = []  # (dict, keys in their original order)
+        self._late_ids = {oid for oid, flag in plan.late.items() if flag}  # the objects made late
 
     # == the stages =================================================================================
     def compile(self, manifest: dict, registration: list[Step], late_steps: list[Step]) -> CompiledHeap:
@@ -208,11 +226,12 @@ class HeapCompiler:
     def post_order(self) -> Iterable[object]:
         plan = self.plan
         recipes = plan.recipes
+        children = plan.children  # each recipe's refs that are nodes (atoms never have recipes)
         seen: set[int] = set()
         for root_id in plan.root_label:
             if root_id not in recipes or root_id in seen:
                 continue
-            stack = [(plan.nodes[root_id], iter(list(recipes[root_id].refs())))]
+            stack = [(plan.nodes[root_id], iter(children[root_id]))]
             seen.add(root_id)
             while stack:
                 obj, it = stack[-1]
@@ -220,7 +239,7 @@ class HeapCompiler:
                     cid = ident(child)
                     if cid in recipes and cid not in seen:
                         seen.add(cid)
-                        stack.append((child, iter(list(recipes[cid].refs()))))
+                        stack.append((child, iter(children[cid])))
                         break
                 else:
                     stack.pop()
@@ -235,6 +254,11 @@ class HeapCompiler:
         if self.is_made(obj):
             return
         recipes = self.plan.recipes
+        r = recipes.get(ident(obj))
+        if r is not None and type(r.make) in LEAF_MAKES:  # most objects: nothing to make first
+            self.emit_make(obj, r.make)
+            self.asm.pop()
+            return
         stack = [(obj, False)]
         pending: set[int] = set()  # waiting for what their makes need
         while stack:
@@ -313,8 +337,7 @@ class HeapCompiler:
 
     def _make_frozenset(self, obj: object, m: R.FrozensetOf) -> bool:
         self.asm.mark()
-        for item in m.items:
-            self.ref(item)
+        self.push_values(m.items)
         self.asm.frozenset()
         return False
 
@@ -358,14 +381,6 @@ class HeapCompiler:
         R.EmptyDict: _make_empty_dict, R.EmptySet: _make_empty_set, R.CodeObject: _make_code,
         R.MappedBuffer: _make_buffer, R.BytesOf: _make_bytes, R.BytearrayOf: _make_bytes,
     }
-
-    def push_tuple(self, items: tuple) -> None:
-        asm = self.asm
-        if len(items) > 3:
-            asm.mark()
-        for item in items:
-            self.ref(item)
-        asm.tuple_of(len(items))
 
     def _emit_code_table(self) -> None:
         """The code table first (:mod:`amber.capture.compile.code_table`), then, with code on
@@ -483,8 +498,11 @@ class HeapCompiler:
         """Emit ``fills`` on ``obj``; with ``partial``, return the ops that must wait for stage D."""
         rest = []
         fillers = self._FILLERS
+        # A recipe that refers to atoms alone (no node among its refs: plan.children) has no
+        # value made late and no key that hashes by the program's code: every fill is ready.
+        judge = partial and bool(self.plan.children.get(ident(obj), True))
         for op in fills:
-            if partial and not self._fill_ready(op):
+            if judge and not self._fill_ready(op):
                 rest.append(op)
                 continue
             fillers[type(op)](self, obj, op, partial)
@@ -546,8 +564,7 @@ class HeapCompiler:
     def _push_items(self, obj: object, items: list) -> None:
         self.asm.get(obj)
         self.asm.mark()
-        for item in items:
-            self.ref(item)
+        self.push_values(items)
 
     def _fill_reduce_setitems(self, obj: object, op: R.ReduceSetItems, partial: bool) -> None:
         self.asm.get(obj)
@@ -568,8 +585,7 @@ class HeapCompiler:
         self.ref(_BASE_METHODS[kind])
         asm.get(obj)
         asm.mark()
-        for item in items:
-            self.ref(item)
+        self.push_values(items)
         asm.tuple_from_mark()
         asm.tuple_of(2)
         asm.reduce()
@@ -625,13 +641,20 @@ class HeapCompiler:
         whole-container items are needed at once, and hashing may run the program's code."""
         if op.patched_later:
             return True
-        late = self.plan.late
-        hash_by_code = self.plan.hash_by_code
-        return not (any(hash_by_code(k) for k in op.hashed()) or any(late.get(ident(x)) for x in op.needed()))
+        if any(map(self.plan.hash_by_code, _not_atoms(op.hashed()))):
+            return False
+        return self._none_late(op.needed())
+
+    def _none_late(self, values: Iterable) -> bool:
+        """Is none of ``values`` made late?"""
+        values = list(values)
+        return set(map(type, values)) <= ATOMS or self._late_ids.isdisjoint(map(ident, values))
 
     def _split(self, obj: object, pairs: list, how: str, partial: bool) -> list:
-        if not partial:
-            return pairs
+        """The pairs that can be written now; the others are patched in once their value is made."""
+        atoms_only = not self.plan.children.get(ident(obj), True)  # (see emit_fills)
+        if not partial or atoms_only or self._none_late(map(_second, pairs)):
+            return pairs  # (read only: the callers write it)
         late = self.plan.late
         ready = []
         skipped = False
@@ -645,20 +668,3 @@ class HeapCompiler:
         if skipped and how == "setitem":
             self.reorders.append((obj, tuple(k for k, _ in pairs)))
         return ready
-
-    def _emit_pairs_dict(self, pairs: list) -> None:
-        asm = self.asm
-        for start in range(0, len(pairs), 1000):
-            asm.mark()
-            for k, v in pairs[start:start + 1000]:
-                self.ref(k)
-                self.ref(v)
-            asm.setitems()
-
-    def _emit_state_dict(self, pairs: list | None) -> None:
-        if pairs is None:
-            self.asm.none()
-            return
-        self.asm.empty_dict()
-        if pairs:
-            self._emit_pairs_dict(pairs)

@@ -22,13 +22,21 @@ import sys
 import types
 import weakref
 from collections import deque
+from itertools import compress
+from operator import not_
 
 from amber._compat import ident
+from amber.capture.policy.secret_forms import MIN_LENGTH
 from amber.capture.reduce import recipes as R
-from amber.capture.reduce.recipes import ATOMS, Global, Offender, Recipe
+from amber.capture.reduce.recipes import ATOMS, LEAF_MAKES, Global, Offender, Recipe
 
 # Weak proxies wait, as weak references do, until what is held strongly is known.
 _PROXIES = (weakref.ProxyType, weakref.CallableProxyType)
+_INLINE = ATOMS | {Global}  # written where used: never a node
+_TEXT = frozenset({str, bytes})  # shown to the secret scan
+
+
+_UNREAD = object()
 
 
 def _docstring_of(obj):
@@ -69,6 +77,8 @@ class HeapPlan:
         (:meth:`amber.capture.world.rules.World.global_name`)."""
         self.nodes: dict[int, object] = {}
         self.recipes: dict[int, Recipe] = {}
+        # What each recipe refers to that is a node (its refs without the atoms), in order.
+        self.children: dict[int, list] = {}
         self.parent: dict[int, int | None] = {}
         self.root_label: dict[int, str] = {}
         self.offenders: dict[int, Offender] = {}
@@ -186,28 +196,41 @@ class Planner:
             plan.offenders[oid] = recipe
             return
         plan.recipes[oid] = recipe
+        refs = list(recipe.refs())
+        # Sorted by kind in C (most of a heap's edges are atoms, written inline).
+        kinds = list(map(type, refs))
+        kids = plan.children[oid] = list(compress(refs, map(not_, map(_INLINE.__contains__, kinds))))
         nodes = plan.nodes
         parent = plan.parent
-        scanner = self.scanner
-        code = type(recipe.make) is R.CodeObject
-        for child in recipe.refs():
-            cls = type(child)
-            if cls in ATOMS or cls is Global:
-                if scanner is not None and (cls is str or cls is bytes):
-                    cid = ident(child)
-                    if cid not in self._scanned:
-                        self._scanned.add(cid)
-                        # Code (its constants) and docstrings are what the author wrote.
-                        literal = code or _docstring_of(obj) is child
-                        why = scanner.check(child, literal)
-                        if why is not None:
-                            plan.secret_hits.append((oid, child, why, literal))
-                continue
+        for child in kids:
             cid = ident(child)
             if cid not in nodes:
                 nodes[cid] = child
                 parent[cid] = oid
                 queue.append(child)
+        if self.scanner is not None and len(kids) < len(refs):
+            self._scan(obj, oid, recipe, compress(refs, map(_TEXT.__contains__, kinds)))
+
+    def _scan(self, obj, oid: int, recipe: Recipe, texts) -> None:
+        """Show the secret scan each str and bytes value a recipe writes, once per value."""
+        scanned = self._scanned
+        check = self.scanner.check  # type: ignore[union-attr]
+        code = type(recipe.make) is R.CodeObject
+        doc: Any = _UNREAD
+        for child in texts:
+            if len(child) < MIN_LENGTH:
+                continue  # too short to hold a secret: check() says so without looking
+            cid = ident(child)
+            if cid in scanned:
+                continue
+            scanned.add(cid)
+            # Code (its constants) and docstrings are what the author wrote.
+            if not code and doc is _UNREAD:
+                doc = _docstring_of(obj)
+            literal = code or doc is child
+            why = check(child, literal)
+            if why is not None:
+                self.plan.secret_hits.append((oid, child, why, literal))
 
     # == classification ===========================================================================
     def classify(self) -> None:
@@ -217,6 +240,10 @@ class Planner:
         recipes = plan.recipes
         for oid in recipes:
             if oid in late:
+                continue
+            r = recipes[oid]
+            if type(r.make) in LEAF_MAKES:  # needs nothing made: late only by its own make
+                late[oid] = r.late
                 continue
             stack = [(oid, False)]
             while stack:
@@ -326,12 +353,17 @@ class HeapStats:
         owner: dict[int, str] = dict(plan.root_label)
         largest = []
         getsizeof = sys.getsizeof
+        names: dict[int, str] = {}  # ident(type) -> its name, read once per type
         for oid, obj in plan.nodes.items():  # in walk order: a parent comes before its children
             try:
                 size = getsizeof(obj)
             except Exception:
                 size = 0
-            for table, key in ((by_type, type_name(obj)), (by_root, self._owner(plan, owner, oid))):
+            cls = type(obj)
+            name = names.get(ident(cls))
+            if name is None:
+                name = names[ident(cls)] = type_name(obj)
+            for table, key in ((by_type, name), (by_root, self._owner(plan, owner, oid))):
                 entry = table.get(key)
                 if entry is None:
                     table[key] = [1, size]

@@ -58,6 +58,11 @@ _NUMBER_CODES = frozenset("hHiIlLqQnNefdgZ")
 _HINTS = _compile("|".join(re.escape(h) for h in secret_shapes.HINTS))
 _BYTE_HINTS = _compile("|".join(re.escape(h) for h in secret_shapes.HINTS).encode("ascii"))
 _BYTE_NAME_HINT = _compile(secret_shapes.SECRET_NAME_HINT.pattern.encode("ascii"))
+# The same search, case-sensitive, in lower-cased bytes: bytes.lower() and re's IGNORECASE on
+# bytes fold the same ASCII letters, and a search for lower-case letters alone skips ahead where
+# one that ignores case cannot (7 times faster on the marshalled code a heap holds).
+_LOWER_NAME_HINT = _compile(secret_shapes.SECRET_NAME_HINT.pattern.removeprefix("(?i)").encode("ascii"))
+_LOWERED_MAX = 1 << 20  # larger buffers are searched in place, not copied
 
 
 class SecretScanner:
@@ -135,7 +140,9 @@ class SecretScanner:
             m = self._data_rx.search(value)
             if m is not None:
                 return _says(*self._data[m.group()])
-        if _BYTE_HINTS.search(value) or _BYTE_NAME_HINT.search(value):
+        # A name before "=" or ":" matters only to a guess, never made of what the author wrote
+        # (see _shapes): code and docstrings are not searched for one.
+        if _BYTE_HINTS.search(value) or not literal and _names_a_secret(value):
             return self._shapes(bytes(value).decode("latin-1"), literal, address)
         return None
 
@@ -153,6 +160,13 @@ class SecretScanner:
             return (f"contains a value under the secret-looking name {named[0]!r} "
                     f"(--allow-secret {named[0]} if it is no secret)")
         return None
+
+
+def _names_a_secret(value) -> bool:
+    """Does ``value`` (bytes-like) hold a secret's name right before "=" or ":"?"""
+    if type(value) in (bytes, bytearray) and len(value) <= _LOWERED_MAX:
+        return _LOWER_NAME_HINT.search(value.lower()) is not None
+    return _BYTE_NAME_HINT.search(value) is not None
 
 
 _GUESSED = frozenset({secret_shapes.TAG_URL})  # shapes not looked for in what the author wrote

@@ -12,15 +12,20 @@ only once the heap is complete:
 program's ``__reduce__``); ``fill_late`` the same of the fills. Late steps run after every plain
 step, in dependency order (see :mod:`amber.capture.compile.compiler`).
 
-Each step is a small class whose fields are the objects it refers to; ``refs()`` yields them, so
-the planner walks the graph without knowing the kinds. The compiler turns each kind into
+Each step is a small class whose fields are the objects it refers to; ``refs()`` iterates over
+them, so the planner walks the graph without knowing the kinds (an iterator of C, never a
+generator, for the steps that hold many: a heap has millions of edges). The compiler turns each kind into
 opcodes through a dispatch table keyed by the step's class (as ``pickle.py`` dispatches on
 types). Reconstructors that the heap program calls are named through :func:`reconstructor`,
 from the function object itself, so a name that does not exist fails where it is written.
 """
 
+from itertools import chain
+from operator import itemgetter
+
 # Imported before the snapshotting process takes its baseline (by recorders.baseline): nothing
-# here may import a module the restore path does not have, so the typing names are for mypy only.
+# here may import a module the restore path does not have (itertools and operator are in the
+# base set), so the typing names are for mypy only.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -158,6 +163,11 @@ class CodeObject(Make):
         yield self.marshalled
 
 
+# The makes that refer to nothing that is made (nothing, or only an atom): what they need exists.
+LEAF_MAKES = frozenset({ByName, ModuleByName, EmptyList, EmptyDict, EmptySet, BytesOf, BytearrayOf,
+                        MappedBuffer, CodeObject})
+
+
 # == fills ===========================================================================================
 Pairs = list  # [(key or attribute name, value)]
 
@@ -210,7 +220,7 @@ class _KeyedPairs(Fill):
         return _flat(self.pairs)
 
     def hashed(self) -> "Iterator[Any]":
-        return (k for k, _ in self.pairs)
+        return map(_first, self.pairs)
 
 
 class Appends(_Items):
@@ -280,10 +290,9 @@ class Build(Fill):
         self.slots = slots
 
     def refs(self) -> "Iterator[Any]":
-        if self.attrs:
-            yield from _flat(self.attrs)
-        if self.slots:
-            yield from _flat(self.slots)
+        if not self.slots:
+            return _flat(self.attrs or ())
+        return chain(_flat(self.attrs or ()), _flat(self.slots))
 
 
 class InstanceState(Build):
@@ -337,10 +346,12 @@ class Touch(Fill):
         return iter(())
 
 
-def _flat(pairs: "Pairs") -> "Iterator[Any]":
-    for k, v in pairs:
-        yield k
-        yield v
+def _flat(pairs: "Pairs | tuple") -> "Iterator[Any]":
+    """Key, value, key, value..."""
+    return chain.from_iterable(pairs)
+
+
+_first = itemgetter(0)
 
 
 # == the recipe ======================================================================================
@@ -362,9 +373,9 @@ class Recipe:
 
     def refs(self) -> "Iterator[Any]":
         """Every object the recipe refers to: the edges of the heap's graph."""
-        yield from self.make.refs()
-        for op in self.fills:
-            yield from op.refs()
+        if not self.fills:
+            return self.make.refs()
+        return chain(self.make.refs(), *[op.refs() for op in self.fills])
 
 
 class Inline:

@@ -124,6 +124,7 @@ class Reducers:
         self.hash_memos = HashMemos()
         self.transients = {ident(obj): factory for obj, factory in lifecycle.transients()}
         self.kept = {ident(obj) for obj in lifecycle.kept()}
+        self._c_types: dict[int, bool] = {}  # ident(class) -> is_c_type
         self.instances = InstanceReducer(world, self.hash_memos, self.is_c_type, self.kept)
         self.by_base: list = []  # (base class, reducer(obj, cls)) for subclasses of C types
         c_objects.register(self)
@@ -384,7 +385,14 @@ class Reducers:
 
         Decided from the type's flags and its own C constructor (:mod:`amber.capture.reduce.layout`),
         never from entries of its dict, which a program may delete (``del Cls.__slots__`` leaves
-        member descriptors without ``__slots__``, as a C type made from a spec has)."""
+        member descriptors without ``__slots__``, as a C type made from a spec has). Learnt
+        once per class (keyed by identity: a metaclass may define its own equality)."""
+        known = self._c_types.get(ident(cls))
+        if known is None:
+            known = self._c_types[ident(cls)] = self._is_c_type(cls)
+        return known
+
+    def _is_c_type(self, cls) -> bool:
         if not made_by_class_statement(cls):
             return True
         d = cls.__dict__
