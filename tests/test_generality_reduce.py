@@ -572,3 +572,30 @@ def test_classes_are_read_past_their_metaclass_getattribute_and_setattr(program)
                 print(e)
     ''')
     same_as_cold(p, 5)
+
+
+def test_a_lazy_proxy_is_not_set_up_by_the_capture(program):
+    """Class 5c: a proxy whose ``__class__`` is a property that sets it up (Django's LazyObject)
+    stays as the program left it: capture judges objects by ``type(obj)``, never by
+    ``isinstance`` (which reads ``__class__``)."""
+    p = program('''
+        import random
+        SETUPS = []
+
+        class Lazy:
+            def __init__(self):
+                self._wrapped = None
+
+            @property
+            def __class__(self):
+                if self._wrapped is None:
+                    SETUPS.append("set up")
+                    self._wrapped = random.Random(5)
+                return type(self._wrapped)
+
+        PROXY = Lazy()
+        if __name__ == "__main__":
+            print(SETUPS, PROXY._wrapped is None)
+            print(PROXY.__class__.__name__, SETUPS)
+    ''')
+    same_as_cold(p, 2)

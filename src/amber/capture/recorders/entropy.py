@@ -189,7 +189,9 @@ def generator_kind(obj) -> str | None:
     would repeat; None for other objects and for generators seeded with an explicit value."""
     cls = type(obj)
     random = sys.modules.get("random")
-    if random is not None and isinstance(obj, random.Random) and not isinstance(obj, random.SystemRandom):
+    # By type(obj), never isinstance: that reads obj.__class__, which a lazy proxy (Django's
+    # LazyObject) answers by setting itself up: capture must not change the program's state.
+    if random is not None and issubclass(cls, random.Random) and not issubclass(cls, random.SystemRandom):
         entry = _explicit.get(id(obj))
         if entry is not None and entry[0] is obj and entry[1]:
             return None
