@@ -74,6 +74,7 @@ from amber.capture.world.fingerprint import (
     safe_fingerprint,
 )
 from amber.capture.world.owned import OwnedInstances, refill_step
+from amber.restore.loader import START_UP
 
 # Imported while the program's state is captured: no typing at run time (importing it registers
 # its types in copyreg.dispatch_table, state of the program's base set); its names are for mypy.
@@ -85,6 +86,8 @@ if TYPE_CHECKING:
 # process imports them afresh (its own environment, main thread, random seed, temporary names,
 # multiprocessing authentication key).
 PER_PROCESS_MODULES = ("os", "threading", "random", "tempfile", "multiprocessing.process")
+# START_UP (site): what it puts into builtins (quit, help...) must be there before the modules
+# imported again are imported, as in a cold start; a restore makes it again (amber.restore.loader).
 _NAMED_KINDS = (type, types.FunctionType, types.BuiltinFunctionType, types.MethodDescriptorType,
                 types.WrapperDescriptorType, types.ClassMethodDescriptorType)
 
@@ -97,6 +100,7 @@ class Reason(enum.Enum):
     IN_BASE_PACKAGE = "part of the base-set package {}"
     ASKED = "asked to (reimport)"
     PER_PROCESS = "describes the running process"
+    START_UP = "the interpreter's start-up (imported again, it puts site's names into builtins)"
     EXTENSION = "extension module"
     C_METACLASS = "defines {} with a metaclass implemented in C ({})"
     NAMES_C_TYPE = "gives a C type its only name ({} = {})"
@@ -255,6 +259,8 @@ class World:
                 seeds[name] = ByRef(Reason.ASKED)
             elif name in PER_PROCESS_MODULES:
                 seeds[name] = ByRef(Reason.PER_PROCESS)
+            elif name == START_UP:
+                seeds[name] = ByRef(Reason.START_UP)
             elif is_extension(mod):
                 seeds[name] = ByRef(Reason.EXTENSION)
             else:
