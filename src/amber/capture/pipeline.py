@@ -474,8 +474,8 @@ def _secret_report(plan: HeapPlan, env: dict, scanner: SecretScanner, modules: d
     def address(n: int) -> bool:
         return ident_of_address(n) in nodes
 
-    found: list = []  # (holder, value, reason): what the image would hold
-    guesses: list = []  # the indexes in found of the guesses (no literal check would refuse them)
+    held: list = []  # (holder, value, reason): what the image would hold
+    guesses: list = []  # the indexes in held of the guesses (no literal check would refuse them)
     for holder, value, reason, literal in plan.secret_hits:
         if not literal:  # judged again, now that the whole heap is known
             why = scanner.check(value, False, address)
@@ -484,14 +484,14 @@ def _secret_report(plan: HeapPlan, env: dict, scanner: SecretScanner, modules: d
             if why is None:
                 continue
             if scanner.check(value, True) is None:
-                guesses.append(len(found))
+                guesses.append(len(held))
             reason = why
-        found.append((holder, value, reason))
+        held.append((holder, value, reason))
     # A guess about whole lines of a published file (a copy of its source text) is dropped too;
     # the files are read once for all of them.
-    source_lines = public.lines_of([found[i][1] for i in guesses])
+    source_lines = public.lines_of([held[i][1] for i in guesses])
     dropped = {guesses[k] for k in source_lines}
-    for i, (holder, value, reason) in enumerate(found):
+    for i, (holder, value, reason) in enumerate(held):
         if i not in dropped:
             hit.add(ident(value))
             lines.append(f"  {plan.path_to_value(holder, value)} -> {type(value).__name__}: {reason}")

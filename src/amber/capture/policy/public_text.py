@@ -78,8 +78,11 @@ class PublicText:
     def lines_of(self, values: list) -> set:
         """The indexes of ``values`` (str or bytes) that are whole lines of a published source
         file of a module the process imported (the module doc); each file is read once."""
-        pending = {i: _utf8(v) for i, v in enumerate(values)}
-        pending = {i: n for i, n in pending.items() if n is not None and n.strip()}
+        pending: dict[int, bytes] = {}
+        for i, value in enumerate(values):
+            needle = _utf8(value)
+            if needle is not None and needle.strip():
+                pending[i] = needle
         found: set = set()
         for path in self._imported_sources():
             if not pending:
