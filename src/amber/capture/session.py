@@ -110,6 +110,7 @@ def run_snapshot(options: SnapshotOptions, baseline: Baseline, imports: "ImportR
         import site
 
         site.main()
+        imports.record_start_up(site.__name__)  # what main() changed there is no change of the program's
         main, split, filename = _prepare_main(options)
     except Exception as e:
         if not options.for_run:

@@ -363,13 +363,15 @@ class World:
                 self.changed_members[name] = steps
 
     def _note_changes(self) -> None:
-        """One note per module imported again whose state the program changed (``amber inspect``)."""
+        """One note per module imported again whose state the program changed (``amber inspect``);
+        what the interpreter's start-up changed (site's ``USER_SITE``...) is set again unnoted."""
         for name in dict.fromkeys([*self.changed, *self.changed_members, *self.owned.changed]):
-            attrs = list(self.changed.get(name, ()))
+            attrs = self.imports.changed_since_start_up(name, self.changed.get(name, ()))
             attrs += [f"{member_name}.{attr}" + (" (removed)" if how == "del" else "")
                       for _member, member_name, attr, how in self.changed_members.get(name, ())]
             attrs += self.owned.notes(name)
-            self.notes.append(f"{name}: {', '.join(attrs)}")
+            if attrs:
+                self.notes.append(f"{name}: {', '.join(attrs)}")
 
     @property
     def changed_instances(self) -> dict:
