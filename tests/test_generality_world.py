@@ -261,6 +261,21 @@ def test_modules_imported_again_see_what_site_put_into_builtins(program, tmp_pat
     assert "namer" in by_ref and "site" in by_ref and "_sitebuiltins" in by_ref and not info["replayed"]
 
 
+def test_a_name_of_site_the_program_removed_from_builtins_stays_removed(program):
+    # A restore puts site's names into builtins again before the imports; one the program
+    # deleted at start-up (a sandbox's `del builtins.exit`) is deleted again.
+    p = program('''
+        import builtins
+        del builtins.exit, builtins.copyright
+        if __name__ == "__main__":
+            print(hasattr(builtins, "exit"), hasattr(builtins, "copyright"), hasattr(builtins, "quit"))
+    ''')
+    cold = p.cold(check=True)
+    assert cold.stdout == "False False True\n"
+    p.snapshot()
+    assert p.restore().stdout == cold.stdout
+
+
 # == 4. children and subinterpreters of a restored process see the program's configuration ========
 
 def test_children_and_subinterpreters_get_the_programs_configuration(program):

@@ -74,6 +74,8 @@ from amber.capture.world.fingerprint import (
     safe_fingerprint,
 )
 from amber.capture.world.owned import OwnedInstances, refill_step
+# site, the interpreter's start-up: imported again, a restore makes what it puts into builtins
+# (quit, help...) before the modules imported after it, as a cold start has them.
 from amber.restore.loader import START_UP
 
 # Imported while the program's state is captured: no typing at run time (importing it registers
@@ -86,8 +88,6 @@ if TYPE_CHECKING:
 # process imports them afresh (its own environment, main thread, random seed, temporary names,
 # multiprocessing authentication key).
 PER_PROCESS_MODULES = ("os", "threading", "random", "tempfile", "multiprocessing.process")
-# START_UP (site): what it puts into builtins (quit, help...) must be there before the modules
-# imported again are imported, as in a cold start; a restore makes it again (amber.restore.loader).
 _NAMED_KINDS = (type, types.FunctionType, types.BuiltinFunctionType, types.MethodDescriptorType,
                 types.WrapperDescriptorType, types.ClassMethodDescriptorType)
 
