@@ -74,8 +74,6 @@ from amber.capture.world.fingerprint import (
     safe_fingerprint,
 )
 from amber.capture.world.owned import OwnedInstances, refill_step
-# site, the interpreter's start-up: imported again, a restore makes what it puts into builtins
-# (quit, help...) before the modules imported after it, as a cold start has them.
 from amber.restore.loader import START_UP
 
 # Imported while the program's state is captured: no typing at run time (importing it registers
@@ -260,6 +258,8 @@ class World:
             elif name in PER_PROCESS_MODULES:
                 seeds[name] = ByRef(Reason.PER_PROCESS)
             elif name == START_UP:
+                # site: imported again, a restore makes what it puts into builtins (quit, help...)
+                # before the modules imported after it, as a cold start has them.
                 seeds[name] = ByRef(Reason.START_UP)
             elif is_extension(mod):
                 seeds[name] = ByRef(Reason.EXTENSION)
