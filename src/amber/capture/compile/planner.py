@@ -291,7 +291,7 @@ def _attribute_edge(parent, child) -> str:
     if type(parent) is child:
         return ".__class__"
     for name in dir(type(parent)):
-        if name in _MADE_ON_READ or _runs_code(type(parent), name):
+        if name in _MADE_ON_READ and isinstance(parent, type) or _runs_code(type(parent), name):
             continue
         try:
             if getattr(parent, name) is child:
@@ -301,8 +301,9 @@ def _attribute_edge(parent, child) -> str:
     return " -> "
 
 
-# Read through getattr, these store what they answer (3.12+: an empty dict into the class's
-# namespace), which would change the program's state while a path is named.
+# Read through getattr on a class, these store what they answer (3.12+: an empty dict into its
+# namespace), which would change the program's state while a path is named. (A function's are
+# read by its reducer anyway.)
 _MADE_ON_READ = frozenset({"__annotations__"})
 
 
