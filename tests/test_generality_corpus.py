@@ -180,6 +180,48 @@ def test_a_key_made_at_start_up_is_refused_with_what_to_do(program):
     refused(p, "__main__.FERNET._encryption_key -> bytes: is kept under the secret-looking name")
 
 
+KEEPS_LINES = '''
+    """A library that reads its own source lines at import, as ``inspect.stack()`` and tracebacks do
+    (they fill linecache's cache with every line of each file on the stack)."""
+    import linecache
+
+
+    def make_key(root, create=False):
+        secret = derive.signing_key(root, create=create)
+        return secret
+
+
+    LINES = len(linecache.getlines(__file__))
+    '''
+
+
+def test_lines_of_a_published_file_in_linecache_are_no_secret(program, tmp_path):
+    """torch's import calls ``inspect.stack()``: linecache then holds every line of each file on
+    the stack, Amber's own ``session.py`` among them (``secret = keys.secret_key(...)``), which the
+    guess by name refused. Whole lines of a published file (an installed distribution's, the
+    standard library's, Amber's own) are judged as its constants are; the same lines of the
+    program's own file are still refused, naming the path."""
+    site = tmp_path / "site"
+    installed_package(site, "keepslines", {"__init__.py": KEEPS_LINES})
+    p = program(script(f'''
+        import inspect, sys
+        sys.path.insert(0, {str(site)!r})
+        import keepslines
+        FRAMES = len(inspect.stack())
+        ''', shown="keepslines.LINES, FRAMES > 0"))
+    assert "ran 12 True" in restores_as_cold(p)
+    own = tmp_path / "own"
+    own.mkdir()
+    (own / "keepslines.py").write_text(textwrap.dedent(KEEPS_LINES))
+    mine = program(script(f'''
+        import sys
+        sys.path.insert(0, {str(own)!r})
+        import keepslines
+        ''', shown="keepslines.LINES"), name="mine.py")
+    err = refused(mine, "][2][7] -> str: contains a value under the secret-looking name 'secret'")
+    assert "  linecache.cache['" in err and "cannot capture 1 object(s)" in err
+
+
 @pytest.mark.parametrize("value", ["0123456789abcdefghij", "!$%&'()*+,-.0123456789ABCDEFGHIJ"])
 def test_alphabet_rule(value):
     from amber.capture.policy.secret_shapes import plausible

@@ -227,6 +227,55 @@ def test_codec_error_handlers_and_audit_hooks_are_registered_again(program, tmp_
     assert "plugin" in inspect_json(p)["modules"]["by_reference"]
 
 
+def test_modules_imported_again_see_what_site_put_into_builtins(program, tmp_path):
+    # A cold start runs site before the program: quit, exit, help... are in builtins when the
+    # program's modules are imported. torch.fx.graph copies builtins' namespace into a table
+    # (the heap found builtins.quit there: KeyError at restore), dill keeps type(exit) (None at
+    # restore, so the class of quit was rebuilt as None). Imported again, they see the same.
+    write_package(tmp_path, "namer", {"__init__.py": '''
+        import builtins
+        NAMES = dict(builtins.__dict__)
+        try:
+            EXIT_TYPE = type(exit)
+        except NameError:
+            EXIT_TYPE = None
+    '''})
+    p = program('''
+        import builtins
+        import namer
+        if __name__ == "__main__":
+            print(sorted(n for n in ("quit", "exit", "help", "copyright", "credits", "license")
+                         if n in namer.NAMES))
+            print(namer.NAMES["quit"] is builtins.quit, namer.EXIT_TYPE is type(builtins.exit),
+                  type(builtins.quit).__module__, builtins.help.__class__.__name__)
+    ''')
+    cold = p.cold(check=True)
+    assert cold.stdout == ("['copyright', 'credits', 'exit', 'help', 'license', 'quit']\n"
+                           "True True _sitebuiltins _Helper\n")
+    made = run([*AMBER, "snapshot", "--reimport", "namer", "-o", str(p.image), str(p.script)], cwd=p.dir,
+               check=True)
+    assert "changed state" not in made.stderr  # site.main()'s own changes are no change of the program's
+    assert p.restore().stdout == cold.stdout
+    info = inspect_json(p)
+    by_ref = info["modules"]["by_reference"]
+    assert "namer" in by_ref and "site" in by_ref and "_sitebuiltins" in by_ref and not info["replayed"]
+
+
+def test_a_name_of_site_the_program_removed_from_builtins_stays_removed(program):
+    # A restore puts site's names into builtins again before the imports; one the program
+    # deleted at start-up (a sandbox's `del builtins.exit`) is deleted again.
+    p = program('''
+        import builtins
+        del builtins.exit, builtins.copyright
+        if __name__ == "__main__":
+            print(hasattr(builtins, "exit"), hasattr(builtins, "copyright"), hasattr(builtins, "quit"))
+    ''')
+    cold = p.cold(check=True)
+    assert cold.stdout == "False False True\n"
+    p.snapshot()
+    assert p.restore().stdout == cold.stdout
+
+
 # == 4. children and subinterpreters of a restored process see the program's configuration ========
 
 def test_children_and_subinterpreters_get_the_programs_configuration(program):

@@ -311,3 +311,25 @@ def test_a_background_build_that_fails_says_why_in_later_runs(tmp_path):
     assert "no image can be built for this program (" in later.stderr and "__main__.G" in later.stderr, \
         later.stderr
     assert not [n for _d, _s, names in os.walk(tmp_path) for n in names if n.endswith((".amber", ".tmp"))]
+
+
+def test_a_module_imported_again_keeps_the_stream_start_up_had_as_a_default(program, tmp_path):
+    """tqdm.cli's ``def main(fp=sys.stderr)``, imported while ``amber run`` records start-up's
+    output: the default is the recorder's stand-in for sys.stderr, which the image writes as
+    sys.stderr itself; the verification compares it as that stream (it refused: "an instance of
+    amber.capture.recorders.inputs.TextIOWrapper here, _io.TextIOWrapper after restore")."""
+    (tmp_path / "clidefault").mkdir()
+    (tmp_path / "clidefault" / "__init__.py").write_text(
+        "import sys\n\ndef main(fp=sys.stderr, out=sys.stdout):\n    return fp is sys.stderr, out is sys.stdout\n")
+    p = program(f'''
+        import sys
+        sys.path.insert(0, {str(tmp_path)!r})
+        import clidefault
+        if __name__ == "__main__":
+            print("ran", clidefault.main())
+    ''')
+    env = {"AMBER_CACHE": str(tmp_path / "cache")}
+    first = run([*AMBER, "run", "--wait", "-v", "--reimport", "clidefault", str(p.script)], env=env, check=True)
+    assert "amber: built" in first.stderr and "warning" not in first.stderr, first.stderr
+    second = run([*AMBER, "run", "--wait", "-v", "--reimport", "clidefault", str(p.script)], env=env, check=True)
+    assert "amber: restoring" in second.stderr and second.stdout == "ran (True, True)\n"

@@ -476,3 +476,26 @@ def test_isomorphism_check_sees_lost_sharing():
         assert_isomorphic([shared, shared], [[1], [1]])
     with pytest.raises(AssertionError):
         assert_isomorphic([[1], [1]], [shared, shared])
+
+
+def test_naming_a_path_runs_no_code_and_changes_no_class():
+    """The paths of ``amber inspect`` and of messages are named by looking: reading a class's
+    ``__annotations__`` through getattr puts an empty dict into it (3.12+), which the verifier
+    then saw as a difference; a property of the program's would run."""
+    from amber.capture.compile.planner import _edge_label
+
+    ran = []
+
+    class Plain:
+        pass
+
+    class Lazy:
+        @property
+        def value(self):
+            ran.append(1)
+            return Plain
+
+    assert _edge_label(Plain, type) == ".__class__"
+    assert "__annotations__" not in Plain.__dict__
+    assert _edge_label(Lazy(), Plain) == " -> " and not ran
+    assert _edge_label(types.SimpleNamespace(x=Plain), Plain) == ".x"

@@ -62,6 +62,9 @@ class FakeImports:
         self.asked.append((name, list(attrs)))
         return [a for a in attrs if a in self._changed.get(name, ())]
 
+    def changed_since_start_up(self, name, attrs):
+        return list(attrs)  # no module here is the interpreter's start-up's
+
 
 class FakeProbe:
     """Stands for the fresh interpreter: ``loaded[name]`` is what importing the name adds (the
@@ -442,7 +445,7 @@ def test_changes_with_the_real_import_recorder(monkeypatch):
     monkeypatch.setitem(sys.modules, "_unit_cfg", ext)
     recorder = ImportRecorder.__new__(ImportRecorder)  # without hooking the import system
     recorder.order, recorder.stack, recorder.after_import, recorder.members_after_import = [], [], {}, {}
-    recorder.instances_after_import = {}
+    recorder.instances_after_import, recorder.after_start_up = {}, {}
     recorder._finished("_unit_cfg", True)  # the namespace right after import
     ext.items.append(2)  # the program changes a container...
     ext.level = 1000  # ...and rebinds an attribute; a fresh import has level=0, items=[]
@@ -467,7 +470,7 @@ def test_instances_a_module_owns_with_the_real_import_recorder(monkeypatch):
     monkeypatch.setitem(sys.modules, "_unit_owned", ext)
     recorder = ImportRecorder.__new__(ImportRecorder)  # without hooking the import system
     recorder.order, recorder.stack, recorder.after_import, recorder.members_after_import = [], [], {}, {}
-    recorder.instances_after_import = {}
+    recorder.instances_after_import, recorder.after_start_up = {}, {}
     recorder._finished("_unit_owned", True)
     fresh_instance = _Defaults()
     fresh_instance.pid = 99  # differs from process to process: never set again

@@ -478,7 +478,7 @@ def _secret_report(plan: HeapPlan, env: dict, scanner: SecretScanner, modules: d
     """One line for each secret the image would hold: the planner's hits in str and bytes
     values, then buffers and values kept under secret-looking names (the plan's recipes), then
     variables set in ``os.environ`` during start-up. A guess (a name, a shape) about a constant
-    of a published file is dropped (:mod:`~amber.capture.policy.public_text`)."""
+    or whole lines of a published file is dropped (:mod:`~amber.capture.policy.public_text`)."""
     lines: list = []
     hit: set = set()
     public = PublicText(plan, modules)
@@ -487,6 +487,8 @@ def _secret_report(plan: HeapPlan, env: dict, scanner: SecretScanner, modules: d
     def address(n: int) -> bool:
         return ident_of_address(n) in nodes
 
+    held: list = []  # (holder, value, reason): what the image would hold
+    guesses: list = []  # the indexes in held of the guesses (no literal check would refuse them)
     for holder, value, reason, literal in plan.secret_hits:
         if not literal:  # judged again, now that the whole heap is known
             why = scanner.check(value, False, address)
@@ -494,9 +496,18 @@ def _secret_report(plan: HeapPlan, env: dict, scanner: SecretScanner, modules: d
                 why = scanner.check(value, True)
             if why is None:
                 continue
+            if scanner.check(value, True) is None:
+                guesses.append(len(held))
             reason = why
-        hit.add(ident(value))
-        lines.append(f"  {plan.path_to_value(holder, value)} -> {type(value).__name__}: {reason}")
+        held.append((holder, value, reason))
+    # A guess about whole lines of a published file (a copy of its source text) is dropped too;
+    # the files are read once for all of them.
+    source_lines = public.lines_of([held[i][1] for i in guesses])
+    dropped = {guesses[k] for k in source_lines}
+    for i, (holder, value, reason) in enumerate(held):
+        if i not in dropped:
+            hit.add(ident(value))
+            lines.append(f"  {plan.path_to_value(holder, value)} -> {type(value).__name__}: {reason}")
     _recipe_hits(plan, scanner, hit, lines, public)
     for name, value in env.items():
         if value is None:

@@ -58,7 +58,7 @@ class Startup:
         self.cold_seconds = cold_seconds  # amber run: from its start to here (amber.runcache.timings)
         self.modules = {name: mod for name, mod in list(sys.modules.items())
                         if mod is not None and not _is_amber_machinery(name)}
-        self.replay = baseline.replay()
+        self.replay = baseline.replay(recorders.imports.after_start_up)
         self.environ_changes = baseline.environ_changes()
         self.point = {"kind": split.kind, "line": split.line, "script": filename,
                       "module": options.target if options.is_module else "", "argv0": sys.argv[0]}
@@ -110,6 +110,8 @@ def run_snapshot(options: SnapshotOptions, baseline: Baseline, imports: "ImportR
         import site
 
         site.main()
+        for started in (site.__name__, "builtins"):  # what main() changed there is not the program's
+            imports.record_start_up(started)
         main, split, filename = _prepare_main(options)
     except Exception as e:
         if not options.for_run:

@@ -136,8 +136,29 @@ def import_again(names: list) -> None:
             continue
         try:
             __import__(name)
+            start_up_again(name)
         except Exception as e:
             raise AmberError(f"importing {name} again failed: {type(e).__name__}: {e}") from e
+
+
+# The interpreter's start-up module: the snapshot ran it (Amber's -S only defers it), a restore
+# and the fresh-import probe (-I -S) import it again (amber.capture.world.rules.START_UP).
+START_UP = "site"
+
+
+def start_up_again(name: str) -> None:
+    """Once ``site`` is imported again, what the interpreter's start-up does with it before the
+    program runs and a restore's ``-S`` leaves out: put ``quit``, ``exit``, ``copyright``,
+    ``credits``, ``license`` and ``help`` into builtins. The modules imported after it read them
+    as they are imported (torch.fx.graph copies builtins' namespace, dill takes ``type(exit)``),
+    as in a cold start; what the program left there is set again with the heap, over these.
+    (``sys.path``, the rest of site's work, comes from the image's prelude.)"""
+    if name != START_UP:
+        return
+    site = sys.modules[name]
+    site.setquit()
+    site.setcopyright()
+    site.sethelper()
 
 
 def apply_environ(changes: dict) -> None:

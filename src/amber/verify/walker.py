@@ -308,6 +308,10 @@ class Walker:
         """A value of a module imported again: its kind; for classes and functions the module
         defines (``member``: the name the module has it under), what a program may have set on
         them."""
+        if self.real_of is not None:  # a recorder's stand-in kept there (a default sys.stderr)
+            real = self.real_of(obj)
+            if real is not None:
+                obj = real
         kind = type(obj)
         if kind in ATOMS:
             self.facts[path] = atom_fact(obj)

@@ -25,7 +25,7 @@ from collections import deque
 from itertools import compress
 from operator import not_
 
-from amber._compat import ident
+from amber._compat import ident, is_python_class
 from amber.capture.policy.secret_forms import MIN_LENGTH
 from amber.capture.reduce import recipes as R
 from amber.capture.reduce.recipes import ATOMS, LEAF_MAKES, Global, Offender, Recipe
@@ -315,13 +315,37 @@ def _attribute_edge(parent, child) -> str:
         for k, v in d.items():
             if v is child:
                 return f".{k}"
+    if type(parent) is child:
+        return ".__class__"
     for name in dir(type(parent)):
+        if name in _MADE_ON_READ and isinstance(parent, type) or _runs_code(type(parent), name):
+            continue
         try:
             if getattr(parent, name) is child:
                 return f".{name}"
         except Exception:
             continue
     return " -> "
+
+
+# Read through getattr on a class, these store what they answer (3.12+: an empty dict into its
+# namespace), which would change the program's state while a path is named. (A function's are
+# read by its reducer anyway.)
+_MADE_ON_READ = frozenset({"__annotations__"})
+
+
+def _runs_code(cls: type, name: str) -> bool:
+    """Whether reading ``name`` on an instance of ``cls`` would run the program's code (a
+    property, a descriptor of a Python class): a path is named without running any."""
+    for klass in type.__dict__["__mro__"].__get__(cls):
+        found = type.__dict__["__dict__"].__get__(klass).get(name, _ABSENT)
+        if found is not _ABSENT:
+            kind = type(found)
+            return isinstance(found, property) or is_python_class(kind) and hasattr(kind, "__get__")
+    return False
+
+
+_ABSENT = object()
 
 
 def _short_repr(value, limit: int = 60) -> str:

@@ -21,6 +21,15 @@ Which modules are asked: those on the path by which the walk reached the value (
 themselves, and the modules that define the classes and functions on it), so a hit costs the
 compilation of a few files, and only when there is a hit. Nothing is imported (the program's
 state is being captured): files are read and compiled with builtins.
+
+The *lines* of a published file are public too: a copy of its source text kept by the process
+(``linecache``'s cache, filled by ``inspect.stack()`` or a traceback; a frame summary's line)
+holds whole lines of a file, of which the constants are only a part (``secret = make(root)``,
+a line of code, is no constant). Such a value, one or more whole lines (its ends may be
+stripped of white space) of the file of a module the process imported, whose file is
+published, is judged as literal too. Amber's own files count as published: they are Amber's
+code, not the program's (its capture runs the program, so its frames are on the stack that
+``inspect.stack()`` reads), the same text for every program.
 """
 
 from __future__ import annotations
@@ -50,6 +59,7 @@ class PublicText:
         self._constants: dict[str, frozenset] = {}  # file -> its code's str and bytes constants
         self._records: dict[str, frozenset] = {}  # sys.path entry -> the files its RECORDs list
         self._stdlib = _stdlib_dir()
+        self._amber = _amber_dir()
 
     def holds(self, holder: int, value: object) -> bool:
         """Whether ``value`` (a str or bytes), reached through the object ``holder`` (an id of
@@ -65,7 +75,42 @@ class PublicText:
                 return True
         return False
 
+    def lines_of(self, values: list) -> set:
+        """The indexes of ``values`` (str or bytes) that are whole lines of a published source
+        file of a module the process imported (the module doc); each file is read once."""
+        pending: dict[int, bytes] = {}
+        for i, value in enumerate(values):
+            needle = _utf8(value)
+            if needle is not None and needle.strip():
+                pending[i] = needle
+        found: set = set()
+        for path in self._imported_sources():
+            if not pending:
+                break
+            try:
+                with open(path, "rb") as f:
+                    data = f.read()
+            except OSError:
+                continue
+            if b"\r" in data:
+                data = data.replace(b"\r\n", b"\n")  # linecache reads with universal newlines
+            for i, needle in list(pending.items()):
+                if _whole_lines(data, needle):
+                    found.add(i)
+                    del pending[i]
+        return found
+
     # == which files =================================================================================
+    def _imported_sources(self) -> Iterable[str]:
+        """The published ``.py`` files of the modules imported (Amber's own among them)."""
+        seen: set = set()
+        for module in list(sys.modules.values()):
+            path = _dict_of(module).get("__file__")
+            if type(path) is str and path.endswith(".py") and path not in seen:
+                seen.add(path)
+                if self._published(path):
+                    yield path
+
     def _files_on_path(self, holder: int) -> Iterable[str]:
         seen: set = set()
         for module in self._modules_on_path(holder):
@@ -94,6 +139,8 @@ class PublicText:
             return False
         if self._stdlib and path.startswith(self._stdlib + os.sep) and \
                 f"{os.sep}site-packages{os.sep}" not in path[len(self._stdlib):]:
+            return True
+        if path.startswith(self._amber + os.sep):
             return True
         for entry in sys.path:
             root = os.path.abspath(entry or ".")
@@ -124,6 +171,27 @@ class PublicText:
         code = _code_of(path, data)
         known = self._constants[path] = frozenset(_constants(code)) if code is not None else frozenset()
         return known
+
+
+def _utf8(value: object) -> bytes | None:
+    if isinstance(value, str):
+        return value.encode("utf-8", "surrogatepass")
+    return bytes(value) if isinstance(value, bytes) else None
+
+
+def _whole_lines(data: bytes, needle: bytes) -> bool:
+    """Whether ``needle`` is in ``data`` as whole lines: only white space between the start of
+    its first line and it, and between it and the end of its last line."""
+    start = data.find(needle)
+    while start >= 0:
+        end = start + len(needle)
+        head = data[data.rfind(b"\n", 0, start) + 1:start]
+        line_end = data.find(b"\n", end)
+        tail = b"" if needle.endswith(b"\n") else data[end:line_end if line_end >= 0 else len(data)]
+        if not head.strip() and not tail.strip():
+            return True
+        start = data.find(needle, start + 1)
+    return False
 
 
 def _code_of(path: str, data: bytes) -> _CODE | None:
@@ -170,6 +238,14 @@ def _record_paths(root: str) -> Iterable[str]:
                     yield first.strip('"')
         except OSError:
             continue
+
+
+def _amber_dir() -> str:
+    """Amber's own package directory (its files are Amber's code, not the program's)."""
+    import amber  # imported already: the capture runs inside it
+
+    path = getattr(amber, "__file__", None)
+    return os.path.dirname(os.path.abspath(path)) if isinstance(path, str) else "\0"
 
 
 def _stdlib_dir() -> str:

@@ -106,8 +106,11 @@ class Baseline:
         file = getattr(main, "__file__", None)
         return posixpath.dirname(posixpath.realpath(file)) if isinstance(file, str) else None
 
-    def replay(self) -> tuple:
-        """(early steps, late steps, roots) to restore what start-up did to the base set."""
+    def replay(self, started: dict | None = None) -> tuple:
+        """(early steps, late steps, roots) to restore what start-up did to the base set.
+        ``started``: {module: {attribute: ...}} once the interpreter's start-up (site) was done
+        with it; an attribute it set that the program removed is removed again (a restore's
+        start-up sets site's names in builtins again: amber.restore.loader.start_up_again)."""
         early: list = self._config_steps()  # first: the steps below set sys attributes on top of it
         late: list = []
         for name, (mod, ids, copies) in self.modules.items():
@@ -116,6 +119,7 @@ class Baseline:
             if name in SKIP_MODULES:
                 early += _renamed(mod, ids)
                 continue
+            early += _removed_since_start_up(mod, ids, (started or {}).get(name, ()))
             never = NEVER_REPLAY.get(name, ())
             for attr, value in list(vars(mod).items()):
                 if attr in never or attr in IMPORT_ATTRIBUTES and name != "builtins":
@@ -139,6 +143,14 @@ class Baseline:
         for name, value in changed_settings(self.c_settings, read_settings()):
             early.append((reconstructor(replay.apply_setting), (name, value)))
         return early, late
+
+
+def _removed_since_start_up(mod, ids: dict, started) -> list:
+    """The steps that remove again what the start-up set on ``mod`` (``started``: its names once
+    site was done) and the program removed: neither in the baseline's ``ids`` nor there now."""
+    namespace = vars(mod)
+    return [(named("builtins", "delattr"), (mod, attr)) for attr in started
+            if attr not in namespace and attr not in ids]
 
 
 def _renamed(mod, ids: dict) -> list:

@@ -49,6 +49,7 @@ class ImportRecorder:
         self.members_after_import: dict[str, dict] = {}
         # name -> {path of an owned instance: (its id, its type's id, {attr: (id, container fingerprint)})}
         self.instances_after_import: dict[str, dict] = {}
+        self.after_start_up: dict[str, dict] = {}  # name -> as after_import, once site.main() ran
         for name, mod in list(sys.modules.items()):
             if mod is not None:
                 self.members_after_import[name], self.instances_after_import[name] = _namespaces_state(mod)
@@ -142,28 +143,45 @@ class ImportRecorder:
         oid, fp = state[attr]
         return ident(value) == oid and not _changed_in_place(value, fp)
 
+    def record_start_up(self, name: str) -> None:
+        """The namespace of ``name`` once the interpreter's start-up is done with it (``site``
+        after ``site.main()``): what it changed there is the start-up's, not the program's."""
+        mod = sys.modules.get(name)
+        if mod is not None:
+            self.after_start_up[name] = _state([(k, v) for k, v in list(vars(mod).items()) if not _dunder(k)])
+
+    def changed_since_start_up(self, name: str, attrs) -> list:
+        """Those of ``attrs`` that the program changed after the start-up (all of them for a
+        module the start-up did not record)."""
+        if name not in self.after_start_up:
+            return list(attrs)
+        return _changed_since(sys.modules.get(name), self.after_start_up[name], attrs)
+
     def changed_since_import(self, name: str, attrs) -> list:
         """Those of ``attrs`` that the program changed after ``name`` was imported."""
-        mod = sys.modules.get(name)
-        state = self.after_import.get(name)
-        if mod is None or state is None:
-            return []
-        out = []
-        for attr in attrs:
-            if attr not in state:
-                out.append(attr)
+        return _changed_since(sys.modules.get(name), self.after_import.get(name), attrs)
+
+
+def _changed_since(mod, state: dict | None, attrs) -> list:
+    """Those of ``attrs`` whose value in ``mod`` is not the one ``state`` recorded."""
+    if mod is None or state is None:
+        return []
+    out = []
+    for attr in attrs:
+        if attr not in state:
+            out.append(attr)
+            continue
+        value = getattr(mod, attr, None)
+        oid, fp = state[attr]
+        if ident(value) != oid:
+            out.append(attr)
+        elif fp is not None:
+            try:
+                if fingerprint(value) != fp:
+                    out.append(attr)
+            except Exception:
                 continue
-            value = getattr(mod, attr, None)
-            oid, fp = state[attr]
-            if ident(value) != oid:
-                out.append(attr)
-            elif fp is not None:
-                try:
-                    if fingerprint(value) != fp:
-                        out.append(attr)
-                except Exception:
-                    continue
-        return out
+    return out
 
 
 def _dunder(name) -> bool:

@@ -31,6 +31,7 @@ import sys
 
 from amber.capture.world.fingerprint import exact_str, member_fingerprint, namespace_fingerprint, resolve
 from amber.errors import CaptureError
+from amber.restore.loader import start_up_again
 
 # Imported in the probe child too, which must hold nothing beyond the base set and this: no
 # typing at run time.
@@ -103,6 +104,7 @@ def _import_one(name: str) -> tuple:
     if name not in sys.modules:
         try:
             __import__(name)
+            start_up_again(name)  # as a restore does (site's builtins)
         except BaseException as e:  # noqa: BLE001 - any failure is reported, not raised
             error = _describe_exception(e)
     added = [exact_str(n) for n in list(sys.modules) if isinstance(n, str) and n not in before]

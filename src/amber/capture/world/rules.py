@@ -74,6 +74,7 @@ from amber.capture.world.fingerprint import (
     safe_fingerprint,
 )
 from amber.capture.world.owned import OwnedInstances, refill_step
+from amber.restore.loader import START_UP
 
 # Imported while the program's state is captured: no typing at run time (importing it registers
 # its types in copyreg.dispatch_table, state of the program's base set); its names are for mypy.
@@ -97,6 +98,7 @@ class Reason(enum.Enum):
     IN_BASE_PACKAGE = "part of the base-set package {}"
     ASKED = "asked to (reimport)"
     PER_PROCESS = "describes the running process"
+    START_UP = "the interpreter's start-up (imported again, it puts site's names into builtins)"
     EXTENSION = "extension module"
     C_METACLASS = "defines {} with a metaclass implemented in C ({})"
     NAMES_C_TYPE = "gives a C type its only name ({} = {})"
@@ -255,6 +257,10 @@ class World:
                 seeds[name] = ByRef(Reason.ASKED)
             elif name in PER_PROCESS_MODULES:
                 seeds[name] = ByRef(Reason.PER_PROCESS)
+            elif name == START_UP:
+                # site: imported again, a restore makes what it puts into builtins (quit, help...)
+                # before the modules imported after it, as a cold start has them.
+                seeds[name] = ByRef(Reason.START_UP)
             elif is_extension(mod):
                 seeds[name] = ByRef(Reason.EXTENSION)
             else:
@@ -357,13 +363,15 @@ class World:
                 self.changed_members[name] = steps
 
     def _note_changes(self) -> None:
-        """One note per module imported again whose state the program changed (``amber inspect``)."""
+        """One note per module imported again whose state the program changed (``amber inspect``);
+        what the interpreter's start-up changed (site's ``USER_SITE``...) is set again unnoted."""
         for name in dict.fromkeys([*self.changed, *self.changed_members, *self.owned.changed]):
-            attrs = list(self.changed.get(name, ()))
+            attrs = self.imports.changed_since_start_up(name, self.changed.get(name, ()))
             attrs += [f"{member_name}.{attr}" + (" (removed)" if how == "del" else "")
                       for _member, member_name, attr, how in self.changed_members.get(name, ())]
             attrs += self.owned.notes(name)
-            self.notes.append(f"{name}: {', '.join(attrs)}")
+            if attrs:
+                self.notes.append(f"{name}: {', '.join(attrs)}")
 
     @property
     def changed_instances(self) -> dict:
