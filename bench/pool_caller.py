@@ -33,7 +33,8 @@ class PoolSocket:
         request = wire.Request(identity=repr(ident), argv0=None, args=[], orig_argv=[],
                                environ=[(k.encode(), v.encode()) for k, v in self.env.items()],
                                cwd=os.fsencode(self.cwd), umask=0o022, ignored_signals=[], limits=[],
-                               print_output=False, streams=7, mode=wire.MAIN, extra=0)
+                               print_output=False, streams=7, stdio=[None, None, None], mode=wire.MAIN,
+                               extra=0)
         data = wire.encode(request)
         t0 = time.perf_counter()
         out_r, out_w = os.pipe()
