@@ -99,6 +99,25 @@ def test_an_instance_has_the_modules_a_restore_has(program, pools):
     assert served(p.image) == 1
 
 
+def test_closed_streams_and_start_up_signal_handlers_are_a_restores(program, pools):
+    p = program('''
+        import os, signal, sys, amber
+        signal.signal(signal.SIGUSR1, lambda *a: print("start-up's handler", flush=True))
+        amber.snapshot()
+        print(sys.stdin is None, file=sys.stdout)
+        os.kill(os.getpid(), signal.SIGUSR1)
+    ''')
+    p.snapshot()
+    pools(p.image)
+    outs = []
+    for extra in ([], ["--no-pool"]):
+        r = subprocess.run(["sh", "-c", 'exec "$@" <&-', "sh", *AMBER, "restore", *extra, str(p.image)],
+                           capture_output=True, text=True, timeout=60)
+        outs.append((r.returncode, r.stdout, r.stderr))
+    assert outs[0] == outs[1] == (0, "True\nstart-up's handler\n", ""), outs
+    assert served(p.image) == 1
+
+
 def test_exit_codes_exceptions_and_death_by_signal_come_back(program, pools):
     p = program('''
         import os, signal, sys, amber

@@ -66,6 +66,9 @@ def _through(sock_path: str, ident: tuple, args: list, argv0: "str | None", prin
              worker_fds: "list | None") -> None:
     import _socket
 
+    # The caller's streams are looked at before the socket exists: made first, it would take the
+    # number of a closed stream (0, 1 or 2) and be sent as that stream.
+    streams, fds = _open_streams()
     sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
     try:
         try:
@@ -79,7 +82,6 @@ def _through(sock_path: str, ident: tuple, args: list, argv0: "str | None", prin
         if uid != posix.geteuid():
             warn(f"the pool at {sock_path} runs as another user (uid {uid}); restoring without the pool")
             return
-        streams, fds = _open_streams()
         extra = list(worker_fds or ())
         fds += extra
         cwd = posix.getcwdb()

@@ -61,7 +61,7 @@ class Instance:
             raise RequestError(f"cannot enter the working directory: {e.strerror}") from None
         posix.umask(request.umask)
         _limits(request.limits)
-        _signals(set(request.ignored_signals))
+        _signals(set(request.ignored_signals), self.pool.signals)
         sys.orig_argv = list(request.orig_argv)  # the restoring command's, as a restore has it
         self.pool.entropy.apply()
         for name in set(sys.modules) - self.pool.modules:
@@ -211,21 +211,19 @@ def _limits(limits: list) -> None:
             pass  # a hard limit above the pool's cannot be raised: the pool's stays
 
 
-def _signals(ignored: set) -> None:
-    """Every signal as a fresh interpreter started by the caller has it: ignored where the caller
-    ignores it, SIGINT raising KeyboardInterrupt, the rest at their default."""
-    for signum in range(1, _signal.NSIG):
-        if signum in (_signal.SIGKILL, _signal.SIGSTOP):
-            continue
-        if signum in ignored:
-            wanted = _signal.SIG_IGN
-        elif signum == _signal.SIGINT:
-            wanted = _signal.default_int_handler
-        else:
-            wanted = _signal.SIG_DFL
+def _signals(ignored: set, restored: dict) -> None:
+    """Every signal as a restore started by the caller has it: the handlers the image set (the
+    parent has them; those the server took over are put back from ``restored``), and, where the
+    image left the default, ignored when the caller ignores it (``nohup``'s SIGHUP)."""
+    for signum, handler in restored.items():
         try:
-            if _signal.getsignal(signum) != wanted:
-                _signal.signal(signum, wanted)
+            _signal.signal(signum, handler if handler is not None else _signal.SIG_DFL)
+        except (OSError, ValueError, RuntimeError, TypeError):
+            pass
+    for signum in ignored:
+        try:
+            if _signal.getsignal(signum) == _signal.SIG_DFL:
+                _signal.signal(signum, _signal.SIG_IGN)
         except (OSError, ValueError, RuntimeError):
             pass
     _signal.set_wakeup_fd(-1)

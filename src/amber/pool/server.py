@@ -54,6 +54,7 @@ class LoadedImage:
         self.output = output
         self.modules = modules
         self.entropy = entropy_plan
+        self.signals: dict = {}  # the restore's dispositions of the signals the server handles
 
 
 def main(argv: list) -> Instance:
@@ -160,6 +161,10 @@ class Server:
         posix.set_blocking(wake_w, False)
         posix.set_blocking(wake_r, False)
         _signal.set_wakeup_fd(wake_w)
+        # What a restore has for the signals the server takes over (the image's handlers among
+        # them): an instance gets these back (amber.pool.instance).
+        self.loaded.signals = {s: _signal.getsignal(s) for s in (_signal.SIGCHLD, _signal.SIGTERM,
+                                                                 _signal.SIGINT, _signal.SIGHUP)}
         _signal.signal(_signal.SIGCHLD, lambda *_: None)  # wakes the poll through the pipe
         _signal.signal(_signal.SIGTERM, self._on_stop)
         _signal.signal(_signal.SIGINT, self._on_stop)
