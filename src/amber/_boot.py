@@ -52,7 +52,7 @@ def _restore(command: str, args: list, client) -> None:
         client.serve(options.image, options.args)
     from amber.restore import loader
 
-    loader.main(options.encode())
+    loader.restore(options)
 
 
 def main() -> None:

@@ -287,30 +287,41 @@ def restore_arguments(parser: "argparse.ArgumentParser") -> None:
     parser.description = ("Restore a fresh process from IMAGE and resume right after its snapshot point. "
                           "IMAGE must be signed with this machine's key (AMBER_KEY or "
                           "~/.config/amber/hmac.key) or a trusted Ed25519 key (amber trust).")
-    parser.epilog = "Amber's options come before IMAGE; everything after it belongs to the program."
-    _add(parser, RESTORE, "the program's own arguments (its sys.argv[1:]): everything after IMAGE")
+    parser.epilog = _AFTER_IMAGE
+    _add(parser, RESTORE, _IMAGE_ARGS)
 
 
 def restore(opts: "argparse.Namespace") -> int:
-    if opts.image is None:
-        raise UsageError("restore needs an image; see 'amber restore --help'")
-    options = RestoreOptions(opts.image, insecure=opts.insecure, verify_buffers=opts.verify_buffers,
-                             no_pool=opts.no_pool, args=opts.args)
-    return _exec([sys.executable, "-I", "-S", BOOT, "restore", *options.encode()])
+    _needs_image(opts, "restore")
+    return _restoring(RestoreOptions(opts.image, insecure=opts.insecure, verify_buffers=opts.verify_buffers,
+                                     no_pool=opts.no_pool, args=opts.args))
 
 
 def debug_arguments(parser: "argparse.ArgumentParser") -> None:
     parser.description = ("Restore IMAGE and stop in pdb at the first line after its snapshot point, with "
                           "the restored state (p, n, s, b, c as in python -m pdb); an unhandled exception "
                           "opens a post-mortem session. Never through a pool.")
-    parser.epilog = "Amber's options come before IMAGE; everything after it belongs to the program."
-    _add(parser, DEBUG, "the program's own arguments (its sys.argv[1:]): everything after IMAGE")
+    parser.epilog = _AFTER_IMAGE
+    _add(parser, DEBUG, _IMAGE_ARGS)
 
 
 def debug(opts: "argparse.Namespace") -> int:
+    _needs_image(opts, "debug")
+    return _restoring(RestoreOptions(opts.image, insecure=opts.insecure, no_pool=True, debug=True,
+                                     args=opts.args))
+
+
+_AFTER_IMAGE = "Amber's options come before IMAGE; everything after it belongs to the program."
+_IMAGE_ARGS = "the program's own arguments (its sys.argv[1:]): everything after IMAGE"
+
+
+def _needs_image(opts: "argparse.Namespace", command: str) -> None:
     if opts.image is None:
-        raise UsageError("debug needs an image; see 'amber debug --help'")
-    options = RestoreOptions(opts.image, insecure=opts.insecure, no_pool=True, debug=True, args=opts.args)
+        raise UsageError(f"{command} needs an image; see 'amber {command} --help'")
+
+
+def _restoring(options: RestoreOptions) -> int:
+    """Become the isolated restoring interpreter (see amber._boot)."""
     return _exec([sys.executable, "-I", "-S", BOOT, "restore", *options.encode()])
 
 

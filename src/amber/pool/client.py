@@ -51,8 +51,9 @@ def serve(image: str, args: list, argv0: "str | None" = None, print_output: bool
     sock_path = paths.socket_path(directory, paths.pool_name(ident))
     if not paths.is_own_socket(sock_path):
         return  # no pool: the common case, one lstat
-    if paths.unsafe(directory) is not None:
-        warn(f"the pool directory is not safe to use ({paths.unsafe(directory)}); restoring without the pool")
+    unsafe = paths.unsafe(directory)
+    if unsafe is not None:
+        warn(f"the pool directory is not safe to use ({unsafe}); restoring without the pool")
         return
     before = set(sys.modules)
     try:

@@ -132,7 +132,9 @@ def _exec_a_restore(image: str, request: wire.Request) -> None:
 
     options = RestoreOptions(image, no_pool=True, args=request.args)
     cmd = [sys.executable, "-I", "-S", BOOT, "restore", *options.encode()]
-    sys.stdout is not None and sys.stdout.flush()
+    from amber.errors import flush_streams
+
+    flush_streams()
     posix.execv(cmd[0], cmd)
 
 

@@ -48,7 +48,11 @@ from amber.state import RESTORED, RESTORING, STATE
 def main(argv: list) -> None:
     """``_boot.py restore <RestoreOptions>``; an :class:`AmberError` is reported by the process's
     entry point (:func:`amber.errors.entry_point`)."""
-    options = RestoreOptions.decode(argv)
+    restore(RestoreOptions.decode(argv))
+
+
+def restore(options: RestoreOptions) -> None:
+    """Restore the image ``options`` names and resume the program in this process."""
     resume(load(options.image, options.insecure, options.verify_buffers), options.args, debug=options.debug)
 
 
