@@ -279,6 +279,26 @@ def test_the_restore_path_does_not_import_future_or_typing(tmp_path):
     assert p.returncode == 0 and {"amber", "amber.restore.loader", "amber.options", "amber.state"} <= base
     assert not base & {"__future__", "typing", "argparse", "importlib"}, sorted(base)
     assert not [name for name in base if name.startswith(("amber.capture", "amber.commands"))]
+    # Nor what only _pickle's initialisation would pull in (amber.restore.loader._import_unpickler)
+    assert not base & {"functools", "collections", "operator", "types", "keyword", "reprlib"}, sorted(base)
+
+
+def test_a_restore_holds_only_the_amber_modules_it_or_the_program_imported(program):
+    """Amber's own modules that the snapshotting process imported for itself (the run cache's,
+    the recorders' helpers) are not in the restored sys.modules, as they are not in a cold
+    run's; those the program imported are."""
+    p = program('''
+        import sys
+        import amber, amber.multiprocessing
+        if __name__ == "__main__":
+            names = sorted(n for n in sys.modules if n.startswith("amber."))
+            print([n for n in names if n.startswith(("amber.runcache", "amber.capture"))],
+                  "amber.multiprocessing" in names, amber.multiprocessing.__name__)
+    ''')
+    cold = p.cold(check=True).stdout
+    assert cold.startswith("[] True ")
+    p.snapshot()
+    assert p.restore().stdout == cold
 
 
 def test_the_installed_command_hands_over_without_importing_re(program):

@@ -49,6 +49,21 @@ def test_a_module_a_base_set_package_imports_is_not_captured_beside_it(program):
     assert "stringprep" in info["modules"]["by_reference"]
 
 
+def test_a_reexported_public_names_list_is_the_very_list(program):
+    """collections.abc takes ``__all__`` from _collections_abc (imported again at restore, it
+    names C types): captured by value, it refers to the fresh import's list, as a cold process's
+    does; and one verification suffices (no difference found, nothing imported again for it)."""
+    p = program('''
+        import collections.abc, _collections_abc, typing
+        if __name__ == "__main__":
+            print(collections.abc.__all__ is _collections_abc.__all__, typing.Sequence[int])
+    ''')
+    cold = p.cold(check=True)
+    snap = p.snapshot()
+    assert "verifying once more" not in snap.stderr, snap.stderr
+    assert p.restore().stdout == cold.stdout == "True typing.Sequence[int]\n"
+
+
 def test_what_a_package_imported_again_imports_is_one_copy(program, tmp_path):
     # fastpkg.structs defines a ctypes structure (so fastpkg is imported again, whole);
     # fastpkg.util imports dataclasses and typing when it is imported again: the program's own

@@ -233,6 +233,48 @@ def test_the_collector_is_as_start_up_left_it(program, tmp_path, start_up, expec
         assert out.strip() == expected
 
 
+def test_what_a_restore_made_is_old_to_the_collector(program):
+    """What the restore made (the heap, the modules imported again) is in the collector's oldest
+    generation when the program resumes, as a cold start's start-up objects are by then: in the
+    youngest, the first collection would walk all of it. Still visible to gc.get_objects()."""
+    p = program('''
+        import gc
+        INDEX = {i: [i] for i in range(2000)}
+        gc.collect()  # the cold start's long-lived objects are old by now
+        if __name__ == "__main__":
+            where = [g for g in range(3) if any(o is INDEX for o in gc.get_objects(g))]
+            print(where, gc.isenabled(), INDEX[5])
+    ''')
+    cold = p.cold(check=True).stdout
+    assert cold == "[2] True [5]\n"
+    p.snapshot()
+    assert p.restore().stdout == cold
+
+
+def test_a_module_naming_interpreter_types_is_captured_by_value(program, tmp_path):
+    """A module that names types a restore re-derives from the heap (``type(None)``, bound
+    methods, wrapper descriptors) does not give them their only name: it is captured by value,
+    not imported again for them."""
+    import json
+
+    from conftest import AMBER, run
+
+    (tmp_path / "kinds.py").write_text(
+        "NoneType = type(None)\nMethodType = type(type('C', (), {'f': lambda s: 0})().f)\n"
+        "WrapperDescriptorType = type(object.__init__)\nEllipsisType = type(...)\n")
+    p = program('''
+        import kinds
+        HELD = [kinds.NoneType, kinds.MethodType, kinds.WrapperDescriptorType, kinds.EllipsisType]
+        if __name__ == "__main__":
+            print([t.__name__ for t in HELD], HELD[0] is type(None), kinds.EllipsisType is type(...))
+    ''')
+    cold = p.cold(check=True).stdout
+    p.snapshot()
+    assert p.restore().stdout == cold
+    info = json.loads(run([*AMBER, "inspect", "--json", str(p.image)], check=True).stdout)
+    assert "kinds" in info["modules"]["by_value"], info["modules"]["by_reference"].get("kinds")
+
+
 def test_interpreter_types_held_without_the_types_module(program):
     """Types only the ``types`` module names (the cell, function, code, method... types),
     held by a program that never imported ``types``: re-derived at restore, not imported."""

@@ -245,14 +245,23 @@ def test_simple_ctypes_subclass_is_a_c_metaclass_too():
 
 
 def test_first_module_to_name_an_unnamed_c_type():
-    # types.CellType is "builtins.cell", which builtins does not export: the first module (in
-    # import order) that gives it a name is imported again so that the name exists at restore.
-    # sys.modules order: later, first, third; import order: first, later, third.
+    # types.FrameType is "builtins.frame", which builtins does not export and a restore cannot
+    # derive: the first module (in import order) that gives it a name is imported again so that
+    # the name exists at restore. sys.modules order: later, first, third; import order: first,
+    # later, third.
     imports = FakeImports(order=["first", "later", "third"])
-    w = make_world([fake_module("later", Cell=types.CellType), fake_module("first", CellType=types.CellType),
-                    fake_module("third", C=types.CellType)], imports=imports)
+    w = make_world([fake_module("later", Frame=types.FrameType), fake_module("first", FrameType=types.FrameType),
+                    fake_module("third", F=types.FrameType)], imports=imports)
     assert reasons(w) == {"first": Reason.NAMES_C_TYPE}
-    assert str(w.by_ref["first"]) == "gives a C type its only name (CellType = builtins.cell)"
+    assert str(w.by_ref["first"]) == "gives a C type its only name (FrameType = builtins.frame)"
+
+
+def test_a_c_type_a_restore_derives_needs_no_holder():
+    # types.CellType ("builtins.cell") is re-derived at restore (amber._compat.UNEXPORTED_TYPES):
+    # a module naming it is not imported again for it.
+    w = make_world([fake_module("mytypes", CellType=types.CellType, MethodType=types.MethodType)],
+                   probe=never_called)
+    assert w.by_ref == {}
 
 
 def test_a_c_type_named_by_the_base_set_needs_no_holder():

@@ -38,7 +38,6 @@ from amber.capture.compile.compiler import CompiledHeap, HeapCompiler, Unplannab
 from amber.capture.compile.planner import HeapPlan, HeapStats, Planner, type_name
 from amber.capture.policy.public_text import PublicText
 from amber.capture.policy.secret_scan import SecretScanner
-from amber.capture.recorders.baseline import abc_registry
 from amber.capture.reduce import recipes as R
 from amber.capture.reduce.recipes import reconstructor
 from amber.capture.reduce.reducers import Reducers
@@ -287,7 +286,8 @@ def gather_roots(request: SnapshotRequest, world: World) -> HeapRoots:
     late = [(fn, (abc_cls, tuple(c for c in added if not world.is_by_ref_module(c.__module__))))
             for fn, (abc_cls, added) in late]
     late = [(fn, args) for fn, args in late if args[1]]
-    late += _registrations_on_reimported_abcs(modules, world, {ident(args[0]) for _fn, args in late})
+    late += _registrations_on_reimported_abcs(modules, world, {ident(args[0]) for _fn, args in late},
+                                              request.startup.abc_registries)
     early = early + world.replay_steps()
     manifest = records.MANIFEST_SCHEMA.build(  # the heap program returns this very dict
         main=request.startup.main,
@@ -443,22 +443,26 @@ def write_image_file(request: SnapshotRequest, world: World, roots: HeapRoots, p
                        launch=launch or b"")
 
 
-def _registrations_on_reimported_abcs(modules, world, done: set) -> list:
+def _registrations_on_reimported_abcs(modules, world, done: set, at_snapshot: dict) -> list:
     """``ABC.register(cls)`` calls the program made on ABCs of modules imported again (outside
     the base set, whose registries the Baseline follows): ``numbers.Real.register(Float)``.
     Importing the ABC's module again registers only what imports do; the classes captured by
-    value were registered by the program, so they are registered again after the heap."""
+    value were registered by the program, so they are registered again after the heap. The
+    registries are read as they were at the snapshot point (``at_snapshot``): what Amber's
+    capture side registered since by importing for itself is not the program's."""
     out = []
     for name, mod in modules.items():
         if name not in world.by_ref:
             continue
         for value in list(getattr(mod, "__dict__", {}).values()):
-            if not (isinstance(value, type) and "_abc_impl" in value.__dict__) or ident(value) in done:
+            if not (issubclass(type(value), type) and "_abc_impl" in vars(type)["__dict__"].__get__(value)) \
+                    or ident(value) in done:
                 continue
-            if value.__module__ != name:  # an ABC imported from elsewhere: done where it is defined
+            if world.global_name(value) is None:  # captured by value: its registry goes with it
                 continue
             done.add(ident(value))
-            added = tuple(c for c in abc_registry(value) if not world.is_by_ref_module(c.__module__))
+            registered = at_snapshot.get(ident(value), ())
+            added = tuple(c for c in registered if not world.is_by_ref_module(c.__module__))
             if added:
                 out.append((reconstructor(rebuild.register_abc), (value, added)))
     return out

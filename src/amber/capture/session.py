@@ -12,7 +12,7 @@ import sys
 import time
 
 from amber import lifecycle
-from amber.capture.recorders.baseline import Baseline
+from amber.capture.recorders.baseline import Baseline, registries_now
 from amber.capture.recorders.entropy import EntropyRecorder
 from amber.capture.recorders.registrations import RegistrationRecorder
 from amber.capture.recorders.tls import TLSRecorder
@@ -56,9 +56,12 @@ class Startup:
         self.split = split
         self.startup_seconds = startup_seconds
         self.cold_seconds = cold_seconds  # amber run: from its start to here (amber.runcache.timings)
+        by_program = recorders.imports.started_by_program()
         self.modules = {name: mod for name, mod in list(sys.modules.items())
-                        if mod is not None and not _is_amber_machinery(name)}
+                        if mod is not None and not _is_amber_machinery(name)
+                        and not _amber_aside(name, baseline.restore_path, by_program)}
         self.replay = baseline.replay(recorders.imports.after_start_up)
+        self.abc_registries = registries_now(self.modules)  # (what ABC.register calls the program made)
         self.environ_changes = baseline.environ_changes()
         self.point = {"kind": split.kind, "line": split.line, "script": filename,
                       "module": options.target if options.is_module else "", "argv0": sys.argv[0]}
@@ -109,6 +112,7 @@ def run_snapshot(options: SnapshotOptions, baseline: Baseline, imports: "ImportR
         recorders = Recorders(imports, options.for_run)
         import site
 
+        imports.program_starts()
         site.main()
         for started in (site.__name__, "builtins"):  # what main() changed there is not the program's
             imports.record_start_up(started)
@@ -416,6 +420,13 @@ def _program_failed(error: BaseException) -> None:
 def _is_amber_machinery(name: str) -> bool:
     """Amber's capture side is not part of the program (its restore side is in the base set)."""
     return name.startswith(("amber.capture", "amber.commands"))
+
+
+def _amber_aside(name: str, restore_path: set, by_program: set) -> bool:
+    """One of Amber's modules that Amber imported for itself (the run cache's, the recorders'
+    helpers) and the program did not: not in the restored ``sys.modules``, as it is not in a
+    cold run's. What the heap calls in it is imported when the heap needs it."""
+    return name.startswith("amber.") and name not in restore_path and name not in by_program
 
 
 def _module_spec(name: str):

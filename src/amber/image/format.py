@@ -278,8 +278,8 @@ import posix
 import sys
 import time
 from _blake2 import blake2b
+from _operator import add  # operator itself is not in the base set
 from itertools import count
-from operator import add
 
 from amber.errors import ImageError
 from amber.image import signing
@@ -296,6 +296,7 @@ PAGE_SIZE = 4096  # the mapped sections' alignment (also the mmap granularity on
 MAPPED_MIN = 256 * 1024  # smaller buffers are cheaper inline in the heap than as a page-aligned mapping
 BUFFER_LEAF = 8 << 20  # the leaves of the buffers section's tree digest: hashed in parallel
 _HASHING_THREADS = 8  # at most, and never more than the cores this process may run on
+INLINE_CHECK_BYTES = 64 * 1024  # hashed here in less time than a checking thread takes to start
 
 # Section names: the only place they are spelt.
 PRELUDE = "prelude"
@@ -697,6 +698,10 @@ class Image:
         import _thread
 
         view, dig = self._read_section(name)
+        if len(view) <= INLINE_CHECK_BYTES:  # sooner checked than a thread started
+            if digest(view) != dig:
+                raise fails_checksum(self.path, name)
+            return lambda: view
         done = _thread.allocate_lock()
         done.acquire()
         verdict: list = []

@@ -354,7 +354,7 @@ class HeapCompiler(ValueWriter):
         return False
 
     def _make_code(self, obj: object, m: R.CodeObject) -> bool:
-        self.ref(named("operator", "getitem"))
+        self.ref(named("_operator", "getitem"))
         self.asm.get(self.codes.table)
         self.asm.int(self.codes.index[ident(obj)])
         self.asm.tuple_of(2)

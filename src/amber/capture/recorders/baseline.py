@@ -54,12 +54,15 @@ SKIP_MODULES = {"__main__", "_frozen_importlib", "_frozen_importlib_external", "
 
 
 class Baseline:
-    def __init__(self) -> None:
+    def __init__(self, restore_path: "set | None" = None) -> None:
+        """``restore_path``: the modules a restore imports before it rebuilds the heap (the
+        restore path's, :mod:`amber._boot`); by default, every module present now."""
         import posix
 
         self.environ = dict(posix.environ)
         # Every module present before the program runs is the base set, held by reference.
         self.names = set(sys.modules) - {"__main__"}
+        self.restore_path = self.names if restore_path is None else restore_path - {"__main__"}
         self.modules = {}
         for name, mod in list(sys.modules.items()):
             if name.startswith("amber.") or name in ("__main__", "amber"):
@@ -212,6 +215,27 @@ def _abc_registries(modules) -> dict:
             if isinstance(value, type) and "_abc_impl" in value.__dict__ and ident(value) not in out:
                 out[value] = {ident(c) for c in abc_registry(value)}
     return out
+
+
+def registries_now(modules: dict) -> dict:
+    """{id(ABC): the classes registered on it} for the ABCs that ``modules`` (name -> module)
+    define, read now: at the snapshot point, before Amber's capture side imports anything
+    (``weakref`` registers ``WeakSet`` on ``collections.abc.MutableSet`` as it is imported)."""
+    out: dict = {}
+    for mod in modules.values():
+        try:
+            values = list(vars(mod).values())
+        except TypeError:
+            continue
+        for value in values:
+            # type(), never isinstance(): that asks a proxy's __class__, which may run its code
+            if issubclass(type(value), type) and ident(value) not in out \
+                    and "_abc_impl" in _class_dict(value):
+                out[ident(value)] = abc_registry(value)
+    return out
+
+
+_class_dict = vars(type)["__dict__"].__get__  # past a metaclass's own __dict__
 
 
 def abc_registry(cls) -> tuple:

@@ -43,6 +43,7 @@ from amber.capture.world.fingerprint import (
 class ImportRecorder:
     def __init__(self) -> None:
         self.order: list[str] = []  # module names, in the order their imports started
+        self.program_from = 0  # where in order the program's imports (site's first) begin
         self.stack: list[str] = []  # imports running now, innermost last
         self.after_import: dict[str, dict] = {}  # name -> {attr: (id, container fingerprint)}
         # name -> {member: (the class or function, {attr: (id, container fingerprint)})}
@@ -142,6 +143,15 @@ class ImportRecorder:
             return False
         oid, fp = state[attr]
         return ident(value) == oid and not _changed_in_place(value, fp)
+
+    def program_starts(self) -> None:
+        """From here on the imports are the program's (``site.main()``'s first): the ones before
+        were Amber's own, made to watch the program."""
+        self.program_from = len(self.order)
+
+    def started_by_program(self) -> set:
+        """The modules whose import the program (or its start-up) started."""
+        return set(self.order[self.program_from:])
 
     def record_start_up(self, name: str) -> None:
         """The namespace of ``name`` once the interpreter's start-up is done with it (``site``

@@ -20,11 +20,11 @@ types). Reconstructors that the heap program calls are named through :func:`reco
 from the function object itself, so a name that does not exist fails where it is written.
 """
 
+from _operator import itemgetter  # operator itself is not in the base set
 from itertools import chain
-from operator import itemgetter
 
 # Imported before the snapshotting process takes its baseline (by recorders.baseline): nothing
-# here may import a module the restore path does not have (itertools and operator are in the
+# here may import a module the restore path does not have (itertools and _operator are in the
 # base set), so the typing names are for mypy only.
 TYPE_CHECKING = False
 if TYPE_CHECKING:

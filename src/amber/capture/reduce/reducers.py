@@ -159,7 +159,7 @@ class Reducers:
         if where is not None:
             # An entry of a module-level dict of a module imported again (urllib3's
             # key_fn_by_scheme['http']): that entry of the fresh import, as for a module-level name.
-            return Recipe(Call(named("operator", "getitem"), where))
+            return Recipe(Call(named("_operator", "getitem"), where))
         if cls is dict and ident(obj) in self.module_dicts:
             return self.reduce_module_dict(obj)
         if cls is dict and ident(obj) in self.imported_dicts:
@@ -249,23 +249,12 @@ class Reducers:
 
     def reduce_module_dict(self, d):
         mod = self.module_dicts[ident(d)]
-        items = [(k, v) for k, v in d.items() if not self._imported_by_the_capture(mod, k, v)]
+        items = [(k, v) for k, v in d.items() if not self.world.bound_by_the_capture(mod, k, v)]
         fills = [SetItems(items)] if items else None
         if type(mod) is types.ModuleType:
             return Recipe(Call(named("builtins", "getattr"), (mod, "__dict__")), fills)
         # Past a __dict__ property or __getattribute__ the module's class may have.
         return Recipe(Call(reconstructor(rebuild.module_dict), (mod,)), fills)
-
-    def _imported_by_the_capture(self, package, attr, value) -> bool:
-        """Is ``package.attr`` a submodule that the import system bound there after the snapshot
-        point, when Amber's capture side imported it (``urllib.parse`` on the program's
-        ``urllib``, ``json.decoder`` on its ``json``)? It is not the program's: a cold process
-        has no such attribute, and the module is not in the image."""
-        if type(value) is not types.ModuleType or type(attr) is not str:
-            return False
-        name = module_namespace(package).get("__name__")
-        full = f"{name}.{attr}" if isinstance(name, str) else ""
-        return sys.modules.get(full) is value and full not in self.world.modules
 
     def reduce_builtin(self, fn):
         """A C function not found by name: looked up again on what it is bound to (a bound

@@ -64,7 +64,7 @@ import enum
 import sys
 import types
 
-from amber._compat import c_metaclass, ident, is_python_class
+from amber._compat import c_metaclass, ident, is_python_class, known_type_key
 from amber.capture.reduce.recipes import ATOMS, named
 from amber.capture.world.fingerprint import (
     LAZY_CLASS_ATTRS,
@@ -86,6 +86,11 @@ if TYPE_CHECKING:
 # process imports them afresh (its own environment, main thread, random seed, temporary names,
 # multiprocessing authentication key).
 PER_PROCESS_MODULES = ("os", "threading", "random", "tempfile", "multiprocessing.process")
+# Dunder attributes of a module that other modules take as they are, so found by name: the
+# builtins' import hooks, and the public-names list a re-exporting module imports
+# (collections.abc: ``from _collections_abc import __all__``). Every other dunder is the
+# module's own (its spec, loader, path, name, file, doc).
+_SHARED_DUNDERS = ("__import__", "__build_class__", "__all__")
 _NAMED_KINDS = (type, types.FunctionType, types.BuiltinFunctionType, types.MethodDescriptorType,
                 types.WrapperDescriptorType, types.ClassMethodDescriptorType)
 
@@ -318,9 +323,21 @@ class World:
             else:
                 diff = [attr for attr, fp in ours.items() if fresh_ns.get(attr) != fp and fp[0] != "o"]
             namespace = module_namespace(mod)
-            diff = [attr for attr in diff if ident(namespace.get(attr)) not in base_containers]
+            diff = [attr for attr in diff if ident(namespace.get(attr)) not in base_containers
+                    and not self.bound_by_the_capture(mod, attr, namespace.get(attr))]
             if diff:
                 self.changed[name] = diff
+
+    def bound_by_the_capture(self, package, attr, value) -> bool:
+        """Is ``package.attr`` a submodule that the import system bound there after the snapshot
+        point, when Amber's capture side imported it (``urllib.parse`` on the program's
+        ``urllib``, ``collections.abc`` on its ``collections``)? It is not the program's: a cold
+        process has no such attribute, and the module is not in the image."""
+        if type(value) is not types.ModuleType or type(attr) is not str:
+            return False
+        name = module_namespace(package).get("__name__")
+        full = f"{name}.{attr}" if isinstance(name, str) else ""
+        return sys.modules.get(full) is value and full not in self.modules
 
     def _member_candidates(self) -> dict:
         """{module: {member name: (member, [attributes changed since the import])}} for the
@@ -411,8 +428,7 @@ class World:
                     names.setdefault(ident(value), (modname, attr))
                     continue
                 if type(value) in ATOMS or issubclass(type(value), types.ModuleType) or \
-                        attr.startswith("__") and attr.endswith("__") and \
-                        attr not in ("__import__", "__build_class__"):
+                        attr.startswith("__") and attr.endswith("__") and attr not in _SHARED_DUNDERS:
                     continue
                 self._name(value, modname, attr)
                 # Objects kept on a module's own classes (defaults, registries, descriptors), but
@@ -594,7 +610,10 @@ def _items(mod) -> list:
 
 
 def _is_unnamed_c_type(cls) -> bool:
-    if is_python_class(cls):
+    """A C type no module exports under its own name, so a module that names it must be
+    imported again; never one a restore re-derives from the heap (``type(...)``:
+    ``amber._compat.UNEXPORTED_TYPES``), which needs no module to name it."""
+    if is_python_class(cls) or known_type_key(cls) is not None:
         return False
     target = sys.modules.get(getattr(cls, "__module__", None) or "")
     for part in str(getattr(cls, "__qualname__", "")).split("."):
