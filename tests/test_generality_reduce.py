@@ -282,56 +282,70 @@ def test_generators_that_have_not_started_or_have_finished(program):
     same_as_cold(p, 4)
 
 
-def test_generators_in_progress_are_refused_by_name_and_a_with_kept_open_by_its_library(program):
-    """Class 2: a generator suspended in a ``yield`` is refused naming its function and where it
-    stands; one that a ``contextlib.contextmanager`` keeps open (a library that enters a
+def test_async_generators_in_progress_are_refused_by_name_and_a_with_kept_open_by_its_library(program):
+    """Class 2: an async generator suspended in a ``yield`` (not captured yet; generators and
+    coroutines are, tests/test_generators.py) is refused naming its function and where it
+    stands; one that a ``contextlib.asynccontextmanager`` keeps open (a library that enters a
     ``with`` at import, for the life of the process) is refused naming the context manager and
     the library function that made it, with a workaround, which works."""
     lib = '''
 import contextlib
 STATE = []
-@contextlib.contextmanager
-def session(name):
+@contextlib.asynccontextmanager
+async def session(name):
     STATE.append("open " + name)
     try:
         yield name
     finally:
         STATE.append("close " + name)
+def enter(manager):
+    try:
+        manager.__aenter__().send(None)
+    except StopIteration:
+        pass
+def leave(manager):
+    try:
+        manager.__aexit__(None, None, None).send(None)
+    except StopIteration:
+        pass
 _active = session("global")
-_active.__enter__()
+enter(_active)
 '''
     p = program('''
         import lib
-        def counter():
+        async def counter():
             yield 1
             yield 2
         running = counter()
-        next(running)
+        try:
+            running.asend(None).send(None)
+        except StopIteration:
+            pass
         if __name__ == "__main__":
             print(lib.STATE)
     ''')
     (p.dir / "lib.py").write_text(lib)
     err = refused(p)
-    assert "__main__.running -> generator: a generator of counter() suspended at " in err
+    assert "__main__.running -> async_generator: an async generator of counter() suspended at " in err
     assert f"{p.dir / 'prog.py'}:4" in err
-    assert "lib._active -> contextlib._GeneratorContextManager: a `with` block kept open: the context " \
-           "manager made by lib.session()" in err
+    assert "lib._active -> contextlib._AsyncGeneratorContextManager: a `with` block kept open: the " \
+           "context manager made by lib.session()" in err
     assert "amber.before_snapshot" in err and "amber.after_restore" in err
 
     fixed = program('''
         import amber, lib
         @amber.before_snapshot
         def leave():
-            lib._active.__exit__(None, None, None)
+            lib.leave(lib._active)
         @amber.after_restore
         def enter():
             lib._active = lib.session("again")
-            lib._active.__enter__()
+            lib.enter(lib._active)
         if __name__ == "__main__":
-            print(lib.STATE, type(lib._active.gen).__name__, lib._active.gen.gi_suspended)
+            print(lib.STATE, type(lib._active.gen).__name__, lib._active.gen.ag_running)
     ''', name="fixed.py")
     fixed.snapshot()
-    assert fixed.restore().stdout == "['open global', 'close global', 'open again'] generator True\n"
+    assert fixed.restore().stdout == "['open global', 'close global', 'open again'] async_generator False\n"
 
 
 def test_dead_weak_references_that_kept_a_hash(program):

@@ -354,6 +354,25 @@ def remake_generator(fn, args: tuple, kwargs: tuple, name: str, qualname: str):
     return gen
 
 
+def suspended_generator(fn, name: str, qualname: str):
+    """A generator (coroutine) that was suspended, first made as one not yet started: its
+    function called with placeholders for its parameters, which runs none of its body. Its
+    frame's execution state is written into it by :func:`resume_generator_at`."""
+    code = fn.__code__
+    n, kw = code.co_argcount, code.co_kwonlyargcount
+    gen = fn(*[None] * n, **dict.fromkeys(code.co_varnames[n:n + kw]))
+    gen.__name__ = name
+    gen.__qualname__ = qualname
+    return gen
+
+
+def resume_generator_at(gen, fn, instr: int, frame_state: int, size: int, slots: tuple, exc_value) -> None:
+    """Give ``gen`` the execution state its frame had (:mod:`amber.frames`)."""
+    from amber import frames
+
+    frames.write(gen, fn, instr, frame_state, size, slots, exc_value)
+
+
 _CellType: "Any" = type((lambda x: lambda: x)(0).__closure__[0])  # type: ignore[index]
 
 

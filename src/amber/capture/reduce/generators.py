@@ -1,6 +1,4 @@
-"""Generators, coroutines and async generators: the ones without execution state are captured.
-
-The rule: *a generator is captured when no frame of it has run.*
+"""Generators, coroutines and async generators, captured with their execution state.
 
 * **Not started** (``inspect.getgeneratorstate`` would say ``GEN_CREATED``): its frame holds
   nothing but the bound arguments, so calling its function again with them makes the same
@@ -10,16 +8,21 @@ The rule: *a generator is captured when no frame of it has run.*
   function's own order). Calling a generator function runs none of its body.
 * **Finished** (``GEN_CLOSED``, no frame left): a closed generator of the same code, name and
   qualified name; nothing can run in it any more.
-* **Suspended** in a ``yield`` (or running): its frame's execution state would be needed, which
-  Amber does not capture. Refused with the function, the place it is suspended at, and, when it
-  is the generator of a ``contextlib.contextmanager`` kept open (a library that enters a
-  ``with`` for the life of the process), the context manager and the function that made it,
-  with the workaround: exit it in an ``amber.before_snapshot`` hook, enter it again after the
-  snapshot point or in an ``amber.after_restore`` hook.
+* **Suspended** in a ``yield`` (a generator) or an ``await`` (a coroutine): made as not yet
+  started, then given its frame's execution state (:mod:`amber.frames`: the instruction it
+  stands at, its locals, cells and value stack, the exception it was handling), once the objects
+  of its frame exist (a fill: its locals may refer back to it). A ``contextlib.contextmanager``
+  kept open (a library that enters a ``with`` for the life of the process) is then an instance
+  like any other, its generator suspended in the ``yield``.
+* **Refused**, with the function, the place it stands at and the workaround (finish or drop it
+  before the snapshot point, create it after restore; for an open context manager, exit it in an
+  ``amber.before_snapshot`` hook): an async generator suspended in a ``yield`` (not yet), one
+  running (on the stack that calls the snapshot), and any where :mod:`amber.frames` does not know
+  this interpreter's frame layout.
 
-The same holds for coroutines (``cr_*``) and async generators (``ag_*``). The state is read from
-the objects' own attributes (``gi_frame``, ``gi_suspended``...), never through ``inspect``
-(importing it would add modules to the program's world).
+The same holds for coroutines (``cr_*``) and async generators (``ag_*``) where not said. The
+state is read from the objects' own attributes (``gi_frame``, ``gi_suspended``...), never
+through ``inspect`` (importing it would add modules to the program's world).
 """
 
 from __future__ import annotations
@@ -28,7 +31,8 @@ import gc
 import sys
 import types
 
-from amber.capture.reduce.recipes import Call, Offender, Recipe, reconstructor
+from amber import frames
+from amber.capture.reduce.recipes import Call, CallOn, Offender, Recipe, reconstructor
 from amber.restore import rebuild
 
 _PREFIX = {types.GeneratorType: "gi", types.CoroutineType: "cr", types.AsyncGeneratorType: "ag"}
@@ -88,7 +92,24 @@ def reduce_generator(obj):
             args, kwargs = _bound_arguments(getattr(obj, f"{prefix}_frame"), code)
             return Recipe(Call(reconstructor(rebuild.remake_generator),
                                (fn, args, kwargs, obj.__name__, obj.__qualname__)))
+    if now == SUSPENDED and kind is not types.AsyncGeneratorType:
+        captured = _suspended(obj, code)
+        if captured is not None:
+            return captured
     return refuse_in_progress(obj, now)
+
+
+def _suspended(obj, code) -> Recipe | None:
+    """A suspended generator or coroutine: made as one not yet started, its execution state
+    written into it by a fill (see the module docstring); None where it cannot be read."""
+    fn = _function_of(obj, code)
+    if fn is None:
+        return None
+    state = frames.read(obj, code, fn)
+    if state is None:
+        return None
+    return Recipe(Call(reconstructor(rebuild.suspended_generator), (fn, obj.__name__, obj.__qualname__)),
+                  [CallOn(reconstructor(rebuild.resume_generator_at), (fn, *state.as_args()))])
 
 
 def _function_of(obj, code):
@@ -126,7 +147,8 @@ def refuse_in_progress(obj, now: str | None = None) -> Offender:
     manager = _context_manager_of(obj)
     if manager is not None:
         return refuse_open_context(manager)
-    what = f"a {_KIND[kind]} of {obj.__qualname__}() {now or state(obj)}{where}"
+    article = "an" if _KIND[kind][0] in "aeiou" else "a"
+    what = f"{article} {_KIND[kind]} of {obj.__qualname__}() {now or state(obj)}{where}"
     return Offender(f"{what} (its frame cannot be captured yet)",
                     "finish or drop it before the snapshot point, or create it after restore")
 
@@ -153,12 +175,16 @@ def _context_manager_of(gen):
 
 
 def reduce_context_manager(manager, cls, instances):
-    """A ``contextlib.contextmanager`` object: refused while its ``with`` is open (its generator
-    suspended in the ``yield``), captured as any instance otherwise (not entered yet, or exited:
-    its generator is then made again or closed, see :func:`reduce_generator`)."""
+    """A ``contextlib.contextmanager`` object: captured as any instance (not entered yet, open,
+    or exited: its generator is made again, resumed where it was, or closed, see
+    :func:`reduce_generator`); refused while its generator is one that cannot be captured."""
     gen = vars(manager).get("gen")
     if type(gen) in _PREFIX and state(gen) in (SUSPENDED, RUNNING):
-        return refuse_open_context(manager)
+        prefix = _PREFIX[type(gen)]
+        fn = _function_of(gen, getattr(gen, f"{prefix}_code"))
+        if state(gen) == RUNNING or type(gen) is types.AsyncGeneratorType or fn is None \
+                or frames.read(gen, getattr(gen, f"{prefix}_code"), fn) is None:
+            return refuse_open_context(manager)
     return instances.reduce(manager, cls)
 
 

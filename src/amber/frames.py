@@ -1,0 +1,185 @@
+"""The execution state of a suspended generator: read from its frame at capture, written into a
+new generator of the same function at restore. The one place that knows CPython's frame layouts
+(3.11, 3.12, 3.13); it reads and writes them through ``ctypes``.
+
+A generator (a coroutine, an async generator: one layout, ``_PyGenObject_HEAD``) ends with its
+frame, a ``_PyInterpreterFrame`` stored in the object itself, and the frame ends with
+``localsplus``: the locals, the cells and the free variables, then the value stack. The type's
+``tp_basicsize`` stops exactly at ``localsplus``, so the frame is found from the object's size
+alone; the fields before it are at the offsets below. What a suspended frame holds, and what is
+captured (:class:`FrameState`):
+
+* ``instr``: where it stands, as a byte offset into its code's bytecode (the instruction pointer
+  points into the code object's variable part, which starts at the code type's basicsize);
+* ``frame_state``: the generator's frame state (suspended; on 3.13, suspended in ``yield from``),
+  the interpreter's own value, written back as read (an image is restored by the interpreter
+  version that made it);
+* ``slots``: every slot of ``localsplus`` up to the stack's top that holds an object, with its
+  index (an unbound local, or the NULL a call pushes, is an empty slot), and ``size``, the top;
+* ``exc_value``: the exception being handled where it suspended (a ``yield`` in an ``except``
+  block), or None.
+
+At restore the generator is made by calling its function with placeholder arguments, which runs
+none of its body (:func:`amber.restore.rebuild.suspended_generator`); then :func:`write` replaces
+every slot (references counted), the stack's top, the instruction pointer, the frame state and
+the exception. Before reading or writing, the frame's code and function fields must be the
+generator's own code and function: if they are not (a build this module does not know, such as
+a debug build with a larger object header), nothing is read or written, and the generator is
+refused as one in progress always was.
+
+Imported by the capture side, and by the heap program only when an image holds a suspended
+generator: ``ctypes`` is imported then and taken out of ``sys.modules`` again (the program's
+``sys.modules`` stays as a cold run's).
+"""
+
+import sys
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+_WORD = 8  # a pointer: the layouts below are those of 64-bit builds
+
+
+class Layout:
+    """Byte offsets: of fields in ``_PyInterpreterFrame`` (``code``... ``localsplus``) and in the
+    generator object (``exc_value``, ``frame_state``)."""
+
+    __slots__ = ("code", "func", "instr", "stacktop", "localsplus", "exc_value", "frame_state")
+
+    def __init__(self, code: int, func: int, instr: int, stacktop: int, localsplus: int, exc_value: int,
+                 frame_state: int) -> None:
+        self.code, self.func, self.instr, self.stacktop = code, func, instr, stacktop
+        self.localsplus, self.exc_value, self.frame_state = localsplus, exc_value, frame_state
+
+
+# 3.11: the frame starts with f_func, f_globals, f_builtins, f_locals, f_code, frame_obj, previous,
+# prev_instr, stacktop (int), is_entry, owner; the generator head has gi_code before the weak list.
+# 3.12 and 3.13: f_code (3.13: f_executable), previous, f_funcobj, f_globals, f_builtins, f_locals,
+# frame_obj, prev_instr (3.13: instr_ptr), stacktop, return_offset, owner; no gi_code.
+LAYOUTS = {
+    (3, 11): Layout(code=32, func=0, instr=56, stacktop=64, localsplus=72, exc_value=48, frame_state=75),
+    (3, 12): Layout(code=0, func=16, instr=56, stacktop=64, localsplus=72, exc_value=40, frame_state=67),
+    (3, 13): Layout(code=0, func=16, instr=56, stacktop=64, localsplus=72, exc_value=40, frame_state=67),
+}
+LAYOUT = LAYOUTS.get(sys.version_info[:2]) if sys.maxsize > 2 ** 32 else None
+
+
+class FrameState:
+    """What a restore writes into a new generator of the same function (see the module docstring)."""
+
+    __slots__ = ("instr", "frame_state", "size", "slots", "exc_value")
+
+    def __init__(self, instr: int, frame_state: int, size: int, slots: tuple, exc_value: object) -> None:
+        self.instr = instr
+        self.frame_state = frame_state
+        self.size = size
+        self.slots = slots  # ((index, object), ...)
+        self.exc_value = exc_value
+
+    def as_args(self) -> tuple:
+        return self.instr, self.frame_state, self.size, self.slots, self.exc_value
+
+
+_ctypes: "Any" = None  # the ctypes module, once imported
+
+
+def _c():
+    """ctypes, imported once; taken out of ``sys.modules`` again when it was not there."""
+    global _ctypes
+    if _ctypes is None:
+        before = set(sys.modules)
+        import ctypes
+
+        for name in set(sys.modules) - before:
+            del sys.modules[name]
+        _ctypes = ctypes
+    return _ctypes
+
+
+def _frame_address(gen) -> int:
+    assert LAYOUT is not None
+    return id(gen) + type(gen).__basicsize__ - LAYOUT.localsplus
+
+
+def _bytecode_address(code) -> int:
+    return id(code) + type(code).__basicsize__
+
+
+def _is_its_frame(gen, code, func) -> bool:
+    """Does the frame at the place this layout says hold ``gen``'s code and function?"""
+    if LAYOUT is None:
+        return False
+    c = _c()
+    frame = _frame_address(gen)
+    return (c.c_void_p.from_address(frame + LAYOUT.code).value == id(code)
+            and c.c_void_p.from_address(frame + LAYOUT.func).value == id(func))
+
+
+def read(gen, code, func) -> "FrameState | None":
+    """The execution state of ``gen`` (suspended, of function ``func`` with code ``code``), or
+    None where this interpreter's layout is not known here."""
+    if not _is_its_frame(gen, code, func):
+        return None
+    assert LAYOUT is not None
+    c = _c()
+    frame = _frame_address(gen)
+    instr = c.c_void_p.from_address(frame + LAYOUT.instr).value - _bytecode_address(code)
+    size = c.c_int.from_address(frame + LAYOUT.stacktop).value
+    if not 0 <= instr < len(code.co_code) or not 0 <= size <= _capacity(code):
+        return None
+    slots = []
+    for i in range(size):
+        address = c.c_void_p.from_address(frame + LAYOUT.localsplus + _WORD * i).value
+        if address:
+            slots.append((i, c.cast(address, c.py_object).value))
+    exc = c.c_void_p.from_address(id(gen) + LAYOUT.exc_value).value
+    exc_value = c.cast(exc, c.py_object).value if exc else None
+    state = c.c_int8.from_address(id(gen) + LAYOUT.frame_state).value
+    return FrameState(instr, state, size, tuple(slots), exc_value)
+
+
+def _capacity(code) -> int:
+    """How many slots a frame of ``code`` has: its locals, cells and free variables, and its
+    deepest stack."""
+    return code.co_nlocals + len(code.co_cellvars) + len(code.co_freevars) + code.co_stacksize
+
+
+def write(gen, func, instr: int, frame_state: int, size: int, slots: tuple, exc_value: object) -> None:
+    """Put a captured execution state into ``gen``, a generator of ``func`` not yet started."""
+    code = gen.gi_code if hasattr(gen, "gi_code") else gen.cr_code if hasattr(gen, "cr_code") else gen.ag_code
+    if not _is_its_frame(gen, code, func):
+        raise RuntimeError("this interpreter's generator frames are not laid out as the image's were")
+    if not (0 <= size <= _capacity(code) and 0 <= instr < len(code.co_code) and instr % 2 == 0
+            and all(type(i) is int and 0 <= i < size for i, _obj in slots)):
+        raise RuntimeError(f"a frame state that does not fit {code.co_name}'s frame")
+    assert LAYOUT is not None
+    c = _c()
+    incref, decref = c.pythonapi.Py_IncRef, c.pythonapi.Py_DecRef
+    incref.argtypes, decref.argtypes = [c.py_object], [c.c_void_p]
+    frame = _frame_address(gen)
+    top = c.c_int.from_address(frame + LAYOUT.stacktop)
+    held = []
+    for i in range(top.value):  # the placeholders' slots: released once the new ones are in
+        slot = c.c_void_p.from_address(frame + LAYOUT.localsplus + _WORD * i)
+        if slot.value:
+            held.append(slot.value)
+        slot.value = None
+    for i in range(top.value, size):  # past the old top: never written, not even with NULL
+        c.c_void_p.from_address(frame + LAYOUT.localsplus + _WORD * i).value = None
+    for i, obj in slots:
+        incref(obj)
+        c.c_void_p.from_address(frame + LAYOUT.localsplus + _WORD * i).value = id(obj)
+    top.value = size
+    c.c_void_p.from_address(frame + LAYOUT.instr).value = _bytecode_address(code) + instr
+    exc = c.c_void_p.from_address(id(gen) + LAYOUT.exc_value)
+    if exc.value:
+        held.append(exc.value)
+    if exc_value is not None:
+        incref(exc_value)
+        exc.value = id(exc_value)
+    else:
+        exc.value = None
+    c.c_int8.from_address(id(gen) + LAYOUT.frame_state).value = frame_state
+    for address in held:
+        decref(address)
