@@ -127,9 +127,13 @@ def test_every_offender_is_listed_with_its_path(program):
         CLIENT = Client()
         LOG = open(__file__)
         held = threading.Lock(); held.acquire()
-        def gen():
+        class Pending:
+            def __await__(self):
+                yield "pending"
+        async def gen():  # in the middle of an asend: running, its awaitable a C object
+            await Pending()
             yield 1
-        G = gen(); next(G)
+        STEP = gen().asend(None); STEP.send(None)
         WORKER = threading.Thread(target=time.sleep, args=(30,), daemon=True); WORKER.start()
         if __name__ == "__main__":
             pass
@@ -140,7 +144,7 @@ def test_every_offender_is_listed_with_its_path(program):
     assert "__main__.CLIENT._pool[0] -> socket.socket" in err
     assert "__main__.LOG -> _io.TextIOWrapper: an open file" in err
     assert "__main__.held -> _thread.lock: a lock that is held" in err
-    assert "__main__.G -> generator" in err
+    assert "__main__.STEP -> async_generator_asend" in err
     assert "__main__.WORKER" in err and "running thread" in err
     assert err.count("hint:") >= 5
     assert "Traceback" not in err

@@ -282,52 +282,55 @@ def test_generators_that_have_not_started_or_have_finished(program):
     same_as_cold(p, 4)
 
 
-def test_async_generators_in_progress_are_refused_by_name_and_a_with_kept_open_by_its_library(program):
-    """Class 2: an async generator suspended in a ``yield`` (not captured yet; generators and
-    coroutines are, tests/test_generators.py) is refused naming its function and where it
-    stands; one that a ``contextlib.asynccontextmanager`` keeps open (a library that enters a
-    ``with`` at import, for the life of the process) is refused naming the context manager and
-    the library function that made it, with a workaround, which works."""
+def test_an_async_generator_running_is_refused_by_name_and_a_with_kept_open_by_its_library(program):
+    """Class 2: an async generator in the middle of an ``asend`` (its body awaiting, the awaitable
+    of that ``asend`` held by whoever drives it: generators and coroutines suspended in a
+    ``yield`` or an ``await`` are captured, tests/test_generators.py) is refused naming its
+    function and where it stands; one that a ``contextlib.asynccontextmanager`` is entering (a
+    library that enters a ``with`` at import) is refused naming the context manager and the
+    library function that made it, with a workaround, which works."""
     lib = '''
 import contextlib
 STATE = []
+class Pending:
+    def __await__(self):
+        yield "pending"
 @contextlib.asynccontextmanager
 async def session(name):
     STATE.append("open " + name)
+    await Pending()
     try:
         yield name
     finally:
         STATE.append("close " + name)
-def enter(manager):
+def drive(awaitable):
     try:
-        manager.__aenter__().send(None)
-    except StopIteration:
-        pass
-def leave(manager):
-    try:
-        manager.__aexit__(None, None, None).send(None)
+        while awaitable.send(None) is not None:
+            pass
     except StopIteration:
         pass
 _active = session("global")
-enter(_active)
+_entering = _active.__aenter__()
+_entering.send(None)  # waits in Pending: the generator is running
 '''
     p = program('''
         import lib
+        class Pending:
+            def __await__(self):
+                yield "pending"
         async def counter():
+            await Pending()
             yield 1
-            yield 2
         running = counter()
-        try:
-            running.asend(None).send(None)
-        except StopIteration:
-            pass
+        step = running.asend(None)
+        step.send(None)
         if __name__ == "__main__":
             print(lib.STATE)
     ''')
     (p.dir / "lib.py").write_text(lib)
     err = refused(p)
-    assert "__main__.running -> async_generator: an async generator of counter() suspended at " in err
-    assert f"{p.dir / 'prog.py'}:4" in err
+    assert "__main__.running -> async_generator: an async generator of counter() running at " in err
+    assert f"{p.dir / 'prog.py'}:7" in err
     assert "lib._active -> contextlib._AsyncGeneratorContextManager: a `with` block kept open: the " \
            "context manager made by lib.session()" in err
     assert "amber.before_snapshot" in err and "amber.after_restore" in err
@@ -336,16 +339,19 @@ enter(_active)
         import amber, lib
         @amber.before_snapshot
         def leave():
-            lib.leave(lib._active)
+            lib.drive(lib._entering)
+            lib.drive(lib._active.__aexit__(None, None, None))
+            del lib._entering
         @amber.after_restore
         def enter():
             lib._active = lib.session("again")
-            lib.enter(lib._active)
+            lib.drive(lib._active.__aenter__())
         if __name__ == "__main__":
             print(lib.STATE, type(lib._active.gen).__name__, lib._active.gen.ag_running)
     ''', name="fixed.py")
     fixed.snapshot()
-    assert fixed.restore().stdout == "['open global', 'close global', 'open again'] async_generator False\n"
+    assert fixed.restore().stdout == \
+        "['open global', 'close global', 'open again'] async_generator False\n"
 
 
 def test_dead_weak_references_that_kept_a_hash(program):

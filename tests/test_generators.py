@@ -223,19 +223,43 @@ def test_amber_inspect_and_the_restore_do_not_leave_ctypes_in_the_program_s_modu
     assert run([*AMBER, "inspect", str(p.image)], check=True).returncode == 0
 
 
-def test_what_still_cannot_be_captured_is_refused_with_its_place(program):
-    """An async generator suspended in a yield is still refused, with where it stands."""
-    p = program(textwrap.dedent('''
-        async def agen():
-            yield 1
-            yield 2
-        AG = agen()
-        try:
-            AG.asend(None).send(None)
-        except StopIteration:
-            pass
+def test_async_generators_and_an_async_with_kept_open(program):
+    """An async generator suspended in a ``yield``, driven by hand and through an event loop
+    after restore, and an ``asynccontextmanager`` entered before the snapshot point and exited
+    after it (its ``finally`` runs)."""
+    same_as_cold(program, '''
+        import asyncio, contextlib
+
+        async def ticks(n):
+            for i in range(n):
+                yield i * 10
+            yield "last"
+
+        def step(awaitable):
+            try:
+                awaitable.send(None)
+            except StopIteration as e:
+                return e.value
+
+        TICKS = ticks(3)
+        FIRST = step(TICKS.asend(None))
+        LOG = []
+
+        @contextlib.asynccontextmanager
+        async def session(name):
+            LOG.append("open " + name)
+            try:
+                yield name.upper()
+            finally:
+                LOG.append("close " + name)
+
+        MANAGER = session("db")
+        VALUE = step(MANAGER.__aenter__())
         if __name__ == "__main__":
-            print("ran")
-    '''))
-    r = p.snapshot(check=False)
-    assert r.returncode != 0 and "async generator of agen() suspended at" in r.stderr, r.stderr
+            print(FIRST, step(TICKS.asend(None)), VALUE, LOG)
+            async def rest():
+                return [x async for x in TICKS]
+            print(asyncio.run(rest()))
+            step(MANAGER.__aexit__(None, None, None))
+            print(LOG)
+    ''', 3)

@@ -17,7 +17,10 @@ captured (:class:`FrameState`):
 * ``slots``: every slot of ``localsplus`` up to the stack's top that holds an object, with its
   index (an unbound local, or the NULL a call pushes, is an empty slot), and ``size``, the top;
 * ``exc_value``: the exception being handled where it suspended (a ``yield`` in an ``except``
-  block), or None.
+  block), or None;
+* ``hooks_inited``: for an async generator, whether the first-iteration hook
+  (``sys.set_asyncgen_hooks``: an event loop's, which registers it for shutdown) has been called
+  on it: not called again after restore, as it would not be in the running program.
 
 At restore the generator is made by calling its function with placeholder arguments, which runs
 none of its body (:func:`amber.restore.rebuild.suspended_generator`); then :func:`write` replaces
@@ -43,14 +46,16 @@ _WORD = 8  # a pointer: the layouts below are those of 64-bit builds
 
 class Layout:
     """Byte offsets: of fields in ``_PyInterpreterFrame`` (``code``... ``localsplus``) and in the
-    generator object (``exc_value``, ``frame_state``)."""
+    generator object (``exc_value``, ``hooks_inited`` three bytes before ``frame_state``)."""
 
-    __slots__ = ("code", "func", "instr", "stacktop", "localsplus", "exc_value", "frame_state")
+    __slots__ = ("code", "func", "instr", "stacktop", "localsplus", "exc_value", "frame_state",
+                 "hooks_inited")
 
     def __init__(self, code: int, func: int, instr: int, stacktop: int, localsplus: int, exc_value: int,
                  frame_state: int) -> None:
         self.code, self.func, self.instr, self.stacktop = code, func, instr, stacktop
         self.localsplus, self.exc_value, self.frame_state = localsplus, exc_value, frame_state
+        self.hooks_inited = frame_state - 3  # then closed, running_async, frame_state
 
 
 # 3.11: the frame starts with f_func, f_globals, f_builtins, f_locals, f_code, frame_obj, previous,
@@ -68,9 +73,11 @@ LAYOUT = LAYOUTS.get(sys.version_info[:2]) if sys.maxsize > 2 ** 32 else None
 class FrameState:
     """What a restore writes into a new generator of the same function (see the module docstring)."""
 
-    __slots__ = ("instr", "frame_state", "size", "slots", "exc_value")
+    __slots__ = ("instr", "frame_state", "size", "slots", "exc_value", "hooks_inited")
 
-    def __init__(self, instr: int, frame_state: int, size: int, slots: tuple, exc_value: object) -> None:
+    def __init__(self, instr: int, frame_state: int, size: int, slots: tuple, exc_value: object,
+                 hooks_inited: int) -> None:
+        self.hooks_inited = hooks_inited
         self.instr = instr
         self.frame_state = frame_state
         self.size = size
@@ -78,7 +85,7 @@ class FrameState:
         self.exc_value = exc_value
 
     def as_args(self) -> tuple:
-        return self.instr, self.frame_state, self.size, self.slots, self.exc_value
+        return self.instr, self.frame_state, self.size, self.slots, self.exc_value, self.hooks_inited
 
 
 _ctypes: "Any" = None  # the ctypes module, once imported
@@ -136,7 +143,8 @@ def read(gen, code, func) -> "FrameState | None":
     exc = c.c_void_p.from_address(id(gen) + LAYOUT.exc_value).value
     exc_value = c.cast(exc, c.py_object).value if exc else None
     state = c.c_int8.from_address(id(gen) + LAYOUT.frame_state).value
-    return FrameState(instr, state, size, tuple(slots), exc_value)
+    hooks = c.c_int8.from_address(id(gen) + LAYOUT.hooks_inited).value
+    return FrameState(instr, state, size, tuple(slots), exc_value, hooks)
 
 
 def _capacity(code) -> int:
@@ -145,7 +153,8 @@ def _capacity(code) -> int:
     return code.co_nlocals + len(code.co_cellvars) + len(code.co_freevars) + code.co_stacksize
 
 
-def write(gen, func, instr: int, frame_state: int, size: int, slots: tuple, exc_value: object) -> None:
+def write(gen, func, instr: int, frame_state: int, size: int, slots: tuple, exc_value: object,
+          hooks_inited: int) -> None:
     """Put a captured execution state into ``gen``, a generator of ``func`` not yet started."""
     code = gen.gi_code if hasattr(gen, "gi_code") else gen.cr_code if hasattr(gen, "cr_code") else gen.ag_code
     if not _is_its_frame(gen, code, func):
@@ -181,5 +190,6 @@ def write(gen, func, instr: int, frame_state: int, size: int, slots: tuple, exc_
     else:
         exc.value = None
     c.c_int8.from_address(id(gen) + LAYOUT.frame_state).value = frame_state
+    c.c_int8.from_address(id(gen) + LAYOUT.hooks_inited).value = 1 if hooks_inited else 0
     for address in held:
         decref(address)

@@ -8,17 +8,18 @@
   function's own order). Calling a generator function runs none of its body.
 * **Finished** (``GEN_CLOSED``, no frame left): a closed generator of the same code, name and
   qualified name; nothing can run in it any more.
-* **Suspended** in a ``yield`` (a generator) or an ``await`` (a coroutine): made as not yet
+* **Suspended** in a ``yield`` (a generator, an async generator between two ``asend``) or an
+  ``await`` (a coroutine): made as not yet
   started, then given its frame's execution state (:mod:`amber.frames`: the instruction it
   stands at, its locals, cells and value stack, the exception it was handling), once the objects
   of its frame exist (a fill: its locals may refer back to it). A ``contextlib.contextmanager``
   kept open (a library that enters a ``with`` for the life of the process) is then an instance
-  like any other, its generator suspended in the ``yield``.
+  like any other, its generator suspended in the ``yield`` (``asynccontextmanager`` too).
 * **Refused**, with the function, the place it stands at and the workaround (finish or drop it
   before the snapshot point, create it after restore; for an open context manager, exit it in an
-  ``amber.before_snapshot`` hook): an async generator suspended in a ``yield`` (not yet), one
-  running (on the stack that calls the snapshot), and any where :mod:`amber.frames` does not know
-  this interpreter's frame layout.
+  ``amber.before_snapshot`` hook): one running (on the stack that calls the snapshot, or an
+  async generator in the middle of an ``asend``, whose awaitable is a C object), and any where
+  :mod:`amber.frames` does not know this interpreter's frame layout.
 
 The same holds for coroutines (``cr_*``) and async generators (``ag_*``) where not said. The
 state is read from the objects' own attributes (``gi_frame``, ``gi_suspended``...), never
@@ -92,7 +93,7 @@ def reduce_generator(obj):
             args, kwargs = _bound_arguments(getattr(obj, f"{prefix}_frame"), code)
             return Recipe(Call(reconstructor(rebuild.remake_generator),
                                (fn, args, kwargs, obj.__name__, obj.__qualname__)))
-    if now == SUSPENDED and kind is not types.AsyncGeneratorType:
+    if now == SUSPENDED:
         captured = _suspended(obj, code)
         if captured is not None:
             return captured
@@ -180,10 +181,9 @@ def reduce_context_manager(manager, cls, instances):
     :func:`reduce_generator`); refused while its generator is one that cannot be captured."""
     gen = vars(manager).get("gen")
     if type(gen) in _PREFIX and state(gen) in (SUSPENDED, RUNNING):
-        prefix = _PREFIX[type(gen)]
-        fn = _function_of(gen, getattr(gen, f"{prefix}_code"))
-        if state(gen) == RUNNING or type(gen) is types.AsyncGeneratorType or fn is None \
-                or frames.read(gen, getattr(gen, f"{prefix}_code"), fn) is None:
+        code = getattr(gen, f"{_PREFIX[type(gen)]}_code")
+        fn = _function_of(gen, code)
+        if state(gen) == RUNNING or fn is None or frames.read(gen, code, fn) is None:
             return refuse_open_context(manager)
     return instances.reduce(manager, cls)
 
