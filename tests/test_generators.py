@@ -67,14 +67,14 @@ def test_nested_generators_and_a_generator_expression(program):
 
 def test_value_stacks_past_the_locals_and_iterators_of_every_kind(program):
     """A yield inside a call's arguments leaves the function and an empty slot (the NULL a call
-    pushes) on the stack, past the frame's locals; loops over dict items, zip, enumerate of a
+    pushes) on the stack, past the frame's locals; loops over a sorted list, zip, enumerate of a
     map, itertools.count. Dropped after restore, each is closed as a cold one is."""
     same_as_cold(program, '''
         import gc, itertools
         D = {"a": 1, "b": 2, "c": 3}
         def over_dict():
-            for k, v in D.items():
-                yield k, v
+            for k in sorted(D):
+                yield k, D[k]
         def over_zip():
             for a, b in zip([1, 2, 3], "xyz"):
                 yield a, b
@@ -262,4 +262,74 @@ def test_async_generators_and_an_async_with_kept_open(program):
             print(asyncio.run(rest()))
             step(MANAGER.__aexit__(None, None, None))
             print(LOG)
+    ''', 3)
+
+
+def test_a_generator_whose_code_changed_since_the_snapshot_is_not_resumed(program, tmp_path):
+    """A module imported again at restore (here on request) whose source was edited after the
+    snapshot gives the generator's function other code: the frame state is not written into it
+    (that would run the new code from the old offsets and stack); the restore says why."""
+    from conftest import AMBER, run
+
+    helper = tmp_path / "helper.py"
+    helper.write_text("def gen(n):\n    total = 0\n    for i in range(n):\n        total += i\n"
+                      "        yield i, total\n")
+    p = program('''
+        import helper
+        G = helper.gen(10)
+        next(G)
+        if __name__ == "__main__":
+            print(list(G))
+    ''')
+    run([*AMBER, "snapshot", "--reimport", "helper", "-o", str(p.image), str(p.script)], cwd=p.dir, check=True)
+    helper.write_text("import os\ndef gen(n):\n    a = b = c = d = 0\n    yield 'NEW'\n    while True:\n"
+                      "        yield os.getpid() // os.getpid(), a, b, c, d\n")
+    r = p.restore(check=False)
+    assert r.returncode != 0 and r.stdout == "", (r.stdout, r.stderr)
+    assert r.stderr.startswith("amber: error:") and "is not the code its suspended generator was captured in" \
+        in r.stderr and "Traceback" not in r.stderr, r.stderr
+
+
+def test_a_dict_iterator_on_a_generator_s_stack_is_refused_not_copied(program):
+    """A dict iterator is captured as the list of what it has left: held in a suspended frame,
+    it would no longer see the dict change (nor raise when its size does). The verification,
+    which reads the frames of generators, finds it and the snapshot is refused with its path."""
+    p = program('''
+        D = {"a": 1, "b": 2, "c": 3}
+        def keys():
+            for k in D:
+                yield k
+        G = keys()
+        next(G)
+        if __name__ == "__main__":
+            D["z"] = 9
+            print(list(G))
+    ''')
+    r = p.snapshot(check=False)
+    assert r.returncode == 2 and "__main__.G.<frame>[" in r.stderr and "dict_keyiterator" in r.stderr, r.stderr
+
+
+def test_exception_groups_and_a_generator_suspended_in_except_star(program):
+    """An ExceptionGroup (made with its own constructor, which checks its exceptions) kept in a
+    global, and a generator suspended in an ``except*`` handler, the rest of the group raised
+    after restore."""
+    same_as_cold(program, '''
+        GROUP = ExceptionGroup("eg", [ValueError(1), KeyError("k")])
+        def g():
+            try:
+                raise ExceptionGroup("inner", [ValueError(1), TypeError(2), KeyError(3)])
+            except* ValueError as e:
+                yield ("V", repr(e.exceptions))
+            except* TypeError as e:
+                yield ("T", repr(e.exceptions))
+            yield "end"
+        X = g()
+        next(X)
+        if __name__ == "__main__":
+            print(repr(GROUP), GROUP.exceptions, type(GROUP.args[1]).__name__)
+            try:
+                print(next(X))
+                print(next(X))
+            except* KeyError as e:
+                print("left", repr(e.exceptions))
     ''', 3)

@@ -58,7 +58,8 @@ def snapshot() -> None:
     if state.STATE.snapshotting:
         raise AmberError(
             "amber.snapshot() was called from inside a function or a nested block; it must be a "
-            "top-level statement of the main script (execution-state capture does not exist yet)")
+            "top-level statement of the main script (suspended generators are captured; the running stack "
+            "is not yet)")
 
 
 def is_restored() -> bool:

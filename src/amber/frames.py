@@ -18,6 +18,10 @@ captured (:class:`FrameState`):
   index (an unbound local, or the NULL a call pushes, is an empty slot), and ``size``, the top;
 * ``exc_value``: the exception being handled where it suspended (a ``yield`` in an ``except``
   block), or None;
+* ``code``: a digest of the bytecode, exception table and frame shape the state was read
+  against: the restore writes it only into a frame of the very same code (a module imported
+  again whose source was edited since gives another; writing the old state into it would run
+  the new code from the old code's offsets and stack);
 * ``hooks_inited``: for an async generator, whether the first-iteration hook
   (``sys.set_asyncgen_hooks``: an event loop's, which registers it for shutdown) has been called
   on it: not called again after restore, as it would not be in the running program.
@@ -36,6 +40,7 @@ generator: ``ctypes`` is imported then and taken out of ``sys.modules`` again (t
 """
 
 import sys
+from _blake2 import blake2b
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -73,10 +78,11 @@ LAYOUT = LAYOUTS.get(sys.version_info[:2]) if sys.maxsize > 2 ** 32 else None
 class FrameState:
     """What a restore writes into a new generator of the same function (see the module docstring)."""
 
-    __slots__ = ("instr", "frame_state", "size", "slots", "exc_value", "hooks_inited")
+    __slots__ = ("code", "instr", "frame_state", "size", "slots", "exc_value", "hooks_inited")
 
-    def __init__(self, instr: int, frame_state: int, size: int, slots: tuple, exc_value: object,
+    def __init__(self, code: bytes, instr: int, frame_state: int, size: int, slots: tuple, exc_value: object,
                  hooks_inited: int) -> None:
+        self.code = code
         self.hooks_inited = hooks_inited
         self.instr = instr
         self.frame_state = frame_state
@@ -85,7 +91,8 @@ class FrameState:
         self.exc_value = exc_value
 
     def as_args(self) -> tuple:
-        return self.instr, self.frame_state, self.size, self.slots, self.exc_value, self.hooks_inited
+        return (self.code, self.instr, self.frame_state, self.size, self.slots, self.exc_value,
+                self.hooks_inited)
 
 
 _ctypes: "Any" = None  # the ctypes module, once imported
@@ -144,7 +151,14 @@ def read(gen, code, func) -> "FrameState | None":
     exc_value = c.cast(exc, c.py_object).value if exc else None
     state = c.c_int8.from_address(id(gen) + LAYOUT.frame_state).value
     hooks = c.c_int8.from_address(id(gen) + LAYOUT.hooks_inited).value
-    return FrameState(instr, state, size, tuple(slots), exc_value, hooks)
+    return FrameState(code_digest(code), instr, state, size, tuple(slots), exc_value, hooks)
+
+
+def code_digest(code) -> bytes:
+    """What a frame state depends on in its code: the bytecode, the exception table, the frame's
+    shape (locals, cells, free variables, stack depth)."""
+    shape = repr((code.co_nlocals, code.co_varnames, code.co_cellvars, code.co_freevars, code.co_stacksize))
+    return blake2b(code.co_code + code.co_exceptiontable + shape.encode(), digest_size=16).digest()
 
 
 def _capacity(code) -> int:
@@ -153,12 +167,16 @@ def _capacity(code) -> int:
     return code.co_nlocals + len(code.co_cellvars) + len(code.co_freevars) + code.co_stacksize
 
 
-def write(gen, func, instr: int, frame_state: int, size: int, slots: tuple, exc_value: object,
-          hooks_inited: int) -> None:
+def write(gen, func, code_was: bytes, instr: int, frame_state: int, size: int, slots: tuple,
+          exc_value: object, hooks_inited: int) -> None:
     """Put a captured execution state into ``gen``, a generator of ``func`` not yet started."""
     code = gen.gi_code if hasattr(gen, "gi_code") else gen.cr_code if hasattr(gen, "cr_code") else gen.ag_code
     if not _is_its_frame(gen, code, func):
         raise RuntimeError("this interpreter's generator frames are not laid out as the image's were")
+    if code_digest(code) != code_was:
+        where = f"{code.co_filename}:{code.co_firstlineno}"
+        raise RuntimeError(f"the code of {code.co_name}() ({where}) is not the code its suspended "
+                           "generator was captured in (its source changed since the snapshot?)")
     if not (0 <= size <= _capacity(code) and 0 <= instr < len(code.co_code) and instr % 2 == 0
             and all(type(i) is int and 0 <= i < size for i, _obj in slots)):
         raise RuntimeError(f"a frame state that does not fit {code.co_name}'s frame")

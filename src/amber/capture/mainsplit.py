@@ -94,7 +94,7 @@ def split_source(source: "str | bytes | None", filename: str) -> Split:
             raise UsageError(
                 f"{filename}:{node.lineno}: amber.snapshot() must be a statement of its own at the top "
                 f"level of the main script (capturing a snapshot inside a function, if, for, with or "
-                f"try needs execution-state capture, which Amber does not have yet)")
+                f"try needs the running stack captured, which Amber does not do yet)")
     last_line = body[-1].end_lineno if body else 0
     kind, line, cut, rest_from = "end", last_line, len(body), len(body)
     for i, stmt in enumerate(body):

@@ -135,6 +135,7 @@ def _write_once(request: SnapshotRequest) -> None:
             reducers = Reducers(world, always_doc=request.options.lazy_code)
             plan = plan_heap(request, reducers, roots)
             check_randomness(request, plan, reducers, world)
+            _note_dropped_tracebacks(request, plan, reducers)
             heap = compile_heap(plan, world, roots, request.options.lazy_code)
             write_image_file(request, world, roots, plan, heap, reducers, started, live)
     finally:
@@ -329,6 +330,17 @@ def plan_heap(request: SnapshotRequest, reducers: Reducers, roots: HeapRoots) ->
     if plan.offenders or secret_lines:
         raise CaptureError(_offender_report(plan, secret_lines))
     return plan
+
+
+def _note_dropped_tracebacks(request: SnapshotRequest, plan: HeapPlan, reducers: Reducers) -> None:
+    """One note for the exceptions the image holds without their traceback (its frames are not
+    captured): ``traceback.print_exception`` of one after restore prints no frame."""
+    dropped = reducers.instances.tracebacks_dropped
+    if dropped and not request.quiet:
+        first = ", ".join(plan.path_to(oid) for oid in dropped[:3])
+        more = f" and {len(dropped) - 3} more" if len(dropped) > 3 else ""
+        note(f"{len(dropped)} exception(s) are restored without their traceback (frames of finished "
+             f"calls are not captured): {first}{more}")
 
 
 def check_randomness(request: SnapshotRequest, plan: HeapPlan, reducers: Reducers, world: World) -> None:

@@ -366,12 +366,12 @@ def suspended_generator(fn, name: str, qualname: str):
     return gen
 
 
-def resume_generator_at(gen, fn, instr: int, frame_state: int, size: int, slots: tuple, exc_value,
-                        hooks_inited: int) -> None:
+def resume_generator_at(gen, fn, code: bytes, instr: int, frame_state: int, size: int, slots: tuple,
+                        exc_value, hooks_inited: int) -> None:
     """Give ``gen`` the execution state its frame had (:mod:`amber.frames`)."""
     from amber import frames
 
-    frames.write(gen, fn, instr, frame_state, size, slots, exc_value, hooks_inited)
+    frames.write(gen, fn, code, instr, frame_state, size, slots, exc_value, hooks_inited)
 
 
 _CellType: "Any" = type((lambda x: lambda: x)(0).__closure__[0])  # type: ignore[index]

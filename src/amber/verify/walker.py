@@ -1011,6 +1011,28 @@ def _dict_view(walker: Walker, view: "Any") -> tuple:
     return (type(view).__name__,), [(".<mapping>", owner)]
 
 
+def _generator(walker: Walker, gen: "Any") -> tuple:
+    """A generator, coroutine or async generator: where its frame stands and what the frame holds
+    (its locals, cells and value stack, read as the capture reads them: :mod:`amber.frames`),
+    so that a frame object restored otherwise than it was (an iterator made a copy) is found."""
+    prefix = {"generator": "gi", "coroutine": "cr", "async_generator": "ag"}[type(gen).__name__]
+    frame = getattr(gen, f"{prefix}_frame")
+    code = getattr(gen, f"{prefix}_code")
+    fact = (type(gen).__name__, gen.__qualname__, None if frame is None else frame.f_lasti)
+    if frame is None:
+        return fact, None
+    fn = next((r for r in gc.get_referents(gen) if type(r) is FunctionType and r.__code__ is code), None)
+    from amber import frames
+
+    state = None if fn is None else frames.read(gen, code, fn)
+    if state is None:
+        return (*fact, "frame not read"), None
+    children: list = [(f".<frame>[{i}]", obj) for i, obj in state.slots]
+    if state.exc_value is not None:
+        children.append((".<handling>", state.exc_value))
+    return (*fact, state.size, tuple(i for i, _obj in state.slots)), children
+
+
 _DISPATCH: dict = {
     dict: _dict, FunctionType: _function, CodeType: _code, CellType: _cell, MethodType: _method,
     BuiltinType: _builtin, MethodWrapperType: _method_wrapper, staticmethod: _wrapper, classmethod: _wrapper,
@@ -1028,3 +1050,19 @@ def _module(walker: Walker, mod: "Any") -> tuple:
 
 
 _DISPATCH[ModuleType] = _module
+
+
+def _generator_types() -> tuple:
+    async def coroutine() -> None:
+        pass
+
+    async def async_generator():
+        yield
+
+    made = coroutine()
+    kinds = (type(x for x in "a"), type(made), type(async_generator()))
+    made.close()  # (never awaited: closed, so no warning)
+    return kinds
+
+
+_DISPATCH.update(dict.fromkeys(_generator_types(), _generator))

@@ -198,10 +198,12 @@ def refuse_open_context(manager) -> Offender:
     made_by = _qualified(func) if func is not None else type(manager).__qualname__
     frame = getattr(gen, f"{prefix}_frame", None) if prefix else None
     where = f", suspended at {frame.f_code.co_filename}:{frame.f_lineno}" if frame is not None else ""
+    exit_call = "await manager.__aexit__(None, None, None)" if hasattr(type(manager), "__aexit__") \
+        else "manager.__exit__(None, None, None)"
     return Offender(
         f"a `with` block kept open: the context manager made by {made_by}() "
         f"({type(manager).__module__}.{type(manager).__qualname__}){where}",
-        f"exit it in an amber.before_snapshot hook (manager.__exit__(None, None, None)) and enter a new "
+        f"exit it in an amber.before_snapshot hook ({exit_call}) and enter a new "
         f"{made_by}() after the snapshot point or in an amber.after_restore hook")
 
 

@@ -40,6 +40,7 @@ from amber.capture.reduce.recipes import (
     ByName,
     Call,
     CallOn,
+    Inline,
     InstanceState,
     Offender,
     Recipe,
@@ -77,6 +78,7 @@ class InstanceReducer:
         self.hash_memos = hash_memos
         self.is_c_type = is_c_type  # implemented in C, as opposed to made by a class statement
         self.kept = kept  # identities of generators seeded on purpose (amber.keep_state)
+        self.tracebacks_dropped: list = []  # ids of exceptions captured without their traceback
         self.generators: list[tuple[int, str]] = []  # (identity, kind): generators restores would repeat
         self._plain_build: dict = {}  # (class, slot names) -> can BUILD fill its instances
         self._stateless: dict = {}  # C type -> adds no state to its instances
@@ -224,6 +226,10 @@ class InstanceReducer:
                     slots.append((name, getattr(obj, name)))
             if obj.__suppress_context__:
                 slots.append(("__suppress_context__", True))
+            if obj.__traceback__ is not None:  # it holds frames: said, never silently dropped
+                self.tracebacks_dropped.append(ident(obj))
+            if newargs != tuple(obj.args):  # made from other arguments (a group): its own args
+                slots.append(("args", obj.args))
         # BUILD sets attributes at C speed, but it would hand them to a __setstate__ the class
         # defines, and set slots through a __setattr__ or a property that shadows one: where
         # the class has any of those, rebuild.instance_setstate sets them directly.
@@ -391,6 +397,12 @@ def _base_construction(obj, cls, stateless_c_type=lambda klass: False):
                 return named("builtins", "frozenset.__new__"), (tuple(frozenset.__iter__(obj)),)
             return named("builtins", f"{klass.__name__}.__new__"), klass.__getnewargs__(obj)
         if klass is BaseException or (not is_python_class(klass) and issubclass(klass, BaseException)):
+            # ExceptionGroup's own constructor (BaseException's refuses it) checks its
+            # exceptions as it is made: given written out (the group's own list may still be an
+            # empty shell then); its args are set back afterwards.
+            if issubclass(klass, BaseExceptionGroup):
+                return named("builtins", "BaseExceptionGroup.__new__"), \
+                    (obj.args[0], Inline(tuple(obj.exceptions)))
             return named("builtins", "BaseException.__new__"), tuple(obj.args)
         if klass in _FILLED_BASES:
             return named("builtins", f"{klass.__name__}.__new__"), ()
