@@ -345,3 +345,49 @@ if __name__ == "__main__":
     assert cold == "6 ['UserWarning', 'DeprecationWarning']\n"
     p.snapshot()
     assert p.restore().stdout == cold
+
+
+def test_coroutine_origin_tracking_is_as_start_up_set_it(program):
+    """``sys.set_coroutine_origin_tracking_depth`` is an interpreter setting start-up may make:
+    set again at restore, so coroutines made after it record where they were made."""
+    p = program('''
+        import sys
+        sys.set_coroutine_origin_tracking_depth(3)
+        async def job():
+            pass
+        if __name__ == "__main__":
+            made = job()
+            print(sys.get_coroutine_origin_tracking_depth(), made.cr_origin[0][2])
+            made.close()
+    ''')
+    cold = p.cold(check=True).stdout
+    assert cold == "3 <module>\n"
+    p.snapshot()
+    assert p.restore().stdout == cold
+
+
+@pytest.mark.skipif(not hasattr(sys, "monitoring"), reason="sys.monitoring is 3.12+")
+def test_monitoring_tools_registered_at_start_up_go_on_after_restore(program):
+    """A tool start-up registered with ``sys.monitoring`` (a profiler, a coverage tool): its id,
+    its callbacks and the events it watches are the restored interpreter's too."""
+    p = program('''
+        import sys
+        M = sys.monitoring
+        SEEN = []
+        def started(code, offset):
+            if code.co_name == "work":
+                SEEN.append(code.co_name)
+        M.use_tool_id(M.PROFILER_ID, "counter")
+        M.register_callback(M.PROFILER_ID, M.events.PY_START, started)
+        M.set_events(M.PROFILER_ID, M.events.PY_START)
+        def work():
+            return 1
+        if __name__ == "__main__":
+            work(); work()
+            print(M.get_tool(M.PROFILER_ID), M.get_events(M.PROFILER_ID) == M.events.PY_START, SEEN)
+            M.set_events(M.PROFILER_ID, 0)
+    ''')
+    cold = p.cold(check=True).stdout
+    assert cold == "counter True ['work', 'work']\n"
+    p.snapshot()
+    assert p.restore().stdout == cold

@@ -442,6 +442,16 @@ def apply_setting(key: str, value) -> None:
         _collector_enabled[0] = bool(value)
     elif key == "switchinterval":
         sys.setswitchinterval(value)
+    elif key == "coroutine_origin_tracking_depth":
+        sys.set_coroutine_origin_tracking_depth(value)
+    elif key == "monitoring":  # sys.monitoring's tools: ids, callbacks, then the events they watch
+        monitoring = sys.monitoring  # type: ignore[attr-defined]
+        for tool, name, events, callbacks in value:
+            if monitoring.get_tool(tool) is None:
+                monitoring.use_tool_id(tool, name)
+            for event, callback in callbacks:
+                monitoring.register_callback(tool, event, callback)
+            monitoring.set_events(tool, events)
     elif key == "int_max_str_digits":
         sys.set_int_max_str_digits(value)
     elif key == "umask":

@@ -247,9 +247,13 @@ def abc_registry(cls) -> tuple:
 
 def _settings() -> dict:
     out = {"recursionlimit": sys.getrecursionlimit(), "gc_threshold": gc.get_threshold(),
-           "gc_enabled": gc.isenabled(), "switchinterval": sys.getswitchinterval()}
+           "gc_enabled": gc.isenabled(), "switchinterval": sys.getswitchinterval(),
+           "coroutine_origin_tracking_depth": sys.get_coroutine_origin_tracking_depth()}
     if hasattr(sys, "get_int_max_str_digits"):
         out["int_max_str_digits"] = sys.get_int_max_str_digits()
+    tools = _monitoring_tools()
+    if tools:
+        out["monitoring"] = tools
     # Process state a start-up may set for what follows (os.umask for the files it creates,
     # os.chdir): a restore sets it again only if start-up changed it.
     import posix
@@ -262,6 +266,30 @@ def _settings() -> dict:
     except OSError:  # the working directory was removed
         pass
     return out
+
+
+def _monitoring_tools() -> tuple:
+    """The tools registered with ``sys.monitoring`` (3.12+): (id, name, global events,
+    ((event, callback), ...)) each. A callback is read by registering None and putting it back,
+    the one way the API gives it."""
+    monitoring = getattr(sys, "monitoring", None)
+    if monitoring is None:
+        return ()
+    events = [value for name, value in vars(monitoring.events).items()
+              if name.isupper() and name != "NO_EVENTS" and isinstance(value, int)]
+    tools = []
+    for tool in range(6):
+        name = monitoring.get_tool(tool)
+        if name is None:
+            continue
+        callbacks = []
+        for event in events:
+            callback = monitoring.register_callback(tool, event, None)
+            if callback is not None:
+                monitoring.register_callback(tool, event, callback)
+                callbacks.append((event, callback))
+        tools.append((tool, name, monitoring.get_events(tool), tuple(callbacks)))
+    return tuple(tools)
 
 
 def _signals() -> dict:
