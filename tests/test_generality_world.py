@@ -109,9 +109,9 @@ def test_what_a_package_imported_again_imports_is_one_copy(program, tmp_path):
 # == 2. attributes set on classes and functions of modules imported again ==========================
 
 def test_attributes_set_on_classes_and_functions_of_modules_imported_again(program):
-    # collections.abc (a base-set package's module), threading (describes the process) and
-    # collections (the base set) are imported again at restore: what the program set on their
-    # classes and functions, and the hook it put into threading, must be set again.
+    # collections.abc (naming C types), threading (describes the process) and collections
+    # (imported by threading, where it does) are imported again at restore: what the program set
+    # on their classes and functions, and the hook it put into threading, must be set again.
     p = program('''
         import collections, collections.abc, threading
         class Loose:
@@ -141,9 +141,18 @@ def test_attributes_set_on_classes_and_functions_of_modules_imported_again(progr
     restored = p.restore()
     assert restored.stdout == cold.stdout == "True 1 {'a': 1} Counter of 3\nhook saw ZeroDivisionError\n"
     replayed = inspect_json(p)["replayed"]
-    assert "collections.abc: MutableMapping.__subclasshook__" in replayed
+    # (under whichever module of the two imports it again first: collections.abc on 3.11,
+    # _collections_abc, which os imports earlier, on 3.13; the class is the same object)
+    assert {"collections.abc: MutableMapping.__subclasshook__",
+            "_collections_abc: MutableMapping.__subclasshook__"} & set(replayed), replayed
     assert "threading: excepthook, Thread.x, current_thread.cache" in replayed
-    assert "collections: Counter.__repr__" in replayed
+    info = inspect_json(p)["modules"]
+    # collections is imported again where a module imported again imports it (threading, on
+    # 3.11 and 3.12); elsewhere it is captured by value, its changed class with it.
+    if "collections" in info["by_reference"]:
+        assert "collections: Counter.__repr__" in replayed
+    else:
+        assert "collections" in info["by_value"] and not [r for r in replayed if r.startswith("collections:")]
 
 
 def test_attributes_set_on_classes_of_an_extension_that_claim_another_module(program):
