@@ -39,6 +39,7 @@ generator: ``ctypes`` is imported then and taken out of ``sys.modules`` again (t
 ``sys.modules`` stays as a cold run's).
 """
 
+import gc
 import sys
 from _blake2 import blake2b
 
@@ -99,7 +100,8 @@ _ctypes: "Any" = None  # the ctypes module, once imported
 
 
 def _c():
-    """ctypes, imported once; taken out of ``sys.modules`` again when it was not there."""
+    """ctypes, imported once (with ``Py_IncRef``/``Py_DecRef`` typed); taken out of
+    ``sys.modules`` again when it was not there."""
     global _ctypes
     if _ctypes is None:
         before = set(sys.modules)
@@ -107,8 +109,19 @@ def _c():
 
         for name in set(sys.modules) - before:
             del sys.modules[name]
+        ctypes.pythonapi.Py_IncRef.argtypes = [ctypes.py_object]
+        ctypes.pythonapi.Py_DecRef.argtypes = [ctypes.c_void_p]
         _ctypes = ctypes
     return _ctypes
+
+
+def function_of(gen, code):
+    """The function whose call made ``gen`` (its frame refers to it), if its code is still
+    ``code``; None otherwise."""
+    for ref in gc.get_referents(gen):
+        if type(ref) is type(function_of) and ref.__code__ is code:
+            return ref
+    return None
 
 
 def _frame_address(gen) -> int:
@@ -170,7 +183,7 @@ def _capacity(code) -> int:
 def write(gen, func, code_was: bytes, instr: int, frame_state: int, size: int, slots: tuple,
           exc_value: object, hooks_inited: int) -> None:
     """Put a captured execution state into ``gen``, a generator of ``func`` not yet started."""
-    code = gen.gi_code if hasattr(gen, "gi_code") else gen.cr_code if hasattr(gen, "cr_code") else gen.ag_code
+    code = func.__code__  # (the frame's own code, once _is_its_frame says so)
     if not _is_its_frame(gen, code, func):
         raise RuntimeError("this interpreter's generator frames are not laid out as the image's were")
     if code_digest(code) != code_was:
@@ -183,7 +196,6 @@ def write(gen, func, code_was: bytes, instr: int, frame_state: int, size: int, s
     assert LAYOUT is not None
     c = _c()
     incref, decref = c.pythonapi.Py_IncRef, c.pythonapi.Py_DecRef
-    incref.argtypes, decref.argtypes = [c.py_object], [c.c_void_p]
     frame = _frame_address(gen)
     top = c.c_int.from_address(frame + LAYOUT.stacktop)
     held = []

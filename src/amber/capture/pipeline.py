@@ -38,6 +38,7 @@ from amber.capture.compile.compiler import CompiledHeap, HeapCompiler, Unplannab
 from amber.capture.compile.planner import HeapPlan, HeapStats, Planner, type_name
 from amber.capture.policy.public_text import PublicText
 from amber.capture.policy.secret_scan import SecretScanner
+from amber.capture.recorders.baseline import class_dict
 from amber.capture.reduce import recipes as R
 from amber.capture.reduce.recipes import reconstructor
 from amber.capture.reduce.reducers import Reducers
@@ -467,13 +468,13 @@ def _registrations_on_reimported_abcs(modules, world, done: set, at_snapshot: di
         if name not in world.by_ref:
             continue
         for value in list(getattr(mod, "__dict__", {}).values()):
-            if not (issubclass(type(value), type) and "_abc_impl" in vars(type)["__dict__"].__get__(value)) \
-                    or ident(value) in done:
+            is_abc = issubclass(type(value), type) and "_abc_impl" in class_dict(value)
+            if not is_abc or ident(value) in done:
                 continue
             if world.global_name(value) is None:  # captured by value: its registry goes with it
                 continue
             done.add(ident(value))
-            registered = at_snapshot.get(ident(value), ())
+            registered = at_snapshot.get(ident(value), (value, ()))[1]
             added = tuple(c for c in registered if not world.is_by_ref_module(c.__module__))
             if added:
                 out.append((reconstructor(rebuild.register_abc), (value, added)))

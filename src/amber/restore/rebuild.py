@@ -358,6 +358,12 @@ def suspended_generator(fn, name: str, qualname: str):
     """A generator (coroutine) that was suspended, first made as one not yet started: its
     function called with placeholders for its parameters, which runs none of its body. Its
     frame's execution state is written into it by :func:`resume_generator_at`."""
+    return _called_with_placeholders(fn, name, qualname)
+
+
+def _called_with_placeholders(fn, name: str, qualname: str):
+    """``fn`` (a generator function) called with None for every parameter it needs: a
+    generator not yet started, named as the one it stands for."""
     code = fn.__code__
     n, kw = code.co_argcount, code.co_kwonlyargcount
     gen = fn(*[None] * n, **dict.fromkeys(code.co_varnames[n:n + kw]))
@@ -381,10 +387,7 @@ def closed_generator(code, name: str, qualname: str):
     """A finished generator (coroutine, async generator) of this code: made and closed before it
     starts, so nothing of its body runs."""
     fn = _FunctionType(code, {}, name, None, tuple(_CellType() for _ in code.co_freevars))
-    n, kw = code.co_argcount, code.co_kwonlyargcount
-    gen = fn(*[None] * n, **dict.fromkeys(code.co_varnames[n:n + kw]))
-    gen.__name__ = name
-    gen.__qualname__ = qualname
+    gen = _called_with_placeholders(fn, name, qualname)
     if hasattr(gen, "aclose"):  # an async generator: closing one that has not started is immediate
         try:
             gen.aclose().send(None)

@@ -1021,9 +1021,9 @@ def _generator(walker: Walker, gen: "Any") -> tuple:
     fact = (type(gen).__name__, gen.__qualname__, None if frame is None else frame.f_lasti)
     if frame is None:
         return fact, None
-    fn = next((r for r in gc.get_referents(gen) if type(r) is FunctionType and r.__code__ is code), None)
     from amber import frames
 
+    fn = frames.function_of(gen, code)
     state = None if fn is None else frames.read(gen, code, fn)
     if state is None:
         return (*fact, "frame not read"), None

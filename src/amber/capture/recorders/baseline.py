@@ -207,18 +207,15 @@ def _changed(before, now) -> bool:
 
 
 def _abc_registries(modules) -> dict:
+    """{ABC: identities of the classes registered on it} for the base set's ABCs, at start."""
     from _abc import _get_dump  # noqa: F401 (fails loudly if the interpreter lacks it)
 
-    out = {}
-    for _name, (mod, _ids, _copies) in modules.items():
-        for value in list(vars(mod).values()):
-            if isinstance(value, type) and "_abc_impl" in value.__dict__ and ident(value) not in out:
-                out[value] = {ident(c) for c in abc_registry(value)}
-    return out
+    now = registries_now({name: mod for name, (mod, _ids, _copies) in modules.items()})
+    return {abc: {ident(c) for c in registered} for abc, registered in now.values()}
 
 
 def registries_now(modules: dict) -> dict:
-    """{id(ABC): the classes registered on it} for the ABCs that ``modules`` (name -> module)
+    """{id(ABC): (the ABC, the classes registered on it)} for the ABCs that ``modules`` (name -> module)
     define, read now: at the snapshot point, before Amber's capture side imports anything
     (``weakref`` registers ``WeakSet`` on ``collections.abc.MutableSet`` as it is imported)."""
     out: dict = {}
@@ -230,12 +227,12 @@ def registries_now(modules: dict) -> dict:
         for value in values:
             # type(), never isinstance(): that asks a proxy's __class__, which may run its code
             if issubclass(type(value), type) and ident(value) not in out \
-                    and "_abc_impl" in _class_dict(value):
-                out[ident(value)] = abc_registry(value)
+                    and "_abc_impl" in class_dict(value):
+                out[ident(value)] = (value, abc_registry(value))
     return out
 
 
-_class_dict = vars(type)["__dict__"].__get__  # past a metaclass's own __dict__
+class_dict = vars(type)["__dict__"].__get__  # a class's namespace, past a metaclass's own __dict__
 
 
 def abc_registry(cls) -> tuple:

@@ -88,7 +88,7 @@ def reduce_generator(obj):
     if now == CLOSED:
         return Recipe(Call(reconstructor(rebuild.closed_generator), (code, obj.__name__, obj.__qualname__)))
     if now == CREATED:
-        fn = _function_of(obj, code)
+        fn = frames.function_of(obj, code)
         if fn is not None:
             args, kwargs = _bound_arguments(getattr(obj, f"{prefix}_frame"), code)
             return Recipe(Call(reconstructor(rebuild.remake_generator),
@@ -100,25 +100,22 @@ def reduce_generator(obj):
     return refuse_in_progress(obj, now)
 
 
+def _readable(obj, code) -> tuple | None:
+    """(the function, its frame's state) of a suspended generator, or None where it cannot be read."""
+    fn = frames.function_of(obj, code)
+    state = None if fn is None else frames.read(obj, code, fn)
+    return None if state is None else (fn, state)
+
+
 def _suspended(obj, code) -> Recipe | None:
     """A suspended generator or coroutine: made as one not yet started, its execution state
     written into it by a fill (see the module docstring); None where it cannot be read."""
-    fn = _function_of(obj, code)
-    if fn is None:
+    readable = _readable(obj, code)
+    if readable is None:
         return None
-    state = frames.read(obj, code, fn)
-    if state is None:
-        return None
+    fn, state = readable
     return Recipe(Call(reconstructor(rebuild.suspended_generator), (fn, obj.__name__, obj.__qualname__)),
                   [CallOn(reconstructor(rebuild.resume_generator_at), (fn, *state.as_args()))])
-
-
-def _function_of(obj, code):
-    """The function whose call made ``obj`` (its frame refers to it), if its code is still that."""
-    for ref in gc.get_referents(obj):
-        if type(ref) is types.FunctionType and ref.__code__ is code:
-            return ref
-    return None
 
 
 def _bound_arguments(frame, code) -> tuple[tuple, tuple]:
@@ -181,9 +178,7 @@ def reduce_context_manager(manager, cls, instances):
     :func:`reduce_generator`); refused while its generator is one that cannot be captured."""
     gen = vars(manager).get("gen")
     if type(gen) in _PREFIX and state(gen) in (SUSPENDED, RUNNING):
-        code = getattr(gen, f"{_PREFIX[type(gen)]}_code")
-        fn = _function_of(gen, code)
-        if state(gen) == RUNNING or fn is None or frames.read(gen, code, fn) is None:
+        if state(gen) == RUNNING or _readable(gen, getattr(gen, f"{_PREFIX[type(gen)]}_code")) is None:
             return refuse_open_context(manager)
     return instances.reduce(manager, cls)
 
@@ -194,7 +189,7 @@ def refuse_open_context(manager) -> Offender:
     # Entering the manager drops its func; the generator's frame still refers to the function.
     func = vars(manager).get("func")
     if func is None and prefix:
-        func = _function_of(gen, getattr(gen, f"{prefix}_code"))
+        func = frames.function_of(gen, getattr(gen, f"{prefix}_code"))
     made_by = _qualified(func) if func is not None else type(manager).__qualname__
     frame = getattr(gen, f"{prefix}_frame", None) if prefix else None
     where = f", suspended at {frame.f_code.co_filename}:{frame.f_lineno}" if frame is not None else ""
