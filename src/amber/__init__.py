@@ -43,6 +43,8 @@ multiprocessing context whose workers are restored from the image (:mod:`amber.m
 This module imports nothing beyond the interpreter's start-up set: it is loaded by every restore.
 """
 
+import sys
+
 from amber import state  # the submodule (an attribute of the package anyway): state.STATE
 from amber.errors import AmberError
 from amber.lifecycle import Resource, after_restore, before_snapshot, keep_state, register, transient
@@ -54,12 +56,13 @@ __all__ = ["snapshot", "is_restored", "reimport", "startup_args", "before_snapsh
 
 
 def snapshot() -> None:
-    """The snapshot point, when written as a top-level statement of the main script."""
-    if state.STATE.snapshotting:
-        raise AmberError(
-            "amber.snapshot() was called from inside a function or a nested block; it must be a "
-            "top-level statement of the main script (suspended generators are captured; the running stack "
-            "is not yet)")
+    """The snapshot point. As a top-level statement of the main script, the script is split
+    there; called inside functions (any depth of plain Python calls from the main script), the
+    image holds the running stack and a restore returns from this very call, in the same frames
+    with the same locals. Under plain ``python``, and after a restore, it does nothing."""
+    hook = state.STATE.point_hook
+    if hook is not None:
+        hook(sys._getframe(0))
 
 
 def is_restored() -> bool:

@@ -155,16 +155,87 @@ def read(gen, code, func) -> "FrameState | None":
     size = c.c_int.from_address(frame + LAYOUT.stacktop).value
     if not 0 <= instr < len(code.co_code) or not 0 <= size <= _capacity(code):
         return None
-    slots = []
-    for i in range(size):
-        address = c.c_void_p.from_address(frame + LAYOUT.localsplus + _WORD * i).value
-        if address:
-            slots.append((i, c.cast(address, c.py_object).value))
+    slots = _read_slots(c, frame, size)
     exc = c.c_void_p.from_address(id(gen) + LAYOUT.exc_value).value
     exc_value = c.cast(exc, c.py_object).value if exc else None
     state = c.c_int8.from_address(id(gen) + LAYOUT.frame_state).value
     hooks = c.c_int8.from_address(id(gen) + LAYOUT.hooks_inited).value
-    return FrameState(code_digest(code), instr, state, size, tuple(slots), exc_value, hooks)
+    return FrameState(code_digest(code), instr, state, size, slots, exc_value, hooks)
+
+
+# A frame object (PyFrameObject) holds its _PyInterpreterFrame at this offset (3.11 to 3.13).
+_FRAME_OBJECT_DATA = 16 + _WORD
+# Where a frame was entered from C: 3.11 marks the frame itself (``is_entry``, a byte after
+# ``stacktop``); 3.12 and 3.13 link it to a shim frame whose ``owner`` is FRAME_OWNED_BY_CSTACK.
+_IS_ENTRY_3_11 = 68
+_PREVIOUS_3_12 = 8
+_OWNER_3_12 = 70
+_OWNED_BY_CSTACK = 3
+_RETURN_OFFSET_3_13 = 68  # a uint16: 3.13's instr_ptr stays on the CALL; a return resumes past it
+
+
+class RunningFrame:
+    """What a frame that is waiting in a call holds (read by :func:`read_running`): the frame's
+    function, its code's digest, the byte offset the call returns to, the stack's top and every
+    slot of ``localsplus`` below it that holds an object; and whether it was entered from C (its
+    caller is a C function: a Python callback of ``map``, ``sorted``, a class's ``__init__``
+    called by ``type.__call__``), in which case resuming it alone would skip what that C
+    function does with its result."""
+
+    __slots__ = ("func", "code", "waiting_at", "resume_at", "size", "slots", "entered_from_c")
+
+    def __init__(self, func, code: bytes, waiting_at: int, resume_at: int, size: int, slots: tuple,
+                 entered_from_c: bool) -> None:
+        self.func = func
+        self.code = code
+        self.waiting_at = waiting_at  # where the frame's instruction pointer stands while it waits
+        self.resume_at = resume_at
+        self.size = size
+        self.slots = slots  # ((index, object), ...)
+        self.entered_from_c = entered_from_c
+
+
+def read_running(frame) -> "RunningFrame | None":
+    """The state of ``frame``, a frame object of this thread's stack that is waiting for a call
+    it made to return (any frame below the running one), or None where this interpreter's
+    layout is not known here or the frame does not hold what the layout says."""
+    if LAYOUT is None:
+        return None
+    c = _c()
+    data = c.c_void_p.from_address(id(frame) + _FRAME_OBJECT_DATA).value
+    code = frame.f_code
+    if not data or c.c_void_p.from_address(data + LAYOUT.code).value != id(code):
+        return None
+    func_address = c.c_void_p.from_address(data + LAYOUT.func).value
+    func = c.cast(func_address, c.py_object).value if func_address else None
+    if type(func) is not type(read_running) or func.__code__ is not code:
+        func = None  # module-level code run by exec(): its function is not the program's
+    version = sys.version_info[:2]
+    waiting_at = resume_at = c.c_void_p.from_address(data + LAYOUT.instr).value - _bytecode_address(code)
+    if version >= (3, 13):
+        resume_at += 2 * c.c_uint16.from_address(data + _RETURN_OFFSET_3_13).value
+    else:
+        resume_at += 2  # prev_instr is the call's last code unit; a return goes on after it
+    size = c.c_int.from_address(data + LAYOUT.stacktop).value
+    if not 0 <= waiting_at < resume_at <= len(code.co_code) or not 0 <= size <= _capacity(code):
+        return None
+    slots = _read_slots(c, data, size)
+    return RunningFrame(func, code_digest(code), waiting_at, resume_at, size, slots,
+                        _entered_from_c(c, data))
+
+
+def entered_from_c(frame) -> bool:
+    """Was ``frame`` (a frame object of a running function) called by C code?"""
+    c = _c()
+    data = c.c_void_p.from_address(id(frame) + _FRAME_OBJECT_DATA).value
+    return bool(data) and _entered_from_c(c, data)
+
+
+def _entered_from_c(c, data: int) -> bool:
+    if sys.version_info[:2] == (3, 11):
+        return bool(c.c_int8.from_address(data + _IS_ENTRY_3_11).value)
+    previous = c.c_void_p.from_address(data + _PREVIOUS_3_12).value
+    return bool(previous) and c.c_int8.from_address(previous + _OWNER_3_12).value == _OWNED_BY_CSTACK
 
 
 def code_digest(code) -> bytes:
@@ -197,19 +268,7 @@ def write(gen, func, code_was: bytes, instr: int, frame_state: int, size: int, s
     c = _c()
     incref, decref = c.pythonapi.Py_IncRef, c.pythonapi.Py_DecRef
     frame = _frame_address(gen)
-    top = c.c_int.from_address(frame + LAYOUT.stacktop)
-    held = []
-    for i in range(top.value):  # the placeholders' slots: released once the new ones are in
-        slot = c.c_void_p.from_address(frame + LAYOUT.localsplus + _WORD * i)
-        if slot.value:
-            held.append(slot.value)
-        slot.value = None
-    for i in range(top.value, size):  # past the old top: never written, not even with NULL
-        c.c_void_p.from_address(frame + LAYOUT.localsplus + _WORD * i).value = None
-    for i, obj in slots:
-        incref(obj)
-        c.c_void_p.from_address(frame + LAYOUT.localsplus + _WORD * i).value = id(obj)
-    top.value = size
+    held = _write_slots(c, frame, size, slots)
     c.c_void_p.from_address(frame + LAYOUT.instr).value = _bytecode_address(code) + instr
     exc = c.c_void_p.from_address(id(gen) + LAYOUT.exc_value)
     if exc.value:
@@ -223,3 +282,121 @@ def write(gen, func, code_was: bytes, instr: int, frame_state: int, size: int, s
     c.c_int8.from_address(id(gen) + LAYOUT.hooks_inited).value = 1 if hooks_inited else 0
     for address in held:
         decref(address)
+
+
+def _read_slots(c, frame: int, size: int) -> tuple:
+    """``(index, object)`` for each slot of ``frame`` below ``size`` that holds an object."""
+    assert LAYOUT is not None
+    slots = []
+    for i in range(size):
+        address = c.c_void_p.from_address(frame + LAYOUT.localsplus + _WORD * i).value
+        if address:
+            slots.append((i, c.cast(address, c.py_object).value))
+    return tuple(slots)
+
+
+def _write_slots(c, frame: int, size: int, slots: tuple) -> list:
+    """Replace the slots of ``frame`` (references counted) and its stack's top; return the
+    addresses of the objects it held, for the caller to release once the frame is whole."""
+    assert LAYOUT is not None
+    incref = c.pythonapi.Py_IncRef
+    top = c.c_int.from_address(frame + LAYOUT.stacktop)
+    held = []
+    for i in range(top.value):  # the placeholders' slots: released once the new ones are in
+        slot = c.c_void_p.from_address(frame + LAYOUT.localsplus + _WORD * i)
+        if slot.value:
+            held.append(slot.value)
+        slot.value = None
+    for i in range(top.value, size):  # past the old top: never written, not even with NULL
+        c.c_void_p.from_address(frame + LAYOUT.localsplus + _WORD * i).value = None
+    for i, obj in slots:
+        incref(obj)
+        c.c_void_p.from_address(frame + LAYOUT.localsplus + _WORD * i).value = id(obj)
+    top.value = size
+    return held
+
+
+# Where a frame keeps its globals, builtins and locals (3.11: after f_func; 3.12 and 3.13: after
+# previous and f_funcobj), and where 3.11's generator keeps its own code (gi_code).
+_NAMESPACES = {(3, 11): (8, 16, 24), (3, 12): (24, 32, 40), (3, 13): (24, 32, 40)}
+_GI_CODE_3_11 = 16
+# A generator's frame state "suspended" (3.13 added a state before it, for a new generator).
+_SUSPENDED = {(3, 11): -1, (3, 12): -1, (3, 13): -2}
+
+
+def write_running(gen, func, code, locals_: "dict | None", waiting_at: int, resume_at: int, size: int,
+                  slots: tuple) -> None:
+    """Make ``gen``, a host generator not yet started whose frame has room for ``code``'s (see
+    :func:`host_capacity`), a frame of ``func`` running ``code`` that waits in a call, its
+    instruction pointer at ``waiting_at`` as a waiting frame's is (its line is the call's):
+    throwing an exception into it raises it from the call; sending it a value, once
+    :func:`ready_to_return` has moved it to ``resume_at``, returns that value from the call (both
+    offsets as :class:`RunningFrame` has them). Its ``RETURN_VALUE`` ends the generator with the
+    frame's result (``StopIteration.value``). ``locals_``: the frame's namespace where its code reads
+    names from one (a module's frame: its dict), else None. The host's own code, function and
+    namespaces are released; the globals and builtins are ``func``'s, which the frame borrows
+    (as every frame does from its function)."""
+    version = sys.version_info[:2]
+    if LAYOUT is None or version not in _NAMESPACES:
+        raise RuntimeError("this interpreter's frames are not laid out as Amber knows them")
+    if not (0 <= size <= _capacity(code) and 0 <= waiting_at < resume_at <= len(code.co_code)
+            and resume_at % 2 == 0 and waiting_at % 2 == 0
+            and all(type(i) is int and 0 <= i < size for i, _obj in slots)):
+        raise RuntimeError(f"a frame state that does not fit {code.co_name}'s frame")
+    c = _c()
+    incref, decref = c.pythonapi.Py_IncRef, c.pythonapi.Py_DecRef
+    frame = _frame_address(gen)
+    host_code = c.c_void_p.from_address(frame + LAYOUT.code).value
+    if host_code != id(gen.gi_code) or _capacity(gen.gi_code) < _capacity(code):
+        raise RuntimeError("the host generator cannot hold this frame")
+    held = _write_slots(c, frame, size, slots)
+    globals_at, builtins_at, locals_at = _NAMESPACES[version]
+    owned = [(LAYOUT.code, code), (LAYOUT.func, func), (locals_at, locals_)]
+    if version == (3, 11):
+        owned.append((-(type(gen).__basicsize__ - LAYOUT.localsplus) + _GI_CODE_3_11, code))
+    for offset, obj in owned:
+        field = c.c_void_p.from_address(frame + offset)
+        if field.value:
+            held.append(field.value)
+        if obj is None:
+            field.value = None
+        else:
+            incref(obj)
+            field.value = id(obj)
+    c.c_void_p.from_address(frame + globals_at).value = id(func.__globals__)  # borrowed
+    c.c_void_p.from_address(frame + builtins_at).value = id(func.__builtins__)
+    c.c_void_p.from_address(frame + LAYOUT.instr).value = _bytecode_address(code) + waiting_at
+    if version >= (3, 13):
+        c.c_uint16.from_address(frame + _RETURN_OFFSET_3_13).value = 0
+    c.c_int8.from_address(id(gen) + LAYOUT.frame_state).value = _SUSPENDED[version]
+    gen.__name__, gen.__qualname__ = code.co_name, code.co_qualname
+    for address in held:
+        decref(address)
+
+
+def ready_to_return(gen, resume_at: int) -> None:
+    """Before a value is sent into a host of :func:`write_running`: 3.13 resumes a generator at
+    its instruction pointer, which then goes past the call (3.11 and 3.12 resume after the
+    instruction it points at: the call's last code unit, as it stands)."""
+    if sys.version_info[:2] >= (3, 13):
+        assert LAYOUT is not None
+        frame = _frame_address(gen)
+        _c().c_void_p.from_address(frame + LAYOUT.instr).value = _bytecode_address(gen.gi_code) + resume_at
+
+
+def host_capacity(code) -> int:
+    """How many locals a host generator's function needs to hold a frame of ``code``."""
+    return _capacity(code)
+
+
+def link_back(frame, back) -> None:
+    """Set ``frame``'s ``f_back`` (a frame object's own link, which wins over the interpreter's
+    chain of callers) to ``back``: a resumed frame's caller is then the frame that called it in
+    the snapshotting process, not Amber's driver (for tracebacks, ``inspect.stack()``, logging)."""
+    c = _c()
+    field = c.c_void_p.from_address(id(frame) + 16)  # PyFrameObject: the object's head, then f_back
+    old = field.value
+    c.pythonapi.Py_IncRef(back)
+    field.value = id(back)
+    if old:
+        c.pythonapi.Py_DecRef(old)

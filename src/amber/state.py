@@ -22,6 +22,11 @@ not Amber's: see :func:`amber.errors.entry_point`).
 On the restore path: imports nothing.
 """
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from types import FrameType
+
 __all__ = ["State", "STATE", "PLAIN", "SNAPSHOTTING", "RESTORING", "RESTORED", "MODES"]
 
 PLAIN = "plain"
@@ -34,7 +39,8 @@ MODES = (PLAIN, SNAPSHOTTING, RESTORING, RESTORED)
 class State:
     """The state of Amber in this process; read through the properties, changed by the methods."""
 
-    __slots__ = ("_mode", "_reimport", "_startup_args", "_resumed", "_image", "_imported_again")
+    __slots__ = ("_mode", "_reimport", "_startup_args", "_resumed", "_image", "_imported_again",
+                 "_point_hook")
 
     _mode: str
     _reimport: set[str]
@@ -42,6 +48,7 @@ class State:
     _resumed: bool
     _image: str | None
     _imported_again: tuple[str, ...]
+    _point_hook: "Callable[[FrameType], None] | None"
 
     def __init__(self) -> None:
         self._mode = PLAIN
@@ -50,6 +57,7 @@ class State:
         self._resumed = False
         self._image = None
         self._imported_again = ()
+        self._point_hook = None
 
     @property
     def image(self) -> str | None:
@@ -66,6 +74,15 @@ class State:
 
     def set_imported_again(self, names: tuple[str, ...]) -> None:
         self._imported_again = names
+
+    @property
+    def point_hook(self) -> "Callable[[FrameType], None] | None":
+        """What ``amber.snapshot()`` calls with its own frame while the program runs to its
+        snapshot point under Amber (:class:`amber.capture.session.StackPoint`), else None."""
+        return self._point_hook
+
+    def set_point_hook(self, hook: "Callable[[FrameType], None] | None") -> None:
+        self._point_hook = hook
 
     @property
     def mode(self) -> str:

@@ -207,7 +207,7 @@ def test_bytes_source():
     assert before["x"] == "\u00e9"
 
 
-# == refused =====================================================================================
+# == calls below the top level: the snapshot point is where the program reaches one ============
 
 @pytest.mark.parametrize("source, line", [
     ("import amber\ndef f():\n    amber.snapshot()\n", 3),
@@ -223,16 +223,20 @@ def test_bytes_source():
     ("from amber import snapshot\ndef g():\n    snapshot()\n", 3),
     ("import amber as am\nasync def h():\n    am.snapshot()\n", 3),
 ])
-def test_nested_calls_are_refused_with_their_line(source, line):
-    with pytest.raises(UsageError) as e:
-        split_source(source, "/tmp/nested.py")
-    msg = str(e.value)
-    assert msg.startswith(f"/tmp/nested.py:{line}: amber.snapshot() must be a statement of its own")
+def test_a_nested_call_runs_the_whole_body_and_is_remembered_by_its_line(source, line):
+    s = split_source(source, "/tmp/nested.py")
+    assert (s.kind, s.nested_line) == ("end", line)  # (a main guard does not split it: it calls it)
+    assert s.rest.co_code == split_source("", "/tmp/nested.py").rest.co_code  # nothing after the body
 
 
-def test_nested_call_refused_even_after_a_top_level_one():
-    with pytest.raises(UsageError, match=r"^/tmp/n\.py:4: "):
-        split_source("import amber\namber.snapshot()\ndef f():\n    amber.snapshot()\n", "/tmp/n.py")
+def test_a_top_level_call_still_splits_with_nested_ones_elsewhere():
+    s = split_source("import amber\namber.snapshot()\ndef f():\n    amber.snapshot()\n", "/tmp/n.py")
+    assert (s.kind, s.line, s.nested_line) == ("call", 2, 0)
+
+
+def test_a_main_guard_still_splits_a_script_without_any_call():
+    s = split_source("import amber\nif __name__ == '__main__':\n    print(1)\n", "/tmp/n.py")
+    assert (s.kind, s.line, s.nested_line) == ("main-guard", 2, 0)
 
 
 def test_syntax_error_is_a_usage_error():

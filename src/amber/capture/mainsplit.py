@@ -8,8 +8,12 @@ The snapshot point is the first of:
    restore, so unmodified programs work;
 3. the end of the script: nothing is left to run after restore.
 
-A call of ``amber.snapshot()`` anywhere else in the script (inside a function, or nested in an
-``if``/``for``/``with``/``try``) is refused until execution-state capture exists.
+A call of ``amber.snapshot()`` anywhere else (inside a function, or nested in an
+``if``/``for``/``with``/``try``, in this script or in a module it imports) is a snapshot point
+where the program reaches it: the running stack is captured there
+(:class:`amber.capture.session.StackPoint`). When the script itself holds such a call and no
+top-level one, it is not split at its main guard (the guarded code is what calls it): the whole
+body runs, and ``nested_line`` says where the call is, for the error when it is never reached.
 
 This runs in the snapshotting process before the program does, so it leaves no module behind
 that the program did not ask for: the syntax tree comes from the builtin ``_ast`` (``compile``
@@ -59,11 +63,13 @@ def _walk(tree: ast.AST):
 class Split:
     """The main script's body cut at the snapshot point, compiled."""
 
-    def __init__(self, first: "CodeType", rest: "CodeType", kind: str, line: int) -> None:
+    def __init__(self, first: "CodeType", rest: "CodeType", kind: str, line: int,
+                 nested_line: int = 0) -> None:
         self.first = first  # code object: the body up to the snapshot point
         self.rest = rest  # code object: the body after it
         self.kind = kind  # "call", "main-guard" or "end"
         self.line = line
+        self.nested_line = nested_line  # the first amber.snapshot() below the top level, or 0
 
 
 def split_source(source: "str | bytes | None", filename: str) -> Split:
@@ -88,20 +94,16 @@ def split_source(source: "str | bytes | None", filename: str) -> Split:
     for stmt in body:
         if isinstance(stmt, ast.Expr) and _is_snapshot_call(stmt.value, modules, functions):
             top_calls.add(ident(stmt.value))
-    for node in _walk(tree):
-        if isinstance(node, ast.Call) and ident(node) not in top_calls and \
-                _is_snapshot_call(node, modules, functions):
-            raise UsageError(
-                f"{filename}:{node.lineno}: amber.snapshot() must be a statement of its own at the top "
-                f"level of the main script (capturing a snapshot inside a function, if, for, with or "
-                f"try needs the running stack captured, which Amber does not do yet)")
+    nested = [node.lineno for node in _walk(tree) if isinstance(node, ast.Call)
+              and ident(node) not in top_calls and _is_snapshot_call(node, modules, functions)]
+    nested_line = 0 if top_calls or not nested else min(nested)
     last_line = body[-1].end_lineno if body else 0
     kind, line, cut, rest_from = "end", last_line, len(body), len(body)
     for i, stmt in enumerate(body):
         if isinstance(stmt, ast.Expr) and ident(stmt.value) in top_calls:
             kind, line, cut, rest_from = "call", stmt.lineno, i, i + 1
             break
-        if _is_main_guard(stmt):
+        if _is_main_guard(stmt) and not nested_line:
             kind, line, cut, rest_from = "main-guard", stmt.lineno, i, i
             break
     flags = 0
@@ -116,7 +118,7 @@ def split_source(source: "str | bytes | None", filename: str) -> Split:
     first = compile(ast.Module(body=body[:cut], type_ignores=[]), filename, "exec", dont_inherit=True)
     rest = compile(ast.Module(body=body[rest_from:], type_ignores=[]), filename, "exec", flags=flags,
                    dont_inherit=True)
-    return Split(first, rest, kind, line or 0)
+    return Split(first, rest, kind, line or 0, nested_line)
 
 
 def _amber_names(tree) -> tuple[set, set]:

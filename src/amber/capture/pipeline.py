@@ -301,12 +301,15 @@ def gather_roots(request: SnapshotRequest, world: World) -> HeapRoots:
         argv0=request.startup.point["argv0"],
         # A program may put a module of its own there (IPython's InteractiveShell does): set again.
         sys_main=modules.get("__main__") if modules.get("__main__") is not request.startup.main else None,
+        stack=() if request.startup.stack is None else request.startup.stack.records,
     )
     registration = [(reconstructor(rebuild.register_modules), (tuple(by_value), _attached(modules, world))),
                     *early]
     roots: list[tuple[str, object]] = [("__main__", request.startup.main)]
     roots += [(name, mod) for name, mod in modules.items() if name != "__main__"]
     roots += [("<replay>", args) for _func, args in registration + late]
+    if request.startup.stack is not None:  # (what the frames hold, named by frame and variable)
+        roots += request.startup.stack.roots
     roots += [("<amber manifest>", manifest)]
     return HeapRoots(roots, manifest, registration, late, by_value)
 

@@ -16,7 +16,17 @@ from amber.capture.recorders.baseline import Baseline, registries_now
 from amber.capture.recorders.entropy import EntropyRecorder
 from amber.capture.recorders.registrations import RegistrationRecorder
 from amber.capture.recorders.tls import TLSRecorder
-from amber.errors import CaptureError, UsageError, describe_error, error, flush_streams, note, say, warn
+from amber.errors import (
+    CaptureError,
+    UsageError,
+    describe_error,
+    entry_point,
+    error,
+    flush_streams,
+    note,
+    say,
+    warn,
+)
 from amber.options import SnapshotOptions
 from amber.runcache import timings
 from amber.state import PLAIN, SNAPSHOTTING, STATE
@@ -48,7 +58,7 @@ class Startup:
 
     def __init__(self, options: SnapshotOptions, baseline: Baseline, recorders: "Recorders",
                  main: "ModuleType", split: "Split", filename: str, startup_seconds: float,
-                 cold_seconds: float | None = None) -> None:
+                 cold_seconds: float | None = None, stack: "RunningStack | None" = None) -> None:
         self.options = options
         self.baseline = baseline
         self.recorders = recorders
@@ -65,6 +75,9 @@ class Startup:
         self.environ_changes = baseline.environ_changes()
         self.point = {"kind": split.kind, "line": split.line, "script": filename,
                       "module": options.target if options.is_module else "", "argv0": sys.argv[0]}
+        self.stack = stack
+        if stack is not None:
+            self.point.update(kind="stack", line=stack.line, frames=stack.described)
 
     def request(self, image_path: str, **run_only: "Any") -> "SnapshotRequest":
         """The pipeline's request for writing ``image_path``; ``run_only``: amber run's extras."""
@@ -101,6 +114,71 @@ def _input_recorder() -> "InputRecorder":
     return InputRecorder()
 
 
+class RunningStack:
+    """The snapshot point inside functions: the frames' records (:mod:`amber.capture.stack`),
+    the heap's roots for what they hold, the main script's line its frame waits at, and the
+    frames described for people (``amber inspect``)."""
+
+    def __init__(self, records: tuple, roots: list, line: int, described: list) -> None:
+        self.records = records
+        self.roots = roots
+        self.line = line
+        self.described = described
+
+
+class StackPoint:
+    """What ``amber.snapshot()`` calls while the program runs to its snapshot point
+    (``STATE.point_hook``): the first call reached below the main script's top level is the
+    snapshot point, with the stack that called it. ``amber snapshot`` writes the image there and
+    leaves; ``amber run`` builds the image (in the background where it can) and returns to the
+    program, which goes on as a restored one would."""
+
+    def __init__(self, options: SnapshotOptions, baseline: Baseline, recorders: "Recorders",
+                 main: "ModuleType", split: "Split", filename: str) -> None:
+        self.options, self.baseline, self.recorders = options, baseline, recorders
+        self.main, self.split, self.filename = main, split, filename
+        self.started = time.perf_counter()
+        self.taken = False
+
+    def __call__(self, call_frame) -> None:
+        STATE.set_point_hook(None)  # the first call reached is the point; later ones do nothing
+        if self.options.for_run:
+            self._take(call_frame)
+            return
+        try:  # nothing Amber raises here may reach the program's code: it could catch it
+            entry_point(lambda: self._take(call_frame), leave=os._exit)
+        except BaseException as e:
+            error(f"cannot write the image ({describe_error(e)}); no image was written")
+        flush_streams()
+        os._exit(2)
+
+    def _take(self, call_frame) -> None:
+        from amber.capture import stack
+
+        options = self.options
+        try:
+            records = stack.capture(call_frame, self.split.first)
+        except stack.Refusal as e:
+            if not options.for_run:
+                raise UsageError(f"{e}; no image was written") from None
+            say(f"no image: {e}", verbose=options.verbose)
+            return
+        frames = stack.frames_to_main(call_frame.f_back)
+        running = RunningStack(records, stack.roots(frames, records), frames[-1].f_lineno,
+                               stack.describe(call_frame.f_back).split(", called by "))
+        startup_seconds = time.perf_counter() - self.started
+        cold_seconds = None if options.started is None else timings.now() - options.started
+        STATE.enter(PLAIN)
+        hooks_failed = _run_before_snapshot(options)
+        self.recorders.stop()
+        startup = Startup(options, self.baseline, self.recorders, self.main, self.split, self.filename,
+                          startup_seconds, cold_seconds, stack=running)
+        self.taken = True
+        if not options.for_run:
+            _snapshot_and_exit(startup)
+        _build_and_continue(startup, build=options.build and not hooks_failed, go_on=False)
+
+
 def run_snapshot(options: SnapshotOptions, baseline: Baseline, imports: "ImportRecorder") -> None:
     """The snapshotting interpreter's whole job: run the program to its snapshot point, then
     write the image and leave (``amber snapshot``), or build it and go on (``amber run``).
@@ -121,7 +199,14 @@ def run_snapshot(options: SnapshotOptions, baseline: Baseline, imports: "ImportR
         if not options.for_run:
             raise
         _run_cold(options, f"{e}" if isinstance(e, UsageError) else f"{type(e).__name__}: {e}")
-    startup_seconds = _run_to_snapshot_point(options, main, split)
+    point = StackPoint(options, baseline, recorders, main, split, filename)
+    startup_seconds = _run_to_snapshot_point(options, main, split, point)
+    if point.taken:  # (amber run: the image was built inside the program's frames, which went on)
+        exec(split.rest, main.__dict__)
+        return
+    if split.nested_line and not options.for_run:
+        raise UsageError(f"the program ran to the end of {filename} without calling amber.snapshot() "
+                         f"(line {split.nested_line}); no image was written")
     cold_seconds = None if options.started is None else timings.now() - options.started
     hooks_failed = _run_before_snapshot(options)
     recorders.stop()
@@ -180,12 +265,14 @@ def _prepare_main(options: SnapshotOptions) -> "tuple[ModuleType, Split, str]":
     return main, split, filename
 
 
-def _run_to_snapshot_point(options: SnapshotOptions, main: "ModuleType", split: "Split") -> float:
+def _run_to_snapshot_point(options: SnapshotOptions, main: "ModuleType", split: "Split",
+                           point: StackPoint) -> float:
     """Run the part before the snapshot point; return how long it took. A program that exits or
-    raises first leaves the process as it would have, with no image."""
-    # Under amber run this is a normal run that happens to build an image: amber.snapshot() in
-    # a nested block is then the no-op it is under plain python.
+    raises first leaves the process as it would have, with no image. An ``amber.snapshot()``
+    reached inside functions is the snapshot point there (``point``)."""
+    # Under amber run this is a normal run that happens to build an image.
     STATE.enter(PLAIN if options.for_run else SNAPSHOTTING)
+    STATE.set_point_hook(point)
     started = time.perf_counter()
     try:
         exec(split.first, main.__dict__)
@@ -213,6 +300,8 @@ def _run_to_snapshot_point(options: SnapshotOptions, main: "ModuleType", split: 
         error("the program raised before its snapshot point; no image was written")
         flush_streams()
         os._exit(1)
+    finally:
+        STATE.set_point_hook(None)
     STATE.enter(PLAIN)
     return time.perf_counter() - started
 
@@ -222,7 +311,7 @@ def _snapshot_and_exit(startup: Startup) -> None:
     and finalizers must not destroy state the image refers to)."""
     from amber.capture.pipeline import write_snapshot
 
-    if startup.split.kind == "end":
+    if startup.point["kind"] == "end":
         note("no snapshot point found (no amber.snapshot() and no `if __name__ == \"__main__\":`): "
              "captured the end of the script; nothing is left to run after restore")
     flush_streams()
@@ -236,10 +325,11 @@ def _snapshot_and_exit(startup: Startup) -> None:
     os._exit(0)
 
 
-def _build_and_continue(startup: Startup, build: bool) -> None:
-    """``amber run``'s first run: write the image (under the cache's lock), then run the rest."""
+def _build_and_continue(startup: Startup, build: bool, go_on: bool = True) -> None:
+    """``amber run``'s first run: write the image (under the cache's lock), then run the rest
+    (``go_on``; else return into the program's frames, which go on from the snapshot point)."""
     run = startup.options
-    if startup.split.kind == "end":
+    if startup.point["kind"] == "end":
         say("the script has no snapshot point (no amber.snapshot(), no main guard): no image",
             verbose=run.verbose)
     elif build and not run.wait and _can_build_in_the_background():
@@ -248,13 +338,14 @@ def _build_and_continue(startup: Startup, build: bool) -> None:
         _build(startup)
     if startup.recorders.inputs is not None:
         startup.recorders.inputs.after_capture()
-    if startup.split.kind != "end":
+    if startup.point["kind"] != "end":
         # Both paths behave alike: the first run goes on as a restored process would (HookErrors:
         # one line and exit code 1, from the entry point).
         lifecycle.run_after_restore()
     flush_streams()
     STATE.mark_resumed()  # from here on, what the program raises is its own
-    exec(startup.split.rest, startup.main.__dict__)
+    if go_on:
+        exec(startup.split.rest, startup.main.__dict__)
 
 
 BUILD_SECONDS_LIMIT = 900  # a background build still running then is ended (a capture that hung)

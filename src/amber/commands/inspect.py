@@ -117,13 +117,15 @@ def render(d: dict, top: int = 12) -> str:
     p = d["python"]
     sp = d["snapshot_point"]
     where = {"call": "amber.snapshot() at line", "main-guard": 'if __name__ == "__main__": at line',
-             "end": "end of script, line"}[sp["kind"]]
+             "end": "end of script, line",
+             "stack": "amber.snapshot() inside functions; the script waits at line"}[sp["kind"]]
     lines = [
         f"image        {d['image']}  ({sum(d['sections'].values()) / 1e6:.2f} MB in sections)",
         f"made by      Amber {d['amber']} (format {d['format']}) on {d['created']}",
         f"interpreter  {p['implementation']} {p['version'].split()[0]} ({p['platform']}, {p['cache_tag']}) "
         f"{p['executable']}",
         f"snapshot at  {sp['module'] or sp['script']}: {where} {sp['line']}",
+        *(f"  {'in' if i == 0 else 'called by'} {frame}" for i, frame in enumerate(sp.get("frames", ()))),
         "runs as      " + (f"./{os.path.basename(d['image'])} [ARGS...] (its launch line: {d['launch_line']})"
                            if d["launch_line"] else f"amber restore {d['image']} [ARGS...] (no launch line)"),
         f"start-up     {d['startup_seconds'] * 1000:.0f} ms ran before the snapshot; capture took "

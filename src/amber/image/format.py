@@ -109,16 +109,21 @@ python (a dict)::
 
 snapshot_point (a dict)::
 
-    kind                 one of 'call', 'main-guard', 'end'
-                         amber.snapshot(), the main guard, or the end of the script
+    kind                 one of 'call', 'main-guard', 'end', 'stack'
+                         amber.snapshot(), the main guard, the end of the script, or
+                         amber.snapshot() inside functions
     line                 int >= 0
-                         its line in the main script
+                         its line in the main script (for 'stack': the line the script's frame
+                         waits at)
     script               str
                          the main script's file
     module               str
                          the module run with -m, else ''
     argv0                str
                          sys.argv[0] of the snapshotting process
+    frames               list of str, optional
+                         for 'stack': the frames from the call of amber.snapshot() out to the
+                         main script, for people
 
 run (a dict)::
 
@@ -191,6 +196,9 @@ manifest (a dict)::
     sys_main             any
                          what sys.modules['__main__'] is when it is not the main module
                          (IPython's user module), else None
+    stack                tuple
+                         the running frames to resume, innermost first (amber.capture.stack: a
+                         snapshot inside functions), else ()
 
 stats (a dict)::
 

@@ -42,12 +42,15 @@ COUNT_BYTES = Row(("count", UINT), ("bytes", UINT))
 # --- the header ---------------------------------------------------------------------------------
 
 SNAPSHOT_POINT_SCHEMA = Record("snapshot_point", (
-    Field("kind", Scalar(str, "one of 'call', 'main-guard', 'end'", values=("call", "main-guard", "end")),
-          "amber.snapshot(), the main guard, or the end of the script"),
-    Field("line", UINT, "its line in the main script"),
+    Field("kind", Scalar(str, "one of 'call', 'main-guard', 'end', 'stack'",
+                         values=("call", "main-guard", "end", "stack")),
+          "amber.snapshot(), the main guard, the end of the script, or amber.snapshot() inside functions"),
+    Field("line", UINT, "its line in the main script (for 'stack': the line the script's frame waits at)"),
     Field("script", STR, "the main script's file"),
     Field("module", STR, "the module run with -m, else ''"),
     Field("argv0", STR, "sys.argv[0] of the snapshotting process"),
+    Field("frames", STRS, "for 'stack': the frames from the call of amber.snapshot() out to the main "
+                          "script, for people", optional=True),
 ))
 
 RUN_SCHEMA = Record("run", (
@@ -88,6 +91,8 @@ MANIFEST_SCHEMA = Record("manifest", (
     Field("argv0", STR, "sys.argv[0] after restore"),
     Field("sys_main", Type("any"), "what sys.modules['__main__'] is when it is not the main module "
                                    "(IPython's user module), else None"),
+    Field("stack", Type("tuple", tuple), "the running frames to resume, innermost first "
+                                         "(amber.capture.stack: a snapshot inside functions), else ()"),
 ))
 
 STATS_SCHEMA = Record(STATS, (

@@ -220,6 +220,10 @@ def resume(manifest: dict, args: list, argv0: str | None = None, before_hooks=No
 
         run_under_pdb(manifest["rest"], manifest["main"].__dict__)
         return
+    if manifest.get("stack"):  # a snapshot inside functions: they go on from amber.snapshot()
+        from amber.restore import stack
+
+        stack.resume(manifest["stack"], manifest["main"].__dict__)
     exec(manifest["rest"], manifest["main"].__dict__)
 
 

@@ -1,0 +1,179 @@
+"""The running stack at an ``amber.snapshot()`` called inside functions (issue 15, section 1):
+read by :func:`amber.frames.read_running` (3.11 to 3.13), resumed after a restore in a fresh
+process (the output equals an uninterrupted run's, through returns, exceptions, ``with`` and
+``try`` blocks, closures, tracebacks), and refused, naming the stack, where it cannot be."""
+
+import sys
+import textwrap
+
+from conftest import run
+
+READER = textwrap.dedent("""
+    import dis, sys
+    from amber import frames
+
+    def probe():
+        return frames.read_running(sys._getframe(1))
+
+    def inner(a, b):
+        total = a + b
+        seen = [total]
+        state = probe()
+        return state, seen
+
+    class Made:
+        def __init__(self):
+            self.state = probe()
+
+    state, seen = inner(2, 3)
+    ins = {i.offset: i for i in dis.get_instructions(inner.__code__)}
+    before = max(o for o in ins if o < state.resume_at)
+    slots = dict(state.slots)
+    print(state.func is inner, state.entered_from_c, ins[before].opname, ins[state.resume_at].opname)
+    print(slots[0], slots[1], slots[2], slots[3] is seen)
+    print(list(map(lambda _: probe().entered_from_c, [0]))[0], Made().state.entered_from_c)
+""")
+
+
+def test_a_running_frame_is_read_where_its_call_returns(tmp_path):
+    script = tmp_path / "reader.py"
+    script.write_text(READER)
+    p = run([sys.executable, str(script)], check=True)
+    assert p.stdout.splitlines() == [
+        "True False CALL STORE_FAST",  # the call's result goes on into `state = ...`
+        "2 3 5 True",  # the parameters, a local, a local's very object
+        "True True",  # a callback of map() and an __init__ called by its class: entered from C
+    ]
+
+
+def test_a_snapshot_inside_a_callback_of_c_code_is_refused_naming_the_stack(program):
+    prog = program("""
+        import helper
+
+        def main():
+            return sorted([3, 1], key=lambda x: helper.setup(x) and x)
+
+        main()
+    """, name="app.py")
+    (prog.dir / "helper.py").write_text(textwrap.dedent("""
+        import amber
+
+        def setup(n):
+            data = list(range(n))
+            amber.snapshot()
+            return data
+    """))
+    p = prog.snapshot(check=False)
+    assert p.returncode == 2
+    lines = p.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("amber: error: amber.snapshot() was called inside setup() at "), p.stderr
+    line = lines[0]
+    assert f"helper.py:6, called by main.<locals>.<lambda>() at {prog.script}:5 (called from C code" in line
+    assert f"called by main() at {prog.script}:5, called by the main script at {prog.script}:7: " in line
+    assert "main.<locals>.<lambda>() was called from C code, which cannot be resumed" in line
+    assert line.endswith("no image was written")
+    assert not prog.image.exists()
+
+
+STACK_APP = """
+    import amber, logging, sys, traceback
+
+    logging.basicConfig(format="%(funcName)s:%(lineno)d %(message)s", level=logging.INFO, stream=sys.stdout)
+
+    class CM:
+        def __enter__(self):
+            print("enter")
+            return self
+
+        def __exit__(self, kind, value, tb):
+            print("exit", kind.__name__ if kind else None)
+            return False
+
+    def inner(k):
+        cells = [k]
+        def get():
+            return cells[0]
+        for round in range(3):
+            if round == 1:
+                amber.snapshot()
+                print("restored" if amber.is_restored() else "cold", "at round", round)
+        logging.info("after the snapshot %s", get())
+        traceback.print_stack(limit=3, file=sys.stdout)
+        if k == 1:
+            raise ValueError("boom %d" % k)
+        if k == 2:
+            raise StopIteration(7)
+        if k == 3:
+            raise KeyError("uncaught")
+        return k * 10
+
+    def middle(k):
+        try:
+            with CM():
+                return inner(k)
+        except ValueError as e:
+            print("middle caught", e)
+            return -1
+        finally:
+            print("middle finally")
+
+    def outer():
+        out = middle(int(sys.argv[1]))
+        print("out", out)
+        return out
+
+    if __name__ == "__main__":
+        try:
+            r = outer()
+        except StopIteration as e:
+            print("top caught StopIteration", e.value)
+        else:
+            print("r", r)
+        print("end")
+"""
+
+
+def test_a_snapshot_inside_functions_resumes_there_as_an_uninterrupted_run_goes_on(program):
+    prog = program(STACK_APP, name="app.py")
+    for k in ("0", "1", "2", "3"):  # a return; an exception caught outside; StopIteration; uncaught
+        cold = prog.cold(k)
+        prog.snapshot(k)
+        restored = prog.restore(k, check=False)
+        # The restore prints nothing that start-up printed before the snapshot ("enter").
+        assert cold.stdout.splitlines()[0] == "enter"
+        assert "restored at round 1" in restored.stdout
+        assert restored.stdout.replace("restored at", "cold at") == cold.stdout.split("\n", 1)[1], k
+        assert (restored.returncode, restored.stderr) == (cold.returncode, cold.stderr), k
+    assert "KeyError: 'uncaught'" in cold.stderr and 'line 36, in middle' in cold.stderr
+
+
+def test_a_snapshot_in_a_nested_block_of_the_main_script_resumes_its_frame(program):
+    prog = program("""
+        import amber
+        total = 0
+        for i in range(4):
+            total += i
+            if i == 2:
+                amber.snapshot()
+        print("total", total, "restored", amber.is_restored())
+    """)
+    prog.snapshot()
+    assert prog.restore().stdout == "total 6 restored True\n"
+
+
+def test_a_snapshot_never_reached_is_an_error(program):
+    prog = program("""
+        import amber
+
+        def main():
+            if False:
+                amber.snapshot()
+            print("ran")
+
+        if __name__ == "__main__":
+            main()
+    """)
+    p = prog.snapshot(check=False)
+    assert p.returncode == 2 and p.stdout == "ran\n"
+    assert p.stderr.strip().endswith("without calling amber.snapshot() (line 6); no image was written")
+    assert not prog.image.exists()
