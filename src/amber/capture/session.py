@@ -165,7 +165,7 @@ class StackPoint:
             return
         frames = stack.frames_to_main(call_frame.f_back)
         running = RunningStack(records, stack.roots(frames, records), frames[-1].f_lineno,
-                               stack.describe(call_frame.f_back).split(", called by "))
+                               stack.frame_descriptions(call_frame.f_back))
         startup_seconds = time.perf_counter() - self.started
         cold_seconds = None if options.started is None else timings.now() - options.started
         STATE.enter(PLAIN)

@@ -40,6 +40,11 @@ def frames_to_main(frame) -> list:
 def describe(frame) -> str:
     """``inner() at app.py:12, called by main() at app.py:20, called by the main script at
     app.py:30``, with a note on each frame that was entered from C code."""
+    return ", called by ".join(frame_descriptions(frame))
+
+
+def frame_descriptions(frame) -> list:
+    """Each frame from ``frame`` out to the main script's, described as :func:`describe` does."""
     parts = []
     stack = frames_to_main(frame)
     for depth, f in enumerate(stack):
@@ -50,8 +55,8 @@ def describe(frame) -> str:
         state = frames.read_running(f) if depth < len(stack) - 1 else None
         if state is not None and state.entered_from_c:
             where += " (called from C code: such a frame cannot be resumed)"
-        parts.append(where if depth == 0 else "called by " + where)
-    return ", ".join(parts)
+        parts.append(where)
+    return parts
 
 
 # co_flags of the code a generator, a coroutine or an async generator runs.

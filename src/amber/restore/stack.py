@@ -24,8 +24,8 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-_HOSTS: dict = {}
-_function_type: "Any" = type(lambda: None)  # capacity -> a host function with that many locals
+_HOSTS: dict = {}  # capacity -> a host function with that many locals
+_function_type: "Any" = type(lambda: None)
 
 
 def _host(capacity: int):
