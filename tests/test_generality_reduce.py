@@ -619,3 +619,30 @@ def test_a_lazy_proxy_is_not_set_up_by_the_capture(program):
             print(PROXY.__class__.__name__, SETUPS)
     ''')
     same_as_cold(p, 2)
+
+
+def test_exceptions_of_c_classes_keep_the_fields_their_init_sets(program):
+    """An exception is rebuilt by the ``__new__`` of its nearest C class (OSError's own: the
+    base's refuses it), and the fields C exception classes keep beside ``args``
+    (``OSError.errno``, ``StopIteration.value``, ``ImportError.name``, ``AttributeError.obj``)
+    are set again, unset ones left unset (``str()`` of an OSError shows a set ``filename2``)."""
+    out = same_as_cold(program('''
+        import amber, errno
+
+        class Gone(OSError):
+            def __init__(self, path):
+                super().__init__(errno.ENOENT, "gone", path)
+                self.extra = 1
+
+        errors = [OSError(5, "io"), FileNotFoundError(2, "nf", "/x"), Gone("/p"), StopIteration(7),
+                  SystemExit(3), ImportError("m", name="mod", path="/m.py"),
+                  AttributeError("a", name="nm", obj=[1]), NameError("n", name="nn"),
+                  UnicodeDecodeError("utf-8", b"\\xff", 0, 1, "bad"),
+                  SyntaxError("s", ("f.py", 3, 4, "txt", 3, 5)), ExceptionGroup("g", [ValueError(1)])]
+        amber.snapshot()
+        fields = ("errno", "strerror", "filename", "filename2", "value", "code", "name", "path", "obj",
+                  "encoding", "start", "lineno", "offset", "text", "exceptions", "extra")
+        for e in errors:
+            print(type(e).__name__, e.args, str(e), [getattr(e, f, "-") for f in fields])
+    '''), 11)
+    assert "Gone (2, 'gone') [Errno 2] gone: '/p' [2, 'gone', '/p', None" in out

@@ -177,3 +177,89 @@ def test_a_snapshot_never_reached_is_an_error(program):
     assert p.returncode == 2 and p.stdout == "ran\n"
     assert p.stderr.strip().endswith("without calling amber.snapshot() (line 6); no image was written")
     assert not prog.image.exists()
+
+
+EXCEPT_APP = """
+    import amber, sys
+
+    log = []
+
+    def show(where):
+        e = sys.exc_info()[1]
+        log.append(f"{where}: {type(e).__name__ if e else None} {e}")
+
+    def inner():
+        try:
+            raise KeyError("inner-key")
+        except KeyError as e:
+            show("inner")
+            try:
+                raise ValueError("nested")
+            except ValueError:
+                show("inner nested, before")
+                amber.snapshot()
+                show("inner nested, after")
+            show("inner, after nested")
+            try:
+                raise
+            except KeyError as again:
+                log.append(f"reraised the same: {again is e} {again}")
+        show("inner, after its block")
+
+    def in_finally():
+        try:
+            try:
+                raise LookupError("finally-pending")
+            finally:
+                show("finally")
+                inner()
+                show("finally, after inner")
+        except LookupError as e:
+            log.append(f"the pending exception went on: {e!r}")
+        try:
+            raise ExceptionGroup("g", [OSError(5, "io"), KeyError(1)])
+        except* OSError as group:
+            log.append(f"except* {group.exceptions}")
+            show("except*")
+        except* KeyError:
+            show("except* KeyError")
+
+    def middle():
+        try:
+            1 / 0
+        except ZeroDivisionError:
+            show("middle")
+            in_finally()
+            show("middle, after")
+            try:
+                raise
+            except ZeroDivisionError as z:
+                log.append(f"middle reraised {z}")
+        show("middle, after its block")
+
+    try:
+        raise OSError("top")
+    except OSError:
+        middle()
+        show("main")
+    show("main end")
+    print("\\n".join(log))
+"""
+
+
+def test_a_snapshot_inside_except_blocks_resumes_each_frame_handling_its_exception(program):
+    """Each frame on the stack handles the exception it handled (``sys.exc_info()``, a bare
+    ``raise``) as the blocks it is in end one by one: nested ``except`` blocks, a ``finally``
+    run while an exception is pending (which goes on after it), ``except*``."""
+    prog = program(EXCEPT_APP, name="app.py")
+    cold = prog.cold()
+    snap = prog.snapshot(check=False)
+    assert snap.returncode == 0, snap.stderr
+    assert "restored without their traceback" in snap.stderr  # (said: frames of finished calls)
+    restored = prog.restore(check=False)
+    assert (restored.stdout, restored.stderr, restored.returncode) == (cold.stdout, cold.stderr, 0)
+    lines = cold.stdout.splitlines()
+    assert lines[3:6] == ["inner nested, before: ValueError nested", "inner nested, after: ValueError nested",
+                          "inner, after nested: KeyError 'inner-key'"], lines
+    assert "the pending exception went on: LookupError('finally-pending')" in lines
+    assert lines[-1] == "main end: None None" and len(lines) == 18, lines

@@ -325,7 +325,7 @@ _SUSPENDED = {(3, 11): -1, (3, 12): -1, (3, 13): -2}
 
 
 def write_running(gen, func, code, locals_: "dict | None", waiting_at: int, resume_at: int, size: int,
-                  slots: tuple) -> None:
+                  slots: tuple, handled: "BaseException | None" = None) -> None:
     """Make ``gen``, a host generator not yet started whose frame has room for ``code``'s (see
     :func:`host_capacity`), a frame of ``func`` running ``code`` that waits in a call, its
     instruction pointer at ``waiting_at`` as a waiting frame's is (its line is the call's):
@@ -333,7 +333,9 @@ def write_running(gen, func, code, locals_: "dict | None", waiting_at: int, resu
     :func:`ready_to_return` has moved it to ``resume_at``, returns that value from the call (both
     offsets as :class:`RunningFrame` has them). Its ``RETURN_VALUE`` ends the generator with the
     frame's result (``StopIteration.value``). ``locals_``: the frame's namespace where its code reads
-    names from one (a module's frame: its dict), else None. The host's own code, function and
+    names from one (a module's frame: its dict), else None. ``handled``: the exception the frame is
+    handling (``sys.exc_info()`` in it), kept as the generator's own exception state, which the
+    interpreter makes the thread's while the generator runs. The host's own code, function and
     namespaces are released; the globals and builtins are ``func``'s, which the frame borrows
     (as every frame does from its function)."""
     version = sys.version_info[:2]
@@ -351,9 +353,11 @@ def write_running(gen, func, code, locals_: "dict | None", waiting_at: int, resu
         raise RuntimeError("the host generator cannot hold this frame")
     held = _write_slots(c, frame, size, slots)
     globals_at, builtins_at, locals_at = _NAMESPACES[version]
-    owned = [(LAYOUT.code, code), (LAYOUT.func, func), (locals_at, locals_)]
+    gen_head = -(type(gen).__basicsize__ - LAYOUT.localsplus)  # the generator object, from its frame
+    owned = [(LAYOUT.code, code), (LAYOUT.func, func), (locals_at, locals_),
+             (gen_head + LAYOUT.exc_value, handled)]
     if version == (3, 11):
-        owned.append((-(type(gen).__basicsize__ - LAYOUT.localsplus) + _GI_CODE_3_11, code))
+        owned.append((gen_head + _GI_CODE_3_11, code))
     for offset, obj in owned:
         field = c.c_void_p.from_address(frame + offset)
         if field.value:

@@ -3,17 +3,18 @@ functions: split kind "stack"): each frame goes on from the call it was waiting 
 own code object, with its locals, cells and value stack as they were.
 
 How: each captured frame is written into a *host* generator, a generator of a function made here
-with room for the frame (:func:`amber.frames.write_running`). Sending the host a value returns
-that value from the call the frame was waiting in; the frame's ``return`` ends the generator with
-its result. The driver resumes the innermost frame with ``amber.snapshot()``'s result (None), then
-each outer frame with the result of the one inside it; an exception one raises is thrown into the
-next one out, at its call, where its own ``try`` blocks and ``with`` blocks apply as they would
-have. The driver's own entries are taken out of each exception's traceback, and each resumed
-frame's ``f_back`` is the frame that called it, so a traceback, ``inspect.stack()`` and logging
-see the program's frames as a cold run has them. What differs: ``sys._getframe(n)`` walks the
-interpreter's own chain, in which this driver calls each frame (one Amber frame per level); a
-resumed frame is a generator's frame to the interpreter (``inspect.currentframe().f_code`` is
-the program's code, without the generator flag).
+with room for the frame (:func:`amber.frames.write_running`). Sending the host a value returns that
+value from the call the frame was waiting in; the frame's ``return`` ends the generator with its
+result. The driver resumes the innermost frame with ``amber.snapshot()``'s result (None), then each
+outer frame with the result of the one inside it; an exception one raises is thrown into the next
+one out, at its call, where its own ``try`` blocks and ``with`` blocks apply as they would have; a
+frame inside an ``except`` block handles the exception it handled (``sys.exc_info()``, a bare
+``raise``), the generator's own exception state holding it. The driver's own entries are taken out
+of each exception's traceback, and each resumed frame's ``f_back`` is the frame that called it, so a
+traceback, ``inspect.stack()`` and logging see the program's frames as a cold run has them. What
+differs: ``sys._getframe(n)`` walks the interpreter's own chain, in which this driver calls each
+frame (one Amber frame per level); a resumed frame is a generator's frame to the interpreter
+(``inspect.currentframe().f_code`` is the program's code, without the generator flag).
 
 Imported by a restore only when its image holds a stack.
 """
@@ -43,7 +44,7 @@ def hosts(stack: tuple, main_namespace: dict) -> list:
     """A host generator for each frame of ``stack`` (innermost first), each holding its frame's
     state, the frames linked to their callers (``f_back``)."""
     gens = []
-    for func, code, digest, waiting_at, resume_at, size, slots in stack:
+    for func, code, digest, waiting_at, resume_at, size, slots, handled in stack:
         locals_ = None
         if func is None:  # the main script's frame: its code reads and writes names in its namespace
             func = _function_type(code, main_namespace)
@@ -55,7 +56,7 @@ def hosts(stack: tuple, main_namespace: dict) -> list:
             raise RuntimeError(f"the code of {code.co_qualname}() ({where}) is not the code its frame "
                                "was captured in (its source changed since the snapshot?)")
         gen = _host(frames.host_capacity(code))()
-        frames.write_running(gen, func, code, locals_, waiting_at, resume_at, size, slots)
+        frames.write_running(gen, func, code, locals_, waiting_at, resume_at, size, slots, handled)
         gens.append((gen, resume_at))
     for (inner, _), (outer, _) in zip(gens, gens[1:], strict=False):
         frames.link_back(inner.gi_frame, outer.gi_frame)

@@ -230,6 +230,7 @@ class InstanceReducer:
                 self.tracebacks_dropped.append(ident(obj))
             if newargs != tuple(obj.args):  # made from other arguments (a group): its own args
                 slots.append(("args", obj.args))
+            slots += _exception_fields(obj, cls)
         # BUILD sets attributes at C speed, but it would hand them to a __setstate__ the class
         # defines, and set slots through a __setattr__ or a property that shadows one: where
         # the class has any of those, rebuild.instance_setstate sets them directly.
@@ -387,6 +388,44 @@ def _qualified(cls) -> str:
     return cls.__qualname__
 
 
+def _exception_new(klass):
+    """The ``__new__`` that makes an instance of ``klass``, an exception class of C: the nearest
+    one defined on its way to BaseException (``OSError.__new__``: BaseException's refuses a class
+    whose base has a ``__new__`` of its own)."""
+    for base in klass.__mro__:
+        if "__new__" in base.__dict__:
+            if base.__module__ == "builtins":
+                return named("builtins", f"{base.__name__}.__new__")
+            return base.__dict__["__new__"]
+    return named("builtins", "BaseException.__new__")
+
+
+def _exception_fields(obj, cls) -> list:
+    """``(name, value)`` for the fields C exception classes keep beside ``args``
+    (``StopIteration.value``, ``OSError.errno``, ``ImportError.name``, ``AttributeError.obj``):
+    their ``__init__`` sets them, which a rebuild does not call. Fields that cannot be set (an
+    exception group's, which its constructor sets) or read None (unset: ``OSError.filename2``,
+    which ``str()`` shows once it is set, even to None) are left to the construction."""
+    fields = []
+    for klass in cls.__mro__:
+        if klass is BaseException or not issubclass(klass, BaseException) or is_python_class(klass):
+            continue
+        for name, descriptor in klass.__dict__.items():
+            if type(descriptor) is not _MEMBER_DESCRIPTOR:
+                continue
+            try:
+                value = descriptor.__get__(obj, cls)
+                descriptor.__set__(obj, value)  # (the same value: does this field take a new one?)
+            except (AttributeError, TypeError):
+                continue
+            if value is not None:  # (an unset field reads None; set to None, it would print so)
+                fields.append((name, value))
+    return fields
+
+
+_MEMBER_DESCRIPTOR = type(StopIteration.__dict__["value"])  # (types.MemberDescriptorType)
+
+
 def _base_construction(obj, cls, stateless_c_type=lambda klass: False):
     """The ``__new__`` of the nearest builtin (or stateless C) base, and the instance data it needs."""
     for klass in cls.__mro__:
@@ -403,7 +442,7 @@ def _base_construction(obj, cls, stateless_c_type=lambda klass: False):
             if issubclass(klass, BaseExceptionGroup):
                 return named("builtins", "BaseExceptionGroup.__new__"), \
                     (obj.args[0], Inline(tuple(obj.exceptions)))
-            return named("builtins", "BaseException.__new__"), tuple(obj.args)
+            return _exception_new(klass), tuple(obj.args)
         if klass in _FILLED_BASES:
             return named("builtins", f"{klass.__name__}.__new__"), ()
     return named("builtins", "object.__new__"), ()
