@@ -39,3 +39,49 @@ def test_an_unhandled_exception_opens_a_post_mortem(program):
 def test_debug_needs_an_image():
     r = run([*AMBER, "debug"])
     assert r.returncode == 2 and r.stderr.startswith("amber: error: debug needs an image"), r.stderr
+
+
+STACK_PROGRAM = '''
+import amber
+
+def inner(k):
+    cells = [k, k + 1]
+    for i in range(3):
+        if i == 1:
+            amber.snapshot()
+            print("after the snapshot", i)
+    total = sum(cells)
+    return total
+
+def main():
+    seen = "main's local"
+    r = inner(5)
+    print("r", r)
+
+if __name__ == "__main__":
+    main()
+    print("end")
+'''
+
+
+def test_debug_stops_inside_the_frames_a_snapshot_inside_functions_resumes(program):
+    """pdb stops at the first line the innermost frame runs after ``amber.snapshot()``, with the
+    program's stack above it (``bt``, ``up``, ``p``), and steps out into the resumed callers;
+    Amber's frames that drive them are neither shown nor stepped into (3.12 and 3.13: the
+    resumed frames' code is instrumented for the tracing in force before each goes on)."""
+    p = program(STACK_PROGRAM)
+    p.snapshot()
+    commands = "p cells, i\nbt\nup\np seen\ndown\nn\nn\nn\nn\nn\nn\nn\nn\nc\n"
+    r = run([*AMBER, "debug", str(p.image)], cwd=p.dir, input=commands)
+    prompts = r.stdout.split("(Pdb) ")
+    assert prompts[0] == f"> {p.script}(9)inner()\n-> print(\"after the snapshot\", i)\n", r.stdout
+    assert prompts[1] == "([5, 6], 1)\n"
+    assert prompts[2] == (f"  {p.script}(19)<module>()\n-> main()\n  {p.script}(15)main()\n-> r = inner(5)\n"
+                          f"> {p.script}(9)inner()\n-> print(\"after the snapshot\", i)\n"), prompts[2]
+    assert prompts[4] == "\"main's local\"\n"
+    assert prompts[6].startswith("after the snapshot 1\n> ")  # `n` ran the line
+    assert f"> {p.script}(11)inner()->11\n-> return total\n" in prompts[11]
+    assert prompts[12] == f"> {p.script}(16)main()\n-> print(\"r\", r)\n", prompts[12]
+    assert prompts[13] == f"r 11\n--Return--\n> {p.script}(16)main()->None\n-> print(\"r\", r)\n"
+    assert prompts[14] == "end\n" and r.returncode == 0, (r.stdout, r.stderr)  # `c` ran to the end
+    assert "amber/" not in r.stdout  # no frame of Amber's shown

@@ -263,3 +263,57 @@ def test_a_snapshot_inside_except_blocks_resumes_each_frame_handling_its_excepti
                           "inner, after nested: KeyError 'inner-key'"], lines
     assert "the pending exception went on: LookupError('finally-pending')" in lines
     assert lines[-1] == "main end: None None" and len(lines) == 18, lines
+
+
+TRACED_APP = """
+    import amber, sys
+
+    events = []
+
+    def profile(frame, event, arg):
+        if frame.f_code.co_filename == __file__ and event in ("call", "return"):
+            events.append(f"profile {event} {frame.f_code.co_name}")
+
+    def trace(frame, event, arg):
+        if frame.f_code.co_filename == __file__:
+            events.append(f"trace {event} {frame.f_code.co_name} {frame.f_lineno}")
+        return trace
+
+    def work(n):
+        return n * 2
+
+    def inner():
+        amber.snapshot()
+        sys.setprofile(profile)
+        frame = sys._getframe()
+        while frame is not None:  # as coverage and pdb do: the running frames are traced too
+            frame.f_trace = trace
+            frame = frame.f_back
+        sys.settrace(trace)
+        return work(1)
+
+    def main():
+        y = inner()
+        for i in range(2):
+            y = work(y)
+        return y
+
+    print(main())
+    sys.settrace(None)
+    sys.setprofile(None)
+    print("\\n".join(events))
+"""
+
+
+def test_profilers_and_tracers_started_after_a_restore_see_the_resumed_frames(program):
+    """A profile function and a trace function started in a resumed frame see the calls, lines
+    and returns of every frame of the stack as in an uninterrupted run (3.12 and 3.13 would not
+    give line or return events in a resumed frame whose code was not instrumented again)."""
+    prog = program(TRACED_APP, name="app.py")
+    cold = prog.cold()
+    prog.snapshot()
+    restored = prog.restore()
+    assert restored.stdout == cold.stdout
+    lines = cold.stdout.splitlines()
+    assert lines[0] == "8" and lines.count("trace line main 30") == 3, lines
+    assert lines[-3:] == ["trace return main 32", "profile return main", "trace line <module> 35"], lines

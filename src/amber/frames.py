@@ -388,6 +388,30 @@ def ready_to_return(gen, resume_at: int) -> None:
         _c().c_void_p.from_address(frame + LAYOUT.instr).value = _bytecode_address(gen.gi_code) + resume_at
 
 
+def instrument(code) -> None:
+    """Bring ``code`` up to the tracing and monitoring in force (``sys.settrace``, a profiler,
+    ``sys.monitoring``) before a resumed frame of it goes on. 3.12 and 3.13 instrument a code
+    object when a frame of it passes its ``RESUME`` (at its start and after each ``yield``), and
+    every executing frame's when tracing starts; a resumed frame is neither (it was a suspended
+    host when tracing started, and it goes on past the call it waited in): untouched, it would
+    run without line events (pdb would not stop in it, coverage would not see it). Changing a
+    tool's local events on it instruments it anew (line events asked for, then none: what
+    remains is what the tracing in force needs)."""
+    if sys.version_info[:2] < (3, 12) or sys.gettrace() is None and sys.getprofile() is None and \
+            all(sys.monitoring.get_tool(i) is None for i in range(6)):
+        return
+    monitoring = sys.monitoring
+    tool = next((i for i in range(6) if monitoring.get_tool(i) is None), None)
+    if tool is None:
+        return
+    monitoring.use_tool_id(tool, "amber")
+    try:
+        monitoring.set_local_events(tool, code, monitoring.events.LINE)
+        monitoring.set_local_events(tool, code, 0)
+    finally:
+        monitoring.free_tool_id(tool)
+
+
 def host_capacity(code) -> int:
     """How many locals a host generator's function needs to hold a frame of ``code``."""
     return _capacity(code)

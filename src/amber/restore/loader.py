@@ -216,9 +216,12 @@ def resume(manifest: dict, args: list, argv0: str | None = None, before_hooks=No
     lifecycle.run_after_restore()  # HookErrors: exit code 1, from the entry point
     STATE.mark_resumed()  # from here on, what the program raises is its own
     if debug:
-        from amber.restore.debug import run_under_pdb
+        from amber.restore import debug as under_pdb
 
-        run_under_pdb(manifest["rest"], manifest["main"].__dict__)
+        if manifest.get("stack"):
+            under_pdb.resume_stack_under_pdb(manifest["stack"], manifest["rest"], manifest["main"].__dict__)
+        else:
+            under_pdb.run_under_pdb(manifest["rest"], manifest["main"].__dict__)
         return
     if manifest.get("stack"):  # a snapshot inside functions: they go on from amber.snapshot()
         from amber.restore import stack

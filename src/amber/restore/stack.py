@@ -63,13 +63,18 @@ def hosts(stack: tuple, main_namespace: dict) -> list:
     return gens
 
 
-def resume(stack: tuple, main_namespace: dict) -> None:
+def resume(stack: tuple, main_namespace: dict, before=None) -> None:
     """Run the captured frames on, innermost first, to the end of the main script's frame; raise
-    what the outermost one raises."""
+    what the outermost one raises. ``before``: called with the resumed frames (innermost first)
+    before the first one goes on (``amber debug`` stops in them)."""
     value: object = None
     error: BaseException | None = None
-    for gen, resume_at in hosts(stack, main_namespace):
+    resumed = hosts(stack, main_namespace)
+    if before is not None:
+        before([gen.gi_frame for gen, _ in resumed])
+    for gen, resume_at in resumed:
         try:
+            frames.instrument(gen.gi_code)
             if error is None:
                 frames.ready_to_return(gen, resume_at)
                 gen.send(value)
