@@ -6,6 +6,7 @@ process (the output equals an uninterrupted run's, through returns, exceptions, 
 import sys
 import textwrap
 
+import pytest
 from conftest import run
 
 READER = textwrap.dedent("""
@@ -317,3 +318,137 @@ def test_profilers_and_tracers_started_after_a_restore_see_the_resumed_frames(pr
     lines = cold.stdout.splitlines()
     assert lines[0] == "8" and lines.count("trace line main 30") == 3, lines
     assert lines[-3:] == ["trace return main 32", "profile return main", "trace line <module> 35"], lines
+
+
+GENERATOR_APP = """
+    import amber, sys
+
+    case = sys.argv[1]
+    log = []
+
+    def point(tag):
+        amber.snapshot()
+        log.append(f"{'restored' if amber.is_restored() else 'cold'} at {tag}")
+
+    def last_item(n):  # exhausted right after the restore: the for loop's FOR_ITER runs again
+        for i in range(n):
+            if i == n - 1:
+                point("last item")
+            yield i
+        log.append("last_item done")
+        return "ret"
+
+    def inner_returns():  # returns into a yield from right after the restore
+        point("inner return")
+        return 42
+        yield
+
+    def delegating():
+        got = yield from _wrap(inner_returns())
+        log.append(f"delegating got {got}")
+        yield "after"
+
+    def _wrap(g):
+        r = yield from g
+        return r + 1
+
+    def raising():
+        yield 1
+        point("before raise")
+        raise ValueError("from the generator")
+
+    def in_except():
+        try:
+            raise KeyError("gen-key")
+        except KeyError:
+            yield "a"
+            point("in except")
+            log.append(f"gen handles {sys.exc_info()[1]!r}")
+            yield "b"
+        log.append(f"gen after except {sys.exc_info()[1]!r}")
+
+    def outer_for():
+        for x in last_item(3):
+            yield x * 100
+
+    def direct():
+        yield 1
+        amber.snapshot()
+        log.append("direct goes on")
+        yield 2
+
+    def closing():
+        try:
+            for i in range(10):
+                if i == 1:
+                    point("closing")
+                yield i
+        finally:
+            log.append("closing finally")
+
+    if case == "exhaust":
+        for v in last_item(3):
+            log.append(f"got {v}")
+        else:
+            log.append("loop else")
+    elif case == "send-return":
+        for v in delegating():
+            log.append(f"got {v!r}")
+    elif case == "raise":
+        try:
+            for v in raising():
+                log.append(f"got {v}")
+        except ValueError as e:
+            log.append(f"caught {e}")
+    elif case == "except":
+        for v in in_except():
+            log.append(f"got {v} {sys.exc_info()[1]!r}")
+    elif case == "nested-for":
+        G = outer_for()
+        for v in G:
+            log.append(f"got {v}")
+        log.append(f"G after: {list(G)}")
+    elif case == "direct":
+        for v in direct():
+            log.append(f"got {v}")
+    elif case == "close":
+        for v in closing():
+            log.append(f"got {v}")
+            if v == 3:
+                break
+        log.append("after break")
+    elif case == "next":
+        def gen():
+            amber.snapshot()
+            yield 1
+        next(gen())
+    # What Amber imported to read the stack is not the program's (dis, __future__...).
+    log.append(str(sorted(name for name in ("dis", "opcode", "__future__", "ctypes") if name in sys.modules)))
+    print("\\n".join(log))
+"""
+
+
+@pytest.mark.parametrize("case", ["exhaust", "send-return", "raise", "except", "nested-for", "direct", "close"])
+def test_a_snapshot_inside_generators_resumes_them_where_they_run(program, case):
+    """Generators on the stack, driven by a ``for`` loop or a ``yield from``, are the program's
+    own generators after a restore, resumed where they ran: they yield on, end the loop that
+    drives them (its ``else`` as cold), return into a ``yield from``, raise into it, handle the
+    exception of their ``except`` block, and are closed (``finally``) when a ``break`` drops them."""
+    prog = program(GENERATOR_APP, name="app.py")
+    cold = prog.cold(case)
+    snap = prog.snapshot(case, check=False)
+    assert snap.returncode == 0 and all(line.startswith("amber: note:") for line in snap.stderr.splitlines()), \
+        snap.stderr
+    restored = prog.restore(case, check=False)
+    assert (restored.returncode, restored.stderr) == (0, "")
+    assert restored.stdout.replace("restored at", "cold at") == cold.stdout
+    assert len(cold.stdout.splitlines()) >= 3, cold.stdout
+
+
+def test_a_generator_resumed_by_next_or_c_code_is_refused_naming_it(program):
+    prog = program(GENERATOR_APP, name="app.py")
+    p = prog.snapshot("next", check=False)
+    assert p.returncode == 2 and not prog.image.exists()
+    assert p.stderr.startswith("amber: error: amber.snapshot() was called inside gen() at "), p.stderr
+    assert "the generator gen() is resumed by next(), send() or C code (list(), sum()...)" in p.stderr
+    assert len(p.stderr.splitlines()) == 1 and p.stderr.rstrip().endswith("no image was written")

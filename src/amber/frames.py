@@ -177,14 +177,16 @@ _RETURN_OFFSET_3_13 = 68  # a uint16: 3.13's instr_ptr stays on the CALL; a retu
 class RunningFrame:
     """What a frame that is waiting in a call holds (read by :func:`read_running`): the frame's
     function, its code's digest, the byte offset the call returns to, the stack's top and every
-    slot of ``localsplus`` below it that holds an object; and whether it was entered from C (its
+    slot of ``localsplus`` below it that holds an object (None and no slots where the frame did
+    not save its top: it waits in an instruction that called C code, such as a ``FOR_ITER``
+    resuming a generator); and whether it was entered from C (its
     caller is a C function: a Python callback of ``map``, ``sorted``, a class's ``__init__``
     called by ``type.__call__``), in which case resuming it alone would skip what that C
     function does with its result."""
 
     __slots__ = ("func", "code", "waiting_at", "resume_at", "size", "slots", "entered_from_c")
 
-    def __init__(self, func, code: bytes, waiting_at: int, resume_at: int, size: int, slots: tuple,
+    def __init__(self, func, code: bytes, waiting_at: int, resume_at: int, size: "int | None", slots: tuple,
                  entered_from_c: bool) -> None:
         self.func = func
         self.code = code
@@ -216,12 +218,27 @@ def read_running(frame) -> "RunningFrame | None":
         resume_at += 2 * c.c_uint16.from_address(data + _RETURN_OFFSET_3_13).value
     else:
         resume_at += 2  # prev_instr is the call's last code unit; a return goes on after it
-    size = c.c_int.from_address(data + LAYOUT.stacktop).value
-    if not 0 <= waiting_at < resume_at <= len(code.co_code) or not 0 <= size <= _capacity(code):
+    size: int | None = c.c_int.from_address(data + LAYOUT.stacktop).value
+    if not 0 <= waiting_at < resume_at <= len(code.co_code):
         return None
-    slots = _read_slots(c, data, size)
+    if not 0 <= size <= _capacity(code):  # type: ignore[operator]
+        size = None  # not saved where it waits (an instruction that called C code)
+    slots = _read_slots(c, data, size) if size is not None else ()
     return RunningFrame(func, code_digest(code), waiting_at, resume_at, size, slots,
                         _entered_from_c(c, data))
+
+
+def read_running_slots(frame, size: int) -> tuple:
+    """``(index, object)`` for each slot of ``frame`` (a frame object of a running function)
+    below ``size`` that holds an object: its stack's top as found from its code
+    (:func:`amber.bytecode.stack_depths`) where the frame did not save it."""
+    assert LAYOUT is not None
+    c = _c()
+    data = c.c_void_p.from_address(id(frame) + _FRAME_OBJECT_DATA).value
+    if not data or c.c_void_p.from_address(data + LAYOUT.code).value != id(frame.f_code) or \
+            not 0 <= size <= _capacity(frame.f_code):
+        raise RuntimeError("this interpreter's frames are not laid out as Amber knows them")
+    return _read_slots(c, data, size)
 
 
 def entered_from_c(frame) -> bool:
@@ -369,13 +386,78 @@ def write_running(gen, func, code, locals_: "dict | None", waiting_at: int, resu
             field.value = id(obj)
     c.c_void_p.from_address(frame + globals_at).value = id(func.__globals__)  # borrowed
     c.c_void_p.from_address(frame + builtins_at).value = id(func.__builtins__)
-    c.c_void_p.from_address(frame + LAYOUT.instr).value = _bytecode_address(code) + waiting_at
+    c.c_void_p.from_address(frame + LAYOUT.instr).value = _bytecode_address(code) + _waiting_instr(waiting_at,
+                                                                                                   resume_at)
     if version >= (3, 13):
         c.c_uint16.from_address(frame + _RETURN_OFFSET_3_13).value = 0
     c.c_int8.from_address(id(gen) + LAYOUT.frame_state).value = _SUSPENDED[version]
     gen.__name__, gen.__qualname__ = code.co_name, code.co_qualname
     for address in held:
         decref(address)
+
+
+def _waiting_instr(waiting_at: int, resume_at: int) -> int:
+    """Where a frame's instruction pointer stands while it waits in the instruction at
+    ``waiting_at``: on it (3.13), or on the last code unit before ``resume_at`` (3.11 and 3.12
+    go on after the unit it points at; its line, and the handler an exception raised there
+    finds, are the waiting instruction's)."""
+    return waiting_at if sys.version_info[:2] >= (3, 13) else resume_at - 2
+
+
+def write_waiting(gen, func, code_was: bytes, waiting_at: int, resume_at: int, size: int, slots: tuple,
+                  handled: object) -> None:
+    """Make ``gen``, a generator of ``func`` not yet started, one whose frame waits in the
+    instruction at ``waiting_at`` as :func:`write_running` makes a host's (its own frame was
+    running at the snapshot: a generator on the running stack), suspended."""
+    write(gen, func, code_was, _waiting_instr(waiting_at, resume_at), _SUSPENDED[sys.version_info[:2]], size,
+          slots, handled, 0)
+
+
+def go_on_at(gen, at: int, size: int) -> None:
+    """Make ``gen``'s frame (suspended, of :func:`write_running` or :func:`write_waiting`) go on
+    at the instruction at ``at`` with ``size`` slots, once a value is sent into it (which the
+    send pushes): where a frame that waited in a ``FOR_ITER`` runs it again on an exhausted
+    generator, or one that waited in a ``SEND`` takes the inner generator's return value."""
+    assert LAYOUT is not None
+    c = _c()
+    frame = _frame_address(gen)
+    top = c.c_int.from_address(frame + LAYOUT.stacktop)
+    if not 0 <= size <= top.value or not 2 <= at < len(gen.gi_code.co_code):
+        raise RuntimeError("a frame state that does not fit its frame")
+    released = []
+    for i in range(size, top.value):
+        slot = c.c_void_p.from_address(frame + LAYOUT.localsplus + _WORD * i)
+        if slot.value:
+            released.append(slot.value)
+        slot.value = None
+    top.value = size
+    at_instr = at if sys.version_info[:2] >= (3, 13) else at - 2
+    c.c_void_p.from_address(frame + LAYOUT.instr).value = _bytecode_address(gen.gi_code) + at_instr
+    for address in released:
+        c.pythonapi.Py_DecRef(address)
+
+
+def generator_exception(gen) -> object:
+    """The exception ``gen``'s own exception state holds (None if none)."""
+    assert LAYOUT is not None
+    c = _c()
+    value = c.c_void_p.from_address(id(gen) + LAYOUT.exc_value).value
+    return c.cast(value, c.py_object).value if value and value != id(None) else None
+
+
+def handled_below(gen) -> object:
+    """The exception being handled below ``gen``, a running generator: what ``sys.exc_info()``
+    says in the frame that resumed it (the generator's own exception state links to the
+    thread's state it was resumed from; the first that holds an exception other than None)."""
+    assert LAYOUT is not None
+    c = _c()
+    item = c.c_void_p.from_address(id(gen) + LAYOUT.exc_value + _WORD).value  # its previous_item
+    while item:
+        value = c.c_void_p.from_address(item).value
+        if value and value != id(None):
+            return c.cast(value, c.py_object).value
+        item = c.c_void_p.from_address(item + _WORD).value
+    return None
 
 
 def ready_to_return(gen, resume_at: int) -> None:
@@ -415,6 +497,17 @@ def instrument(code) -> None:
 def host_capacity(code) -> int:
     """How many locals a host generator's function needs to hold a frame of ``code``."""
     return _capacity(code)
+
+
+def unlink_back(frame) -> None:
+    """Undo :func:`link_back`: ``frame``'s ``f_back`` is again whatever frame resumes it (a
+    generator of the program, once the restore has resumed it; its later callers are others)."""
+    c = _c()
+    field = c.c_void_p.from_address(id(frame) + 16)
+    old = field.value
+    field.value = None
+    if old:
+        c.pythonapi.Py_DecRef(old)
 
 
 def link_back(frame, back) -> None:

@@ -134,6 +134,8 @@ def _write_once(request: SnapshotRequest) -> None:
             live = _describe_live(request, world)
             roots = gather_roots(request, world)
             reducers = Reducers(world, always_doc=request.options.lazy_code)
+            if request.startup.stack is not None:
+                reducers.on_stack.update(ident(gen) for gen in request.startup.stack.generators)
             plan = plan_heap(request, reducers, roots)
             check_randomness(request, plan, reducers, world)
             _note_dropped_tracebacks(request, plan, reducers)

@@ -58,7 +58,8 @@ class Startup:
 
     def __init__(self, options: SnapshotOptions, baseline: Baseline, recorders: "Recorders",
                  main: "ModuleType", split: "Split", filename: str, startup_seconds: float,
-                 cold_seconds: float | None = None, stack: "RunningStack | None" = None) -> None:
+                 cold_seconds: float | None = None, stack: "RunningStack | None" = None,
+                 imported_by_amber: "set | None" = None) -> None:
         self.options = options
         self.baseline = baseline
         self.recorders = recorders
@@ -67,8 +68,9 @@ class Startup:
         self.startup_seconds = startup_seconds
         self.cold_seconds = cold_seconds  # amber run: from its start to here (amber.runcache.timings)
         by_program = recorders.imports.started_by_program()
+        aside = imported_by_amber or set()  # (at a snapshot inside functions: see StackPoint)
         self.modules = {name: mod for name, mod in list(sys.modules.items())
-                        if mod is not None and not _is_amber_machinery(name)
+                        if mod is not None and not _is_amber_machinery(name) and name not in aside
                         and not _amber_aside(name, baseline.restore_path, by_program)}
         self.replay = baseline.replay(recorders.imports.after_start_up)
         self.abc_registries = registries_now(self.modules)  # (what ABC.register calls the program made)
@@ -116,11 +118,12 @@ def _input_recorder() -> "InputRecorder":
 
 class RunningStack:
     """The snapshot point inside functions: the frames' records (:mod:`amber.capture.stack`),
-    the heap's roots for what they hold, the main script's line its frame waits at, and the
-    frames described for people (``amber inspect``)."""
+    the generators whose frames they are, the heap's roots for what they hold, the main
+    script's line its frame waits at, and the frames described for people (``amber inspect``)."""
 
-    def __init__(self, records: tuple, roots: list, line: int, described: list) -> None:
+    def __init__(self, records: tuple, generators: list, roots: list, line: int, described: list) -> None:
         self.records = records
+        self.generators = generators
         self.roots = roots
         self.line = line
         self.described = described
@@ -139,9 +142,13 @@ class StackPoint:
         self.main, self.split, self.filename = main, split, filename
         self.started = time.perf_counter()
         self.taken = False
+        self.modules_before: set = set()
 
     def __call__(self, call_frame) -> None:
         STATE.set_point_hook(None)  # the first call reached is the point; later ones do nothing
+        # What Amber imports from here on to read the stack (dis, its own capture side) is not
+        # the program's: a cold run does not have it in sys.modules.
+        self.modules_before = set(sys.modules)
         if self.options.for_run:
             self._take(call_frame)
             return
@@ -157,22 +164,23 @@ class StackPoint:
 
         options = self.options
         try:
-            records = stack.capture(call_frame, self.split.first)
+            captured = stack.capture(call_frame, self.split.first)
         except stack.Refusal as e:
             if not options.for_run:
                 raise UsageError(f"{e}; no image was written") from None
             say(f"no image: {e}", verbose=options.verbose)
             return
         frames = stack.frames_to_main(call_frame.f_back)
-        running = RunningStack(records, stack.roots(frames, records), frames[-1].f_lineno,
-                               stack.frame_descriptions(call_frame.f_back))
+        imported_by_amber = set(sys.modules) - self.modules_before
+        running = RunningStack(captured.records, captured.generators, stack.roots(frames, captured.records),
+                               frames[-1].f_lineno, stack.frame_descriptions(call_frame.f_back))
         startup_seconds = time.perf_counter() - self.started
         cold_seconds = None if options.started is None else timings.now() - options.started
         STATE.enter(PLAIN)
         hooks_failed = _run_before_snapshot(options)
         self.recorders.stop()
         startup = Startup(options, self.baseline, self.recorders, self.main, self.split, self.filename,
-                          startup_seconds, cold_seconds, stack=running)
+                          startup_seconds, cold_seconds, stack=running, imported_by_amber=imported_by_amber)
         self.taken = True
         if not options.for_run:
             _snapshot_and_exit(startup)

@@ -3,26 +3,37 @@ frames between that call and the main script's own frame, read by
 :func:`amber.frames.read_running` into the records the image holds and
 :mod:`amber.restore.stack` resumes (issue 15, section 1).
 
-A record is a tuple ``(func, code, digest, waiting_at, resume_at, size, slots, handled)``: the
-frame's function (None for the main script's frame, whose code is then ``code``, run in the main
-module's namespace; ``code`` is None otherwise, as it is the function's own), the digest of that
-code (:func:`amber.frames.code_digest`: a restore refuses a function whose code is not the one the
-frame ran), where its instruction pointer stood and the offset the pending call returns to
-(:class:`amber.frames.RunningFrame`), the stack's top and the slots that hold objects, and the
-exception being handled where the frame waits (None outside ``except`` blocks: see
-:func:`handled_exceptions`). Innermost frame first.
+A record is a dict, innermost frame first:
+
+* ``func``: the frame's function; None for the main script's frame, whose ``code`` is then given
+  (run in the main module's namespace; ``code`` is None otherwise, as it is the function's own);
+* ``digest``: of that code (:func:`amber.frames.code_digest`: a restore refuses a function whose
+  code is not the one the frame ran);
+* ``waiting_at``: the instruction the frame waits in (a call, a ``FOR_ITER`` or a ``SEND``);
+  ``resume_at``: the next one, where the value it waits for is pushed;
+* ``size`` and ``slots``: the stack's top for that push, found from the code
+  (:func:`amber.bytecode.stack_depths`), and ``(index, object)`` for each slot below it that holds
+  an object (locals, cells, value stack);
+* ``handled``: the exception being handled where the frame waits (None outside ``except``
+  blocks: :func:`handled_exceptions`);
+* ``generator``: the program's generator whose own frame this is, or None for a plain frame;
+* ``waits``: "call", or "for" / "send" where the callee is a generator this frame drives by a
+  ``for`` loop or a ``yield from``; then ``exhausted_at`` and ``exhausted_size``: where the frame
+  goes on, and with how many slots, once that generator has returned.
 
 What is refused, naming the stack (:func:`describe`): a frame called from C code (a callback of
 ``map`` or ``sorted``, an ``__init__`` called by a class, a module body run by ``import``: the C
-code's own work after the call cannot be resumed); a generator's or coroutine's frame on the
-stack; a stack that does not reach the main script's code (another thread's)."""
+code's own work after the call cannot be resumed); a generator resumed otherwise than by a
+``for`` loop or ``yield from`` (``next()``, ``send()``, ``list()``); a coroutine's or an async
+generator's frame; a generator inside an ``except`` block of the frame that resumed it; a stack
+that does not reach the main script's code (another thread's)."""
 
 from __future__ import annotations
 
 import dis
 import sys
 
-from amber import frames
+from amber import bytecode, frames
 
 
 def frames_to_main(frame) -> list:
@@ -53,23 +64,35 @@ def frame_descriptions(frame) -> list:
         code = f.f_code
         name = "the main script" if code.co_name == "<module>" else f"{code.co_qualname}()"
         where = f"{name} at {code.co_filename}:{f.f_lineno}"
-        # The outermost frame was entered from C by its nature (exec, or Amber's own call).
-        state = frames.read_running(f) if depth < len(stack) - 1 else None
+        # The outermost frame was entered from C by its nature (exec, or Amber's own call), and
+        # a generator's is whenever C code resumed it (a for loop's own, on 3.11).
+        state = frames.read_running(f) if depth < len(stack) - 1 and not code.co_flags & _GENERATOR else None
         if state is not None and state.entered_from_c:
             where += " (called from C code: such a frame cannot be resumed)"
         parts.append(where)
     return parts
 
 
-# co_flags of the code a generator, a coroutine or an async generator runs.
-_SUSPENDABLE = 0x20 | 0x80 | 0x100 | 0x200
+_GENERATOR = 0x20
+_COROUTINE_LIKE = 0x80 | 0x100 | 0x200  # a coroutine, an iterable coroutine, an async generator
+_FOR_ITER, _SEND = dis.opmap["FOR_ITER"], dis.opmap["SEND"]
 
 
 class Refusal(Exception):
     """The stack cannot be resumed: the reason, with the hint, for one line."""
 
 
-def capture(call_frame, main_code) -> tuple:
+class CapturedStack:
+    """What :func:`capture` found: the records (innermost first) and the generators whose own
+    frames are on the stack (the heap makes them as not yet started; the restore writes their
+    frames: :mod:`amber.restore.stack`)."""
+
+    def __init__(self, records: tuple, generators: list) -> None:
+        self.records = records
+        self.generators = generators
+
+
+def capture(call_frame, main_code) -> CapturedStack:
     """The records of the frames from the caller of ``call_frame`` (``amber.snapshot()``'s own
     frame) out to the main script's frame, which runs ``main_code``; Refusal where they could
     not be resumed."""
@@ -81,108 +104,136 @@ def capture(call_frame, main_code) -> tuple:
     if frames.entered_from_c(call_frame):
         raise Refusal(f"{where}, through C code that called amber.snapshot() (functools.partial, a "
                       "callback): call it directly")
-    states = []
+    records = [_waiting_frame(frame, where, outermost=frame is stack[-1]) for frame in stack]
+    generators = []
     for depth, frame in enumerate(stack):
-        outermost = depth == len(stack) - 1
-        code = frame.f_code
-        if code.co_flags & _SUSPENDABLE:
-            raise Refusal(f"{where}: {code.co_qualname}() is a generator or a coroutine, whose running "
-                          "frame is not captured yet: call it from a plain function")
-        state = frames.read_running(frame)
-        if state is None:
+        record = records[depth]
+        callee = stack[depth - 1] if depth else None
+        if callee is not None and callee.f_code.co_flags & _GENERATOR:
+            gen = _generator_driven_by(record, frame, callee, where)
+            records[depth - 1]["generator"] = gen
+            generators.append(gen)
+        else:
+            _check_call(record, frame, where)
+    for record, exc in zip(records, handled_exceptions(records, sys.exc_info()[1], where), strict=True):
+        record["handled"] = exc
+    return CapturedStack(tuple(records), generators)
+
+
+def _waiting_frame(frame, where: str, outermost: bool) -> dict:
+    """The record of one frame (see the module docstring), its stack's top found from its code."""
+    code = frame.f_code
+    name = code.co_qualname
+    if code.co_flags & _COROUTINE_LIKE:
+        raise Refusal(f"{where}: {name}() is a coroutine or an async generator, whose running frame "
+                      "is not captured yet: call it from a plain function or a generator")
+    state = frames.read_running(frame)
+    depths = bytecode.stack_depths(code)
+    instruction = None if state is None else bytecode.instruction_containing(code, state.waiting_at)
+    after = None if instruction is None else bytecode.next_offset(code, instruction.offset)
+    if state is None or instruction is None or depths is None or after not in depths:
+        raise Refusal(f"{where}: this interpreter's frames are not laid out as Amber knows them")
+    if state.entered_from_c and not outermost and not code.co_flags & _GENERATOR:
+        raise Refusal(f"{where}: {name}() was called from C code, which cannot be "
+                      "resumed: call amber.snapshot() outside that callback")
+    func = None if outermost else state.func
+    if func is None and not outermost:
+        raise Refusal(f"{where}: the frame of {name}() runs code that is not its function's")
+    base = _stack_base(code)
+    size = base + depths[after] - 1  # the value the instruction waits for is pushed at `after`
+    record = {"func": func, "code": code if func is None else None, "digest": state.code,
+              "waiting_at": instruction.offset, "resume_at": after, "size": size,
+              "slots": frames.read_running_slots(frame, size), "handled": None, "generator": None,
+              "waits": "call", "exhausted_at": None, "exhausted_size": None,
+              # (capture only, taken out below: what the checks of the caller need)
+              "_state": state, "_opcode": instruction.opcode, "_depths": depths, "_base": base,
+              "_argval": instruction.argval}
+    return record
+
+
+def _check_call(record: dict, frame, where: str) -> None:
+    """A frame whose callee is a plain function's frame waits in a call the interpreter made
+    inline: the top it saved there must be the one its code gives (else this reading of the
+    frame is wrong: refused rather than resumed wrongly)."""
+    state = record["_state"]
+    if state.size is not None and state.size != record["size"] or \
+            sys.version_info[:2] >= (3, 13) and state.resume_at != record["resume_at"]:
+        raise Refusal(f"{where}: the frame of {frame.f_code.co_qualname}() waits where this reading of "
+                      "its code does not expect")
+    _drop_capture_fields(record)
+
+
+def _generator_driven_by(record: dict, frame, callee, where: str):
+    """The generator whose frame is ``callee``, which the frame of ``record`` drives: by a
+    ``for`` loop (``FOR_ITER``, the generator on the top of its stack) or a ``yield from``
+    (``SEND``, the generator below the value sent). Anything else that resumes a generator (a
+    call of ``next()`` or ``send()``, C code such as ``list()`` or ``sum()``) is refused: what it
+    does with the value the generator yields cannot be resumed."""
+    name = callee.f_code.co_qualname
+    opcode, depths, base = record["_opcode"], record["_depths"], record["_base"]
+    depth = depths[record["waiting_at"]]
+    index = base + depth - (1 if opcode == _FOR_ITER else 2)
+    held = dict(frames.read_running_slots(frame, base + depth)) if opcode in (_FOR_ITER, _SEND) else {}
+    gen = held.get(index)
+    if gen is None or type(gen) is not _GENERATOR_TYPE or gen.gi_frame is not callee:
+        raise Refusal(f"{where}: the generator {name}() is resumed by next(), send() or C code (list(), "
+                      "sum()...), which cannot be resumed: iterate it with a for loop or yield from, or "
+                      "call amber.snapshot() outside it")
+    target = record["_argval"]
+    if opcode == _FOR_ITER:  # exhausted: the FOR_ITER runs again, on the generator sent back in
+        record.update(waits="for", exhausted_at=record["waiting_at"], exhausted_size=base + depth - 1)
+    else:  # returned: the SEND's target takes its value (3.11: in the generator's place)
+        if target not in depths:
             raise Refusal(f"{where}: this interpreter's frames are not laid out as Amber knows them")
-        if state.entered_from_c and not outermost:
-            raise Refusal(f"{where}: {code.co_qualname}() was called from C code, which cannot be "
-                          "resumed: call amber.snapshot() outside that callback")
-        func = None if outermost else state.func
-        if func is None and not outermost:
-            raise Refusal(f"{where}: the frame of {code.co_qualname}() runs code that is not its "
-                          "function's")
-        states.append((func, code, state))
-    handled = handled_exceptions([(code, state) for _func, code, state in states], sys.exc_info()[1])
-    return tuple((func, code if func is None else None, state.code, state.waiting_at, state.resume_at,
-                  state.size, state.slots, exc)
-                 for (func, code, state), exc in zip(states, handled, strict=True))
+        record.update(waits="send", exhausted_at=target, exhausted_size=base + depths[target] - 1)
+    _drop_capture_fields(record)
+    return gen
 
 
-def handled_exceptions(stack: list, current: BaseException | None) -> list:
-    """The exception each frame of ``stack`` (``(code, RunningFrame)``, innermost first) was
-    handling where it waits, ``current`` being the innermost one's (``sys.exc_info()``).
+def _generator_type_probe():
+    yield
+
+
+_GENERATOR_TYPE = type(_generator_type_probe())
+
+
+def _drop_capture_fields(record: dict) -> None:
+    for key in [k for k in record if k.startswith("_")]:
+        del record[key]
+
+
+def handled_exceptions(records: list, current: object, where: str) -> list:
+    """The exception each frame of ``records`` (innermost first) was handling where it waits,
+    ``current`` being the innermost one's (``sys.exc_info()``).
 
     All plain frames of a thread share one "exception being handled". Entering an ``except``
     (or ``finally``, or ``with`` exit) block pushes the one it replaces on the frame's value
     stack (``PUSH_EXC_INFO``), and leaving the block puts it back (``POP_EXCEPT``). So the
     exception a caller was handling when it made its call is the one saved by the outermost
-    such block its callee is in, or, if the callee is in none, the callee's own. A resumed frame
-    is a generator's, with an exception state of its own: each gets its own value
+    such block its callee is in, or, if the callee is in none, the callee's own. A running
+    generator has a state of its own, linked to its resumer's: beyond it, the resumer's. A
+    resumed frame is a generator's, with an exception state of its own: each gets its value
     (:func:`amber.frames.write_running`), and the saved values go on with the value stack."""
     out = []
-    for code, state in stack:
+    for record in records:
+        gen = record["generator"]
+        code = record["code"] or record["func"].__code__
         out.append(current)
-        saved = _outermost_saved_exception(code, state.waiting_at, state.size - _stack_base(code))
+        if gen is not None:
+            # What a generator's frames see falls through its own state to its resumer's when
+            # its own holds none: a restored generator resumes with its own state alone.
+            below = frames.handled_below(gen)
+            if below is not None and (current is None or frames.generator_exception(gen) is None):
+                raise Refusal(f"{where}: the generator {code.co_qualname}() runs inside an except block of "
+                              "the frame that resumed it, which is not captured yet: call amber.snapshot() "
+                              "outside it")
+            current = below
+            continue
+        base = _stack_base(code)
+        saved = bytecode.outermost_saved_exception(code, record["waiting_at"], record["size"] - base)
         if saved is not None:
-            current = dict(state.slots).get(_stack_base(code) + saved)
+            current = dict(record["slots"]).get(base + saved)
     return out
-
-
-def _outermost_saved_exception(code, offset: int, depth: int) -> int | None:
-    """The value-stack index of the exception saved by the outermost ``except`` block that the
-    instruction at ``offset`` (with ``depth`` values on the stack) is inside, or None.
-
-    Follows what an exception raised there would do: the exception table sends it to a handler
-    with the stack cut to a depth, that handler's code is covered by the next enclosing entry,
-    and so on out. A handler that leaves an ``except`` block is, on 3.11 to 3.13, ``COPY 3;
-    POP_EXCEPT; RERAISE 1``, entered with the saved exception just below the offset it pushes
-    (``lasti``) and the new exception: at index ``depth - 1``. Only indices below every depth
-    the stack was cut to so far are the frame's own (above them, the handlers' own pushes)."""
-    entries = _exception_table(code)
-    found = None
-    for _ in range(len(entries)):  # each step goes out one handler: a bound, not a loop guard
-        entry = next(((t, d, lasti) for start, end, t, d, lasti in entries if start <= offset < end), None)
-        if entry is None:
-            break
-        target, entry_depth, lasti = entry
-        if lasti and entry_depth - 1 < depth and _leaves_except_block(code, target):
-            found = entry_depth - 1
-        depth = min(depth, entry_depth)
-        offset = target
-    return found
-
-
-_COPY, _POP_EXCEPT = dis.opmap["COPY"], dis.opmap["POP_EXCEPT"]
-
-
-def _leaves_except_block(code, offset: int) -> bool:
-    raw = code.co_code
-    return raw[offset:offset + 2] == bytes((_COPY, 3)) and raw[offset + 2:offset + 3] == bytes((_POP_EXCEPT,))
-
-
-def _exception_table(code) -> list:
-    """``(start, end, target, depth, lasti)`` for each entry of ``code.co_exceptiontable``, in
-    bytes (the table's format: CPython's ``Objects/exception_handling_notes.txt``: varints of
-    6-bit groups, a set 0x40 bit continuing one, 0x80 marking an entry's first byte)."""
-    table = code.co_exceptiontable
-    position = 0
-
-    def varint() -> int:
-        nonlocal position
-        byte = table[position]
-        position += 1
-        value = byte & 63
-        while byte & 64:
-            byte = table[position]
-            position += 1
-            value = (value << 6) | (byte & 63)
-        return value
-
-    entries = []
-    while position < len(table):
-        start = varint()
-        length = varint()
-        target = varint()
-        depth_lasti = varint()
-        entries.append((2 * start, 2 * (start + length), 2 * target, depth_lasti >> 1, bool(depth_lasti & 1)))
-    return entries
 
 
 def _stack_base(code) -> int:
@@ -197,7 +248,7 @@ def roots(stack_frames: list, records: tuple) -> list:
     cannot be captured is reported with the frame and the variable that hold it."""
     out = []
     for frame, record in zip(stack_frames, records, strict=True):
-        slots, handled = record[-2:]
+        slots, handled = record["slots"], record["handled"]
         code = frame.f_code
         name = "the main script" if code.co_name == "<module>" else f"{code.co_qualname}()"
         at = f"{name} at {code.co_filename}:{frame.f_lineno}"

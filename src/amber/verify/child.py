@@ -29,6 +29,9 @@ def main(argv: list) -> None:
     lazy.load_all()  # the real code of every function, as the live process has it
     from amber.verify import walker
 
+    walker.RESUMED_ON_STACK.update(id(record["generator"]) for record in manifest.get("stack", ())
+                                   if record["generator"] is not None)
+
     main_module = manifest.get("sys_main") or manifest["main"]  # as settle put it in sys.modules
     by_ref = set(manifest["by_ref"])
     modules: list = []

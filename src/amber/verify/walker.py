@@ -1011,11 +1011,18 @@ def _dict_view(walker: Walker, view: "Any") -> tuple:
     return (type(view).__name__,), [(".<mapping>", owner)]
 
 
+RESUMED_ON_STACK: set = set()  # restored side: the ids of the generators the image's stack resumes
+
+
 def _generator(walker: Walker, gen: "Any") -> tuple:
     """A generator, coroutine or async generator: where its frame stands and what the frame holds
     (its locals, cells and value stack, read as the capture reads them: :mod:`amber.frames`),
-    so that a frame object restored otherwise than it was (an iterator made a copy) is found."""
+    so that a frame object restored otherwise than it was (an iterator made a copy) is found.
+    One running on the snapshot's stack (live) is the one the restored stack resumes: its frame
+    is the stack's record, written when the stack goes on, after this description."""
     prefix = {"generator": "gi", "coroutine": "cr", "async_generator": "ag"}[type(gen).__name__]
+    if getattr(gen, f"{prefix}_running") or id(gen) in RESUMED_ON_STACK:
+        return (type(gen).__name__, gen.__qualname__, "on the running stack"), None
     frame = getattr(gen, f"{prefix}_frame")
     code = getattr(gen, f"{prefix}_code")
     fact = (type(gen).__name__, gen.__qualname__, None if frame is None else frame.f_lasti)

@@ -15,9 +15,12 @@
   of its frame exist (a fill: its locals may refer back to it). A ``contextlib.contextmanager``
   kept open (a library that enters a ``with`` for the life of the process) is then an instance
   like any other, its generator suspended in the ``yield`` (``asynccontextmanager`` too).
+* **Running on the stack the image resumes** (a ``for`` loop or a ``yield from`` drives it,
+  and ``amber.snapshot()`` was called inside it): made as not yet started; the stack's record
+  of its frame is written into it when the stack resumes (:mod:`amber.restore.stack`).
 * **Refused**, with the function, the place it stands at and the workaround (finish or drop it
   before the snapshot point, create it after restore; for an open context manager, exit it in an
-  ``amber.before_snapshot`` hook): one running (on the stack that calls the snapshot, or an
+  ``amber.before_snapshot`` hook): one running (on another thread's stack, or an
   async generator in the middle of an ``asend``, whose awaitable is a C object), and any where
   :mod:`amber.frames` does not know this interpreter's frame layout.
 
@@ -79,12 +82,18 @@ def _make_with_placeholders(obj):
     return fn(*[None] * code.co_argcount, **dict.fromkeys(kwonly))
 
 
-def reduce_generator(obj):
-    """A generator, coroutine or async generator (see the module docstring)."""
+def reduce_generator(obj, on_stack: bool = False):
+    """A generator, coroutine or async generator (see the module docstring); ``on_stack``: its
+    own frame is on the running stack the image resumes (:mod:`amber.capture.stack`)."""
     kind = type(obj)
     prefix = _PREFIX[kind]
     now = state(obj)
     code = getattr(obj, f"{prefix}_code")
+    if now == RUNNING and on_stack:
+        fn = frames.function_of(obj, code)
+        if fn is not None:  # (its frame is the stack's record: written into it as the stack resumes)
+            return Recipe(Call(reconstructor(rebuild.suspended_generator),
+                               (fn, obj.__name__, obj.__qualname__)))
     if now == CLOSED:
         return Recipe(Call(reconstructor(rebuild.closed_generator), (code, obj.__name__, obj.__qualname__)))
     if now == CREATED:

@@ -90,6 +90,7 @@ class Reducers:
                                if world.is_by_ref_module(name) and isinstance(mod, types.ModuleType)}
         self.contained = _contained_in_imported_dicts(world)
         self.always_doc = always_doc  # --lazy-code: a stub's constants do not carry the docstring
+        self.on_stack: set = set()  # idents of the generators whose frames the image's stack resumes
         self.dispatch = {
             tuple: self.reduce_tuple,
             list: self.reduce_list,
@@ -113,9 +114,9 @@ class Reducers:
             classmethod: self.reduce_wrapper_descriptor,
             property: self.reduce_property,
             weakref.ref: self.reduce_weakref,
-            types.GeneratorType: generators.reduce_generator,
-            types.CoroutineType: generators.reduce_generator,
-            types.AsyncGeneratorType: generators.reduce_generator,
+            types.GeneratorType: self.reduce_generator,
+            types.CoroutineType: self.reduce_generator,
+            types.AsyncGeneratorType: self.reduce_generator,
             types.FrameType: lambda o: Offender("a frame", "drop the reference before the snapshot point"),
             types.TracebackType: lambda o: Offender(
                 "a traceback", "keep the exception, not its traceback (exceptions lose theirs)"),
@@ -472,6 +473,9 @@ class Reducers:
         return r
 
     # -- instances ----------------------------------------------------------------------------
+    def reduce_generator(self, gen):
+        return generators.reduce_generator(gen, on_stack=ident(gen) in self.on_stack)
+
     def reduce_weakref(self, ref):
         return c_objects.reduce_weakref(ref, self.strong_ids)
 
