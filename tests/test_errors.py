@@ -107,6 +107,23 @@ def test_a_snapshot_that_cannot_be_resumed_is_refused_in_one_line(program):
     assert "without calling amber.snapshot() (line 3)" in one_line_error(p.snapshot(check=False))
 
 
+def test_a_stack_whose_code_changed_since_the_snapshot_is_an_error_before_the_program_runs(program):
+    """A frame on the image's stack runs a function of a module imported again at restore; its
+    source was edited since: the restore refuses in one line, before any of the program runs
+    again (not a traceback of Amber's driver shown as the program's)."""
+    p = program("import mylib\nprint('result', mylib.work())\n")
+    lib = p.dir / "mylib.py"
+    lib.write_text("import amber\ndef work():\n    x = 1\n    amber.snapshot()\n    return x + 1\n")
+    run([*AMBER, "snapshot", "--reimport", "mylib", "-o", str(p.image), str(p.script)], cwd=p.dir, check=True)
+    assert p.restore().stdout == "result 2\n"
+    lib.write_text(lib.read_text().replace("x + 1", "x + 1000"))  # (another size: a .pyc of the same second and size would pass as fresh)
+    r = p.restore(check=False)
+    line = one_line_error(r)
+    assert r.returncode == 2 and r.stdout == "", r.stdout
+    assert line.startswith("amber: error: the image's running stack cannot be resumed: the code of work() "), line
+    assert "is not the code its frame was captured in" in line
+
+
 def test_program_failing_before_snapshot_point(program):
     p = program("raise RuntimeError('boom')\n")
     r = p.snapshot(check=False)

@@ -7,9 +7,10 @@ The command line is ``amber run``, ``snapshot``, ``restore``, ``inspect``, ``cac
 The public Python API is this module's handful of names:
 
 ``snapshot()``
-    Marks the snapshot point when written as a top-level statement of the main script. Under
-    plain ``python`` it does nothing. Elsewhere, under ``amber snapshot``, it is an error (until
-    execution-state capture exists).
+    The snapshot point: a top-level statement of the main script splits the script there;
+    called inside functions (or generators a ``for`` loop or ``yield from`` drives), the image
+    holds the running stack and a restore returns from that very call (README, "A snapshot
+    inside functions"). Under plain ``python``, and after a restore, it does nothing.
 ``is_restored()``
     True in a process restored from an image.
 ``reimport(*packages)``
@@ -57,9 +58,10 @@ __all__ = ["snapshot", "is_restored", "reimport", "startup_args", "before_snapsh
 
 def snapshot() -> None:
     """The snapshot point. As a top-level statement of the main script, the script is split
-    there; called inside functions (any depth of plain Python calls from the main script), the
-    image holds the running stack and a restore returns from this very call, in the same frames
-    with the same locals. Under plain ``python``, and after a restore, it does nothing."""
+    there; called inside functions (any depth of Python calls from the main script, generators
+    driven by a ``for`` loop or ``yield from`` included), the image holds the running stack and a
+    restore returns from this very call, in the same frames with the same locals. Under plain
+    ``python``, and after a restore, it does nothing."""
     hook = state.STATE.point_hook
     if hook is not None:
         hook(sys._getframe(0))

@@ -18,6 +18,8 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from types import CodeType
 
+    from amber.restore.stack import ResumedStack
+
 
 def run_under_pdb(code: "CodeType", namespace: dict) -> None:
     import pdb
@@ -27,13 +29,12 @@ def run_under_pdb(code: "CodeType", namespace: dict) -> None:
         debugger.run(code, namespace)
 
 
-def resume_stack_under_pdb(stack: tuple, rest: "CodeType", namespace: dict) -> None:
-    """Resume the frames of ``stack`` (:func:`amber.restore.stack.resume`) under pdb, stopped in
-    the innermost one, then the ``rest`` of ``__main__`` unless pdb's ``q`` ended the program."""
+def resume_stack_under_pdb(resumed: "ResumedStack", rest: "CodeType", namespace: dict) -> None:
+    """Run the frames of an image's stack on (:class:`amber.restore.stack.ResumedStack`) under
+    pdb, stopped in the innermost one, then the ``rest`` of ``__main__`` unless pdb's ``q``
+    ended the program."""
     import bdb
     import pdb
-
-    from amber.restore import stack as running
 
     class ResumedPdb(pdb.Pdb):
         resumed: tuple = ()
@@ -55,7 +56,7 @@ def resume_stack_under_pdb(stack: tuple, rest: "CodeType", namespace: dict) -> N
 
     with _post_mortem_on_error():
         try:
-            running.resume(stack, namespace, before=stop_in)
+            resumed.run(before=stop_in)
         except bdb.BdbQuit:
             return
         finally:

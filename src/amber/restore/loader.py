@@ -210,6 +210,11 @@ def resume(manifest: dict, args: list, argv0: str | None = None, before_hooks=No
     the program's after-restore hooks (``amber run`` prints start-up's output again there);
     ``debug``: under pdb (:mod:`amber.restore.debug`)."""
     settle(manifest, args, argv0)
+    resumed = None
+    if manifest.get("stack"):  # a snapshot inside functions: they go on from amber.snapshot()
+        from amber.restore import stack
+
+        resumed = stack.prepare(manifest["stack"], manifest["main"].__dict__)  # (ImageError: Amber's)
     if before_hooks is not None:
         before_hooks()
     lifecycle.install(manifest["lifecycle"])
@@ -218,15 +223,13 @@ def resume(manifest: dict, args: list, argv0: str | None = None, before_hooks=No
     if debug:
         from amber.restore import debug as under_pdb
 
-        if manifest.get("stack"):
-            under_pdb.resume_stack_under_pdb(manifest["stack"], manifest["rest"], manifest["main"].__dict__)
+        if resumed is not None:
+            under_pdb.resume_stack_under_pdb(resumed, manifest["rest"], manifest["main"].__dict__)
         else:
             under_pdb.run_under_pdb(manifest["rest"], manifest["main"].__dict__)
         return
-    if manifest.get("stack"):  # a snapshot inside functions: they go on from amber.snapshot()
-        from amber.restore import stack
-
-        stack.resume(manifest["stack"], manifest["main"].__dict__)
+    if resumed is not None:
+        resumed.run()
     exec(manifest["rest"], manifest["main"].__dict__)
 
 

@@ -25,6 +25,7 @@ Imported by a restore only when its image holds a stack.
 """
 
 from amber import frames
+from amber.errors import ImageError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -81,28 +82,45 @@ def hosts(stack: tuple, main_namespace: dict) -> list:
 _VALUE, _EXHAUSTED, _RAISED = "value", "exhausted", "raised"
 
 
-def resume(stack: tuple, main_namespace: dict, before=None) -> None:
-    """Run the captured frames on, innermost first, to the end of the main script's frame; raise
-    what the outermost one raises. ``before``: called with the resumed frames (innermost first)
-    before the first one goes on (``amber debug`` stops in them)."""
-    gens = hosts(stack, main_namespace)
+class ResumedStack:
+    """The frames of an image's stack, written and linked (:func:`prepare`), to be run on once."""
+
+    def __init__(self, gens: list, records: tuple, own: list) -> None:
+        self.gens, self.records, self.own = gens, records, own
+
+    def run(self, before=None) -> None:
+        """Run the frames on, innermost first, to the end of the main script's frame; raise what
+        the outermost one raises. ``before``: called with the resumed frames (innermost first)
+        before the first one goes on (``amber debug`` stops in them)."""
+        gens, self.gens = self.gens, []
+        if before is not None:
+            before([gen.gi_frame for gen in gens])
+        outcome: tuple = (_VALUE, None)  # amber.snapshot() returned None
+        callee = None
+        for record, is_generator in zip(self.records, self.own, strict=True):
+            gen = gens.pop(0)  # (held no longer than it runs: a generator left by `break` is closed)
+            outcome = _go_on(gen, record, is_generator, outcome, callee)
+            if is_generator:  # its later callers are other frames
+                frames.unlink_back(gen.gi_frame)
+            callee = gen if outcome[0] == _EXHAUSTED else None
+        gen = callee = None
+        kind, value = outcome
+        if kind == _RAISED:
+            raise value
+
+
+def prepare(stack: tuple, main_namespace: dict) -> ResumedStack:
+    """The frames of ``stack`` written into their generators (:func:`hosts`), before any of the
+    program runs again; ImageError if the image's records cannot be (a code object that is not
+    the one its frame ran, a record that does not fit its frame)."""
+    try:
+        gens = hosts(stack, main_namespace)
+    except (RuntimeError, KeyError, TypeError, ValueError, AttributeError) as e:
+        raise ImageError(f"the image's running stack cannot be resumed: {e}") from None
     own = [record["generator"] is not None for record in stack]
     for record in stack:  # the frames hold what they held now: nothing else keeps it alive longer
         record.update(slots=(), handled=None, generator=None)  # (a local dropped is freed as cold)
-    if before is not None:
-        before([gen.gi_frame for gen in gens])
-    outcome: tuple = (_VALUE, None)  # amber.snapshot() returned None
-    callee = None
-    for record, is_generator in zip(stack, own, strict=True):
-        gen = gens.pop(0)  # (held no longer than it runs: a generator left by `break` is closed)
-        outcome = _go_on(gen, record, is_generator, outcome, callee)
-        if is_generator:  # its later callers are other frames
-            frames.unlink_back(gen.gi_frame)
-        callee = gen if outcome[0] == _EXHAUSTED else None
-    gen = callee = None
-    kind, value = outcome
-    if kind == _RAISED:
-        raise value
+    return ResumedStack(gens, stack, own)
 
 
 def _go_on(gen, record: dict, own_generator: bool, outcome: tuple, callee) -> tuple:
