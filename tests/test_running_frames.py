@@ -452,3 +452,120 @@ def test_a_generator_resumed_by_next_or_c_code_is_refused_naming_it(program):
     assert p.stderr.startswith("amber: error: amber.snapshot() was called inside gen() at "), p.stderr
     assert "the generator gen() is resumed by next(), send() or C code (list(), sum()...)" in p.stderr
     assert len(p.stderr.splitlines()) == 1 and p.stderr.rstrip().endswith("no image was written")
+
+
+EVERY_POINT_APP = """
+    import amber, sys
+
+    K = int(sys.argv[1])
+    calls = 0
+    log = []
+
+
+    def point(tag):
+        global calls
+        calls += 1
+        if calls == K:
+            amber.snapshot()
+            log.append(f"the snapshot point: call {calls}, {tag}")
+
+
+    class Box:
+        def __init__(self, v):
+            self.v = v
+
+        def grow(self, n):
+            for i in range(n):
+                point(f"grow {i}")
+                self.v += i
+            return self.v
+
+
+    def fib(n):
+        a, b = 0, 1
+        for _ in range(n):
+            point(f"fib {a}")
+            yield a
+            a, b = b, a + b
+        return a
+
+
+    def chain(n):
+        last = yield from fib(n)
+        point(f"chain got {last}")
+        yield -last
+
+
+    class Ctx:
+        def __init__(self, d):
+            self.d = d
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, kind, value, tb):
+            log.append(f"exit {self.d} {kind.__name__ if kind else None}")
+            return False
+
+
+    def recurse(d):
+        point(f"recurse {d}")
+        if d == 0:
+            raise ValueError("bottom")
+        try:
+            with Ctx(d):
+                out = recurse(d - 1)
+        except ValueError as e:
+            point(f"recurse {d} handles {e}")
+            out = [d * 10]
+        return out + [d]
+
+
+    def main():
+        total = 0
+        box = Box(1)
+        total += box.grow(3)
+        for x in chain(5):
+            total += x
+            point(f"main loop {x}")
+        seen = [n for n in recurse(3)]
+        total += sum(seen)
+        i = 0
+        while i < 3:
+            i += 1
+            try:
+                if i == 2:
+                    raise KeyError(i)
+                point(f"while {i}")
+            except KeyError:
+                point(f"while {i} except {sys.exc_info()[1]!r}")
+            finally:
+                point(f"while {i} finally")
+        else:
+            point("while else")
+        log.append(f"total {total} seen {seen}")
+        return total
+
+
+    result = main()
+    print("\\n".join(log))
+    print("calls", calls, "result", result)
+"""
+
+
+def test_a_snapshot_at_every_call_point_of_a_program_resumes_as_an_uninterrupted_run(program):
+    """One program, snapshotted at each of its calls of ``point()`` in turn (the K-th call takes
+    the snapshot): in a method's loop, a generator driven by a ``for`` loop and another by
+    ``yield from`` (yielding, returning, its caller's loop going on), recursion under ``with``
+    blocks and ``except`` handlers, a ``while`` loop's ``try``, ``except``, ``finally`` and
+    ``else``. Each restore prints what an uninterrupted run prints."""
+    prog = program(EVERY_POINT_APP, name="app.py")
+    count = prog.cold("0").stdout.splitlines()[-1]
+    calls = int(count.split()[1])
+    assert count == f"calls {calls} result 22" and calls >= 25, count
+    for k in range(1, calls + 1):
+        cold = prog.cold(str(k))
+        assert f"the snapshot point: call {k}, " in cold.stdout
+        prog.snapshot(str(k))
+        restored = prog.restore(str(k), check=False)
+        assert (restored.returncode, restored.stderr, restored.stdout) == (0, "", cold.stdout), k
