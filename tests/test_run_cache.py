@@ -333,3 +333,20 @@ def test_a_module_imported_again_keeps_the_stream_start_up_had_as_a_default(prog
     assert "amber: built" in first.stderr and "warning" not in first.stderr, first.stderr
     second = run([*AMBER, "run", "--wait", "-v", "--reimport", "clidefault", str(p.script)], env=env, check=True)
     assert "amber: restoring" in second.stderr and second.stdout == "ran (True, True)\n"
+
+
+def test_a_background_build_keeps_the_random_state_the_program_seeded(tmp_path):
+    """random reseeds its global generator in every forked child (an at-fork handler): the
+    background build puts it back, so a restore draws what the program draws after its point
+    (on 18e8898 the cached run drew other numbers, silently)."""
+    script = tmp_path / "seeded.py"
+    script.write_text("import amber, random\nrandom.seed(7)\nwarm = [random.random() for _ in range(3)]\n"
+                      "amber.snapshot()\nprint(random.random(), random.randint(0, 10 ** 9))\n")
+    env = {"AMBER_CACHE": str(tmp_path / "cache")}
+    cold = run([sys.executable, str(script)], cwd=tmp_path, env=env, check=True)
+    first = run([*AMBER, "run", "-v", str(script)], cwd=tmp_path, env=env, check=True)
+    assert "building the image in the background" in first.stderr and first.stdout == cold.stdout
+    _wait_for(tmp_path / "cache", ".amber")
+    again = run([*AMBER, "run", "-v", str(script)], cwd=tmp_path, env=env, check=True)
+    assert "amber: restoring" in again.stderr
+    assert again.stdout == cold.stdout

@@ -11,6 +11,9 @@ The public Python API is this module's handful of names:
     called inside functions (or generators a ``for`` loop or ``yield from`` drives), the image
     holds the running stack and a restore returns from that very call (README, "A snapshot
     inside functions"). Under plain ``python``, and after a restore, it does nothing.
+``checkpoint(path)``
+    Write an image of the program as it is now, from a forked child, and go on; a restore
+    returns from that call (a long computation killed goes on from its last checkpoint).
 ``is_restored()``
     True in a process restored from an image.
 ``reimport(*packages)``
@@ -52,8 +55,9 @@ from amber.lifecycle import Resource, after_restore, before_snapshot, keep_state
 from amber.secrecy import secret
 
 __version__ = "0.1.0"
-__all__ = ["snapshot", "is_restored", "reimport", "startup_args", "before_snapshot", "after_restore",
-           "Resource", "register", "transient", "secret", "keep_state", "AmberError", "__version__"]
+__all__ = ["snapshot", "checkpoint", "is_restored", "reimport", "startup_args", "before_snapshot",
+           "after_restore", "Resource", "register", "transient", "secret", "keep_state", "AmberError",
+           "__version__"]
 
 
 def snapshot() -> None:
@@ -65,6 +69,31 @@ def snapshot() -> None:
     hook = state.STATE.point_hook
     if hook is not None:
         hook(sys._getframe(0))
+
+
+def checkpoint(path) -> None:
+    """Write an image of the program as it is now to ``path`` and return at once: a forked child
+    writes it (signed, mode 0600, whole or not at all) while the program goes on, and ``amber
+    restore PATH`` returns from this very call. Checkpoints are taken where Amber watches the
+    program: a main script that calls ``amber.checkpoint`` run by ``amber run`` (each run of it
+    is then watched from its start; no start-up image is kept for it) or ``amber snapshot``.
+    Elsewhere (plain ``python``, a restored process: not yet) it writes nothing and says so,
+    once; a checkpoint that cannot be written is one warning, and the program goes on."""
+    if not isinstance(path, str):
+        path = path.__fspath__()  # (os.fspath, without importing os here)
+    if not isinstance(path, str) or not path:
+        raise TypeError("amber.checkpoint() takes a path (str or os.PathLike of str)")
+    hook = state.STATE.checkpoint_hook
+    if hook is not None:
+        hook(sys._getframe(0), path)
+    elif not _unwatched_said:
+        _unwatched_said.append(True)
+        where = "in a restored process" if state.STATE.restored else "unless Amber watches the program"
+        sys.stderr.write(f"amber: warning: amber.checkpoint() writes nothing {where} (not yet after a "
+                         "restore; run the program with `amber run`); it goes on without checkpoints\n")
+
+
+_unwatched_said: list = []
 
 
 def is_restored() -> bool:

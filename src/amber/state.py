@@ -40,7 +40,7 @@ class State:
     """The state of Amber in this process; read through the properties, changed by the methods."""
 
     __slots__ = ("_mode", "_reimport", "_startup_args", "_resumed", "_image", "_imported_again",
-                 "_point_hook")
+                 "_point_hook", "_checkpoint_hook")
 
     _mode: str
     _reimport: set[str]
@@ -49,6 +49,7 @@ class State:
     _image: str | None
     _imported_again: tuple[str, ...]
     _point_hook: "Callable[[FrameType], None] | None"
+    _checkpoint_hook: "Callable[[FrameType, str], None] | None"
 
     def __init__(self) -> None:
         self._mode = PLAIN
@@ -58,6 +59,7 @@ class State:
         self._image = None
         self._imported_again = ()
         self._point_hook = None
+        self._checkpoint_hook = None
 
     @property
     def image(self) -> str | None:
@@ -83,6 +85,15 @@ class State:
 
     def set_point_hook(self, hook: "Callable[[FrameType], None] | None") -> None:
         self._point_hook = hook
+
+    @property
+    def checkpoint_hook(self) -> "Callable[[FrameType, str], None] | None":
+        """What ``amber.checkpoint(path)`` calls with its own frame and the path while Amber
+        watches the program (:class:`amber.capture.checkpoint.Checkpoints`), else None."""
+        return self._checkpoint_hook
+
+    def set_checkpoint_hook(self, hook: "Callable[[FrameType, str], None] | None") -> None:
+        self._checkpoint_hook = hook
 
     @property
     def mode(self) -> str:

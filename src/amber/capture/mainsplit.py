@@ -64,12 +64,13 @@ class Split:
     """The main script's body cut at the snapshot point, compiled."""
 
     def __init__(self, first: "CodeType", rest: "CodeType", kind: str, line: int,
-                 nested_line: int = 0) -> None:
+                 nested_line: int = 0, checkpoints: bool = False) -> None:
         self.first = first  # code object: the body up to the snapshot point
         self.rest = rest  # code object: the body after it
         self.kind = kind  # "call", "main-guard" or "end"
         self.line = line
         self.nested_line = nested_line  # the first amber.snapshot() below the top level, or 0
+        self.checkpoints = checkpoints  # the script calls amber.checkpoint() (its whole run is watched)
 
 
 def split_source(source: "str | bytes | None", filename: str) -> Split:
@@ -88,7 +89,9 @@ def split_source(source: "str | bytes | None", filename: str) -> Split:
         raise UsageError(f"{where}: syntax error: {e.msg}") from None
     except ValueError as e:  # "source code string cannot contain null bytes" (3.11)
         raise UsageError(f"{filename}: not Python source ({e})") from None
-    modules, functions = _amber_names(tree)
+    modules, functions = _amber_names(tree, "snapshot")
+    checkpoint_names = _amber_names(tree, "checkpoint")
+    checkpoints = any(_is_call_of(node, *checkpoint_names, "checkpoint") for node in _walk(tree))
     body = tree.body
     top_calls = set()
     for stmt in body:
@@ -118,10 +121,11 @@ def split_source(source: "str | bytes | None", filename: str) -> Split:
     first = compile(ast.Module(body=body[:cut], type_ignores=[]), filename, "exec", dont_inherit=True)
     rest = compile(ast.Module(body=body[rest_from:], type_ignores=[]), filename, "exec", flags=flags,
                    dont_inherit=True)
-    return Split(first, rest, kind, line or 0, nested_line)
+    return Split(first, rest, kind, line or 0, nested_line, checkpoints)
 
 
-def _amber_names(tree) -> tuple[set, set]:
+def _amber_names(tree, function: str) -> tuple[set, set]:
+    """The names the script gives the amber module, and ``amber.<function>`` imported from it."""
     modules, functions = {"amber"}, set()
     for node in _walk(tree):
         if isinstance(node, ast.Import):
@@ -130,16 +134,20 @@ def _amber_names(tree) -> tuple[set, set]:
                     modules.add(alias.asname or "amber")
         elif isinstance(node, ast.ImportFrom) and node.module == "amber":
             for alias in node.names:
-                if alias.name == "snapshot":
-                    functions.add(alias.asname or "snapshot")
+                if alias.name == function:
+                    functions.add(alias.asname or function)
     return modules, functions
 
 
 def _is_snapshot_call(node, modules, functions) -> bool:
+    return _is_call_of(node, modules, functions, "snapshot")
+
+
+def _is_call_of(node, modules, functions, function: str) -> bool:
     if not isinstance(node, ast.Call):
         return False
     f = node.func
-    if isinstance(f, ast.Attribute) and f.attr == "snapshot" and isinstance(f.value, ast.Name):
+    if isinstance(f, ast.Attribute) and f.attr == function and isinstance(f.value, ast.Name):
         return f.value.id in modules
     return isinstance(f, ast.Name) and f.id in functions
 

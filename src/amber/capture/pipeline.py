@@ -66,7 +66,7 @@ class SnapshotRequest:
     and, for ``amber run``'s cache, what start-up depended on."""
 
     def __init__(self, path: str, startup: Startup, quiet: bool = False, inputs: dict | None = None,
-                 run_info: dict | None = None, leaves: bool = False) -> None:
+                 run_info: dict | None = None, leaves: bool = False, checkpoint: bool = False) -> None:
         self.path = path  # the image file to write
         self.startup = startup
         self.options = startup.options  # --reimport, --allow-secret, --strict, --lazy-code
@@ -75,6 +75,9 @@ class SnapshotRequest:
         self.run_info = run_info  # amber run: the header's "run" record
         # The process leaves by os._exit once the image is written (the collector stays off).
         self.leaves = leaves
+        # amber.checkpoint(): the state is the computation's own, random generators included,
+        # which a restore of it goes on with as an uninterrupted run would (no warning).
+        self.checkpoint = checkpoint
 
 
 class HeapRoots:
@@ -350,6 +353,8 @@ def _note_dropped_tracebacks(request: SnapshotRequest, plan: HeapPlan, reducers:
 
 
 def check_randomness(request: SnapshotRequest, plan: HeapPlan, reducers: Reducers, world: World) -> None:
+    if request.checkpoint:
+        return
     repeats = [f"{plan.path_to(oid)} is {kind}: every restored process repeats its numbers"
                for oid, kind in reducers.instances.generators]
     if request.startup.recorders.entropy is not None:

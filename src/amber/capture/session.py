@@ -109,6 +109,14 @@ class Recorders:
         if self.inputs is not None:
             self.inputs.stop()
 
+    def resume(self) -> None:
+        """Watch again after :meth:`stop`, for the rest of a run that takes checkpoints (what
+        start-up depended on, ``inputs``, matters only up to the snapshot point)."""
+        self.imports.resume()
+        self.registrations.resume()
+        self.entropy.resume()
+        self.tls.resume()
+
 
 def _input_recorder() -> "InputRecorder":
     from amber.capture.recorders.inputs import InputRecorder
@@ -177,14 +185,15 @@ class StackPoint:
         startup_seconds = time.perf_counter() - self.started
         cold_seconds = None if options.started is None else timings.now() - options.started
         STATE.enter(PLAIN)
-        hooks_failed = _run_before_snapshot(options)
+        hooks_failed = run_before_snapshot(options)
         self.recorders.stop()
         startup = Startup(options, self.baseline, self.recorders, self.main, self.split, self.filename,
                           startup_seconds, cold_seconds, stack=running, imported_by_amber=imported_by_amber)
         self.taken = True
         if not options.for_run:
             _snapshot_and_exit(startup)
-        _build_and_continue(startup, build=options.build and not hooks_failed, go_on=False)
+        _build_and_continue(startup, build=options.build and not hooks_failed and not self.split.checkpoints,
+                            go_on=False)
 
 
 def run_snapshot(options: SnapshotOptions, baseline: Baseline, imports: "ImportRecorder") -> None:
@@ -208,6 +217,10 @@ def run_snapshot(options: SnapshotOptions, baseline: Baseline, imports: "ImportR
             raise
         _run_cold(options, f"{e}" if isinstance(e, UsageError) else f"{type(e).__name__}: {e}")
     point = StackPoint(options, baseline, recorders, main, split, filename)
+    if split.checkpoints:  # (its whole run is watched: amber.capture.checkpoint)
+        from amber.capture.checkpoint import Checkpoints
+
+        STATE.set_checkpoint_hook(Checkpoints(options, baseline, recorders, main, split, filename))
     startup_seconds = _run_to_snapshot_point(options, main, split, point)
     if point.taken:  # (amber run: the image was built inside the program's frames, which went on)
         exec(split.rest, main.__dict__)
@@ -216,11 +229,11 @@ def run_snapshot(options: SnapshotOptions, baseline: Baseline, imports: "ImportR
         raise UsageError(f"the program ran to the end of {filename} without calling amber.snapshot() "
                          f"(line {split.nested_line}); no image was written")
     cold_seconds = None if options.started is None else timings.now() - options.started
-    hooks_failed = _run_before_snapshot(options)
+    hooks_failed = run_before_snapshot(options)
     recorders.stop()
     startup = Startup(options, baseline, recorders, main, split, filename, startup_seconds, cold_seconds)
     if options.for_run:
-        _build_and_continue(startup, build=options.build and not hooks_failed)
+        _build_and_continue(startup, build=options.build and not hooks_failed and not split.checkpoints)
     else:
         _snapshot_and_exit(startup)
 
@@ -346,6 +359,8 @@ def _build_and_continue(startup: Startup, build: bool, go_on: bool = True) -> No
         _build(startup)
     if startup.recorders.inputs is not None:
         startup.recorders.inputs.after_capture()
+    if startup.split.checkpoints:  # its checkpoints capture what the rest of its run does too
+        startup.recorders.resume()
     if startup.point["kind"] != "end":
         # Both paths behave alike: the first run goes on as a restored process would (HookErrors:
         # one line and exit code 1, from the entry point).
@@ -376,44 +391,18 @@ def _build_in_the_background(startup: Startup) -> None:
     the state the fork froze, writes and verifies the image, and leaves with ``os._exit`` (no
     atexit handler or finaliser of the program runs twice). The program goes on at once; what the
     build says goes into the cache (the image, or a no-image marker with its reason for later runs'
-    ``-v``). Nothing buffered is inherited: the streams are flushed first."""
-    flush_streams()
-    for stream in (sys.__stdout__, sys.__stderr__):
-        try:
-            if stream is not None:
-                stream.flush()
-        except (OSError, ValueError):
-            pass
-    try:
-        child = os.fork()
-    except OSError as e:
-        say(f"cannot fork a background build ({e.strerror}); building in this process",
+    ``-v``). Nothing buffered is inherited, nor what at-fork handlers change
+    (:mod:`amber.capture.detached`)."""
+    from amber.capture.detached import fork_writer
+
+    failed = fork_writer(lambda: _build(startup, leaves=True), keep_stderr=False,
+                         seconds_limit=BUILD_SECONDS_LIMIT)
+    if failed is not None:
+        say(f"cannot fork a background build ({failed.strerror}); building in this process",
             verbose=startup.options.verbose)
         _build(startup)
         return
-    if child == 0:  # the intermediate child: lets the grandchild go, so that no zombie is left
-        try:
-            if os.fork() == 0:
-                _detached_build(startup)
-        finally:
-            os._exit(0)
-    os.waitpid(child, 0)
     say("building the image in the background", verbose=startup.options.verbose)
-
-
-def _detached_build(startup: Startup) -> None:
-    import signal
-
-    try:
-        os.setsid()  # no Ctrl-C or hang-up of the terminal reaches the build
-        null = os.open(os.devnull, os.O_RDWR)
-        for fd in (0, 1, 2):
-            os.dup2(null, fd)
-        signal.signal(signal.SIGALRM, signal.SIG_DFL)  # (not the program's handler)
-        signal.alarm(BUILD_SECONDS_LIMIT)
-        _build(startup, leaves=True)
-    finally:
-        os._exit(0)
 
 
 def _build(startup: Startup, leaves: bool = False) -> None:
@@ -486,7 +475,7 @@ def _build_image(startup: Startup, leaves: bool) -> None:
         lock.release()
 
 
-def _run_before_snapshot(options: SnapshotOptions) -> bool:
+def run_before_snapshot(options: SnapshotOptions) -> bool:
     """Run the before-snapshot hooks; on failure, no image: ``amber snapshot`` stops, ``amber run``
     goes on without building (the hooks' after_restore undid what they did)."""
     from amber import builtin_handlers

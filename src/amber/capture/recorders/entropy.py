@@ -57,9 +57,18 @@ class EntropyRecorder:
     program seeds itself (see the module doc)."""
 
     def __init__(self, importing) -> None:
+        self.draws: list = []  # (module being imported or None, "file:line")
+        self._importing = importing
+        self._install()
+
+    def resume(self) -> None:
+        """Record again after :meth:`stop` (what was recorded stays)."""
+        self._install()
+
+    def _install(self) -> None:
         import posix
 
-        self.draws: list = []  # (module being imported or None, "file:line")
+        importing = self._importing
         self._originals = (posix.urandom, os.urandom)
         original = posix.urandom
         draws = self.draws
@@ -83,12 +92,13 @@ class EntropyRecorder:
 
     def _imported(self, name: str) -> None:
         random = sys.modules.get(name)
-        if name != "random" or random is None or "random" in _first_state:
+        if name != "random" or random is None or self._patched:
             return
-        try:
-            _first_state["random"] = random.getstate()
-        except Exception:
-            return
+        if "random" not in _first_state:
+            try:
+                _first_state["random"] = random.getstate()
+            except Exception:
+                return
         cls = random.Random
         seed, setstate = cls.__dict__.get("seed"), cls.__dict__.get("setstate")
         if seed is None or setstate is None:
@@ -221,11 +231,33 @@ def _numpy_seeded(obj) -> bool:
     return entropy is not None
 
 
+def global_generator_states() -> list:
+    """``(setter, state)`` for the global generators of ``random`` and numpy's legacy
+    ``numpy.random``, as they are now: put back in a forked writer, where ``random``'s at-fork
+    handler reseeded its own (:mod:`amber.capture.detached`)."""
+    random, _mtrand, rand = _global_generators()
+    accessors = [] if random is None else [(random.setstate, random.getstate)]
+    accessors += [] if rand is None else [(rand.set_state, rand.get_state)]
+    out = []
+    for setter, getter in accessors:
+        try:
+            out.append((setter, getter()))
+        except Exception:  # (a module that is not what its name says: nothing to put back)
+            continue
+    return out
+
+
+def _global_generators() -> tuple:
+    """``random``, ``numpy.random.mtrand`` and its legacy global generator, where imported."""
+    mtrand = sys.modules.get("numpy.random.mtrand")
+    return sys.modules.get("random"), mtrand, getattr(mtrand, "_rand", None)
+
+
 def seeded_globals() -> list:
     """(what, setter, state) for each global generator that start-up seeded on purpose: the
     restore calls ``setter(state)`` after its module is imported again (see the module doc)."""
     out = []
-    random = sys.modules.get("random")
+    random, mtrand, rand = _global_generators()
     first = _first_state.get("random")
     if random is not None and first is not None:
         try:
@@ -234,8 +266,6 @@ def seeded_globals() -> list:
                 out.append(("random", random.setstate, now))
         except Exception:
             pass
-    mtrand = sys.modules.get("numpy.random.mtrand")
-    rand = getattr(mtrand, "_rand", None)
     if rand is not None:
         try:
             legacy = rand._bit_generator._seed_seq is None

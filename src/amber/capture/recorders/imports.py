@@ -84,6 +84,12 @@ class ImportRecorder:
     def stop(self) -> None:
         self._undo()
 
+    def resume(self) -> None:
+        """Watch imports again after :meth:`stop` (what was recorded stays): a program that
+        takes checkpoints is watched for its whole run (:mod:`amber.capture.checkpoint`)."""
+        self.stack = []
+        self._undo = _compat.wrap_module_loading(self._started, self._finished)
+
     def members_changed_since_import(self, name: str) -> dict:
         """{member name: (the member, {attribute: "rebound", "changed" (a list, dict or set
         changed in place) or "removed"})} for the classes and functions ``name`` defined when

@@ -33,13 +33,22 @@ AUDIT_HOOK = named("sys", "addaudithook")
 class RegistrationRecorder:
     def __init__(self, importing) -> None:
         """``importing()`` names the module whose import is running, if any."""
+        self.calls: list = []  # (register, args, kwargs, module being imported or None)
+        self._importing = importing
+        self._install()
+
+    def resume(self) -> None:
+        """Record again after :meth:`stop` (what was recorded stays)."""
+        self._install()
+
+    def _install(self) -> None:
         import _codecs
         import atexit
         import posix
 
-        self.calls: list = []  # (register, args, kwargs, module being imported or None)
         self._undo: list = []
         calls = self.calls
+        importing = self._importing
 
         def record(register: Global):
             def wrap(original):

@@ -67,13 +67,22 @@ class TLSRecorder:
     """Shadows the configuring methods of ``ssl.SSLContext`` while start-up runs (see the module doc)."""
 
     def __init__(self) -> None:
-        self._patched: list = []  # (class, name, original entry or None, wrapper)
-        _state["watching"] = True
         _state["blind"] = False
         _calls.clear()
+        self._install(resumed=False)
+
+    def resume(self) -> None:
+        """Record again after :meth:`stop` (what was recorded stays; nothing of the program ran
+        while it was stopped)."""
+        self._install(resumed=True)
+
+    def _install(self, resumed: bool) -> None:
+        self._patched: list = []  # (class, name, original entry or None, wrapper)
+        _state["watching"] = True
         ssl = sys.modules.get("ssl")
         if ssl is not None:
-            _state["blind"] = True  # contexts may exist that nobody watched
+            if not resumed:
+                _state["blind"] = True  # contexts may exist that nobody watched
             self._wrap(ssl)
             self._undo_imports = lambda: None
         else:
