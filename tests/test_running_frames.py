@@ -569,3 +569,77 @@ def test_a_snapshot_at_every_call_point_of_a_program_resumes_as_an_uninterrupted
         prog.snapshot(str(k))
         restored = prog.restore(str(k), check=False)
         assert (restored.returncode, restored.stderr, restored.stdout) == (0, "", cold.stdout), k
+
+
+SHAPES_APP = """
+    import amber, functools, sys
+
+    case = sys.argv[1]
+
+    def reraise():  # the handled exception raised again as it was restored (no traceback)
+        try:
+            raise KeyError("k")
+        except KeyError:
+            amber.snapshot()
+            raise
+
+    def twice_over():  # one generator driven by two nested for loops (3.13: FOR_ITER_GEN)
+        def g():
+            yield 0
+            amber.snapshot()
+            yield 1
+            yield 2
+        G = g()
+        out = []
+        for a in G:
+            for b in G:
+                out.append((a, b))
+        return out
+
+    def decorated():  # every decorator's fn(*args, **kwargs): CALL_FUNCTION_EX, through C on 3.11
+        def deco(fn):
+            @functools.wraps(fn)
+            def wrapper(*a, **k):
+                return ("wrapped", fn(*a, **k))
+            return wrapper
+
+        @deco
+        def work(x, *, y):
+            amber.snapshot()
+            return x + y
+        return work(*[1], **{"y": 2})
+
+    def init_twice():  # 3.13 runs a warmed-up class call's __init__ after a shim frame: refused
+        class A:
+            def __init__(self, i):
+                if i == 1:
+                    amber.snapshot()
+        return [type(A(i)).__name__ for i in range(2)]
+
+    try:
+        print({"reraise": reraise, "twice": twice_over, "decorated": decorated, "init": init_twice}[case]())
+    except KeyError as e:
+        print("caught", repr(e))
+"""
+
+
+@pytest.mark.parametrize("case", ["reraise", "twice", "decorated"])
+def test_shapes_of_stack_that_strangers_found(program, case):
+    """Found by trying programs Amber was not written against: a bare ``raise`` of the handled
+    exception crashed the driver; two nested loops over one generator were refused on 3.13; a
+    decorator's ``fn(*args, **kwargs)`` was refused as C code on 3.11."""
+    prog = program(SHAPES_APP, name="app.py")
+    cold = prog.cold(case)
+    snap = prog.snapshot(case, check=False)
+    assert snap.returncode == 0, snap.stderr
+    restored = prog.restore(case, check=False)
+    assert (restored.returncode, restored.stdout, restored.stderr) == (0, cold.stdout, ""), restored.stderr
+    assert cold.stdout.strip() in ("caught KeyError('k')", "[(0, 1), (0, 2)]", "('wrapped', 3)")
+
+
+def test_an_init_called_by_its_class_is_refused_also_once_warmed_up(program):
+    """(3.13: on 18e8898 the restored call returned None instead of the instance.)"""
+    prog = program(SHAPES_APP, name="app.py")
+    p = prog.snapshot("init", check=False)
+    assert p.returncode == 2 and "A.__init__() was called from C code, which cannot be resumed" in p.stderr, \
+        p.stderr

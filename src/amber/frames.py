@@ -219,13 +219,16 @@ def read_running(frame) -> "RunningFrame | None":
     else:
         resume_at += 2  # prev_instr is the call's last code unit; a return goes on after it
     size: int | None = c.c_int.from_address(data + LAYOUT.stacktop).value
-    if not 0 <= waiting_at < resume_at <= len(code.co_code):
+    # (3.13: a generator resumed inline by FOR_ITER_GEN or SEND_GEN leaves its caller a return
+    # offset to where the loop ends, not to the next instruction: resume_at is only read where
+    # the callee is a plain function's frame, and checked there: amber.capture.stack)
+    if not 0 <= waiting_at < len(code.co_code):
         return None
     if not 0 <= size <= _capacity(code):  # type: ignore[operator]
         size = None  # not saved where it waits (an instruction that called C code)
     slots = _read_slots(c, data, size) if size is not None else ()
     return RunningFrame(func, code_digest(code), waiting_at, resume_at, size, slots,
-                        _entered_from_c(c, data))
+                        _entered_from_c(c, data, frame))
 
 
 def read_running_slots(frame, size: int) -> tuple:
@@ -245,14 +248,23 @@ def entered_from_c(frame) -> bool:
     """Was ``frame`` (a frame object of a running function) called by C code?"""
     c = _c()
     data = c.c_void_p.from_address(id(frame) + _FRAME_OBJECT_DATA).value
-    return bool(data) and _entered_from_c(c, data)
+    return bool(data) and _entered_from_c(c, data, frame)
 
 
-def _entered_from_c(c, data: int) -> bool:
+def _entered_from_c(c, data: int, frame) -> bool:
+    """3.11 marks a frame C code entered (``is_entry``). 3.12 and 3.13 link it to a frame of the
+    C stack; and 3.13 runs a class's ``__init__`` after a frame of its own (``_Py_InitCleanup``,
+    which hands back the instance, not ``__init__``'s None), which ``f_back`` skips: a frame
+    whose interpreter frame was not pushed by its ``f_back``'s has something in between."""
     if sys.version_info[:2] == (3, 11):
         return bool(c.c_int8.from_address(data + _IS_ENTRY_3_11).value)
     previous = c.c_void_p.from_address(data + _PREVIOUS_3_12).value
-    return bool(previous) and c.c_int8.from_address(previous + _OWNER_3_12).value == _OWNED_BY_CSTACK
+    if not previous:
+        return False
+    if c.c_int8.from_address(previous + _OWNER_3_12).value == _OWNED_BY_CSTACK:
+        return True
+    back = frame.f_back
+    return back is not None and c.c_void_p.from_address(id(back) + _FRAME_OBJECT_DATA).value != previous
 
 
 def code_digest(code) -> bytes:

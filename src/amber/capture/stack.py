@@ -76,6 +76,7 @@ def frame_descriptions(frame) -> list:
 _GENERATOR = 0x20
 _COROUTINE_LIKE = 0x80 | 0x100 | 0x200  # a coroutine, an iterable coroutine, an async generator
 _FOR_ITER, _SEND = dis.opmap["FOR_ITER"], dis.opmap["SEND"]
+_CALL_FUNCTION_EX = dis.opmap["CALL_FUNCTION_EX"]
 
 
 class Refusal(Exception):
@@ -105,6 +106,7 @@ def capture(call_frame, main_code) -> CapturedStack:
         raise Refusal(f"{where}, through C code that called amber.snapshot() (functools.partial, a "
                       "callback): call it directly")
     records = [_waiting_frame(frame, where, outermost=frame is stack[-1]) for frame in stack]
+    entered_from_c = [record["_state"].entered_from_c for record in records]
     generators = []
     for depth, frame in enumerate(stack):
         record = records[depth]
@@ -114,7 +116,10 @@ def capture(call_frame, main_code) -> CapturedStack:
             records[depth - 1]["generator"] = gen
             generators.append(gen)
         else:
-            _check_call(record, frame, where)
+            through_c = callee is not None and entered_from_c[depth - 1]
+            if through_c:
+                _check_called_through_call_machinery(record, frame, records[depth - 1]["func"], callee, where)
+            _check_call(record, frame, where, inline=not through_c)
     for record, exc in zip(records, handled_exceptions(records, sys.exc_info()[1], where), strict=True):
         record["handled"] = exc
     return CapturedStack(tuple(records), generators)
@@ -133,9 +138,6 @@ def _waiting_frame(frame, where: str, outermost: bool) -> dict:
     after = None if instruction is None else bytecode.next_offset(code, instruction.offset)
     if state is None or instruction is None or depths is None or after not in depths:
         raise Refusal(f"{where}: this interpreter's frames are not laid out as Amber knows them")
-    if state.entered_from_c and not outermost and not code.co_flags & _GENERATOR:
-        raise Refusal(f"{where}: {name}() was called from C code, which cannot be "
-                      "resumed: call amber.snapshot() outside that callback")
     func = None if outermost else state.func
     if func is None and not outermost:
         raise Refusal(f"{where}: the frame of {name}() runs code that is not its function's")
@@ -151,13 +153,30 @@ def _waiting_frame(frame, where: str, outermost: bool) -> dict:
     return record
 
 
-def _check_call(record: dict, frame, where: str) -> None:
-    """A frame whose callee is a plain function's frame waits in a call the interpreter made
-    inline: the top it saved there must be the one its code gives (else this reading of the
-    frame is wrong: refused rather than resumed wrongly)."""
+def _check_called_through_call_machinery(record: dict, frame, func, callee, where: str) -> None:
+    """A plain function's frame entered from C can be resumed alone where that C code is only
+    the call machinery, which hands the result back as it is: its caller waits in a
+    ``CALL_FUNCTION_EX`` (a call with ``*args`` or ``**kwargs``, which 3.11 and 3.12 make
+    through ``PyObject_Call``: every decorator's ``fn(*args, **kwargs)``) of the callee's own
+    function (or a method of it), found among the instruction's operands. Anything else
+    between them (a class calling ``__init__``, ``map``, ``sorted``, a ``__getattr__``) does
+    its own work with the result: refused."""
+    depths, base = record["_depths"], record["_base"]
+    operands = dict(frames.read_running_slots(frame, base + depths[record["waiting_at"]]))
+    called = [obj for index, obj in operands.items() if index >= record["size"]]
+    if record["_opcode"] != _CALL_FUNCTION_EX or not any(
+            obj is func or getattr(obj, "__func__", None) is func for obj in called):
+        raise Refusal(f"{where}: {callee.f_code.co_qualname}() was called from C code, which cannot be "
+                      "resumed: call amber.snapshot() outside that callback")
+
+
+def _check_call(record: dict, frame, where: str, inline: bool = True) -> None:
+    """A frame whose callee is a plain function's frame waits in a call: where the interpreter
+    made it inline, the top it saved there must be the one its code gives (else this reading of
+    the frame is wrong: refused rather than resumed wrongly)."""
     state = record["_state"]
-    if state.size is not None and state.size != record["size"] or \
-            sys.version_info[:2] >= (3, 13) and state.resume_at != record["resume_at"]:
+    if inline and state.size is not None and state.size != record["size"] or \
+            inline and sys.version_info[:2] >= (3, 13) and state.resume_at != record["resume_at"]:
         raise Refusal(f"{where}: the frame of {frame.f_code.co_qualname}() waits where this reading of "
                       "its code does not expect")
     _drop_capture_fields(record)

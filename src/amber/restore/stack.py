@@ -179,6 +179,6 @@ def _as_raised(error: BaseException, plain: bool) -> BaseException:
         if tb.tb_frame.f_code is not _go_on.__code__:
             kept.append(tb)
         tb = tb.tb_next
-    for tb, after in zip(kept, kept[1:] + [None], strict=True):
-        tb.tb_next = after
+    for tb, after in zip(kept, [*kept[1:], None], strict=False):  # (none kept: an exception
+        tb.tb_next = after                                          # re-raised as it was restored)
     return error.with_traceback(kept[0] if kept else None)
