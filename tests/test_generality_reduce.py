@@ -646,3 +646,33 @@ def test_exceptions_of_c_classes_keep_the_fields_their_init_sets(program):
             print(type(e).__name__, e.args, str(e), [getattr(e, f, "-") for f in fields])
     '''), 11)
     assert "Gone (2, 'gone') [Errno 2] gone: '/p' [2, 'gone', '/p', None" in out
+
+
+def test_dict_iterators_are_remade_over_their_very_dict(program):
+    """An iterator over a dict (kept by a suspended generator, or held as is) is remade over the
+    restored dict, past what it handed out: it sees the program's changes to the dict after the
+    restore, and a change of size ends it with RuntimeError, as in the program (it was a list
+    iterator over a copy of what was left, which the verification refused in a generator)."""
+    out = same_as_cold(program('''
+        import amber
+        d = {"a": 1, "b": 2, "c": 3}
+        def g():
+            for k in d:
+                yield k
+        gen = g()
+        first = next(gen)
+        items = iter(d.items())
+        next(items)
+        backwards = reversed(d.values())
+        done = iter({})
+        amber.snapshot()
+        d["b"] = 20
+        print(first, next(gen), next(items), list(backwards), list(done))
+        d["x"] = 9
+        for name, it in (("gen", gen), ("items", items)):
+            try:
+                print(name, list(it))
+            except RuntimeError as e:
+                print(name, "RuntimeError", e)
+    '''), 3)
+    assert "a b ('b', 20) [3, 20, 1] []" in out and "gen RuntimeError dictionary changed size" in out

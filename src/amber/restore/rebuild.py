@@ -382,6 +382,25 @@ def resume_generator_at(gen, fn, code: bytes, instr: int, frame_state: int, size
 
 _CellType: "Any" = type((lambda x: lambda: x)(0).__closure__[0])  # type: ignore[index]
 
+# How each kind of dict iterator is made from its dict (the base's own methods, never a
+# subclass's), for dict_iterator.
+_DICT_ITERATORS = {
+    "keys": lambda d: iter(dict.keys(d)), "values": lambda d: iter(dict.values(d)),
+    "items": lambda d: iter(dict.items(d)), "reversed keys": lambda d: reversed(dict.keys(d)),
+    "reversed values": lambda d: reversed(dict.values(d)),
+    "reversed items": lambda d: reversed(dict.items(d)),
+}
+
+
+def dict_iterator(d, kind: str, consumed: int):
+    """An iterator of ``kind`` over the very dict ``d`` (complete: made late), past the
+    ``consumed`` entries it had handed out: it sees what the program does to the dict after the
+    restore as the original would (a change of size ends it with RuntimeError)."""
+    it = _DICT_ITERATORS[kind]({} if d is None else d)
+    for _ in range(consumed):
+        next(it)
+    return it
+
 
 def closed_generator(code, name: str, qualname: str):
     """A finished generator (coroutine, async generator) of this code: made and closed before it

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import _socket
 import builtins
+import gc
 import io
 import marshal
 import sys
@@ -121,6 +122,7 @@ class Reducers:
             types.TracebackType: lambda o: Offender(
                 "a traceback", "keep the exception, not its traceback (exceptions lose theirs)"),
             types.MappingProxyType: self.reduce_mappingproxy,
+            **dict.fromkeys(_DICT_ITERATOR_KINDS, reduce_dict_iterator),
         }
         self.hash_memos = HashMemos()
         self.transients = {ident(obj): factory for obj, factory in lifecycle.transients()}
@@ -589,3 +591,32 @@ def _static_method_owner(fn):
             and type(reduced[1]) is tuple and len(reduced[1]) == 2 and isinstance(reduced[1][0], type)):
         return reduced[1][0]
     return None
+
+
+# The iterators of a dict and of its views, and what rebuild.dict_iterator calls each.
+_DICT_ITERATOR_KINDS: dict = {
+    type(iter({})): "keys", type(iter({}.values())): "values", type(iter({}.items())): "items",
+    type(reversed({})): "reversed keys", type(reversed({}.values())): "reversed values",
+    type(reversed({}.items())): "reversed items",
+}
+
+
+def reduce_dict_iterator(it):
+    """An iterator over a dict (a ``for k in d`` on a frame's value stack, one kept in a
+    suspended generator): remade over the very dict, past the entries it has handed out (the
+    dict keeps its order), not as a list of what is left (``__reduce__``), which would not see
+    what the program does to the dict after the restore. Its dict is its one referent besides a
+    reused items tuple; none once it is exhausted."""
+    kind = _DICT_ITERATOR_KINDS[type(it)]
+    owners = [o for o in gc.get_referents(it) if isinstance(o, dict)]
+    if not owners:
+        return Recipe(Call(reconstructor(rebuild.dict_iterator), (None, kind, 0)))
+    d = owners[0]
+    try:
+        it.__reduce__()  # (copies the iterator and runs it out: RuntimeError if the dict changed size)
+    except RuntimeError as e:
+        return Offender(f"an iterator over a dict that changed since it was made ({e})",
+                        "finish or drop the loop before the snapshot point")
+    consumed = dict.__len__(d) - it.__length_hint__()
+    return Recipe(Call(reconstructor(rebuild.dict_iterator), (d, kind, consumed)), late=True)
+
