@@ -661,3 +661,16 @@ def test_an_init_called_by_its_class_is_refused_also_once_warmed_up(program):
     p = prog.snapshot("init", check=False)
     assert p.returncode == 2 and "A.__init__() was called from C code, which cannot be resumed" in p.stderr, \
         p.stderr
+
+
+def test_a_snapshot_in_a_module_being_imported_is_refused_naming_the_module(program):
+    """(It was called "the main script", with ten frames of the import system and of Amber's
+    import hooks in the line.)"""
+    prog = program("import helper\n", name="app.py")
+    (prog.dir / "helper.py").write_text("import amber\namber.snapshot()\n")
+    p = prog.snapshot(check=False)
+    line = p.stderr.strip()
+    assert p.returncode == 2 and len(line.splitlines()) == 1, p.stderr
+    assert line.startswith(f"amber: error: amber.snapshot() was called inside the body of module helper at "
+                           f"{prog.dir / 'helper.py'}:2, called by the import system, called by the main script "
+                           f"at {prog.script}:1: the body of module helper was called from C code"), line

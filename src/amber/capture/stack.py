@@ -58,19 +58,40 @@ def describe(frame) -> str:
 
 def frame_descriptions(frame) -> list:
     """Each frame from ``frame`` out to the main script's, described as :func:`describe` does."""
-    parts = []
+    parts: list = []
     stack = frames_to_main(frame)
     for depth, f in enumerate(stack):
         code = f.f_code
-        name = "the main script" if code.co_name == "<module>" else f"{code.co_qualname}()"
-        where = f"{name} at {code.co_filename}:{f.f_lineno}"
+        if code.co_filename.startswith("<frozen importlib"):  # (Amber's import hooks look so too)
+            if not parts or parts[-1] != "the import system":
+                parts.append("the import system")
+            continue
+        where = f"{frame_name(f)} at {code.co_filename}:{f.f_lineno}"
         # The outermost frame was entered from C by its nature (exec, or Amber's own call), and
         # a generator's is whenever C code resumed it (a for loop's own, on 3.11).
         state = frames.read_running(f) if depth < len(stack) - 1 and not code.co_flags & _GENERATOR else None
-        if state is not None and state.entered_from_c:
+        if state is not None and state.entered_from_c and not _called_with_star_args(stack[depth + 1]):
             where += " (called from C code: such a frame cannot be resumed)"
         parts.append(where)
     return parts
+
+
+def frame_name(frame) -> str:
+    """``f()``, ``the main script``, or ``the body of module m`` (run by its import)."""
+    code = frame.f_code
+    if code.co_name != "<module>":
+        return f"{code.co_qualname}()"
+    if frame.f_globals is getattr(sys.modules.get("__main__"), "__dict__", None):
+        return "the main script"
+    return f"the body of module {frame.f_globals.get('__name__')}"
+
+
+def _called_with_star_args(caller) -> bool:
+    """Does ``caller`` wait in a ``CALL_FUNCTION_EX`` (see :func:`_check_called_through_call_machinery`)?"""
+    state = frames.read_running(caller)
+    instruction = None if state is None else bytecode.instruction_containing(caller.f_code, state.waiting_at)
+    return instruction is not None and instruction.opcode == _CALL_FUNCTION_EX
+
 
 
 _GENERATOR = 0x20
@@ -166,7 +187,7 @@ def _check_called_through_call_machinery(record: dict, frame, func, callee, wher
     called = [obj for index, obj in operands.items() if index >= record["size"]]
     if record["_opcode"] != _CALL_FUNCTION_EX or not any(
             obj is func or getattr(obj, "__func__", None) is func for obj in called):
-        raise Refusal(f"{where}: {callee.f_code.co_qualname}() was called from C code, which cannot be "
+        raise Refusal(f"{where}: {frame_name(callee)} was called from C code, which cannot be "
                       "resumed: call amber.snapshot() outside that callback")
 
 
@@ -269,7 +290,7 @@ def roots(stack_frames: list, records: tuple) -> list:
     for frame, record in zip(stack_frames, records, strict=True):
         slots, handled = record["slots"], record["handled"]
         code = frame.f_code
-        name = "the main script" if code.co_name == "<module>" else f"{code.co_qualname}()"
+        name = frame_name(frame)
         at = f"{name} at {code.co_filename}:{frame.f_lineno}"
         names = _slot_names(code)
         for index, obj in slots:
