@@ -674,3 +674,26 @@ def test_a_snapshot_in_a_module_being_imported_is_refused_naming_the_module(prog
     assert line.startswith(f"amber: error: amber.snapshot() was called inside the body of module helper at "
                            f"{prog.dir / 'helper.py'}:2, called by the import system, called by the main script "
                            f"at {prog.script}:1: the body of module helper was called from C code"), line
+
+
+def test_resumed_frames_count_toward_the_recursion_limit(program):
+    """600 frames resumed, then 500 more calls: a RecursionError as in the uninterrupted run
+    (on be680b2 each resumed frame ran from the driver's own depth: 'ok 500')."""
+    prog = program("""
+        import amber, sys
+        def down(n):
+            return 0 if n == 0 else 1 + down(n - 1)
+        def f(n):
+            if n == 0:
+                amber.snapshot()
+                return down(int(sys.argv[1]))
+            return f(n - 1)
+        try:
+            print("ok", f(600))
+        except RecursionError as e:
+            print("RecursionError", e)
+    """, name="app.py")
+    for depth, expected in (("100", "ok 100"), ("500", "RecursionError maximum recursion depth exceeded")):
+        assert prog.cold(depth).stdout.strip() == expected
+        prog.snapshot(depth)
+        assert prog.restore(depth).stdout.strip() == expected

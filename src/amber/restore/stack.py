@@ -97,9 +97,11 @@ class ResumedStack:
             before([gen.gi_frame for gen in gens])
         outcome: tuple = (_VALUE, None)  # amber.snapshot() returned None
         callee = None
+        outer = len(self.records)
         for record, is_generator in zip(self.records, self.own, strict=True):
             gen = gens.pop(0)  # (held no longer than it runs: a generator left by `break` is closed)
-            outcome = _go_on(gen, record, is_generator, outcome, callee)
+            outer -= 1
+            outcome = _at_depth(outer, gen, record, is_generator, outcome, callee)
             if is_generator:  # its later callers are other frames
                 frames.unlink_back(gen.gi_frame)
             callee = gen if outcome[0] == _EXHAUSTED else None
@@ -121,6 +123,15 @@ def prepare(stack: tuple, main_namespace: dict) -> ResumedStack:
     for record in stack:  # the frames hold what they held now: nothing else keeps it alive longer
         record.update(slots=(), handled=None, generator=None)  # (a local dropped is freed as cold)
     return ResumedStack(gens, stack, own)
+
+
+def _at_depth(outer: int, gen, record: dict, own_generator: bool, outcome: tuple, callee) -> tuple:
+    """:func:`_go_on` from ``outer`` calls deep: a frame runs as deep in the interpreter's count
+    of Python calls as the frames outside it put it in the uninterrupted run (its
+    ``RecursionError`` comes where it would have, give or take Amber's own few frames below)."""
+    if outer > 0:
+        return _at_depth(outer - 1, gen, record, own_generator, outcome, callee)
+    return _go_on(gen, record, own_generator, outcome, callee)
 
 
 def _go_on(gen, record: dict, own_generator: bool, outcome: tuple, callee) -> tuple:
