@@ -676,3 +676,26 @@ def test_dict_iterators_are_remade_over_their_very_dict(program):
                 print(name, "RuntimeError", e)
     '''), 3)
     assert "a b ('b', 20) [3, 20, 1] []" in out and "gen RuntimeError dictionary changed size" in out
+
+
+def test_a_set_iterator_is_restored_over_a_copy_and_the_snapshot_says_so(program):
+    """A set is rebuilt in another order where its items' hashes are salted: a loop's iterator
+    over a set goes on over what it had left, and the snapshot says, with its path, that it will
+    not see the set change (never silently; one held in a global is refused by the verification,
+    its type differing)."""
+    p = program('''
+        import amber
+        def f():
+            out = []
+            for x in {"a", "b", "c"}:
+                if not out:
+                    amber.snapshot()
+                out.append(x)
+            print(sorted(out))
+        f()
+    ''')
+    cold = p.cold()
+    snap = p.snapshot(check=False)
+    assert "amber: note: 1 set iterator(s) are restored over a copy of what they had left" in snap.stderr
+    assert "f() at " in snap.stderr and ": value stack[0]" in snap.stderr, snap.stderr
+    assert p.restore().stdout == cold.stdout == "['a', 'b', 'c']\n"

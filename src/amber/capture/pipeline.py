@@ -350,6 +350,12 @@ def _note_dropped_tracebacks(request: SnapshotRequest, plan: HeapPlan, reducers:
         more = f" and {len(dropped) - 3} more" if len(dropped) > 3 else ""
         note(f"{len(dropped)} exception(s) are restored without their traceback (frames of finished "
              f"calls are not captured): {first}{more}")
+    copies = reducers.set_iterators
+    if copies and not request.quiet:
+        first = ", ".join(plan.path_to(oid) for oid in copies[:3])
+        more = f" and {len(copies) - 3} more" if len(copies) > 3 else ""
+        note(f"{len(copies)} set iterator(s) are restored over a copy of what they had left (they do not "
+             f"see the set change after the restore): {first}{more}")
 
 
 def check_randomness(request: SnapshotRequest, plan: HeapPlan, reducers: Reducers, world: World) -> None:

@@ -92,6 +92,7 @@ class Reducers:
         self.contained = _contained_in_imported_dicts(world)
         self.always_doc = always_doc  # --lazy-code: a stub's constants do not carry the docstring
         self.on_stack: set = set()  # idents of the generators whose frames the image's stack resumes
+        self.set_iterators: list = []  # idents of set iterators restored over a copy (said in a note)
         self.dispatch = {
             tuple: self.reduce_tuple,
             list: self.reduce_list,
@@ -123,6 +124,7 @@ class Reducers:
                 "a traceback", "keep the exception, not its traceback (exceptions lose theirs)"),
             types.MappingProxyType: self.reduce_mappingproxy,
             **dict.fromkeys(_DICT_ITERATOR_KINDS, reduce_dict_iterator),
+            type(iter(set())): self.reduce_set_iterator,
         }
         self.hash_memos = HashMemos()
         self.transients = {ident(obj): factory for obj, factory in lifecycle.transients()}
@@ -475,6 +477,14 @@ class Reducers:
         return r
 
     # -- instances ----------------------------------------------------------------------------
+    def reduce_set_iterator(self, it):
+        """An iterator over a set: a list iterator over what it has left (a set is rebuilt in
+        another order where its items' hashes are salted, so no position in the restored set
+        stands for the same items); said in a note, as it does not see the set change after
+        the restore."""
+        self.set_iterators.append(ident(it))
+        return Recipe(Call(iter, (list(copy_of_iterator(it)),)))
+
     def reduce_generator(self, gen):
         return generators.reduce_generator(gen, on_stack=ident(gen) in self.on_stack)
 
@@ -619,4 +629,10 @@ def reduce_dict_iterator(it):
                         "finish or drop the loop before the snapshot point")
     consumed = dict.__len__(d) - it.__length_hint__()
     return Recipe(Call(reconstructor(rebuild.dict_iterator), (d, kind, consumed)), late=True)
+
+
+def copy_of_iterator(it):
+    """What ``it`` has left, read from a copy of it (``__reduce__``: the iterator itself stays)."""
+    _func, (left,) = it.__reduce__()
+    return left
 
