@@ -81,3 +81,29 @@ def test_a_run_killed_goes_on_from_its_last_checkpoint(tmp_path):
     restored = run([*AMBER, "restore", str(tmp_path / "ckpt-6.amber"), "0"], cwd=tmp_path, check=True)
     # What the killed run printed up to its last checkpoint, then the restore: the whole run.
     assert printed[:6] + restored.stdout.splitlines() == cold.stdout.splitlines()
+
+
+def test_checkpoints_faster_than_writes_are_written_in_order(tmp_path):
+    """Four checkpoints to one path in a row: each waits for the one before to be written, so
+    the file is the last call's (overlapping writers could leave an older one last)."""
+    (tmp_path / "fast.py").write_text(textwrap.dedent('''
+        import amber
+        def main():
+            for i in range(4):
+                amber.checkpoint("same.amber")
+                print("after", i, flush=True)
+        if __name__ == "__main__":
+            main()
+    '''))
+    env = {"AMBER_CACHE": str(tmp_path / "cache")}
+    first = run([*AMBER, "run", "fast.py"], cwd=tmp_path, env=env, check=True)
+    assert first.stdout == "after 0\nafter 1\nafter 2\nafter 3\n"
+    _wait_for(tmp_path / "same.amber")
+    seen = []
+    deadline = time.monotonic() + 120
+    while not seen or seen[-1] != "after 3\n":  # (the last writer may still be at work)
+        assert time.monotonic() < deadline, seen
+        seen.append(run([*AMBER, "restore", str(tmp_path / "same.amber")], cwd=tmp_path, check=True).stdout)
+    time.sleep(2)  # nothing older comes after it
+    assert run([*AMBER, "restore", str(tmp_path / "same.amber")], cwd=tmp_path, check=True).stdout == "after 3\n"
+    assert seen == sorted(seen), seen  # the file only ever went forward

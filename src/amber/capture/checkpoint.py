@@ -48,6 +48,7 @@ class Checkpoints:
         self.options, self.baseline, self.recorders = options, baseline, recorders
         self.main, self.split, self.filename = main, split, filename
         self.started = time.perf_counter()
+        self.writing: int | None = None  # reads end-of-file once the last writer has left
 
     def __call__(self, call_frame, path: str) -> None:
         path = os.path.abspath(path)
@@ -57,10 +58,24 @@ class Checkpoints:
             return
         from amber.capture.detached import fork_writer
 
-        failed = fork_writer(lambda: self._write(call_frame, path), keep_stderr=True,
-                             seconds_limit=CHECKPOINT_SECONDS_LIMIT)
+        self._wait_for_the_last_writer()
+        failed, self.writing = fork_writer(lambda: self._write(call_frame, path), keep_stderr=True,
+                                           seconds_limit=CHECKPOINT_SECONDS_LIMIT)
         if failed is not None:
             warn(f"checkpoint {path} not written: cannot fork ({failed.strerror})")
+
+    def _wait_for_the_last_writer(self) -> None:
+        """Checkpoints are written one after the other, so that the last call's is the file:
+        a call that comes while the last one is still being written waits for it (the
+        computation is paused only where it asks for checkpoints faster than they are written)."""
+        if self.writing is not None:
+            try:
+                while os.read(self.writing, 1024):
+                    pass
+            except OSError:
+                pass
+            os.close(self.writing)
+            self.writing = None
 
     def _write(self, call_frame, path: str) -> None:
         """In the detached writer (:mod:`amber.capture.detached`): capture, write. Nothing it

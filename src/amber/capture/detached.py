@@ -18,10 +18,11 @@ import sys
 from amber.errors import flush_streams
 
 
-def fork_writer(write, keep_stderr: bool, seconds_limit: int) -> "OSError | None":
+def fork_writer(write, keep_stderr: bool, seconds_limit: int) -> "tuple[OSError | None, int | None]":
     """Run ``write()`` in a detached grandchild (standard input and output on /dev/null, and
-    standard error too unless ``keep_stderr``; ended after ``seconds_limit``); return at once,
-    or the OSError that kept the process from forking."""
+    standard error too unless ``keep_stderr``; ended after ``seconds_limit``); return at once:
+    the OSError that kept the process from forking, or a descriptor that reads end-of-file
+    once the writer has left (it holds the pipe's other end until then)."""
     from amber.capture.recorders.entropy import global_generator_states
 
     flush_streams()
@@ -32,18 +33,23 @@ def fork_writer(write, keep_stderr: bool, seconds_limit: int) -> "OSError | None
         except (OSError, ValueError):
             pass
     states = global_generator_states()
+    done_read, done_write = os.pipe()
     try:
         child = os.fork()
     except OSError as e:
-        return e
+        os.close(done_read)
+        os.close(done_write)
+        return e, None
     if child == 0:
         try:
+            os.close(done_read)
             if os.fork() == 0:
                 _in_writer(write, keep_stderr, seconds_limit, states)
         finally:
             os._exit(0)
+    os.close(done_write)
     os.waitpid(child, 0)
-    return None
+    return None, done_read
 
 
 def _in_writer(write, keep_stderr: bool, seconds_limit: int, states: list) -> None:

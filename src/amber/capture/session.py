@@ -395,8 +395,10 @@ def _build_in_the_background(startup: Startup) -> None:
     (:mod:`amber.capture.detached`)."""
     from amber.capture.detached import fork_writer
 
-    failed = fork_writer(lambda: _build(startup, leaves=True), keep_stderr=False,
-                         seconds_limit=BUILD_SECONDS_LIMIT)
+    failed, done = fork_writer(lambda: _build(startup, leaves=True), keep_stderr=False,
+                               seconds_limit=BUILD_SECONDS_LIMIT)
+    if done is not None:
+        os.close(done)  # (nobody waits for the build)
     if failed is not None:
         say(f"cannot fork a background build ({failed.strerror}); building in this process",
             verbose=startup.options.verbose)
