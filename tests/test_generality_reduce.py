@@ -699,3 +699,20 @@ def test_a_set_iterator_is_restored_over_a_copy_and_the_snapshot_says_so(program
     assert "amber: note: 1 set iterator(s) are restored over a copy of what they had left" in snap.stderr
     assert "f() at " in snap.stderr and ": value stack[0]" in snap.stderr, snap.stderr
     assert p.restore().stdout == cold.stdout == "['a', 'b', 'c']\n"
+
+
+def test_thread_objects_that_finished_or_never_started(program):
+    """3.13 keeps a thread's state in a handle of C: a Thread object joined before the snapshot
+    point (and one never started) are made again as such; on 3.13 both refused the image."""
+    same_as_cold(program('''
+        import amber, threading
+        done = threading.Thread(target=lambda: None, name="done")
+        done.start()
+        done.join()
+        later = threading.Thread(target=lambda: print("later ran"), name="later")
+        amber.snapshot()
+        print(done.name, done.is_alive(), done.join(), later.is_alive())
+        later.start()
+        later.join()
+        print(later.is_alive())
+    '''), 3)

@@ -392,6 +392,22 @@ _DICT_ITERATORS = {
 }
 
 
+def thread_handle(done: bool):
+    """3.13's handle of a thread (``threading.Thread._handle``): of one that has not started, or,
+    ``done``, of one that has finished (``is_alive()`` False, ``join()`` returns at once)."""
+    import _thread
+
+    handle = _thread._ThreadHandle()  # type: ignore[attr-defined]
+    if done:  # (a handle is done only once its thread has run: a thread that does nothing)
+        _thread.start_joinable_thread(_nothing, handle=handle)  # type: ignore[attr-defined]
+        handle.join()
+    return handle
+
+
+def _nothing() -> None:
+    pass
+
+
 def dict_iterator(d, kind: str, consumed: int):
     """An iterator of ``kind`` over the very dict ``d`` (complete: made late), past the
     ``consumed`` entries it had handed out: it sees what the program does to the dict after the

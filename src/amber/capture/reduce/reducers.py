@@ -125,6 +125,7 @@ class Reducers:
             types.MappingProxyType: self.reduce_mappingproxy,
             **dict.fromkeys(_DICT_ITERATOR_KINDS, reduce_dict_iterator),
             type(iter(set())): self.reduce_set_iterator,
+            **({} if _THREAD_HANDLE is None else {_THREAD_HANDLE: reduce_thread_handle}),
         }
         self.hash_memos = HashMemos()
         self.transients = {ident(obj): factory for obj, factory in lifecycle.transients()}
@@ -635,4 +636,19 @@ def copy_of_iterator(it):
     """What ``it`` has left, read from a copy of it (``__reduce__``: the iterator itself stays)."""
     _func, (left,) = it.__reduce__()
     return left
+
+
+_THREAD_HANDLE = getattr(__import__("_thread"), "_ThreadHandle", None)  # (3.13's; a C type)
+
+
+def reduce_thread_handle(handle):
+    """3.13 keeps a thread's state in a handle of C (``threading.Thread._handle``): one of a
+    thread that finished, or never started, is made again as such (a Thread object left by a
+    ``join()`` before the snapshot point); a running thread's is refused, as the thread is."""
+    if handle.is_done():
+        return Recipe(Call(reconstructor(rebuild.thread_handle), (True,)))
+    if not handle.ident:
+        return Recipe(Call(reconstructor(rebuild.thread_handle), (False,)))
+    return Offender("the handle of a running thread", "join the thread before the snapshot point, or start "
+                    "it after restore (in an amber.after_restore hook)")
 
