@@ -107,3 +107,35 @@ def test_checkpoints_faster_than_writes_are_written_in_order(tmp_path):
     time.sleep(2)  # nothing older comes after it
     assert run([*AMBER, "restore", str(tmp_path / "same.amber")], cwd=tmp_path, check=True).stdout == "after 3\n"
     assert seen == sorted(seen), seen  # the file only ever went forward
+
+
+def test_checkpoints_that_cannot_be_written_are_said_once_each_and_the_program_goes_on(tmp_path):
+    """An empty path, other threads running, a call from a callback of C code: each reason is
+    one warning however often it comes (the message names amber.checkpoint()); a checkpoint
+    only a module calls (not the main script) is said to be unwatched, with where to call it."""
+    (tmp_path / "helper.py").write_text("import amber\ndef save():\n    amber.checkpoint('h.amber')\n")
+    (tmp_path / "by_module.py").write_text("import helper\nhelper.save()\nhelper.save()\nprint('done')\n")
+    (tmp_path / "refused.py").write_text(textwrap.dedent('''
+        import amber, threading
+        ev = threading.Event()
+        t = threading.Thread(target=ev.wait)
+        t.start()
+        for _ in range(2):
+            amber.checkpoint("")
+            amber.checkpoint("x.amber")
+        ev.set()
+        t.join()
+        print(sorted([3, 1, 2], key=lambda v: amber.checkpoint("y.amber") or v))
+    '''))
+    env = {"AMBER_CACHE": str(tmp_path / "cache")}
+    r = run([*AMBER, "run", "by_module.py"], cwd=tmp_path, env=env, check=True)
+    assert r.stdout == "done\n"
+    assert r.stderr.count("amber: warning:") == 1 and "calls amber.checkpoint itself" in r.stderr, r.stderr
+    r = run([*AMBER, "run", "refused.py"], cwd=tmp_path, env=env, check=True)
+    assert r.stdout == "[1, 2, 3]\n"
+    warnings = [line for line in r.stderr.splitlines() if line.startswith("amber: warning:")]
+    assert len(warnings) == 3, r.stderr
+    assert "an empty path" in warnings[0] and "other threads run" in warnings[1]
+    assert "amber.checkpoint() was called inside <lambda>()" in warnings[2]
+    time.sleep(1)
+    assert not list(tmp_path.glob("*.amber"))

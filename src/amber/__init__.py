@@ -80,9 +80,11 @@ def checkpoint(path) -> None:
     Elsewhere (plain ``python``, a restored process: not yet) it writes nothing and says so,
     once; a checkpoint that cannot be written is one warning, and the program goes on."""
     if not isinstance(path, str):
-        path = path.__fspath__()  # (os.fspath, without importing os here)
-    if not isinstance(path, str) or not path:
-        raise TypeError("amber.checkpoint() takes a path (str or os.PathLike of str)")
+        fspath = getattr(type(path), "__fspath__", None)  # (os.fspath, without importing os here)
+        path = fspath(path) if fspath is not None else path
+    if not isinstance(path, str):
+        raise TypeError(f"amber.checkpoint() takes a path (str or os.PathLike of str), not "
+                        f"{type(path).__name__}")
     hook = state.STATE.checkpoint_hook
     if hook is not None:
         hook(sys._getframe(0), path)

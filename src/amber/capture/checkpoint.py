@@ -49,20 +49,43 @@ class Checkpoints:
         self.main, self.split, self.filename = main, split, filename
         self.started = time.perf_counter()
         self.writing: int | None = None  # reads end-of-file once the last writer has left
+        self.imported_by_amber: set = set()  # what reading stacks imported here (not the program's)
+        self.said: set = set()  # reasons already given: each is one warning, not one a call
 
     def __call__(self, call_frame, path: str) -> None:
-        path = os.path.abspath(path)
-        threading = sys.modules.get("threading")
-        if not hasattr(os, "fork") or threading is not None and threading.active_count() > 1:
-            warn(f"checkpoint {path} not written: other threads run (a fork keeps only this one)")
-            return
+        """Read the stack here (it is cheap, and a stack that cannot be resumed is said at
+        once), then fork the writer."""
+        from amber.capture import stack
         from amber.capture.detached import fork_writer
 
+        path = os.path.abspath(path) if path else path
+        threading = sys.modules.get("threading")
+        if not path:
+            self._say("an empty path")
+            return
+        if not hasattr(os, "fork") or threading is not None and threading.active_count() > 1:
+            self._say("other threads run (a fork keeps only this one)")
+            return
+        modules_before = set(sys.modules)
+        frames = stack.frames_to_main(call_frame.f_back)
+        # The main script's frame runs the part before its snapshot point or the part after it.
+        main_code = frames[-1].f_code if frames[-1].f_code is self.split.rest else self.split.first
+        try:
+            captured = stack.capture(call_frame, main_code, call="amber.checkpoint()")
+        except stack.Refusal as e:
+            self._say(str(e))
+            return
+        self.imported_by_amber |= set(sys.modules) - modules_before
         self._wait_for_the_last_writer()
-        failed, self.writing = fork_writer(lambda: self._write(call_frame, path), keep_stderr=True,
-                                           seconds_limit=CHECKPOINT_SECONDS_LIMIT)
+        failed, self.writing = fork_writer(lambda: self._write(call_frame, path, frames, main_code, captured),
+                                           keep_stderr=True, seconds_limit=CHECKPOINT_SECONDS_LIMIT)
         if failed is not None:
-            warn(f"checkpoint {path} not written: cannot fork ({failed.strerror})")
+            self._say(f"cannot fork ({failed.strerror})")
+
+    def _say(self, reason: str) -> None:
+        if reason not in self.said:
+            self.said.add(reason)
+            warn(f"checkpoint not written: {reason} (said once)")
 
     def _wait_for_the_last_writer(self) -> None:
         """Checkpoints are written one after the other, so that the last call's is the file:
@@ -77,19 +100,19 @@ class Checkpoints:
             os.close(self.writing)
             self.writing = None
 
-    def _write(self, call_frame, path: str) -> None:
+    def _write(self, call_frame, path: str, frames: list, main_code, captured) -> None:
         """In the detached writer (:mod:`amber.capture.detached`): capture, write. Nothing it
         raises reaches the program's code (its copy of it: an ``except`` there would run the
         program on in this child): one warning on the program's standard error instead."""
         try:
-            self._capture_and_write(call_frame, path)
+            self._capture_and_write(call_frame, path, frames, main_code, captured)
         except CaptureError as e:
             lines = str(e).splitlines()
             warn(f"checkpoint {path} not written: {' '.join(line.strip() for line in lines[:2])}")
         except BaseException as e:
             warn(f"checkpoint {path} not written ({describe_error(e)})")
 
-    def _capture_and_write(self, call_frame, path: str) -> None:
+    def _capture_and_write(self, call_frame, path: str, frames: list, main_code, captured) -> None:
         from amber.capture import stack
         from amber.capture.mainsplit import Split
         from amber.capture.pipeline import write_snapshot
@@ -98,14 +121,6 @@ class Checkpoints:
         from amber.state import PLAIN, STATE
 
         modules_before = set(sys.modules)
-        frames = stack.frames_to_main(call_frame.f_back)
-        # The main script's frame runs the part before its snapshot point or the part after it.
-        main_code = frames[-1].f_code if frames[-1].f_code is self.split.rest else self.split.first
-        try:
-            captured = stack.capture(call_frame, main_code)
-        except stack.Refusal as e:
-            raise CaptureError(str(e)) from None
-        imported_by_amber = set(sys.modules) - modules_before
         running = RunningStack(captured.records, captured.generators, stack.roots(frames, captured.records),
                                frames[-1].f_lineno, stack.frame_descriptions(call_frame.f_back))
         options = self.options
@@ -122,5 +137,21 @@ class Checkpoints:
         split = Split(main_code, rest, self.split.kind, self.split.line)
         startup = Startup(image_options, self.baseline, self.recorders, self.main, split, self.filename,
                           time.perf_counter() - self.started, stack=running,
-                          imported_by_amber=imported_by_amber)
+                          imported_by_amber=self.imported_by_amber | (set(sys.modules) - modules_before))
         write_snapshot(startup.request(path, leaves=True, quiet=True, checkpoint=True))
+
+
+class NotWatched:
+    """``amber.checkpoint`` under Amber when the main script itself does not call it (a module
+    does): its run after start-up is not watched, so nothing is written; said once, with why."""
+
+    def __init__(self) -> None:
+        self.said = False
+
+    def __call__(self, call_frame, path: str) -> None:
+        if not self.said:
+            self.said = True
+            warn("amber.checkpoint() writes nothing here: Amber watches the whole run only of a main "
+                 "script that calls amber.checkpoint itself (this one does not; a module it imports "
+                 "does): call it from the main script")
+

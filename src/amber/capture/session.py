@@ -217,10 +217,12 @@ def run_snapshot(options: SnapshotOptions, baseline: Baseline, imports: "ImportR
             raise
         _run_cold(options, f"{e}" if isinstance(e, UsageError) else f"{type(e).__name__}: {e}")
     point = StackPoint(options, baseline, recorders, main, split, filename)
-    if split.checkpoints:  # (its whole run is watched: amber.capture.checkpoint)
-        from amber.capture.checkpoint import Checkpoints
+    from amber.capture import checkpoint
 
-        STATE.set_checkpoint_hook(Checkpoints(options, baseline, recorders, main, split, filename))
+    if split.checkpoints:  # (its whole run is watched: amber.capture.checkpoint)
+        STATE.set_checkpoint_hook(checkpoint.Checkpoints(options, baseline, recorders, main, split, filename))
+    else:
+        STATE.set_checkpoint_hook(checkpoint.NotWatched())
     startup_seconds = _run_to_snapshot_point(options, main, split, point)
     if point.taken:  # (amber run: the image was built inside the program's frames, which went on)
         exec(split.rest, main.__dict__)

@@ -114,17 +114,17 @@ class CapturedStack:
         self.generators = generators
 
 
-def capture(call_frame, main_code) -> CapturedStack:
+def capture(call_frame, main_code, call: str = "amber.snapshot()") -> CapturedStack:
     """The records of the frames from the caller of ``call_frame`` (``amber.snapshot()``'s own
-    frame) out to the main script's frame, which runs ``main_code``; Refusal where they could
-    not be resumed."""
+    frame, or ``call``'s) out to the main script's frame, which runs ``main_code``; Refusal
+    where they could not be resumed."""
     stack = frames_to_main(call_frame.f_back)
-    where = f"amber.snapshot() was called inside {describe(call_frame.f_back)}"
+    where = f"{call} was called inside {describe(call_frame.f_back)}"
     if stack[-1].f_code is not main_code:
         raise Refusal(f"{where}, which is not the main script's code (another thread, or code run by "
                       "exec): call it from the main script or a function it calls")
     if frames.entered_from_c(call_frame):
-        raise Refusal(f"{where}, through C code that called amber.snapshot() (functools.partial, a "
+        raise Refusal(f"{where}, through C code that called {call} (functools.partial, a "
                       "callback): call it directly")
     records = [_waiting_frame(frame, where, outermost=frame is stack[-1]) for frame in stack]
     entered_from_c = [record["_state"].entered_from_c for record in records]
@@ -188,7 +188,7 @@ def _check_called_through_call_machinery(record: dict, frame, func, callee, wher
     if record["_opcode"] != _CALL_FUNCTION_EX or not any(
             obj is func or getattr(obj, "__func__", None) is func for obj in called):
         raise Refusal(f"{where}: {frame_name(callee)} was called from C code, which cannot be "
-                      "resumed: call amber.snapshot() outside that callback")
+                      "resumed: make the call outside that callback")
 
 
 def _check_call(record: dict, frame, where: str, inline: bool = True) -> None:
@@ -218,7 +218,7 @@ def _generator_driven_by(record: dict, frame, callee, where: str):
     if gen is None or type(gen) is not _GENERATOR_TYPE or gen.gi_frame is not callee:
         raise Refusal(f"{where}: the generator {name}() is resumed by next(), send() or C code (list(), "
                       "sum()...), which cannot be resumed: iterate it with a for loop or yield from, or "
-                      "call amber.snapshot() outside it")
+                      "make the call outside the generator")
     target = record["_argval"]
     if opcode == _FOR_ITER:  # exhausted: the FOR_ITER runs again, on the generator sent back in
         record.update(waits="for", exhausted_at=record["waiting_at"], exhausted_size=base + depth - 1)
@@ -265,8 +265,8 @@ def handled_exceptions(records: list, current: object, where: str) -> list:
             below = frames.handled_below(gen)
             if below is not None and (current is None or frames.generator_exception(gen) is None):
                 raise Refusal(f"{where}: the generator {code.co_qualname}() runs inside an except block of "
-                              "the frame that resumed it, which is not captured yet: call amber.snapshot() "
-                              "outside it")
+                              "the frame that resumed it, which is not captured yet: make the "
+                              "call outside that block")
             current = below
             continue
         base = _stack_base(code)
