@@ -5,6 +5,7 @@ from its last checkpoint. In real processes: ``amber run`` of the program, ``kil
 ``amber restore``."""
 
 import os
+import pathlib
 import signal
 import subprocess
 import sys
@@ -139,3 +140,73 @@ def test_checkpoints_that_cannot_be_written_are_said_once_each_and_the_program_g
     assert "amber.checkpoint() was called inside <lambda>()" in warnings[2]
     time.sleep(1)
     assert not list(tmp_path.glob("*.amber"))
+
+
+def test_a_checkpoint_signed_with_ed25519_goes_on_as_another_user_where_its_key_is_trusted(tmp_path):
+    """The migration of issue 15 section 3: a run checkpointed under one user (its own Ed25519
+    key), killed; the checkpoint restored by another user (uid 65534, its own home, config and
+    working directory), refused until that user trusts the key, then finishing the run with the
+    uninterrupted run's output. Needs root (for setpriv), cryptography, and an interpreter the
+    other user can run; skipped otherwise."""
+    import shutil
+    import tempfile
+
+    import pytest
+
+    if os.geteuid() != 0 or shutil.which("setpriv") is None:
+        pytest.skip("needs root and setpriv to run as another user")
+    other = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+    # (exec'd again, as amber restore does: setpriv itself may still read what the user cannot)
+    again = "import os, sys; os.execv(sys.executable, [sys.executable, '-c', 'import amber, cryptography'])"
+    probe = subprocess.run([*other, sys.executable, "-c", again], capture_output=True)
+    if probe.returncode != 0:
+        pytest.skip(f"uid 65534 cannot run this interpreter with cryptography: {probe.stderr[-200:]!r}")
+    (tmp_path / "train.py").write_text(TRAIN)
+    env = {**os.environ, "AMBER_CACHE": str(tmp_path / "cache"), "XDG_CONFIG_HOME": str(tmp_path / "config")}
+    run([*AMBER, "keygen"], env=env, check=True)
+    cold = run([sys.executable, "train.py", "0"], cwd=tmp_path, env=env, check=True)
+    proc = subprocess.Popen([*AMBER, "run", "train.py", "7"], cwd=tmp_path, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    _wait_for(tmp_path / "ckpt-6.amber")
+    proc.send_signal(signal.SIGKILL)
+    out, _err = proc.communicate()
+    there = pathlib.Path(tempfile.mkdtemp(prefix="amber-migrated-"))
+    try:
+        (there / "home").mkdir()
+        (there / "work").mkdir()
+        shutil.copy(tmp_path / "ckpt-6.amber", there / "work")
+        shutil.copy(tmp_path / "config" / "amber" / "ed25519.pub", there / "work" / "origin.pub")
+        (there / "work" / "go").write_text("")
+        for path in [there, *there.rglob("*")]:
+            os.chown(path, 65534, 65534)
+        there.chmod(0o755)
+        home = there / "home"
+        their = {"HOME": str(home), "XDG_CONFIG_HOME": str(home / ".config"), "AMBER_CACHE": str(home / "cache")}
+        refused = run([*other, *AMBER, "restore", "ckpt-6.amber", "0"], cwd=there / "work", env=their)
+        assert refused.returncode == 2 and "which this machine does not trust" in refused.stderr, refused.stderr
+        run([*other, *AMBER, "trust", "origin.pub"], cwd=there / "work", env=their, check=True)
+        restored = run([*other, *AMBER, "restore", "ckpt-6.amber", "0"], cwd=there / "work", env=their,
+                       check=True)
+        assert out.splitlines()[:6] + restored.stdout.splitlines() == cold.stdout.splitlines()
+    finally:
+        shutil.rmtree(there)
+
+
+def test_a_checkpoint_signed_with_ed25519_is_written(tmp_path):
+    """Signing imports cryptography in the program's process, whose `import importlib` renamed
+    the frozen import system there: the verification refused every Ed25519 checkpoint (on
+    990e5f4: '_frozen_importlib: module importlib._bootstrap here, module _frozen_importlib
+    after restore')."""
+    import pytest
+
+    pytest.importorskip("cryptography")
+    (tmp_path / "c.py").write_text("import amber\ndef main():\n    amber.checkpoint('c.amber')\n    print('on')\n"
+                                   "if __name__ == '__main__':\n    main()\n")
+    env = {"AMBER_CACHE": str(tmp_path / "cache"), "XDG_CONFIG_HOME": str(tmp_path / "config")}
+    run([*AMBER, "keygen"], env=env, check=True)
+    r = run([*AMBER, "run", "c.py"], cwd=tmp_path, env=env, check=True)
+    assert r.stdout == "on\n"
+    _wait_for(tmp_path / "c.amber", seconds=60)
+    elsewhere = run([*AMBER, "restore", str(tmp_path / "c.amber")], cwd=tmp_path)  # (another config)
+    assert elsewhere.returncode == 2 and "signed by Ed25519 key" in elsewhere.stderr, elsewhere.stderr
+    assert run([*AMBER, "restore", str(tmp_path / "c.amber")], cwd=tmp_path, env=env, check=True).stdout == "on\n"

@@ -158,7 +158,8 @@ def signer():
     the Ed25519 key if there is one, else the HMAC key (made now if there is none)."""
     private = read_private_key()
     if private is not None:
-        from cryptography.hazmat.primitives import serialization
+        with _import_system_names_kept():
+            from cryptography.hazmat.primitives import serialization
 
         public = private.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
         return ED25519, key_id(public), private.sign, private_key_path(), False
@@ -172,9 +173,41 @@ def read_private_key():
             pem = f.read()
     except OSError:
         return None
-    from cryptography.hazmat.primitives import serialization
+    with _import_system_names_kept():
+        from cryptography.hazmat.primitives import serialization
 
     return serialization.load_pem_private_key(pem, password=None)
+
+
+class _import_system_names_kept:
+    """Around Amber's own import of ``cryptography`` in the program's process (a snapshot's or a
+    checkpoint's writer signing with Ed25519): ``import importlib``, which it does, renames the
+    interpreter's frozen import system (``_frozen_importlib.__name__`` becomes
+    ``importlib._bootstrap``); a program that never imported importlib has them as they were,
+    and the verification would find Amber's renaming in its state. Put back as they were."""
+
+    _MODULES = ("_frozen_importlib", "_frozen_importlib_external")
+    _NAMES = ("__name__", "__package__", "__file__")
+
+    def __enter__(self) -> None:
+        import sys
+
+        self.had_importlib = "importlib" in sys.modules
+        self.saved = {name: {attr: vars(mod)[attr] for attr in self._NAMES if attr in vars(mod)}
+                      for name, mod in ((n, sys.modules.get(n)) for n in self._MODULES) if mod is not None}
+
+    def __exit__(self, *exc) -> None:
+        import sys
+
+        if self.had_importlib:
+            return
+        for name, attrs in self.saved.items():
+            namespace = vars(sys.modules[name])
+            for attr in self._NAMES:
+                if attr in attrs:
+                    namespace[attr] = attrs[attr]
+                else:
+                    namespace.pop(attr, None)
 
 
 def sign_block(signature: tuple | None, signed: bytes) -> bytes:
