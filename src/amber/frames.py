@@ -443,8 +443,7 @@ def go_on_at(gen, at: int, size: int) -> None:
             released.append(slot.value)
         slot.value = None
     top.value = size
-    at_instr = at if sys.version_info[:2] >= (3, 13) else at - 2
-    c.c_void_p.from_address(frame + LAYOUT.instr).value = _bytecode_address(gen.gi_code) + at_instr
+    _point_at(gen, at)
     for address in released:
         c.pythonapi.Py_DecRef(address)
 
@@ -477,9 +476,16 @@ def ready_to_return(gen, resume_at: int) -> None:
     its instruction pointer, which then goes past the call (3.11 and 3.12 resume after the
     instruction it points at: the call's last code unit, as it stands)."""
     if sys.version_info[:2] >= (3, 13):
-        assert LAYOUT is not None
-        frame = _frame_address(gen)
-        _c().c_void_p.from_address(frame + LAYOUT.instr).value = _bytecode_address(gen.gi_code) + resume_at
+        _point_at(gen, resume_at)
+
+
+def _point_at(gen, at: int) -> None:
+    """Make ``gen``'s frame go on at the instruction at ``at`` when it is resumed: its pointer
+    on it (3.13), or on the code unit before it (3.11 and 3.12 go on after the one it points at)."""
+    assert LAYOUT is not None
+    frame = _frame_address(gen)
+    pointer = _bytecode_address(gen.gi_code) + _waiting_instr(at, at)
+    _c().c_void_p.from_address(frame + LAYOUT.instr).value = pointer
 
 
 def instrument(code) -> None:

@@ -67,18 +67,16 @@ class Checkpoints:
             self._say("other threads run (a fork keeps only this one)")
             return
         modules_before = set(sys.modules)
-        frames = stack.frames_to_main(call_frame.f_back)
-        # The main script's frame runs the part before its snapshot point or the part after it.
-        main_code = frames[-1].f_code if frames[-1].f_code is self.split.rest else self.split.first
-        try:
-            captured = stack.capture(call_frame, main_code, call="amber.checkpoint()")
+        try:  # (the main script's frame runs the part before its snapshot point or the one after it)
+            captured = stack.capture(call_frame, (self.split.first, self.split.rest),
+                                     call="amber.checkpoint()")
         except stack.Refusal as e:
             self._say(str(e))
             return
         self.imported_by_amber |= set(sys.modules) - modules_before
         self._wait_for_the_last_writer()
-        failed, self.writing = fork_writer(lambda: self._write(call_frame, path, frames, main_code, captured),
-                                           keep_stderr=True, seconds_limit=CHECKPOINT_SECONDS_LIMIT)
+        failed, self.writing = fork_writer(lambda: self._write(path, captured), keep_stderr=True,
+                                           seconds_limit=CHECKPOINT_SECONDS_LIMIT)
         if failed is not None:
             self._say(f"cannot fork ({failed.strerror})")
 
@@ -100,20 +98,19 @@ class Checkpoints:
             os.close(self.writing)
             self.writing = None
 
-    def _write(self, call_frame, path: str, frames: list, main_code, captured) -> None:
+    def _write(self, path: str, captured) -> None:
         """In the detached writer (:mod:`amber.capture.detached`): capture, write. Nothing it
         raises reaches the program's code (its copy of it: an ``except`` there would run the
         program on in this child): one warning on the program's standard error instead."""
         try:
-            self._capture_and_write(call_frame, path, frames, main_code, captured)
+            self._capture_and_write(path, captured)
         except CaptureError as e:
             lines = str(e).splitlines()
             warn(f"checkpoint {path} not written: {' '.join(line.strip() for line in lines[:2])}")
         except BaseException as e:
             warn(f"checkpoint {path} not written ({describe_error(e)})")
 
-    def _capture_and_write(self, call_frame, path: str, frames: list, main_code, captured) -> None:
-        from amber.capture import stack
+    def _capture_and_write(self, path: str, captured) -> None:
         from amber.capture.mainsplit import Split
         from amber.capture.pipeline import write_snapshot
         from amber.capture.session import RunningStack, Startup, run_before_snapshot
@@ -121,8 +118,8 @@ class Checkpoints:
         from amber.state import PLAIN, STATE
 
         modules_before = set(sys.modules)
-        running = RunningStack(captured.records, captured.generators, stack.roots(frames, captured.records),
-                               frames[-1].f_lineno, stack.frame_descriptions(call_frame.f_back))
+        running = RunningStack(captured)
+        main_code = captured.frames[-1].f_code
         options = self.options
         image_options = SnapshotOptions(path, options.target, options.is_module, reimport=options.reimport,
                                         allowed_secrets=options.allowed_secrets, strict=options.strict,

@@ -95,10 +95,10 @@ def split_source(source: "str | bytes | None", filename: str) -> Split:
     body = tree.body
     top_calls = set()
     for stmt in body:
-        if isinstance(stmt, ast.Expr) and _is_snapshot_call(stmt.value, modules, functions):
+        if isinstance(stmt, ast.Expr) and _is_call_of(stmt.value, modules, functions, "snapshot"):
             top_calls.add(ident(stmt.value))
     nested = [node.lineno for node in _walk(tree) if isinstance(node, ast.Call)
-              and ident(node) not in top_calls and _is_snapshot_call(node, modules, functions)]
+              and ident(node) not in top_calls and _is_call_of(node, modules, functions, "snapshot")]
     nested_line = 0 if top_calls or not nested else min(nested)
     last_line = body[-1].end_lineno if body else 0
     kind, line, cut, rest_from = "end", last_line, len(body), len(body)
@@ -137,10 +137,6 @@ def _amber_names(tree, function: str) -> tuple[set, set]:
                 if alias.name == function:
                     functions.add(alias.asname or function)
     return modules, functions
-
-
-def _is_snapshot_call(node, modules, functions) -> bool:
-    return _is_call_of(node, modules, functions, "snapshot")
 
 
 def _is_call_of(node, modules, functions, function: str) -> bool:

@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from amber.capture.pipeline import SnapshotRequest
     from amber.capture.recorders.imports import ImportRecorder
     from amber.capture.recorders.inputs import InputRecorder
+    from amber.capture.stack import CapturedStack
 else:
     ModuleType = type(sys)  # not types.ModuleType: `types` is no module of the base set on 3.13
 
@@ -129,12 +130,15 @@ class RunningStack:
     the generators whose frames they are, the heap's roots for what they hold, the main
     script's line its frame waits at, and the frames described for people (``amber inspect``)."""
 
-    def __init__(self, records: tuple, generators: list, roots: list, line: int, described: list) -> None:
-        self.records = records
-        self.generators = generators
-        self.roots = roots
-        self.line = line
-        self.described = described
+    def __init__(self, captured: "CapturedStack") -> None:
+        from amber.capture import stack
+
+        frames = captured.frames
+        self.records = captured.records
+        self.generators = captured.generators
+        self.roots = stack.roots(frames, captured.records)
+        self.line = frames[-1].f_lineno
+        self.described = stack.frame_descriptions(frames[0])
 
 
 class StackPoint:
@@ -172,16 +176,14 @@ class StackPoint:
 
         options = self.options
         try:
-            captured = stack.capture(call_frame, self.split.first)
+            captured = stack.capture(call_frame, (self.split.first,))
         except stack.Refusal as e:
             if not options.for_run:
                 raise UsageError(f"{e}; no image was written") from None
             say(f"no image: {e}", verbose=options.verbose)
             return
-        frames = stack.frames_to_main(call_frame.f_back)
         imported_by_amber = set(sys.modules) - self.modules_before
-        running = RunningStack(captured.records, captured.generators, stack.roots(frames, captured.records),
-                               frames[-1].f_lineno, stack.frame_descriptions(call_frame.f_back))
+        running = RunningStack(captured)
         startup_seconds = time.perf_counter() - self.started
         cold_seconds = None if options.started is None else timings.now() - options.started
         STATE.enter(PLAIN)

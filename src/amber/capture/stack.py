@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import dis
 import sys
+import types
 
 from amber import bytecode, frames
 
@@ -105,22 +106,24 @@ class Refusal(Exception):
 
 
 class CapturedStack:
-    """What :func:`capture` found: the records (innermost first) and the generators whose own
-    frames are on the stack (the heap makes them as not yet started; the restore writes their
-    frames: :mod:`amber.restore.stack`)."""
+    """What :func:`capture` found: the frames and their records (innermost first) and the
+    generators whose own frames are on the stack (the heap makes them as not yet started; the
+    restore writes their frames: :mod:`amber.restore.stack`)."""
 
-    def __init__(self, records: tuple, generators: list) -> None:
+    def __init__(self, frames: list, records: tuple, generators: list) -> None:
+        self.frames = frames
         self.records = records
         self.generators = generators
 
 
-def capture(call_frame, main_code, call: str = "amber.snapshot()") -> CapturedStack:
+def capture(call_frame, main_codes: tuple, call: str = "amber.snapshot()") -> CapturedStack:
     """The records of the frames from the caller of ``call_frame`` (``amber.snapshot()``'s own
-    frame, or ``call``'s) out to the main script's frame, which runs ``main_code``; Refusal
-    where they could not be resumed."""
+    frame, or ``call``'s) out to the main script's frame, which runs one of ``main_codes`` (the
+    part of the script before its snapshot point, or after it); Refusal where they could not be
+    resumed."""
     stack = frames_to_main(call_frame.f_back)
     where = f"{call} was called inside {describe(call_frame.f_back)}"
-    if stack[-1].f_code is not main_code:
+    if not any(stack[-1].f_code is code for code in main_codes):
         raise Refusal(f"{where}, which is not the main script's code (another thread, or code run by "
                       "exec): call it from the main script or a function it calls")
     if frames.entered_from_c(call_frame):
@@ -143,7 +146,7 @@ def capture(call_frame, main_code, call: str = "amber.snapshot()") -> CapturedSt
             _check_call(record, frame, where, inline=not through_c)
     for record, exc in zip(records, handled_exceptions(records, sys.exc_info()[1], where), strict=True):
         record["handled"] = exc
-    return CapturedStack(tuple(records), generators)
+    return CapturedStack(stack, tuple(records), generators)
 
 
 def _waiting_frame(frame, where: str, outermost: bool) -> dict:
@@ -215,7 +218,7 @@ def _generator_driven_by(record: dict, frame, callee, where: str):
     index = base + depth - (1 if opcode == _FOR_ITER else 2)
     held = dict(frames.read_running_slots(frame, base + depth)) if opcode in (_FOR_ITER, _SEND) else {}
     gen = held.get(index)
-    if gen is None or type(gen) is not _GENERATOR_TYPE or gen.gi_frame is not callee:
+    if type(gen) is not types.GeneratorType or gen.gi_frame is not callee:
         raise Refusal(f"{where}: the generator {name}() is resumed by next(), send() or C code (list(), "
                       "sum()...), which cannot be resumed: iterate it with a for loop or yield from, or "
                       "make the call outside the generator")
@@ -230,11 +233,6 @@ def _generator_driven_by(record: dict, frame, callee, where: str):
     return gen
 
 
-def _generator_type_probe():
-    yield
-
-
-_GENERATOR_TYPE = type(_generator_type_probe())
 
 
 def _drop_capture_fields(record: dict) -> None:
