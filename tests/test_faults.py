@@ -406,9 +406,9 @@ def test_sigkill_while_writing_leaves_nothing_that_is_never_cleaned(tmp_path):
     if not found:
         pytest.skip("the image was written before a temporary could be seen")
     if not [n for n in app.cache.rglob("*") if n.name.endswith(".tmp")]:
-        # (renamed into place between the look and the kill: then it is whole)
-        assert [n for n in app.cache.rglob("*") if n.name.endswith(".amber")]
-        pytest.skip("the image was written between the temporary being seen and the kill")
+        # (the temporary seen was gone before the kill landed: renamed into place, or a small
+        # record of the cache's written the same way; nothing is left to clean)
+        pytest.skip("the temporary seen was gone before the kill")
     r = assert_like_cold(app, app.amber())
     assert how(r) == "built"
     assert not [n for n in app.cache.rglob("*") if n.name.endswith(".tmp")]
